@@ -1,0 +1,152 @@
+"""Settings for shebao, driven by the environment.
+
+DATABASE_URL          PostgreSQL URL; unset → the embedded server under var/pgdata
+SHEBAO_SECRET_KEY     required in production (DEBUG off)
+SHEBAO_DEBUG          1 for development
+SHEBAO_ALLOWED_HOSTS  comma-separated host names
+SHEBAO_PASSWORD_MAX_AGE_DAYS   force a password change after this many days (default 90)
+"""
+
+import os
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from config.dburl import parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = os.environ.get("SHEBAO_DEBUG", "0") == "1"
+SECRET_KEY = os.environ.get("SHEBAO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and os.environ.get("SHEBAO_ALLOW_DEV_KEY") != "1":
+        raise RuntimeError("请设置环境变量 SHEBAO_SECRET_KEY（生产环境必须）")
+    SECRET_KEY = "dev-only-not-secret-" + str(BASE_DIR)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("SHEBAO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("SHEBAO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "django_htmx",
+    "procrastinate.contrib.django",
+    "shebao.common",
+    "shebao.accounts",
+    "shebao.registry",
+    "shebao.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shebao.common.context.ClientIpMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "shebao.accounts.middleware.SecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "shebao.web.context.shell",
+            ],
+        },
+    }
+]
+
+if os.environ.get("DATABASE_URL"):
+    _db = parse_database_url(os.environ["DATABASE_URL"])
+else:
+    from shebao.common import pgembed
+
+    _db = pgembed.ensure_running(throwaway=os.environ.get("SHEBAO_PG_THROWAWAY") == "1")
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        **_db,
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"application_name": "shebao"},
+        "TEST": {"NAME": os.environ.get("SHEBAO_TEST_DB_NAME", "test_shebao")},
+    },
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["shebao.accounts.backends.LockoutModelBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# 等保三级 application controls
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "shebao.accounts.validators.CharacterClassValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+SHEBAO_LOGIN_MAX_FAILURES = 5
+SHEBAO_LOCKOUT_MINUTES = 15
+SHEBAO_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("SHEBAO_PASSWORD_MAX_AGE_DAYS", "90"))
+SESSION_COOKIE_AGE = 30 * 60  # idle timeout: 30 minutes, renewed on every request
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = os.environ.get("SHEBAO_HTTPS", "0") == "1"
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+FORMAT_MODULE_PATH = ["config.formats"]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = BASE_DIR / "var" / "files"
+
+SHEBAO_AGENCY_NAME = os.environ.get("SHEBAO_AGENCY_NAME", "慈溪市社会保险管理服务中心")
+SHEBAO_SYSTEM_NAME = _("慈溪社保本地系统")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("SHEBAO_LOG_LEVEL", "WARNING")},
+}

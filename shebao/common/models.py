@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One recorded change or security event. Append-only: the database refuses UPDATE and DELETE
+    (trigger in migration 0002) and each row carries the hash of the one before it, so an altered
+    or removed row breaks the chain (``shebao audit verify``)."""
+
+    occurred_at = models.DateTimeField(_("时间"), db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_constraint=False,
+        related_name="+", verbose_name=_("操作人"),
+    )
+    username = models.CharField(_("用户名"), max_length=150, blank=True)  # kept even if the user goes
+    ip = models.CharField(_("来源地址"), max_length=64, blank=True)
+    action = models.CharField(_("动作"), max_length=40, db_index=True)  # create/update/delete/login_ok/…
+    object_type = models.CharField(_("对象类型"), max_length=60, db_index=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    person_id = models.BigIntegerField(_("人员"), null=True, blank=True, db_index=True)
+    summary = models.CharField(_("摘要"), max_length=300, blank=True)
+    before = models.JSONField(_("变更前"), null=True, blank=True)
+    after = models.JSONField(_("变更后"), null=True, blank=True)
+    reason = models.CharField(_("原因"), max_length=500, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("审计记录")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}"
+
+
+class Job(models.Model):
+    """A long piece of work run in the background (Procrastinate), with progress a page can show."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("运行中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("类型"), max_length=60)
+    title = models.CharField(_("标题"), max_length=200)
+    params = models.JSONField(default=dict)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.QUEUED)
+    done = models.PositiveIntegerField(_("已处理"), default=0)
+    total = models.PositiveIntegerField(_("总数"), default=0)
+    message = models.TextField(_("信息"), blank=True)
+    result = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("后台任务")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} [{self.get_state_display()}]"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return int(self.done * 100 / self.total) if self.total else 0
