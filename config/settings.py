@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "shebao.common",
     "shebao.accounts",
     "shebao.registry",
+    "shebao.benefits",
+    "shebao.payroll",
     "shebao.web",
 ]
 
