@@ -1,0 +1,130 @@
+import datetime as dt
+
+import pytest
+
+from shebao.accounts.services import user_create
+from shebao.common.models import AuditEvent
+from shebao.registry.models import BankAccount, Person, Region
+from shebao.registry.services import (
+    RegistryError,
+    bank_account_set,
+    name_initials,
+    person_create,
+    person_update,
+)
+from shebao.registry.tests.factories import id_number, make_person, town
+
+pytestmark = pytest.mark.django_db
+
+
+def test_name_initials():
+    assert name_initials("张三丰") == "zsf"
+    assert name_initials("岑 小明") == "cxm"
+
+
+def test_create_derives_sex_birth_and_audits():
+    number = id_number(born=dt.date(1948, 5, 6), male=False)
+    person = person_create(user=None, id_number=number, name=" 王秀英 ", town=town())
+    assert (person.sex, person.birth_date, person.name, person.name_initials) == ("F", dt.date(1948, 5, 6), "王秀英", "wxy")
+    event = AuditEvent.objects.get(object_type="registry.person", object_id=str(person.pk))
+    assert event.action == "create" and event.person_id == person.pk
+    assert event.after["id_number"] == number
+
+
+def test_create_15_digit_keeps_original():
+    person = person_create(user=None, id_number="330282500101001", name="李四", town=town())
+    assert person.id_number.startswith("33028219500101001")
+    assert person.id_number_original == "330282500101001"
+
+
+@pytest.mark.parametrize(
+    "kwargs,msg",
+    [
+        ({"id_number": "330282195001010010"}, "校验位错误"),
+        ({"birth_date": dt.date(1950, 1, 2)}, "出生日期 1950-01-02 与身份证号"),
+        ({"sex": "F"}, "性别与身份证号"),
+        ({"name": "  "}, "姓名不能为空"),
+    ],
+)
+def test_create_refused_writes_nothing(kwargs, msg):
+    args = {"id_number": id_number(born=dt.date(1950, 1, 1), male=True), "name": "赵一", "town": town()} | kwargs
+    with pytest.raises(RegistryError, match=msg):
+        person_create(user=None, **args)
+    assert Person.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
+def test_duplicate_id_number_refused():
+    number = id_number()
+    person_create(user=None, id_number=number, name="甲", town=town())
+    with pytest.raises(RegistryError, match="已登记"):
+        person_create(user=None, id_number=number, name="乙", town=town())
+    assert Person.objects.count() == 1
+    assert AuditEvent.objects.count() == 1
+
+
+def test_community_must_belong_to_town():
+    other = Region.objects.filter(parent__name="观海卫镇").first()
+    with pytest.raises(RegistryError, match="不属于 浒山街道"):
+        person_create(user=None, id_number=id_number(), name="钱二", town=town(), community=other)
+    assert Person.objects.count() == 0
+
+
+def test_town_clerk_cannot_create_in_other_town():
+    clerk = user_create(actor=None, username="hs", full_name="浒山经办", password="Passw0rd!x", roles=["clerk"],
+                        region_ids=[town().pk], must_change_password=False)
+    with pytest.raises(RegistryError, match="不在您的管辖范围"):
+        person_create(user=clerk, id_number=id_number(), name="孙三", town=town("周巷镇"))
+    assert Person.objects.count() == 0
+
+
+def test_update_audits_only_changes_with_reason():
+    person = make_person(name="张三丰")
+    person_update(user=None, person=person, mobile="13812341234", notes="", reason="本人来电更正")
+    event = AuditEvent.objects.filter(action="update").get()
+    assert event.before == {"mobile": ""}
+    assert event.after == {"mobile": "13812341234"}
+    assert event.reason == "本人来电更正"
+    # no change → no event
+    person_update(user=None, person=person, mobile="13812341234")
+    assert AuditEvent.objects.filter(action="update").count() == 1
+
+
+def test_update_refused_leaves_person_unchanged():
+    person = make_person(name="张三丰")
+    with pytest.raises(RegistryError, match="死亡日期不能早于出生日期"):
+        person_update(user=None, person=person, death_date=dt.date(1940, 1, 1), mobile="13900000000")
+    person.refresh_from_db()
+    assert person.death_date is None and person.mobile == ""
+    with pytest.raises(RegistryError, match="不能修改的字段"):
+        person_update(user=None, person=person, id_number="x")
+    assert AuditEvent.objects.filter(action="update").count() == 0
+
+
+def test_bank_account_change_keeps_history_and_warns_on_luhn():
+    person = make_person()
+    first = bank_account_set(user=None, person=person, bank="CXRCB", account_number="6222021001115704287",
+                             holder_name="张三丰", valid_from=dt.date(2020, 1, 1))
+    assert first.warnings == []
+    second = bank_account_set(user=None, person=person, bank="ABC", account_number="6228 4800 1234 5678 9",
+                              holder_name="张三丰", valid_from=dt.date(2026, 3, 1), reason="原卡挂失")
+    assert second.account.account_number == "6228480012345678 9".replace(" ", "")
+    assert any("Luhn" in w for w in second.warnings)
+    assert second.account.luhn_warning is True
+    accounts = list(BankAccount.objects.filter(person=person).order_by("valid_from"))
+    assert [a.valid_to for a in accounts] == [dt.date(2026, 2, 28), None]
+    events = AuditEvent.objects.filter(object_type="registry.bankaccount").order_by("id")
+    assert [e.action for e in events] == ["create", "update"]
+    assert events[1].before["account_number"] == "6222021001115704287"
+    assert events[1].reason == "原卡挂失"
+
+
+def test_bank_account_earlier_than_current_refused():
+    person = make_person()
+    bank_account_set(user=None, person=person, bank="CXRCB", account_number="6222021001115704287",
+                     holder_name="张三丰", valid_from=dt.date(2026, 1, 1))
+    with pytest.raises(RegistryError, match="启用日期不能早于"):
+        bank_account_set(user=None, person=person, bank="ABC", account_number="6228480012345678",
+                         holder_name="张三丰", valid_from=dt.date(2025, 1, 1))
+    assert BankAccount.objects.filter(person=person).count() == 1
+    assert BankAccount.objects.get(person=person).valid_to is None
