@@ -6,5 +6,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("shebao.accounts.urls")),
     path("api/v1/", api.urls),
+    path("jobs/", include("shebao.common.urls")),
     path("", include("shebao.web.urls")),
 ]

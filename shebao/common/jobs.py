@@ -1,0 +1,368 @@
+"""Background jobs: long work run by the Procrastinate worker, with progress a page can show.
+
+How a job runs:
+
+1. A view or service calls ``job_start(kind=…, title=…, params=…, user=…)``: one ``Job`` row (state
+   排队中) and one Procrastinate job of the generic task ``shebao.common.tasks.run_job`` are written in
+   the same transaction.
+2. The worker runs ``job_run(job_id)``: it claims the row (排队中 → 运行中, a conditional update, so a
+   retried task never runs a job twice), looks up the handler registered for ``kind`` and runs it
+   inside ONE transaction: the handler's writes are all-or-nothing.
+3. While the handler works, ``JobProgress`` writes done/total/message through a separate autocommit
+   connection, so other sessions (the status page) see the progress although the handler's own
+   transaction is still open.
+4. The row ends 已完成 (with message and result) or 失败 (with the message; nothing of the handler's
+   transaction is written).
+
+Handlers live in each app's ``jobs.py`` (discovered on first use) and look like::
+
+    @register_job("payroll_compute")
+    def payroll_compute_job(*, params, progress, user):
+        progress.start(len(people), "计算中")
+        …
+        return JobOutcome(message="已计算 1,234 人", result={"run_id": run.pk})
+
+The same handler runs synchronously from a management command with ``job_run_here`` and a
+``CliProgress`` (a progress line on stderr).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
+
+from shebao.common.models import Job
+
+log = logging.getLogger(__name__)
+
+
+class JobError(Exception):
+    """A job refused or failed for a reason the user should read; ``str()`` is the message (Chinese)."""
+
+
+@dataclass
+class JobOutcome:
+    message: str = ""
+    result: dict[str, Any] | None = field(default=None)
+
+
+Handler = Callable[..., "JobOutcome | str | None"]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    kind: str
+    handler: Handler
+    title: str
+
+
+_HANDLERS: dict[str, JobKind] = {}
+_discovered = False
+_discover_lock = threading.Lock()
+
+
+def register_job(kind: str, *, title: str = "") -> Callable[[Handler], Handler]:
+    """Register ``handler(*, params, progress, user)`` for jobs of this kind."""
+
+    def decorate(handler: Handler) -> Handler:
+        existing = _HANDLERS.get(kind)
+        if existing is not None and existing.handler is not handler and (
+            existing.handler.__module__, existing.handler.__qualname__
+        ) != (handler.__module__, handler.__qualname__):
+            raise RuntimeError(f"job kind {kind!r} is already registered by {existing.handler!r}")
+        _HANDLERS[kind] = JobKind(kind, handler, title or kind)
+        return handler
+
+    return decorate
+
+
+def job_kind(kind: str) -> JobKind:
+    """The registered handler of a kind (each app's ``jobs`` module is imported on first use)."""
+    global _discovered
+    if kind not in _HANDLERS and not _discovered:
+        with _discover_lock:
+            if not _discovered:
+                autodiscover_modules("jobs")
+                _discovered = True
+    try:
+        return _HANDLERS[kind]
+    except KeyError:
+        raise JobError(f"未知的任务类型：{kind}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Progress
+
+
+class Progress:
+    """How far a piece of work is. This base class only remembers; subclasses show it somewhere.
+
+    ``start(total, message)`` → ``advance(n)`` … → (the runner calls ``finish``). Showing is throttled
+    to one update per ``min_interval`` seconds; ``start``, ``note`` and ``flush`` always show.
+    """
+
+    min_interval = 0.5
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0
+        self.message = ""
+        self._shown_at = 0.0
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 0
+        return min(100, int(self.done * 100 / self.total))
+
+    def start(self, total: int, message: str | None = None) -> None:
+        self.total = max(0, int(total))
+        self.done = 0
+        if message is not None:
+            self.message = message
+        self.flush()
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        self._maybe_show()
+
+    def set(self, done: int, total: int | None = None, message: str | None = None) -> None:
+        self.done = max(0, int(done))
+        if total is not None:
+            self.total = max(0, int(total))
+        if message is not None:
+            self.message = message
+        self._maybe_show()
+
+    def note(self, message: str) -> None:
+        """Change the message (a new phase of the work)."""
+        self.message = message
+        self.flush()
+
+    def flush(self) -> None:
+        self._shown_at = time.monotonic()
+        self.show()
+
+    def finish(self, message: str | None = None) -> None:
+        if self.total:
+            self.done = self.total
+        if message is not None:
+            self.message = message
+        self.flush()
+
+    def close(self) -> None:
+        """Release what showing needed (a connection, a terminal line)."""
+
+    def _maybe_show(self) -> None:
+        if time.monotonic() - self._shown_at >= self.min_interval:
+            self.flush()
+
+    def show(self) -> None:
+        """Override: put the current state where someone can see it."""
+
+
+class NullProgress(Progress):
+    """Progress nobody watches (tests, quiet commands)."""
+
+
+class CliProgress(Progress):
+    """A progress line on stderr (rewritten in place on a terminal, one line per update otherwise)."""
+
+    def __init__(self, stream: TextIO | None = None, *, prefix: str = "") -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self.prefix = prefix
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.min_interval = 0.2 if self.tty else 2.0
+        self._width = 0
+        self._open_line = False
+        self._t0 = time.monotonic()
+
+    def line(self) -> str:
+        parts = [self.prefix + self.message if self.prefix else self.message]
+        if self.total:
+            parts.append(f"{self.done:,}/{self.total:,} ({self.percent}%)")
+        elif self.done:
+            parts.append(f"{self.done:,}")
+        parts.append(f"{time.monotonic() - self._t0:.1f}s")
+        return "  ".join(p for p in parts if p)
+
+    def show(self) -> None:
+        text = self.line()
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self._width = len(text)
+            self._open_line = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open_line = False
+
+
+def _side_connection():
+    """A new autocommit psycopg connection to the same database as Django's default (the test
+    database during tests), used only for progress writes."""
+    import psycopg
+
+    s = connection.settings_dict
+    kwargs = {
+        "dbname": s["NAME"],
+        "user": s.get("USER") or None,
+        "password": s.get("PASSWORD") or None,
+        "host": s.get("HOST") or None,
+        "port": s.get("PORT") or None,
+        "application_name": "shebao-job-progress",
+        "connect_timeout": 5,
+    }
+    side = psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None}, autocommit=True)
+    # A progress write must never wait on a lock held by the job's own transaction.
+    side.execute("SET lock_timeout = '1s'")
+    side.execute("SET statement_timeout = '5s'")
+    return side
+
+
+class JobProgress(Progress):
+    """Progress of a ``Job`` row, written through a separate autocommit connection so it is visible
+    while the handler's transaction is still open. Failures to write progress never fail the job."""
+
+    min_interval = 0.5
+
+    def __init__(self, job_id: int, *, side_connection: bool = True) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self._use_side = side_connection
+        self._conn = None
+
+    def show(self) -> None:
+        if not self._use_side:
+            return
+        try:
+            if self._conn is None:
+                self._conn = _side_connection()
+            self._conn.execute(
+                "UPDATE common_job SET done = %s, total = %s, message = %s WHERE id = %s AND state = %s",
+                [self.done, self.total, self.message[:2000], self.job_id, Job.State.RUNNING],
+            )
+        except Exception:  # progress is best-effort; the job's outcome is written by job_run
+            log.warning("could not write progress of job %s", self.job_id, exc_info=True)
+            self.close()
+            self._use_side = False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Services
+
+
+def job_start(*, kind: str, title: str, params: dict[str, Any] | None, user) -> Job:
+    """Queue a job: the ``Job`` row and the Procrastinate job are written in one transaction, so the
+    worker never sees a job without its row (nor a row without its job)."""
+    from shebao.common.tasks import run_job
+
+    job_kind(kind)  # an unknown kind is refused now, not later in the worker
+    with transaction.atomic():
+        job = Job.objects.create(kind=kind, title=title[:200], params=params or {}, created_by=user)
+        run_job.defer(job_id=job.pk)
+    return job
+
+
+def _outcome(value: JobOutcome | str | None) -> JobOutcome:
+    if isinstance(value, JobOutcome):
+        return value
+    return JobOutcome(message=value or "")
+
+
+def _failure_message(exc: BaseException) -> str:
+    if isinstance(exc, JobError):
+        return str(exc)
+    return f"任务运行出错（{type(exc).__name__}）：{exc}。已执行的修改全部撤销，请联系信息科。"
+
+
+def job_run(job_id: int) -> Job | None:
+    """Run a queued job to its end (the worker's task body). Returns the finished job, or None when
+    the job was not queued (already run, or unknown): running it twice never applies it twice."""
+    claimed = Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
+        state=Job.State.RUNNING, started_at=timezone.now(), message=""
+    )
+    if not claimed:
+        log.warning("job %s is not queued; not run again", job_id)
+        return None
+    job = Job.objects.select_related("created_by").get(pk=job_id)
+    # Inside an outer transaction (a test) the side connection would wait on our own row lock.
+    progress = JobProgress(job.pk, side_connection=not connection.in_atomic_block)
+    try:
+        handler = job_kind(job.kind).handler
+        with transaction.atomic():
+            outcome = _outcome(handler(params=job.params, progress=progress, user=job.created_by))
+    except Exception as exc:
+        if not isinstance(exc, JobError):
+            log.exception("job %s (%s) failed", job.pk, job.kind)
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.FAILED, message=_failure_message(exc), finished_at=timezone.now(),
+            done=progress.done, total=progress.total,
+        )
+    else:
+        total = progress.total or progress.done
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.DONE, message=outcome.message or progress.message, result=outcome.result,
+            done=total, total=total, finished_at=timezone.now(),
+        )
+    finally:
+        progress.close()
+    job.refresh_from_db()
+    return job
+
+
+def job_run_here(
+    kind: str, params: dict[str, Any] | None = None, *, user=None, progress: Progress | None = None
+) -> JobOutcome:
+    """Run a job's handler synchronously in this process (management commands, cron): the same
+    transaction rule, progress on stderr by default. Raises ``JobError`` with the message on failure."""
+    handler = job_kind(kind).handler
+    progress = progress if progress is not None else CliProgress()
+    try:
+        with transaction.atomic():
+            outcome = _outcome(handler(params=params or {}, progress=progress, user=user))
+        progress.finish(outcome.message or None)
+    except JobError:
+        raise
+    except Exception as exc:
+        raise JobError(_failure_message(exc)) from exc
+    finally:
+        progress.close()
+    return outcome
+
+
+def job_visible_to(job: Job, user) -> bool:
+    """The creator sees a job; so do IT staff (信息运维)."""
+    if not user.is_authenticated:
+        return False
+    return job.created_by_id == user.pk or user.has_perm("accounts.it_ops")
+
+
+def job_get(*, user, pk: int) -> Job | None:
+    job = Job.objects.select_related("created_by").filter(pk=pk).first()
+    if job is None or not job_visible_to(job, user):
+        return None
+    return job

@@ -1,0 +1,27 @@
+"""Procrastinate tasks of the common app (discovered by procrastinate.contrib.django: ``tasks`` modules).
+
+One generic task runs every ``Job``; what it does is the handler registered for the job's kind
+(``shebao.common.jobs.register_job``). Start the worker with ``manage.py procrastinate worker``
+(``make worker``; ``make run`` starts one).
+"""
+
+from __future__ import annotations
+
+from django.db import close_old_connections, connection
+from procrastinate.contrib.django import app
+
+from shebao.common.jobs import job_run
+
+
+@app.task(name="shebao.run_job")
+def run_job(job_id: int) -> None:
+    # The worker runs sync tasks in threads: drop stale connections around each job (never inside a
+    # caller's transaction, e.g. a test calling the task directly).
+    fresh = not connection.in_atomic_block
+    if fresh:
+        close_old_connections()
+    try:
+        job_run(job_id)
+    finally:
+        if fresh:
+            close_old_connections()

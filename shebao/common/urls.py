@@ -1,0 +1,9 @@
+from django.urls import path
+
+from shebao.common import views_jobs
+
+app_name = "jobs"
+urlpatterns = [
+    path("<int:pk>/", views_jobs.job_detail, name="detail"),
+    path("<int:pk>/progress/", views_jobs.job_progress, name="progress"),
+]
