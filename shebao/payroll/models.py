@@ -1,0 +1,192 @@
+"""Payroll runs, their lines (one per person, with snapshots of who and where the money goes) and the
+components that explain each line. Periods are ``DateField``s on the first day of the month."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class PayrollRun(models.Model):
+    """One payroll (结算) of a scheme: regular monthly, one-off (零星发放) or re-issue (二次报盘).
+    computed → approved (by another user) → exported → returned → completed. Immutable once approved."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("月度结算")
+        ONE_OFF = "one_off", _("零星发放")
+        REISSUE = "reissue", _("二次报盘")
+
+    class State(models.TextChoices):
+        COMPUTED = "computed", _("已计算")
+        APPROVED = "approved", _("已审核")
+        EXPORTED = "exported", _("已报盘")
+        RETURNED = "returned", _("已回盘")
+        COMPLETED = "completed", _("已完成")
+
+    scheme = models.ForeignKey("benefits.Scheme", on_delete=models.PROTECT, related_name="+")
+    period = models.DateField(_("结算年月"))
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.COMPUTED)
+    parent_run = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="reissues", verbose_name=_("原结算"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("经办人"))
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", verbose_name=_("审核人"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    computed_at = models.DateTimeField(_("计算时间"), null=True, blank=True)
+    approved_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    exported_at = models.DateTimeField(_("报盘时间"), null=True, blank=True)
+    returned_at = models.DateTimeField(_("回盘时间"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    line_count = models.PositiveIntegerField(_("笔数"), default=0)
+    gross = models.DecimalField(_("应发合计"), default=0, **MONEY)
+    deductions = models.DecimalField(_("扣减合计"), default=0, **MONEY)
+    net = models.DecimalField(_("实发合计"), default=0, **MONEY)
+    note = models.CharField(_("备注"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("结算批次")
+        ordering = ["-period", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "period"], condition=Q(kind="regular"),
+                                    name="payrollrun_one_regular_per_period"),
+            models.CheckConstraint(condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                                   name="payrollrun_maker_checker"),
+            models.CheckConstraint(condition=Q(period__day=1), name="payrollrun_period_first"),
+            models.CheckConstraint(condition=Q(net=F("gross") - F("deductions")) & Q(deductions__gte=0)
+                                   & Q(net__gte=0), name="payrollrun_totals"),
+            models.CheckConstraint(condition=Q(parent_run__isnull=True) | Q(kind="reissue"),
+                                   name="payrollrun_parent_reissue_only"),
+            models.CheckConstraint(condition=Q(state="computed") | Q(approved_by__isnull=False),
+                                   name="payrollrun_approved_has_reviewer"),
+        ]
+        indexes = [models.Index(fields=["scheme", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period:%Y-%m} #{self.pk}"
+
+
+class PayrollLine(models.Model):
+    """What one person is paid by a run, with snapshots of the person and the account the money was
+    sent to (a later change of account affects only the next file). net = gross − deductions ≥ 0."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发")
+        SENT = "sent", _("已报盘")
+        PAID = "paid", _("已支付")
+        FAILED = "failed", _("失败")
+        REISSUED = "reissued", _("已重发")  # failed, and re-paid by a line of a re-issue run
+        WRITTEN_OFF = "written_off", _("已核销")
+
+    # indexes kept few on purpose: a run inserts up to ~1M lines; (run, person) and (run, seq) cover run_id
+    run = models.ForeignKey(PayrollRun, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    seq = models.PositiveIntegerField(_("序号"))  # 1..n within the run
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey("benefits.Enrollment", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", db_index=False)
+    id_number = models.CharField(_("身份证号"), max_length=18)
+    name = models.CharField(_("姓名"), max_length=50)
+    bank_account = models.ForeignKey("registry.BankAccount", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", db_index=False)
+    bank = models.CharField(_("开户银行"), max_length=10, blank=True)
+    branch = models.CharField(_("开户网点"), max_length=100, blank=True)
+    account_number = models.CharField(_("银行账号"), max_length=32, blank=True)
+    holder_name = models.CharField(_("户名"), max_length=50, blank=True)
+    gross = models.DecimalField(_("应发"), **MONEY)
+    deductions = models.DecimalField(_("扣减"), default=0, **MONEY)
+    net = models.DecimalField(_("实发"), **MONEY)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    paid_amount = models.DecimalField(_("实付金额"), default=0, **MONEY)
+    fail_reason = models.CharField(_("失败原因"), max_length=200, blank=True)
+    origin_line = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="reissue_lines", verbose_name=_("原失败明细"), db_index=False)
+    memo = models.CharField(_("摘要"), max_length=100, blank=True)
+    written_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="+", db_index=False)
+    written_off_at = models.DateTimeField(null=True, blank=True)
+    write_off_reason = models.CharField(_("核销原因"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("结算明细")
+        ordering = ["run", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "person"], name="payrollline_one_per_person"),
+            models.UniqueConstraint(fields=["run", "seq"], name="payrollline_unique_seq"),
+            models.CheckConstraint(condition=Q(net=F("gross") - F("deductions")), name="payrollline_net"),
+            models.CheckConstraint(condition=Q(gross__gte=0) & Q(deductions__gte=0) & Q(net__gte=0)
+                                   & Q(paid_amount__gte=0), name="payrollline_amounts_nonneg"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="payrollline_seq_from_1"),
+            models.CheckConstraint(condition=~Q(status="written_off") | Q(written_off_by__isnull=False),
+                                   name="payrollline_write_off_reviewer"),
+        ]
+        indexes = [
+            models.Index(fields=["origin_line"], condition=Q(origin_line__isnull=False), name="payrollline_origin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.name} {self.net}"
+
+
+class PayrollComponent(models.Model):
+    """One part of a line: an item amount for the period (or a one-off payment: kind item, no
+    benefit item, the memo as description), a 补发 taken whole, or a 扣减 taken.
+    Σ item + Σ arrears = line.gross; Σ deduction = line.deductions."""
+
+    class Kind(models.TextChoices):
+        ITEM = "item", _("待遇项目")
+        ARREARS = "arrears", _("补发")
+        DEDUCTION = "deduction", _("扣减")
+
+    line = models.ForeignKey(PayrollLine, on_delete=models.CASCADE, related_name="components")
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices)
+    benefit_item = models.ForeignKey("benefits.BenefitItem", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", db_index=False)
+    adjustment = models.ForeignKey("benefits.Adjustment", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", db_index=False)
+    amount = models.DecimalField(_("金额"), **MONEY)
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("结算明细构成")
+        ordering = ["line", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payrollcomponent_amount_nonneg"),
+            models.CheckConstraint(
+                condition=(Q(kind="item") & Q(adjustment__isnull=True))
+                | (~Q(kind="item") & Q(adjustment__isnull=False) & Q(benefit_item__isnull=True)),
+                name="payrollcomponent_kind_refs",
+            ),
+        ]
+        indexes = [models.Index(fields=["adjustment"], condition=Q(adjustment__isnull=False),
+                                name="payrollcomponent_adjustment")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class MonthEndSnapshot(models.Model):
+    """月末数据 of a scheme and month, kept when a run of that period completes (rewritten by later
+    completions of the same period). ``data`` holds the breakdowns (persons by status, amounts by item)."""
+
+    scheme = models.ForeignKey("benefits.Scheme", on_delete=models.PROTECT, related_name="+")
+    period = models.DateField(_("年月"))
+    persons_active = models.PositiveIntegerField(_("正常人数"), default=0)
+    persons_suspended = models.PositiveIntegerField(_("暂停人数"), default=0)
+    persons_terminated = models.PositiveIntegerField(_("终止人数"), default=0)
+    payable = models.DecimalField(_("应付"), default=0, **MONEY)
+    paid = models.DecimalField(_("实付"), default=0, **MONEY)
+    failed = models.DecimalField(_("失败"), default=0, **MONEY)
+    owed = models.DecimalField(_("欠付"), default=0, **MONEY)  # failed and not yet re-paid or written off
+    data = models.JSONField(default=dict)
+    taken_at = models.DateTimeField(_("生成时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("月末数据")
+        ordering = ["scheme", "-period"]
+        constraints = [models.UniqueConstraint(fields=["scheme", "period"], name="monthend_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.scheme_id} {self.period:%Y-%m}"
