@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from shebao.accounts.models import ApiToken, Role, User
 from shebao.accounts.roles import ROLE_PERMISSIONS
-from shebao.common.audit import audit_record, snapshot
+from shebao.common.audit import audit_record, diff, snapshot
+from shebao.registry.models import Region
 
 USER_AUDIT_FIELDS = ["username", "full_name", "is_active", "all_regions", "schemes", "all_schemes", "email"]
+SCHEME_CODES = ("ZG", "NB", "BZ", "TB")  # 自管人员, 老农保, 养老保障, 土保补贴 (GLOSSARY)
 
 
 class AccountError(Exception):
@@ -131,9 +133,12 @@ def user_create(
     """Create a staff account with roles and scope; the password must pass the policy."""
     if User.objects.filter(username=username).exists():
         raise AccountError(f"用户名 {username} 已存在")
-    unknown = set(roles) - set(Role.values)
-    if unknown:
-        raise AccountError(f"未知角色：{', '.join(sorted(unknown))}")
+    username = (username or "").strip()
+    if not username:
+        raise AccountError("用户名不能为空")
+    _check_roles(roles)
+    _check_towns(region_ids or [])
+    _check_schemes(schemes or [])
     probe = User(username=username, full_name=full_name)
     try:
         password_validation.validate_password(password, probe)
@@ -155,22 +160,143 @@ def user_create(
             user.user_permissions.add(
                 Permission.objects.get(content_type__app_label="accounts", codename="view_sensitive")
             )
-        after = snapshot(user, USER_AUDIT_FIELDS) | {
-            "roles": sorted(roles), "regions": sorted(region_ids or []), "view_sensitive": sensitive
-        }
+        after = user_state(user)
         audit_record(user=actor, username="system" if actor is None else "", action="create", obj=user,
                      summary=f"新增用户 {username}", after=after)
     return user
 
 
+def _check_roles(roles: list[str]) -> None:
+    unknown = set(roles) - set(Role.values)
+    if unknown:
+        raise AccountError(f"未知角色：{', '.join(sorted(unknown))}")
+
+
+def _check_towns(region_ids: list[int]) -> None:
+    ids = set(region_ids)
+    if ids and Region.objects.filter(pk__in=ids, level=Region.Level.TOWN).count() != len(ids):
+        raise AccountError("管辖范围只能选择镇街道")
+
+
+def _check_schemes(schemes: list[str]) -> None:
+    unknown = set(schemes) - set(SCHEME_CODES)
+    if unknown:
+        raise AccountError(f"未知险种：{', '.join(sorted(unknown))}")
+
+
+def _sensitive_permission() -> Permission:
+    return Permission.objects.get(content_type__app_label="accounts", codename="view_sensitive")
+
+
+def user_state(user: User) -> dict:
+    """What an audit record keeps of a user: fields, roles, town scope and the 查看敏感信息 right."""
+    return snapshot(user, USER_AUDIT_FIELDS) | {
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "regions": sorted(user.regions.values_list("id", flat=True)),
+        "view_sensitive": user.user_permissions.filter(
+            content_type__app_label="accounts", codename="view_sensitive"
+        ).exists(),
+    }
+
+
+def _active_sys_admins():
+    return User.objects.filter(groups__name=Role.SYS_ADMIN, is_active=True).distinct()
+
+
+def user_update(
+    *,
+    actor: User | None,
+    user: User,
+    full_name: str,
+    roles: list[str],
+    region_ids: list[int] | None = None,
+    all_regions: bool = False,
+    schemes: list[str] | None = None,
+    sensitive: bool = False,
+    is_active: bool = True,
+    email: str | None = None,
+) -> User:
+    """Change a staff account's name, roles, scope (towns or 全市范围, schemes), the 查看敏感信息 right
+    and the active flag; audited with before/after. The last active 系统管理员 cannot be removed or
+    deactivated, and nobody can deactivate themselves."""
+    _check_roles(roles)
+    _check_towns(region_ids or [])
+    _check_schemes(schemes or [])
+    full_name = (full_name or "").strip()
+    with transaction.atomic():
+        # serialise administrators' changes so the last-admin check cannot race
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if actor is not None and actor.pk == user.pk and not is_active:
+            raise AccountError("不能停用自己的账号")
+        before = user_state(user)
+        losing_admin = Role.SYS_ADMIN in before["roles"] and user.is_active and (
+            Role.SYS_ADMIN not in roles or not is_active
+        )
+        if losing_admin and not _active_sys_admins().exclude(pk=user.pk).exists():
+            raise AccountError("这是最后一个在用的系统管理员，不能取消其系统管理员角色或停用")
+        user.full_name = full_name
+        user.all_regions = all_regions
+        user.schemes = sorted(set(schemes or []))
+        user.all_schemes = not schemes
+        user.is_active = is_active
+        if email is not None:
+            user.email = email.strip()
+        user.save(update_fields=["full_name", "all_regions", "schemes", "all_schemes", "is_active", "email"])
+        roles_sync()
+        user.groups.set(Group.objects.filter(name__in=roles))
+        user.regions.set([] if all_regions else (region_ids or []))
+        if sensitive:
+            user.user_permissions.add(_sensitive_permission())
+        else:
+            user.user_permissions.remove(_sensitive_permission())
+        b, a = diff(before, user_state(user))
+        if a:
+            audit_record(user=actor, username="system" if actor is None else "", action="update", obj=user,
+                         summary=f"修改用户 {user.username}", before=b, after=a)
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)
+    return user
+
+
+def user_reset_password(*, actor: User, user: User, new_password: str) -> None:
+    """An administrator sets a temporary password; the user must choose their own at the next login."""
+    if actor.pk == user.pk:
+        raise AccountError("请通过“修改密码”修改自己的密码")
+    user_change_password(user=user, old_password=None, new_password=new_password, actor=actor)
+
+
 def user_unlock(*, user: User, actor: User) -> None:
+    """Lift a lockout (and clear the failure count) before the lockout period ends."""
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         audit_record(user=actor, action="unlock", obj=user, summary=f"解锁用户 {user.username}")
 
 
+def sys_admin_exists() -> bool:
+    return User.objects.filter(groups__name=Role.SYS_ADMIN).exists()
+
+
+def system_setup(*, username: str, full_name: str, password: str) -> User:
+    """Create the first 系统管理员 (全市范围, must change the password at first login). Refused once any
+    系统管理员 exists: there are no shared or default accounts, every later account is made by a person."""
+    with transaction.atomic():
+        # one setup at a time
+        Group.objects.select_for_update().filter(name=Role.SYS_ADMIN).first()
+        if sys_admin_exists():
+            raise AccountError("系统管理员已存在；其他账号请由系统管理员在“用户管理”中创建")
+        return user_create(
+            actor=None, username=username, full_name=full_name, password=password,
+            roles=[Role.SYS_ADMIN], all_regions=True, must_change_password=True,
+        )
+
+
 def api_token_create(*, user: User, name: str, days: int | None = 365) -> str:
     """Issue a token; the plain key is returned once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise AccountError("请填写令牌用途")
+    if days is not None and days <= 0:
+        raise AccountError("有效期天数须大于 0")
     key = secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -179,6 +305,17 @@ def api_token_create(*, user: User, name: str, days: int | None = 365) -> str:
         )
         audit_record(user=user, action="create", obj=token, summary=f"签发 API 令牌 {name}")
     return key
+
+
+def api_token_revoke(*, token: ApiToken, actor: User) -> bool:
+    """Revoke a token (its owner, or a user administrator). Returns False if it was already revoked."""
+    if token.user_id != actor.pk and not actor.has_perm("accounts.manage_users"):
+        raise AccountError("只能吊销自己的令牌")
+    with transaction.atomic():
+        changed = ApiToken.objects.filter(pk=token.pk, revoked=False).update(revoked=True)
+        if changed:
+            audit_record(user=actor, action="revoke", obj=token, summary=f"吊销 API 令牌 {token.name}")
+    return bool(changed)
 
 
 def api_token_user(key: str) -> User | None:

@@ -1,3 +1,62 @@
-from ninja import NinjaAPI
+"""The JSON API (/api/v1/, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs).
 
-api = NinjaAPI(title="慈溪社保本地系统 API", version="1", urls_namespace="api")
+Auth: ``Authorization: Bearer <token>`` for scripts, the Django session (with CSRF) for the web UI.
+Errors are JSON ``{"detail": "中文消息"}``: 400 refused change, 401 not signed in, 403 no right,
+404 missing or outside the caller's region scope, 422 malformed request."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from shebao.accounts.services import AccountError
+from shebao.api.audit import router as audit_router
+from shebao.api.auth import AUTH
+from shebao.api.persons import router as persons_router
+from shebao.api.regions import router as regions_router
+from shebao.registry.services import RegistryError
+
+api = NinjaAPI(
+    title="慈溪社保本地系统 API", version="1", urls_namespace="api", auth=AUTH,
+    description="人员登记、行政区划与审计日志。脚本使用 `Authorization: Bearer <令牌>`（在“API 令牌”页面签发）。",
+)
+
+
+def _detail(request, message: str, status: int, **extra):
+    return api.create_response(request, {"detail": message, **extra}, status=status)
+
+
+@api.exception_handler(RegistryError)
+@api.exception_handler(AccountError)
+def _refused(request, exc):
+    return _detail(request, str(exc), 400)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    message = str(exc) if exc.args and str(exc) else "记录不存在或不在您的管辖范围内"
+    return _detail(request, message, 404)
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return _detail(request, str(exc) or "您没有进行此操作的权限", 403)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return _detail(request, "未登录，或 API 令牌无效、已吊销或已过期", 401)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, exc):
+    parts = []
+    for error in exc.errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query", "path"))
+        parts.append(f"{where}：{error.get('msg', '')}" if where else str(error.get("msg", "")))
+    return _detail(request, "请求数据有误：" + "；".join(parts), 422, errors=exc.errors)
+
+
+api.add_router("/persons", persons_router)
+api.add_router("/regions", regions_router)
+api.add_router("/audit", audit_router)

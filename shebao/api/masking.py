@@ -1,0 +1,61 @@
+"""Masking of sensitive values in API responses — the one place it happens.
+
+Schemas declare a field as ``IdNumber``, ``AccountNumber`` or ``PhoneNumber`` (or ``AuditData`` for the
+before/after JSON of an audit record); on output the value is masked unless the caller (``request.auth``)
+holds ``accounts.view_sensitive``. With no request in the serialisation context the value is masked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import PlainSerializer, SerializationInfo
+
+from shebao.common.masking import Masker, masker_for
+
+# keys in audit before/after data that hold sensitive values, by masking kind
+SENSITIVE_KEYS = {
+    "id_number": "id_number",
+    "id_number_original": "id_number",
+    "account_number": "account",
+    "mobile": "phone",
+    "phone": "phone",
+}
+
+
+def masker_of(info: SerializationInfo | None) -> Masker:
+    context = (info.context if info is not None else None) or {}
+    request = context.get("request")
+    user = getattr(request, "auth", None) if request is not None else None
+    return masker_for(user)
+
+
+def _serializer(kind: str):
+    def serialize(value: Any, info: SerializationInfo) -> Any:
+        if value is None:
+            return None
+        return masker_of(info).apply(kind, str(value))
+
+    return PlainSerializer(serialize, return_type=str | None)
+
+
+def mask_data(data: Any, masker: Masker) -> Any:
+    """Mask the sensitive keys anywhere in a JSON value (audit before/after)."""
+    if masker.can_view:
+        return data
+    if isinstance(data, dict):
+        return {
+            k: (masker.apply(SENSITIVE_KEYS[k], v) if k in SENSITIVE_KEYS and isinstance(v, str) else mask_data(v, masker))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [mask_data(v, masker) for v in data]
+    return data
+
+
+IdNumber = Annotated[str, _serializer("id_number")]
+AccountNumber = Annotated[str, _serializer("account")]
+PhoneNumber = Annotated[str, _serializer("phone")]
+AuditData = Annotated[
+    dict[str, Any] | None,
+    PlainSerializer(lambda value, info: mask_data(value, masker_of(info)), return_type=dict[str, Any] | None),
+]
