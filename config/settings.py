@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "shebao.registry",
     "shebao.benefits",
     "shebao.payroll",
+    "shebao.bank",
     "shebao.web",
 ]
 

@@ -1,0 +1,785 @@
+"""The template engine: render a payment file (报盘) and parse a return file (回盘) for a layout given
+as data. Pure Python, no database. See ``shebao/bank/formats/__init__.py`` for the definition keys."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+FORMATS = ("delimited", "fixed", "xlsx")
+LINE_ENDINGS = {"CRLF": b"\r\n", "LF": b"\n"}
+UNITS = ("yuan", "fen")
+
+# Every field name the engine knows, with its kind and the Chinese label used in messages.
+KINDS: dict[str, str] = {
+    "batch_no": "text", "date": "date",
+    "count": "int", "ok_count": "int", "failed_count": "int",
+    "total": "amount", "ok_total": "amount", "failed_total": "amount",
+    "seq": "int", "account_no": "text", "holder_name": "text", "amount": "amount",
+    "id_number": "text", "memo": "text", "name": "text", "bank": "text", "branch": "text",
+    "processed_amount": "amount", "status": "text", "reason": "text",
+}
+LABELS: dict[str, str] = {
+    "batch_no": "批次号", "date": "日期", "count": "笔数", "ok_count": "成功笔数", "failed_count": "失败笔数",
+    "total": "总金额", "ok_total": "成功金额", "failed_total": "失败金额", "seq": "序号",
+    "account_no": "账号", "holder_name": "户名", "amount": "金额", "id_number": "证件号码", "memo": "备注",
+    "name": "姓名", "bank": "银行", "branch": "网点", "processed_amount": "实处理金额",
+    "status": "处理标志", "reason": "原因",
+}
+SUMMARY_NAMES = {"batch_no", "date", "count", "total", "ok_count", "ok_total", "failed_count", "failed_total"}
+PAYMENT_DETAIL_NAMES = {"seq", "account_no", "holder_name", "amount", "id_number", "memo", "name", "bank", "branch"}
+RETURN_DETAIL_NAMES = PAYMENT_DETAIL_NAMES | {"processed_amount", "status", "reason"}
+PAYMENT_SUMMARY_NAMES = {"batch_no", "date", "count", "total"}
+
+MAX_LISTED_ERRORS = 20
+_INT_RE = re.compile(r"^[0-9]+$")
+_YUAN_RE = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
+_FEN_RE = re.compile(r"^-?[0-9]+$")
+
+
+class TemplateError(ValueError):
+    """The template definition itself is wrong (a configuration error, Chinese message)."""
+
+
+class BankFileError(ValueError):
+    """A file is refused (or cannot be produced). ``errors`` holds (line number or None, reason);
+    ``str()`` is the whole Chinese message naming each line and reason."""
+
+    def __init__(self, errors: Sequence[tuple[int | None, str]], title: str = "文件被拒绝"):
+        self.errors = sorted(errors, key=lambda e: (e[0] is not None, e[0] or 0))
+        self.title = title
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        parts = [f"第{n}行：{r}" if n is not None else r for n, r in self.errors[:MAX_LISTED_ERRORS]]
+        more = len(self.errors) - MAX_LISTED_ERRORS
+        if more > 0:
+            parts.append(f"……另有 {more} 处错误")
+        return f"{self.title}（{len(self.errors)} 处错误）：" + "；".join(parts)
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """One payment in a file. ``amount`` is Decimal yuan with two places."""
+
+    seq: int
+    account_no: str
+    holder_name: str
+    amount: Decimal
+    id_number: str = ""
+    memo: str = ""
+    name: str = ""
+    bank: str = ""
+    branch: str = ""
+    line_no: int = 0  # where it was read from (parsing only)
+
+
+@dataclass(frozen=True)
+class ReturnRecord:
+    """One line of a return file: the bank's outcome for one payment."""
+
+    seq: int
+    account_no: str
+    holder_name: str
+    amount: Decimal
+    processed_amount: Decimal
+    ok: bool
+    reason: str = ""
+    status: str = ""  # the raw status code as the bank wrote it
+    line_no: int = 0
+
+
+@dataclass
+class ParsedFile:
+    """A parsed file: the summary values (header and trailer merged) and the detail records."""
+
+    batch_no: str
+    summary: dict
+    lines: list  # PaymentLine or ReturnRecord
+
+    @property
+    def count(self) -> int:
+        return len(self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines), ZERO)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # "" for a literal (record type, label cell, filler)
+    value: str | None  # the literal's text
+    kind: str  # text | int | amount | date | literal
+    width: int | None  # bytes in the template's encoding (fixed format)
+    align: str  # left | right
+    pad: str
+    unit: str  # yuan | fen (amounts)
+    date_format: str
+    cut: bool  # text longer than width is cut on a character boundary (else refused)
+    title: str  # xlsx column title
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.name, self.name) if self.name else "记录标识"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One direction of a template (payment or return): its records."""
+
+    header: tuple[Field, ...]
+    detail: tuple[Field, ...]
+    trailer: tuple[Field, ...]
+    status_paid: tuple[str, ...] = ()
+    status_failed: tuple[str, ...] = ()
+
+    def names(self, record: str) -> set[str]:
+        return {f.name for f in getattr(self, record) if f.name}
+
+
+class Template:
+    """A bank layout built from its data definition (validated on construction)."""
+
+    def __init__(self, definition: dict):
+        self.definition = definition
+        err = _definition_errors(definition)
+        if err:
+            raise TemplateError(f"银行模板定义有误：{'；'.join(err)}")
+        d = definition
+        self.code: str = d["code"]
+        self.name: str = d.get("name", d["code"])
+        self.format: str = d["format"]
+        self.encoding: str = d.get("encoding", "GB18030")
+        self.codec: str = codecs.lookup(self.encoding).name
+        self.eol: bytes = LINE_ENDINGS[d.get("line_ending", "CRLF")]
+        self.delimiter: str = d.get("delimiter", "|")
+        self.amount_unit: str = d.get("amount_unit", "yuan")
+        self.sheet: str = d.get("sheet", "Sheet1")
+        self.payment = self._layout(d["payment"], "payment")
+        self.returns = self._layout(d["return"], "return")
+        problems = self._layout_errors()
+        if problems:
+            raise TemplateError(f"银行模板“{self.code}”定义有误：{'；'.join(problems)}")
+
+    # ---- construction --------------------------------------------------------------------------
+    def _field(self, spec) -> Field:
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        name = spec.get("name", "")
+        kind = "literal" if not name else KINDS.get(name, "text")
+        numeric = kind in ("int", "amount")
+        fixed = self.format == "fixed"
+        return Field(
+            name=name,
+            value=spec.get("value", "") if not name else None,
+            kind=kind,
+            width=spec.get("width"),
+            align=spec.get("align", "right" if numeric else "left"),
+            pad=spec.get("pad", "0" if (numeric and fixed) else " "),
+            unit=spec.get("unit", self.amount_unit),
+            date_format=spec.get("date_format", "%Y%m%d"),
+            cut=bool(spec.get("cut", False)),
+            title=spec.get("title", LABELS.get(name, name)),
+        )
+
+    def _layout(self, spec: dict, which: str) -> Layout:
+        status = spec.get("status", {})
+        return Layout(
+            header=tuple(self._field(f) for f in spec.get("header") or ()),
+            detail=tuple(self._field(f) for f in spec.get("detail") or ()),
+            trailer=tuple(self._field(f) for f in spec.get("trailer") or ()),
+            status_paid=tuple(str(s) for s in status.get("paid", ())),
+            status_failed=tuple(str(s) for s in status.get("failed", ())),
+        )
+
+    def _layout_errors(self) -> list[str]:
+        out: list[str] = []
+        for which, layout, detail_names in (("报盘", self.payment, PAYMENT_DETAIL_NAMES),
+                                             ("回盘", self.returns, RETURN_DETAIL_NAMES)):
+            if not layout.detail:
+                out.append(f"{which}缺少明细记录定义")
+            summary = layout.names("header") | layout.names("trailer")
+            allowed_summary = PAYMENT_SUMMARY_NAMES if which == "报盘" else SUMMARY_NAMES
+            for bad in sorted(summary - allowed_summary):
+                out.append(f"{which}汇总行不能含字段“{bad}”")
+            for bad in sorted(layout.names("detail") - detail_names):
+                out.append(f"{which}明细不能含字段“{bad}”")
+            for need in ("account_no", "amount"):
+                if need not in layout.names("detail"):
+                    out.append(f"{which}明细缺少字段“{need}”")
+            if which == "回盘":
+                if "status" not in layout.names("detail"):
+                    out.append("回盘明细缺少处理标志字段“status”")
+                if not layout.status_paid or not layout.status_failed:
+                    out.append("回盘须定义成功与失败的处理标志（status.paid / status.failed）")
+                if set(layout.status_paid) & set(layout.status_failed):
+                    out.append("成功与失败的处理标志不能相同")
+                if "batch_no" not in summary:
+                    out.append("回盘汇总行须含批次号“batch_no”，否则无法对应报盘")
+            for rec in ("header", "detail", "trailer"):
+                fields = getattr(layout, rec)
+                if self.format == "fixed":
+                    for f in fields:
+                        if not isinstance(f.width, int) or f.width < 1:
+                            out.append(f"{which}{rec} 字段“{f.name or f.value}”须有正整数宽度（字节）")
+                        if len(f.pad) != 1 or not f.pad.isascii():
+                            out.append(f"{which}{rec} 字段“{f.name}”的填充字符须为一个ASCII字符")
+                for f in fields:
+                    if f.kind == "amount" and f.unit not in UNITS:
+                        out.append(f"金额单位须为 yuan 或 fen：“{f.unit}”")
+                    if f.align not in ("left", "right"):
+                        out.append(f"对齐方式须为 left 或 right：“{f.align}”")
+            if self.format == "fixed":
+                widths = {rec: sum(f.width or 0 for f in getattr(layout, rec))
+                          for rec in ("header", "detail", "trailer") if getattr(layout, rec)}
+                if len(set(widths.values())) > 1:
+                    out.append(f"{which}各记录的字节长度须相同，现为 {widths}")
+            if self.format == "xlsx" and layout.names("trailer"):
+                out.append("Excel 格式不支持汇总行在末尾，请用 header")
+        return out
+
+    @property
+    def extension(self) -> str:
+        return ".xlsx" if self.format == "xlsx" else ".txt"
+
+    @property
+    def record_length(self) -> int | None:
+        """Bytes per line (without the line ending) of a fixed layout."""
+        if self.format != "fixed":
+            return None
+        return sum(f.width for f in self.payment.detail)
+
+    # ---- rendering -----------------------------------------------------------------------------
+    def render_payment(self, *, batch_no: str, date: dt.date, lines: Iterable[PaymentLine]) -> bytes:
+        """The payment file for these lines, in order. Amounts must already be whole cents."""
+        lines = list(lines)
+        total = sum((ln.amount for ln in lines), ZERO)
+        summary = {"batch_no": batch_no, "date": date, "count": len(lines), "total": total}
+        return self._render(self.payment, summary, lines, "报盘文件无法生成")
+
+    def render_return(self, *, batch_no: str, date: dt.date, records: Iterable[ReturnRecord]) -> bytes:
+        """A return file as the bank would send it (used by tests, the benchmark and the demo)."""
+        records = list(records)
+        ok = [r for r in records if r.ok]
+        summary = {
+            "batch_no": batch_no, "date": date, "count": len(records),
+            "total": sum((r.amount for r in records), ZERO),
+            "ok_count": len(ok), "ok_total": sum((r.processed_amount for r in ok), ZERO),
+            "failed_count": len(records) - len(ok),
+            "failed_total": sum((r.amount for r in records if not r.ok), ZERO),
+        }
+        paid, failed = self.returns.status_paid[0], self.returns.status_failed[0]
+        rows = [_RecordView(r, paid if r.ok else failed) for r in records]
+        return self._render(self.returns, summary, rows, "回盘文件无法生成")
+
+    def _render(self, layout: Layout, summary: dict, rows: list, title: str) -> bytes:
+        errors: list[tuple[int | None, str]] = []
+        if self.format == "xlsx":
+            return self._render_xlsx(layout, summary, rows, errors, title)
+        render = self._record_bytes if self.format == "fixed" else self._record_delimited
+        out: list[bytes] = []
+        if layout.header:
+            out.append(render(layout.header, summary, errors, "汇总行"))
+        detail = layout.detail
+        for row in rows:
+            out.append(render(detail, row, errors, f"第{getattr(row, 'seq', '?')}笔"))
+            if len(errors) > MAX_LISTED_ERRORS * 5:
+                break
+        if layout.trailer:
+            out.append(render(layout.trailer, summary, errors, "汇总行"))
+        if errors:
+            raise BankFileError(errors, title)
+        return self.eol.join(out) + self.eol
+
+    def _text(self, f: Field, value) -> str:
+        if f.kind == "literal":
+            return f.value or ""
+        if value is None:
+            return ""
+        if f.kind == "amount":
+            q = value.quantize(CENT)
+            if q != value:
+                raise ValueError(f"{f.label} {value} 不是整分金额")
+            return str(int(q * 100)) if f.unit == "fen" else f"{q:.2f}"
+        if f.kind == "int":
+            return str(int(value))
+        if f.kind == "date":
+            return value.strftime(f.date_format)
+        return str(value)
+
+    def _record_delimited(self, fields, source, errors, where) -> bytes:
+        parts = []
+        for f in fields:
+            try:
+                text = self._text(f, _get(source, f.name))
+            except (ValueError, TypeError, AttributeError) as exc:
+                errors.append((None, f"{where}：{exc}"))
+                text = ""
+            if self.delimiter in text or "\n" in text or "\r" in text:
+                errors.append((None, f"{where}：{f.label}“{text}”含分隔符或换行，不能写入文件"))
+            parts.append(text)
+        try:
+            return self.delimiter.join(parts).encode(self.codec)
+        except UnicodeEncodeError as exc:
+            errors.append((None, f"{where}：含 {self.encoding} 无法表示的字符“{exc.object[exc.start:exc.end]}”"))
+            return b""
+
+    def _record_bytes(self, fields, source, errors, where) -> bytes:
+        out = []
+        for f in fields:
+            try:
+                text = self._text(f, _get(source, f.name))
+                raw = text.encode(self.codec)
+            except UnicodeEncodeError as exc:
+                errors.append((None, f"{where}：{f.label}含 {self.encoding} 无法表示的字符"
+                                     f"“{exc.object[exc.start:exc.end]}”"))
+                raw = b""
+            except (ValueError, TypeError, AttributeError) as exc:
+                errors.append((None, f"{where}：{exc}"))
+                raw = b""
+            if b"\n" in raw or b"\r" in raw:
+                errors.append((None, f"{where}：{f.label}含换行，不能写入文件"))
+            width = f.width
+            if len(raw) > width:
+                if f.cut:
+                    raw = cut_to_bytes(text, width, self.codec)
+                else:
+                    errors.append((None, f"{where}：{f.label}“{text}”长 {len(raw)} 字节，超过宽度 {width} 字节"))
+                    raw = raw[:width]
+            fill = f.pad.encode("ascii") * (width - len(raw))
+            out.append(fill + raw if f.align == "right" else raw + fill)
+        return b"".join(out)
+
+    def _xlsx_value(self, f: Field, value):
+        if f.kind == "literal":
+            return f.value or ""
+        if value is None:
+            return None
+        if f.kind == "amount":
+            q = value.quantize(CENT)
+            if q != value:
+                raise ValueError(f"{f.label} {value} 不是整分金额")
+            return int(q * 100) if f.unit == "fen" else q
+        if f.kind == "int":
+            return int(value)
+        if f.kind == "date":
+            return value.strftime(f.date_format)
+        return str(value)
+
+    def _render_xlsx(self, layout, summary, rows, errors, title) -> bytes:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(self.sheet)
+
+        def cells(fields, source, where):
+            out = []
+            for f in fields:
+                try:
+                    v = self._xlsx_value(f, _get(source, f.name))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    errors.append((None, f"{where}：{exc}"))
+                    v = None
+                if isinstance(v, Decimal):
+                    c = WriteOnlyCell(ws, value=v)
+                    c.number_format = "0.00"
+                    v = c
+                out.append(v)
+            return out
+
+        if layout.header:
+            ws.append(cells(layout.header, summary, "汇总行"))
+        ws.append([f.title for f in layout.detail])
+        for row in rows:
+            ws.append(cells(layout.detail, row, f"第{getattr(row, 'seq', '?')}笔"))
+        if errors:
+            raise BankFileError(errors, title)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return _normalise_zip(buf.getvalue(), summary.get("date"))
+
+    # ---- parsing -------------------------------------------------------------------------------
+    def parse_payment(self, data: bytes) -> ParsedFile:
+        """Read a payment file back (round trips, checking a file before it leaves)."""
+        summary, records, errors, summary_line = self._read(self.payment, data)
+        lines = []
+        for line_no, rec in records:
+            lines.append(PaymentLine(
+                seq=rec.get("seq", 0), account_no=rec.get("account_no", ""),
+                holder_name=rec.get("holder_name", ""), amount=rec.get("amount", ZERO),
+                id_number=rec.get("id_number", ""), memo=rec.get("memo", ""), name=rec.get("name", ""),
+                bank=rec.get("bank", ""), branch=rec.get("branch", ""), line_no=line_no))
+        _check_seq(lines, errors)
+        _check_summary(summary, summary_line, lines, errors, is_return=False)
+        if errors:
+            raise BankFileError(errors, "报盘文件有误")
+        return ParsedFile(summary.get("batch_no", ""), summary, lines)
+
+    def parse_return(self, data: bytes) -> ParsedFile:
+        """Read and check a return file as a whole: every line's format and status, processed amounts
+        (paid: equal to the amount; failed: 0.00), no duplicate sequence numbers, and the summary's
+        counts and totals. Any error refuses the whole file (``BankFileError``)."""
+        summary, records, errors, summary_line = self._read(self.returns, data)
+        paid, failed = set(self.returns.status_paid), set(self.returns.status_failed)
+        has_processed = "processed_amount" in self.returns.names("detail")
+        lines = []
+        for line_no, rec in records:
+            status = rec.get("status", "")
+            amount = rec.get("amount", ZERO)
+            if status in paid:
+                ok = True
+            elif status in failed:
+                ok = False
+            else:
+                errors.append((line_no, f"处理标志“{status}”无法识别（成功为 {'/'.join(sorted(paid))}，"
+                                        f"失败为 {'/'.join(sorted(failed))}）"))
+                continue
+            processed = rec.get("processed_amount", ZERO) if has_processed else (amount if ok else ZERO)
+            if amount <= 0:
+                errors.append((line_no, f"金额 {amount} 应大于零"))
+            if ok and processed != amount:
+                errors.append((line_no, f"处理成功但实处理金额 {processed} 与应处理金额 {amount} 不符"))
+            if not ok and processed != ZERO:
+                errors.append((line_no, f"处理失败但实处理金额为 {processed}（应为 0.00）"))
+            reason = rec.get("reason", "")
+            if not ok and not reason:
+                reason = "银行未说明原因"
+            lines.append(ReturnRecord(
+                seq=rec.get("seq", 0), account_no=rec.get("account_no", ""),
+                holder_name=rec.get("holder_name", ""), amount=amount, processed_amount=processed,
+                ok=ok, reason=reason, status=status, line_no=line_no))
+        _check_seq(lines, errors)
+        if len(lines) == len(records):
+            _check_summary(summary, summary_line, lines, errors, is_return=True)
+        if not summary.get("batch_no"):
+            errors.append((summary_line, "缺少批次号"))
+        if errors:
+            raise BankFileError(errors, "回盘文件被拒绝")
+        return ParsedFile(summary["batch_no"], summary, lines)
+
+    def _read(self, layout: Layout, data: bytes):
+        """→ (summary dict, [(line_no, record dict)], errors, line number of the summary)."""
+        if not data:
+            raise BankFileError([(None, "文件为空")])
+        if self.format == "xlsx":
+            return self._read_xlsx(layout, data)
+        rows = self._decode_lines(data)
+        errors: list[tuple[int | None, str]] = []
+        summary: dict = {}
+        need = (1 if layout.header else 0) + (1 if layout.trailer else 0)
+        if len(rows) < need:
+            raise BankFileError([(None, f"文件只有 {len(rows)} 行，缺少汇总行")])
+        summary_line = None
+        if layout.header:
+            line_no, raw = rows.pop(0)
+            summary.update(self._parse_record(layout.header, line_no, raw, errors))
+            summary_line = line_no
+        if layout.trailer:
+            line_no, raw = rows.pop()
+            summary.update(self._parse_record(layout.trailer, line_no, raw, errors))
+            summary_line = summary_line or line_no
+        records = []
+        for line_no, raw in rows:
+            if not raw.strip():
+                errors.append((line_no, "空行"))
+                continue
+            records.append((line_no, self._parse_record(layout.detail, line_no, raw, errors)))
+        _number_by_position(layout, records)
+        return summary, records, errors, summary_line
+
+    def _decode_lines(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Split into lines (CRLF or LF), checking that every line decodes in the template's encoding.
+        A file that is really UTF-8 when GB18030 is expected is refused, not read as mojibake."""
+        if self.codec in ("gb18030", "gbk", "gb2312") and not data.isascii():
+            if data.startswith(codecs.BOM_UTF8):
+                raise BankFileError([(1, f"文件带 UTF-8 BOM，是 UTF-8 编码，不是模板规定的 {self.encoding}")])
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                raise BankFileError([(None, f"文件是 UTF-8 编码，不是模板规定的 {self.encoding}，请让银行按 "
+                                            f"{self.encoding} 重新提供")])
+        raw_lines = data.split(b"\n")
+        while raw_lines and not raw_lines[-1].strip(b"\r"):
+            raw_lines.pop()
+        errors = []
+        rows = []
+        for i, raw in enumerate(raw_lines, start=1):
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            try:
+                raw.decode(self.codec)
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 4].hex(" ").upper()
+                errors.append((i, f"第 {exc.start + 1} 字节起无法按 {self.encoding} 解码（字节 {bad}）"))
+            rows.append((i, raw))
+        if errors:
+            raise BankFileError(errors)
+        if not rows:
+            raise BankFileError([(None, "文件为空")])
+        return rows
+
+    def _parse_record(self, fields, line_no: int, raw: bytes, errors) -> dict:
+        out: dict = {}
+        if self.format == "fixed":
+            width = sum(f.width for f in fields)
+            if len(raw) != width:
+                errors.append((line_no, f"长度为 {len(raw)} 字节，应为 {width} 字节"))
+                return out
+            pos = 0
+            for f in fields:
+                chunk = raw[pos:pos + f.width]
+                pos += f.width
+                try:
+                    text = chunk.decode(self.codec)
+                except UnicodeDecodeError:
+                    errors.append((line_no, f"{f.label}（第 {pos - f.width + 1}–{pos} 字节）截断了汉字，无法解码"))
+                    continue
+                text = text.strip(" ")
+                if f.pad != " " and f.kind in ("int", "amount"):
+                    text = text.lstrip(f.pad) or "0"
+                self._parse_value(f, text, line_no, out, errors)
+            return out
+        text = raw.decode(self.codec)
+        parts = text.split(self.delimiter)
+        if len(parts) != len(fields):
+            errors.append((line_no, f"有 {len(parts)} 个字段，应为 {len(fields)} 个"))
+            return out
+        for f, part in zip(fields, parts, strict=True):
+            self._parse_value(f, part.strip(), line_no, out, errors)
+        return out
+
+    def _parse_value(self, f: Field, text: str, line_no: int, out: dict, errors) -> None:
+        if f.kind == "literal":
+            if text != (f.value or "").strip():
+                errors.append((line_no, f"记录标识应为“{f.value}”，实为“{text}”"))
+            return
+        try:
+            out[f.name] = _convert(f, text)
+        except ValueError as exc:
+            errors.append((line_no, f"{f.label}“{text}”{exc}"))
+
+    def _read_xlsx(self, layout: Layout, data: bytes):
+        from python_calamine import CalamineWorkbook
+
+        try:
+            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            names = wb.sheet_names
+            sheet = wb.get_sheet_by_name(self.sheet if self.sheet in names else names[0])
+            rows = sheet.to_python(skip_empty_area=False)
+        except Exception as exc:  # calamine raises several kinds for a file that is not a workbook
+            raise BankFileError([(None, f"不是有效的 Excel（xlsx/xls）文件：{exc}")]) from None
+        while rows and all(_blank(c) for c in rows[-1]):
+            rows.pop()
+        errors: list[tuple[int | None, str]] = []
+        summary: dict = {}
+        pos = 0
+        summary_line = None
+        if layout.header:
+            if not rows:
+                raise BankFileError([(None, "文件为空")])
+            summary_line = 1
+            cells = rows[0] + [None] * len(layout.header)
+            for f, cell in zip(layout.header, cells, strict=False):
+                self._parse_value(f, _cell_text(f, cell, 1, errors), 1, summary, errors)
+            pos = 1
+        if len(rows) <= pos:
+            raise BankFileError([(None, "缺少列标题行")])
+        titles = [str(c).strip() if c is not None else "" for c in rows[pos]]
+        title_row = pos + 1
+        columns = []
+        for f in layout.detail:
+            if f.title in titles:
+                columns.append((f, titles.index(f.title)))
+            else:
+                errors.append((title_row, f"缺少列“{f.title}”"))
+        if errors:
+            raise BankFileError(errors)
+        records = []
+        for i, row in enumerate(rows[pos + 1:], start=title_row + 1):
+            if all(_blank(c) for c in row):
+                errors.append((i, "空行"))
+                continue
+            rec: dict = {}
+            for f, col in columns:
+                cell = row[col] if col < len(row) else None
+                self._parse_value(f, _cell_text(f, cell, i, errors), i, rec, errors)
+            records.append((i, rec))
+        _number_by_position(layout, records)
+        return summary, records, errors, summary_line
+
+
+class _RecordView:
+    """A ReturnRecord seen through the template's status codes, for rendering."""
+
+    __slots__ = ("_r", "status")
+
+    def __init__(self, record: ReturnRecord, status: str):
+        self._r = record
+        self.status = status
+
+    def __getattr__(self, name):
+        return getattr(self._r, name)
+
+
+def _get(source, name: str):
+    if not name:
+        return None
+    if isinstance(source, dict):
+        return source.get(name)
+    return getattr(source, name, None)
+
+
+def _convert(f: Field, text: str):
+    if f.kind == "text":
+        return text
+    if f.kind == "int":
+        if not _INT_RE.match(text):
+            raise ValueError("不是整数")
+        return int(text)
+    if f.kind == "amount":
+        if f.unit == "fen":
+            if not _FEN_RE.match(text):
+                raise ValueError("不是以分为单位的整数金额")
+            return Decimal(text).scaleb(-2)
+        if not _YUAN_RE.match(text):
+            raise ValueError("不是有效金额（元，最多两位小数）")
+        return Decimal(text).quantize(CENT)
+    if f.kind == "date":
+        try:
+            return dt.datetime.strptime(text, f.date_format).date()
+        except ValueError:
+            raise ValueError(f"不是有效日期（格式 {f.date_format}）") from None
+    raise ValueError("未知字段类型")
+
+
+def _blank(cell) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _cell_text(f: Field, cell, row_no: int, errors) -> str:
+    """An Excel cell as the text the field parser reads. Numbers stored as numbers are accepted when
+    they are exact (an account number of more than 15 digits stored as a number has lost digits)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return str(int(cell))
+    if isinstance(cell, float):
+        if f.kind == "amount" and f.unit == "yuan":
+            return repr(cell) if not cell.is_integer() else f"{int(cell)}"
+        if cell.is_integer():
+            if abs(cell) >= 1e15 and f.kind == "text":
+                errors.append((row_no, f"{f.label}以数值格式保存，超过15位的数字已丢失精度，请以文本格式提供"))
+            return str(int(cell))
+        return repr(cell)
+    if isinstance(cell, dt.datetime | dt.date):
+        return cell.strftime(f.date_format)
+    return str(cell).strip()
+
+
+def _number_by_position(layout: Layout, records) -> None:
+    """Layouts without a sequence field number their detail lines 1, 2, … in file order."""
+    if "seq" not in layout.names("detail"):
+        for n, (_, rec) in enumerate(records, start=1):
+            rec["seq"] = n
+
+
+def _check_seq(lines, errors) -> None:
+    seen: dict[int, int] = {}
+    for ln in lines:
+        if ln.seq in seen:
+            errors.append((ln.line_no, f"序号 {ln.seq} 与第{seen[ln.seq]}行重复"))
+        else:
+            seen[ln.seq] = ln.line_no
+
+
+def _check_summary(summary: dict, line_no, lines, errors, *, is_return: bool) -> None:
+    """The summary line's counts and totals must add up to the detail lines."""
+    checks = [("count", len(lines)), ("total", sum((ln.amount for ln in lines), ZERO))]
+    if is_return:
+        ok = [ln for ln in lines if ln.ok]
+        bad = [ln for ln in lines if not ln.ok]
+        checks += [("ok_count", len(ok)), ("ok_total", sum((ln.processed_amount for ln in ok), ZERO)),
+                   ("failed_count", len(bad)), ("failed_total", sum((ln.amount for ln in bad), ZERO))]
+    for name, actual in checks:
+        if name in summary and summary[name] != actual:
+            errors.append((line_no, f"汇总行{LABELS[name]} {summary[name]} 与明细合计 {actual} 不符"))
+
+
+def cut_to_bytes(text: str, limit: int, codec: str = "gb18030") -> bytes:
+    """The longest prefix of ``text`` whose encoding fits in ``limit`` bytes, cut between characters
+    (a Chinese character is never split: 张三丰四 in 6 bytes → 张三丰; in 5 bytes → 张三)."""
+    out = bytearray()
+    for ch in text:
+        b = ch.encode(codec)
+        if len(out) + len(b) > limit:
+            break
+        out += b
+    return bytes(out)
+
+
+def _normalise_zip(data: bytes, date) -> bytes:
+    """openpyxl stamps the time of saving into the archive; rewrite it with the file's own date so
+    the same payments always give the same bytes."""
+    when = date if isinstance(date, dt.date) else dt.date(2000, 1, 1)
+    stamp = (when.year, when.month, when.day, 0, 0, 0)
+    iso = f"{when:%Y-%m-%d}T00:00:00Z"
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso.encode() + rb"\3",
+                                 content)
+            zi = zipfile.ZipInfo(info.filename, date_time=stamp)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            dst.writestr(zi, content)
+    return buf.getvalue()
+
+
+def _definition_errors(d) -> list[str]:
+    if not isinstance(d, dict):
+        return ["定义须为 JSON 对象"]
+    out = []
+    if not str(d.get("code", "")).strip():
+        out.append("缺少模板代码 code")
+    if d.get("format") not in FORMATS:
+        out.append(f"format 须为 {'/'.join(FORMATS)} 之一")
+    try:
+        codecs.lookup(d.get("encoding", "GB18030"))
+    except LookupError:
+        out.append(f"未知编码“{d.get('encoding')}”")
+    if d.get("line_ending", "CRLF") not in LINE_ENDINGS:
+        out.append("line_ending 须为 CRLF 或 LF")
+    if d.get("format") == "delimited" and len(d.get("delimiter", "|")) != 1:
+        out.append("分隔符 delimiter 须为一个字符")
+    if d.get("amount_unit", "yuan") not in UNITS:
+        out.append("amount_unit 须为 yuan 或 fen")
+    for part in ("payment", "return"):
+        if not isinstance(d.get(part), dict):
+            out.append(f"缺少 {part} 布局")
+            continue
+        for rec in ("header", "detail", "trailer"):
+            for f in d[part].get(rec) or ():
+                if isinstance(f, str):
+                    f = {"name": f}
+                if not isinstance(f, dict):
+                    out.append(f"{part}.{rec} 的字段须为字段名或对象")
+                elif f.get("name") and f["name"] not in KINDS:
+                    out.append(f"{part}.{rec} 有未知字段“{f['name']}”")
+    return out

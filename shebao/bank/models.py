@@ -1,0 +1,148 @@
+"""银行专线接口: bank templates (layouts as data), payment files sent (报盘) with their lines, and the
+return files (回盘) with each line's outcome. Files are kept whole (bytes + sha256) for as long as
+the system lives: what was sent is always provable."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class BankTemplate(models.Model):
+    """A bank's file layout. ``definition`` is the JSON described in ``shebao.bank.formats``; the
+    shipped ones (``builtin``) are seeded by migration, a new bank is a new row."""
+
+    code = models.CharField(_("模板代码"), max_length=30, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    definition = models.JSONField(_("定义"))
+    builtin = models.BooleanField(_("系统内置"), default=False)
+    active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("银行模板")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def engine(self):
+        from shebao.bank.formats import Template
+
+        return Template(self.definition)
+
+
+class BankFile(models.Model):
+    """One payment file (报盘) for one bank. A payroll line goes into at most one file; exporting the
+    same runs again returns this file (same bytes), never a second payment."""
+
+    batch_no = models.CharField(_("批次号"), max_length=20, unique=True)  # YYYYMMDD + bank + NNN
+    template = models.ForeignKey(BankTemplate, on_delete=models.PROTECT, related_name="files",
+                                 verbose_name=_("模板"))
+    definition = models.JSONField()  # the template as it was when written: its return is read with it
+    bank = models.CharField(_("开户银行"), max_length=10)  # registry.Bank code
+    file_date = models.DateField(_("报盘日期"))
+    file_name = models.CharField(_("文件名"), max_length=100)
+    content = models.BinaryField(_("文件内容"))
+    sha256 = models.CharField(_("校验和"), max_length=64)
+    line_count = models.PositiveIntegerField(_("笔数"))
+    total = models.DecimalField(_("总金额"), **MONEY)
+    runs = models.ManyToManyField("payroll.PayrollRun", related_name="+", verbose_name=_("结算批次"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("经办人"))
+    created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("报盘文件")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(line_count__gte=1) & Q(total__gt=0), name="bankfile_nonempty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.batch_no
+
+
+class BankFileLine(models.Model):
+    """One payment in a file, with the account it was sent to (a snapshot of the payroll line)."""
+
+    bank_file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="lines", db_index=False)
+    seq = models.PositiveIntegerField(_("序号"))  # 1..n within the file
+    payroll_line = models.OneToOneField("payroll.PayrollLine", on_delete=models.PROTECT, related_name="+",
+                                        verbose_name=_("结算明细"))  # unique: at most one file per line
+    amount = models.DecimalField(_("金额"), **MONEY)
+    account_number = models.CharField(_("银行账号"), max_length=32)
+    holder_name = models.CharField(_("户名"), max_length=50)
+    id_number = models.CharField(_("身份证号"), max_length=18)
+    name = models.CharField(_("姓名"), max_length=50)
+
+    class Meta:
+        verbose_name = _("报盘明细")
+        ordering = ["bank_file", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["bank_file", "seq"], name="bankfileline_unique_seq"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="bankfileline_amount_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank_file_id}#{self.seq} {self.name} {self.amount}"
+
+
+class ReturnFile(models.Model):
+    """A bank's return file (回盘), accepted whole. The same bytes imported twice are recognised by
+    their sha256 and change nothing."""
+
+    bank_file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="returns",
+                                  verbose_name=_("报盘文件"))
+    sha256 = models.CharField(_("校验和"), max_length=64)
+    file_name = models.CharField(_("文件名"), max_length=200)
+    content = models.BinaryField(_("文件内容"))
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("导入人"))
+    imported_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+    line_count = models.PositiveIntegerField(_("笔数"))
+    ok_count = models.PositiveIntegerField(_("成功笔数"))
+    ok_total = models.DecimalField(_("成功金额"), **MONEY)
+    failed_count = models.PositiveIntegerField(_("失败笔数"))
+    failed_total = models.DecimalField(_("失败金额"), **MONEY)
+
+    class Meta:
+        verbose_name = _("回盘文件")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bank_file", "sha256"], name="returnfile_unique_content"),
+            models.CheckConstraint(condition=Q(line_count=models.F("ok_count") + models.F("failed_count")),
+                                   name="returnfile_counts"),
+        ]
+        indexes = [models.Index(fields=["sha256"])]
+
+    def __str__(self) -> str:
+        return f"{self.bank_file_id} {self.file_name}"
+
+
+class ReturnLine(models.Model):
+    """The bank's outcome for one sent line. A sent line has at most one outcome."""
+
+    return_file = models.ForeignKey(ReturnFile, on_delete=models.PROTECT, related_name="lines", db_index=False)
+    bank_file_line = models.OneToOneField(BankFileLine, on_delete=models.PROTECT, related_name="return_line",
+                                          verbose_name=_("报盘明细"))
+    line_no = models.PositiveIntegerField(_("行号"))  # where it stands in the return file
+    processed_amount = models.DecimalField(_("实处理金额"), **MONEY)
+    ok = models.BooleanField(_("成功"))
+    status_code = models.CharField(_("处理标志"), max_length=10)
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("回盘明细")
+        ordering = ["return_file", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["return_file", "line_no"], name="returnline_unique_line"),
+            models.CheckConstraint(condition=(Q(ok=True) & Q(processed_amount__gt=0))
+                                   | (Q(ok=False) & Q(processed_amount=0)), name="returnline_amount_ok"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.return_file_id}:{self.line_no} {'成功' if self.ok else '失败'}"
