@@ -33,7 +33,7 @@ When a detail layout has no ``seq`` the lines are numbered 1, 2, … in file ord
 checked as a whole (``Template.parse_return``) and refused with ``BankFileError`` naming each line.
 """
 
-from functools import lru_cache
+from functools import cache
 
 from shebao.bank.formats.builtin import BUILTIN_TEMPLATES, builtin_definition
 from shebao.bank.formats.engine import (
@@ -52,6 +52,6 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_template(code: str) -> Template:
     return Template(builtin_definition(code))

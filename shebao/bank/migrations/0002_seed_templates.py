@@ -1,5 +1,5 @@
-"""Seed the shipped bank templates (standard, fixed_fen, xlsx). The definitions are copied here as
-they were when this migration was written, so later edits to the module do not rewrite history."""
+"""Seed the shipped bank templates (standard, fixed_fen, xlsx) from ``shebao.bank.formats.builtin``.
+A file keeps its own copy of the definition it was written with (``BankFile.definition``)."""
 
 from django.db import migrations
 
