@@ -1,0 +1,438 @@
+"""Writes to benefits: enrollments, status changes (暂停/恢复/终止), item amounts, adjustments (补发/扣减).
+Every service runs in one transaction and writes its audit record in it. The batch raise lives in
+``benefits.raises``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.apps import apps
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+
+from shebao.benefits.models import (
+    Adjustment,
+    BenefitAmount,
+    BenefitItem,
+    Enrollment,
+    PaymentStatus,
+    Scheme,
+    StatusChange,
+    Suspension,
+    SuspensionReason,
+)
+from shebao.benefits.months import add_months, format_month, month_of, month_range, parse_month
+from shebao.common.audit import audit_record, snapshot
+from shebao.common.money import ZERO, quantize, to_decimal
+
+
+class BenefitError(Exception):
+    """A refused benefits change; ``str()`` is the message for the user (Chinese)."""
+
+
+def _money(value, what: str, *, positive: bool = False) -> Decimal:
+    try:
+        amount = to_decimal(value)
+    except ValueError as exc:
+        raise BenefitError(f"{what}：{exc}") from None
+    if amount != quantize(amount):
+        raise BenefitError(f"{what} {amount} 不能超过两位小数")
+    amount = quantize(amount)
+    if amount < 0 or (positive and amount == 0):
+        raise BenefitError(f"{what}必须{'大于' if positive else '不小于'} 0")
+    return amount
+
+
+def _item(scheme_id: int, item: BenefitItem | str) -> BenefitItem:
+    if isinstance(item, BenefitItem):
+        if item.scheme_id != scheme_id:
+            raise BenefitError(f"待遇项目 {item.name} 不属于该险种")
+        return item
+    found = BenefitItem.objects.filter(scheme_id=scheme_id, code=item).first()
+    if found is None:
+        found = BenefitItem.objects.filter(scheme_id=scheme_id, name=item).first()
+    if found is None:
+        raise BenefitError(f"该险种没有待遇项目 {item}")
+    return found
+
+
+def scheme_get(code: str) -> Scheme:
+    scheme = Scheme.objects.filter(code=code.upper()).first()
+    if scheme is None:
+        raise BenefitError(f"险种代码 {code} 不存在（ZG/NB/BZ/TB）")
+    return scheme
+
+
+# --------------------------------------------------------------------------------------------------
+# enrollments and item amounts
+
+
+def enrollment_create(
+    *,
+    person,
+    scheme: Scheme,
+    start_month,
+    user,
+    service_years=0,
+    items: dict | None = None,
+    note: str = "",
+) -> Enrollment:
+    """Enroll a person in a scheme from ``start_month`` (status 正常) with the given monthly item
+    amounts ({item or item code: amount}) in effect from the same month."""
+    start = parse_month(start_month)
+    years = to_decimal(service_years)
+    if years < 0:
+        raise BenefitError("工龄不能为负数")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                enrollment = Enrollment.objects.create(
+                    person=person, scheme=scheme, start_month=start, service_years=years, note=note,
+                )
+        except IntegrityError:
+            raise BenefitError(f"{person.name} 已在{scheme.name}中，不能重复纳入") from None
+        StatusChange.objects.create(enrollment=enrollment, from_status="", to_status=PaymentStatus.ACTIVE,
+                                    effective_month=start, operator=user, note="纳入")
+        created = []
+        for key, value in (items or {}).items():
+            item = _item(scheme.pk, key)
+            created.append(BenefitAmount(
+                enrollment=enrollment, item=item, amount=_money(value, f"{item.name}月金额"),
+                from_month=start, created_by=user,
+            ))
+        BenefitAmount.objects.bulk_create(created)
+        audit_record(user=user, action="create", obj=enrollment, person_id=person.pk,
+                     summary=f"{person.name} 纳入{scheme.name}，{format_month(start)} 起发放",
+                     after={**snapshot(enrollment),
+                            "items": {a.item.code: a.amount for a in created}})
+    return enrollment
+
+
+def _lock(enrollment: Enrollment) -> Enrollment:
+    return Enrollment.objects.select_for_update().select_related("person", "scheme").get(pk=enrollment.pk)
+
+
+def benefit_amount_set(
+    *,
+    enrollment: Enrollment,
+    item: BenefitItem | str,
+    amount,
+    from_month,
+    user,
+    note: str = "",
+) -> BenefitAmount:
+    """Set an item's monthly amount from ``from_month`` on. History is never overwritten: the open range
+    is closed at from_month − 1 and a new one opened. Refused if it would overlap an existing range
+    (checked under the enrollment's row lock)."""
+    start = parse_month(from_month)
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        item = _item(enrollment.scheme_id, item)
+        value = _money(amount, f"{item.name}月金额")
+        ranges = list(BenefitAmount.objects.filter(enrollment=enrollment, item=item).order_by("from_month"))
+        open_range = next((r for r in ranges if r.to_month is None), None)
+        for r in ranges:
+            if r is open_range:
+                continue
+            if r.to_month >= start:
+                raise BenefitError(
+                    f"{item.name} 在 {format_month(r.from_month)}–{format_month(r.to_month)} 已有标准，"
+                    f"不能从 {format_month(start)} 起重新设置（历史标准不可覆盖）"
+                )
+        before = None
+        if open_range is not None:
+            if open_range.from_month >= start:
+                raise BenefitError(
+                    f"{item.name} 已有 {format_month(open_range.from_month)} 起的标准，"
+                    f"新标准须晚于该月（历史标准不可覆盖）"
+                )
+            before = snapshot(open_range)
+            open_range.to_month = add_months(start, -1)
+            open_range.save(update_fields=["to_month"])
+        new = BenefitAmount.objects.create(enrollment=enrollment, item=item, amount=value, from_month=start,
+                                           created_by=user, note=note)
+        audit_record(user=user, action="update" if open_range else "create", obj=new,
+                     person_id=enrollment.person_id,
+                     summary=f"{enrollment.person.name} {item.name} {format_month(start)} 起 {value}",
+                     before=before, after=snapshot(new), reason=note)
+    return new
+
+
+def _amounts_by_month(enrollment_id: int, months: list[dt.date]) -> dict[dt.date, Decimal]:
+    """Σ recurring item amounts in effect in each month."""
+    if not months:
+        return {}
+    ranges = list(
+        BenefitAmount.objects.filter(enrollment_id=enrollment_id, item__recurring=True, from_month__lte=months[-1])
+        .filter(Q(to_month__isnull=True) | Q(to_month__gte=months[0]))
+        .values_list("from_month", "to_month", "amount")
+    )
+    out = {}
+    for m in months:
+        out[m] = sum((a for f, t, a in ranges if f <= m and (t is None or t >= m)), ZERO)
+    return out
+
+
+def _paid_by_month(enrollment: Enrollment, months: list[dt.date]) -> dict[dt.date, Decimal]:
+    """Item money of approved regular runs per period for this person and scheme (payroll is read
+    through the app registry: benefits sits below payroll). Lines that failed for good (written off)
+    are not money paid; failed lines stay owed, and so count."""
+    if not months:
+        return {}
+    component = apps.get_model("payroll", "PayrollComponent")
+    rows = (
+        component.objects.filter(
+            kind="item", line__person_id=enrollment.person_id, line__run__scheme_id=enrollment.scheme_id,
+            line__run__kind="regular", line__run__period__in=months,
+        )
+        .exclude(line__run__state="computed")
+        .exclude(line__status="written_off")
+        .values("line__run__period")
+        .annotate(total=Sum("amount"))
+    )
+    return {r["line__run__period"]: r["total"] for r in rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# status: suspend, resume, terminate
+
+
+def enrollment_suspend(
+    *,
+    enrollment: Enrollment,
+    reason: SuspensionReason | str,
+    from_month,
+    user,
+    note: str = "",
+) -> Suspension:
+    """暂停 from ``from_month`` (the first month not paid). The reason decides whether the months are
+    paid on resume; a reason that terminates (死亡) must go through ``enrollment_terminate``."""
+    start = parse_month(from_month)
+    if isinstance(reason, str):
+        reason = SuspensionReason.objects.filter(code=reason).first() or _refuse(f"暂停原因 {reason} 不存在")
+    if reason.terminates:
+        raise BenefitError(f"“{reason.name}”是终止原因，请办理终止（减员）")
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        if start < enrollment.start_month:
+            raise BenefitError(f"暂停年月不能早于开始发放年月 {format_month(enrollment.start_month)}")
+        changed = Enrollment.objects.filter(pk=enrollment.pk, payment_status=PaymentStatus.ACTIVE).update(
+            payment_status=PaymentStatus.SUSPENDED)
+        if not changed:
+            raise BenefitError(f"{enrollment.person.name} 当前状态为{enrollment.get_payment_status_display()}，不能暂停")
+        last = Suspension.objects.filter(enrollment=enrollment).order_by("-from_month").first()
+        if last and last.to_month and start <= last.to_month:
+            raise BenefitError(f"暂停年月须晚于上次暂停的截止年月 {format_month(last.to_month)}")
+        suspension = Suspension.objects.create(enrollment=enrollment, reason=reason,
+                                               pays_on_resume=reason.pays_on_resume, from_month=start)
+        StatusChange.objects.create(enrollment=enrollment, from_status=PaymentStatus.ACTIVE,
+                                    to_status=PaymentStatus.SUSPENDED, effective_month=start, reason=reason,
+                                    operator=user, note=note)
+        audit_record(user=user, action="suspend", obj=enrollment, person_id=enrollment.person_id,
+                     summary=f"{enrollment.person.name} {format_month(start)} 起暂停：{reason.name}",
+                     before={"payment_status": PaymentStatus.ACTIVE},
+                     after={"payment_status": PaymentStatus.SUSPENDED, "from_month": start,
+                            "reason": reason.code, "pays_on_resume": reason.pays_on_resume}, reason=note)
+    return suspension
+
+
+def _refuse(message: str):
+    raise BenefitError(message)
+
+
+@dataclass
+class ResumeResult:
+    suspension: Suspension
+    arrears: Adjustment | None
+    months: list[dt.date] = field(default_factory=list)  # suspended months back-paid
+
+
+def enrollment_resume(*, enrollment: Enrollment, from_month, user, note: str = "") -> ResumeResult:
+    """恢复 from ``from_month`` (the first month paid again). If the suspension's reason pays on resume,
+    the suspended months that were not paid are paid as one 补发 of Σ the recurring item amounts in
+    effect in each of those months."""
+    start = parse_month(from_month)
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        suspension = Suspension.objects.filter(enrollment=enrollment, to_month__isnull=True).first()
+        if enrollment.payment_status != PaymentStatus.SUSPENDED or suspension is None:
+            raise BenefitError(f"{enrollment.person.name} 当前不是暂停状态，不能恢复")
+        if start <= suspension.from_month:
+            raise BenefitError(f"恢复年月须晚于暂停起始年月 {format_month(suspension.from_month)}")
+        changed = Enrollment.objects.filter(pk=enrollment.pk, payment_status=PaymentStatus.SUSPENDED).update(
+            payment_status=PaymentStatus.ACTIVE)
+        if not changed:
+            raise BenefitError(f"{enrollment.person.name} 当前不是暂停状态，不能恢复")
+        suspension.to_month = add_months(start, -1)
+        suspension.save(update_fields=["to_month"])
+        StatusChange.objects.create(enrollment=enrollment, from_status=PaymentStatus.SUSPENDED,
+                                    to_status=PaymentStatus.ACTIVE, effective_month=start,
+                                    reason=suspension.reason, operator=user, note=note)
+        months: list[dt.date] = []
+        arrears = None
+        if suspension.pays_on_resume:
+            last = suspension.to_month
+            if enrollment.end_month:
+                last = min(last, enrollment.end_month)
+            candidates = month_range(max(suspension.from_month, enrollment.start_month), last)
+            due = _amounts_by_month(enrollment.pk, candidates)
+            paid = _paid_by_month(enrollment, candidates)
+            per_month = {m: due[m] for m in candidates if due[m] > 0 and not paid.get(m)}
+            months = sorted(per_month)
+            total = sum(per_month.values(), ZERO)
+            if total > 0:
+                arrears = Adjustment.objects.create(
+                    enrollment=enrollment, kind=Adjustment.Kind.ARREARS, total=total, remaining=total,
+                    reason=f"恢复发放补发暂停期间待遇（{suspension.reason.name}）", source="暂停恢复",
+                    source_ref=f"suspension:{suspension.pk}", period_from=months[0], period_to=months[-1],
+                    detail={"months": {format_month(m): str(a) for m, a in per_month.items()}}, created_by=user,
+                )
+        audit_record(user=user, action="resume", obj=enrollment, person_id=enrollment.person_id,
+                     summary=f"{enrollment.person.name} {format_month(start)} 起恢复发放"
+                     + (f"，补发 {arrears.total}（{len(months)} 个月）" if arrears else ""),
+                     before={"payment_status": PaymentStatus.SUSPENDED},
+                     after={"payment_status": PaymentStatus.ACTIVE, "from_month": start,
+                            "arrears": arrears.total if arrears else None,
+                            "arrears_months": [format_month(m) for m in months]}, reason=note)
+    return ResumeResult(suspension=suspension, arrears=arrears, months=months)
+
+
+@dataclass
+class TerminationResult:
+    enrollment: Enrollment
+    end_month: dt.date  # last month paid
+    overpaid_months: list[dt.date]
+    overpaid: Decimal
+    deduction: Adjustment | None  # the overpayment to recover (扣回), if any
+
+
+def enrollment_terminate(
+    *,
+    enrollment: Enrollment,
+    reason: SuspensionReason | str,
+    user,
+    death_date: dt.date | None = None,
+    last_month=None,
+    note: str = "",
+) -> TerminationResult:
+    """终止 (减员). A death ends payment from the month after the death month (the death month is
+    paid); money already paid for later months is an overpayment, recorded as a 扣减 to recover.
+    Other reasons end after ``last_month``."""
+    if isinstance(reason, str):
+        reason = SuspensionReason.objects.filter(code=reason).first() or _refuse(f"终止原因 {reason} 不存在")
+    if not reason.terminates:
+        raise BenefitError(f"“{reason.name}”不是终止原因")
+    if reason.code == "death":
+        if death_date is None:
+            raise BenefitError("死亡减员须填写死亡日期")
+        end = month_of(death_date)
+    else:
+        if last_month is None:
+            raise BenefitError("请填写最后发放年月")
+        end = parse_month(last_month)
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        person = enrollment.person
+        before = snapshot(enrollment, ["payment_status", "end_month"])
+        changed = Enrollment.objects.filter(
+            pk=enrollment.pk, payment_status__in=[PaymentStatus.ACTIVE, PaymentStatus.SUSPENDED]
+        ).update(payment_status=PaymentStatus.TERMINATED, end_month=end)
+        if not changed:
+            raise BenefitError(f"{person.name} 已终止发放")
+        if death_date is not None and person.death_date != death_date:
+            from shebao.registry.services import RegistryError, person_update
+
+            try:
+                person_update(user=user, person=person, death_date=death_date, reason=note or "死亡减员")
+            except RegistryError as exc:
+                raise BenefitError(str(exc)) from None
+        open_suspension = Suspension.objects.filter(enrollment=enrollment, to_month__isnull=True).first()
+        if open_suspension:
+            open_suspension.to_month = max(open_suspension.from_month, end)
+            open_suspension.save(update_fields=["to_month"])
+        StatusChange.objects.create(enrollment=enrollment, from_status=before["payment_status"],
+                                    to_status=PaymentStatus.TERMINATED, effective_month=add_months(end, 1),
+                                    event_date=death_date, reason=reason, operator=user, note=note)
+        # overpayment: item money of approved regular runs for months after the end month
+        component = apps.get_model("payroll", "PayrollComponent")
+        rows = (
+            component.objects.filter(kind="item", line__person_id=person.pk, line__run__scheme_id=enrollment.scheme_id,
+                                     line__run__kind="regular", line__run__period__gt=end)
+            .exclude(line__run__state="computed")
+            .exclude(line__status__in=["failed", "written_off"])
+            .values("line__run__period").annotate(total=Sum("amount")).order_by("line__run__period")
+        )
+        per_month = {r["line__run__period"]: r["total"] for r in rows if r["total"]}
+        overpaid = sum(per_month.values(), ZERO)
+        deduction = None
+        if overpaid > 0:
+            deduction = Adjustment.objects.create(
+                enrollment=enrollment, kind=Adjustment.Kind.DEDUCTION, total=overpaid, remaining=overpaid,
+                reason=f"{reason.name}后多发待遇扣回", source=f"{reason.name}减员",
+                source_ref=f"termination:{enrollment.pk}", period_from=min(per_month), period_to=max(per_month),
+                detail={"months": {format_month(m): str(a) for m, a in per_month.items()}}, created_by=user,
+            )
+        enrollment.refresh_from_db()
+        audit_record(user=user, action="terminate", obj=enrollment, person_id=person.pk,
+                     summary=f"{person.name} 终止发放（{reason.name}），最后发放年月 {format_month(end)}"
+                     + (f"，多发 {overpaid} 待扣回" if overpaid else ""),
+                     before=before, after={**snapshot(enrollment, ["payment_status", "end_month"]),
+                                           "overpaid": overpaid}, reason=note)
+    return TerminationResult(enrollment, end, sorted(per_month), overpaid, deduction)
+
+
+# --------------------------------------------------------------------------------------------------
+# adjustments
+
+
+def adjustment_create(
+    *,
+    enrollment: Enrollment,
+    kind: str,
+    total,
+    reason: str,
+    user,
+    monthly_cap=None,
+    source: str = "",
+    source_ref: str = "",
+) -> Adjustment:
+    """Record a 补发 (paid whole in the next payroll) or a 扣减 (taken up to the gross each month, at
+    most ``monthly_cap``, carried over until recovered)."""
+    if kind not in Adjustment.Kind.values:
+        raise BenefitError(f"未知的调整类型 {kind}")
+    amount = _money(total, "金额", positive=True)
+    cap = None
+    if monthly_cap not in (None, ""):
+        if kind != Adjustment.Kind.DEDUCTION:
+            raise BenefitError("只有扣减可以设置每月上限")
+        cap = _money(monthly_cap, "每月上限", positive=True)
+    if not (reason or "").strip():
+        raise BenefitError("请填写原因")
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        adjustment = Adjustment.objects.create(
+            enrollment=enrollment, kind=kind, total=amount, remaining=amount, monthly_cap=cap,
+            reason=reason.strip(), source=source, source_ref=source_ref, created_by=user,
+        )
+        audit_record(user=user, action="create", obj=adjustment, person_id=enrollment.person_id,
+                     summary=f"{enrollment.person.name} {adjustment.get_kind_display()} {amount}",
+                     after=snapshot(adjustment), reason=reason)
+    return adjustment
+
+
+def adjustment_cancel(*, adjustment: Adjustment, user, reason: str) -> Adjustment:
+    """Cancel a pending adjustment (the part already taken stays taken)."""
+    if not (reason or "").strip():
+        raise BenefitError("请填写取消原因")
+    with transaction.atomic():
+        changed = Adjustment.objects.filter(pk=adjustment.pk, state=Adjustment.State.PENDING).update(
+            state=Adjustment.State.CANCELLED)
+        if not changed:
+            raise BenefitError("只有待处理的补发/扣减可以取消")
+        adjustment.refresh_from_db()
+        audit_record(user=user, action="cancel", obj=adjustment, person_id=adjustment.enrollment.person_id,
+                     summary=f"取消{adjustment.get_kind_display()} {adjustment.total}",
+                     before={"state": "pending"}, after={"state": "cancelled"}, reason=reason)
+    return adjustment

@@ -1,0 +1,53 @@
+"""Test data for benefits and payroll: persons with valid 身份证号, users with roles, enrollments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from django.contrib.auth.models import Permission
+
+from shebao.accounts.models import User
+from shebao.benefits.models import Scheme
+from shebao.benefits.services import enrollment_create
+from shebao.common.identity import check_char
+from shebao.registry.models import Person, Region
+from shebao.registry.services import bank_account_set, name_initials
+
+_seq = itertools.count(1)
+
+
+def id_number(birth: dt.date, *, male: bool = True) -> str:
+    n = next(_seq)
+    seq = (n * 2 + (1 if male else 0)) % 1000
+    first17 = f"330282{birth:%Y%m%d}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def make_user(username: str, *, reviewer: bool = False) -> User:
+    user = User.objects.create_user(username=username, password="Xy!23456789", all_regions=True,
+                                    must_change_password=False)
+    if reviewer:
+        user.user_permissions.add(Permission.objects.get(content_type__app_label="accounts", codename="review"))
+        user = User.objects.get(pk=user.pk)  # drop the permission cache
+    return user
+
+
+def make_person(name: str = "张三", *, birth: dt.date = dt.date(1950, 5, 1), account: str | None = "6222021234567890",
+                user=None) -> Person:
+    town = Region.objects.filter(level="town").order_by("id").first()
+    person = Person.objects.create(id_number=id_number(birth), name=name, name_initials=name_initials(name), sex="M",
+                                   birth_date=birth, town=town)
+    if account:
+        bank_account_set(user=user, person=person, bank="ICBC", account_number=account, holder_name=name,
+                         valid_from=dt.date(2020, 1, 1))
+    return person
+
+
+def zg() -> Scheme:
+    return Scheme.objects.get(code="ZG")
+
+
+def enroll(person: Person, *, user, start="2025-01", items=None, service_years=0):
+    return enrollment_create(person=person, scheme=zg(), start_month=start, user=user, service_years=service_years,
+                             items=items if items is not None else {"basic": "2000.00", "extra": "150.00"})

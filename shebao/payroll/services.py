@@ -1,0 +1,539 @@
+"""The payroll engine (SPEC "Monthly payroll"): compute, approve, one-off and re-issue runs, the
+calls the bank app makes (mark exported, apply return results), write-off and month-end figures.
+
+Compute is set-based SQL (a temp table of components, then one INSERT … SELECT for lines and one for
+components): no query per person. State changes are conditional updates, so a double click or two
+users can never apply one change twice; every service writes its audit record in its transaction."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from shebao.benefits.models import Scheme
+from shebao.benefits.months import format_month, parse_month
+from shebao.common.audit import audit_record
+from shebao.common.money import ZERO, quantize, to_decimal
+from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+
+State = PayrollRun.State
+LineStatus = PayrollLine.Status
+
+
+class PayrollError(Exception):
+    """A refused payroll action; ``str()`` is the message for the user (Chinese)."""
+
+
+def _label(run: PayrollRun) -> str:
+    return f"{run.scheme.name} {format_month(run.period)} {run.get_kind_display()}（批次 {run.pk}）"
+
+
+# --------------------------------------------------------------------------------------------------
+# compute
+
+# Components of every beneficiary of the scheme payable in P: recurring items in effect in P and
+# pending arrears (taken whole). Payable in P: start_month ≤ P ≤ end_month (open end), not inside a
+# suspension, not died before P (a death in P is paid for P).
+_SQL_ITEMS_AND_ARREARS = """
+CREATE TEMP TABLE _pay_comp ON COMMIT DROP AS
+WITH elig AS (
+    SELECT e.id AS enrollment_id, e.person_id
+    FROM benefits_enrollment e
+    JOIN registry_person p ON p.id = e.person_id
+    WHERE e.scheme_id = %(scheme)s
+      AND e.start_month <= %(period)s
+      AND (e.end_month IS NULL OR e.end_month >= %(period)s)
+      AND (p.death_date IS NULL OR p.death_date >= %(period)s)
+      AND NOT EXISTS (
+          SELECT 1 FROM benefits_suspension s
+          WHERE s.enrollment_id = e.id AND s.from_month <= %(period)s
+            AND (s.to_month IS NULL OR s.to_month >= %(period)s))
+)
+SELECT el.enrollment_id, el.person_id, 'item'::varchar(10) AS kind, a.item_id, NULL::bigint AS adjustment_id,
+       a.amount, i.name::varchar(200) AS description
+FROM elig el
+JOIN benefits_benefitamount a ON a.enrollment_id = el.enrollment_id
+     AND a.from_month <= %(period)s AND (a.to_month IS NULL OR a.to_month >= %(period)s) AND a.amount > 0
+JOIN benefits_benefititem i ON i.id = a.item_id AND i.recurring
+UNION ALL
+SELECT el.enrollment_id, el.person_id, 'arrears', NULL, ad.id, ad.remaining, left(ad.reason, 200)
+FROM elig el
+JOIN benefits_adjustment ad ON ad.enrollment_id = el.enrollment_id
+     AND ad.state = 'pending' AND ad.kind = 'arrears' AND ad.remaining > 0
+"""
+
+# Deductions, in the order they were recorded, each taking at most min(cap, remaining) and together
+# at most the gross: with avail_i = min(cap_i, remaining_i) and cum_i = Σ_{j≤i} avail_j,
+# take_i = min(gross, cum_i) − min(gross, cum_i − avail_i)  (the greedy fill, as a window function).
+_SQL_DEDUCTIONS = """
+INSERT INTO _pay_comp (enrollment_id, person_id, kind, item_id, adjustment_id, amount, description)
+WITH g AS (
+    SELECT enrollment_id, min(person_id) AS person_id, sum(amount) AS gross
+    FROM _pay_comp GROUP BY enrollment_id
+), d AS (
+    SELECT ad.id, g.enrollment_id, g.person_id, g.gross, left(ad.reason, 200) AS reason,
+           LEAST(ad.remaining, COALESCE(ad.monthly_cap, ad.remaining)) AS avail,
+           sum(LEAST(ad.remaining, COALESCE(ad.monthly_cap, ad.remaining)))
+               OVER (PARTITION BY ad.enrollment_id ORDER BY ad.created_at, ad.id) AS cum
+    FROM benefits_adjustment ad
+    JOIN g ON g.enrollment_id = ad.enrollment_id
+    WHERE ad.state = 'pending' AND ad.kind = 'deduction' AND ad.remaining > 0
+), t AS (
+    SELECT d.*, LEAST(gross, cum) - LEAST(gross, cum - avail) AS take FROM d
+)
+SELECT enrollment_id, person_id, 'deduction', NULL, id, take, reason FROM t WHERE take > 0
+"""
+
+_SQL_LINES = """
+INSERT INTO payroll_payrollline
+    (run_id, seq, person_id, enrollment_id, id_number, name, bank_account_id, bank, branch, account_number,
+     holder_name, gross, deductions, net, status, paid_amount, fail_reason, memo, write_off_reason)
+SELECT %(run)s, row_number() OVER (ORDER BY p.id_number), t.person_id, t.enrollment_id, p.id_number, p.name,
+       b.id, COALESCE(b.bank, ''), COALESCE(b.branch, ''), COALESCE(b.account_number, ''),
+       COALESCE(b.holder_name, ''), t.gross, t.deductions, t.gross - t.deductions, 'pending', 0, '',
+       %(memo)s, ''
+FROM (
+    SELECT enrollment_id, person_id,
+           sum(amount) FILTER (WHERE kind <> 'deduction') AS gross,
+           COALESCE(sum(amount) FILTER (WHERE kind = 'deduction'), 0) AS deductions
+    FROM _pay_comp GROUP BY enrollment_id, person_id
+) t
+JOIN registry_person p ON p.id = t.person_id
+LEFT JOIN registry_bankaccount b ON b.person_id = t.person_id AND b.valid_to IS NULL
+WHERE t.gross > 0
+"""
+
+_SQL_COMPONENTS = """
+INSERT INTO payroll_payrollcomponent (line_id, kind, benefit_item_id, adjustment_id, amount, description)
+SELECT l.id, c.kind, c.item_id, c.adjustment_id, c.amount, c.description
+FROM _pay_comp c
+JOIN payroll_payrollline l ON l.run_id = %(run)s AND l.person_id = c.person_id
+"""
+
+_SQL_TOTALS = """
+UPDATE payroll_payrollrun r
+SET line_count = t.n, gross = t.gross, deductions = t.deductions, net = t.net
+FROM (SELECT count(*) AS n, COALESCE(sum(gross), 0) AS gross, COALESCE(sum(deductions), 0) AS deductions,
+             COALESCE(sum(net), 0) AS net
+      FROM payroll_payrollline WHERE run_id = %(run)s) t
+WHERE r.id = %(run)s
+"""
+
+
+def _delete_lines(run_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM payroll_payrollcomponent c USING payroll_payrollline l "
+            "WHERE c.line_id = l.id AND l.run_id = %s", [run_id])
+        cursor.execute("DELETE FROM payroll_payrollline WHERE run_id = %s", [run_id])
+
+
+def _fill_regular(run: PayrollRun) -> None:
+    params = {"scheme": run.scheme_id, "period": run.period, "run": run.pk,
+              "memo": f"{run.scheme.name}{run.period:%Y年%m月}待遇"}
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS _pay_comp")
+        cursor.execute(_SQL_ITEMS_AND_ARREARS, params)
+        cursor.execute("ANALYZE _pay_comp")
+        cursor.execute(_SQL_DEDUCTIONS, params)
+        cursor.execute(_SQL_LINES, params)
+        cursor.execute("ANALYZE payroll_payrollline")
+        cursor.execute(_SQL_COMPONENTS, params)
+        cursor.execute("DROP TABLE _pay_comp")
+        cursor.execute(_SQL_TOTALS, params)
+
+
+def payroll_run_compute(*, scheme: Scheme, period, user, note: str = "") -> PayrollRun:
+    """月度结算 of a scheme for period P: for each beneficiary payable in P, gross = Σ recurring items in
+    effect in P + pending 补发 (whole); deductions = pending 扣减 in recorded order, each at most its
+    monthly cap and its remaining, together at most the gross (the rest carries over); net = gross −
+    deductions (a net-0 line is kept but goes to no bank file). One regular run per scheme and period."""
+    period = parse_month(period)
+    existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR).first()
+    if existing:
+        raise PayrollError(
+            f"{scheme.name} {format_month(period)} 的月度结算已存在（批次 {existing.pk}，{existing.get_state_display()}），"
+            + ("如需重算请使用“重新计算”" if existing.state == State.COMPUTED else "不能重复结算")
+        )
+    try:
+        with transaction.atomic():
+            run = PayrollRun.objects.create(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR,
+                                            created_by=user, computed_at=timezone.now(), note=note)
+            _fill_regular(run)
+            run.refresh_from_db()
+            audit_record(user=user, action="payroll_compute", obj=run, summary=f"计算 {_label(run)}",
+                         after=_totals(run))
+    except IntegrityError as exc:
+        if "payrollrun_one_regular_per_period" in str(exc):
+            raise PayrollError(f"{scheme.name} {format_month(period)} 的月度结算已存在，不能重复结算") from None
+        raise
+    return run
+
+
+def payroll_run_recompute(*, run: PayrollRun, user) -> PayrollRun:
+    """Recompute a regular run that is still 已计算: its lines and components are replaced in one
+    transaction. Refused once approved."""
+    with transaction.atomic():
+        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
+        if run.kind != PayrollRun.Kind.REGULAR:
+            raise PayrollError("只有月度结算可以重新计算")
+        if run.state != State.COMPUTED:
+            raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能重新计算")
+        before = _totals(run)
+        _delete_lines(run.pk)
+        _fill_regular(run)
+        PayrollRun.objects.filter(pk=run.pk).update(computed_at=timezone.now(), created_by=user)
+        run.refresh_from_db()
+        audit_record(user=user, action="payroll_recompute", obj=run, summary=f"重新计算 {_label(run)}",
+                     before=before, after=_totals(run))
+    return run
+
+
+def _totals(run: PayrollRun) -> dict:
+    return {"state": run.state, "line_count": run.line_count, "gross": str(run.gross),
+            "deductions": str(run.deductions), "net": str(run.net)}
+
+
+# --------------------------------------------------------------------------------------------------
+# approve
+
+
+def _is_reviewer(user) -> bool:
+    return bool(user and (user.is_superuser or user.has_perm("accounts.review")))
+
+
+_SQL_TAKEN = """
+SELECT c.adjustment_id, sum(c.amount) AS taken
+FROM payroll_payrollcomponent c JOIN payroll_payrollline l ON l.id = c.line_id
+WHERE l.run_id = %s AND c.adjustment_id IS NOT NULL
+GROUP BY c.adjustment_id
+"""
+
+
+def payroll_run_approve(*, run: PayrollRun, user) -> PayrollRun:
+    """审核: by a reviewer who is not the one who computed it (maker-checker, also a DB check). The
+    补发/扣减 the run takes are consumed in one set-based update (remaining reduced, settled at 0), so
+    they are never taken twice; if another run consumed them first, approval is refused (recompute)."""
+    with transaction.atomic():
+        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
+        if run.state != State.COMPUTED:
+            raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能再次审核")
+        if run.created_by_id == user.pk:
+            raise PayrollError("审核人不能与经办人为同一人")
+        if not _is_reviewer(user):
+            raise PayrollError("您没有审核权限")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT a.id FROM benefits_adjustment a WHERE a.id IN (SELECT adjustment_id FROM ({_SQL_TAKEN}) t) "
+                "ORDER BY a.id FOR UPDATE", [run.pk])
+            cursor.execute(
+                f"SELECT count(*) FROM ({_SQL_TAKEN}) t JOIN benefits_adjustment a ON a.id = t.adjustment_id "
+                "WHERE a.state <> 'pending' OR a.remaining < t.taken", [run.pk])
+            stale = cursor.fetchone()[0]
+            if stale:
+                raise PayrollError(f"{stale} 笔补发/扣减已被其他批次结算或已取消，请重新计算后再审核")
+            cursor.execute(
+                f"UPDATE benefits_adjustment a SET remaining = a.remaining - t.taken, "
+                f"state = CASE WHEN a.remaining - t.taken = 0 THEN 'settled' ELSE a.state END "
+                f"FROM ({_SQL_TAKEN}) t WHERE a.id = t.adjustment_id", [run.pk])
+            consumed = cursor.rowcount
+        changed = PayrollRun.objects.filter(pk=run.pk, state=State.COMPUTED).update(
+            state=State.APPROVED, approved_by=user, approved_at=timezone.now())
+        if not changed:  # pragma: no cover - guarded by the row lock above
+            raise PayrollError(f"{_label(run)} 已被审核")
+        run.refresh_from_db()
+        audit_record(user=user, action="payroll_approve", obj=run, summary=f"审核 {_label(run)}",
+                     before={"state": State.COMPUTED},
+                     after={**_totals(run), "adjustments_consumed": consumed})
+    return run
+
+
+# --------------------------------------------------------------------------------------------------
+# one-off and re-issue runs
+
+
+def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, note: str = "") -> PayrollRun:
+    """零星发放: a run of single payments ``items`` = [(person, amount, memo), …], one line per person,
+    to the person's current account. Approved like any run."""
+    period = parse_month(period or timezone.localdate())
+    if not items:
+        raise PayrollError("没有要发放的人员")
+    rows = []
+    seen = set()
+    for n, (person, amount, memo) in enumerate(items, start=1):
+        try:
+            value = to_decimal(amount)
+        except ValueError as exc:
+            raise PayrollError(f"第 {n} 行：{exc}") from None
+        if value != quantize(value) or value <= 0:
+            raise PayrollError(f"第 {n} 行：金额 {amount} 应为大于 0 的两位小数")
+        if person.pk in seen:
+            raise PayrollError(f"第 {n} 行：{person.name} 重复（每人一笔，请合并）")
+        seen.add(person.pk)
+        rows.append((person, quantize(value), (memo or "零星发放")[:100]))
+    with transaction.atomic():
+        run = PayrollRun.objects.create(scheme=scheme, period=period, kind=PayrollRun.Kind.ONE_OFF,
+                                        created_by=user, computed_at=timezone.now(), note=note)
+        accounts = _current_accounts([p.pk for p, _, _ in rows])
+        lines = []
+        for seq, (person, value, memo) in enumerate(sorted(rows, key=lambda r: r[0].id_number), start=1):
+            lines.append(_new_line(run, seq, person.pk, None, person.id_number, person.name,
+                                   accounts.get(person.pk), value, memo))
+        PayrollLine.objects.bulk_create(lines)
+        PayrollComponent.objects.bulk_create([
+            PayrollComponent(line=line, kind=PayrollComponent.Kind.ITEM, amount=line.gross, description=line.memo)
+            for line in lines
+        ])
+        _set_totals(run)
+        audit_record(user=user, action="payroll_oneoff", obj=run, summary=f"零星发放 {_label(run)}",
+                     after=_totals(run))
+    return run
+
+
+def _current_accounts(person_ids: list[int]) -> dict:
+    from shebao.registry.models import BankAccount
+
+    return {a.person_id: a for a in BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)}
+
+
+def _new_line(run, seq, person_id, enrollment_id, id_number, name, account, amount, memo) -> PayrollLine:
+    return PayrollLine(
+        run=run, seq=seq, person_id=person_id, enrollment_id=enrollment_id, id_number=id_number, name=name,
+        bank_account=account, bank=account.bank if account else "", branch=account.branch if account else "",
+        account_number=account.account_number if account else "", holder_name=account.holder_name if account else "",
+        gross=amount, deductions=ZERO, net=amount, memo=memo,
+    )
+
+
+def _set_totals(run: PayrollRun) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_TOTALS, {"run": run.pk})
+    run.refresh_from_db()
+
+
+def _family(run: PayrollRun) -> list[int]:
+    """The run and every re-issue run descending from it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH RECURSIVE f(id) AS (SELECT %s::bigint UNION ALL "
+            "SELECT r.id FROM payroll_payrollrun r JOIN f ON r.parent_run_id = f.id) SELECT id FROM f", [run.pk])
+        return [r[0] for r in cursor.fetchall()]
+
+
+def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollRun:
+    """二次报盘: a new re-issue run with the failed lines (not written off, not already re-issued) of the
+    run and of its earlier re-issues, each sent to the person's CURRENT account; the failed line is
+    marked 已重发 and linked (origin_line), so a payment is never made twice. Repeat until paid."""
+    with transaction.atomic():
+        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
+        family = _family(run)
+        failed = list(PayrollLine.objects.select_for_update().filter(run_id__in=family, status=LineStatus.FAILED)
+                      .order_by("id_number", "id"))
+        if not failed:
+            raise PayrollError(f"{_label(run)} 没有待重新发放的失败明细")
+        if len({line.person_id for line in failed}) != len(failed):
+            raise PayrollError("同一人有多笔失败明细，请先核销或分别处理")
+        reissue = PayrollRun.objects.create(
+            scheme=run.scheme, period=run.period, kind=PayrollRun.Kind.REISSUE, parent_run=run, created_by=user,
+            computed_at=timezone.now(), note=note or f"批次 {run.pk} 的二次报盘",
+        )
+        accounts = _current_accounts([line.person_id for line in failed])
+        lines = []
+        for seq, old in enumerate(failed, start=1):
+            line = _new_line(reissue, seq, old.person_id, old.enrollment_id, old.id_number, old.name,
+                             accounts.get(old.person_id), old.net, old.memo)
+            line.origin_line = old
+            lines.append(line)
+        PayrollLine.objects.bulk_create(lines)
+        PayrollComponent.objects.bulk_create([
+            PayrollComponent(line=line, kind=PayrollComponent.Kind.ITEM, amount=line.gross,
+                             description=f"重发批次 {line.origin_line.run_id} 第 {line.origin_line.seq} 笔")
+            for line in lines
+        ])
+        changed = PayrollLine.objects.filter(pk__in=[line.pk for line in failed], status=LineStatus.FAILED).update(
+            status=LineStatus.REISSUED)
+        if changed != len(failed):  # pragma: no cover - rows are locked above
+            raise PayrollError("失败明细已被处理，请刷新后重试")
+        _set_totals(reissue)
+        audit_record(user=user, action="payroll_reissue", obj=reissue, summary=f"二次报盘 {_label(reissue)}",
+                     after={**_totals(reissue), "origin_lines": [line.pk for line in failed]})
+        for run_id in {line.run_id for line in failed}:
+            _maybe_complete(PayrollRun.objects.get(pk=run_id), user)
+    return reissue
+
+
+def payroll_line_write_off(*, line: PayrollLine, user, reason: str) -> PayrollLine:
+    """核销: a reviewer closes a failed line that cannot be paid, with a reason."""
+    if not _is_reviewer(user):
+        raise PayrollError("只有审核员可以核销")
+    if not (reason or "").strip():
+        raise PayrollError("请填写核销原因")
+    with transaction.atomic():
+        changed = PayrollLine.objects.filter(pk=line.pk, status=LineStatus.FAILED).update(
+            status=LineStatus.WRITTEN_OFF, written_off_by=user, written_off_at=timezone.now(),
+            write_off_reason=reason.strip()[:200])
+        if not changed:
+            raise PayrollError("只有失败且未重发的明细可以核销")
+        line.refresh_from_db()
+        audit_record(user=user, action="payroll_write_off", obj=line, person_id=line.person_id,
+                     summary=f"核销 {line.name} {line.net}（批次 {line.run_id} 第 {line.seq} 笔）",
+                     before={"status": LineStatus.FAILED}, after={"status": LineStatus.WRITTEN_OFF},
+                     reason=reason)
+        _maybe_complete(line.run, user)
+    return line
+
+
+# --------------------------------------------------------------------------------------------------
+# calls from the bank app
+
+
+def payroll_run_mark_exported(*, run: PayrollRun, user) -> PayrollRun:
+    """报盘: the run's file was written. Lines with net > 0 become 已报盘; net-0 lines (nothing to send)
+    are settled as paid 0.00. Idempotent: a run already exported (or later) is returned unchanged."""
+    with transaction.atomic():
+        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
+        if run.state in (State.EXPORTED, State.RETURNED, State.COMPLETED):
+            return run
+        if run.state != State.APPROVED:
+            raise PayrollError(f"{_label(run)} 尚未审核，不能报盘")
+        PayrollLine.objects.filter(run=run, status=LineStatus.PENDING, net__gt=0).update(status=LineStatus.SENT)
+        PayrollLine.objects.filter(run=run, status=LineStatus.PENDING, net=0).update(status=LineStatus.PAID)
+        PayrollRun.objects.filter(pk=run.pk, state=State.APPROVED).update(state=State.EXPORTED,
+                                                                        exported_at=timezone.now())
+        run.refresh_from_db()
+        audit_record(user=user, action="payroll_export", obj=run, summary=f"报盘 {_label(run)}",
+                     before={"state": State.APPROVED}, after=_totals(run))
+        _maybe_complete(run, user)
+    return run
+
+
+def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict:
+    """回盘: apply the bank's outcome per line: results = [(line_id, paid_amount, ok, reason), …]. A paid
+    line must have paid exactly its net; a failed one 0.00. One set-based update. Lines already given
+    the same outcome are skipped (the same return twice changes nothing); a different outcome for a
+    processed line, or a line not of this run, refuses the whole batch. The run moves to 已回盘, and
+    to 已完成 when no line is pending or failed."""
+    ids, paid, oks, reasons = [], [], [], []
+    for line_id, amount, ok, reason in results:
+        ids.append(int(line_id))
+        paid.append(quantize(amount))
+        oks.append(bool(ok))
+        reasons.append(str(reason or "")[:200])
+    if len(set(ids)) != len(ids):
+        raise PayrollError("回盘结果中有重复的明细")
+    with transaction.atomic():
+        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
+        if run.state not in (State.EXPORTED, State.RETURNED, State.COMPLETED):
+            raise PayrollError(f"{_label(run)} 尚未报盘，不能回盘")
+        current = {r[0]: r[1:] for r in PayrollLine.objects.filter(run=run, pk__in=ids)
+                   .values_list("pk", "status", "net", "paid_amount", "seq")}
+        todo = []
+        for line_id, amount, ok, reason in zip(ids, paid, oks, reasons, strict=True):
+            if line_id not in current:
+                raise PayrollError(f"明细 {line_id} 不属于{_label(run)}")
+            status, net, paid_amount, seq = current[line_id]
+            if ok and amount != net:
+                raise PayrollError(f"第 {seq} 笔实处理金额 {amount} 与应付 {net} 不符")
+            if not ok and amount != 0:
+                raise PayrollError(f"第 {seq} 笔处理失败但实处理金额为 {amount}")
+            if status == LineStatus.SENT:
+                todo.append((line_id, amount, ok, reason))
+            elif (status == LineStatus.PAID and ok and paid_amount == amount) or (
+                    status in (LineStatus.FAILED, LineStatus.REISSUED, LineStatus.WRITTEN_OFF) and not ok):
+                continue  # the same outcome again: nothing changes
+            else:
+                raise PayrollError(f"第 {seq} 笔已是“{LineStatus(status).label}”，与本次回盘结果不符")
+        updated = 0
+        if todo:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE payroll_payrollline l SET status = CASE WHEN r.ok THEN 'paid' ELSE 'failed' END, "
+                    "paid_amount = r.paid, fail_reason = CASE WHEN r.ok THEN '' ELSE r.reason END "
+                    "FROM unnest(%s::bigint[], %s::numeric[], %s::boolean[], %s::text[]) AS r(id, paid, ok, reason) "
+                    "WHERE l.id = r.id AND l.run_id = %s AND l.status = 'sent'",
+                    [[t[0] for t in todo], [t[1] for t in todo], [t[2] for t in todo], [t[3] for t in todo], run.pk])
+                updated = cursor.rowcount
+            if updated != len(todo):  # pragma: no cover - rows are locked by the run lock
+                raise PayrollError("回盘期间明细被改动，请重试")
+        if run.state == State.EXPORTED:
+            PayrollRun.objects.filter(pk=run.pk, state=State.EXPORTED).update(state=State.RETURNED,
+                                                                            returned_at=timezone.now())
+        run.refresh_from_db()
+        ok_count = sum(1 for t in todo if t[2])
+        audit_record(user=user, action="payroll_return", obj=run, summary=f"回盘 {_label(run)}：成功 {ok_count} 笔，"
+                     f"失败 {len(todo) - ok_count} 笔", after={"updated": updated, "state": run.state})
+        _maybe_complete(run, user)
+        run.refresh_from_db()
+    return {"updated": updated, "paid": ok_count, "failed": len(todo) - ok_count, "state": run.state}
+
+
+def _maybe_complete(run: PayrollRun, user) -> None:
+    """已回盘 → 已完成 when no line is pending, sent or failed; then the month-end figures are kept."""
+    if run.state not in (State.EXPORTED, State.RETURNED):
+        return
+    if PayrollLine.objects.filter(run=run, status__in=[LineStatus.PENDING, LineStatus.SENT, LineStatus.FAILED]).exists():
+        return
+    changed = PayrollRun.objects.filter(pk=run.pk, state__in=[State.EXPORTED, State.RETURNED]).update(
+        state=State.COMPLETED, completed_at=timezone.now())
+    if changed:
+        run.refresh_from_db()
+        audit_record(user=user, action="payroll_complete", obj=run, summary=f"{_label(run)} 已完成",
+                     after={"state": State.COMPLETED})
+        payroll_month_end_snapshot(scheme=run.scheme, period=run.period)
+
+
+# --------------------------------------------------------------------------------------------------
+# month-end figures
+
+_SQL_PERSONS_BY_STATUS = """
+SELECT
+  count(*) FILTER (WHERE e.start_month <= %(p)s AND (e.end_month IS NULL OR e.end_month >= %(p)s)
+                   AND NOT EXISTS (SELECT 1 FROM benefits_suspension s WHERE s.enrollment_id = e.id
+                                   AND s.from_month <= %(p)s AND (s.to_month IS NULL OR s.to_month >= %(p)s))),
+  count(*) FILTER (WHERE e.start_month <= %(p)s AND (e.end_month IS NULL OR e.end_month >= %(p)s)
+                   AND EXISTS (SELECT 1 FROM benefits_suspension s WHERE s.enrollment_id = e.id
+                               AND s.from_month <= %(p)s AND (s.to_month IS NULL OR s.to_month >= %(p)s))),
+  count(*) FILTER (WHERE e.end_month < %(p)s)
+FROM benefits_enrollment e WHERE e.scheme_id = %(scheme)s
+"""
+
+
+def payroll_month_end_snapshot(*, scheme: Scheme, period) -> MonthEndSnapshot:
+    """月末数据 of a scheme and month: persons 正常/暂停/终止 for the month; amounts by item, arrears and
+    deductions of the month's regular run; payable (Σ net of regular and one-off runs), paid (Σ paid of
+    all runs of the month incl. re-issues), failed (Σ net of lines that failed, incl. re-issued and
+    written off) and owed (Σ net of lines failed and not yet re-issued or written off)."""
+    period = parse_month(period)
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_PERSONS_BY_STATUS, {"p": period, "scheme": scheme.pk})
+        active, suspended, terminated = cursor.fetchone()
+    lines = PayrollLine.objects.filter(run__scheme=scheme, run__period=period).exclude(run__state=State.COMPUTED)
+    sums = lines.aggregate(
+        payable=Sum("net", filter=~Q(run__kind=PayrollRun.Kind.REISSUE)),
+        paid=Sum("paid_amount"),
+        failed=Sum("net", filter=Q(status__in=[LineStatus.FAILED, LineStatus.REISSUED, LineStatus.WRITTEN_OFF])),
+        owed=Sum("net", filter=Q(status=LineStatus.FAILED)),
+        written_off=Sum("net", filter=Q(status=LineStatus.WRITTEN_OFF)),
+    )
+    by_item = (
+        PayrollComponent.objects.filter(line__run__scheme=scheme, line__run__period=period,
+                                        line__run__kind=PayrollRun.Kind.REGULAR)
+        .exclude(line__run__state=State.COMPUTED)
+        .values("kind", "benefit_item__code", "benefit_item__name").annotate(total=Sum("amount"), n=Count("id"))
+        .order_by("kind", "benefit_item__code")
+    )
+    data = {
+        "persons": {"active": active, "suspended": suspended, "terminated": terminated},
+        "items": [{"kind": r["kind"], "code": r["benefit_item__code"] or "", "name": r["benefit_item__name"] or "",
+                   "total": str(r["total"]), "count": r["n"]} for r in by_item],
+        "written_off": str(sums["written_off"] or ZERO),
+    }
+    snap, _ = MonthEndSnapshot.objects.update_or_create(
+        scheme=scheme, period=period,
+        defaults={"persons_active": active, "persons_suspended": suspended, "persons_terminated": terminated,
+                  "payable": sums["payable"] or ZERO, "paid": sums["paid"] or ZERO,
+                  "failed": sums["failed"] or ZERO, "owed": sums["owed"] or ZERO, "data": data},
+    )
+    return snap
+
