@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from shebao.accounts.models import ApiToken, Role, User
 from shebao.accounts.roles import ROLE_PERMISSIONS
@@ -20,7 +20,9 @@ from shebao.common.audit import audit_record, diff, snapshot
 from shebao.registry.models import Region
 
 USER_AUDIT_FIELDS = ["username", "full_name", "is_active", "all_regions", "schemes", "all_schemes", "email"]
-SCHEME_CODES = ("ZG", "NB", "BZ", "TB")  # 自管人员, 老农保, 养老保障, 土保补贴 (GLOSSARY)
+# 险种 a user can be limited to (GLOSSARY; the same codes as benefits.Scheme)
+SCHEME_LABELS = {"ZG": "自管人员", "NB": "老农保", "BZ": "养老保障", "TB": "土保补贴"}
+SCHEME_CODES = tuple(SCHEME_LABELS)
 
 
 class AccountError(Exception):
@@ -89,6 +91,29 @@ def user_authenticate(*, username: str, password: str, ip: str = "") -> LoginRes
         return LoginResult(user)
 
 
+def _policy_message(error: ValidationError) -> str:
+    params = error.params or {}
+    if error.code == "password_too_short":
+        return f"密码太短，至少需要 {params.get('min_length', 8)} 位"
+    if error.code == "password_too_common":
+        return "密码过于常见，请换一个"
+    if error.code == "password_too_similar":
+        return f"密码与{params.get('verbose_name', '用户信息')}过于相似"
+    if error.code == "password_entirely_numeric":
+        return "密码不能全是数字"
+    return "；".join(str(m) for m in error.messages)
+
+
+def _validate_password(password: str, user: User) -> None:
+    """The password policy (settings.AUTH_PASSWORD_VALIDATORS), with Chinese messages even where
+    Django's own translation is missing or no language is active (commands, tests)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise AccountError("；".join(_policy_message(e) for e in exc.error_list)) from None
+
+
 def password_expired(user: User) -> bool:
     if user.must_change_password or user.password_changed_at is None:
         return True
@@ -103,10 +128,7 @@ def user_change_password(*, user: User, old_password: str | None, new_password: 
         raise AccountError("原密码不正确")
     if old_password is not None and old_password == new_password:
         raise AccountError("新密码不能与原密码相同")
-    try:
-        password_validation.validate_password(new_password, user)
-    except ValidationError as exc:
-        raise AccountError("；".join(exc.messages)) from None
+    _validate_password(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)
         user.password_changed_at = timezone.now()
@@ -129,6 +151,8 @@ def user_create(
     schemes: list[str] | None = None,
     must_change_password: bool = True,
     sensitive: bool = False,
+    is_active: bool = True,
+    email: str = "",
 ) -> User:
     """Create a staff account with roles and scope; the password must pass the policy."""
     if User.objects.filter(username=username).exists():
@@ -140,26 +164,21 @@ def user_create(
     _check_towns(region_ids or [])
     _check_schemes(schemes or [])
     probe = User(username=username, full_name=full_name)
-    try:
-        password_validation.validate_password(password, probe)
-    except ValidationError as exc:
-        raise AccountError("；".join(exc.messages)) from None
+    _validate_password(password, probe)
     with transaction.atomic():
         user = User(
             username=username, full_name=full_name, all_regions=all_regions,
-            schemes=schemes or [], all_schemes=not schemes, must_change_password=must_change_password,
-            password_changed_at=timezone.now(),
+            schemes=sorted(set(schemes or [])), all_schemes=not schemes, must_change_password=must_change_password,
+            password_changed_at=timezone.now(), is_active=is_active, email=(email or "").strip(),
         )
         user.set_password(password)
         user.save()
         roles_sync()
         user.groups.set(Group.objects.filter(name__in=roles))
-        if region_ids:
+        if region_ids and not all_regions:
             user.regions.set(region_ids)
         if sensitive:
-            user.user_permissions.add(
-                Permission.objects.get(content_type__app_label="accounts", codename="view_sensitive")
-            )
+            user.user_permissions.add(_sensitive_permission())
         after = user_state(user)
         audit_record(user=actor, username="system" if actor is None else "", action="create", obj=user,
                      summary=f"新增用户 {username}", after=after)
