@@ -51,8 +51,10 @@ class BankFile(models.Model):
     line_count = models.PositiveIntegerField(_("笔数"))
     total = models.DecimalField(_("总金额"), **MONEY)
     runs = models.ManyToManyField("payroll.PayrollRun", related_name="+", verbose_name=_("结算批次"))
+    # empty when written from the command line without --as; created_by_name then says who ran it
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name=_("经办人"))
+                                   null=True, blank=True, verbose_name=_("经办人"))
+    created_by_name = models.CharField(_("经办人"), max_length=150, blank=True)
     created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)
 
     class Meta:

@@ -469,6 +469,47 @@ class Template:
             raise BankFileError(errors, "回盘文件被拒绝")
         return ParsedFile(summary["batch_no"], summary, lines)
 
+    def peek_batch_no(self, data: bytes) -> str | None:
+        """The batch number a return file in this layout claims (header or trailer only, nothing else
+        checked), or None when the file does not look like this layout. Used to find the payment
+        file a return answers before reading it whole with that file's own template."""
+        layout = self.returns
+        if "batch_no" not in layout.names("header") | layout.names("trailer"):
+            return None
+        is_zip = data[:4] == b"PK\x03\x04"
+        errors: list = []
+        try:
+            if self.format == "xlsx":
+                if not is_zip or not layout.header:
+                    return None
+                from python_calamine import CalamineWorkbook
+
+                wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+                names = wb.sheet_names
+                sheet = wb.get_sheet_by_name(self.sheet if self.sheet in names else names[0])
+                first = next(iter(sheet.iter_rows()), None)
+                if first is None:
+                    return None
+                rec: dict = {}
+                cells = list(first) + [None] * len(layout.header)
+                for f, cell in zip(layout.header, cells, strict=False):
+                    self._parse_value(f, _cell_text(f, cell, 1, errors), 1, rec, errors)
+            else:
+                if is_zip:
+                    return None
+                lines = [ln.rstrip(b"\r") for ln in data.split(b"\n")]
+                lines = [ln for ln in lines if ln.strip()]
+                if not lines:
+                    return None
+                if "batch_no" in layout.names("header"):
+                    rec = self._parse_record(layout.header, 1, lines[0], errors)
+                else:
+                    rec = self._parse_record(layout.trailer, len(lines), lines[-1], errors)
+        except Exception:  # not this layout
+            return None
+        batch = rec.get("batch_no")
+        return batch or None
+
     def _read(self, layout: Layout, data: bytes):
         """→ (summary dict, [(line_no, record dict)], errors, line number of the summary)."""
         if not data:

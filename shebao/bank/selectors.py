@@ -1,0 +1,92 @@
+"""银行专线接口 reads: templates, files sent, their lines, returns, and the failed-and-owed list."""
+
+from __future__ import annotations
+
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
+
+
+class UnknownTemplate(LookupError):
+    pass
+
+
+def bank_template_list(*, active_only: bool = True) -> QuerySet[BankTemplate]:
+    qs = BankTemplate.objects.all()
+    return qs.filter(active=True) if active_only else qs
+
+
+def bank_template_get(code: str) -> BankTemplate:
+    template = BankTemplate.objects.filter(code=code).first()
+    if template is None:
+        known = ", ".join(bank_template_list().values_list("code", flat=True))
+        raise UnknownTemplate(f"没有银行模板“{code}”（可用：{known}）")
+    return template
+
+
+def bank_file_list(*, bank: str | None = None, run=None, date_from=None, date_to=None) -> QuerySet[BankFile]:
+    """Files sent, newest first, with what their returns have said so far (no content loaded)."""
+    qs = BankFile.objects.defer("content", "definition").select_related("template", "created_by")
+    if bank:
+        qs = qs.filter(bank=bank)
+    if run is not None:
+        qs = qs.filter(runs=run)
+    if date_from:
+        qs = qs.filter(file_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(file_date__lte=date_to)
+    returns = ReturnFile.objects.filter(bank_file=OuterRef("pk")).values("bank_file")
+    return qs.annotate(
+        return_count=Coalesce(Subquery(returns.annotate(n=Count("pk")).values("n")), Value(0)),
+        ok_count=Coalesce(Subquery(returns.annotate(n=Sum("ok_count")).values("n")), Value(0)),
+        ok_total=Subquery(returns.annotate(n=Sum("ok_total")).values("n")),
+        failed_count=Coalesce(Subquery(returns.annotate(n=Sum("failed_count")).values("n")), Value(0)),
+        failed_total=Subquery(returns.annotate(n=Sum("failed_total")).values("n")),
+    ).order_by("-created_at", "-id")
+
+
+def bank_file_lines(*, bank_file: BankFile, outcome: str | None = None) -> QuerySet[BankFileLine]:
+    """A file's lines in sequence order with the bank's outcome: ``outcome`` filters on
+    ``paid`` / ``failed`` / ``waiting`` (not yet returned)."""
+    qs = (BankFileLine.objects.filter(bank_file=bank_file).select_related("return_line")
+          .annotate(run_id=F("payroll_line__run_id"), line_status=F("payroll_line__status"))
+          .order_by("seq"))
+    if outcome == "paid":
+        qs = qs.filter(return_line__ok=True)
+    elif outcome == "failed":
+        qs = qs.filter(return_line__ok=False)
+    elif outcome == "waiting":
+        qs = qs.filter(return_line__isnull=True)
+    return qs
+
+
+def return_file_list(*, bank_file: BankFile | None = None) -> QuerySet[ReturnFile]:
+    qs = ReturnFile.objects.defer("content").select_related("bank_file", "imported_by")
+    if bank_file is not None:
+        qs = qs.filter(bank_file=bank_file)
+    return qs.order_by("-imported_at", "-id")
+
+
+def return_lines(*, return_file: ReturnFile, failed_only: bool = False) -> QuerySet[ReturnLine]:
+    qs = (ReturnLine.objects.filter(return_file=return_file).select_related("bank_file_line")
+          .order_by("line_no"))
+    return qs.filter(ok=False) if failed_only else qs
+
+
+def failed_owed_lines(*, scheme=None, run=None):
+    """失败待发: payroll lines the bank failed that are still owed — not re-issued, not written off —
+    with the bank's reason and the file they failed in. (Reads the payroll app's lines.)"""
+    from shebao.payroll.models import PayrollLine
+
+    qs = PayrollLine.objects.filter(status=PayrollLine.Status.FAILED).select_related("run", "run__scheme")
+    if scheme is not None:
+        qs = qs.filter(run__scheme=scheme)
+    if run is not None:
+        qs = qs.filter(Q(run=run) | Q(run__parent_run=run))
+    sent = BankFileLine.objects.filter(payroll_line=OuterRef("pk"))
+    return qs.annotate(
+        batch_no=Subquery(sent.values("bank_file__batch_no")[:1]),
+        file_seq=Subquery(sent.values("seq")[:1]),
+        bank_reason=Subquery(sent.values("return_line__reason")[:1]),
+    ).order_by("run__period", "run_id", "seq")

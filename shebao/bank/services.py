@@ -1,0 +1,353 @@
+"""银行专线接口 services: write payment files (报盘), import return files (回盘), re-issue failed lines.
+
+Rules (SPEC "Bank files"):
+- A payroll line goes into at most one file (``BankFileLine.payroll_line`` is unique). Exporting the
+  same runs again returns the files already written — the stored bytes, never a second payment.
+- One file per bank: the lines of the runs are grouped by the bank of the account they are sent to
+  (the snapshot on the payroll line), each bank gets its own file and batch number
+  ``YYYYMMDD`` + bank code + ``NNN``. ``bank=`` restricts an export to one bank; a run becomes
+  已报盘 when every line it has to send is in a file.
+- A return file is accepted only whole: it is read with the template its payment file was written
+  with, every line must match a sent line by sequence, account and amount, must not have been
+  returned before, and the totals must add up — otherwise it is refused with the line and the reason
+  and nothing is written. The same bytes imported twice return the first import and change nothing.
+- All batch work is set-based: lines are written with COPY and results applied with one UPDATE."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from shebao.bank.formats import BankFileError, PaymentLine, Template
+from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
+from shebao.common.audit import audit_record
+from shebao.common.money import ZERO
+
+_BATCH_LOCK = 7_301_101  # pg_advisory_xact_lock key serialising batch-number allocation
+
+
+class BankError(Exception):
+    """A refused bank action; ``str()`` is the message for the user (Chinese)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# export (报盘)
+
+
+def _payroll():
+    from shebao.payroll import services as payroll_services
+    from shebao.payroll.models import PayrollLine, PayrollRun
+
+    return payroll_services, PayrollRun, PayrollLine
+
+
+def _lines_to_send(run, bank: str | None):
+    """The run's lines for a bank file (the payroll selector: net > 0, by sequence) that are still
+    待发 and in no file yet."""
+    from shebao.payroll.selectors import payroll_lines_for_export
+
+    _, _, PayrollLine = _payroll()
+    qs = (payroll_lines_for_export(run).filter(status=PayrollLine.Status.PENDING)
+          .filter(~Exists(BankFileLine.objects.filter(payroll_line_id=OuterRef("pk")))))
+    return qs.filter(bank=bank) if bank else qs
+
+
+def _memo(run, memo: str) -> str:
+    if memo:
+        return memo
+    label = f"{run.period.year}年{run.period.month}月待遇"
+    return label + ("（二次）" if run.kind == "reissue" else "")
+
+
+def _next_batch_no(on: dt.date, bank: str) -> str:
+    prefix = f"{on:%Y%m%d}{bank}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_LOCK])
+    last = (BankFile.objects.filter(batch_no__startswith=prefix).order_by("-batch_no")
+            .values_list("batch_no", flat=True).first())
+    n = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return f"{prefix}{n:03d}"
+
+
+def _copy_rows(table: str, columns: list[str], rows) -> None:
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = None,
+                out_dir: str | os.PathLike | None = None, on: dt.date | None = None,
+                username: str = "") -> list[BankFile]:
+    """报盘: write the payment files of approved runs, one file per bank (see the module docstring).
+    Returns every file holding these runs' lines, the ones written earlier included, in batch order;
+    with ``out_dir`` each file's stored bytes are written there as ``<batch_no>_<template><ext>``.
+    ``user`` may be None only for the command line without --as: ``username`` then says who ran it."""
+    payroll_services, PayrollRun, _ = _payroll()
+    run_ids = sorted({getattr(r, "pk", r) for r in runs})
+    if not run_ids:
+        raise BankError("请指定要报盘的结算批次")
+    if not template.active:
+        raise BankError(f"银行模板 {template.code} 已停用")
+    engine = template.engine()
+    on = on or timezone.localdate()
+    with transaction.atomic():
+        locked = list(PayrollRun.objects.select_for_update().filter(pk__in=run_ids).order_by("pk"))
+        missing = sorted(set(run_ids) - {r.pk for r in locked})
+        if missing:
+            raise BankError(f"结算批次 {', '.join(map(str, missing))} 不存在")
+        for run in locked:
+            if run.state == PayrollRun.State.COMPUTED:
+                raise BankError(f"结算批次 #{run.pk}（{run}）尚未审核，不能报盘")
+        approved = [r for r in locked if r.state == PayrollRun.State.APPROVED]
+        by_id = {r.pk: r for r in locked}
+        rows = []
+        for run in approved:
+            rows += _lines_to_send(run, bank).values_list(
+                "pk", "run_id", "seq", "bank", "account_number", "holder_name", "net", "id_number", "name", "memo")
+        problems = [f"结算批次 #{r[1]} 第 {r[2]} 笔 {r[8]}：没有支付账户（账号或户名为空）"
+                    for r in rows if not r[4] or not r[5]]
+        problems += [f"结算批次 #{r[1]} 第 {r[2]} 笔 {r[8]}：账户未登记开户银行" for r in rows if r[4] and not r[3]]
+        if problems:
+            more = f"……共 {len(problems)} 笔" if len(problems) > 20 else ""
+            raise BankError("报盘被拒绝，请先维护支付账户：" + "；".join(problems[:20]) + more)
+        groups: dict[str, list] = defaultdict(list)
+        for r in rows:
+            groups[r[3]].append(r)
+        for bank_code in sorted(groups):
+            _write_file(engine, template, bank_code, groups[bank_code], by_id, on, user, username)
+        for run in approved:
+            if not _lines_to_send(run, None).exists():
+                payroll_services.payroll_run_mark_exported(run=run, user=user)
+        files = list(BankFile.objects.filter(runs__in=run_ids).distinct().order_by("batch_no"))
+    if not files:
+        raise BankError("这些结算批次没有需要报盘的明细（实发均为 0）")
+    if out_dir is not None:
+        for f in files:
+            bank_file_write(bank_file=f, out_dir=out_dir)
+    return files
+
+
+def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: list, runs: dict, on, user,
+                username: str):
+    batch_no = _next_batch_no(on, bank_code)
+    lines = [PaymentLine(seq=n, account_no=r[4], holder_name=r[5], amount=r[6], id_number=r[7],
+                         memo=_memo(runs[r[1]], r[9]), name=r[8], bank=r[3])
+             for n, r in enumerate(rows, start=1)]
+    try:
+        content = engine.render_payment(batch_no=batch_no, date=on, lines=lines)
+    except BankFileError as exc:
+        raise BankError(str(exc)) from None
+    total = sum((r[6] for r in rows), ZERO)
+    bank_file = BankFile.objects.create(
+        batch_no=batch_no, template=template, definition=template.definition, bank=bank_code, file_date=on,
+        file_name=f"{batch_no}_{template.code}{engine.extension}", content=content,
+        sha256=hashlib.sha256(content).hexdigest(), line_count=len(rows), total=total, created_by=user,
+        created_by_name=(user.get_username() if user else username)[:150],
+    )
+    bank_file.runs.set(sorted({r[1] for r in rows}))
+    _copy_rows(BankFileLine._meta.db_table,
+               ["bank_file_id", "seq", "payroll_line_id", "amount", "account_number", "holder_name", "id_number",
+                "name"],
+               ((bank_file.pk, n, r[0], r[6], r[4], r[5], r[7], r[8]) for n, r in enumerate(rows, start=1)))
+    audit_record(user=user, username=username, action="bank_export", obj=bank_file,
+                 summary=f"报盘 {batch_no}：{bank_code} {len(rows)} 笔 {total}",
+                 after={"batch_no": batch_no, "bank": bank_code, "count": len(rows), "total": total,
+                        "sha256": bank_file.sha256, "template": template.code,
+                        "runs": sorted({r[1] for r in rows})})
+    return bank_file
+
+
+def bank_file_write(*, bank_file: BankFile, out_dir: str | os.PathLike) -> Path:
+    """Write a stored file's bytes into ``out_dir`` (atomically: a temporary name, then renamed)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / bank_file.file_name
+    tmp = out / f".{bank_file.file_name}.tmp"
+    tmp.write_bytes(bytes(bank_file.content))
+    os.replace(tmp, target)
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# return import (回盘)
+
+
+@dataclass
+class ReturnImport:
+    return_file: ReturnFile
+    created: bool  # False: the same file was imported before and nothing changed
+    note: str = ""
+    runs: dict = field(default_factory=dict)  # run id → payroll's result summary
+
+
+def _candidate_templates(template: BankTemplate | None) -> list[Template]:
+    """Layouts a return may be in: the given template, or every active template and every definition a
+    file was written with (a template changed since is still read the old way for its old files)."""
+    if template is not None:
+        return [template.engine()]
+    seen, out = set(), []
+    definitions = list(BankTemplate.objects.filter(active=True).values_list("definition", flat=True))
+    definitions += BankFile.objects.order_by().values_list("definition", flat=True).distinct()
+    for d in definitions:
+        key = json.dumps(d, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            out.append(Template(d))
+        except ValueError:  # a broken definition is no candidate
+            continue
+    return out
+
+
+def _find_bank_file(data: bytes, template: BankTemplate | None) -> BankFile:
+    """The payment file a return answers, found by the batch number its summary line claims."""
+    claimed: list[str] = []
+    for engine in _candidate_templates(template):
+        batch = engine.peek_batch_no(data)
+        if batch:
+            claimed.append(batch)
+            found = BankFile.objects.defer("content").filter(batch_no=batch).first()
+            if found:
+                return found
+    if claimed:
+        raise BankFileError([(None, f"批次号“{claimed[0]}”没有对应的报盘文件（未知批次）")], "回盘文件被拒绝")
+    raise BankFileError([(None, "无法从文件中读出批次号：文件不是已发送报盘所用的任何模板格式，或汇总行缺失")],
+                        "回盘文件被拒绝")
+
+
+def bank_return_import(*, data: bytes, filename: str, user, template: BankTemplate | None = None) -> ReturnImport:
+    """回盘: check the whole file, then record every line's outcome and apply it to the payroll lines
+    (paid with the amount processed, or failed with the bank's reason). Refusal raises
+    ``BankFileError`` (message names each line and reason) and writes nothing."""
+    digest = hashlib.sha256(data).hexdigest()
+    seen = ReturnFile.objects.filter(sha256=digest).select_related("bank_file").first()
+    if seen:
+        return _already(seen)
+    bank_file = _find_bank_file(data, template)
+    parsed = Template(bank_file.definition).parse_return(data)  # raises BankFileError
+    if parsed.batch_no != bank_file.batch_no:
+        raise BankFileError([(None, f"批次号“{parsed.batch_no}”与报盘文件 {bank_file.batch_no} 不符")],
+                            "回盘文件被拒绝")
+    payroll_services, PayrollRun, _ = _payroll()
+    with transaction.atomic():
+        BankFile.objects.select_for_update().filter(pk=bank_file.pk).first()  # one import per file at a time
+        seen = ReturnFile.objects.filter(bank_file=bank_file, sha256=digest).first()
+        if seen:
+            return _already(seen)
+        sent = {r[0]: r[1:] for r in BankFileLine.objects.filter(bank_file=bank_file).values_list(
+            "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
+        returned = dict(ReturnLine.objects.filter(bank_file_line__bank_file=bank_file)
+                        .values_list("bank_file_line_id", "return_file_id"))
+        errors = []
+        for rec in parsed.lines:
+            s = sent.get(rec.seq)
+            if s is None:
+                errors.append((rec.line_no, f"序号 {rec.seq} 在报盘文件 {bank_file.batch_no} 中不存在"))
+            elif rec.account_no.replace(" ", "") != s[1]:
+                errors.append((rec.line_no, f"序号 {rec.seq} 的账号 {rec.account_no} 与报盘账号 {s[1]} 不符"))
+            elif rec.amount != s[2]:
+                errors.append((rec.line_no, f"序号 {rec.seq} 的金额 {rec.amount} 与报盘金额 {s[2]} 不符"))
+            elif s[0] in returned:
+                errors.append((rec.line_no, f"序号 {rec.seq} 已由回盘文件 #{returned[s[0]]} 回盘，不能重复回盘"))
+        if errors:
+            raise BankFileError(errors, "回盘文件被拒绝")
+        ok = [r for r in parsed.lines if r.ok]
+        failed = [r for r in parsed.lines if not r.ok]
+        return_file = ReturnFile.objects.create(
+            bank_file=bank_file, sha256=digest, file_name=os.path.basename(filename)[:200], content=data,
+            imported_by=user, line_count=len(parsed.lines), ok_count=len(ok),
+            ok_total=sum((r.processed_amount for r in ok), ZERO), failed_count=len(failed),
+            failed_total=sum((r.amount for r in failed), ZERO),
+        )
+        _copy_rows(ReturnLine._meta.db_table,
+                   ["return_file_id", "bank_file_line_id", "line_no", "processed_amount", "ok", "status_code", "reason"],
+                   ((return_file.pk, sent[r.seq][0], r.line_no, r.processed_amount, r.ok, r.status[:10],
+                     r.reason[:200]) for r in parsed.lines))
+        per_run: dict[int, list] = defaultdict(list)
+        for r in parsed.lines:
+            s = sent[r.seq]
+            per_run[s[4]].append((s[3], r.processed_amount, r.ok, r.reason))
+        outcomes = {}
+        for run in PayrollRun.objects.filter(pk__in=sorted(per_run)).order_by("pk"):
+            outcomes[run.pk] = payroll_services.payroll_lines_apply_results(run=run, results=per_run[run.pk],
+                                                                            user=user)
+        left = len(sent) - len(returned) - len(parsed.lines)
+        note = f"成功 {len(ok)} 笔 {return_file.ok_total}，失败 {len(failed)} 笔 {return_file.failed_total}"
+        if left:
+            note += f"；报盘文件尚有 {left} 笔未回盘"
+        audit_record(user=user, action="bank_return", obj=return_file,
+                     summary=f"回盘 {bank_file.batch_no}：{note}"[:300],
+                     after={"batch_no": bank_file.batch_no, "sha256": digest, "count": len(parsed.lines),
+                            "ok_count": len(ok), "ok_total": return_file.ok_total,
+                            "failed_count": len(failed), "failed_total": return_file.failed_total})
+    return ReturnImport(return_file, True, note, outcomes)
+
+
+def _already(seen: ReturnFile) -> ReturnImport:
+    when = timezone.localtime(seen.imported_at)
+    return ReturnImport(seen, False, f"该回盘文件已于 {when:%Y-%m-%d %H:%M} 导入（回盘 #{seen.pk}，批次 "
+                                     f"{seen.bank_file.batch_no}），本次未做任何更改")
+
+
+# --------------------------------------------------------------------------------------------------
+# re-issue (二次报盘) and write-off
+
+
+@dataclass
+class Reissue:
+    run: object  # the new re-issue PayrollRun
+    same_account: list = field(default_factory=list)  # lines going again to the account that failed
+
+
+def bank_reissue(*, run, user) -> Reissue:
+    """二次报盘: a re-issue run of the failed lines, each to the person's current account (the payroll
+    rule). Lines whose account is still the one that failed are listed, so the clerk can correct the
+    account first; the run is approved and exported like any other."""
+    payroll_services, _, PayrollLine = _payroll()
+    try:
+        new_run = payroll_services.payroll_reissue_create(run=run, user=user)
+    except payroll_services.PayrollError as exc:
+        raise BankError(str(exc)) from None
+    same = [(ln.seq, ln.name, ln.account_number) for ln in
+            PayrollLine.objects.filter(run=new_run).select_related("origin_line").order_by("seq")
+            if ln.origin_line and ln.origin_line.account_number == ln.account_number]
+    return Reissue(new_run, same)
+
+
+def bank_line_write_off(*, line, user, reason: str):
+    """核销 a failed line (reviewer, with a reason): the payroll rule, reached from the bank screens."""
+    payroll_services, _, _ = _payroll()
+    try:
+        return payroll_services.payroll_line_write_off(line=line, user=user, reason=reason)
+    except payroll_services.PayrollError as exc:
+        raise BankError(str(exc)) from None
+
+
+def bank_template_save(*, code: str, definition: dict, user, name: str = "") -> BankTemplate:
+    """Add or change a bank template (a new bank is data). The definition is checked by the engine;
+    files already written keep the definition they were written with."""
+    definition = {**definition, "code": code}
+    try:
+        Template(definition)
+    except ValueError as exc:
+        raise BankError(str(exc)) from None
+    with transaction.atomic():
+        before = BankTemplate.objects.filter(code=code).values("name", "definition").first()
+        template, _ = BankTemplate.objects.update_or_create(
+            code=code, defaults={"name": name or definition.get("name", code), "definition": definition})
+        audit_record(user=user, action="update" if before else "create", obj=template,
+                     summary=f"银行模板 {code}", before=before, after={"name": template.name,
+                                                                      "definition": definition})
+    return template
