@@ -1,0 +1,77 @@
+"""shebao payroll compute --scheme ZG --period 2026-03 --as USER [--recompute] [--json]
+shebao payroll approve RUN --as USER [--json]"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from shebao.accounts.models import User
+from shebao.benefits.months import MonthError, format_month, parse_month
+from shebao.benefits.services import BenefitError, scheme_get
+from shebao.payroll.models import PayrollRun
+from shebao.payroll.services import (
+    PayrollError,
+    payroll_run_approve,
+    payroll_run_compute,
+    payroll_run_recompute,
+)
+
+
+def user_by_name(username: str) -> User:
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise CommandError(f"用户 {username} 不存在或已停用")
+    return user
+
+
+def run_summary(run: PayrollRun) -> dict:
+    return {"run": run.pk, "scheme": run.scheme.code, "period": format_month(run.period), "kind": run.kind,
+            "state": run.state, "line_count": run.line_count, "gross": str(run.gross),
+            "deductions": str(run.deductions), "net": str(run.net)}
+
+
+class Command(BaseCommand):
+    help = "月度结算：计算、重新计算、审核"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        compute = sub.add_parser("compute", help="计算某险种某月的月度结算")
+        compute.add_argument("--scheme", required=True, help="险种代码 ZG/NB/BZ/TB")
+        compute.add_argument("--period", required=True, help="结算年月 YYYY-MM")
+        compute.add_argument("--as", dest="as_user", required=True, help="经办人用户名")
+        compute.add_argument("--recompute", action="store_true", help="重新计算尚未审核的结算")
+        compute.add_argument("--json", action="store_true")
+        approve = sub.add_parser("approve", help="审核结算批次")
+        approve.add_argument("run", type=int, help="批次号")
+        approve.add_argument("--as", dest="as_user", required=True, help="审核人用户名")
+        approve.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        user = user_by_name(opts["as_user"])
+        try:
+            if opts["action"] == "compute":
+                scheme = scheme_get(opts["scheme"])
+                period = parse_month(opts["period"])
+                if opts["recompute"]:
+                    run = PayrollRun.objects.filter(scheme=scheme, period=period, kind="regular").first()
+                    if run is None:
+                        raise CommandError(f"{scheme.name} {format_month(period)} 还没有月度结算，无需重新计算")
+                    run = payroll_run_recompute(run=run, user=user)
+                else:
+                    run = payroll_run_compute(scheme=scheme, period=period, user=user)
+                message = (f"已计算 {scheme.name} {format_month(period)}：批次 {run.pk}，{run.line_count} 笔，"
+                           f"应发 {run.gross}，扣减 {run.deductions}，实发 {run.net}")
+            else:
+                run = PayrollRun.objects.select_related("scheme").filter(pk=opts["run"]).first()
+                if run is None:
+                    raise CommandError(f"批次 {opts['run']} 不存在")
+                run = payroll_run_approve(run=run, user=user)
+                message = f"已审核批次 {run.pk}：{run.line_count} 笔，实发 {run.net}"
+        except (PayrollError, BenefitError, MonthError) as exc:
+            raise CommandError(str(exc)) from None
+        if opts["json"]:
+            self.stdout.write(json.dumps(run_summary(run), ensure_ascii=False))
+        else:
+            self.stdout.write(message)
