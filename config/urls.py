@@ -1,11 +1,16 @@
 from django.urls import include, path
 
 from shebao.api.api import api
+from shebao.common import views as common_views
+
+audit_patterns = ([path("", common_views.audit_list, name="list")], "audit")
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("shebao.accounts.urls")),
     path("api/v1/", api.urls),
     path("jobs/", include("shebao.common.urls")),
+    path("persons/", include("shebao.registry.urls")),
+    path("audit/", include(audit_patterns)),
     path("", include("shebao.web.urls")),
 ]

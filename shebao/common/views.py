@@ -1,0 +1,231 @@
+"""The audit log page (/audit/, needs accounts.view_audit) and the readable before/after rendering
+used there and on the person page. Sensitive values inside before/after (身份证号, 银行账号, 电话)
+are masked by the viewer's right, on the page and in the export, like everywhere else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from django.apps import apps
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from shebao.common.masking import Masker, masker_for
+from shebao.common.models import AuditEvent
+from shebao.registry.models import Person
+from shebao.registry.selectors import person_search, persons_visible
+from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
+
+# keys of before/after snapshots that hold sensitive numbers → masking kind
+SENSITIVE_KEYS = {
+    "id_number": "id_number", "id_number_original": "id_number", "account_number": "account",
+    "mobile": "phone", "phone": "phone", "contact_phone": "phone",
+}
+
+ACTION_LABELS = {
+    "create": _lazy("新增"), "update": _lazy("修改"), "delete": _lazy("删除"),
+    "login_ok": _lazy("登录成功"), "login_failed": _lazy("登录失败"), "login_locked": _lazy("登录被拒（锁定）"),
+    "logout": _lazy("退出"), "password_change": _lazy("修改密码"), "password_reset": _lazy("重置密码"),
+    "unlock": _lazy("解锁"), "approve": _lazy("审核通过"), "reject": _lazy("退回"), "export": _lazy("导出"),
+    "import": _lazy("导入"), "revoke": _lazy("撤销"), "rollback": _lazy("回退"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def object_type_label(object_type: str) -> str:
+    try:
+        return str(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return object_type
+
+
+class AuditFormatter:
+    """Turns a before/after pair into [(label, before, after)] rows: field labels from the model,
+    foreign keys shown by name, sensitive values masked."""
+
+    def __init__(self, masker: Masker):
+        self.masker = masker
+        self._fields: dict[str, dict[str, object]] = {}
+        self._related: dict[tuple[str, object], str] = {}
+
+    def _model_fields(self, object_type: str) -> dict[str, object]:
+        if object_type not in self._fields:
+            fields = {}
+            try:
+                model = apps.get_model(object_type)
+            except (LookupError, ValueError):
+                model = None
+            if model is not None:
+                for f in model._meta.concrete_fields:
+                    fields[f.attname] = f
+                    fields[f.name] = f
+            self._fields[object_type] = fields
+        return self._fields[object_type]
+
+    def _label(self, object_type: str, key: str) -> str:
+        f = self._model_fields(object_type).get(key)
+        return str(getattr(f, "verbose_name", None) or key) if f is not None else key
+
+    def _value(self, object_type: str, key: str, value) -> str:
+        if value is None or value == "":
+            return _("（空）")
+        kind = SENSITIVE_KEYS.get(key)
+        if kind:
+            return self.masker.apply(kind, str(value))
+        f = self._model_fields(object_type).get(key)
+        if f is not None and getattr(f, "is_relation", False) and f.related_model is not None:
+            cache_key = (f.related_model._meta.label_lower, value)
+            if cache_key not in self._related:
+                obj = f.related_model._default_manager.filter(pk=value).first()
+                self._related[cache_key] = f"{obj}" if obj is not None else f"#{value}"
+            return self._related[cache_key]
+        if f is not None and getattr(f, "choices", None):
+            return str(dict(f.flatchoices).get(value, value))
+        if isinstance(value, bool):
+            return _("是") if value else _("否")
+        if isinstance(value, dict | list):
+            return json.dumps(self._mask_nested(value), ensure_ascii=False)
+        return str(value)
+
+    def _mask_nested(self, value):
+        if isinstance(value, dict):
+            return {k: (self.masker.apply(SENSITIVE_KEYS[k], str(v)) if k in SENSITIVE_KEYS and v
+                        else self._mask_nested(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._mask_nested(v) for v in value]
+        return value
+
+    def changes(self, object_type: str, before, after) -> list[tuple[str, str, str]]:
+        before = before if isinstance(before, dict) else ({} if before is None else {"": before})
+        after = after if isinstance(after, dict) else ({} if after is None else {"": after})
+        keys = list(after) + [k for k in before if k not in after]
+        rows = []
+        for key in keys:
+            if before and after and key in before and key in after and before[key] == after[key]:
+                continue
+            b = self._value(object_type, key, before.get(key)) if key in before else ""
+            a = self._value(object_type, key, after.get(key)) if key in after else ""
+            rows.append((self._label(object_type, key), b, a))
+        return rows
+
+    def html(self, object_type: str, before, after):
+        rows = self.changes(object_type, before, after)
+        if not rows:
+            return ""
+        body = format_html_join(
+            "", "<tr><th>{}</th><td class=\"before\">{}</td><td class=\"arrow\">{}</td><td class=\"after\">{}</td></tr>",
+            ((label, b, "→" if b and a else "", a) for label, b, a in rows),
+        )
+        return format_html('<table class="diff">{}</table>', body)
+
+    def text(self, object_type: str, before, after) -> str:
+        parts = []
+        for label, b, a in self.changes(object_type, before, after):
+            if b and a:
+                parts.append(f"{label}: {b} → {a}")
+            else:
+                parts.append(f"{label}: {a or b}")
+        return "；".join(parts)
+
+
+def audit_rows(events: Iterable[AuditEvent], masker: Masker) -> list[dict]:
+    """Audit events ready to show: time, who, action label, summary, reason and the readable diff."""
+    formatter = AuditFormatter(masker)
+    return [{
+        "occurred_at": e.occurred_at, "username": e.username, "ip": e.ip, "action": action_label(e.action),
+        "object_type": object_type_label(e.object_type), "object_id": e.object_id, "summary": e.summary,
+        "reason": e.reason, "changes": formatter.html(e.object_type, e.before, e.after),
+    } for e in events]
+
+
+# -- the audit page -----------------------------------------------------------------------------
+
+def _person_filter(qs, value, request):
+    return qs.filter(person_id__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+
+
+def _action_choices(request):
+    present = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
+    codes = sorted(set(present))
+    return [(code, action_label(code)) for code in codes]
+
+
+def _object_type_choices(request):
+    present = AuditEvent.objects.order_by().values_list("object_type", flat=True).distinct()
+    return sorted(((code, object_type_label(code)) for code in set(present) if code), key=lambda c: c[1])
+
+
+class AuditTable(Table):
+    columns = [
+        Column("occurred_at", _lazy("时间"), kind="datetime", sortable=True),
+        Column("username", _lazy("操作人"), sortable=True),
+        Column("ip", _lazy("来源地址")),
+        Column("action", _lazy("动作"), kind="choice", choices=ACTION_LABELS, sortable=True),
+        Column("object_type", _lazy("对象类型"), sortable=True),
+        Column("object_id", _lazy("对象编号")),
+        Column("person_name", _lazy("人员")),
+        Column("summary", _lazy("摘要"), css="wrap"),
+        Column("reason", _lazy("原因"), css="wrap"),
+        Column("changes", _lazy("变更内容"), field="after", css="wrap"),
+    ]
+    filters = [
+        TextFilter("person", _lazy("人员"), method=_person_filter, placeholder=_lazy("身份证号或姓名")),
+        TextFilter("user", _lazy("操作人"), lookups=["username__icontains", "user__full_name__icontains"]),
+        DateRangeFilter("date", _lazy("日期"), field="occurred_at", datetime=True),
+        ChoiceFilter("action", _lazy("动作"), choices=_action_choices),
+        ChoiceFilter("object_type", _lazy("对象类型"), choices=_object_type_choices),
+    ]
+    default_sort = "-occurred_at"
+    export_name = _lazy("审计日志")
+    extra_fields = ("before", "person_id")
+    dom_id = "audit"
+
+    def __init__(self, request, queryset, **kw):
+        self.formatter = AuditFormatter(masker_for(request.user))
+        super().__init__(request, queryset, **kw)
+
+    def filter_queryset(self, qs):
+        raw = (self.data.get("person_id") or "").strip()
+        if raw:
+            if raw.isdigit() and persons_visible(self.request.user).filter(pk=int(raw)).exists():
+                qs = qs.filter(person_id=int(raw))
+            else:
+                self.errors.append(_("人员不存在或不在您的管辖范围内"))
+                qs = qs.none()
+        return qs
+
+    def cell_object_type(self, value, row):
+        return object_type_label(value)
+
+    def xlsx_object_type(self, value, row):
+        return object_type_label(value)
+
+    def cell_person_name(self, value, row):
+        if row.get("person_id") is None:
+            return ""
+        url = reverse("registry:person_detail", args=[row["person_id"]])
+        return format_html('<a href="{}">{}</a>', url, value or f"#{row['person_id']}")
+
+    def cell_changes(self, value, row):
+        return self.formatter.html(row["object_type"], row["before"], row["after"])
+
+    def xlsx_changes(self, value, row):
+        return self.formatter.text(row["object_type"], row["before"], row["after"])
+
+
+@login_required
+@permission_required("accounts.view_audit", raise_exception=True)
+def audit_list(request):
+    qs = AuditEvent.objects.annotate(
+        person_name=Subquery(Person.objects.filter(pk=OuterRef("person_id")).values("name")[:1])
+    )
+    table = AuditTable(request, qs)
+    return render_table(request, table, "common/audit_list.html", {})
