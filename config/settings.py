@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "shebao.benefits",
     "shebao.payroll",
     "shebao.bank",
+    "shebao.self_managed",
     "shebao.web",
 ]
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("jobs/", include("shebao.common.urls")),
     path("persons/", include("shebao.registry.urls")),
     path("audit/", include(audit_patterns)),
+    path("zg/", include("shebao.self_managed.urls")),
     path("", include("shebao.web.urls")),
 ]
