@@ -1,0 +1,102 @@
+"""shebao zg import FILE [--dry-run] [--as USER]
+shebao zg export FILE
+
+The 自管人员 花名册 (roster) with items and accounts, xlsx / xls / csv; layout in
+``shebao.self_managed.roster``. The command line exports full numbers (it is run by IT)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from shebao.accounts.models import User
+from shebao.common.jobs import CliProgress
+from shebao.self_managed.roster import RosterFileError, roster_export_rows, write_roster
+from shebao.self_managed.services import ZgError, roster_import
+
+MAX_SHOWN = 500
+
+
+class Command(BaseCommand):
+    help = "自管人员：花名册导入、导出"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        imp = sub.add_parser("import", help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
+        imp.add_argument("file")
+        imp.add_argument("--dry-run", action="store_true", help="只检查并显示将发生的变动，不写入")
+        imp.add_argument("--as", dest="as_user", help="经办人用户名（导入时必填）")
+        exp = sub.add_parser("export", help="按导入格式导出花名册（扩展名决定 xlsx 或 csv）")
+        exp.add_argument("file")
+
+    def handle(self, *args, **opts):
+        if opts["action"] == "export":
+            return self._export(opts["file"])
+        return self._import(opts)
+
+    def _export(self, file_name: str) -> None:
+        path = Path(file_name)
+        fmt = path.suffix.lower().lstrip(".")
+        if fmt not in ("xlsx", "csv"):
+            raise CommandError("导出文件的扩展名应为 .xlsx 或 .csv")
+        rows = roster_export_rows()
+        with path.open("wb") as fh:
+            write_roster(fh, rows, fmt=fmt)
+        persons = len({r[0] for r in rows})
+        self.stdout.write(f"已导出 {persons} 人 {len(rows)} 行 → {path}")
+
+    def _import(self, opts) -> None:
+        user = None
+        if opts["as_user"]:
+            user = User.objects.filter(username=opts["as_user"], is_active=True).first()
+            if user is None:
+                raise CommandError(f"用户 {opts['as_user']} 不存在或已停用")
+        elif not opts["dry_run"]:
+            raise CommandError("导入须用 --as 指定经办人（写入审计和发放状态记录）；只检查请加 --dry-run")
+        path = Path(opts["file"])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"无法读取文件：{exc}") from None
+        progress = CliProgress(self.stderr._out)
+        try:
+            result = roster_import(file_name=path.name, data=data, user=user, dry_run=opts["dry_run"],
+                                   progress=progress)
+        except (RosterFileError, ZgError) as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            progress.close()
+        plan = result.plan
+        for error in plan.errors[:MAX_SHOWN]:
+            self.stdout.write(error.as_text())
+        if len(plan.errors) > MAX_SHOWN:
+            self.stdout.write(f"……另有 {len(plan.errors) - MAX_SHOWN} 处错误未显示")
+        if plan.errors:
+            raise CommandError(f"花名册有 {len(plan.errors)} 处错误，整个文件未导入，没有写入任何数据")
+        if opts["dry_run"]:
+            for pp in plan.changed[:MAX_SHOWN]:
+                self.stdout.write(_describe(pp))
+            self.stdout.write(f"检查通过（未写入）：{plan.summary_text()}")
+            return
+        batch = f"（批次 {result.batch.pk}）" if result.batch else "（无变动，未写入）"
+        self.stdout.write(f"已导入{batch}：{plan.summary_text()}")
+        self.stdout.write(f"{result.changed} changed")
+
+
+def _describe(pp) -> str:
+    parts = []
+    if pp.new_person:
+        parts.append("新增人员")
+    if pp.new_enrollment:
+        parts.append(f"纳入自管人员（{pp.start_month:%Y-%m} 起）")
+    if pp.person_changes:
+        parts.append("信息变更：" + "、".join(pp.person_changes))
+    if pp.account:
+        parts.append("账户变更")
+    if pp.service_years is not None and not pp.new_enrollment:
+        parts.append(f"工龄 {pp.service_years_before} → {pp.service_years}")
+    for c in pp.items:
+        old = "新增" if c.old_amount is None else f"{c.old_amount} →"
+        parts.append(f"{c.item.name} {old} {c.amount}（{c.from_month:%Y-%m} 起）")
+    return f"第 {pp.rows[0]} 行 {pp.name}：{'；'.join(parts)}"

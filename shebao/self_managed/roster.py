@@ -1,0 +1,578 @@
+"""花名册 (roster) of 自管人员: read a file, check every row, plan what would change, apply the plan,
+and write the same layout back.
+
+Layout: one row per person and item, with the columns ``COLUMNS`` (header row first; column order
+free). Person-level columns (姓名, 状态, 开户银行, 银行账号, 户名, 工龄(年), 镇街道, 联系电话, 备注) repeat on
+every row of a person and must agree (a blank on a later row means "same as above"). A row with
+待遇项目 and 月金额 blank carries only the person.
+
+What a row means:
+- a person not yet registered is created (姓名 and 镇街道 required); an existing one must have the
+  same 姓名; a changed 镇街道 or 联系电话 updates the person (a blank changes nothing);
+- 开户银行/银行账号/户名 all given: the current payment account, changed only if different;
+- not yet in 自管人员: enrolled from the earliest 开始年月 of the person's rows, with 工龄, 备注 and the
+  items; 状态 正常 or 暂停 (暂停 from the later of the start month and this month, reason 其他);
+- already enrolled: 状态 must be the current one (暂停/恢复/减员 are done in 待遇管理, with reason
+  and date); a 月金额 different from the item's current amount starts a new range from 开始年月
+  (history kept: 开始年月 must be after the current range's start); the same amount changes nothing;
+  items not in the file are left as they are.
+
+Nothing is written unless every row is clean; the whole file is applied in one transaction, so
+importing the same file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, PaymentStatus
+from shebao.benefits.months import MonthError, format_month, month_of, parse_month
+from shebao.common.identity import IdNumberError, normalize_account_number, parse_id_number
+from shebao.common.money import MoneyError, quantize, to_decimal
+from shebao.registry.models import Bank, BankAccount, Person, Region
+
+COLUMNS = ["身份证号", "姓名", "待遇项目", "月金额", "开始年月", "状态", "开户银行", "银行账号", "户名",
+           "工龄(年)", "镇街道", "联系电话", "备注"]
+ALIASES = {"工龄": "工龄(年)", "工龄（年）": "工龄(年)", "身份证号码": "身份证号", "公民身份号码": "身份证号",
+           "账号": "银行账号", "镇(街道)": "镇街道", "镇街": "镇街道", "电话": "联系电话"}
+PERSON_COLUMNS = ["姓名", "状态", "开户银行", "银行账号", "户名", "工龄(年)", "镇街道", "联系电话", "备注"]
+STATUS_BY_LABEL = {"正常": PaymentStatus.ACTIVE, "暂停": PaymentStatus.SUSPENDED, "终止": PaymentStatus.TERMINATED}
+STATUS_LABEL = {v: k for k, v in STATUS_BY_LABEL.items()}
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+MAX_ROWS = 200_000
+
+
+class RosterFileError(Exception):
+    """The file as a whole cannot be read (format, encoding, header)."""
+
+
+@dataclass
+class RowError:
+    row: int  # the row number in the file (the header is row 1)
+    column: str
+    message: str
+
+    def as_text(self) -> str:
+        return f"第 {self.row} 行 [{self.column}]：{self.message}"
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+def _cell_text(value) -> str:
+    """A spreadsheet cell as text: floats that are whole become integers (202603.0 → "202603"),
+    others their shortest repr (1234.56 → "1234.56"), dates ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (which also reads GBK/GB2312)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise RosterFileError(f"CSV 文件编码无法识别（应为 UTF-8 或 GB18030），第 {exc.start} 字节附近") from None
+
+
+def read_rows(file_name: str, data: bytes) -> list[list[str]]:
+    """The sheet (first worksheet of xlsx/xls, or the csv) as rows of text cells, header first."""
+    ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    if ext == "csv":
+        text = decode_csv(data)
+        sample = text[:4096]
+        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    elif ext in ("xlsx", "xls", "xlsm"):
+        from python_calamine import CalamineWorkbook
+
+        try:
+            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            sheet = book.get_sheet_by_index(0)
+            raw = sheet.to_python(skip_empty_area=False)
+        except Exception as exc:  # noqa: BLE001 - any parser failure is "not a readable workbook"
+            raise RosterFileError(f"无法读取 Excel 文件：{exc}") from None
+        rows = [[_cell_text(c) for c in r] for r in raw]
+    else:
+        raise RosterFileError(f"不支持的文件类型“.{ext}”：请用 xlsx、xls 或 csv")
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise RosterFileError("文件是空的")
+    if len(rows) > MAX_ROWS + 1:
+        raise RosterFileError(f"文件超过 {MAX_ROWS:,} 行，请分批导入")
+    return rows
+
+
+def header_map(header: list[str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        key = re.sub(r"\s", "", name or "")
+        key = ALIASES.get(key, key)
+        if key in COLUMNS and key not in positions:
+            positions[key] = i
+    missing = [c for c in COLUMNS if c not in positions]
+    if missing:
+        raise RosterFileError(f"表头缺少列：{'、'.join(missing)}（第 1 行应为：{'、'.join(COLUMNS)}）")
+    return positions
+
+
+# --------------------------------------------------------------------------------------------------
+# lookups (loaded once per file)
+
+
+def bank_lookup() -> dict[str, str]:
+    """开户银行 as written → registry Bank code: the code, the full name, the name without 中国."""
+    table = {}
+    for code, label in Bank.choices:
+        label = str(label)
+        table[code] = code
+        table[code.lower()] = code
+        table[label] = code
+        table[label.removeprefix("中国")] = code
+    table.update({"工行": "ICBC", "农行": "ABC", "中行": "BOC", "建行": "CCB", "交行": "BOCOM", "邮储银行": "PSBC",
+                  "邮政储蓄银行": "PSBC", "农商银行": "CXRCB", "慈溪农村商业银行": "CXRCB", "农商行": "CXRCB"})
+    return table
+
+
+def town_lookup() -> dict[str, Region]:
+    table = {}
+    for town in Region.objects.filter(level=Region.Level.TOWN):
+        table[town.name] = town
+        for suffix in ("街道", "镇"):
+            if town.name.endswith(suffix) and len(town.name) > len(suffix) + 1:
+                table.setdefault(town.name.removesuffix(suffix), town)
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# the plan
+
+
+@dataclass
+class ItemChange:
+    row: int
+    item: BenefitItem
+    amount: Decimal
+    from_month: dt.date
+    old_amount: Decimal | None  # None: the item is new for the person
+
+
+@dataclass
+class PersonPlan:
+    id_number: str
+    rows: list[int]
+    name: str
+    person_id: int | None = None
+    town: Region | None = None
+    mobile: str = ""
+    phone: str = ""
+    person_changes: dict = field(default_factory=dict)  # field → new value, for person_update
+    person_before: dict = field(default_factory=dict)
+    account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
+    account_before: tuple[str, str, str] | None = None
+    enrollment_id: int | None = None
+    new_enrollment: bool = False
+    start_month: dt.date | None = None
+    status: str = PaymentStatus.ACTIVE
+    service_years: Decimal | None = None  # new value, only when it changes (or a new enrollment)
+    service_years_before: Decimal | None = None
+    note: str | None = None  # new value, only when it changes
+    items: list[ItemChange] = field(default_factory=list)
+
+    @property
+    def new_person(self) -> bool:
+        return self.person_id is None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new_person or self.person_changes or self.account or self.new_enrollment
+                    or self.service_years is not None or self.note is not None or self.items)
+
+
+@dataclass
+class RosterPlan:
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    persons: list[PersonPlan] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def changed(self) -> list[PersonPlan]:
+        return [p for p in self.persons if p.changed]
+
+    def summary(self) -> dict:
+        changed = self.changed
+        return {
+            "rows": self.rows,
+            "persons": len(self.persons),
+            "errors": len(self.errors),
+            "changed": len(changed),
+            "unchanged": len(self.persons) - len(changed),
+            "new_persons": sum(1 for p in changed if p.new_person),
+            "new_enrollments": sum(1 for p in changed if p.new_enrollment),
+            "person_updates": sum(1 for p in changed if p.person_changes),
+            "accounts": sum(1 for p in changed if p.account),
+            "new_items": sum(1 for p in changed if not p.new_enrollment for i in p.items if i.old_amount is None),
+            "changed_amounts": sum(1 for p in changed for i in p.items if i.old_amount is not None),
+            "service_years": sum(1 for p in changed if p.service_years is not None and not p.new_enrollment),
+        }
+
+    def summary_text(self) -> str:
+        s = self.summary()
+        return (f"共 {s['rows']} 行 {s['persons']} 人：变动 {s['changed']} 人（新增人员 {s['new_persons']}，"
+                f"新纳入 {s['new_enrollments']}，信息变更 {s['person_updates']}，账户变更 {s['accounts']}，"
+                f"新增项目 {s['new_items']}，金额调整 {s['changed_amounts']}，工龄变更 {s['service_years']}），"
+                f"未变 {s['unchanged']} 人")
+
+
+def _money_cell(text: str) -> tuple[Decimal | None, str]:
+    try:
+        value = to_decimal(text)
+    except MoneyError:
+        return None, f"“{text}”不是数字"
+    if not value.is_finite():
+        return None, f"“{text}”不是数字"
+    if value < 0:
+        return None, f"不能为负数（{text}）"
+    if value != quantize(value):
+        return None, f"最多两位小数（{text}）"
+    return quantize(value), ""
+
+
+def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") -> RosterPlan:
+    """Check every row and work out what would change. Reads the database in a few set-based queries
+    (persons, accounts, enrollments, amounts, items, towns: each once), writes nothing."""
+    plan = RosterPlan()
+    pos = header_map(rows[0])
+    data = rows[1:]
+    plan.rows = sum(1 for r in data if any(c for c in r))
+    banks = bank_lookup()
+    towns = town_lookup()
+    items = {}
+    for item in BenefitItem.objects.filter(scheme__code=scheme_code):
+        items[item.name] = item
+        items[item.code] = item
+    scope = None
+    if user is not None and not (user.is_superuser or user.all_regions):
+        scope = set(user.regions.values_list("id", flat=True))
+
+    def cell(r: list[str], col: str) -> str:
+        i = pos[col]
+        return (r[i] if i < len(r) else "").strip()
+
+    # pass 1: per-row checks, grouped by person
+    groups: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
+    order: list[str] = []
+    for n, r in enumerate(data, start=2):
+        if not any(c for c in r):
+            continue
+        raw_id = cell(r, "身份证号")
+        try:
+            idn = parse_id_number(raw_id).number
+        except IdNumberError as exc:
+            plan.errors.append(RowError(n, "身份证号", str(exc)))
+            continue
+        if idn not in groups:
+            order.append(idn)
+        groups[idn].append((n, r))
+
+    persons = {p["id_number"]: p for p in Person.objects.filter(id_number__in=order).values(
+        "id", "id_number", "name", "town_id", "mobile", "phone")}
+    pids = [p["id"] for p in persons.values()]
+    accounts = {a["person_id"]: a for a in BankAccount.objects.filter(person_id__in=pids, valid_to__isnull=True)
+                .values("person_id", "bank", "account_number", "holder_name")}
+    enrollments = {e["person_id"]: e for e in Enrollment.objects.filter(person_id__in=pids, scheme__code=scheme_code)
+                   .values("id", "person_id", "payment_status", "start_month", "service_years", "note")}
+    eids = [e["id"] for e in enrollments.values()]
+    open_ranges: dict[tuple[int, int], tuple[Decimal, dt.date]] = {}
+    last_closed: dict[tuple[int, int], dt.date] = {}
+    for eid, iid, amount, f, t in BenefitAmount.objects.filter(enrollment_id__in=eids).values_list(
+            "enrollment_id", "item_id", "amount", "from_month", "to_month"):
+        if t is None:
+            open_ranges[(eid, iid)] = (amount, f)
+        elif last_closed.get((eid, iid)) is None or t > last_closed[(eid, iid)]:
+            last_closed[(eid, iid)] = t
+    this_month = month_of(dt.date.today())
+
+    for idn in order:
+        prows = groups[idn]
+        first_row = prows[0][0]
+        errors_before = len(plan.errors)
+        values: dict[str, tuple[str, int]] = {}
+        for n, r in prows:
+            for col in PERSON_COLUMNS:
+                v = cell(r, col)
+                if not v:
+                    continue
+                if col not in values:
+                    values[col] = (v, n)
+                elif values[col][0] != v:
+                    plan.errors.append(RowError(n, col, f"“{v}”与第 {values[col][1]} 行的“{values[col][0]}”不一致"))
+
+        def val(col: str, values=values) -> str:
+            return values.get(col, ("", 0))[0]
+
+        def row_of(col: str, values=values, first_row=first_row) -> int:
+            return values.get(col, ("", first_row))[1]
+
+        existing = persons.get(idn)
+        name = val("姓名")
+        pp = PersonPlan(id_number=idn, rows=[n for n, _ in prows], name=name)
+        if existing:
+            pp.person_id = existing["id"]
+            if name and name != existing["name"]:
+                plan.errors.append(RowError(row_of("姓名"), "姓名",
+                                            f"“{name}”与系统中该身份证号的姓名“{existing['name']}”不一致"))
+            pp.name = existing["name"]
+        elif not name:
+            plan.errors.append(RowError(first_row, "姓名", "新人员须填写姓名"))
+
+        # town
+        town_text = val("镇街道")
+        town = None
+        if town_text:
+            town = towns.get(town_text)
+            if town is None:
+                plan.errors.append(RowError(row_of("镇街道"), "镇街道", f"未知的镇街道“{town_text}”"))
+        elif not existing:
+            plan.errors.append(RowError(first_row, "镇街道", "新人员须填写镇街道"))
+        pp.town = town
+        if scope is not None:
+            town_id = existing["town_id"] if existing else (town.pk if town else None)
+            if town_id is not None and town_id not in scope:
+                plan.errors.append(RowError(first_row, "镇街道", "该人员不在您的管辖范围内"))
+        phone_text = val("联系电话")
+        if phone_text and len(phone_text) > 20:
+            plan.errors.append(RowError(row_of("联系电话"), "联系电话", "联系电话超过 20 位"))
+        if existing:
+            if town and town.pk != existing["town_id"]:
+                pp.person_changes["town"] = town
+                pp.person_before["town"] = existing["town_id"]
+            if phone_text and phone_text not in (existing["mobile"], existing["phone"]):
+                key = "mobile" if MOBILE.match(phone_text) else "phone"
+                pp.person_changes[key] = phone_text
+                pp.person_before[key] = existing[key]
+        else:
+            if phone_text:
+                if MOBILE.match(phone_text):
+                    pp.mobile = phone_text
+                else:
+                    pp.phone = phone_text
+
+        # account
+        bank_text, number_text, holder = val("开户银行"), normalize_account_number(val("银行账号")), val("户名")
+        if bank_text or number_text or holder:
+            bank = banks.get(bank_text) if bank_text else None
+            if bank_text and bank is None:
+                plan.errors.append(RowError(row_of("开户银行"), "开户银行", f"未知的开户银行“{bank_text}”"))
+            missing = [c for c, v in (("开户银行", bank_text), ("银行账号", number_text), ("户名", holder)) if not v]
+            if missing:
+                plan.errors.append(RowError(first_row, missing[0], "开户银行、银行账号、户名须同时填写"))
+            elif number_text and not re.fullmatch(r"[0-9A-Za-z]{6,32}", number_text):
+                plan.errors.append(RowError(row_of("银行账号"), "银行账号", f"银行账号“{number_text}”格式不正确"))
+            elif bank:
+                current = accounts.get(existing["id"]) if existing else None
+                new = (bank, number_text, holder)
+                old = (current["bank"], current["account_number"], current["holder_name"]) if current else None
+                if new != old:
+                    pp.account, pp.account_before = new, old
+
+        # status, service years, note
+        status_text = val("状态") or "正常"
+        status = STATUS_BY_LABEL.get(status_text)
+        if status is None:
+            plan.errors.append(RowError(row_of("状态"), "状态", f"未知的状态“{status_text}”（应为 正常、暂停 或 终止）"))
+        years = None
+        if val("工龄(年)"):
+            years, why = _money_cell(val("工龄(年)"))
+            if years is None:
+                plan.errors.append(RowError(row_of("工龄(年)"), "工龄(年)", why))
+            elif years > 80:
+                plan.errors.append(RowError(row_of("工龄(年)"), "工龄(年)", f"工龄 {years} 年不合理"))
+                years = None
+        note = val("备注")
+        if len(note) > 200:
+            plan.errors.append(RowError(row_of("备注"), "备注", "备注超过 200 字"))
+        enrollment = enrollments.get(existing["id"]) if existing else None
+
+        # items
+        seen_items: dict[int, int] = {}
+        item_rows: list[tuple[int, BenefitItem, Decimal, dt.date]] = []
+        months: list[dt.date] = []
+        for n, r in prows:
+            item_text, amount_text, month_text = cell(r, "待遇项目"), cell(r, "月金额"), cell(r, "开始年月")
+            month = None
+            if month_text:
+                try:
+                    month = parse_month(month_text)
+                except MonthError:
+                    plan.errors.append(RowError(n, "开始年月", f"“{month_text}”不是有效年月（应为 YYYY-MM）"))
+                else:
+                    if month.year < 1950 or month > dt.date(this_month.year + 1, 12, 1):
+                        plan.errors.append(RowError(n, "开始年月", f"年月 {format_month(month)} 不合理"))
+                        month = None
+                    else:
+                        months.append(month)
+            if not item_text:
+                if amount_text:
+                    plan.errors.append(RowError(n, "待遇项目", "填写了月金额但没有待遇项目"))
+                continue
+            item = items.get(item_text)
+            if item is None:
+                known = "、".join(i.name for i in sorted(set(items.values()), key=lambda i: i.sort))
+                plan.errors.append(RowError(n, "待遇项目", f"未知的待遇项目“{item_text}”（可用：{known}）"))
+                continue
+            if item.pk in seen_items:
+                plan.errors.append(RowError(n, "待遇项目", f"{item.name} 与第 {seen_items[item.pk]} 行重复（同一人同一项目只能一行）"))
+                continue
+            seen_items[item.pk] = n
+            if not amount_text:
+                plan.errors.append(RowError(n, "月金额", "月金额不能为空"))
+                continue
+            amount, why = _money_cell(amount_text)
+            if amount is None:
+                plan.errors.append(RowError(n, "月金额", why))
+                continue
+            if month is None:
+                if not month_text:
+                    plan.errors.append(RowError(n, "开始年月", "开始年月不能为空"))
+                continue
+            item_rows.append((n, item, amount, month))
+
+        if enrollment is None:
+            if status == PaymentStatus.TERMINATED:
+                plan.errors.append(RowError(row_of("状态"), "状态", "尚未纳入自管人员，状态不能为终止"))
+            if not months and len(plan.errors) == errors_before:
+                plan.errors.append(RowError(first_row, "开始年月", "新纳入人员须填写开始年月"))
+            pp.new_enrollment = True
+            pp.start_month = min(months) if months else None
+            pp.status = status or PaymentStatus.ACTIVE
+            pp.service_years = years if years is not None else Decimal("0")
+            pp.note = note
+            pp.items = [ItemChange(n, item, amount, month, None) for n, item, amount, month in item_rows]
+        else:
+            pp.enrollment_id = enrollment["id"]
+            pp.status = enrollment["payment_status"]
+            if status and status != enrollment["payment_status"]:
+                plan.errors.append(RowError(
+                    row_of("状态"), "状态",
+                    f"“{status_text}”与系统中的状态“{STATUS_LABEL[enrollment['payment_status']]}”不一致："
+                    "暂停、恢复、减员请在待遇管理中办理（须填原因和日期）"))
+            if years is not None and years != enrollment["service_years"]:
+                pp.service_years, pp.service_years_before = years, enrollment["service_years"]
+            if note and note != enrollment["note"]:
+                pp.note = note
+            for n, item, amount, month in item_rows:
+                key = (enrollment["id"], item.pk)
+                current = open_ranges.get(key)
+                if current is not None and current[0] == amount:
+                    continue
+                if enrollment["payment_status"] == PaymentStatus.TERMINATED:
+                    plan.errors.append(RowError(n, "月金额", f"该人员已终止发放，不能调整 {item.name}"))
+                    continue
+                if month < enrollment["start_month"]:
+                    plan.errors.append(RowError(n, "开始年月", f"{format_month(month)} 早于开始发放年月 "
+                                                              f"{format_month(enrollment['start_month'])}"))
+                    continue
+                if current is not None and month <= current[1]:
+                    plan.errors.append(RowError(
+                        n, "开始年月", f"{item.name} 现为 {current[0]}（{format_month(current[1])} 起），新金额须从更晚的"
+                                      f"月份开始（历史标准不可覆盖），本行为 {format_month(month)}"))
+                    continue
+                closed = last_closed.get(key)
+                if current is None and closed is not None and month <= closed:
+                    plan.errors.append(RowError(n, "开始年月", f"{item.name} 到 {format_month(closed)} 已有标准，"
+                                                              f"新金额须从其后开始"))
+                    continue
+                pp.items.append(ItemChange(n, item, amount, month, current[0] if current else None))
+        plan.persons.append(pp)
+    plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    return plan
+
+
+# --------------------------------------------------------------------------------------------------
+# export
+
+
+def roster_export_rows(*, persons_qs=None, scheme_code: str = "ZG") -> list[list]:
+    """The roster as rows (without header) in the import layout: one row per person and open item
+    range (a person without one gets one row without item), in 身份证号 order. Numbers unmasked."""
+    qs = Enrollment.objects.filter(scheme__code=scheme_code)
+    if persons_qs is not None:
+        qs = qs.filter(person__in=persons_qs)
+    enrollments = list(qs.values(
+        "id", "person_id", "person__id_number", "person__name", "person__town__name", "person__mobile",
+        "person__phone", "payment_status", "start_month", "service_years", "note").order_by("person__id_number"))
+    eids = [e["id"] for e in enrollments]
+    amounts = defaultdict(list)
+    for eid, name, _sort, amount, f in (BenefitAmount.objects.filter(enrollment_id__in=eids, to_month__isnull=True)
+                                       .values_list("enrollment_id", "item__name", "item__sort", "amount", "from_month")
+                                       .order_by("enrollment_id", "item__sort", "item__code")):
+        amounts[eid].append((name, amount, f))
+    accounts = {a[0]: a[1:] for a in BankAccount.objects.filter(
+        person_id__in=[e["person_id"] for e in enrollments], valid_to__isnull=True).values_list(
+        "person_id", "bank", "account_number", "holder_name")}
+    bank_labels = {code: str(label) for code, label in Bank.choices}
+    out = []
+    for e in enrollments:
+        acc = accounts.get(e["person_id"])
+        common = {
+            "bank": bank_labels.get(acc[0], acc[0]) if acc else "", "number": acc[1] if acc else "",
+            "holder": acc[2] if acc else "",
+        }
+        lines = amounts.get(e["id"]) or [("", None, e["start_month"])]
+        for name, amount, f in lines:
+            out.append([
+                e["person__id_number"], e["person__name"], name, amount, format_month(f),
+                STATUS_LABEL[e["payment_status"]], common["bank"], common["number"], common["holder"],
+                e["service_years"], e["person__town__name"], e["person__mobile"] or e["person__phone"], e["note"],
+            ])
+    return out
+
+
+def write_roster(fileobj, rows: list[list], *, fmt: str) -> None:
+    """Write header + rows as xlsx or csv (UTF-8 with BOM, what Excel opens)."""
+    if fmt == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow(["" if v is None else (f"{v:.2f}" if isinstance(v, Decimal) else v) for v in r])
+        fileobj.write(b"\xef\xbb\xbf" + text.getvalue().encode("utf-8"))
+        return
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("自管人员花名册")
+    sheet.append(COLUMNS)
+    for r in rows:
+        sheet.append([str(v) if i == 0 else (v if v is not None else None) for i, v in enumerate(r)])
+    book.save(fileobj)
+
