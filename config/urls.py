@@ -12,6 +12,8 @@ urlpatterns = [
     path("jobs/", include("shebao.common.urls")),
     path("persons/", include("shebao.registry.urls")),
     path("audit/", include(audit_patterns)),
+    path("payroll/", include("shebao.payroll.urls")),
+    path("bank/", include("shebao.bank.urls")),
     path("zg/", include("shebao.self_managed.urls")),
     path("", include("shebao.web.urls")),
 ]

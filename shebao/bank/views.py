@@ -1,0 +1,507 @@
+"""银行专线接口 pages: export (报盘), files sent, return import (回盘), return lines, failed-and-owed,
+templates. Thin: parse, ask a selector or call one service, render. Access as in the payroll pages
+(``shebao.payroll.views``): clerks export and import, reviewers write off, finance reads."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.db.models import Count, Exists, OuterRef, Subquery, Sum
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from shebao.bank.formats import BankFileError, Template
+from shebao.bank.forms import ReturnUploadForm
+from shebao.bank.models import BankFile, BankFileLine, ReturnFile, ReturnLine
+from shebao.bank.selectors import (
+    bank_file_lines,
+    bank_file_list,
+    bank_template_list,
+    failed_owed_lines,
+    return_file_list,
+)
+from shebao.bank.services import BankError, bank_export, bank_return_import
+from shebao.common.money import ZERO, format_yuan
+from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.views import clerk_required, is_clerk, is_reviewer, scheme_choices, viewer_required
+from shebao.registry.models import Bank, BankAccount
+from shebao.web.tables import (
+    ChoiceFilter,
+    Column,
+    DateRangeFilter,
+    FilterError,
+    Table,
+    TextFilter,
+    render_table,
+)
+
+BANK_LABELS = dict(Bank.choices)
+UPLOADS = Path(tempfile.gettempdir()) / "shebao-returns"  # a return file between preview and import
+
+
+def _bank_label(code: str) -> str:
+    return str(BANK_LABELS.get(code, code)) if code else _("（未登记开户银行）")
+
+
+def _crumbs(*items):
+    return [(_("银行专线接口"), reverse("bank:file_list")), *items]
+
+
+def _int_filter(field):
+    def method(qs, value, request):
+        if not value.isdigit():
+            raise FilterError(_("“%(v)s”不是批次号") % {"v": value})
+        return qs.filter(**{field: int(value)})
+    return method
+
+
+# --------------------------------------------------------------------------------------------------
+# export (报盘)
+
+
+def _pending_by_run_and_bank():
+    """Approved runs' lines still to send (net > 0, 待发, in no file), counted per run and bank."""
+    sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
+    return (PayrollLine.objects.filter(run__state=PayrollRun.State.APPROVED, status=PayrollLine.Status.PENDING,
+                                       net__gt=0)
+            .filter(~Exists(sent)).values("run_id", "bank").annotate(n=Count("id"), total=Sum("net"))
+            .order_by("run_id", "bank"))
+
+
+@clerk_required
+def export(request):
+    pending = list(_pending_by_run_and_bank())
+    banks = sorted({p["bank"] for p in pending})
+    run_ids = sorted({p["run_id"] for p in pending})
+    runs = {r.pk: r for r in PayrollRun.objects.filter(pk__in=run_ids).select_related("scheme", "created_by",
+                                                                                        "approved_by")}
+    data = request.POST if request.method == "POST" else request.GET
+    wanted_run = data.get("run", "")
+    bank = data.get("bank")
+    if bank is None:
+        for_run = [p["bank"] for p in pending if str(p["run_id"]) == wanted_run]
+        bank = for_run[0] if for_run else (banks[0] if banks else "")
+    templates = list(bank_template_list())
+    template_code = data.get("template") or "standard"
+    template = next((t for t in templates if t.code == template_code), templates[0] if templates else None)
+    options = [{"run": runs[p["run_id"]], "n": p["n"], "total": p["total"]} for p in pending if p["bank"] == bank]
+    chosen_ids = {int(x) for x in (request.POST.getlist("runs") if request.method == "POST" else
+                                   ([wanted_run] if wanted_run else [])) if str(x).isdigit()}
+    if request.method == "GET" and not chosen_ids:
+        chosen_ids = {o["run"].pk for o in options}
+    for o in options:
+        o["checked"] = o["run"].pk in chosen_ids
+    chosen = [o for o in options if o["checked"]]
+    context = {
+        "banks": [(b, _bank_label(b)) for b in banks], "bank": bank, "bank_label": _bank_label(bank),
+        "templates": templates, "template": template, "options": options,
+        "approved_without_lines": PayrollRun.objects.filter(state=PayrollRun.State.APPROVED)
+        .exclude(pk__in=run_ids).select_related("scheme"),
+        "breadcrumbs": _crumbs((_("报盘"), "")),
+    }
+    if request.method == "POST":
+        if not chosen:
+            messages.error(request, _("请至少选择一个已审核的结算批次"))
+        elif template is None:
+            messages.error(request, _("没有可用的银行模板"))
+        elif request.POST.get("confirm") == "1":
+            try:
+                files = bank_export(runs=[o["run"] for o in chosen], template=template, user=request.user,
+                                    bank=bank or None)
+            except BankError as exc:
+                messages.error(request, str(exc))
+            else:
+                links = format_html_join("；", '<a href="{}">{}</a>（{} 笔，{} 元）<a href="{}">下载</a>', (
+                    (reverse("bank:file_detail", args=[f.pk]), f.batch_no, f.line_count, format_yuan(f.total),
+                     reverse("bank:file_download", args=[f.pk])) for f in files))
+                messages.success(request, format_html("{}：{}", _("已生成报盘文件"), links))
+                return redirect("bank:file_detail", pk=files[-1].pk)
+        else:
+            context.update(confirm=True, chosen=chosen, count=sum(o["n"] for o in chosen),
+                           total=sum((o["total"] for o in chosen), ZERO))
+    return render(request, "bank/export.html", context)
+
+
+# --------------------------------------------------------------------------------------------------
+# files sent
+
+
+def _bank_choices(request):
+    return Bank.choices
+
+
+class FileTable(Table):
+    columns = [
+        Column("batch_no", _l("批次号"), sortable=True, link=("bank:file_detail", "pk")),
+        Column("template__name", _l("模板")),
+        Column("bank", kind="choice", choices=Bank.choices),
+        Column("file_date", kind="date", sortable=True),
+        Column("line_count", kind="num", sortable=True),
+        Column("total", kind="money", sortable=True),
+        Column("ok_count", _l("成功笔数"), kind="num"),
+        Column("failed_count", _l("失败笔数"), kind="num"),
+        Column("sha256", _l("校验和(SHA-256)")),
+        Column("created_by_name", _l("经办人")),
+        Column("created_at", kind="datetime", sortable=True),
+    ]
+    filters = [
+        ChoiceFilter("bank", _l("开户银行"), choices=_bank_choices),
+        TextFilter("batch", _l("批次号"), lookups=["batch_no__contains"]),
+        TextFilter("run", _l("结算批次"), method=_int_filter("runs")),
+        DateRangeFilter("date", _l("报盘日期"), field="file_date"),
+    ]
+    default_sort = "-created_at"
+    export_name = _l("报盘文件")
+
+    def cell_sha256(self, value, row):
+        return format_html('<span class="mono" title="{}">{}…</span>', value, value[:12])
+
+
+@viewer_required
+def file_list(request):
+    table = FileTable(request, bank_file_list())
+    return render_table(request, table, "bank/file_list.html", {"can_export": is_clerk(request.user)})
+
+
+def _outcome_filter(qs, value, request):
+    return {"paid": qs.filter(return_line__ok=True), "failed": qs.filter(return_line__ok=False),
+            "waiting": qs.filter(return_line__isnull=True)}[value]
+
+
+class FileLineTable(Table):
+    columns = [
+        Column("seq", kind="num", sortable=True),
+        Column("name", link=lambda row: reverse("payroll:line_detail", args=[row["payroll_line_id"]])),
+        Column("id_number", kind="id_number"),
+        Column("account_number", kind="account"),
+        Column("holder_name"),
+        Column("amount", kind="money", sortable=True),
+        Column("return_line__processed_amount", _l("实处理金额"), kind="money"),
+        Column("return_line__reason", _l("银行返回原因")),
+        Column("line_status", _l("发放状态"), kind="choice", choices=PayrollLine.Status.choices),
+        Column("run_id", _l("结算批次"), kind="num", link=("payroll:run_detail", "run_id")),
+    ]
+    filters = [
+        TextFilter("q", _l("姓名/身份证号后几位"), lookups=["name__contains", "id_number__endswith"]),
+        ChoiceFilter("outcome", _l("回盘结果"), method=_outcome_filter,
+                     choices=[("paid", _l("成功")), ("failed", _l("失败")), ("waiting", _l("未回盘"))]),
+    ]
+    extra_fields = ("payroll_line_id",)
+    default_sort = "seq"
+    export_name = _l("报盘明细")
+    dom_id = "tbl-file-lines"
+
+    def cell_line_status(self, value, row):
+        css = {"paid": "ok", "failed": "err", "written_off": "warn"}.get(value, "")
+        return format_html('<span class="tag {}">{}</span>', css, PayrollLine.Status(value).label)
+
+
+@viewer_required
+def file_detail(request, pk: int):
+    bank_file = get_object_or_404(bank_file_list(), pk=pk)
+    table = FileLineTable(request, bank_file_lines(bank_file=bank_file))
+    return render_table(request, table, "bank/file_detail.html", {
+        "f": bank_file, "bank_label": _bank_label(bank_file.bank),
+        "runs": PayrollRun.objects.filter(pk__in=BankFile.runs.through.objects.filter(bankfile_id=bank_file.pk)
+                                          .values("payrollrun_id")).select_related("scheme"),
+        "returns": return_file_list(bank_file=bank_file),
+        "breadcrumbs": _crumbs((bank_file.batch_no, "")),
+    })
+
+
+@viewer_required
+def file_download(request, pk: int):
+    """The kept bytes of the file, exactly as written."""
+    bank_file = get_object_or_404(BankFile, pk=pk)
+    ctype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+             if bank_file.file_name.endswith(".xlsx") else "application/octet-stream")
+    response = HttpResponse(bytes(bank_file.content), content_type=ctype)
+    response["Content-Disposition"] = (f"attachment; filename=\"{bank_file.file_name}\"; "
+                                       f"filename*=UTF-8''{quote(bank_file.file_name)}")
+    response["X-Content-SHA256"] = bank_file.sha256
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# return import (回盘)
+
+
+class ReturnFileTable(Table):
+    columns = [
+        Column("id", _l("回盘"), kind="num", sortable=True, link=("bank:return_detail", "pk")),
+        Column("bank_file__batch_no", _l("批次号"), link=("bank:file_detail", "bank_file_id")),
+        Column("file_name"),
+        Column("line_count", kind="num"),
+        Column("ok_count", kind="num"),
+        Column("ok_total", kind="money"),
+        Column("failed_count", kind="num"),
+        Column("failed_total", kind="money"),
+        Column("imported_by__full_name", _l("导入人")),
+        Column("imported_at", kind="datetime", sortable=True),
+    ]
+    filters = [TextFilter("batch", _l("批次号"), lookups=["bank_file__batch_no__contains"])]
+    extra_fields = ("bank_file_id",)
+    default_sort = "-imported_at"
+    export_name = _l("回盘文件")
+
+
+def _preview(data: bytes):
+    """(payment file, parsed return) — read only; raises BankFileError like the import would."""
+    for definition in bank_template_list().values_list("definition", flat=True):
+        try:
+            batch = Template(definition).peek_batch_no(data)
+        except ValueError:
+            continue
+        if batch:
+            found = BankFile.objects.defer("content").filter(batch_no=batch).first()
+            if found is None:
+                raise BankFileError([(None, f"批次号“{batch}”没有对应的报盘文件（未知批次）")], "回盘文件被拒绝")
+            return found, Template(found.definition).parse_return(data)
+    # not in any active layout: the import also tries the layouts old files were written with
+    return None, None
+
+
+def _stash_path(user, digest: str) -> Path:
+    return UPLOADS / f"{user.pk}-{digest}"
+
+
+def _refused(request, exc) -> None:
+    messages.error(request, format_html("{}<br>{}", str(exc), _("文件未导入，未做任何更改。")))
+
+
+@viewer_required
+def returns(request):
+    can_import = is_clerk(request.user)
+    form = ReturnUploadForm(request.POST or None, request.FILES or None) if can_import else None
+    context = {"form": form, "can_import": can_import, "breadcrumbs": _crumbs((_("回盘导入"), ""))}
+    if request.method == "POST" and can_import:
+        if request.POST.get("confirm") == "1":
+            return _import_confirmed(request)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            data = upload.read()
+            digest = hashlib.sha256(data).hexdigest()
+            if ReturnFile.objects.filter(sha256=digest).exists():
+                result = bank_return_import(data=data, filename=upload.name, user=request.user)  # writes nothing
+                messages.info(request, format_html('{} <a href="{}">{}</a>', result.note,
+                                                   reverse("bank:return_detail", args=[result.return_file.pk]),
+                                                   _("查看该回盘")))
+                return redirect("bank:returns")
+            try:
+                bank_file, parsed = _preview(data)
+            except BankFileError as exc:
+                _refused(request, exc)
+                return redirect("bank:returns")
+            UPLOADS.mkdir(parents=True, exist_ok=True)
+            _stash_path(request.user, digest).write_bytes(data)
+            ok = [r for r in parsed.lines if r.ok] if parsed else []
+            failed = [r for r in parsed.lines if not r.ok] if parsed else []
+            context.update(confirm=True, digest=digest, filename=upload.name, bank_file=bank_file, parsed=parsed,
+                           ok_count=len(ok), ok_total=sum((r.processed_amount for r in ok), ZERO),
+                           failed_count=len(failed), failed_total=sum((r.amount for r in failed), ZERO),
+                           failed_lines=failed[:50])
+    table = ReturnFileTable(request, return_file_list())
+    return render_table(request, table, "bank/returns.html", context)
+
+
+def _import_confirmed(request):
+    digest = request.POST.get("digest", "")
+    filename = request.POST.get("filename", "")[:200] or "return.txt"
+    path = _stash_path(request.user, digest) if len(digest) == 64 and digest.isalnum() else None
+    if path is None or not path.exists():
+        messages.error(request, _("上传的文件已失效，请重新选择文件"))
+        return redirect("bank:returns")
+    data = path.read_bytes()
+    try:
+        result = bank_return_import(data=data, filename=filename, user=request.user)
+    except (BankFileError, BankError) as exc:
+        _refused(request, exc)
+        return redirect("bank:returns")
+    finally:
+        path.unlink(missing_ok=True)
+    rf = result.return_file
+    link = format_html('<a href="{}">{}</a>', reverse("bank:return_detail", args=[rf.pk]), _("查看回盘明细"))
+    if not result.created:
+        messages.info(request, format_html("{} {}", result.note, link))
+    else:
+        messages.success(request, format_html("{} {}：{}。{}", _("已导入回盘"), rf.bank_file.batch_no, result.note, link))
+        if rf.failed_count:
+            messages.warning(request, format_html(
+                '{} <a href="{}">{}</a>', _("有 %(n)s 笔失败，请核对账户后二次报盘或核销。") % {"n": rf.failed_count},
+                reverse("bank:failed"), _("失败待发清单")))
+    return redirect("bank:return_detail", pk=rf.pk)
+
+
+class ReturnLineTable(Table):
+    columns = [
+        Column("return_file_id", _l("回盘"), kind="num", link=("bank:return_detail", "return_file_id")),
+        Column("bank_file_line__bank_file__batch_no", _l("批次号")),
+        Column("line_no", kind="num", sortable=True),
+        Column("bank_file_line__seq", _l("序号"), kind="num", sortable=True),
+        Column("bank_file_line__name", _l("姓名")),
+        Column("bank_file_line__id_number", _l("身份证号"), kind="id_number"),
+        Column("bank_file_line__account_number", _l("银行账号"), kind="account"),
+        Column("bank_file_line__amount", _l("金额"), kind="money"),
+        Column("processed_amount", kind="money"),
+        Column("ok", _l("结果"), kind="bool"),
+        Column("status_code"),
+        Column("reason"),
+        Column("return_file__imported_at", _l("导入时间"), kind="datetime", sortable=True),
+    ]
+    filters = [
+        TextFilter("q", _l("姓名/身份证号后几位"),
+                   lookups=["bank_file_line__name__contains", "bank_file_line__id_number__endswith"]),
+        TextFilter("batch", _l("批次号"), lookups=["bank_file_line__bank_file__batch_no__contains"]),
+        ChoiceFilter("ok", _l("结果"), field="ok", choices=[("True", _l("成功")), ("False", _l("失败"))]),
+        TextFilter("reason", _l("原因"), lookups=["reason__contains"]),
+        DateRangeFilter("imported", _l("导入日期"), field="return_file__imported_at", datetime=True),
+    ]
+    default_sort = "-return_file__imported_at"
+    export_name = _l("回盘明细")
+    dom_id = "tbl-return-lines"
+
+    def cell_ok(self, value, row):
+        return format_html('<span class="tag {}">{}</span>', "ok" if value else "err", _("成功") if value else _("失败"))
+
+    def xlsx_ok(self, value, row):
+        return _("成功") if value else _("失败")
+
+
+@viewer_required
+def return_detail(request, pk: int):
+    rf = get_object_or_404(return_file_list(), pk=pk)
+    table = ReturnLineTable(request, ReturnLine.objects.filter(return_file=rf))
+    return render_table(request, table, "bank/return_detail.html", {
+        "rf": rf, "breadcrumbs": _crumbs((_("回盘导入"), reverse("bank:returns")), (f"#{rf.pk}", ""))})
+
+
+@viewer_required
+def return_line_list(request):
+    table = ReturnLineTable(request, ReturnLine.objects.all())
+    return render_table(request, table, "bank/return_lines.html", {"breadcrumbs": _crumbs((_("回盘明细查询"), ""))})
+
+
+# --------------------------------------------------------------------------------------------------
+# failed and owed (失败待发)
+
+
+def _run_family_filter(qs, value, request):
+    if not value.isdigit():
+        raise FilterError(_("“%(v)s”不是批次号") % {"v": value})
+    run = PayrollRun.objects.filter(pk=int(value)).first()
+    if run is None:
+        return qs.none()
+    ids, level = [run.pk], [run.pk]
+    while level:
+        level = list(PayrollRun.objects.filter(parent_run_id__in=level).values_list("pk", flat=True))
+        ids += level
+    return qs.filter(run_id__in=ids)
+
+
+class FailedTable(Table):
+    columns = [
+        Column("run_id", _l("结算批次"), kind="num", link=("payroll:run_detail", "run_id")),
+        Column("run__scheme__name", _l("险种")),
+        Column("run__period", _l("年月"), kind="month"),
+        Column("seq", kind="num"),
+        Column("name", link=lambda row: reverse("payroll:line_detail", args=[row["pk"]])),
+        Column("id_number", kind="id_number"),
+        Column("net", _l("金额"), kind="money", sortable=True),
+        Column("account_number", _l("失败账号"), kind="account"),
+        Column("batch_no", _l("报盘批次")),
+        Column("fail_reason", _l("银行返回原因")),
+        Column("current_account", _l("当前账号"), kind="account"),
+        Column("actions", _l("处理"), field="person_id", export=False),
+    ]
+    filters = [
+        TextFilter("q", _l("姓名/身份证号后几位"), lookups=["name__contains", "id_number__endswith"]),
+        ChoiceFilter("scheme", _l("险种"), field="run__scheme__code", choices=scheme_choices),
+        TextFilter("run", _l("结算批次"), method=_run_family_filter),
+    ]
+    extra_fields = ("person_id",)
+    export_name = _l("失败待发")
+    dom_id = "tbl-failed"
+
+    def cell_current_account(self, value, row):
+        text = self.masker.account(value or "")
+        if value and value == row.get("account_number"):
+            return format_html('<span class="mono">{}</span> <span class="tag warn">{}</span>', text, _("未变更"))
+        return format_html('<span class="mono">{}</span>', text) if value else format_html(
+            '<span class="tag err">{}</span>', _("无账户"))
+
+    def cell_actions(self, value, row):
+        user = self.request.user
+        parts = [format_html('<a href="{}">{}</a>', reverse("registry:person_detail", args=[value]), _("更正账户"))]
+        if is_clerk(user):
+            parts.append(format_html('<a href="{}">{}</a>', reverse("payroll:run_reissue", args=[row["run_id"]]),
+                                     _("二次报盘")))
+        if is_reviewer(user):
+            parts.append(format_html('<a href="{}?next={}">{}</a>',
+                                     reverse("payroll:line_write_off", args=[row["pk"]]), reverse("bank:failed"),
+                                     _("核销")))
+        return format_html_join(" · ", "{}", ((p,) for p in parts))
+
+
+@viewer_required
+def failed(request):
+    current = BankAccount.objects.filter(person_id=OuterRef("person_id"), valid_to__isnull=True)
+    qs = failed_owed_lines().annotate(current_account=Subquery(current.values("account_number")[:1]))
+    table = FailedTable(request, qs)
+    sums = table.queryset.aggregate(n=Count("id"), total=Sum("net"))
+    return render_table(request, table, "bank/failed.html", {
+        "sums": sums, "breadcrumbs": _crumbs((_("失败待发"), ""))})
+
+
+# --------------------------------------------------------------------------------------------------
+# templates
+
+
+def _field_names(fields) -> str:
+    out = []
+    for f in fields or []:
+        if isinstance(f, str):
+            out.append(f)
+        elif f.get("name"):
+            out.append(f["name"] + (f"({f['width']})" if f.get("width") else ""))
+        else:
+            out.append(f"“{f.get('value', '')}”" + (f"({f['width']})" if f.get("width") else ""))
+    return " | ".join(out)
+
+
+@viewer_required
+def template_list(request):
+    rows = []
+    for t in bank_template_list(active_only=False):
+        d = t.definition or {}
+        pay, ret = d.get("payment", {}), d.get("return", {})
+        rows.append({"t": t, "format": {"delimited": _("分隔符文本"), "fixed": _("定长文本"), "xlsx": "xlsx"}.get(
+            d.get("format"), d.get("format")), "encoding": d.get("encoding", "GB18030") if d.get("format") != "xlsx" else "—",
+            "unit": _("元（两位小数）") if d.get("amount_unit", "yuan") == "yuan" else _("分（整数）"),
+            "delimiter": d.get("delimiter", "|") if d.get("format") == "delimited" else "",
+            "payment": [("头", _field_names(pay.get("header"))), ("明细", _field_names(pay.get("detail"))),
+                        ("尾", _field_names(pay.get("trailer")))],
+            "returns": [("头", _field_names(ret.get("header"))), ("明细", _field_names(ret.get("detail"))),
+                        ("尾", _field_names(ret.get("trailer")))],
+            "status": ret.get("status", {}),
+            "files": t.files.count()})
+    return render(request, "bank/templates.html", {"rows": rows, "breadcrumbs": _crumbs((_("银行模板"), ""))})
+
+
+# --------------------------------------------------------------------------------------------------
+# home-page work item (registered in BankConfig.ready)
+
+
+def work_failed_owed(request):
+    user = request.user
+    if not (is_clerk(user) or is_reviewer(user)):
+        return []
+    n = PayrollLine.objects.filter(status=PayrollLine.Status.FAILED).count()
+    return [(_("银行发放失败待处理"), n, reverse("bank:failed"))]

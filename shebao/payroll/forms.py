@@ -1,0 +1,61 @@
+"""Forms of the payroll pages: parse and check input only; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shebao.benefits.models import Scheme
+from shebao.benefits.months import MonthError, format_month, parse_month
+
+
+class MonthField(forms.CharField):
+    """A calendar month typed as YYYY-MM (also 202603, 2026/3, 2026年3月); cleaned to the first day."""
+
+    widget = forms.TextInput(attrs={"placeholder": "YYYY-MM", "inputmode": "numeric", "pattern": r"\d{4}-?\d{1,2}", "maxlength": "10"})
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        try:
+            return parse_month(value)
+        except MonthError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+def _schemes():
+    return Scheme.objects.order_by("sort", "code")
+
+
+class ComputeForm(forms.Form):
+    scheme = forms.ModelChoiceField(label=_("险种"), queryset=Scheme.objects.none(), empty_label=None,
+                                    to_field_name="code")
+    period = MonthField(label=_("结算年月"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scheme"].queryset = _schemes()
+        if not self.is_bound:
+            self.initial.setdefault("period", format_month(timezone.localdate().replace(day=1)))
+
+
+class WriteOffForm(forms.Form):
+    reason = forms.CharField(label=_("核销原因"), max_length=200,
+                             widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("例如：本人已死亡且无继承人，经领导批准核销")}))
+
+
+class OneOffForm(forms.Form):
+    """The run's scheme, month and note; the persons come as repeated ``person``/``amount``/``memo``."""
+
+    scheme = forms.ModelChoiceField(label=_("险种"), queryset=Scheme.objects.none(), empty_label=None,
+                                    to_field_name="code")
+    period = MonthField(label=_("所属年月"))
+    note = forms.CharField(label=_("备注"), max_length=300, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scheme"].queryset = _schemes()
+        if not self.is_bound:
+            self.initial.setdefault("period", format_month(timezone.localdate().replace(day=1)))

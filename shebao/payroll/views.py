@@ -1,0 +1,579 @@
+"""Payroll pages (月度结算, 零星发放, 月末数据). Thin: parse, ask a selector or call one service, render.
+
+Who may do what (the roles of ``shebao.accounts.roles``):
+- see every page: clerks (``registry.add_person``, the clerk marker), reviewers (``accounts.review``)
+  and finance (``accounts.finance_review``, read-only);
+- compute, recompute, one-off, re-issue: clerks;
+- approve and write off: reviewers (the service also refuses the maker approving their own run).
+
+Every write is two steps: a confirm page that says what will happen with the totals, then the action
+and a message saying what was done with a link to the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from shebao.benefits.models import Enrollment, Scheme
+from shebao.benefits.months import MonthError, format_month, parse_month
+from shebao.common.masking import masker_for
+from shebao.common.money import ZERO, format_yuan
+from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
+from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.selectors import (
+    month_end_figures,
+    payroll_line_explain,
+    payroll_person_lines,
+    payroll_runs,
+)
+from shebao.payroll.services import (
+    PayrollError,
+    payroll_line_write_off,
+    payroll_oneoff_create,
+    payroll_reissue_create,
+    payroll_run_approve,
+    payroll_run_compute,
+    payroll_run_recompute,
+)
+from shebao.registry.models import Bank
+from shebao.registry.selectors import person_search, persons_visible
+from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
+from shebao.web.xlsx import XlsxWriter
+
+CLERK_PERM = "registry.add_person"  # the clerk marker until payroll has permissions of its own
+REVIEW_PERM = "accounts.review"
+FINANCE_PERM = "accounts.finance_review"
+
+State = PayrollRun.State
+LineStatus = PayrollLine.Status
+
+STEPS = [State.COMPUTED, State.APPROVED, State.EXPORTED, State.RETURNED, State.COMPLETED]
+_STEP_TIME = {State.COMPUTED: "computed_at", State.APPROVED: "approved_at", State.EXPORTED: "exported_at",
+              State.RETURNED: "returned_at", State.COMPLETED: "completed_at"}
+
+
+# --------------------------------------------------------------------------------------------------
+# access
+
+
+def is_clerk(user) -> bool:
+    return user.is_superuser or user.has_perm(CLERK_PERM)
+
+
+def is_reviewer(user) -> bool:
+    return user.is_superuser or user.has_perm(REVIEW_PERM)
+
+
+def can_view(user) -> bool:
+    return user.is_authenticated and (is_clerk(user) or is_reviewer(user) or user.has_perm(FINANCE_PERM))
+
+
+def _guard(check):
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not check(request.user):
+                raise PermissionDenied(_("您没有此功能的权限"))
+            return view(request, *args, **kwargs)
+        return wrapped
+    return decorator
+
+
+viewer_required = _guard(can_view)
+clerk_required = _guard(is_clerk)
+reviewer_required = _guard(is_reviewer)
+
+
+def _confirmed(request) -> bool:
+    return request.method == "POST" and request.POST.get("confirm") == "1"
+
+
+def _run_link(run: PayrollRun) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("payroll:run_detail", args=[run.pk]), _("查看批次 %(n)s") % {"n": run.pk})
+
+
+def _totals_text(run: PayrollRun) -> str:
+    return _("%(n)s 笔，应发 %(gross)s 元，扣减 %(ded)s 元，实发 %(net)s 元") % {
+        "n": run.line_count, "gross": format_yuan(run.gross), "ded": format_yuan(run.deductions),
+        "net": format_yuan(run.net)}
+
+
+def _crumbs(*items) -> list[tuple[str, str]]:
+    return [(_("月度结算"), reverse("payroll:run_list")), *items]
+
+
+# --------------------------------------------------------------------------------------------------
+# runs list
+
+
+def _period_filter(qs, value, request):
+    try:
+        return qs.filter(period=parse_month(value))
+    except MonthError as exc:
+        raise FilterError(str(exc)) from None
+
+
+def scheme_choices(request):
+    return list(Scheme.objects.order_by("sort", "code").values_list("code", "name"))
+
+
+class RunTable(Table):
+    columns = [
+        Column("id", _l("批次"), kind="num", sortable=True, link=("payroll:run_detail", "pk")),
+        Column("scheme__name", _l("险种")),
+        Column("period", _l("结算年月"), kind="month", sortable=True),
+        Column("kind", kind="choice"),
+        Column("state", kind="choice", sortable=True),
+        Column("line_count", _l("笔数"), kind="num", sortable=True),
+        Column("gross", _l("应发合计"), kind="money", sortable=True),
+        Column("deductions", _l("扣减合计"), kind="money"),
+        Column("net", _l("实发合计"), kind="money", sortable=True),
+        Column("created_by__full_name", _l("经办人")),
+        Column("approved_by__full_name", _l("审核人")),
+        Column("computed_at", _l("计算时间"), kind="datetime", sortable=True),
+    ]
+    filters = [
+        ChoiceFilter("scheme", _l("险种"), field="scheme__code", choices=scheme_choices),
+        TextFilter("period", _l("结算年月"), method=_period_filter, placeholder="YYYY-MM"),
+        ChoiceFilter("kind", _l("类型"), choices=PayrollRun.Kind.choices),
+        ChoiceFilter("state", _l("状态"), choices=PayrollRun.State.choices),
+    ]
+    default_sort = "-id"
+    export_name = _l("结算批次")
+
+    def cell_state(self, value, row):
+        return _state_tag(value)
+
+
+def _state_tag(value) -> str:
+    css = {State.COMPUTED: "warn", State.APPROVED: "brand", State.EXPORTED: "brand", State.RETURNED: "brand",
+           State.COMPLETED: "ok"}.get(value, "")
+    return format_html('<span class="tag {}">{}</span>', css, State(value).label if value in State.values else value)
+
+
+@viewer_required
+def run_list(request):
+    table = RunTable(request, payroll_runs())
+    return render_table(request, table, "payroll/run_list.html", {
+        "can_compute": is_clerk(request.user),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# compute
+
+
+def _beneficiaries(scheme: Scheme, period: dt.date) -> int:
+    """How many enrollments of the scheme are in effect in the period (before suspensions): the
+    confirm page's estimate of who will be looked at."""
+    return (Enrollment.objects.filter(scheme=scheme, start_month__lte=period)
+            .filter(Q(end_month__isnull=True) | Q(end_month__gte=period)).count())
+
+
+@clerk_required
+def compute(request):
+    form = ComputeForm(request.POST or None)
+    context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), ""))}
+    if request.method == "POST" and form.is_valid():
+        scheme, period = form.cleaned_data["scheme"], form.cleaned_data["period"]
+        existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR).first()
+        if existing is not None:
+            form.add_error(None, _("%(scheme)s %(period)s 的月度结算已存在（批次 %(n)s，%(state)s），不能重复结算。")
+                           % {"scheme": scheme.name, "period": format_month(period), "n": existing.pk,
+                              "state": existing.get_state_display()})
+            context["existing"] = existing
+        elif _confirmed(request):
+            try:
+                run = payroll_run_compute(scheme=scheme, period=period, user=request.user)
+            except PayrollError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, format_html(
+                    "{} {} {}：{}。{}", _("已计算"), scheme.name, format_month(period), _totals_text(run),
+                    _("请交另一位审核员审核。")))
+                return redirect("payroll:run_detail", pk=run.pk)
+        else:
+            context.update(confirm=True, scheme=scheme, period=period,
+                           beneficiaries=_beneficiaries(scheme, period))
+    return render(request, "payroll/compute.html", context)
+
+
+# --------------------------------------------------------------------------------------------------
+# run detail and its lines
+
+
+def _status_filter_choices(request):
+    return LineStatus.choices
+
+
+class LineTable(Table):
+    columns = [
+        Column("seq", kind="num", sortable=True),
+        Column("name", sortable=True, link=lambda row: reverse("payroll:line_detail", args=[row["pk"]])),
+        Column("id_number", kind="id_number"),
+        Column("bank", kind="choice", choices=Bank.choices),
+        Column("account_number", kind="account"),
+        Column("gross", kind="money", sortable=True),
+        Column("deductions", kind="money", sortable=True),
+        Column("net", kind="money", sortable=True),
+        Column("status", kind="choice", sortable=True),
+        Column("fail_reason"),
+    ]
+    filters = [
+        TextFilter("q", _l("姓名/身份证号后几位"), lookups=["name__contains", "id_number__endswith"]),
+        ChoiceFilter("status", _l("状态"), choices=_status_filter_choices),
+        ChoiceFilter("bank", _l("开户银行"), choices=Bank.choices),
+    ]
+    default_sort = "seq"
+    export_name = _l("结算明细")
+    dom_id = "tbl-lines"
+
+    def cell_status(self, value, row):
+        css = {LineStatus.PAID: "ok", LineStatus.FAILED: "err", LineStatus.WRITTEN_OFF: "warn"}.get(value, "")
+        return format_html('<span class="tag {}">{}</span>', css, LineStatus(value).label)
+
+
+def _steps(run: PayrollRun) -> list[dict]:
+    reached = STEPS.index(run.state) if run.state in STEPS else -1
+    out = []
+    for i, state in enumerate(STEPS):
+        when = getattr(run, _STEP_TIME[state])
+        out.append({"label": State(state).label, "done": i <= reached, "current": i == reached,
+                    "when": timezone.localtime(when) if when else None})
+    return out
+
+
+def _family(run: PayrollRun) -> list[int]:
+    """The run and every re-issue run descending from it (a few levels at most)."""
+    ids, level = [run.pk], [run.pk]
+    while level:
+        level = list(PayrollRun.objects.filter(parent_run_id__in=level).values_list("pk", flat=True))
+        ids += level
+    return ids
+
+
+def _owed(run_ids) -> dict:
+    return PayrollLine.objects.filter(run_id__in=run_ids, status=LineStatus.FAILED).aggregate(
+        n=Count("id"), total=Sum("net"))
+
+
+@viewer_required
+def run_detail(request, pk: int):
+    run = get_object_or_404(payroll_runs(), pk=pk)
+    table = LineTable(request, PayrollLine.objects.filter(run=run))
+    user = request.user
+    owed = _owed(_family(run))
+    by_status = dict(PayrollLine.objects.filter(run=run).values_list("status").annotate(n=Count("id")))
+    return render_table(request, table, "payroll/run_detail.html", {
+        "run": run, "steps": _steps(run), "owed": owed,
+        "by_status": [(LineStatus(s).label, n) for s, n in sorted(by_status.items(), key=lambda kv: kv[0])],
+        "reissues": run.reissues.order_by("pk"),
+        "can_recompute": is_clerk(user) and run.state == State.COMPUTED and run.kind == PayrollRun.Kind.REGULAR,
+        "can_approve": is_reviewer(user) and run.state == State.COMPUTED,
+        "can_export": is_clerk(user) and run.state == State.APPROVED,
+        "can_reissue": is_clerk(user) and bool(owed["n"]),
+        "can_write_off": is_reviewer(user),
+        "breadcrumbs": _crumbs((str(run), "")),
+    })
+
+
+@clerk_required
+def run_recompute(request, pk: int):
+    run = get_object_or_404(payroll_runs(), pk=pk)
+    if _confirmed(request):
+        before = _totals_text(run)
+        try:
+            run = payroll_run_recompute(run=run, user=request.user)
+        except PayrollError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, format_html("{}：{} → {}。{}", _("已重新计算 %(run)s") % {"run": run},
+                                                  before, _totals_text(run), _run_link(run)))
+        return redirect("payroll:run_detail", pk=run.pk)
+    return render(request, "payroll/confirm.html", {
+        "run": run, "title": _("重新计算"), "action": reverse("payroll:run_recompute", args=[run.pk]),
+        "what": _("将按当前的待遇、补发和扣减重新计算本批次，现有明细全部替换。"),
+        "button": _("确认重新计算"), "breadcrumbs": _crumbs((str(run), reverse("payroll:run_detail", args=[pk])),
+                                                        (_("重新计算"), "")),
+    })
+
+
+@reviewer_required
+def run_approve(request, pk: int):
+    run = get_object_or_404(payroll_runs(), pk=pk)
+    if _confirmed(request):
+        try:
+            run = payroll_run_approve(run=run, user=request.user)
+        except PayrollError as exc:
+            messages.error(request, _("审核被拒绝：%(reason)s") % {"reason": exc})
+        else:
+            messages.success(request, format_html("{}：{}。{}", _("已审核 %(run)s") % {"run": run}, _totals_text(run),
+                                                  _("可以生成报盘文件了。")))
+        return redirect("payroll:run_detail", pk=run.pk)
+    same = run.created_by_id == request.user.pk
+    return render(request, "payroll/confirm.html", {
+        "run": run, "title": _("审核"), "action": reverse("payroll:run_approve", args=[run.pk]),
+        "what": _("审核后本批次不可再修改，所含补发、扣减将结清，可以报盘。"),
+        "warning": _("本批次由您计算：审核人不能与经办人为同一人，提交将被拒绝。") if same else "",
+        "button": _("确认审核通过"), "breadcrumbs": _crumbs((str(run), reverse("payroll:run_detail", args=[pk])),
+                                                        (_("审核"), "")),
+    })
+
+
+@clerk_required
+def run_reissue(request, pk: int):
+    """二次报盘 of a run's failed lines, each to the person's current account."""
+    run = get_object_or_404(payroll_runs(), pk=pk)
+    if _confirmed(request):
+        try:
+            new = payroll_reissue_create(run=run, user=request.user)
+        except PayrollError as exc:
+            messages.error(request, str(exc))
+            return redirect("payroll:run_detail", pk=run.pk)
+        same_account = [ln.name for ln in PayrollLine.objects.filter(run=new).select_related("origin_line")
+                        if ln.origin_line and ln.origin_line.account_number == ln.account_number]
+        messages.success(request, format_html("{}：{}。{} {}", _("已生成二次报盘批次 %(n)s") % {"n": new.pk},
+                                              _totals_text(new), _("请交审核员审核。"), _run_link(new)))
+        if same_account:
+            names = "、".join(same_account)
+            messages.warning(request, _("以下人员仍发往原失败账户，如账户有误请先变更账户并核销或再次重发：%(names)s")
+                             % {"names": names})
+        return redirect("payroll:run_detail", pk=new.pk)
+    lines = list(PayrollLine.objects.filter(run_id__in=_family(run), status=LineStatus.FAILED)
+                 .select_related("person").order_by("id_number"))
+    accounts = {a.person_id: a for a in _current_accounts([ln.person_id for ln in lines])}
+    masker = masker_for(request.user)
+    rows = []
+    for ln in lines:
+        acct = accounts.get(ln.person_id)
+        rows.append({"line": ln, "old": masker.account(ln.account_number),
+                     "new": masker.account(acct.account_number) if acct else "",
+                     "new_bank": acct.get_bank_display() if acct else "",
+                     "same": acct is None or acct.account_number == ln.account_number})
+    total = sum((ln.net for ln in lines), ZERO)
+    return render(request, "payroll/reissue_confirm.html", {
+        "run": run, "rows": rows, "total": total, "count": len(lines),
+        "breadcrumbs": _crumbs((str(run), reverse("payroll:run_detail", args=[pk])), (_("二次报盘"), "")),
+    })
+
+
+def _current_accounts(person_ids):
+    from shebao.registry.models import BankAccount
+
+    return BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# a line: why this amount; write-off
+
+
+@viewer_required
+def line_detail(request, pk: int):
+    line = get_object_or_404(PayrollLine.objects.select_related("run", "run__scheme", "written_off_by"), pk=pk)
+    explain = payroll_line_explain(line)
+    masker = masker_for(request.user)
+    return render(request, "payroll/line_detail.html", {
+        "line": line, "run": line.run, "explain": explain,
+        "id_number": masker.id_number(line.id_number), "account": masker.account(line.account_number),
+        "origin_chain": [{**c, "account_number": masker.account(c["account_number"]),
+                          "status_label": LineStatus(c["status"]).label} for c in explain["origin_chain"]],
+        "reissue_lines": PayrollLine.objects.filter(origin_line=line).select_related("run"),
+        "can_write_off": is_reviewer(request.user) and line.status == LineStatus.FAILED,
+        "breadcrumbs": _crumbs((str(line.run), reverse("payroll:run_detail", args=[line.run_id])),
+                               (_("第 %(seq)s 笔 %(name)s") % {"seq": line.seq, "name": line.name}, "")),
+    })
+
+
+@reviewer_required
+def line_write_off(request, pk: int):
+    line = get_object_or_404(PayrollLine.objects.select_related("run", "run__scheme"), pk=pk)
+    form = WriteOffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            line = payroll_line_write_off(line=line, user=request.user, reason=form.cleaned_data["reason"])
+        except PayrollError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, format_html(
+                "{} {} {} 元（{}）。{}", _("已核销"), line.name, format_yuan(line.net),
+                _("批次 %(run)s 第 %(seq)s 笔") % {"run": line.run_id, "seq": line.seq}, _run_link(line.run)))
+            return redirect(request.POST.get("next") or reverse("payroll:line_detail", args=[line.pk]))
+    return render(request, "payroll/write_off.html", {
+        "form": form, "line": line, "account": masker_for(request.user).account(line.account_number),
+        "next": request.GET.get("next") or request.POST.get("next") or "",
+        "breadcrumbs": _crumbs((str(line.run), reverse("payroll:run_detail", args=[line.run_id])),
+                               (_("核销"), "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# one-off runs (零星发放)
+
+
+def _oneoff_rows(request):
+    """The persons and amounts posted as repeated fields, with their errors."""
+    ids = request.POST.getlist("person")
+    amounts = request.POST.getlist("amount")
+    memos = request.POST.getlist("memo")
+    persons = {p.pk: p for p in persons_visible(request.user).filter(pk__in=[i for i in ids if i.isdigit()])}
+    rows, errors = [], []
+    for n, (pid, amount, memo) in enumerate(zip(ids, amounts, memos, strict=False), start=1):
+        person = persons.get(int(pid)) if pid.isdigit() else None
+        if person is None:
+            errors.append(_("第 %(n)s 行：人员不存在或不在您的管辖范围内") % {"n": n})
+            continue
+        try:
+            value = Decimal(amount.strip().replace(",", ""))
+        except (InvalidOperation, AttributeError):
+            value = None
+        if value is None or value <= 0 or value != value.quantize(Decimal("0.01")):
+            errors.append(_("第 %(n)s 行 %(name)s：金额“%(amount)s”应为大于 0 的两位小数")
+                          % {"n": n, "name": person.name, "amount": amount})
+        rows.append({"person": person, "amount": amount.strip(), "value": value, "memo": memo.strip()[:100]})
+    if not rows and not errors:
+        errors.append(_("请先查询并添加要发放的人员"))
+    return rows, errors
+
+
+@clerk_required
+def oneoff_create(request):
+    form = OneOffForm(request.POST or None)
+    rows, errors = ([], [])
+    masker = masker_for(request.user)
+    context = {"form": form, "breadcrumbs": _crumbs((_("零星发放"), ""))}
+    if request.method == "POST":
+        rows, errors = _oneoff_rows(request)
+        if form.is_valid() and not errors:
+            if _confirmed(request):
+                try:
+                    run = payroll_oneoff_create(
+                        scheme=form.cleaned_data["scheme"], period=form.cleaned_data["period"],
+                        items=[(r["person"], r["amount"], r["memo"]) for r in rows], user=request.user,
+                        note=form.cleaned_data["note"])
+                except PayrollError as exc:
+                    errors.append(str(exc))
+                else:
+                    messages.success(request, format_html("{}：{}。{}", _("已生成零星发放批次 %(n)s") % {"n": run.pk},
+                                                          _totals_text(run), _("请交审核员审核。")))
+                    return redirect("payroll:run_detail", pk=run.pk)
+            else:
+                context.update(confirm=True, total=sum((r["value"] for r in rows), ZERO))
+    context.update(rows=[{**r, "id_masked": masker.id_number(r["person"].id_number)} for r in rows], errors=errors)
+    return render(request, "payroll/oneoff.html", context)
+
+
+@clerk_required
+def oneoff_search(request):
+    """htmx: persons matching the query, each with an 添加 button."""
+    q = (request.GET.get("q") or "").strip()
+    persons = list(person_search(user=request.user, q=q, limit=20)) if q else []
+    masker = masker_for(request.user)
+    return render(request, "payroll/oneoff_search.html", {
+        "q": q, "persons": [{"p": p, "id_masked": masker.id_number(p.id_number)} for p in persons]})
+
+
+# --------------------------------------------------------------------------------------------------
+# month-end figures (月末数据)
+
+
+def _stats_rows(scheme: Scheme):
+    snaps = list(month_end_figures(scheme=scheme, limit=120))
+    items = {}
+    for s in snaps:
+        for it in s.data.get("items", []):
+            key = (it["kind"], it["code"])
+            items.setdefault(key, it["name"] or {"arrears": _("补发"), "deduction": _("扣减")}.get(it["kind"], it["kind"]))
+    order = {"item": 0, "arrears": 1, "deduction": 2}
+    item_keys = sorted(items, key=lambda k: (order.get(k[0], 9), k[1]))
+    rows = []
+    for s in snaps:
+        by_key = {(it["kind"], it["code"]): Decimal(it["total"]) for it in s.data.get("items", [])}
+        rows.append({"snap": s, "items": [by_key.get(k) for k in item_keys]})
+    return rows, [items[k] for k in item_keys]
+
+
+@viewer_required
+def stats(request):
+    schemes = list(Scheme.objects.order_by("sort", "code"))
+    code = request.GET.get("scheme") or (schemes[0].code if schemes else "")
+    scheme = next((s for s in schemes if s.code == code), None)
+    if scheme is None:
+        raise PermissionDenied(_("没有这个险种"))
+    rows, item_names = _stats_rows(scheme)
+    if request.GET.get("export") == "xlsx":
+        return _stats_xlsx(scheme, rows, item_names)
+    chrono = list(reversed(rows))
+    chart = {
+        "labels": [format_month(r["snap"].period) for r in chrono],
+        "paid": [float(r["snap"].paid) for r in chrono],
+        "owed": [float(r["snap"].owed) for r in chrono],
+        "persons": [r["snap"].persons_active for r in chrono],
+    }
+    return render(request, "payroll/stats.html", {
+        "schemes": schemes, "scheme": scheme, "rows": rows, "item_names": item_names, "chart": chart,
+        "breadcrumbs": [(_("统计"), ""), (_("月末数据"), "")],
+    })
+
+
+def _stats_xlsx(scheme: Scheme, rows, item_names):
+    buffer = io.BytesIO()
+    headers = [_("年月"), _("正常人数"), _("暂停人数"), _("终止人数"), *item_names,
+               _("应付"), _("实付"), _("失败"), _("欠付")]
+    money = set(range(4, len(headers)))
+    with XlsxWriter(buffer, sheet_name=f"{scheme.name}月末数据", headers=[str(h) for h in headers],
+                    money_columns=money) as writer:
+        for r in rows:
+            s = r["snap"]
+            writer.write_row([format_month(s.period), s.persons_active, s.persons_suspended, s.persons_terminated,
+                              *r["items"], s.payable, s.paid, s.failed, s.owed])
+    buffer.seek(0)
+    name = f"{scheme.name}月末数据-{timezone.localdate():%Y%m%d}.xlsx"
+    response = FileResponse(buffer, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename=\"stats.xlsx\"; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# home-page work items and the person page section (registered in PayrollConfig.ready)
+
+
+def work_runs_to_approve(request):
+    user = request.user
+    if not is_reviewer(user):
+        return []
+    n = PayrollRun.objects.filter(state=State.COMPUTED).exclude(created_by=user).count()
+    return [(_("待审核的结算批次"), n, reverse("payroll:run_list") + "?state=computed")]
+
+
+def work_runs_to_export(request):
+    if not is_clerk(request.user):
+        return []
+    n = PayrollRun.objects.filter(state=State.APPROVED).count()
+    return [(_("已审核待报盘的结算批次"), n, reverse("bank:export"))]
+
+
+def person_payments_section(person, request):
+    if not can_view(request.user):
+        return None
+    lines = list(payroll_person_lines(person_id=person.pk)[:24])
+    if not lines:
+        return None
+    masker = masker_for(request.user)
+    return (_("发放记录"), "payroll/person_section.html",
+            {"lines": [{"l": ln, "account": masker.account(ln.account_number)} for ln in lines]})
