@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from shebao.common.masking import Masker, masker_for
 from shebao.common.models import AuditEvent
@@ -28,11 +28,11 @@ SENSITIVE_KEYS = {
 }
 
 ACTION_LABELS = {
-    "create": _lazy("新增"), "update": _lazy("修改"), "delete": _lazy("删除"),
-    "login_ok": _lazy("登录成功"), "login_failed": _lazy("登录失败"), "login_locked": _lazy("登录被拒（锁定）"),
-    "logout": _lazy("退出"), "password_change": _lazy("修改密码"), "password_reset": _lazy("重置密码"),
-    "unlock": _lazy("解锁"), "approve": _lazy("审核通过"), "reject": _lazy("退回"), "export": _lazy("导出"),
-    "import": _lazy("导入"), "revoke": _lazy("撤销"), "rollback": _lazy("回退"),
+    "create": gettext_lazy("新增"), "update": gettext_lazy("修改"), "delete": gettext_lazy("删除"),
+    "login_ok": gettext_lazy("登录成功"), "login_failed": gettext_lazy("登录失败"), "login_locked": gettext_lazy("登录被拒（锁定）"),
+    "logout": gettext_lazy("退出"), "password_change": gettext_lazy("修改密码"), "password_reset": gettext_lazy("重置密码"),
+    "unlock": gettext_lazy("解锁"), "approve": gettext_lazy("审核通过"), "reject": gettext_lazy("退回"), "export": gettext_lazy("导出"),
+    "import": gettext_lazy("导入"), "revoke": gettext_lazy("撤销"), "rollback": gettext_lazy("回退"),
 }
 
 
@@ -165,26 +165,26 @@ def _object_type_choices(request):
 
 class AuditTable(Table):
     columns = [
-        Column("occurred_at", _lazy("时间"), kind="datetime", sortable=True),
-        Column("username", _lazy("操作人"), sortable=True),
-        Column("ip", _lazy("来源地址")),
-        Column("action", _lazy("动作"), kind="choice", choices=ACTION_LABELS, sortable=True),
-        Column("object_type", _lazy("对象类型"), sortable=True),
-        Column("object_id", _lazy("对象编号")),
-        Column("person_name", _lazy("人员")),
-        Column("summary", _lazy("摘要"), css="wrap"),
-        Column("reason", _lazy("原因"), css="wrap"),
-        Column("changes", _lazy("变更内容"), field="after", css="wrap"),
+        Column("occurred_at", gettext_lazy("时间"), kind="datetime", sortable=True),
+        Column("username", gettext_lazy("操作人"), sortable=True),
+        Column("ip", gettext_lazy("来源地址")),
+        Column("action", gettext_lazy("动作"), kind="choice", choices=ACTION_LABELS, sortable=True),
+        Column("object_type", gettext_lazy("对象类型"), sortable=True),
+        Column("object_id", gettext_lazy("对象编号")),
+        Column("person_name", gettext_lazy("人员")),
+        Column("summary", gettext_lazy("摘要"), css="wrap"),
+        Column("reason", gettext_lazy("原因"), css="wrap"),
+        Column("changes", gettext_lazy("变更内容"), field="after", css="wrap"),
     ]
     filters = [
-        TextFilter("person", _lazy("人员"), method=_person_filter, placeholder=_lazy("身份证号或姓名")),
-        TextFilter("user", _lazy("操作人"), lookups=["username__icontains", "user__full_name__icontains"]),
-        DateRangeFilter("date", _lazy("日期"), field="occurred_at", datetime=True),
-        ChoiceFilter("action", _lazy("动作"), choices=_action_choices),
-        ChoiceFilter("object_type", _lazy("对象类型"), choices=_object_type_choices),
+        TextFilter("person", gettext_lazy("人员"), method=_person_filter, placeholder=gettext_lazy("身份证号或姓名")),
+        TextFilter("user", gettext_lazy("操作人"), lookups=["username__icontains", "user__full_name__icontains"]),
+        DateRangeFilter("date", gettext_lazy("日期"), field="occurred_at", datetime=True),
+        ChoiceFilter("action", gettext_lazy("动作"), choices=_action_choices),
+        ChoiceFilter("object_type", gettext_lazy("对象类型"), choices=_object_type_choices),
     ]
     default_sort = "-occurred_at"
-    export_name = _lazy("审计日志")
+    export_name = gettext_lazy("审计日志")
     extra_fields = ("before", "person_id")
     dom_id = "audit"
 

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from shebao.common.identity import IdNumberError, parse_id_number
@@ -39,25 +39,25 @@ def _search_filter(qs, value, request):
 
 class PersonTable(Table):
     columns = [
-        Column("name", _lazy("姓名"), sortable=True, link=("registry:person_detail", "pk")),
-        Column("id_number", _lazy("身份证号"), kind="id_number", sortable=True),
-        Column("sex", _lazy("性别"), kind="choice"),
-        Column("birth_date", _lazy("出生日期"), kind="date", sortable=True),
-        Column("town__name", _lazy("镇街道"), sortable=True, sort_field="town__sort"),
-        Column("community__name", _lazy("村社区"), sortable=True),
-        Column("mobile", _lazy("手机"), kind="phone"),
-        Column("death_date", _lazy("死亡日期"), kind="date", sortable=True),
-        Column("created_at", _lazy("登记时间"), kind="datetime", sortable=True),
+        Column("name", gettext_lazy("姓名"), sortable=True, link=("registry:person_detail", "pk")),
+        Column("id_number", gettext_lazy("身份证号"), kind="id_number", sortable=True),
+        Column("sex", gettext_lazy("性别"), kind="choice"),
+        Column("birth_date", gettext_lazy("出生日期"), kind="date", sortable=True),
+        Column("town__name", gettext_lazy("镇街道"), sortable=True, sort_field="town__sort"),
+        Column("community__name", gettext_lazy("村社区"), sortable=True),
+        Column("mobile", gettext_lazy("手机"), kind="phone"),
+        Column("death_date", gettext_lazy("死亡日期"), kind="date", sortable=True),
+        Column("created_at", gettext_lazy("登记时间"), kind="datetime", sortable=True),
     ]
     filters = [
-        TextFilter("q", _lazy("姓名/身份证号"), method=_search_filter,
-                   placeholder=_lazy("姓名、身份证号或后几位、拼音首字母")),
-        ChoiceFilter("town", _lazy("镇街道"), field="town_id",
+        TextFilter("q", gettext_lazy("姓名/身份证号"), method=_search_filter,
+                   placeholder=gettext_lazy("姓名、身份证号或后几位、拼音首字母")),
+        ChoiceFilter("town", gettext_lazy("镇街道"), field="town_id",
                      choices=lambda request: [(t.pk, t.name) for t in towns_visible(request.user)]),
-        ChoiceFilter("sex", _lazy("性别"), choices=Person.Sex.choices),
+        ChoiceFilter("sex", gettext_lazy("性别"), choices=Person.Sex.choices),
     ]
     default_sort = "name"
-    export_name = _lazy("人员名单")
+    export_name = gettext_lazy("人员名单")
     dom_id = "persons"
 
 

@@ -69,7 +69,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shebao.common.masking import masker_for
@@ -140,7 +140,7 @@ class Column:
         if kind == "choice":
             return str((self.choices or {}).get(value, value))
         if kind == "bool":
-            return _g("是") if value else _g("否")
+            return gettext("是") if value else gettext("否")
         return str(value)
 
     def xlsx_value(self, value, masker):
@@ -163,7 +163,7 @@ class Column:
         if kind == "choice":
             return str((self.choices or {}).get(value, value))
         if kind == "bool":
-            return _g("是") if value else _g("否")
+            return gettext("是") if value else gettext("否")
         return value if isinstance(value, str) else str(value)
 
 
@@ -252,7 +252,7 @@ class ChoiceFilter(Filter):
 
     def apply(self, qs, value, request):
         if value not in {v for v, _label in self.choices(request)}:
-            raise FilterError(_g("%(label)s：没有“%(value)s”这一选项") % {"label": self.label, "value": value})
+            raise FilterError(gettext("%(label)s：没有“%(value)s”这一选项") % {"label": self.label, "value": value})
         if self.method is not None:
             return self.method(qs, value, request)
         return qs.filter(**{self.field: value})
@@ -284,10 +284,10 @@ class DateRangeFilter(Filter):
                 values.append(dt.date.fromisoformat(raw))
             except ValueError:
                 values.append(None)
-                errors.append(_g("“%(value)s”不是有效日期（格式 YYYY-MM-DD）") % {"value": raw})
+                errors.append(gettext("“%(value)s”不是有效日期（格式 YYYY-MM-DD）") % {"value": raw})
         start, end = values
         if start and end and start > end:
-            errors.append(_g("%(label)s：开始日期晚于结束日期") % {"label": self.label})
+            errors.append(gettext("%(label)s：开始日期晚于结束日期") % {"label": self.label})
         if start is None and end is None:
             return None, ("；".join(errors) or None)
         return (start, end), ("；".join(errors) or None)
@@ -407,7 +407,7 @@ class Table:
         column = self.column(key)
         if column is None or not column.sortable:
             if raw and raw != self.default_sort:
-                self.errors.append(_g("不能按“%(key)s”排序") % {"key": key})
+                self.errors.append(gettext("不能按“%(key)s”排序") % {"key": key})
             fallback = (self.default_sort or "").lstrip("-")
             if fallback and self.column(fallback):
                 return fallback, (self.default_sort or "").startswith("-")
