@@ -9,7 +9,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 CENT = Decimal("0.01")
@@ -68,7 +68,7 @@ class BankFileError(ValueError):
         return f"{self.title}（{len(self.errors)} 处错误）：" + "；".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PaymentLine:
     """One payment in a file. ``amount`` is Decimal yuan with two places."""
 
@@ -84,7 +84,7 @@ class PaymentLine:
     line_no: int = 0  # where it was read from (parsing only)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReturnRecord:
     """One line of a return file: the bank's outcome for one payment."""
 
@@ -280,86 +280,117 @@ class Template:
             "failed_total": sum((r.amount for r in records if not r.ok), ZERO),
         }
         paid, failed = self.returns.status_paid[0], self.returns.status_failed[0]
-        rows = [_RecordView(r, paid if r.ok else failed) for r in records]
+        rows = [replace(r, status=paid if r.ok else failed) for r in records]
         return self._render(self.returns, summary, rows, "回盘文件无法生成")
 
     def _render(self, layout: Layout, summary: dict, rows: list, title: str) -> bytes:
         errors: list[tuple[int | None, str]] = []
         if self.format == "xlsx":
             return self._render_xlsx(layout, summary, rows, errors, title)
-        render = self._record_bytes if self.format == "fixed" else self._record_delimited
-        out: list[bytes] = []
+        fixed = self.format == "fixed"
+        join = self._joiner(fixed)
+        out: list = []
         if layout.header:
-            out.append(render(layout.header, summary, errors, "汇总行"))
-        detail = layout.detail
+            out.append(join(self._compiled(layout.header), summary, errors, "汇总行"))
+        detail = self._compiled(layout.detail)
         for row in rows:
-            out.append(render(detail, row, errors, f"第{getattr(row, 'seq', '?')}笔"))
+            out.append(join(detail, row, errors, None))
             if len(errors) > MAX_LISTED_ERRORS * 5:
                 break
         if layout.trailer:
-            out.append(render(layout.trailer, summary, errors, "汇总行"))
+            out.append(join(self._compiled(layout.trailer), summary, errors, "汇总行"))
         if errors:
             raise BankFileError(errors, title)
-        return self.eol.join(out) + self.eol
-
-    def _text(self, f: Field, value) -> str:
-        if f.kind == "literal":
-            return f.value or ""
-        if value is None:
-            return ""
-        if f.kind == "amount":
-            q = value.quantize(CENT)
-            if q != value:
-                raise ValueError(f"{f.label} {value} 不是整分金额")
-            return str(int(q * 100)) if f.unit == "fen" else f"{q:.2f}"
-        if f.kind == "int":
-            return str(int(value))
-        if f.kind == "date":
-            return value.strftime(f.date_format)
-        return str(value)
-
-    def _record_delimited(self, fields, source, errors, where) -> bytes:
-        parts = []
-        for f in fields:
-            try:
-                text = self._text(f, _get(source, f.name))
-            except (ValueError, TypeError, AttributeError) as exc:
-                errors.append((None, f"{where}：{exc}"))
-                text = ""
-            if self.delimiter in text or "\n" in text or "\r" in text:
-                errors.append((None, f"{where}：{f.label}“{text}”含分隔符或换行，不能写入文件"))
-            parts.append(text)
+        if fixed:
+            return self.eol.join(out) + self.eol
+        eol = self.eol.decode("ascii")
+        text = eol.join(out) + eol
         try:
-            return self.delimiter.join(parts).encode(self.codec)
+            return text.encode(self.codec)
         except UnicodeEncodeError as exc:
-            errors.append((None, f"{where}：含 {self.encoding} 无法表示的字符“{exc.object[exc.start:exc.end]}”"))
-            return b""
+            line = text.count("\n", 0, exc.start) + 1
+            raise BankFileError([(None, f"第{line}条记录含 {self.encoding} 无法表示的字符"
+                                        f"“{exc.object[exc.start:exc.end]}”")], title) from None
 
-    def _record_bytes(self, fields, source, errors, where) -> bytes:
-        out = []
-        for f in fields:
+    def _compiled(self, fields) -> list:
+        """Per field: (field, getter(source) → value, formatter(value) → str)."""
+        return [(f, _getter(f.name), self._formatter(f)) for f in fields]
+
+    def _formatter(self, f: Field):
+        delimiter = None if self.format == "fixed" else self.delimiter
+        if f.kind == "literal":
+            literal = f.value or ""
+            return lambda _v: literal
+        if f.kind == "amount":
+            label, fen = f.label, f.unit == "fen"
+
+            def amount(v):
+                if v is None:
+                    return ""
+                if not fen:
+                    s = str(v)
+                    if len(s) > 3 and s[-3] == "." and "E" not in s:  # already two places: 1234.56
+                        return s
+                q = v.quantize(CENT)
+                if q != v:
+                    raise ValueError(f"{label} {v} 不是整分金额")
+                return str(int(q.scaleb(2))) if fen else f"{q:.2f}"
+
+            return amount
+        if f.kind == "int":
+            return lambda v: "" if v is None else str(int(v))
+        if f.kind == "date":
+            pattern = f.date_format
+            return lambda v: "" if v is None else v.strftime(pattern)
+        label = f.label
+
+        def text(v):
+            s = "" if v is None else str(v)
+            if (delimiter and delimiter in s) or "\n" in s or "\r" in s:
+                raise ValueError(f"{label}“{s}”含分隔符或换行，不能写入文件")
+            return s
+
+        return text
+
+    def _joiner(self, fixed: bool):
+        delimiter, codec, encoding = self.delimiter, self.codec, self.encoding
+
+        def where_of(source, where):
+            return where or f"第{getattr(source, 'seq', '?')}笔"
+
+        def delimited(compiled, source, errors, where):
             try:
-                text = self._text(f, _get(source, f.name))
-                raw = text.encode(self.codec)
-            except UnicodeEncodeError as exc:
-                errors.append((None, f"{where}：{f.label}含 {self.encoding} 无法表示的字符"
-                                     f"“{exc.object[exc.start:exc.end]}”"))
-                raw = b""
+                return delimiter.join([fmt(get(source)) for _, get, fmt in compiled])
             except (ValueError, TypeError, AttributeError) as exc:
-                errors.append((None, f"{where}：{exc}"))
-                raw = b""
-            if b"\n" in raw or b"\r" in raw:
-                errors.append((None, f"{where}：{f.label}含换行，不能写入文件"))
-            width = f.width
-            if len(raw) > width:
-                if f.cut:
-                    raw = cut_to_bytes(text, width, self.codec)
-                else:
-                    errors.append((None, f"{where}：{f.label}“{text}”长 {len(raw)} 字节，超过宽度 {width} 字节"))
-                    raw = raw[:width]
-            fill = f.pad.encode("ascii") * (width - len(raw))
-            out.append(fill + raw if f.align == "right" else raw + fill)
-        return b"".join(out)
+                errors.append((None, f"{where_of(source, where)}：{exc}"))
+                return ""
+
+        def fixed_width(compiled, source, errors, where):
+            out = []
+            for f, get, fmt in compiled:
+                try:
+                    text = fmt(get(source))
+                    raw = text.encode(codec)
+                except UnicodeEncodeError as exc:
+                    errors.append((None, f"{where_of(source, where)}：{f.label}含 {encoding} 无法表示的字符"
+                                         f"“{exc.object[exc.start:exc.end]}”"))
+                    raw = b""
+                except (ValueError, TypeError, AttributeError) as exc:
+                    errors.append((None, f"{where_of(source, where)}：{exc}"))
+                    raw = b""
+                width = f.width
+                if len(raw) > width:
+                    if f.cut:
+                        raw = cut_to_bytes(text, width, codec)
+                    else:
+                        errors.append((None, f"{where_of(source, where)}：{f.label}“{text}”长 {len(raw)} 字节，"
+                                             f"超过宽度 {width} 字节"))
+                        raw = raw[:width]
+                fill = f.pad.encode("ascii") * (width - len(raw))
+                out.append(fill + raw if f.align == "right" else raw + fill)
+            return b"".join(out)
+
+        return fixed_width if fixed else delimited
 
     def _xlsx_value(self, f: Field, value):
         if f.kind == "literal":
@@ -497,14 +528,15 @@ class Template:
             else:
                 if is_zip:
                     return None
-                lines = [ln.rstrip(b"\r") for ln in data.split(b"\n")]
-                lines = [ln for ln in lines if ln.strip()]
-                if not lines:
-                    return None
+                body = data.strip(b"\r\n")
                 if "batch_no" in layout.names("header"):
-                    rec = self._parse_record(layout.header, 1, lines[0], errors)
+                    fields, line = layout.header, body.split(b"\n", 1)[0]
                 else:
-                    rec = self._parse_record(layout.trailer, len(lines), lines[-1], errors)
+                    fields, line = layout.trailer, body.rsplit(b"\n", 1)[-1]
+                line = line.rstrip(b"\r")
+                if self.format != "fixed":
+                    line = line.decode(self.codec)
+                rec = self._parse_record(fields, 1, line, errors)
         except Exception:  # not this layout
             return None
         batch = rec.get("batch_no")
@@ -531,18 +563,22 @@ class Template:
             line_no, raw = rows.pop()
             summary.update(self._parse_record(layout.trailer, line_no, raw, errors))
             summary_line = summary_line or line_no
+        parse = self._record_parser(layout.detail)
         records = []
         for line_no, raw in rows:
             if not raw.strip():
                 errors.append((line_no, "空行"))
                 continue
-            records.append((line_no, self._parse_record(layout.detail, line_no, raw, errors)))
+            records.append((line_no, parse(line_no, raw, errors)))
         _number_by_position(layout, records)
         return summary, records, errors, summary_line
 
-    def _decode_lines(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Split into lines (CRLF or LF), checking that every line decodes in the template's encoding.
-        A file that is really UTF-8 when GB18030 is expected is refused, not read as mojibake."""
+    def _decode_lines(self, data: bytes) -> list[tuple[int, bytes | str]]:
+        """Split into lines (CRLF or LF) after checking that the file decodes in the template's
+        encoding; a line that does not is named. Delimited files give text lines, fixed-width ones
+        bytes (their widths count bytes). A file that is really UTF-8 when GB18030 is expected is
+        refused, not read as mojibake. (0x0A is never part of a GB18030 character, so splitting the
+        bytes and the text gives the same lines.)"""
         if self.codec in ("gb18030", "gbk", "gb2312") and not data.isascii():
             if data.startswith(codecs.BOM_UTF8):
                 raise BankFileError([(1, f"文件带 UTF-8 BOM，是 UTF-8 编码，不是模板规定的 {self.encoding}")])
@@ -553,65 +589,85 @@ class Template:
             else:
                 raise BankFileError([(None, f"文件是 UTF-8 编码，不是模板规定的 {self.encoding}，请让银行按 "
                                             f"{self.encoding} 重新提供")])
-        raw_lines = data.split(b"\n")
-        while raw_lines and not raw_lines[-1].strip(b"\r"):
-            raw_lines.pop()
-        errors = []
-        rows = []
-        for i, raw in enumerate(raw_lines, start=1):
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            try:
-                raw.decode(self.codec)
-            except UnicodeDecodeError as exc:
-                bad = raw[exc.start:exc.start + 4].hex(" ").upper()
-                errors.append((i, f"第 {exc.start + 1} 字节起无法按 {self.encoding} 解码（字节 {bad}）"))
-            rows.append((i, raw))
-        if errors:
-            raise BankFileError(errors)
-        if not rows:
+        try:
+            text = data.decode(self.codec)
+        except UnicodeDecodeError:
+            errors = []
+            for i, raw in enumerate(data.split(b"\n"), start=1):
+                try:
+                    raw.rstrip(b"\r").decode(self.codec)
+                except UnicodeDecodeError as exc:
+                    bad = raw[exc.start:exc.start + 4].hex(" ").upper()
+                    errors.append((i, f"第 {exc.start + 1} 字节起无法按 {self.encoding} 解码（字节 {bad}）"))
+            raise BankFileError(errors or [(None, f"文件无法按 {self.encoding} 解码")]) from None
+        lines = data.split(b"\n") if self.format == "fixed" else text.split("\n")
+        cr = b"\r" if self.format == "fixed" else "\r"
+        while lines and not lines[-1].strip(cr):
+            lines.pop()
+        if not lines:
             raise BankFileError([(None, "文件为空")])
-        return rows
+        return [(i, raw[:-1] if raw.endswith(cr) else raw) for i, raw in enumerate(lines, start=1)]
 
-    def _parse_record(self, fields, line_no: int, raw: bytes, errors) -> dict:
-        out: dict = {}
+    def _parse_record(self, fields, line_no: int, raw, errors) -> dict:
+        return self._record_parser(fields)(line_no, raw, errors)
+
+    def _record_parser(self, fields):
+        """A function (line_no, line, errors) → record dict for these fields, built once per layout."""
+        convs = [(f, f.name, _converter(f)) for f in fields]
+        n = len(fields)
         if self.format == "fixed":
+            codec = self.codec
             width = sum(f.width for f in fields)
-            if len(raw) != width:
-                errors.append((line_no, f"长度为 {len(raw)} 字节，应为 {width} 字节"))
-                return out
+            spans = []
             pos = 0
             for f in fields:
-                chunk = raw[pos:pos + f.width]
+                spans.append((pos, pos + f.width))
                 pos += f.width
+
+            def parse_fixed(line_no, raw: bytes, errors) -> dict:
+                out: dict = {}
+                if len(raw) != width:
+                    errors.append((line_no, f"长度为 {len(raw)} 字节，应为 {width} 字节"))
+                    return out
+                for (f, name, conv), (a, b) in zip(convs, spans, strict=True):
+                    try:
+                        text = raw[a:b].decode(codec)
+                    except UnicodeDecodeError:
+                        errors.append((line_no, f"{f.label}（第 {a + 1}–{b} 字节）截断了汉字，无法解码"))
+                        continue
+                    text = text.strip(" ")
+                    if f.pad != " " and f.kind in ("int", "amount"):
+                        text = text.lstrip(f.pad) or "0"
+                    _apply(f, name, conv, text, line_no, out, errors)
+                return out
+
+            return parse_fixed
+        delimiter = self.delimiter
+
+        def parse_delimited(line_no, text: str, errors) -> dict:
+            parts = text.split(delimiter)
+            out: dict = {}
+            if len(parts) != n:
+                errors.append((line_no, f"有 {len(parts)} 个字段，应为 {n} 个"))
+                return out
+            for (f, name, conv), part in zip(convs, parts, strict=True):
+                part = part.strip()
                 try:
-                    text = chunk.decode(self.codec)
-                except UnicodeDecodeError:
-                    errors.append((line_no, f"{f.label}（第 {pos - f.width + 1}–{pos} 字节）截断了汉字，无法解码"))
+                    value = conv(part)
+                except _Refused as exc:
+                    errors.append((line_no, str(exc)))
                     continue
-                text = text.strip(" ")
-                if f.pad != " " and f.kind in ("int", "amount"):
-                    text = text.lstrip(f.pad) or "0"
-                self._parse_value(f, text, line_no, out, errors)
+                except ValueError as exc:
+                    errors.append((line_no, f"{f.label}“{part}”{exc}"))
+                    continue
+                if name:
+                    out[name] = value
             return out
-        text = raw.decode(self.codec)
-        parts = text.split(self.delimiter)
-        if len(parts) != len(fields):
-            errors.append((line_no, f"有 {len(parts)} 个字段，应为 {len(fields)} 个"))
-            return out
-        for f, part in zip(fields, parts, strict=True):
-            self._parse_value(f, part.strip(), line_no, out, errors)
-        return out
+
+        return parse_delimited
 
     def _parse_value(self, f: Field, text: str, line_no: int, out: dict, errors) -> None:
-        if f.kind == "literal":
-            if text != (f.value or "").strip():
-                errors.append((line_no, f"记录标识应为“{f.value}”，实为“{text}”"))
-            return
-        try:
-            out[f.name] = _convert(f, text)
-        except ValueError as exc:
-            errors.append((line_no, f"{f.label}“{text}”{exc}"))
+        _apply(f, f.name, _converter(f), text, line_no, out, errors)
 
     def _read_xlsx(self, layout: Layout, data: bytes):
         from python_calamine import CalamineWorkbook
@@ -663,19 +719,6 @@ class Template:
         return summary, records, errors, summary_line
 
 
-class _RecordView:
-    """A ReturnRecord seen through the template's status codes, for rendering."""
-
-    __slots__ = ("_r", "status")
-
-    def __init__(self, record: ReturnRecord, status: str):
-        self._r = record
-        self.status = status
-
-    def __getattr__(self, name):
-        return getattr(self._r, name)
-
-
 def _get(source, name: str):
     if not name:
         return None
@@ -684,27 +727,86 @@ def _get(source, name: str):
     return getattr(source, name, None)
 
 
-def _convert(f: Field, text: str):
+def _getter(name: str):
+    """source → value of ``name``; a summary is a dict, a detail row an object."""
+    if not name:
+        return lambda _s: None
+
+    def get(source):
+        if source.__class__ is dict:
+            return source.get(name)
+        return getattr(source, name, None)
+
+    return get
+
+
+class _Refused(ValueError):
+    """A conversion error whose message is complete (not prefixed with the field and value)."""
+
+
+def _apply(f: Field, name: str, conv, text: str, line_no: int, out: dict, errors) -> None:
+    try:
+        value = conv(text)
+    except _Refused as exc:
+        errors.append((line_no, str(exc)))
+        return
+    except ValueError as exc:
+        errors.append((line_no, f"{f.label}“{text}”{exc}"))
+        return
+    if name:
+        out[name] = value
+
+
+def _converter(f: Field):
+    """text → value for one field, raising ValueError with the reason."""
+    if f.kind == "literal":
+        expected = (f.value or "").strip()
+
+        def literal(text):
+            if text != expected:
+                raise _Refused(f"记录标识应为“{f.value}”，实为“{text}”")
+            return None
+
+        return literal
     if f.kind == "text":
-        return text
+        return str
     if f.kind == "int":
-        if not _INT_RE.match(text):
-            raise ValueError("不是整数")
-        return int(text)
+        def integer(text):
+            if not (text.isascii() and text.isdigit()):
+                raise ValueError("不是整数")
+            return int(text)
+
+        return integer
     if f.kind == "amount":
         if f.unit == "fen":
-            if not _FEN_RE.match(text):
-                raise ValueError("不是以分为单位的整数金额")
-            return Decimal(text).scaleb(-2)
-        if not _YUAN_RE.match(text):
-            raise ValueError("不是有效金额（元，最多两位小数）")
-        return Decimal(text).quantize(CENT)
+            def fen(text):
+                if not _FEN_RE.match(text):
+                    raise ValueError("不是以分为单位的整数金额")
+                return Decimal(text).scaleb(-2)
+
+            return fen
+
+        def yuan(text):
+            if not _YUAN_RE.match(text):
+                raise ValueError("不是有效金额（元，最多两位小数）")
+            return Decimal(text).quantize(CENT)
+
+        return yuan
     if f.kind == "date":
-        try:
-            return dt.datetime.strptime(text, f.date_format).date()
-        except ValueError:
-            raise ValueError(f"不是有效日期（格式 {f.date_format}）") from None
+        pattern = f.date_format
+
+        def date(text):
+            try:
+                return dt.datetime.strptime(text, pattern).date()
+            except ValueError:
+                raise ValueError(f"不是有效日期（格式 {pattern}）") from None
+
+        return date
     raise ValueError("未知字段类型")
+
+
+def _convert(f: Field, text: str):
+    return _converter(f)(text)
 
 
 def _blank(cell) -> bool:
