@@ -133,6 +133,7 @@ def _fill_regular(run: PayrollRun) -> None:
     params = {"scheme": run.scheme_id, "period": run.period, "run": run.pk,
               "memo": f"{run.scheme.name}{run.period:%Y年%m月}待遇"}
     with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # hash aggregates and the sort stay in memory
         cursor.execute("DROP TABLE IF EXISTS _pay_comp")
         cursor.execute(_SQL_ITEMS_AND_ARREARS, params)
         cursor.execute("ANALYZE _pay_comp")
