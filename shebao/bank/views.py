@@ -31,6 +31,7 @@ from shebao.bank.selectors import (
 from shebao.bank.services import BankError, bank_export, bank_return_import
 from shebao.common.money import ZERO, format_yuan
 from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.services import PayrollError
 from shebao.payroll.views import clerk_required, is_clerk, is_reviewer, scheme_choices, viewer_required
 from shebao.registry.models import Bank, BankAccount
 from shebao.web.tables import (
@@ -44,6 +45,7 @@ from shebao.web.tables import (
 )
 
 BANK_LABELS = dict(Bank.choices)
+ALL_BANKS = "*"
 UPLOADS = Path(tempfile.gettempdir()) / "shebao-returns"  # a return file between preview and import
 
 
@@ -85,14 +87,20 @@ def export(request):
                                                                                         "approved_by")}
     data = request.POST if request.method == "POST" else request.GET
     wanted_run = data.get("run", "")
-    bank = data.get("bank")
-    if bank is None:
-        for_run = [p["bank"] for p in pending if str(p["run_id"]) == wanted_run]
-        bank = for_run[0] if for_run else (banks[0] if banks else "")
+    bank = data.get("bank") or ALL_BANKS
+    if bank != ALL_BANKS and bank not in banks:
+        bank = ALL_BANKS
     templates = list(bank_template_list())
     template_code = data.get("template") or "standard"
     template = next((t for t in templates if t.code == template_code), templates[0] if templates else None)
-    options = [{"run": runs[p["run_id"]], "n": p["n"], "total": p["total"]} for p in pending if p["bank"] == bank]
+    per_run: dict[int, dict] = {}
+    for p in pending:
+        if bank == ALL_BANKS or p["bank"] == bank:
+            o = per_run.setdefault(p["run_id"], {"run": runs[p["run_id"]], "n": 0, "total": ZERO, "banks": []})
+            o["n"] += p["n"]
+            o["total"] += p["total"]
+            o["banks"].append(_bank_label(p["bank"]))
+    options = list(per_run.values())
     chosen_ids = {int(x) for x in (request.POST.getlist("runs") if request.method == "POST" else
                                    ([wanted_run] if wanted_run else [])) if str(x).isdigit()}
     if request.method == "GET" and not chosen_ids:
@@ -101,7 +109,8 @@ def export(request):
         o["checked"] = o["run"].pk in chosen_ids
     chosen = [o for o in options if o["checked"]]
     context = {
-        "banks": [(b, _bank_label(b)) for b in banks], "bank": bank, "bank_label": _bank_label(bank),
+        "banks": [(ALL_BANKS, _("全部银行（每个银行一个文件）"))] + [(b, _bank_label(b)) for b in banks],
+        "bank": bank, "bank_label": _("各开户银行") if bank == ALL_BANKS else _bank_label(bank),
         "templates": templates, "template": template, "options": options,
         "approved_without_lines": PayrollRun.objects.filter(state=PayrollRun.State.APPROVED)
         .exclude(pk__in=run_ids).select_related("scheme"),
@@ -115,8 +124,8 @@ def export(request):
         elif request.POST.get("confirm") == "1":
             try:
                 files = bank_export(runs=[o["run"] for o in chosen], template=template, user=request.user,
-                                    bank=bank or None)
-            except BankError as exc:
+                                    bank=None if bank == ALL_BANKS else bank)
+            except (BankError, PayrollError) as exc:
                 messages.error(request, str(exc))
             else:
                 links = format_html_join("；", '<a href="{}">{}</a>（{} 笔，{} 元）<a href="{}">下载</a>', (
@@ -322,7 +331,7 @@ def _import_confirmed(request):
     data = path.read_bytes()
     try:
         result = bank_return_import(data=data, filename=filename, user=request.user)
-    except (BankFileError, BankError) as exc:
+    except (BankFileError, BankError, PayrollError) as exc:
         _refused(request, exc)
         return redirect("bank:returns")
     finally:

@@ -1,0 +1,173 @@
+"""Bank pages: export with a confirm step and the kept bytes for download, files list masked in the
+export, return import (refusal names the line and changes nothing; success counts; the same file
+twice), return lines, failed-and-owed with its actions, templates, permissions."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from shebao.accounts.models import User
+from shebao.bank.models import BankFile, ReturnFile, ReturnLine
+from shebao.bank.tests.helpers import approved_run, bank_answer, make_person
+from shebao.payroll.models import PayrollLine
+
+pytestmark = pytest.mark.django_db
+
+
+def make_user(username: str, *perms: str) -> User:
+    user = User.objects.create(username=username, full_name=username.upper(), password="!", all_regions=True,
+                               must_change_password=False, password_changed_at=timezone.now())
+    for dotted in perms:
+        app_label, codename = dotted.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def clerk(db):
+    return make_user("clerk1", "registry.add_person")
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_user("rev1", "accounts.review")
+
+
+@pytest.fixture
+def run(clerk, reviewer):
+    a = make_person("王五", "6222020000001111")
+    b = make_person("赵六", "6222020000002222")
+    c = make_person("钱七", "6228480000003333", bank="ABC")
+    return approved_run([(a, "1000.00"), (b, "200.50"), (c, "300.00")], clerk, reviewer)
+
+
+def export_icbc(client, run):
+    """Export every bank of the run (one file per bank); the ICBC file is the one the tests answer."""
+    return client.post("/bank/export/", {"bank": "*", "template": "standard", "runs": [run.pk], "confirm": "1"},
+                       follow=True)
+
+
+def icbc_file():
+    return BankFile.objects.get(bank="ICBC")
+
+
+def upload(client, data: bytes, name="return.txt"):
+    """Upload, then confirm: what a clerk does on the page."""
+    first = client.post("/bank/returns/", {"file": SimpleUploadedFile(name, data)}, follow=True)
+    text = first.content.decode()
+    if "confirm-import" not in text:
+        return first
+    digest = text.split('name="digest" value="')[1].split('"')[0]
+    return client.post("/bank/returns/", {"confirm": "1", "digest": digest, "filename": name}, follow=True)
+
+
+def test_export_confirm_then_file_and_download(client, clerk, run):
+    client.force_login(clerk)
+    page = client.get(f"/bank/export/?run={run.pk}").content.decode()
+    assert "中国工商银行" in page and "中国农业银行" in page  # the bank choice
+    confirm = client.post("/bank/export/", {"bank": "ICBC", "template": "standard", "runs": [run.pk]}).content.decode()
+    assert "请确认" in confirm and "共 <strong>2</strong> 笔，合计 <strong>1,200.50</strong> 元" in confirm
+    everything = client.post("/bank/export/", {"bank": "*", "template": "standard", "runs": [run.pk]}).content.decode()
+    assert "共 <strong>3</strong> 笔，合计 <strong>1,500.50</strong> 元" in everything
+    assert not BankFile.objects.exists()
+    done = client.post("/bank/export/", {"bank": "ICBC", "template": "standard", "runs": [run.pk], "confirm": "1"},
+                       follow=True)
+    f = BankFile.objects.get()
+    text = done.content.decode()
+    assert done.redirect_chain[-1][0] == f"/bank/files/{f.pk}/"
+    assert "已生成报盘文件" in text and f.batch_no in text and "2 笔，1,200.50 元" in text
+    assert "6222********1111" in text and "6222020000001111" not in text
+    download = client.get(f"/bank/files/{f.pk}/download/")
+    assert download.content == bytes(f.content)
+    assert f.batch_no in download["Content-Disposition"]
+    assert download.content.decode("gb18030").startswith(f"H|{f.batch_no}|2|1200.50|")
+    # ICBC sent; the run waits for its ABC lines before it is 已报盘
+    run.refresh_from_db()
+    assert run.state == "approved"
+    client.post("/bank/export/", {"bank": "ABC", "template": "standard", "runs": [run.pk], "confirm": "1"})
+    run.refresh_from_db()
+    assert run.state == "exported" and BankFile.objects.count() == 2
+
+
+def test_files_list_export_masked(client, clerk, reviewer, run):
+    client.force_login(clerk)
+    export_icbc(client, run)
+    f = icbc_file()
+    client.force_login(reviewer)
+    text = client.get(f"/bank/?run={run.pk}").content.decode()
+    assert f.batch_no in text and "1,200.50" in text and "共 2 条" in text
+    lines = client.get(f"/bank/files/{f.pk}/?export=xlsx")
+    wb = openpyxl.load_workbook(io.BytesIO(b"".join(lines.streaming_content)))
+    cells = [str(c.value) for row in wb.active.iter_rows() for c in row]
+    assert "6222********1111" in cells and "6222020000001111" not in cells
+    # reviewers read but do not export
+    assert client.get("/bank/export/").status_code == 403
+
+
+def test_return_refused_names_line_and_changes_nothing(client, clerk, run):
+    client.force_login(clerk)
+    export_icbc(client, run)
+    f = icbc_file()
+    good = bank_answer(f, {2: "账号不存在"})
+    bad = good.replace(b"|1000.00|1000.00|0|", b"|1000.00|999.00|0|")
+    page = upload(client, bad).content.decode()
+    assert "回盘文件被拒绝" in page and "第2行" in page and "未做任何更改" in page
+    assert not ReturnFile.objects.exists() and not ReturnLine.objects.exists()
+    assert set(PayrollLine.objects.filter(run=run, bank="ICBC").values_list("status", flat=True)) == {"sent"}
+    unknown = good.replace(f.batch_no.encode(), b"20990101ICBC999")
+    assert "未知批次" in upload(client, unknown).content.decode()
+    assert not ReturnFile.objects.exists()
+
+
+def test_return_imported_then_same_file_again(client, clerk, run):
+    client.force_login(clerk)
+    export_icbc(client, run)
+    f = icbc_file()
+    data = bank_answer(f, {2: "账号不存在"})
+    preview = client.post("/bank/returns/", {"file": SimpleUploadedFile("r.txt", data)}).content.decode()
+    assert "请确认" in preview and "账号不存在" in preview and not ReturnFile.objects.exists()
+    page = upload(client, data, "r.txt").content.decode()
+    rf = ReturnFile.objects.get()
+    assert "已导入回盘" in page and "成功 1 笔 1000.00，失败 1 笔 200.50" in page
+    assert (rf.ok_count, rf.failed_count) == (1, 1)
+    failed = PayrollLine.objects.get(run=run, status="failed")
+    assert failed.fail_reason == "账号不存在"
+    again = upload(client, data, "r.txt").content.decode()
+    assert "已于" in again and "本次未做任何更改" in again
+    assert ReturnFile.objects.count() == 1
+    # return lines query with filters
+    lines = client.get("/bank/lines/?ok=False").content.decode()
+    assert "账号不存在" in lines and "共 1 条" in lines
+
+
+def test_failed_owed_list_actions(client, clerk, reviewer, run):
+    client.force_login(clerk)
+    export_icbc(client, run)
+    upload(client, bank_answer(icbc_file(), {2: "账号不存在"}))
+    failed = PayrollLine.objects.get(run=run, status="failed")
+    text = client.get("/bank/failed/").content.decode()
+    assert "账号不存在" in text and "更正账户" in text and f"/persons/{failed.person_id}/" in text
+    assert f"/payroll/{run.pk}/reissue/" in text and "write-off" not in text  # clerks don't write off
+    assert "未变更" in text and "6222********2222" in text
+    client.force_login(reviewer)
+    text = client.get("/bank/failed/").content.decode()
+    assert f"/payroll/lines/{failed.pk}/write-off/" in text
+    assert "银行发放失败待处理" in client.get("/").content.decode()
+    client.post(f"/payroll/lines/{failed.pk}/write-off/", {"reason": "查无此人", "next": "/bank/failed/"})
+    assert "共 0 条" in client.get("/bank/failed/").content.decode()
+
+
+def test_templates_page_and_permissions(client, clerk):
+    client.force_login(clerk)
+    text = client.get("/bank/templates/").content.decode()
+    assert "standard" in text and "GB18030" in text and "account_no" in text
+    nobody = make_user("nobody")
+    client.force_login(nobody)
+    for url in ("/bank/", "/bank/returns/", "/bank/lines/", "/bank/failed/", "/bank/templates/"):
+        assert client.get(url).status_code == 403, url
