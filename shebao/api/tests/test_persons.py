@@ -211,3 +211,13 @@ def test_permission_denied_is_403_in_chinese():
                            content_type="application/json")
     assert response.status_code == 403
     assert response.json() == {"detail": "您没有新增人员的权限"}
+
+
+def test_malformed_request_is_422_with_a_chinese_detail(clerk_all):
+    client = logged_in(clerk_all)
+    response = client.get("/api/v1/persons?sex=X")
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("请求数据有误：")
+    response = client.post("/api/v1/persons", {"name": "缺身份证号"}, content_type="application/json")
+    assert response.status_code == 422
+    assert "id_number" in response.json()["detail"]
