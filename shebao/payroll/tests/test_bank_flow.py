@@ -45,12 +45,16 @@ def test_failed_corrected_reissue_until_paid(clerk, reviewer):
     zero = make_person("丙")
     ez = enroll(zero, user=clerk, items={"basic": "100.00"})
     adjustment_create(enrollment=ez, kind="deduction", total="100.00", reason="扣完", user=clerk)
+    paid = make_person("丁", account="6222020000000003")
+    enroll(paid, user=clerk, items={"basic": "999.99"})
     run = send(payroll_run_compute(scheme=zg(), period="2026-03", user=clerk), clerk, reviewer)
     # bad's deduction made net 0 → no bank file; the net-0 lines are settled as paid 0.00
-    assert [line.name for line in payroll_lines_for_export(run)] == ["甲"]
+    assert sorted(line.name for line in payroll_lines_for_export(run)) == ["丁", "甲"]
     assert run.state == "exported"
     line_ok = PayrollLine.objects.get(run=run, person=ok)
-    payroll_lines_apply_results(run=run, results=[(line_ok.pk, D("0.00"), False, "户名不符")], user=clerk)
+    line_paid = PayrollLine.objects.get(run=run, person=paid)
+    payroll_lines_apply_results(run=run, results=[(line_ok.pk, D("0.00"), False, "户名不符"),
+                                                  (line_paid.pk, D("999.99"), True, "")], user=clerk)
     run.refresh_from_db()
     assert run.state == "returned"
     line_ok.refresh_from_db()
@@ -90,8 +94,8 @@ def test_failed_corrected_reissue_until_paid(clerk, reviewer):
     # paid once: only one line of this person is paid
     assert PayrollLine.objects.filter(person=ok, status="paid").count() == 1
     snap = MonthEndSnapshot.objects.get(scheme=zg(), period=dt.date(2026, 3, 1))
-    assert (snap.payable, snap.paid, snap.owed) == (D("2150.00"), D("2150.00"), D("0.00"))
-    assert snap.persons_active == 3
+    assert (snap.payable, snap.paid, snap.owed) == (D("3149.99"), D("3149.99"), D("0.00"))
+    assert snap.persons_active == 4
 
 
 def test_write_off_by_reviewer_only(clerk, reviewer):
