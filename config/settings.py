@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
+    "ninja",
     "procrastinate.contrib.django",
     "shebao.common",
     "shebao.accounts",
