@@ -78,12 +78,34 @@ def _next_batch_no(on: dt.date, bank: str) -> str:
     return f"{prefix}{n:03d}"
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)  # int, Decimal
+
+
 def _copy_rows(table: str, columns: list[str], rows) -> None:
+    """COPY rows into a table in one stream (PostgreSQL text format, values escaped here)."""
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            buf = []
             for row in rows:
-                copy.write_row(row)
+                buf.append("\t".join([_copy_value(v) for v in row]))
+                if len(buf) >= 20_000:
+                    copy.write("\n".join(buf) + "\n")
+                    buf = []
+            if buf:
+                copy.write("\n".join(buf) + "\n")
 
 
 def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = None,

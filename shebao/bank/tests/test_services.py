@@ -344,3 +344,12 @@ def test_return_read_with_the_template_the_file_was_sent_with(run, standard, cle
     standard.save()
     result = bank_return_import(data=bank_answer(icbc), filename="r.txt", user=clerk)
     assert result.return_file.ok_count == 3
+
+
+def test_reason_text_stored_exactly_through_copy(run, standard, clerk):
+    icbc = _export(run, standard, clerk)[1]
+    reason = "账户冻结\\止付\t(司法) N"
+    bank_return_import(data=bank_answer(icbc, {1: reason}), filename="r.txt", user=clerk)
+    line = ReturnLine.objects.get(ok=False)
+    assert (line.reason, line.status_code, line.processed_amount, line.line_no) == (reason, "1", D("0.00"), 2)
+    assert PayrollLine.objects.get(pk=line.bank_file_line.payroll_line_id).fail_reason == reason
