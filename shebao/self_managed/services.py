@@ -183,10 +183,9 @@ def roster_upload(*, file_name: str, data: bytes, user) -> RosterImport:
     """The web's first step: keep the file and its check (errors, or what would change) as a batch to
     confirm. Writes only the batch record."""
     try:
-        rows = read_rows(file_name, data)
+        plan = roster_plan(read_rows(file_name, data), user=user)
     except RosterFileError as exc:
         raise ZgError(str(exc)) from None
-    plan = roster_plan(rows, user=user)
     return RosterImport.objects.create(
         file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
         state=RosterImport.State.PREVIEWED if plan.ok else RosterImport.State.REFUSED,

@@ -1,5 +1,51 @@
-"""Hooks into the shell: menu URLs, the person page section, role permissions."""
+"""Hooks into the shell: menu URLs, the person page section, the home page's work items, and the
+role permissions of this app."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+
+def person_section(person, request):
+    """The person page's 自管人员 section: status, monthly items, last payments."""
+    from shebao.self_managed import selectors as sel
+    from shebao.self_managed.permissions import MANAGE, VIEW
+
+    if not request.user.has_perm(VIEW):
+        return None
+    enrollment = sel.zg_enrollment_of(person)
+    if enrollment is None:
+        return None
+    current = sel.current_amounts(enrollment)
+    return ("自管人员", "self_managed/person_section.html", {
+        "enrollment": enrollment, "current": current, "total": sum((a.amount for a in current if a.item.recurring), 0),
+        "lines": sel.last_lines(person, 3), "pending": sel.adjustments_of(enrollment),
+        "can_manage": request.user.has_perm(MANAGE),
+    })
+
+
+def suspended_work(request):
+    from shebao.self_managed.permissions import MANAGE
+    from shebao.self_managed.selectors import zg_enrollments
+
+    if not request.user.has_perm(MANAGE):
+        return []
+    n = zg_enrollments(user=request.user).filter(payment_status="suspended").count()
+    return [("暂停发放的自管人员", n, reverse("self_managed:person_list") + "?status=suspended")]
 
 
 def connect() -> None:
-    pass
+    from shebao.accounts.roles import ROLE_PERMISSIONS
+    from shebao.self_managed.permissions import ROLE_GRANTS, VIEW
+    from shebao.web import menu, person_sections, work
+
+    for role, perms in ROLE_GRANTS.items():
+        held = ROLE_PERMISSIONS.setdefault(role, [])
+        held.extend(p for p in perms if p not in held)
+    for key, url in [("zg.persons", "self_managed:person_list"), ("zg.benefits", "self_managed:benefits"),
+                     ("zg.raise", "self_managed:raise"), ("zg.query", "self_managed:query"),
+                     ("zg.roster", "self_managed:roster"), ("zg.flex", "self_managed:flex")]:
+        if menu.find_entry(key) is not None:
+            menu.set_url(key, url, perm=VIEW)
+    person_sections.register(person_section)
+    work.register(suspended_work)

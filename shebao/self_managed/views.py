@@ -1,0 +1,620 @@
+"""自管人员管理支付 pages (except 月度结算/报盘/零星发放导出/统计, which live with payroll and bank).
+Thin: parse, call one selector or service, render. Persons are looked up within the user's region
+scope (out of scope is a 404, the same as missing)."""
+
+from __future__ import annotations
+
+import io
+import json
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST
+
+from shebao.benefits.models import Adjustment, BenefitAmount, PaymentStatus
+from shebao.benefits.months import MonthError, format_month
+from shebao.benefits.raises import raise_apply, raise_preview, raise_terms_parse
+from shebao.benefits.services import (
+    BenefitError,
+    adjustment_create,
+    benefit_amount_set,
+    enrollment_resume,
+    enrollment_suspend,
+    enrollment_terminate,
+)
+from shebao.common.identity import IdNumberError, parse_id_number
+from shebao.common.masking import masker_for
+from shebao.registry.models import Bank, Person
+from shebao.registry.selectors import person_get, person_search, persons_visible, towns_visible
+from shebao.registry.services import RegistryError
+from shebao.self_managed import forms as f
+from shebao.self_managed import selectors as sel
+from shebao.self_managed.models import Income, RosterImport
+from shebao.self_managed.permissions import INCOME_ADD, INCOME_VIEW, MANAGE, VIEW
+from shebao.self_managed.roster import (
+    RosterFileError,
+    read_rows,
+    roster_export_rows,
+    roster_plan,
+    write_roster,
+)
+from shebao.self_managed.services import (
+    ZgError,
+    flex_payment_create,
+    income_record,
+    roster_confirm,
+    roster_upload,
+    zg_enroll,
+)
+from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
+
+ERRORS = (ZgError, BenefitError, RegistryError, MonthError)
+
+
+def _crumbs(*items):
+    return [(str(_lazy("自管人员管理支付")), "")] + list(items)
+
+
+def _person_by_id_number(user, raw: str) -> Person | None:
+    try:
+        number = parse_id_number(raw).number
+    except IdNumberError:
+        return None
+    return persons_visible(user).filter(id_number=number).first()
+
+
+def _zg_person(request, pk: int):
+    person = person_get(user=request.user, pk=pk)
+    enrollment = sel.zg_enrollment_of(person)
+    if enrollment is None:
+        raise Http404("该人员不是自管人员")
+    return person, enrollment
+
+
+# --------------------------------------------------------------------------------------------------
+# 人员管理: list
+
+
+def _search(qs, value, request):
+    return qs.filter(person__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+
+
+def _has_item(qs, value, request):
+    today = timezone.localdate().replace(day=1)
+    amounts = BenefitAmount.objects.filter(enrollment=OuterRef("pk"), item__code=value, from_month__lte=today,
+                                           amount__gt=0).exclude(to_month__lt=today)
+    return qs.filter(Exists(amounts))
+
+
+class ZgPersonTable(Table):
+    columns = [
+        Column("person__name", _lazy("姓名"), sortable=True, link=lambda row: reverse("self_managed:person",
+                                                                                     args=[row["person_id"]])),
+        Column("person__id_number", _lazy("身份证号"), kind="id_number", sortable=True),
+        Column("person__town__name", _lazy("镇街道"), sortable=True, sort_field="person__town__sort"),
+        Column("payment_status", _lazy("发放状态"), kind="choice", choices=PaymentStatus.choices, sortable=True),
+        Column("start_month", _lazy("开始年月"), kind="month", sortable=True),
+        Column("service_years", _lazy("工龄(年)"), kind="num", sortable=True),
+        Column("monthly_total", _lazy("当前月发放合计"), kind="money", sortable=True),
+        Column("bank", _lazy("开户银行"), kind="choice", choices=Bank.choices),
+        Column("account_number", _lazy("银行账号"), kind="account"),
+    ]
+    filters = [
+        TextFilter("q", _lazy("姓名/身份证号"), method=_search, placeholder=_lazy("姓名、身份证号或后几位、拼音首字母")),
+        ChoiceFilter("town", _lazy("镇街道"), field="person__town_id",
+                     choices=lambda request: [(t.pk, t.name) for t in towns_visible(request.user)]),
+        ChoiceFilter("status", _lazy("发放状态"), field="payment_status", choices=PaymentStatus.choices),
+        ChoiceFilter("item", _lazy("待遇项目"), method=_has_item,
+                     choices=lambda request: [(i.code, i.name) for i in sel.zg_items()]),
+    ]
+    extra_fields = ("person_id",)
+    default_sort = "person__name"
+    export_name = _lazy("自管人员名单")
+    dom_id = "zg-persons"
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def person_list(request):
+    table = ZgPersonTable(request, sel.zg_enrollments(user=request.user))
+    return render_table(request, table, "self_managed/person_list.html", {
+        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_lazy("人员管理")), "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# 人员新增
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def enroll(request):
+    q = (request.GET.get("q") or "").strip()
+    found = list(person_search(user=request.user, q=q, limit=20)) if q else []
+    chosen = None
+    if request.GET.get("person"):
+        chosen = person_get(user=request.user, pk=int(request.GET["person"]))
+    initial = {"start_month": f.this_month()}
+    if chosen:
+        initial.update(id_number=chosen.id_number, name=chosen.name, town=chosen.town_id, mobile=chosen.mobile)
+        acc = chosen.bank_accounts.filter(valid_to__isnull=True).first()
+        if acc:
+            initial.update(bank=acc.bank, account_number=acc.account_number, holder_name=acc.holder_name)
+    form = f.EnrollForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        person = _person_by_id_number(request.user, d["id_number"])
+        try:
+            if person is not None and d["name"] and d["name"].strip() != person.name:
+                raise ZgError(f"姓名“{d['name']}”与登记的“{person.name}”不一致")
+            new_person = None
+            if person is None:
+                if not d["town"]:
+                    raise ZgError("新人员须选择镇街道")
+                town = towns_visible(request.user).get(pk=d["town"])
+                new_person = {"id_number": d["id_number"], "name": d["name"], "town": town, "mobile": d["mobile"]}
+            account = None
+            if d["account_number"]:
+                current = person.bank_accounts.filter(valid_to__isnull=True).first() if person else None
+                wanted = (d["bank"], d["account_number"].replace(" ", ""), d["holder_name"].strip())
+                if current is None or (current.bank, current.account_number, current.holder_name) != wanted:
+                    account = {"bank": d["bank"], "account_number": d["account_number"],
+                               "holder_name": d["holder_name"]}
+            enrollment = zg_enroll(user=request.user, person=person, new_person=new_person, account=account,
+                                   start_month=d["start_month"], items=form.item_amounts(),
+                                   service_years=d["service_years"], note=d["note"])
+        except ERRORS as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{enrollment.person.name} 已纳入自管人员，{format_month(enrollment.start_month)} 起发放")
+            return redirect("self_managed:person", pk=enrollment.person_id)
+    return render(request, "self_managed/enroll.html", {
+        "form": form, "q": q, "found": found, "chosen": chosen,
+        "breadcrumbs": _crumbs((str(_lazy("人员管理")), reverse("self_managed:person_list")), ("人员新增", "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# one person: status, items, adjustments
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def person(request, pk: int):
+    person, enrollment = _zg_person(request, pk)
+    return render(request, "self_managed/person.html", {
+        "person": person, "enrollment": enrollment,
+        "account": person.bank_accounts.filter(valid_to__isnull=True).first(),
+        "current": sel.current_amounts(enrollment), "amounts": sel.amounts_history(enrollment),
+        "history": sel.enrollment_history(enrollment=enrollment),
+        "adjustments": sel.adjustments_of(enrollment), "lines": sel.last_lines(person, 12),
+        "can_manage": request.user.has_perm(MANAGE),
+        "breadcrumbs": _crumbs((str(_lazy("人员管理")), reverse("self_managed:person_list")), (person.name, "")),
+    })
+
+
+def _action_page(request, person, *, form, title, intro="", submit="确定", extra=None):
+    return render(request, "self_managed/action.html", {
+        "person": person, "form": form, "title": title, "intro": intro, "submit": submit, **(extra or {}),
+        "breadcrumbs": _crumbs((person.name, reverse("self_managed:person", args=[person.pk])), (title, "")),
+    })
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def terminate(request, pk: int):
+    """减员: the first POST shows what will happen (the overpaid months after a death); the second,
+    with confirm=1, does it."""
+    person, enrollment = _zg_person(request, pk)
+    form = f.TerminateForm(request.POST or None)
+    extra = {}
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        last = form.last_paid_month()
+        months, total = sel.overpaid_after(enrollment=enrollment, last_month=last)
+        if request.POST.get("confirm") == "1":
+            try:
+                result = enrollment_terminate(enrollment=enrollment, reason=d["reason"], user=request.user,
+                                              death_date=d.get("death_date"), last_month=d.get("last_month"),
+                                              note=d["note"])
+            except ERRORS as exc:
+                form.add_error(None, str(exc))
+            else:
+                msg = f"{person.name} 已减员（{form.reasons[d['reason']].name}），最后发放年月 {format_month(result.end_month)}"
+                if result.overpaid:
+                    msg += (f"；多发 {result.overpaid} 元（{'、'.join(format_month(m) for m in result.overpaid_months)}）"
+                            "已登记为扣减，待扣回或追回")
+                messages.success(request, msg)
+                return redirect("self_managed:person", pk=person.pk)
+        extra = {"preview": {"last": last, "months": months, "total": total,
+                             "reason": form.reasons[d["reason"]].name}}
+    return _action_page(request, person, form=form, title="减员", extra=extra,
+                        intro="死亡减员：发放到死亡当月为止，之后已发的月份为多发，登记为扣减待扣回或追回。",
+                        submit="预览")
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def status(request, pk: int):
+    person, enrollment = _zg_person(request, pk)
+    if enrollment.payment_status == PaymentStatus.ACTIVE:
+        form = f.SuspendForm(request.POST or None)
+        title = "暂停发放"
+    elif enrollment.payment_status == PaymentStatus.SUSPENDED:
+        form = f.ResumeForm(request.POST or None)
+        title = "恢复发放"
+    else:
+        messages.error(request, f"{person.name} 已终止发放，不能暂停或恢复")
+        return redirect("self_managed:person", pk=person.pk)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if enrollment.payment_status == PaymentStatus.ACTIVE:
+                enrollment_suspend(enrollment=enrollment, reason=d["reason"], from_month=d["from_month"],
+                                   user=request.user, note=d["note"])
+                messages.success(request, f"{person.name} {format_month(d['from_month'])} 起暂停发放")
+            else:
+                result = enrollment_resume(enrollment=enrollment, from_month=d["from_month"], user=request.user,
+                                           note=d["note"])
+                msg = f"{person.name} {format_month(d['from_month'])} 起恢复发放"
+                if result.arrears:
+                    msg += f"，补发 {result.arrears.total} 元（{len(result.months)} 个月）"
+                messages.success(request, msg)
+        except ERRORS as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("self_managed:person", pk=person.pk)
+    return _action_page(request, person, form=form, title=title)
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def amount(request, pk: int):
+    person, enrollment = _zg_person(request, pk)
+    form = f.AmountForm(request.POST or None, initial={"item": request.GET.get("item")})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            new = benefit_amount_set(enrollment=enrollment, item=d["item"], amount=d["amount"],
+                                     from_month=d["from_month"], user=request.user, note=d["note"])
+        except ERRORS as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{person.name} {new.item.name} {format_month(new.from_month)} 起为 {new.amount}")
+            return redirect("self_managed:person", pk=person.pk)
+    return _action_page(request, person, form=form, title="调整待遇金额",
+                        extra={"amounts": sel.amounts_history(enrollment)})
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def adjust(request, pk: int):
+    person, enrollment = _zg_person(request, pk)
+    form = f.AdjustmentForm(request.POST or None, initial={"kind": request.GET.get("kind") or "arrears"})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            adj = adjustment_create(enrollment=enrollment, kind=d["kind"], total=d["total"], reason=d["reason"],
+                                    user=request.user, monthly_cap=d.get("monthly_cap"), source=d["source"])
+        except ERRORS as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"已登记{adj.get_kind_display()} {adj.total} 元，下次月度结算时处理")
+            return redirect("self_managed:person", pk=person.pk)
+    return _action_page(request, person, form=form, title="补发/扣减",
+                        intro="补发在下一次月度结算中一次发放；扣减每月最多扣到应发金额（或每月上限），余额顺延。")
+
+
+# --------------------------------------------------------------------------------------------------
+# 待遇管理: pending adjustments
+
+
+class AdjustmentTable(Table):
+    columns = [
+        Column("enrollment__person__name", _lazy("姓名"), sortable=True,
+               link=lambda row: reverse("self_managed:person", args=[row["enrollment__person_id"]])),
+        Column("enrollment__person__id_number", _lazy("身份证号"), kind="id_number"),
+        Column("kind", _lazy("类型"), kind="choice", choices=Adjustment.Kind.choices),
+        Column("total", _lazy("总金额"), kind="money", sortable=True),
+        Column("remaining", _lazy("未结金额"), kind="money", sortable=True),
+        Column("monthly_cap", _lazy("每月上限"), kind="money"),
+        Column("state", _lazy("状态"), kind="choice", choices=Adjustment.State.choices),
+        Column("reason", _lazy("原因")),
+        Column("source", _lazy("来源")),
+        Column("created_at", _lazy("登记时间"), kind="datetime", sortable=True),
+    ]
+    filters = [
+        ChoiceFilter("kind", _lazy("类型"), choices=Adjustment.Kind.choices),
+        ChoiceFilter("state", _lazy("状态"), choices=Adjustment.State.choices),
+    ]
+    extra_fields = ("enrollment__person_id",)
+    default_sort = "-created_at"
+    export_name = _lazy("自管人员补发扣减")
+    dom_id = "zg-adjustments"
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def benefits(request):
+    qs = sel.adjustments_visible(request.user)
+    if "state" not in request.GET:
+        qs = qs.filter(state=Adjustment.State.PENDING)
+    table = AdjustmentTable(request, qs)
+    suspended = sel.zg_enrollments(user=request.user).filter(payment_status=PaymentStatus.SUSPENDED).count()
+    return render_table(request, table, "self_managed/benefits.html", {
+        "suspended": suspended, "breadcrumbs": _crumbs((str(_lazy("待遇管理")), "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# 批量调待
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def raise_page(request):
+    form = f.RaiseForm(request.POST or None, request.FILES or None)
+    preview = None
+    rule_json = ""
+    if request.method == "POST":
+        try:
+            if request.POST.get("rule_json"):
+                data = json.loads(request.POST["rule_json"])
+                apply_month = request.POST.get("apply_month_confirm", "")
+            elif request.FILES.get("rule_file"):
+                data = json.loads(request.FILES["rule_file"].read().decode("utf-8-sig"))
+                apply_month = request.POST.get("apply_month") or f.this_month()
+                data.setdefault("scheme", "ZG")
+            elif form.is_valid():
+                data = form.rule_data()
+                apply_month = format_month(form.cleaned_data["apply_month"])
+            else:
+                data = None
+            if data is not None:
+                if str(data.get("scheme", "ZG")).upper() != "ZG":
+                    raise ZgError("此页面只处理自管人员（ZG）的调待规则")
+                terms = raise_terms_parse(data)
+                rule_json = json.dumps(data, ensure_ascii=False)
+                if request.POST.get("apply") == "1":
+                    if not request.user.has_perm(MANAGE):
+                        raise ZgError("您没有执行调待的权限")
+                    rule, done = raise_apply(terms=terms, apply_month=apply_month, user=request.user)
+                    messages.success(request, f"已执行调待“{rule.name}”：{rule.person_count} 人，月增 {rule.monthly_total} 元，"
+                                              f"补发合计 {rule.arrears_total} 元")
+                    return redirect("self_managed:raise")
+                preview = raise_preview(terms=terms, apply_month=apply_month)
+        except json.JSONDecodeError as exc:
+            form.add_error(None, f"规则文件不是有效的 JSON：第 {exc.lineno} 行 {exc.msg}")
+        except UnicodeDecodeError:
+            form.add_error(None, "规则文件应为 UTF-8 编码的 JSON")
+        except (*ERRORS, ValueError) as exc:
+            form.add_error(None, str(exc))
+    return render(request, "self_managed/raise.html", {
+        "form": form, "preview": preview, "rule_json": rule_json, "rules": sel.raise_rules()[:20],
+        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_lazy("批量调待")), "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# 综合查询
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def query(request):
+    q = (request.GET.get("q") or "").strip()
+    found = list(person_search(user=request.user, q=q, limit=50)) if q else []
+    if len(found) == 1:
+        return redirect("self_managed:query_person", pk=found[0].pk)
+    return render(request, "self_managed/query.html", {
+        "q": q, "found": found, "breadcrumbs": _crumbs((str(_lazy("综合查询")), "")),
+    })
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def query_person(request, pk: int):
+    person = person_get(user=request.user, pk=pk)
+    return render(request, "self_managed/query_person.html", {
+        **sel.person_overview(person),
+        "breadcrumbs": _crumbs((str(_lazy("综合查询")), reverse("self_managed:query")), (person.name, "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# 花名册
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def roster(request):
+    form = f.RosterUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not request.user.has_perm(MANAGE):
+            raise Http404
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                batch = roster_upload(file_name=upload.name, data=upload.read(), user=request.user)
+            except ZgError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("self_managed:roster_batch", pk=batch.pk)
+    batches = RosterImport.objects.defer("content").select_related("created_by")[:20]
+    return render(request, "self_managed/roster.html", {
+        "form": form, "batches": batches, "can_manage": request.user.has_perm(MANAGE),
+        "breadcrumbs": _crumbs((str(_lazy("花名册")), "")),
+    })
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def roster_batch(request, pk: int):
+    batch = get_object_or_404(RosterImport, pk=pk)
+    if batch.created_by_id != request.user.pk and not request.user.is_superuser:
+        raise Http404
+    plan = None
+    if batch.state != RosterImport.State.APPLIED:
+        try:
+            plan = roster_plan(read_rows(batch.file_name, bytes(batch.content)), user=request.user)
+        except RosterFileError as exc:
+            messages.error(request, str(exc))
+    return render(request, "self_managed/roster_batch.html", {
+        "batch": batch, "plan": plan, "changed": plan.changed[:500] if plan else [],
+        "errors": plan.errors[:1000] if plan else [],
+        "breadcrumbs": _crumbs((str(_lazy("花名册")), reverse("self_managed:roster")), (batch.file_name, "")),
+    })
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def roster_batch_confirm(request, pk: int):
+    batch = get_object_or_404(RosterImport, pk=pk)
+    try:
+        result = roster_confirm(batch=batch, user=request.user)
+    except ERRORS as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"已导入：{result.plan.summary_text()}")
+    return redirect("self_managed:roster_batch", pk=pk)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def roster_export(request):
+    """The roster in the import layout; 身份证号 and 银行账号 masked unless the user may see them (a
+    masked file cannot be imported back)."""
+    fmt = "csv" if request.GET.get("format") == "csv" else "xlsx"
+    rows = roster_export_rows(persons_qs=persons_visible(request.user))
+    masker = masker_for(request.user)
+    if not masker.can_view:
+        rows = [[masker.id_number(r[0]), *r[1:7], masker.account(r[7]), r[8], r[9], r[10], masker.phone(r[11] or ""),
+                 r[12]] for r in rows]
+    buffer = io.BytesIO()
+    write_roster(buffer, rows, fmt=fmt)
+    buffer.seek(0)
+    name = f"自管人员花名册-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
+    response = FileResponse(buffer, content_type="text/csv; charset=utf-8" if fmt == "csv" else
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename=\"roster.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# 灵活支付和收入
+
+
+class FlexTable(Table):
+    columns = [
+        Column("person__name", _lazy("收款人"), sortable=True,
+               link=lambda row: reverse("self_managed:query_person", args=[row["person_id"]])),
+        Column("person__id_number", _lazy("身份证号"), kind="id_number"),
+        Column("amount", _lazy("金额"), kind="money", sortable=True),
+        Column("reason", _lazy("事由")),
+        Column("source", _lazy("依据/来源")),
+        Column("run_id", _lazy("零星发放批次"), kind="num"),
+        Column("run__state", _lazy("批次状态"), kind="choice",
+               choices=[("computed", "已计算"), ("approved", "已审核"), ("exported", "已报盘"),
+                        ("returned", "已回盘"), ("completed", "已完成")]),
+        Column("created_at", _lazy("登记时间"), kind="datetime", sortable=True),
+    ]
+    extra_fields = ("person_id",)
+    default_sort = "-created_at"
+    export_name = _lazy("灵活支付")
+    prefix = "f_"
+    dom_id = "zg-flex"
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def flex(request):
+    form = f.FlexForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm(MANAGE):
+            raise Http404
+        if form.is_valid():
+            d = form.cleaned_data
+            person = _person_by_id_number(request.user, d["id_number"])
+            if person is None:
+                form.add_error("id_number", "找不到该身份证号的人员（或不在您的管辖范围内）")
+            else:
+                try:
+                    payment = flex_payment_create(person=person, amount=d["amount"], reason=d["reason"],
+                                                  source=d["source"], user=request.user)
+                except ERRORS as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, f"已登记灵活支付 {person.name} {payment.amount} 元，生成零星发放批次 "
+                                              f"{payment.run_id}，待另一位审核员审核后报盘")
+                    return redirect("self_managed:flex")
+    table = FlexTable(request, sel.flex_visible(request.user))
+    return render_table(request, table, "self_managed/flex.html", {
+        "form": form, "can_manage": request.user.has_perm(MANAGE),
+        "breadcrumbs": _crumbs((str(_lazy("灵活支付和收入")), ""), ("灵活支付", "")),
+    })
+
+
+class IncomeTable(Table):
+    columns = [
+        Column("person__name", _lazy("姓名"), sortable=True,
+               link=lambda row: reverse("self_managed:query_person", args=[row["person_id"]])),
+        Column("person__id_number", _lazy("身份证号"), kind="id_number"),
+        Column("kind", _lazy("收入类型"), kind="choice"),
+        Column("amount", _lazy("金额"), kind="money", sortable=True),
+        Column("applied", _lazy("冲减扣减"), kind="money"),
+        Column("received_on", _lazy("到账日期"), kind="date", sortable=True),
+        Column("source", _lazy("来源")),
+        Column("note", _lazy("备注")),
+        Column("created_by__username", _lazy("经办人")),
+    ]
+    filters = [
+        TextFilter("q", _lazy("姓名/身份证号"), lookups=["person__name__contains", "person__id_number__endswith"]),
+        ChoiceFilter("kind", _lazy("收入类型"), choices=Income.Kind.choices),
+        DateRangeFilter("received", _lazy("到账日期"), field="received_on"),
+    ]
+    extra_fields = ("person_id",)
+    default_sort = "-received_on"
+    export_name = _lazy("自管人员收入")
+    prefix = "i_"
+    dom_id = "zg-income"
+
+
+
+@login_required
+@permission_required(INCOME_VIEW, raise_exception=True)
+def income(request):
+    form = f.IncomeForm(request.POST or None, initial={"received_on": timezone.localdate()})
+    if request.method == "POST":
+        if not request.user.has_perm(INCOME_ADD):
+            raise Http404
+        if form.is_valid():
+            d = form.cleaned_data
+            person = _person_by_id_number(request.user, d["id_number"])
+            if person is None:
+                form.add_error("id_number", "找不到该身份证号的人员（或不在您的管辖范围内）")
+            else:
+                try:
+                    inc = income_record(person=person, kind=d["kind"], amount=d["amount"],
+                                        received_on=d["received_on"], source=d["source"], note=d["note"],
+                                        user=request.user)
+                except ERRORS as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    msg = f"已登记收入 {person.name} {inc.amount} 元"
+                    if inc.applied:
+                        msg += f"，冲减扣减 {inc.applied} 元（未结 {inc.deduction.remaining} 元）"
+                    messages.success(request, msg)
+                    return redirect("self_managed:income")
+    table = IncomeTable(request, sel.incomes_visible(request.user))
+    return render_table(request, table, "self_managed/income.html", {
+        "form": form, "can_add": request.user.has_perm(INCOME_ADD),
+        "breadcrumbs": _crumbs((str(_lazy("灵活支付和收入")), reverse("self_managed:flex")), ("收入", "")),
+    })
