@@ -294,3 +294,20 @@ def test_a_new_bank_is_data_comma_separated_fen_trailer():
                     "TOTAL,X1,2,123457\n").encode("gb18030")
     back = t.parse_return(t.render_return(batch_no="X1", date=DAY, records=_results(LINES[:2], {2: "冻结"})))
     assert [(r.seq, r.ok, r.processed_amount) for r in back.lines] == [(1, True, D("1234.56")), (2, False, D("0"))]
+
+
+@pytest.mark.parametrize("code", sorted(BUILTIN_TEMPLATES))
+def test_sample_files_match_the_templates(code):
+    """The sample files in shebao/bank/fixtures are what the templates write and read."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "fixtures"
+    t = builtin_template(code)
+    payment = t.parse_payment((here / f"{code}_payment{t.extension}").read_bytes())
+    assert (payment.batch_no, payment.count, payment.total) == ("20260320ICBC001", 3, D("3384.57"))
+    ret = t.parse_return((here / f"{code}_return{t.extension}").read_bytes())
+    assert [(r.seq, r.ok, r.processed_amount, r.reason) for r in ret.lines] == [
+        (1, True, D("2150.00"), ""), (2, False, D("0.00"), "户名不符"), (3, True, D("0.01"), "")]
+    again = t.render_payment(batch_no="20260320ICBC001", date=dt.date(2026, 3, 20), lines=[
+        PaymentLine(ln.seq, ln.account_no, ln.holder_name, ln.amount, ln.id_number, ln.memo) for ln in payment.lines])
+    assert again == (here / f"{code}_payment{t.extension}").read_bytes()  # byte for byte
