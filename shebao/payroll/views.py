@@ -391,6 +391,7 @@ def line_detail(request, pk: int):
     return render(request, "payroll/line_detail.html", {
         "line": line, "run": line.run, "explain": explain,
         "id_number": masker.id_number(line.id_number), "account": masker.account(line.account_number),
+        "bank_label": dict(Bank.choices).get(line.bank, line.bank),
         "origin_chain": [{**c, "account_number": masker.account(c["account_number"]),
                           "status_label": LineStatus(c["status"]).label} for c in explain["origin_chain"]],
         "reissue_lines": PayrollLine.objects.filter(origin_line=line).select_related("run"),
