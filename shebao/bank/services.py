@@ -249,6 +249,62 @@ def _find_bank_file(data: bytes, template: BankTemplate | None) -> BankFile:
                         "回盘文件被拒绝")
 
 
+@dataclass
+class ReturnCheck:
+    """What a return file would do, found without writing anything (the confirm step)."""
+
+    bank_file: BankFile
+    parsed: object  # formats.ParsedFile of ReturnRecord
+    ok_count: int
+    ok_total: object
+    failed_count: int
+    failed_total: object
+    not_yet_returned: int  # lines of the payment file still waiting after this return
+
+
+def _match(bank_file: BankFile, parsed):
+    """Every return line against the sent lines (sequence, account, amount; not returned before).
+    → (sent lines by seq, returned-before map); raises BankFileError naming each bad line."""
+    sent = {r[0]: r[1:] for r in BankFileLine.objects.filter(bank_file=bank_file).values_list(
+        "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
+    returned = dict(ReturnLine.objects.filter(bank_file_line__bank_file=bank_file)
+                    .values_list("bank_file_line_id", "return_file_id"))
+    errors = []
+    for rec in parsed.lines:
+        s = sent.get(rec.seq)
+        if s is None:
+            errors.append((rec.line_no, f"序号 {rec.seq} 在报盘文件 {bank_file.batch_no} 中不存在"))
+        elif rec.account_no.replace(" ", "") != s[1]:
+            errors.append((rec.line_no, f"序号 {rec.seq} 的账号 {rec.account_no} 与报盘账号 {s[1]} 不符"))
+        elif rec.amount != s[2]:
+            errors.append((rec.line_no, f"序号 {rec.seq} 的金额 {rec.amount} 与报盘金额 {s[2]} 不符"))
+        elif s[0] in returned:
+            errors.append((rec.line_no, f"序号 {rec.seq} 已由回盘文件 #{returned[s[0]]} 回盘，不能重复回盘"))
+    if errors:
+        raise BankFileError(errors, "回盘文件被拒绝")
+    return sent, returned
+
+
+def _read_return(data: bytes, template: BankTemplate | None):
+    bank_file = _find_bank_file(data, template)
+    parsed = Template(bank_file.definition).parse_return(data)  # raises BankFileError
+    if parsed.batch_no != bank_file.batch_no:
+        raise BankFileError([(None, f"批次号“{parsed.batch_no}”与报盘文件 {bank_file.batch_no} 不符")],
+                            "回盘文件被拒绝")
+    return bank_file, parsed
+
+
+def bank_return_check(*, data: bytes, template: BankTemplate | None = None) -> ReturnCheck:
+    """The whole-file checks of ``bank_return_import`` without writing anything: the payment file it
+    answers and its totals, or ``BankFileError`` with the same message the import would give."""
+    bank_file, parsed = _read_return(data, template)
+    sent, returned = _match(bank_file, parsed)
+    ok = [r for r in parsed.lines if r.ok]
+    failed = [r for r in parsed.lines if not r.ok]
+    return ReturnCheck(bank_file, parsed, len(ok), sum((r.processed_amount for r in ok), ZERO), len(failed),
+                       sum((r.amount for r in failed), ZERO), len(sent) - len(returned) - len(parsed.lines))
+
+
 def bank_return_import(*, data: bytes, filename: str, user, template: BankTemplate | None = None) -> ReturnImport:
     """回盘: check the whole file, then record every line's outcome and apply it to the payroll lines
     (paid with the amount processed, or failed with the bank's reason). Refusal raises
@@ -257,34 +313,14 @@ def bank_return_import(*, data: bytes, filename: str, user, template: BankTempla
     seen = ReturnFile.objects.filter(sha256=digest).select_related("bank_file").first()
     if seen:
         return _already(seen)
-    bank_file = _find_bank_file(data, template)
-    parsed = Template(bank_file.definition).parse_return(data)  # raises BankFileError
-    if parsed.batch_no != bank_file.batch_no:
-        raise BankFileError([(None, f"批次号“{parsed.batch_no}”与报盘文件 {bank_file.batch_no} 不符")],
-                            "回盘文件被拒绝")
+    bank_file, parsed = _read_return(data, template)
     payroll_services, PayrollRun, _ = _payroll()
     with transaction.atomic():
         BankFile.objects.select_for_update().filter(pk=bank_file.pk).first()  # one import per file at a time
         seen = ReturnFile.objects.filter(bank_file=bank_file, sha256=digest).first()
         if seen:
             return _already(seen)
-        sent = {r[0]: r[1:] for r in BankFileLine.objects.filter(bank_file=bank_file).values_list(
-            "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
-        returned = dict(ReturnLine.objects.filter(bank_file_line__bank_file=bank_file)
-                        .values_list("bank_file_line_id", "return_file_id"))
-        errors = []
-        for rec in parsed.lines:
-            s = sent.get(rec.seq)
-            if s is None:
-                errors.append((rec.line_no, f"序号 {rec.seq} 在报盘文件 {bank_file.batch_no} 中不存在"))
-            elif rec.account_no.replace(" ", "") != s[1]:
-                errors.append((rec.line_no, f"序号 {rec.seq} 的账号 {rec.account_no} 与报盘账号 {s[1]} 不符"))
-            elif rec.amount != s[2]:
-                errors.append((rec.line_no, f"序号 {rec.seq} 的金额 {rec.amount} 与报盘金额 {s[2]} 不符"))
-            elif s[0] in returned:
-                errors.append((rec.line_no, f"序号 {rec.seq} 已由回盘文件 #{returned[s[0]]} 回盘，不能重复回盘"))
-        if errors:
-            raise BankFileError(errors, "回盘文件被拒绝")
+        sent, returned = _match(bank_file, parsed)
         ok = [r for r in parsed.lines if r.ok]
         failed = [r for r in parsed.lines if not r.ok]
         return_file = ReturnFile.objects.create(

@@ -10,7 +10,14 @@ import pytest
 from shebao.bank.formats import BankFileError
 from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
 from shebao.bank.selectors import bank_file_lines, bank_file_list, failed_owed_lines
-from shebao.bank.services import BankError, bank_export, bank_line_write_off, bank_reissue, bank_return_import
+from shebao.bank.services import (
+    BankError,
+    bank_export,
+    bank_line_write_off,
+    bank_reissue,
+    bank_return_check,
+    bank_return_import,
+)
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person, make_user
 from shebao.common.models import AuditEvent
 from shebao.payroll.models import PayrollLine, PayrollRun
@@ -226,6 +233,9 @@ def test_bad_return_refused_and_nothing_changes(run, standard, clerk, mutate, me
     with pytest.raises(BankFileError) as exc:
         bank_return_import(data=data, filename="bad.txt", user=clerk)
     assert message in str(exc.value)
+    with pytest.raises(BankFileError) as checked:  # the confirm step refuses with the same message
+        bank_return_check(data=data)
+    assert str(checked.value) == str(exc.value)
     assert str(exc.value).startswith("回盘文件被拒绝") or str(exc.value).startswith("文件被拒绝")
     assert ReturnFile.objects.count() == 0 and ReturnLine.objects.count() == 0
     assert _statuses(run) == before_lines
@@ -353,3 +363,16 @@ def test_reason_text_stored_exactly_through_copy(run, standard, clerk):
     line = ReturnLine.objects.get(ok=False)
     assert (line.reason, line.status_code, line.processed_amount, line.line_no) == (reason, "1", D("0.00"), 2)
     assert PayrollLine.objects.get(pk=line.bank_file_line.payroll_line_id).fail_reason == reason
+
+
+def test_return_check_writes_nothing(run, standard, clerk):
+    icbc = _export(run, standard, clerk)[1]
+    data = bank_answer(icbc, {2: "户名不符"}, only={1, 2})
+    audits = AuditEvent.objects.count()
+    check = bank_return_check(data=data)
+    failed_amount = AMOUNTS[icbc.lines.get(seq=2).name]
+    assert check.bank_file.pk == icbc.pk
+    assert (check.ok_count, check.ok_total, check.failed_count, check.failed_total, check.not_yet_returned) == (
+        1, AMOUNTS[icbc.lines.get(seq=1).name], 1, failed_amount, 1)
+    assert ReturnFile.objects.count() == 0 and AuditEvent.objects.count() == audits
+    assert {s for s, _, _ in _statuses(run)} == {"sent"}
