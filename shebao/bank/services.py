@@ -6,7 +6,8 @@ Rules (SPEC "Bank files"):
 - One file per bank: the lines of the runs are grouped by the bank of the account they are sent to
   (the snapshot on the payroll line), each bank gets its own file and batch number
   ``YYYYMMDD`` + bank code + ``NNN``. ``bank=`` restricts an export to one bank; a run becomes
-  已报盘 when every line it has to send is in a file.
+  已报盘 when every line it has to send is in a file, and a return is accepted only once its runs
+  are 已报盘 (the payroll app marks a whole run sent, not single lines).
 - A return file is accepted only whole: it is read with the template its payment file was written
   with, every line must match a sent line by sequence, account and amount, must not have been
   returned before, and the totals must add up — otherwise it is refused with the line and the reason
@@ -280,6 +281,11 @@ def _match(bank_file: BankFile, parsed):
             errors.append((rec.line_no, f"序号 {rec.seq} 的金额 {rec.amount} 与报盘金额 {s[2]} 不符"))
         elif s[0] in returned:
             errors.append((rec.line_no, f"序号 {rec.seq} 已由回盘文件 #{returned[s[0]]} 回盘，不能重复回盘"))
+    if not errors:
+        _, PayrollRun, _ = _payroll()
+        waiting = PayrollRun.objects.filter(pk__in={s[4] for s in sent.values()},
+                                            state=PayrollRun.State.APPROVED).values_list("pk", flat=True)
+        errors += [(None, f"结算批次 #{pk} 还有其他银行的明细未报盘：须全部报盘后才能导入回盘") for pk in sorted(waiting)]
     if errors:
         raise BankFileError(errors, "回盘文件被拒绝")
     return sent, returned
@@ -339,8 +345,11 @@ def bank_return_import(*, data: bytes, filename: str, user, template: BankTempla
             per_run[s[4]].append((s[3], r.processed_amount, r.ok, r.reason))
         outcomes = {}
         for run in PayrollRun.objects.filter(pk__in=sorted(per_run)).order_by("pk"):
-            outcomes[run.pk] = payroll_services.payroll_lines_apply_results(run=run, results=per_run[run.pk],
-                                                                            user=user)
+            try:
+                outcomes[run.pk] = payroll_services.payroll_lines_apply_results(run=run, results=per_run[run.pk],
+                                                                                user=user)
+            except payroll_services.PayrollError as exc:  # the transaction rolls back: nothing written
+                raise BankFileError([(None, f"结算批次 #{run.pk}：{exc}")], "回盘文件被拒绝") from None
         left = len(sent) - len(returned) - len(parsed.lines)
         note = f"成功 {len(ok)} 笔 {return_file.ok_total}，失败 {len(failed)} 笔 {return_file.failed_total}"
         if left:

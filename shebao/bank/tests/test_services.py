@@ -121,10 +121,15 @@ def test_export_one_bank_at_a_time(run, standard, clerk):
     assert [f.bank for f in first] == ["ICBC"]
     run.refresh_from_db()
     assert run.state == PayrollRun.State.APPROVED  # the ABC line is not in a file yet
+    answer = bank_answer(first[0])
+    with pytest.raises(BankFileError, match=f"结算批次 #{run.pk} 还有其他银行的明细未报盘"):
+        bank_return_import(data=answer, filename="early.txt", user=clerk)
+    assert ReturnFile.objects.count() == 0 and {s for s, _, _ in _statuses(run)} == {"pending"}
     both = _export(run, standard, clerk)
     assert [f.bank for f in both] == ["ABC", "ICBC"]
     run.refresh_from_db()
     assert run.state == PayrollRun.State.EXPORTED
+    assert bank_return_import(data=answer, filename="now.txt", user=clerk).return_file.ok_count == 3
 
 
 def test_return_import_applies_outcomes(run, standard, clerk):
