@@ -1,7 +1,9 @@
 """Background jobs: job_start → the task (called synchronously here) → done or failed.
 
-These tests commit (transaction=True): the progress connection is a different session and must see
-the job row, exactly as the worker and the status page do."""
+These tests COMMIT: the progress connection is a different session and must see the job row, exactly
+as the worker and the status page do. They do not use ``transaction=True``: pytest-django's flush after
+such a test empties every table, including those seeded by migrations (regions, schemes, role groups),
+for all the tests that run after it. The ``committed`` fixture removes exactly what these tests made."""
 
 from __future__ import annotations
 
@@ -26,7 +28,25 @@ from shebao.common.models import Job
 from shebao.common.tasks import run_job
 from shebao.registry.models import Region
 
-pytestmark = pytest.mark.django_db(transaction=True)
+PREFIX = "jobtest_"
+
+
+@pytest.fixture(autouse=True)
+def committed(request, django_db_setup, django_db_blocker):
+    if request.node.get_closest_marker("django_db"):  # an ordinary test in a rolled-back transaction
+        yield
+        return
+    with django_db_blocker.unblock():
+        yield
+        jobs = list(Job.objects.filter(created_by__username__startswith=PREFIX).values_list("id", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM procrastinate_jobs WHERE task_name = 'shebao.run_job' AND (args->>'job_id')::bigint = ANY(%s)",
+                [jobs],
+            )
+        Job.objects.filter(id__in=jobs).delete()
+        User.objects.filter(username__startswith=PREFIX).delete()
+        Region.objects.filter(code__startswith="TJ").delete()
 
 seen_from_outside: list[tuple[str, int, int, str]] = []
 
@@ -66,7 +86,7 @@ def _crashing_handler(*, params, progress, user):
 
 def _user(username: str, **extra) -> User:
     return User.objects.create_user(
-        username=username, password="Pw-123456x", must_change_password=False,
+        username=PREFIX + username, password="Pw-123456x", must_change_password=False,
         password_changed_at=timezone.now(), **extra,
     )
 
@@ -87,7 +107,7 @@ def test_job_runs_to_done_with_progress_visible_meanwhile():
     assert job.state == Job.State.DONE
     assert (job.done, job.total, job.percent) == (10, 10, 100)
     assert job.message == "已处理 10 条"
-    assert job.result == {"n": 10, "by": "clerk_a"}
+    assert job.result == {"n": 10, "by": "jobtest_clerk_a"}
     assert job.started_at and job.finished_at
     assert Region.objects.filter(code__startswith="TJ").count() == 10
     # halfway, another session saw the job running at 5/10 although the handler's rows were uncommitted
@@ -124,12 +144,13 @@ def test_crashing_job_ends_failed_with_a_message_and_writes_nothing():
     assert not Region.objects.filter(code="TJCRASH").exists()
 
 
+@pytest.mark.django_db  # (also makes pytest-django set up the test database for this module)
 def test_unknown_kind_is_refused_before_anything_is_queued():
     user = _user("clerk_e")
     queued_before = ProcrastinateJob.objects.count()  # procrastinate's tables are not emptied between tests
     with pytest.raises(JobError, match="未知的任务类型"):
         job_start(kind="no_such_kind", title="x", params={}, user=user)
-    assert not Job.objects.exists()
+    assert not Job.objects.filter(created_by=user).exists()
     assert ProcrastinateJob.objects.count() == queued_before
 
 
