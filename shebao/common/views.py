@@ -107,9 +107,12 @@ class AuditFormatter:
         before = before if isinstance(before, dict) else ({} if before is None else {"": before})
         after = after if isinstance(after, dict) else ({} if after is None else {"": after})
         keys = list(after) + [k for k in before if k not in after]
+        one_sided = not before or not after  # a creation or a deletion: leave empty fields out
         rows = []
         for key in keys:
             if before and after and key in before and key in after and before[key] == after[key]:
+                continue
+            if one_sided and (before.get(key) in (None, "") and after.get(key) in (None, "")):
                 continue
             b = self._value(object_type, key, before.get(key)) if key in before else ""
             a = self._value(object_type, key, after.get(key)) if key in after else ""

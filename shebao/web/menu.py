@@ -166,6 +166,8 @@ def active_trail(menu: list[ResolvedGroup]) -> list[tuple[str, str]]:
             entry = next((e for e in group.entries if e.active), None)
             trail = [(str(group.label), "")]
             if entry is not None:
+                if str(entry.label) == str(group.label):
+                    trail = []
                 trail.append((str(entry.label), entry.url))
             return trail
     return []

@@ -58,6 +58,15 @@
     }
   }, true);
 
+  // GET requests made by htmx (list filters) leave empty parameters out, so pushed URLs stay short.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    if (ev.detail.verb !== "get") return;
+    var params = ev.detail.parameters;
+    Object.keys(params).forEach(function (k) {
+      if (params[k] === "") delete params[k];
+    });
+  });
+
   // <button data-print> prints the page.
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest && ev.target.closest("[data-print]");
