@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "shebao.payroll",
     "shebao.bank",
     "shebao.self_managed",
+    "shebao.rural_pension",
     "shebao.web",
 ]
 
