@@ -102,11 +102,12 @@ def _apply_person(pp, *, scheme: Scheme, user, reason: str, today: dt.date) -> N
         bank_account_set(user=user, person=person, bank=bank, account_number=number, holder_name=holder,
                          valid_from=today, reason=reason)
     if pp.new_enrollment:
+        at_start = [c for c in pp.items if c.from_month == pp.start_month]
         enrollment = enrollment_create(
             person=person, scheme=scheme, start_month=pp.start_month, user=user,
-            service_years=pp.service_years or 0, note=pp.note or "", items={},
+            service_years=pp.service_years or 0, note=pp.note or "", items={c.item: c.amount for c in at_start},
         )
-        for change in pp.items:
+        for change in (c for c in pp.items if c.from_month != pp.start_month):
             benefit_amount_set(enrollment=enrollment, item=change.item, amount=change.amount,
                                from_month=change.from_month, user=user, note=reason)
         if pp.status == PaymentStatus.SUSPENDED:
