@@ -32,11 +32,18 @@ def _label(run: PayrollRun) -> str:
 # --------------------------------------------------------------------------------------------------
 # compute
 
-# Components of every beneficiary of the scheme payable in P: recurring items in effect in P and
-# pending arrears (taken whole). Payable in P: start_month ≤ P ≤ end_month (open end), not inside a
-# suspension, not died before P (a death in P is paid for P).
-_SQL_ITEMS_AND_ARREARS = """
-CREATE TEMP TABLE _pay_comp ON COMMIT DROP AS
+# One statement computes and writes a regular run (data-modifying CTEs; no temp table, no query per
+# person). Read it top down:
+#   elig   beneficiaries payable in P: start_month ≤ P ≤ end_month (open end), not inside a
+#          suspension, not died before P (a death in P is paid for P);
+#   base   their recurring items in effect in P, and pending arrears (taken whole);
+#   g      gross per enrollment;
+#   ded    pending deductions in recorded order, each at most min(cap, remaining), together at most
+#          the gross: with avail_i = min(cap_i, remaining_i) and cum_i = Σ_{j≤i} avail_j,
+#          take_i = min(gross, cum_i) − min(gross, cum_i − avail_i)   (the greedy fill as a window);
+#   ins    the lines (seq by 身份证号, snapshots of person and current account), RETURNING ids;
+#   then   the components joined to their new line.
+_SQL_COMPUTE = """
 WITH elig AS (
     SELECT e.id AS enrollment_id, e.person_id
     FROM benefits_enrollment e
@@ -49,28 +56,20 @@ WITH elig AS (
           SELECT 1 FROM benefits_suspension s
           WHERE s.enrollment_id = e.id AND s.from_month <= %(period)s
             AND (s.to_month IS NULL OR s.to_month >= %(period)s))
-)
-SELECT el.enrollment_id, el.person_id, 'item'::varchar(10) AS kind, a.item_id, NULL::bigint AS adjustment_id,
-       a.amount, i.name::varchar(200) AS description
-FROM elig el
-JOIN benefits_benefitamount a ON a.enrollment_id = el.enrollment_id
-     AND a.from_month <= %(period)s AND (a.to_month IS NULL OR a.to_month >= %(period)s) AND a.amount > 0
-JOIN benefits_benefititem i ON i.id = a.item_id AND i.recurring
-UNION ALL
-SELECT el.enrollment_id, el.person_id, 'arrears', NULL, ad.id, ad.remaining, left(ad.reason, 200)
-FROM elig el
-JOIN benefits_adjustment ad ON ad.enrollment_id = el.enrollment_id
-     AND ad.state = 'pending' AND ad.kind = 'arrears' AND ad.remaining > 0
-"""
-
-# Deductions, in the order they were recorded, each taking at most min(cap, remaining) and together
-# at most the gross: with avail_i = min(cap_i, remaining_i) and cum_i = Σ_{j≤i} avail_j,
-# take_i = min(gross, cum_i) − min(gross, cum_i − avail_i)  (the greedy fill, as a window function).
-_SQL_DEDUCTIONS = """
-INSERT INTO _pay_comp (enrollment_id, person_id, kind, item_id, adjustment_id, amount, description)
-WITH g AS (
-    SELECT enrollment_id, min(person_id) AS person_id, sum(amount) AS gross
-    FROM _pay_comp GROUP BY enrollment_id
+), base AS MATERIALIZED (
+    SELECT el.enrollment_id, el.person_id, 'item'::varchar(10) AS kind, a.item_id, NULL::bigint AS adjustment_id,
+           a.amount, i.name::varchar(200) AS description
+    FROM elig el
+    JOIN benefits_benefitamount a ON a.enrollment_id = el.enrollment_id
+         AND a.from_month <= %(period)s AND (a.to_month IS NULL OR a.to_month >= %(period)s) AND a.amount > 0
+    JOIN benefits_benefititem i ON i.id = a.item_id AND i.recurring
+    UNION ALL
+    SELECT el.enrollment_id, el.person_id, 'arrears', NULL, ad.id, ad.remaining, left(ad.reason, 200)
+    FROM elig el
+    JOIN benefits_adjustment ad ON ad.enrollment_id = el.enrollment_id
+         AND ad.state = 'pending' AND ad.kind = 'arrears' AND ad.remaining > 0
+), g AS MATERIALIZED (
+    SELECT enrollment_id, min(person_id) AS person_id, sum(amount) AS gross FROM base GROUP BY enrollment_id
 ), d AS (
     SELECT ad.id, g.enrollment_id, g.person_id, g.gross, left(ad.reason, 200) AS reason,
            LEAST(ad.remaining, COALESCE(ad.monthly_cap, ad.remaining)) AS avail,
@@ -79,36 +78,31 @@ WITH g AS (
     FROM benefits_adjustment ad
     JOIN g ON g.enrollment_id = ad.enrollment_id
     WHERE ad.state = 'pending' AND ad.kind = 'deduction' AND ad.remaining > 0
-), t AS (
-    SELECT d.*, LEAST(gross, cum) - LEAST(gross, cum - avail) AS take FROM d
+), ded AS MATERIALIZED (
+    SELECT enrollment_id, person_id, 'deduction'::varchar(10) AS kind, NULL::bigint AS item_id, id AS adjustment_id,
+           LEAST(gross, cum) - LEAST(gross, cum - avail) AS amount, reason::varchar(200) AS description
+    FROM d WHERE LEAST(gross, cum) - LEAST(gross, cum - avail) > 0
+), ins AS (
+    INSERT INTO payroll_payrollline
+        (run_id, seq, person_id, enrollment_id, id_number, name, bank_account_id, bank, branch, account_number,
+         holder_name, gross, deductions, net, status, paid_amount, fail_reason, memo, write_off_reason)
+    SELECT %(run)s, row_number() OVER (ORDER BY p.id_number), g.person_id, g.enrollment_id, p.id_number, p.name,
+           b.id, COALESCE(b.bank, ''), COALESCE(b.branch, ''), COALESCE(b.account_number, ''),
+           COALESCE(b.holder_name, ''), g.gross, COALESCE(t.taken, 0), g.gross - COALESCE(t.taken, 0), 'pending', 0,
+           '', %(memo)s, ''
+    FROM g
+    LEFT JOIN (SELECT enrollment_id, sum(amount) AS taken FROM ded GROUP BY enrollment_id) t
+           ON t.enrollment_id = g.enrollment_id
+    JOIN registry_person p ON p.id = g.person_id
+    LEFT JOIN registry_bankaccount b ON b.person_id = g.person_id AND b.valid_to IS NULL
+    WHERE g.gross > 0
+    RETURNING id, enrollment_id
 )
-SELECT enrollment_id, person_id, 'deduction', NULL, id, take, reason FROM t WHERE take > 0
-"""
-
-_SQL_LINES = """
-INSERT INTO payroll_payrollline
-    (run_id, seq, person_id, enrollment_id, id_number, name, bank_account_id, bank, branch, account_number,
-     holder_name, gross, deductions, net, status, paid_amount, fail_reason, memo, write_off_reason)
-SELECT %(run)s, row_number() OVER (ORDER BY p.id_number), t.person_id, t.enrollment_id, p.id_number, p.name,
-       b.id, COALESCE(b.bank, ''), COALESCE(b.branch, ''), COALESCE(b.account_number, ''),
-       COALESCE(b.holder_name, ''), t.gross, t.deductions, t.gross - t.deductions, 'pending', 0, '',
-       %(memo)s, ''
-FROM (
-    SELECT enrollment_id, person_id,
-           sum(amount) FILTER (WHERE kind <> 'deduction') AS gross,
-           COALESCE(sum(amount) FILTER (WHERE kind = 'deduction'), 0) AS deductions
-    FROM _pay_comp GROUP BY enrollment_id, person_id
-) t
-JOIN registry_person p ON p.id = t.person_id
-LEFT JOIN registry_bankaccount b ON b.person_id = t.person_id AND b.valid_to IS NULL
-WHERE t.gross > 0
-"""
-
-_SQL_COMPONENTS = """
 INSERT INTO payroll_payrollcomponent (line_id, kind, benefit_item_id, adjustment_id, amount, description)
-SELECT l.id, c.kind, c.item_id, c.adjustment_id, c.amount, c.description
-FROM _pay_comp c
-JOIN payroll_payrollline l ON l.run_id = %(run)s AND l.person_id = c.person_id
+SELECT ins.id, c.kind, c.item_id, c.adjustment_id, c.amount, c.description
+FROM (SELECT * FROM base UNION ALL SELECT * FROM ded) c
+JOIN ins ON ins.enrollment_id = c.enrollment_id
+ORDER BY ins.id
 """
 
 _SQL_TOTALS = """
@@ -133,15 +127,8 @@ def _fill_regular(run: PayrollRun) -> None:
     params = {"scheme": run.scheme_id, "period": run.period, "run": run.pk,
               "memo": f"{run.scheme.name}{run.period:%Y年%m月}待遇"}
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '256MB'")  # hash aggregates and the sort stay in memory
-        cursor.execute("DROP TABLE IF EXISTS _pay_comp")
-        cursor.execute(_SQL_ITEMS_AND_ARREARS, params)
-        cursor.execute("ANALYZE _pay_comp")
-        cursor.execute(_SQL_DEDUCTIONS, params)
-        cursor.execute(_SQL_LINES, params)
-        cursor.execute("ANALYZE payroll_payrollline")
-        cursor.execute(_SQL_COMPONENTS, params)
-        cursor.execute("DROP TABLE _pay_comp")
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # the aggregates, sorts and CTEs stay in memory
+        cursor.execute(_SQL_COMPUTE, params)
         cursor.execute(_SQL_TOTALS, params)
 
 
