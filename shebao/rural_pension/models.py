@@ -81,6 +81,9 @@ class ImportReconciliation(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.file}"
+
 
 class ImportRejection(models.Model):
     """A row of an import file that was not loaded, with its reason."""
@@ -94,6 +97,9 @@ class ImportRejection(models.Model):
     class Meta:
         verbose_name = _("导入拒绝行")
         ordering = ["batch", "file", "line_no"]
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line_no} {self.reason}"
 
 
 class RuralAccount(models.Model):
@@ -168,6 +174,9 @@ class Contribution(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="contribution_amount_pos"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.month:%Y-%m} {self.kind} {self.amount}"
+
 
 class PayoutKind(models.TextChoices):
     PENSION = "pension", _("养老金")
@@ -197,6 +206,9 @@ class Payout(models.Model):
             _first_of_month("month", "payout_month_first"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_pos"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.month:%Y-%m} {self.kind} {self.amount}"
 
 
 class CreditedRate(models.Model):
@@ -237,12 +249,18 @@ class BenefitCoefficient(models.Model):
             models.CheckConstraint(condition=Q(coefficient__gt=0), name="coefficient_pos"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.from_month:%Y-%m} {self.coefficient}"
+
 
 class DocumentCounter(models.Model):
     """The last number used for 结算单 of a year (NB2026-000123); numbers are never reused."""
 
     year = models.PositiveSmallIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
 
 
 class RuralDocument(models.Model):
@@ -319,3 +337,6 @@ class AccountYear(models.Model):
     class Meta:
         verbose_name = _("年账户明细(计算结果)")
         constraints = [models.UniqueConstraint(fields=["account", "year"], name="accountyear_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.year} {self.closing}"

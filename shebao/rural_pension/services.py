@@ -1,0 +1,571 @@
+"""Writes of 老农保: information changes, the credited-rate table and the yearly-table cache, refund
+quote / settle / rollback with the 结算单, the monthly benefit (start of receipt, payouts from the NB
+payroll, the 120-month guarantee, death settlements with the heir).
+
+Every service is keyword-only, runs in one transaction, validates before it writes, and writes its
+audit record in the same transaction. Money is Decimal yuan rounded ROUND_HALF_UP at the points the
+SPEC names. The legacy import lives in ``legacy_import``; the PDF in ``statement``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shebao.benefits.months import format_month, month_of, months_between, parse_month
+from shebao.common.audit import audit_record, diff, snapshot
+from shebao.common.masking import Masker
+from shebao.common.money import amount_in_words, quantize, to_decimal
+from shebao.registry.models import Person, Region
+from shebao.rural_pension.interest import Quote, RateMissing, refund_quote
+from shebao.rural_pension.models import (
+    OPEN_STATUSES,
+    AccountStatus,
+    CreditedRate,
+    DocumentCounter,
+    Payout,
+    PayoutKind,
+    RuralAccount,
+    RuralDocument,
+)
+from shebao.rural_pension.payment import PaymentError, nb_payment_cancel, nb_payment_create
+from shebao.rural_pension.selectors import GUARANTEE_MONTHS, account_flows, coefficient_for, rates_map
+
+PENSION_AGE = 60
+ACCOUNT_FIELDS = ["status", "closed_on", "town", "community", "enrolled_on", "legacy_bank",
+                  "legacy_account_number", "note", "heir", "enrollment", "benefit_start_month", "benefit_base",
+                  "coefficient", "monthly_benefit"]
+EDITABLE_FIELDS = ["town", "community", "enrolled_on", "legacy_bank", "legacy_account_number", "note", "status"]
+
+
+class RuralError(Exception):
+    """A refused 老农保 action; ``str()`` is the message for the user (Chinese)."""
+
+
+def _lock(account: RuralAccount) -> RuralAccount:
+    return RuralAccount.objects.select_for_update().select_related("person", "town").get(pk=account.pk)
+
+
+def _label(account: RuralAccount) -> str:
+    return f"{account.person.name}（{account.person.id_number[-4:]}）"
+
+
+# --------------------------------------------------------------------------------------------------
+# 信息修改
+
+
+def rural_account_update(*, user, account: RuralAccount, reason: str, person_changes: dict | None = None,
+                         **changes) -> RuralAccount:
+    """信息修改: change the account's own facts (town, village, 参保日期, the legacy bank snapshot, note,
+    status 缴费 ↔ 中断缴费) and, through the registry, the person's basic information; with a reason,
+    audited with before → after. Closed accounts (已退保/已终止) are not changed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuralError("请填写修改原因")
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise RuralError(f"不能修改的字段：{', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        account = _lock(account)
+        if account.status not in OPEN_STATUSES:
+            raise RuralError(f"账户{account.get_status_display()}，不能修改")
+        before = snapshot(account, ACCOUNT_FIELDS)
+        if "status" in changes:
+            new = changes["status"]
+            allowed = {AccountStatus.PAYING, AccountStatus.SUSPENDED}
+            if new != account.status and (new not in allowed or account.status not in allowed):
+                raise RuralError("信息修改只能在“缴费”和“中断缴费”之间变更状态；领取、退保、死亡请办理相应业务")
+        for key, value in changes.items():
+            setattr(account, key, value.strip() if isinstance(value, str) else value)
+        town, community = account.town, account.community
+        if town.level != Region.Level.TOWN:
+            raise RuralError(f"{town.name} 不是镇街道")
+        if community is not None and community.parent_id != town.pk:
+            raise RuralError(f"{community.name} 不属于 {town.name}")
+        if account.enrolled_on and account.enrolled_on > timezone.localdate():
+            raise RuralError("参保日期不能晚于今天")
+        if person_changes:
+            from shebao.registry.services import RegistryError, person_update
+
+            try:
+                person_update(user=user, person=account.person, reason=reason, **person_changes)
+            except RegistryError as exc:
+                raise RuralError(str(exc)) from None
+        b, a = diff(before, snapshot(account, ACCOUNT_FIELDS))
+        if a:
+            account.save()
+            audit_record(user=user, action="update", obj=account, person_id=account.person_id,
+                         summary=f"老农保信息修改 {_label(account)}", before=b, after=a, reason=reason)
+    return account
+
+
+# --------------------------------------------------------------------------------------------------
+# credited rates and the yearly-table cache
+
+
+def credited_rate_set(*, user, year: int, rate, reason: str = "", recompute: bool = True) -> CreditedRate:
+    """Set a year's 记账利率 (a fraction, at most 4 decimals, 0 ≤ r < 1). Audited; the cached yearly
+    tables of every account are recomputed in the same transaction (quotes never use the cache)."""
+    try:
+        value = to_decimal(rate)
+    except ValueError as exc:
+        raise RuralError(f"利率：{exc}") from None
+    if value != value.quantize(Decimal("0.0001")) or not (0 <= value < 1):
+        raise RuralError(f"记账利率 {rate} 应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）")
+    if not 1980 <= int(year) <= 2200:
+        raise RuralError(f"年度 {year} 无效")
+    with transaction.atomic():
+        existing = CreditedRate.objects.select_for_update().filter(year=year).first()
+        before = {"year": year, "rate": existing.rate} if existing else None
+        if existing and existing.rate == value:
+            return existing
+        obj, _ = CreditedRate.objects.update_or_create(
+            year=year, defaults={"rate": value, "note": reason[:200], "updated_by": user})
+        audit_record(user=user, action="update" if existing else "create", obj=obj,
+                     summary=f"{year} 年度记账利率 {value}", before=before, after={"year": year, "rate": value},
+                     reason=reason)
+        if recompute:
+            rural_years_recompute()
+    return obj
+
+
+# The yearly tables of many accounts at once, by the rule of ``interest`` (the same formula: interest =
+# round(r × (12 × opening + Σ flow × (13 − m)) / 12, 2)). Flows are summed per account-year with window-free
+# aggregates into a temp table, then a recursive CTE walks the years for all accounts together (one
+# level per year, opening = the previous closing), stopping at the first year without a rate.
+_SQL_FLOWS = """
+CREATE TEMP TABLE _ry_flows ON COMMIT DROP AS
+SELECT account_id, y,
+       sum(personal) AS personal, sum(collective) AS collective, sum(other) AS other,
+       sum(payouts) AS payouts, sum(weighted) AS weighted
+FROM (
+    SELECT account_id, extract(year FROM month)::int AS y,
+           CASE WHEN kind = 'personal' THEN amount ELSE 0 END AS personal,
+           CASE WHEN kind = 'collective' THEN amount ELSE 0 END AS collective,
+           CASE WHEN kind = 'other' THEN amount ELSE 0 END AS other,
+           0::numeric AS payouts,
+           amount * (13 - extract(month FROM month)::int) AS weighted
+    FROM rural_pension_contribution WHERE {where}
+    UNION ALL
+    SELECT account_id, extract(year FROM month)::int, 0, 0, 0, amount,
+           -amount * (13 - extract(month FROM month)::int)
+    FROM rural_pension_payout WHERE {where}
+) f
+GROUP BY account_id, y
+"""
+
+_SQL_YEARS = """
+INSERT INTO rural_pension_accountyear
+    (account_id, year, opening, personal, collective, other, payouts, rate, interest, closing)
+WITH RECURSIVE
+starts AS (SELECT account_id, min(y) AS y0 FROM _ry_flows GROUP BY account_id),
+t AS (
+    SELECT s.account_id, s.y0 AS year, 0::numeric(14,2) AS opening,
+           COALESCE(f.personal, 0) AS personal, COALESCE(f.collective, 0) AS collective,
+           COALESCE(f.other, 0) AS other, COALESCE(f.payouts, 0) AS payouts, r.rate,
+           round(r.rate * COALESCE(f.weighted, 0) / 12, 2) AS interest,
+           (COALESCE(f.personal, 0) + COALESCE(f.collective, 0) + COALESCE(f.other, 0) - COALESCE(f.payouts, 0)
+            + round(r.rate * COALESCE(f.weighted, 0) / 12, 2))::numeric(14,2) AS closing
+    FROM starts s
+    JOIN rural_pension_creditedrate r ON r.year = s.y0
+    LEFT JOIN _ry_flows f ON f.account_id = s.account_id AND f.y = s.y0
+    UNION ALL
+    SELECT t.account_id, t.year + 1, t.closing,
+           COALESCE(f.personal, 0), COALESCE(f.collective, 0), COALESCE(f.other, 0), COALESCE(f.payouts, 0),
+           r.rate,
+           round(r.rate * (12 * t.closing + COALESCE(f.weighted, 0)) / 12, 2),
+           (t.closing + COALESCE(f.personal, 0) + COALESCE(f.collective, 0) + COALESCE(f.other, 0)
+            - COALESCE(f.payouts, 0) + round(r.rate * (12 * t.closing + COALESCE(f.weighted, 0)) / 12, 2))::numeric(14,2)
+    FROM t
+    JOIN rural_pension_creditedrate r ON r.year = t.year + 1
+    LEFT JOIN _ry_flows f ON f.account_id = t.account_id AND f.y = t.year + 1
+)
+SELECT account_id, year, opening, personal, collective, other, payouts, rate, interest, closing FROM t
+"""
+
+
+def rural_years_recompute(*, account_ids: list[int] | None = None) -> int:
+    """Rebuild the cached yearly tables (``AccountYear``) of the given accounts, or of all, set-based.
+    Returns the number of account-years written. Idempotent."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("DROP TABLE IF EXISTS _ry_flows")
+        if account_ids is None:
+            cursor.execute("TRUNCATE rural_pension_accountyear")
+            cursor.execute(_SQL_FLOWS.format(where="true"))
+        else:
+            ids = sorted({int(i) for i in account_ids})
+            cursor.execute("DELETE FROM rural_pension_accountyear WHERE account_id = ANY(%s)", [ids])
+            cursor.execute(_SQL_FLOWS.format(where="account_id = ANY(%(ids)s)"), {"ids": ids})
+        cursor.execute("CREATE INDEX ON _ry_flows (account_id, y)")
+        cursor.execute("ANALYZE _ry_flows")
+        cursor.execute(_SQL_YEARS)
+        written = cursor.rowcount
+        cursor.execute("DROP TABLE _ry_flows")
+    return written
+
+
+# --------------------------------------------------------------------------------------------------
+# refund: quote, settle, rollback
+
+
+def _quote(account: RuralAccount, on: dt.date) -> Quote:
+    flows = account_flows(account)
+    later = [f for f in flows if (f.year, f.month) > (on.year, on.month)]
+    if later:
+        f = later[0]
+        raise RuralError(f"账户在 {on:%Y-%m-%d} 之后还有{'支付' if f.kind == 'payout' else '缴费'}记录"
+                         f"（{f.year}-{f.month:02d}），不能按该日期计算")
+    try:
+        return refund_quote(flows, rates_map(), on=on)
+    except RateMissing as exc:
+        raise RuralError(str(exc)) from None
+
+
+def rural_refund_quote(*, account: RuralAccount, on: dt.date) -> Quote:
+    """退款试算 on date D: the yearly rows (full years before D's year; D's year with interest on the
+    opening for month(D) − 1 months and on each earlier flow for month(D) − m months, over 12, rounded
+    to the cent; D's month's flows without interest) and the balance, which the refund pays. Refused
+    for an account already refunded or closed, and when a year needs a rate that is missing."""
+    if account.status not in OPEN_STATUSES:
+        raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能再试算或退款")
+    return _quote(account, on)
+
+
+def _next_number(on: dt.date) -> str:
+    counter, _ = DocumentCounter.objects.select_for_update().get_or_create(year=on.year)
+    DocumentCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
+    counter.refresh_from_db()
+    return f"NB{on.year}-{counter.last:06d}"
+
+
+def _pay_method(value: str) -> str:
+    if value not in RuralDocument.PayMethod.values:
+        raise RuralError(f"支付方式 {value} 无效（bank 银行代发 或 cash 现金）")
+    return value
+
+
+def _settle(*, account: RuralAccount, kind: str, payee: Person, on: dt.date, amount: Decimal, pay_method: str,
+            user, table: dict, before: dict, payout_kind: str, memo: str) -> RuralDocument:
+    """Write the document, the payout and the payment (inside the caller's transaction)."""
+    month = month_of(on)
+    if Payout.objects.filter(account=account, month=month, kind=payout_kind).exists():
+        raise RuralError(f"{_label(account)} 在 {format_month(month)} 已有{PayoutKind(payout_kind).label}支付记录")
+    ref = None
+    if pay_method == RuralDocument.PayMethod.BANK:
+        try:
+            ref = nb_payment_create(person=payee, amount=amount, memo=memo, user=user, period=month)
+        except PaymentError as exc:
+            raise RuralError(str(exc)) from None
+    doc = RuralDocument.objects.create(
+        number=_next_number(on), kind=kind, account=account, payee=payee, on_date=on, amount=amount,
+        pay_method=pay_method, payroll_run_id=ref.run_id if ref else None,
+        payroll_line_id=ref.line_id if ref else None, table=table, account_before=before, operator=user,
+    )
+    Payout.objects.create(account=account, month=month, kind=payout_kind, amount=amount, document=doc)
+    return doc
+
+
+def rural_refund_settle(*, account: RuralAccount, on: dt.date, pay_method: str, user,
+                        expected_amount=None) -> RuralDocument:
+    """退款结算: pay the balance on D (the quote) by bank (a line in the NB payment flow: a one-off run
+    to approve and send) or cash; the account is settled to zero (a 退保 payout of the balance in D's
+    month) and closed (已退保); a numbered 结算单 keeps the yearly table. ``expected_amount`` (what the
+    user confirmed) must still be the quote. Refused for an account already refunded or closed, for a
+    receiving account, and when there is nothing to pay."""
+    pay_method = _pay_method(pay_method)
+    if on > timezone.localdate():
+        raise RuralError("结算日期不能晚于今天")
+    try:
+        with transaction.atomic():
+            account = _lock(account)
+            if account.status == AccountStatus.RECEIVING:
+                raise RuralError(f"{_label(account)} 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
+            quote = rural_refund_quote(account=account, on=on)
+            if quote.amount <= 0:
+                raise RuralError(f"{_label(account)} 的账户余额为 {quote.amount}，没有可退金额")
+            if expected_amount is not None and quantize(expected_amount) != quote.amount:
+                raise RuralError(f"退款金额已变化（确认时 {quantize(expected_amount)}，现为 {quote.amount}），请重新试算")
+            before = snapshot(account, ACCOUNT_FIELDS)
+            doc = _settle(account=account, kind=RuralDocument.Kind.REFUND, payee=account.person, on=on,
+                          amount=quote.amount, pay_method=pay_method, user=user, table=quote.as_dict(),
+                          before=before, payout_kind=PayoutKind.REFUND, memo="老农保退保")
+            changed = RuralAccount.objects.filter(pk=account.pk, status=account.status).update(
+                status=AccountStatus.REFUNDED, closed_on=on)
+            if not changed:  # pragma: no cover - the row is locked
+                raise RuralError("账户状态已变化，请刷新后重试")
+            rural_years_recompute(account_ids=[account.pk])
+            audit_record(user=user, action="rural_refund", obj=doc, person_id=account.person_id,
+                         summary=f"老农保退保 {_label(account)} {quote.amount}（{doc.number}，"
+                                 f"{doc.get_pay_method_display()}）",
+                         before=before, after={"status": AccountStatus.REFUNDED, "closed_on": on,
+                                               "document": doc.number, "amount": quote.amount,
+                                               "pay_method": pay_method, "payroll_run": doc.payroll_run_id})
+    except IntegrityError as exc:
+        if "ruraldocument_one_settled_per_account" in str(exc):
+            raise RuralError(f"{_label(account)} 已有结算单，不能重复退款") from None
+        raise
+    return doc
+
+
+def rural_refund_rollback(*, document: RuralDocument, user, reason: str, today: dt.date | None = None) -> RuralDocument:
+    """退款回退: undo a settlement made in the current calendar month whose money has not been sent to a
+    bank (the NB one-off line still 待发 and in no bank file; cash any time within the month). The
+    payout is removed, the account gets back exactly its state before, the payment line is withdrawn,
+    the document is kept as 已回退 (its number is never reused). Refused otherwise, saying why."""
+    today = today or timezone.localdate()
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuralError("请填写回退原因")
+    with transaction.atomic():
+        doc = RuralDocument.objects.select_for_update().select_related("account", "account__person").get(pk=document.pk)
+        if doc.state != RuralDocument.State.SETTLED:
+            raise RuralError(f"结算单 {doc.number} 已回退，不能再次回退")
+        made = timezone.localtime(doc.created_at).date()
+        if (made.year, made.month) != (today.year, today.month):
+            raise RuralError(f"结算单 {doc.number} 于 {made:%Y-%m-%d} 办理，只能在当月（{made:%Y年%m月}）回退，"
+                             f"跨月不能回退")
+        if doc.pay_method == RuralDocument.PayMethod.BANK:
+            try:
+                nb_payment_cancel(run_id=doc.payroll_run_id, line_id=doc.payroll_line_id, user=user, reason=reason)
+            except PaymentError as exc:
+                raise RuralError(f"结算单 {doc.number} 不能回退：{exc}") from None
+        account = _lock(doc.account)
+        current = snapshot(account, ACCOUNT_FIELDS)
+        Payout.objects.filter(document=doc).delete()
+        restore = {k: doc.account_before.get(k) for k in ("status", "closed_on", "heir_id")}
+        RuralAccount.objects.filter(pk=account.pk).update(
+            status=restore["status"],
+            closed_on=dt.date.fromisoformat(restore["closed_on"]) if restore["closed_on"] else None,
+            heir_id=restore["heir_id"])
+        RuralDocument.objects.filter(pk=doc.pk, state=RuralDocument.State.SETTLED).update(
+            state=RuralDocument.State.ROLLED_BACK, rolled_back_by=user, rolled_back_at=timezone.now(),
+            rollback_reason=reason[:200])
+        rural_years_recompute(account_ids=[account.pk])
+        doc.refresh_from_db()
+        audit_record(user=user, action="rural_rollback", obj=doc, person_id=account.person_id,
+                     summary=f"老农保退款回退 {doc.number} {_label(account)} {doc.amount}",
+                     before={"account": current, "document_state": RuralDocument.State.SETTLED},
+                     after={"account": restore, "document_state": doc.state}, reason=reason)
+    return doc
+
+
+def rural_document_pdf(*, document: RuralDocument, user, masker: Masker) -> bytes:
+    """The 结算单 as PDF (A4). The first print is the original; every later one is marked 补打. The
+    person's numbers are masked per ``masker`` (the viewer's right). Each print is audited."""
+    from django.conf import settings
+
+    from shebao.rural_pension.statement import render_statement
+
+    with transaction.atomic():
+        doc = RuralDocument.objects.select_for_update().select_related(
+            "account", "account__person", "account__town", "account__community", "payee", "operator").get(pk=document.pk)
+        reprint = doc.printed_count > 0
+        RuralDocument.objects.filter(pk=doc.pk).update(printed_count=F("printed_count") + 1)
+        audit_record(user=user, action="rural_print", obj=doc, person_id=doc.account.person_id,
+                     summary=f"打印结算单 {doc.number}{'（补打）' if reprint else ''}",
+                     after={"printed_count": doc.printed_count + 1})
+    return render_statement(doc, masker=masker, reprint=reprint, agency=settings.SHEBAO_AGENCY_NAME,
+                            words=amount_in_words(doc.amount))
+
+
+# --------------------------------------------------------------------------------------------------
+# monthly benefit (scheme NB through the payroll engine)
+
+
+def _pension_month(person: Person) -> dt.date:
+    born = person.birth_date
+    try:
+        birthday = born.replace(year=born.year + PENSION_AGE)
+    except ValueError:  # 29 February
+        birthday = dt.date(born.year + PENSION_AGE, 3, 1)
+    return month_of(birthday)
+
+
+def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str = "") -> RuralAccount:
+    """开始领取 from pension age (60): the monthly benefit is fixed once, at the start of receipt, as
+    round_half_up(accumulation × coefficient, cent), where the accumulation is the balance on the first
+    day of the start month (the quote rule) and the coefficient the one in force for that month
+    (``BenefitCoefficient``). The person is enrolled in scheme NB with that amount (item 养老金), which
+    the monthly payroll pays; the account becomes 领取."""
+    from shebao.benefits.services import BenefitError, enrollment_create, scheme_get
+
+    start = parse_month(start_month)
+    with transaction.atomic():
+        account = _lock(account)
+        person = account.person
+        if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
+            raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能开始领取")
+        if start < _pension_month(person):
+            raise RuralError(f"{_label(account)} {format_month(_pension_month(person))} 才年满 {PENSION_AGE} 周岁，"
+                             f"不能从 {format_month(start)} 开始领取")
+        if person.death_date and person.death_date < start:
+            raise RuralError(f"{_label(account)} 已于 {person.death_date:%Y-%m-%d} 死亡")
+        quote = _quote(account, start)
+        coefficient = coefficient_for(start)
+        if coefficient is None:
+            raise RuralError(f"{format_month(start)} 没有适用的计发系数，请先维护交费领取计算表")
+        monthly = quantize(quote.amount * coefficient)
+        if monthly <= 0:
+            raise RuralError(f"{_label(account)} 的账户积累额为 {quote.amount}，月养老金为 0，不能开始领取")
+        before = snapshot(account, ACCOUNT_FIELDS)
+        try:
+            enrollment = enrollment_create(person=person, scheme=scheme_get("NB"), start_month=start, user=user,
+                                           items={"basic": monthly}, note=note or "老农保按月领取")
+        except BenefitError as exc:
+            raise RuralError(str(exc)) from None
+        RuralAccount.objects.filter(pk=account.pk).update(
+            status=AccountStatus.RECEIVING, enrollment=enrollment, benefit_start_month=start,
+            benefit_base=quote.amount, coefficient=coefficient, monthly_benefit=monthly)
+        account.refresh_from_db()
+        audit_record(user=user, action="rural_benefit_start", obj=account, person_id=person.pk,
+                     summary=f"老农保开始领取 {_label(account)}：{format_month(start)} 起每月 {monthly}"
+                             f"（积累额 {quote.amount} × {coefficient}）",
+                     before=before, after=snapshot(account, ACCOUNT_FIELDS), reason=note)
+    return account
+
+
+_SQL_PENSION_PAYOUTS = """
+INSERT INTO rural_pension_payout (account_id, month, kind, amount, payroll_line_id, document_id, import_batch_id)
+SELECT a.id, r.period, 'pension', l.gross, l.id, NULL, NULL
+FROM payroll_payrollrun r
+JOIN benefits_scheme s ON s.id = r.scheme_id AND s.code = 'NB'
+JOIN payroll_payrollline l ON l.run_id = r.id
+JOIN rural_pension_ruralaccount a ON a.person_id = l.person_id AND a.enrollment_id = l.enrollment_id
+WHERE r.kind = 'regular' AND r.period = %(period)s AND r.state <> 'computed'
+  AND l.status <> 'written_off' AND l.gross > 0
+ON CONFLICT (account_id, month, kind) DO NOTHING
+"""
+
+
+def rural_benefit_payouts_record(*, period, user) -> int:
+    """The monthly pension the NB payroll pays comes out of the account: for an approved regular NB run
+    of period P, each line of a receiving account becomes a 养老金 payout of P (its gross), in one
+    INSERT … SELECT. Idempotent (one pension payout per account and month). Returns rows written."""
+    month = parse_month(period)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_SQL_PENSION_PAYOUTS, {"period": month})
+            written = cursor.rowcount
+            cursor.execute("SELECT account_id FROM rural_pension_payout WHERE month = %s AND kind = 'pension' "
+                           "AND payroll_line_id IS NOT NULL", [month])
+            ids = [r[0] for r in cursor.fetchall()]
+        if written:
+            rural_years_recompute(account_ids=ids)
+            audit_record(user=user, action="rural_pension_payouts", object_type="rural_pension.payout",
+                         object_id=format_month(month),
+                         summary=f"老农保 {format_month(month)} 养老金记入个人账户支付 {written} 笔",
+                         after={"period": format_month(month), "rows": written})
+    return written
+
+
+def rural_heir_set(*, account: RuralAccount, heir: Person, user, reason: str = "") -> RuralAccount:
+    """Record the heir (代领人): a registered person of their own (their own bank account is what a bank
+    payment to them uses)."""
+    if heir.pk == account.person_id:
+        raise RuralError("代领人不能是本人")
+    with transaction.atomic():
+        account = _lock(account)
+        before = {"heir": account.heir_id}
+        RuralAccount.objects.filter(pk=account.pk).update(heir=heir)
+        account.refresh_from_db()
+        audit_record(user=user, action="update", obj=account, person_id=account.person_id,
+                     summary=f"老农保代领人 {_label(account)} → {heir.name}", before=before,
+                     after={"heir": heir.pk}, reason=reason)
+    return account
+
+
+@dataclass
+class DeathSettlement:
+    account: RuralAccount
+    kind: str  # death_balance | death_guarantee | none
+    amount: Decimal
+    months: int  # guaranteed months left (receivers)
+    document: RuralDocument | None
+
+
+def rural_death_guarantee_left(*, account: RuralAccount, death_date: dt.date) -> int:
+    """Guaranteed months not yet due at death: 120 − the months from the start of receipt through the
+    death month (the death month is paid; payment ends the month after), never below 0."""
+    if not account.benefit_start_month:
+        return 0
+    due = months_between(account.benefit_start_month, month_of(death_date)) + 1
+    return max(0, GUARANTEE_MONTHS - max(0, due))
+
+
+def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Person, pay_method: str, user,
+                       on: dt.date | None = None) -> DeathSettlement:
+    """死亡结算 with the heir (代领人, a person with their own account):
+    - death before receipt → the whole account (the balance on the settlement date D, the quote rule)
+      goes to the heir;
+    - death while receiving, within the 120-month guarantee → the unpaid guaranteed months
+      (``rural_death_guarantee_left``) × the monthly benefit go to the heir; the NB enrollment ends after
+      the death month (overpaid months become a 扣减 in benefits);
+    - death after the guarantee → nothing is due; the enrollment ends.
+    The account is closed (已终止) and the person's death date recorded."""
+    from shebao.benefits.services import BenefitError, enrollment_terminate
+
+    on = on or timezone.localdate()
+    pay_method = _pay_method(pay_method)
+    if heir.pk == account.person_id:
+        raise RuralError("代领人不能是本人")
+    if heir.death_date:
+        raise RuralError(f"代领人 {heir.name} 已死亡")
+    if death_date > on:
+        raise RuralError("死亡日期不能晚于结算日期")
+    with transaction.atomic():
+        account = _lock(account)
+        person = account.person
+        if account.status not in OPEN_STATUSES:
+            raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能办理死亡结算")
+        if death_date < person.birth_date:
+            raise RuralError("死亡日期不能早于出生日期")
+        before = snapshot(account, ACCOUNT_FIELDS)
+        months = 0
+        if account.status == AccountStatus.RECEIVING:
+            if account.benefit_start_month and month_of(death_date) < account.benefit_start_month:
+                raise RuralError("死亡日期早于开始领取年月，请核对")
+            months = rural_death_guarantee_left(account=account, death_date=death_date)
+            amount = quantize(account.monthly_benefit * months)
+            kind = RuralDocument.Kind.DEATH_GUARANTEE
+            table = {"date": on.isoformat(), "amount": str(amount), "years": [],
+                     "guarantee": {"start_month": format_month(account.benefit_start_month),
+                                   "death_month": format_month(month_of(death_date)),
+                                   "months_left": months, "monthly": str(account.monthly_benefit)}}
+            if account.enrollment_id and account.enrollment.payment_status != "terminated":
+                try:
+                    enrollment_terminate(enrollment=account.enrollment, reason="death", user=user,
+                                         death_date=death_date, note="老农保死亡结算")
+                except BenefitError as exc:
+                    raise RuralError(str(exc)) from None
+        else:
+            quote = _quote(account, on)
+            amount = quote.amount
+            kind = RuralDocument.Kind.DEATH_BALANCE
+            table = quote.as_dict()
+        if person.death_date != death_date:
+            from shebao.registry.services import RegistryError, person_update
+
+            try:
+                person_update(user=user, person=Person.objects.get(pk=person.pk), death_date=death_date,
+                              reason="老农保死亡结算")
+            except RegistryError as exc:
+                raise RuralError(str(exc)) from None
+        document = None
+        if amount > 0:
+            document = _settle(account=account, kind=kind, payee=heir, on=on, amount=amount, pay_method=pay_method,
+                               user=user, table=table, before=before, payout_kind=PayoutKind.OTHER,
+                               memo="老农保死亡结算")
+        RuralAccount.objects.filter(pk=account.pk).update(status=AccountStatus.TERMINATED, closed_on=on, heir=heir)
+        rural_years_recompute(account_ids=[account.pk])
+        account.refresh_from_db()
+        audit_record(user=user, action="rural_death_settle", obj=account, person_id=person.pk,
+                     summary=f"老农保死亡结算 {_label(account)}：{RuralDocument.Kind(kind).label} {amount} 付代领人 "
+                             f"{heir.name}" + (f"（{document.number}）" if document else "（无应付金额）"),
+                     before=before, after={**snapshot(account, ACCOUNT_FIELDS), "amount": amount,
+                                           "months_left": months, "document": document.number if document else None})
+    return DeathSettlement(account, kind if amount > 0 else "none", amount, months, document)

@@ -1,0 +1,212 @@
+"""The 结算单 (settlement statement) as a PDF: A4 portrait, ReportLab, the CJK font vendored in
+``fonts/`` embedded (subset) so it prints the same on any machine.
+
+Contents: agency name and title, document number, the person (numbers masked per the viewer's
+right), the yearly account table as computed at settlement, the amount in figures and in 大写,
+payment method, operator and date, signature boxes (经办人/审核人/领款人签字). A reprint carries a 补打
+mark; a rolled-back document a 已回退（作废） mark."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from shebao.common.masking import Masker
+from shebao.common.money import format_yuan
+
+FONT_FILE = Path(__file__).resolve().parent / "fonts" / "wqy-zenhei.ttc"
+FONT = "WQYZenHei"
+
+TITLES = {
+    "refund": "老农保退保结算单",
+    "death_balance": "老农保死亡结算单（账户余额）",
+    "death_guarantee": "老农保死亡结算单（保证期余额）",
+}
+
+
+def _register_font() -> None:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, str(FONT_FILE), subfontIndex=0))
+
+
+def _style(size: float, *, align=None, leading: float | None = None, color=colors.black) -> ParagraphStyle:
+    style = ParagraphStyle(f"s{size}", fontName=FONT, fontSize=size, leading=leading or size * 1.35,
+                           textColor=color)
+    if align is not None:
+        style.alignment = align
+    return style
+
+
+def _money(value) -> str:
+    return format_yuan(Decimal(str(value)))
+
+
+def _year_label(row: dict) -> str:
+    months = int(row.get("months", 12))
+    if months == 12:
+        return str(row["year"])
+    return f"{row['year']}（1–{months}月计息）" if months else f"{row['year']}（当年不计息）"
+
+
+def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str) -> bytes:
+    """PDF bytes of a ``RuralDocument``."""
+    _register_font()
+    buf = io.BytesIO()
+    account = doc.account
+    person = account.person
+    payee = doc.payee
+    printed_at = timezone.localtime()
+
+    def decorate(canvas, pdf):
+        canvas.saveState()
+        canvas.setFont(FONT, 8)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(15 * mm, 10 * mm, f"结算单号 {doc.number}")
+        canvas.drawCentredString(A4[0] / 2, 10 * mm, f"第 {canvas.getPageNumber()} 页")
+        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"打印时间 {printed_at:%Y-%m-%d %H:%M}")
+        marks = []
+        if reprint:
+            marks.append(("补打", colors.HexColor("#c0392b")))
+        if doc.state == "rolled_back":
+            marks.append(("已回退（作废）", colors.HexColor("#c0392b")))
+        x = A4[0] - 15 * mm
+        for text, color in marks:
+            width = pdfmetrics.stringWidth(text, FONT, 16) + 6 * mm
+            canvas.setStrokeColor(color)
+            canvas.setFillColor(color)
+            canvas.setLineWidth(1.5)
+            canvas.rect(x - width, A4[1] - 24 * mm, width, 11 * mm)
+            canvas.setFont(FONT, 16)
+            canvas.drawCentredString(x - width / 2, A4[1] - 20.5 * mm, text)
+            x -= width + 3 * mm
+        canvas.restoreState()
+
+    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
+                            bottomMargin=16 * mm, title=f"{TITLES.get(doc.kind, '结算单')} {doc.number}",
+                            author=agency, subject="结算单", creator="慈溪社保本地系统")
+    story = [
+        Paragraph(agency, _style(13, align=TA_CENTER)),
+        Spacer(1, 1.5 * mm),
+        Paragraph(TITLES.get(doc.kind, "结算单"), _style(18, align=TA_CENTER, leading=24)),
+        Spacer(1, 4 * mm),
+    ]
+    cell = _style(9.5)
+    sex = "男" if person.sex == "M" else "女"
+    village = account.community.name if account.community_id else ""
+    account_text = "—"
+    if doc.pay_method == "bank":
+        from shebao.registry.selectors import person_current_account
+
+        bank_account = person_current_account(payee)
+        if bank_account is not None:
+            account_text = f"{bank_account.get_bank_display()} {masker.account(bank_account.account_number)}"
+    info = [
+        ["结算单号", doc.number, "结算日期", f"{doc.on_date:%Y-%m-%d}"],
+        ["姓名", person.name, "身份证号", masker.id_number(person.id_number)],
+        ["性别", sex, "出生日期", f"{person.birth_date:%Y-%m-%d}"],
+        ["镇街道", account.town.name, "村", village],
+        ["参保日期", f"{account.enrolled_on:%Y-%m-%d}", "支付方式", doc.get_pay_method_display()],
+        ["领款人", payee.name + ("（代领人）" if payee.pk != person.pk else ""), "收款账户", account_text],
+    ]
+    if payee.pk != person.pk:
+        info.append(["领款人身份证号", masker.id_number(payee.id_number), "死亡日期",
+                     f"{person.death_date:%Y-%m-%d}" if person.death_date else ""])
+    info_table = Table([[Paragraph(str(c), cell) for c in row] for row in info],
+                       colWidths=[24 * mm, 61 * mm, 24 * mm, 71 * mm])
+    info_table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f0f0")),
+        ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#f0f0f0")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]))
+    story += [info_table, Spacer(1, 4 * mm)]
+
+    table = doc.table or {}
+    years = table.get("years") or []
+    if years:
+        story.append(Paragraph("个人年账户明细（单位：元）", _style(11)))
+        story.append(Spacer(1, 1.5 * mm))
+        head = ["年度", "年初余额", "个人缴费", "集体补助", "其他", "支付", "记账利率", "利息", "年末余额"]
+        rows = [head]
+        totals = {k: Decimal("0") for k in ("personal", "collective", "other", "payouts", "interest")}
+        for r in years:
+            rows.append([_year_label(r), _money(r["opening"]), _money(r["personal"]), _money(r["collective"]),
+                         _money(r["other"]), _money(r["payouts"]), f"{Decimal(r['rate']) * 100:.2f}%",
+                         _money(r["interest"]), _money(r["closing"])])
+            for k in totals:
+                totals[k] += Decimal(r[k])
+        rows.append(["合计", "", _money(totals["personal"]), _money(totals["collective"]), _money(totals["other"]),
+                     _money(totals["payouts"]), "", _money(totals["interest"]), _money(years[-1]["closing"])])
+        year_table = Table(rows, repeatRows=1,
+                           colWidths=[27 * mm, 20 * mm, 19 * mm, 19 * mm, 16 * mm, 19 * mm, 16 * mm, 17 * mm, 27 * mm])
+        year_table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), FONT, 8),
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+            ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f4f4f4")),
+            ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+            ("ALIGN", (0, 0), (-1, 0), "CENTER"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
+        ]))
+        story += [year_table, Spacer(1, 2 * mm)]
+        story.append(Paragraph(
+            "计息方法：月积数法。全年利息 = 年初余额 × 当年记账利率 + Σ 当月缴费（支付为负）× 当年记账利率 × (13 − 月份) ÷ 12，"
+            "每人每年四舍五入到分；结算当年按结算月之前的月数计息，结算当月的缴费不计息。", _style(7.5, color=colors.grey)))
+        story.append(Spacer(1, 3 * mm))
+    guarantee = table.get("guarantee")
+    if guarantee:
+        story.append(Paragraph(
+            f"开始领取年月 {guarantee['start_month']}，死亡年月 {guarantee['death_month']}，月养老金 "
+            f"{_money(guarantee['monthly'])} 元；120 个月保证期内尚余 {guarantee['months_left']} 个月，"
+            f"由代领人领取。", _style(10)))
+        story.append(Spacer(1, 3 * mm))
+
+    amount_label = "退款金额" if doc.kind == "refund" else "应付金额"
+    amount_table = Table([
+        [f"{amount_label}（小写）", f"¥ {_money(doc.amount)}"],
+        [f"{amount_label}（大写）", f"人民币{words}"],
+    ], colWidths=[40 * mm, 140 * mm])
+    amount_table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), FONT, 11),
+        ("FONT", (1, 0), (1, -1), FONT, 13),
+        ("GRID", (0, 0), (-1, -1), 0.6, colors.black),
+        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f0f0")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+    ]))
+    story += [amount_table, Spacer(1, 3 * mm)]
+    operator = doc.operator.get_full_name() or doc.operator.get_username()
+    made = timezone.localtime(doc.created_at)
+    story.append(Paragraph(f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}", _style(9.5)))
+    if doc.state == "rolled_back" and doc.rolled_back_at:
+        story.append(Paragraph(f"本结算单已于 {timezone.localtime(doc.rolled_back_at):%Y-%m-%d} 回退：{doc.rollback_reason}",
+                               _style(9.5, color=colors.HexColor("#c0392b"))))
+    story.append(Spacer(1, 5 * mm))
+    box = _style(10)
+    signatures = Table(
+        [[Paragraph("经办人签字：", box), Paragraph("审核人签字：", box), Paragraph("领款人签字：", box)],
+         ["", "", ""],
+         [Paragraph("日期：", box), Paragraph("日期：", box), Paragraph("日期：", box)]],
+        colWidths=[60 * mm, 60 * mm, 60 * mm], rowHeights=[8 * mm, 16 * mm, 8 * mm])
+    signatures.setStyle(TableStyle([
+        ("BOX", (0, 0), (0, -1), 0.8, colors.black),
+        ("BOX", (1, 0), (1, -1), 0.8, colors.black),
+        ("BOX", (2, 0), (2, -1), 0.8, colors.black),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    story.append(signatures)
+    pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    return buf.getvalue()
