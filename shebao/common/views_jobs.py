@@ -26,7 +26,8 @@ def _context(job: Job) -> dict:
 @login_required
 def job_detail(request, pk: int):
     job = _job_or_404(request, pk)
-    return render(request, "common/job_detail.html", _context(job))
+    breadcrumbs = [("后台任务", ""), (f"任务 {job.pk}", "")]
+    return render(request, "common/job_detail.html", _context(job) | {"breadcrumbs": breadcrumbs})
 
 
 @login_required
