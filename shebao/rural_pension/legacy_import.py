@@ -127,8 +127,8 @@ class ImportResult:
 
 def decode_lines(data: bytes) -> tuple[str, list[tuple[int, str | None, bytes]]]:
     """Detect the encoding and split into (line_no, text or None when undecodable, raw bytes).
-    UTF-8 (BOM or not) when the whole file decodes; else the encoding most non-ASCII lines decode in,
-    lines that do not decode being None (each becomes a rejected row, never silently dropped)."""
+    UTF-8 (BOM or not) when the whole file decodes, or when most non-ASCII lines do; else GB18030.
+    Lines that do not decode are None (each becomes a rejected row, never silently dropped)."""
     encoding = "UTF-8"
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -145,7 +145,9 @@ def decode_lines(data: bytes) -> tuple[str, list[tuple[int, str | None, bytes]]]
         return encoding, [(n, t.removesuffix("\r"), b"") for n, t in enumerate(lines, start=1)]
     except UnicodeDecodeError:
         pass
-    utf8_ok = gb_ok = 0
+    # GB18030 decodes almost any bytes (UTF-8 Chinese included), UTF-8 rejects most GB18030 text: so
+    # the file is UTF-8 when most of its non-ASCII lines are valid UTF-8
+    utf8_ok = utf8_bad = 0
     for raw in raw_lines[:20_000]:
         if raw.isascii():
             continue
@@ -153,13 +155,8 @@ def decode_lines(data: bytes) -> tuple[str, list[tuple[int, str | None, bytes]]]
             raw.decode("utf-8")
             utf8_ok += 1
         except UnicodeDecodeError:
-            pass
-        try:
-            raw.decode("gb18030")
-            gb_ok += 1
-        except UnicodeDecodeError:
-            pass
-    codec = "utf-8" if utf8_ok > gb_ok else "gb18030"
+            utf8_bad += 1
+    codec = "utf-8" if utf8_ok > utf8_bad else "gb18030"
     encoding = "UTF-8" if codec == "utf-8" else "GB18030"
     out: list[tuple[int, str | None, bytes]] = []
     for n, raw in enumerate(raw_lines, start=1):
@@ -336,6 +333,7 @@ class _Importer:
                          bool(account_no) and not (account_no.isdigit() and luhn.is_valid(account_no))))
         self.progress.note(f"persons.csv：{rec.rows_read:,} 行已检查")
         with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS _rp_person")
             cursor.execute("""
                 CREATE TEMP TABLE _rp_person (line_no int, content text, id_number text, original text, name text,
                     initials text, sex text, birth date, town_id bigint, community_id bigint, enrolled_on date,
@@ -485,7 +483,7 @@ class _Importer:
                                 CASE WHEN r2.rn > 1 THEN '重复行：与第 ' || r2.first_line || ' 行是同一人、同一年月、同一类别' END,
                                 CASE WHEN e.amount IS NOT NULL AND e.amount <> r2.amount
                                      THEN '与已导入的记录不一致（已有金额 ' || e.amount || '）' END) AS reason,
-                       (r2.reason IS NULL AND r2.rn = 1 AND e.amount = r2.amount) AS unchanged
+                       (r2.reason IS NULL AND r2.rn = 1 AND COALESCE(e.amount = r2.amount, false)) AS unchanged
                 FROM r2
                 LEFT JOIN {table} e ON r2.reason IS NULL AND e.account_id = r2.account_id
                      AND e.month = r2.month AND e.kind = r2.kind_code
@@ -599,6 +597,9 @@ class _Importer:
                     self.progress.note(f"暂存并校验 {name}")
                     self.flows(name, datas.pop(name))
             self.receivers()
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS _rp_person")
+                cursor.execute("DROP TABLE IF EXISTS _rp_ids")
             from shebao.rural_pension.models import ImportRejection
 
             # the rejections found in Python (persons, rates); those of the flows were inserted in SQL
