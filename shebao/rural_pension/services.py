@@ -322,7 +322,7 @@ def rural_refund_rollback(*, document: RuralDocument, user, reason: str, today: 
     if not reason:
         raise RuralError("请填写回退原因")
     with transaction.atomic():
-        doc = RuralDocument.objects.select_for_update().select_related("account", "account__person").get(pk=document.pk)
+        doc = RuralDocument.objects.select_for_update(of=("self",)).select_related("account", "account__person").get(pk=document.pk)
         if doc.state != RuralDocument.State.SETTLED:
             raise RuralError(f"结算单 {doc.number} 已回退，不能再次回退")
         made = timezone.localtime(doc.created_at).date()
@@ -362,7 +362,7 @@ def rural_document_pdf(*, document: RuralDocument, user, masker: Masker) -> byte
     from shebao.rural_pension.statement import render_statement
 
     with transaction.atomic():
-        doc = RuralDocument.objects.select_for_update().select_related(
+        doc = RuralDocument.objects.select_for_update(of=("self",)).select_related(
             "account", "account__person", "account__town", "account__community", "payee", "operator").get(pk=document.pk)
         reprint = doc.printed_count > 0
         RuralDocument.objects.filter(pk=doc.pk).update(printed_count=F("printed_count") + 1)

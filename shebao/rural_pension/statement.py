@@ -56,7 +56,7 @@ def _year_label(row: dict) -> str:
     months = int(row.get("months", 12))
     if months == 12:
         return str(row["year"])
-    return f"{row['year']}（1–{months}月计息）" if months else f"{row['year']}（当年不计息）"
+    return f"{row['year']}（计息{months}个月）" if months else f"{row['year']}（不计息）"
 
 
 def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str) -> bytes:
@@ -149,7 +149,7 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
         rows.append(["合计", "", _money(totals["personal"]), _money(totals["collective"]), _money(totals["other"]),
                      _money(totals["payouts"]), "", _money(totals["interest"]), _money(years[-1]["closing"])])
         year_table = Table(rows, repeatRows=1,
-                           colWidths=[27 * mm, 20 * mm, 19 * mm, 19 * mm, 16 * mm, 19 * mm, 16 * mm, 17 * mm, 27 * mm])
+                           colWidths=[29 * mm, 21 * mm, 19 * mm, 19 * mm, 16 * mm, 19 * mm, 15 * mm, 17 * mm, 25 * mm])
         year_table.setStyle(TableStyle([
             ("FONT", (0, 0), (-1, -1), FONT, 8),
             ("GRID", (0, 0), (-1, -1), 0.4, colors.black),

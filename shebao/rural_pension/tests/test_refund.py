@@ -12,7 +12,14 @@ from shebao.common.models import AuditEvent
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.services import payroll_run_approve, payroll_run_mark_exported
 from shebao.rural_pension.interest import Flow, yearly_table
-from shebao.rural_pension.models import AccountYear, Contribution, CreditedRate, Payout, RuralAccount, RuralDocument
+from shebao.rural_pension.models import (
+    AccountYear,
+    Contribution,
+    CreditedRate,
+    Payout,
+    RuralAccount,
+    RuralDocument,
+)
 from shebao.rural_pension.selectors import account_flows, rates_map
 from shebao.rural_pension.services import (
     RuralError,
