@@ -149,8 +149,8 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
             groups[r[3]].append(r)
         for bank_code in sorted(groups):
             _write_file(engine, template, bank_code, groups[bank_code], by_id, on, user, username)
-        for run in approved:
-            if not _lines_to_send(run, None).exists():
+        for run in approved:  # without ``bank`` every line to send was just filed
+            if not bank or not _lines_to_send(run, None).exists():
                 payroll_services.payroll_run_mark_exported(run=run, user=user)
         files = list(BankFile.objects.filter(runs__in=run_ids).distinct().order_by("batch_no"))
     if not files:
@@ -266,8 +266,14 @@ class ReturnCheck:
 def _match(bank_file: BankFile, parsed):
     """Every return line against the sent lines (sequence, account, amount; not returned before).
     → (sent lines by seq, returned-before map); raises BankFileError naming each bad line."""
-    sent = {r[0]: r[1:] for r in BankFileLine.objects.filter(bank_file=bank_file).values_list(
-        "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
+    run_ids = list(bank_file.runs.values_list("pk", flat=True))
+    lines = BankFileLine.objects.filter(bank_file=bank_file)
+    if len(run_ids) == 1:  # the usual case: no join to the payroll lines needed
+        sent = {r[0]: (*r[1:], run_ids[0]) for r in lines.values_list(
+            "seq", "pk", "account_number", "amount", "payroll_line_id")}
+    else:
+        sent = {r[0]: r[1:] for r in lines.values_list(
+            "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
     returned = dict(ReturnLine.objects.filter(bank_file_line__bank_file=bank_file)
                     .values_list("bank_file_line_id", "return_file_id"))
     errors = []
@@ -283,8 +289,7 @@ def _match(bank_file: BankFile, parsed):
             errors.append((rec.line_no, f"序号 {rec.seq} 已由回盘文件 #{returned[s[0]]} 回盘，不能重复回盘"))
     if not errors:
         _, PayrollRun, _ = _payroll()
-        waiting = PayrollRun.objects.filter(pk__in={s[4] for s in sent.values()},
-                                            state=PayrollRun.State.APPROVED).values_list("pk", flat=True)
+        waiting = PayrollRun.objects.filter(pk__in=run_ids, state=PayrollRun.State.APPROVED).values_list("pk", flat=True)
         errors += [(None, f"结算批次 #{pk} 还有其他银行的明细未报盘：须全部报盘后才能导入回盘") for pk in sorted(waiting)]
     if errors:
         raise BankFileError(errors, "回盘文件被拒绝")
