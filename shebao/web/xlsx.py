@@ -1,7 +1,7 @@
 """A small, fast, streaming .xlsx writer for list exports.
 
 Why not openpyxl here: without lxml, openpyxl's write-only mode spends ~25 s on 100,000 rows × 8
-columns (its per-cell XML serialiser); this writer does the same in about a second and a half, with
+columns (its per-cell XML serialiser); this writer does the same in under two seconds, with
 constant memory (rows go straight into the zip). openpyxl (and python-calamine) read its files
 back in the tests. It writes exactly one sheet: a bold, frozen header row with an auto-filter, then
 the rows; cell types:
@@ -29,6 +29,14 @@ from xml.sax.saxutils import escape
 
 _EPOCH = dt.date(1899, 12, 30)
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_text(value: str) -> str:
+    """XML-escape &, <, > and drop the control characters XML 1.0 cannot hold (most strings need neither)."""
+    if _NEEDS_ESCAPE.search(value) is None:
+        return value
+    return escape(_CTRL.sub("", value))
 MAX_ROWS = 1_048_575  # Excel's limit less the header row
 
 # style ids in styles.xml below
@@ -130,30 +138,31 @@ class XlsxWriter:
         self._rows += 1
         r = str(self._rows + 1)
         parts = ['<row r="', r, '">']
+        append = parts.append
         letters = self._letters
         money = self._money
         for i, value in enumerate(values):
             if value is None or value == "":
                 continue
-            ref = letters[i] + r
-            if isinstance(value, str):
-                parts.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">'
-                             f'{escape(_CTRL.sub("", value))}</t></is></c>')
-            elif isinstance(value, bool):
-                parts.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, int | Decimal | float):
+            kind = type(value)
+            if kind is str:
+                append(f'<c r="{letters[i]}{r}" t="inlineStr"><is><t xml:space="preserve">'
+                       f'{_xml_text(value)}</t></is></c>')
+            elif kind is bool:
+                append(f'<c r="{letters[i]}{r}" t="b"><v>{int(value)}</v></c>')
+            elif kind is int or kind is Decimal or kind is float:
                 style = f' s="{_S_MONEY}"' if i in money else ""
-                parts.append(f'<c r="{ref}"{style}><v>{value}</v></c>')
-            elif isinstance(value, dt.datetime):
+                append(f'<c r="{letters[i]}{r}"{style}><v>{value}</v></c>')
+            elif kind is dt.datetime:
                 days = (value.date() - _EPOCH).days
                 secs = value.hour * 3600 + value.minute * 60 + value.second
-                parts.append(f'<c r="{ref}" s="{_S_DATETIME}"><v>{days + secs / 86400:.8f}</v></c>')
-            elif isinstance(value, dt.date):
-                parts.append(f'<c r="{ref}" s="{_S_DATE}"><v>{(value - _EPOCH).days}</v></c>')
+                append(f'<c r="{letters[i]}{r}" s="{_S_DATETIME}"><v>{days + secs / 86400:.8f}</v></c>')
+            elif kind is dt.date:
+                append(f'<c r="{letters[i]}{r}" s="{_S_DATE}"><v>{(value - _EPOCH).days}</v></c>')
             else:
-                parts.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">'
-                             f'{escape(_CTRL.sub("", str(value)))}</t></is></c>')
-        parts.append("</row>")
+                append(f'<c r="{letters[i]}{r}" t="inlineStr"><is><t xml:space="preserve">'
+                       f'{_xml_text(str(value))}</t></is></c>')
+        append("</row>")
         self._buffer.append("".join(parts))
         if len(self._buffer) >= 2000:
             self._flush()
