@@ -39,3 +39,36 @@ def django_db_setup(django_db_setup, django_db_blocker):
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" SET shebao.maintenance = \'on\'')
         connection.close()
+
+
+def _reseed_from_migrations() -> None:
+    """Re-run the data seeds of our migrations (regions, schemes, items, reasons, bank templates,
+    role groups …). Each seed is idempotent (get_or_create / update_or_create)."""
+    from django.apps import apps as django_apps
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations.special import RunPython
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for _key, migration in sorted(loader.disk_migrations.items()):
+        if not migration.__module__.startswith("shebao."):
+            continue
+        for operation in migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _seed_data_for_transactional_tests(request):
+    """pytest-django empties every table after a transactional (browser/live-server) test, including
+    the rows our migrations seed; put them back before the next such test needs them."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if transactional:
+        from shebao.registry.models import Region
+
+        request.getfixturevalue("transactional_db")
+        if not Region.objects.exists():
+            _reseed_from_migrations()
+    yield
