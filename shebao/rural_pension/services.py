@@ -134,9 +134,12 @@ def credited_rate_set(*, user, year: int, rate, reason: str = "", recompute: boo
 
 
 # The yearly tables of many accounts at once, by the rule of ``interest`` (the same formula: interest =
-# round(r × (12 × opening + Σ flow × (13 − m)) / 12, 2)). Flows are summed per account-year with window-free
-# aggregates into a temp table, then a recursive CTE walks the years for all accounts together (one
-# level per year, opening = the previous closing), stopping at the first year without a rate.
+# round(r × (12 × opening + Σ flow × (13 − m)) / 12, 2)). The flows are summed per account-year into a temp
+# table (one aggregate over all flows); then the years are walked in order, ONE set-based statement per
+# year for all accounts together: year Y's rows are computed from year Y−1's closings (hash join of
+# ~75,000 rows with that year's flows). A year without a rate stops the accounts already started (their
+# tables end there); accounts starting later begin afresh. Rounding (numeric round) is half away from zero,
+# as ROUND_HALF_UP is in Python.
 _SQL_FLOWS = """
 CREATE TEMP TABLE _ry_flows ON COMMIT DROP AS
 SELECT account_id, y,
@@ -156,44 +159,37 @@ FROM (
     FROM rural_pension_payout WHERE {where}
 ) f
 GROUP BY account_id, y
+ORDER BY y, account_id
 """
 
-_SQL_YEARS = """
-INSERT INTO rural_pension_accountyear
-    (account_id, year, opening, personal, collective, other, payouts, rate, interest, closing)
-WITH RECURSIVE
-starts AS (SELECT account_id, min(y) AS y0 FROM _ry_flows GROUP BY account_id),
-t AS (
-    SELECT s.account_id, s.y0 AS year, 0::numeric(14,2) AS opening,
-           COALESCE(f.personal, 0) AS personal, COALESCE(f.collective, 0) AS collective,
-           COALESCE(f.other, 0) AS other, COALESCE(f.payouts, 0) AS payouts, r.rate,
-           round(r.rate * COALESCE(f.weighted, 0) / 12, 2) AS interest,
-           (COALESCE(f.personal, 0) + COALESCE(f.collective, 0) + COALESCE(f.other, 0) - COALESCE(f.payouts, 0)
-            + round(r.rate * COALESCE(f.weighted, 0) / 12, 2))::numeric(14,2) AS closing
-    FROM starts s
-    JOIN rural_pension_creditedrate r ON r.year = s.y0
-    LEFT JOIN _ry_flows f ON f.account_id = s.account_id AND f.y = s.y0
+# year Y from the closings of Y − 1 (_ry_prev) and the accounts whose first flow year is Y
+_SQL_YEAR = """
+INSERT INTO _ry_out (account_id, year, opening, personal, collective, other, payouts, rate, interest, closing)
+SELECT a.account_id, %(y)s, a.opening, COALESCE(f.personal, 0), COALESCE(f.collective, 0), COALESCE(f.other, 0),
+       COALESCE(f.payouts, 0), %(rate)s, t.interest,
+       a.opening + COALESCE(f.personal, 0) + COALESCE(f.collective, 0) + COALESCE(f.other, 0)
+           - COALESCE(f.payouts, 0) + t.interest
+FROM (
+    SELECT account_id, closing AS opening FROM _ry_out WHERE year = %(prev)s
     UNION ALL
-    SELECT t.account_id, t.year + 1, t.closing,
-           COALESCE(f.personal, 0), COALESCE(f.collective, 0), COALESCE(f.other, 0), COALESCE(f.payouts, 0),
-           r.rate,
-           round(r.rate * (12 * t.closing + COALESCE(f.weighted, 0)) / 12, 2),
-           (t.closing + COALESCE(f.personal, 0) + COALESCE(f.collective, 0) + COALESCE(f.other, 0)
-            - COALESCE(f.payouts, 0) + round(r.rate * (12 * t.closing + COALESCE(f.weighted, 0)) / 12, 2))::numeric(14,2)
-    FROM t
-    JOIN rural_pension_creditedrate r ON r.year = t.year + 1
-    LEFT JOIN _ry_flows f ON f.account_id = t.account_id AND f.y = t.year + 1
-)
-SELECT account_id, year, opening, personal, collective, other, payouts, rate, interest, closing FROM t
+    SELECT account_id, 0 FROM _ry_starts WHERE y0 = %(y)s
+) a
+LEFT JOIN _ry_flows f ON f.y = %(y)s AND f.account_id = a.account_id
+CROSS JOIN LATERAL (
+    SELECT round(%(rate)s * (12 * a.opening + COALESCE(f.weighted, 0)) / 12, 2) AS interest
+) t
 """
 
 
 def rural_years_recompute(*, account_ids: list[int] | None = None) -> int:
     """Rebuild the cached yearly tables (``AccountYear``) of the given accounts, or of all, set-based.
     Returns the number of account-years written. Idempotent."""
+    rates = dict(CreditedRate.objects.values_list("year", "rate"))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute("DROP TABLE IF EXISTS _ry_flows")
+        cursor.execute("DROP TABLE IF EXISTS _ry_starts")
+        cursor.execute("DROP TABLE IF EXISTS _ry_out")
         if account_ids is None:
             cursor.execute("TRUNCATE rural_pension_accountyear")
             cursor.execute(_SQL_FLOWS.format(where="true"))
@@ -201,11 +197,29 @@ def rural_years_recompute(*, account_ids: list[int] | None = None) -> int:
             ids = sorted({int(i) for i in account_ids})
             cursor.execute("DELETE FROM rural_pension_accountyear WHERE account_id = ANY(%s)", [ids])
             cursor.execute(_SQL_FLOWS.format(where="account_id = ANY(%(ids)s)"), {"ids": ids})
-        cursor.execute("CREATE INDEX ON _ry_flows (account_id, y)")
+        cursor.execute("CREATE INDEX ON _ry_flows (y)")
         cursor.execute("ANALYZE _ry_flows")
-        cursor.execute(_SQL_YEARS)
+        cursor.execute("CREATE TEMP TABLE _ry_starts ON COMMIT DROP AS "
+                       "SELECT account_id, min(y) AS y0 FROM _ry_flows GROUP BY account_id")
+        cursor.execute("CREATE TEMP TABLE _ry_out (LIKE rural_pension_accountyear) ON COMMIT DROP")
+        cursor.execute("ALTER TABLE _ry_out ALTER COLUMN id DROP NOT NULL")
+        cursor.execute("CREATE INDEX ON _ry_out (year)")
+        cursor.execute("SELECT min(y0), max(y0) FROM _ry_starts")
+        first, last_start = cursor.fetchone()
+        if first is not None:
+            last = max([last_start, *[y for y in rates if y >= first]])
+            for year in range(first, last + 1):
+                if year not in rates:
+                    continue  # the accounts started before stop here; later starts are picked up below
+                prev = year - 1 if (year - 1) in rates else -1
+                cursor.execute(_SQL_YEAR, {"y": year, "prev": prev, "rate": rates[year]})
+        cursor.execute(
+            "INSERT INTO rural_pension_accountyear (account_id, year, opening, personal, collective, other, "
+            "payouts, rate, interest, closing) SELECT account_id, year, opening, personal, collective, other, "
+            "payouts, rate, interest, closing FROM _ry_out ORDER BY account_id, year")
         written = cursor.rowcount
-        cursor.execute("DROP TABLE _ry_flows")
+        for table in ("_ry_out", "_ry_starts", "_ry_flows"):
+            cursor.execute(f"DROP TABLE {table}")
     return written
 
 
