@@ -117,6 +117,59 @@ def audit_record(
     return event
 
 
+def audit_record_many(events: list[dict[str, Any]], *, batch_size: int = 2000) -> list[AuditEvent]:
+    """Append many events to the chain in one locked step (one read of the last hash, one INSERT per
+    ``batch_size`` rows), in the order given. Each item holds the keywords of ``audit_record``. Call
+    inside the transaction that makes the changes: the chain lock is held until it commits."""
+    if not events:
+        return []
+    now = timezone.now()
+    default_ip = current_ip()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+            cursor.execute("SELECT hash FROM common_auditevent ORDER BY id DESC LIMIT 1")
+            row = cursor.fetchone()
+        prev = row[0] if row else GENESIS
+        built = []
+        for spec in events:
+            unknown = set(spec) - _EVENT_KEYS
+            if unknown:
+                raise TypeError(f"audit_record_many: unknown keys {sorted(unknown)}")
+            obj = spec.get("obj")
+            object_type = spec.get("object_type", "")
+            object_id = spec.get("object_id", "")
+            if obj is not None:
+                object_type = object_type or obj._meta.label_lower
+                object_id = object_id or obj.pk
+            user = spec.get("user")
+            authenticated = user is not None and getattr(user, "is_authenticated", False)
+            before, after, ip = spec.get("before"), spec.get("after"), spec.get("ip")
+            event = AuditEvent(
+                occurred_at=now,
+                user_id=user.pk if authenticated else None,
+                username=(user.get_username() if authenticated else spec.get("username", ""))[:150],
+                ip=(default_ip if ip is None else ip)[:64],
+                action=spec["action"],
+                object_type=object_type,
+                object_id=str(object_id or ""),
+                person_id=spec.get("person_id"),
+                summary=spec.get("summary", "")[:300],
+                before=_json_safe(before) if before is not None else None,
+                after=_json_safe(after) if after is not None else None,
+                reason=spec.get("reason", "")[:500],
+                prev_hash=prev,
+            )
+            event.hash = _hash_payload(event)
+            prev = event.hash
+            built.append(event)
+        return AuditEvent.objects.bulk_create(built, batch_size=batch_size)
+
+
+_EVENT_KEYS = {"user", "action", "obj", "object_type", "object_id", "person_id", "summary", "before", "after",
+               "reason", "ip", "username"}
+
+
 @dataclass
 class ChainCheck:
     ok: bool

@@ -62,9 +62,9 @@ def zg_demo(scale: str, rng: random.Random, progress: Progress) -> str:
     from shebao.accounts.models import User
     from shebao.benefits.months import parse_month
     from shebao.benefits.services import (
+        EnrollmentRow,
         adjustment_create,
-        benefit_amount_set,
-        enrollment_create,
+        enrollment_bulk_create,
         enrollment_suspend,
         enrollment_terminate,
         scheme_get,
@@ -95,7 +95,7 @@ def zg_demo(scale: str, rng: random.Random, progress: Progress) -> str:
     chosen = sorted(rng.sample(candidates, min(wanted, len(candidates))))
     persons = Person.objects.in_bulk(chosen)
     progress.start(len(chosen), "自管人员纳入")
-    enrollments = []
+    rows = []
     changed = 0
     for pid in chosen:
         person = persons[pid]
@@ -111,14 +111,11 @@ def zg_demo(scale: str, rng: random.Random, progress: Progress) -> str:
         before_raise = start < dt.date(2025, 1, 1)
         first = {**items, item["basic"]: basic - Decimal(rng.choice([60, 80, 100, 120]))} if before_raise else items
         years = Decimal(rng.randint(12, 40)) + (Decimal("0.5") if rng.random() < 0.3 else 0)
-        e = enrollment_create(person=person, scheme=scheme, start_month=start, user=clerk, service_years=years,
-                              items=first, note="")
-        if before_raise:
-            benefit_amount_set(enrollment=e, item=item["basic"], amount=basic, from_month="2025-01", user=clerk,
-                               note="2025年基本养老金调整")
-            changed += 1
-        enrollments.append(e)
-        progress.advance()
+        rows.append(EnrollmentRow(person=person, start_month=start, service_years=years, items=first,
+                                  changes=[(item["basic"], basic, "2025-01", "2025年基本养老金调整")] if before_raise else []))
+        changed += before_raise
+    enrollments = enrollment_bulk_create(scheme=scheme, rows=rows, user=clerk, reason="演示数据")
+    progress.advance(len(enrollments))
 
     shuffled = enrollments[:]
     rng.shuffle(shuffled)

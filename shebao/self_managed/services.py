@@ -7,19 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from shebao.benefits.models import Adjustment, Enrollment, PaymentStatus, Scheme
 from shebao.benefits.months import format_month, month_of
 from shebao.benefits.services import (
     BenefitError,
+    EnrollmentRow,
+    adjustment_reduce,
     benefit_amount_set,
+    enrollment_bulk_create,
     enrollment_create,
     enrollment_suspend,
+    enrollment_update,
     scheme_get,
 )
 from shebao.common.audit import audit_record, snapshot
@@ -27,7 +29,14 @@ from shebao.common.jobs import NullProgress, Progress
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.payroll.services import PayrollError, payroll_oneoff_create
 from shebao.registry.models import Person
-from shebao.registry.services import RegistryError, bank_account_set, person_create, person_update
+from shebao.registry.services import (
+    RegistryError,
+    bank_account_bulk_set,
+    bank_account_set,
+    person_bulk_create,
+    person_create,
+    person_update,
+)
 from shebao.self_managed.models import FlexPayment, Income, RosterImport
 from shebao.self_managed.roster import RosterFileError, RosterPlan, read_rows, roster_plan
 
@@ -63,65 +72,83 @@ def _user_label(user, username: str) -> str:
     return username
 
 
-def enrollment_service_years_set(*, enrollment: Enrollment, service_years: Decimal, user, reason: str = "") -> None:
-    """工龄 of an enrollment. STOPGAP until benefits offers ``enrollment_update``: a conditional update
-    of that one field with its audit record (the raise reads it; nothing else derives from it)."""
-    with transaction.atomic():
-        current = Enrollment.objects.select_for_update().select_related("person").get(pk=enrollment.pk)
-        if current.service_years == service_years:
-            return
-        before = current.service_years
-        Enrollment.objects.filter(pk=current.pk).update(service_years=service_years, updated_at=timezone.now())
-        audit_record(user=user, action="update", obj=current, person_id=current.person_id,
-                     summary=f"{current.person.name} 工龄 {before} → {service_years}",
-                     before={"service_years": before}, after={"service_years": service_years}, reason=reason)
-
-
-def enrollment_note_set(*, enrollment: Enrollment, note: str, user, reason: str = "") -> None:
-    """备注 of an enrollment. STOPGAP until benefits offers ``enrollment_update`` (as above)."""
-    with transaction.atomic():
-        current = Enrollment.objects.select_for_update().select_related("person").get(pk=enrollment.pk)
-        if current.note == note:
-            return
-        Enrollment.objects.filter(pk=current.pk).update(note=note[:200], updated_at=timezone.now())
-        audit_record(user=user, action="update", obj=current, person_id=current.person_id,
-                     summary=f"{current.person.name} 自管人员备注", before={"note": current.note},
-                     after={"note": note[:200]}, reason=reason)
-
-
-def _apply_person(pp, *, scheme: Scheme, user, reason: str, today: dt.date) -> None:
-    if pp.new_person:
-        extra = {k: v for k, v in (("mobile", pp.mobile), ("phone", pp.phone)) if v}
-        person = person_create(user=user, id_number=pp.id_number, name=pp.name, town=pp.town, reason=reason, **extra)
-    else:
-        person = Person.objects.get(pk=pp.person_id)
-        if pp.person_changes:
-            person = person_update(user=user, person=person, reason=reason, **pp.person_changes)
+def _apply_person(pp, *, user, reason: str, today: dt.date) -> None:
+    """One already enrolled person's changes (new enrollments go set-based: ``_apply_new_enrollments``)."""
+    person = Person.objects.get(pk=pp.person_id)
+    if pp.person_changes:
+        person = person_update(user=user, person=person, reason=reason, **pp.person_changes)
     if pp.account:
         bank, number, holder = pp.account
         bank_account_set(user=user, person=person, bank=bank, account_number=number, holder_name=holder,
                          valid_from=today, reason=reason)
-    if pp.new_enrollment:
-        at_start = [c for c in pp.items if c.from_month == pp.start_month]
-        enrollment = enrollment_create(
-            person=person, scheme=scheme, start_month=pp.start_month, user=user,
-            service_years=pp.service_years or 0, note=pp.note or "", items={c.item: c.amount for c in at_start},
-        )
-        for change in (c for c in pp.items if c.from_month != pp.start_month):
-            benefit_amount_set(enrollment=enrollment, item=change.item, amount=change.amount,
-                               from_month=change.from_month, user=user, note=reason)
-        if pp.status == PaymentStatus.SUSPENDED:
-            enrollment_suspend(enrollment=enrollment, reason="other", user=user, note=reason,
-                               from_month=max(pp.start_month, month_of(today)))
-        return
     enrollment = Enrollment.objects.get(pk=pp.enrollment_id)
-    if pp.service_years is not None:
-        enrollment_service_years_set(enrollment=enrollment, service_years=pp.service_years, user=user, reason=reason)
-    if pp.note is not None:
-        enrollment_note_set(enrollment=enrollment, note=pp.note, user=user, reason=reason)
+    if pp.service_years is not None or pp.note is not None:
+        enrollment_update(enrollment=enrollment, user=user, reason=reason, service_years=pp.service_years,
+                          note=pp.note)
     for change in sorted(pp.items, key=lambda c: (c.item.sort, c.from_month)):
         benefit_amount_set(enrollment=enrollment, item=change.item, amount=change.amount,
                            from_month=change.from_month, user=user, note=reason)
+
+
+def _row_error(pp, exc: Exception) -> ZgError:
+    return ZgError(f"第 {pp.rows[0]} 行（{pp.name}）：{exc}")
+
+
+def _apply_new_enrollments(todo: list, *, scheme: Scheme, user, reason: str, today: dt.date) -> None:
+    """The persons the roster newly enrolls (most of a first-time import), set-based: new persons in
+    one ``person_bulk_create``, changed accounts in one ``bank_account_bulk_set``, the enrollments
+    with their items in one ``enrollment_bulk_create`` — the same rules and audit as one by one.
+    Existing persons' changes and suspensions (rare) go through the one-person services."""
+    new = [pp for pp in todo if pp.new_person]
+    try:
+        created = person_bulk_create(user=user, reason=reason, rows=[
+            {"id_number": pp.id_number, "name": pp.name, "town": pp.town,
+             **{k: v for k, v in (("mobile", pp.mobile), ("phone", pp.phone)) if v}}
+            for pp in new
+        ])
+    except RegistryError as exc:
+        raise _row_error(new[getattr(exc, "index", 0)], exc) from None
+    persons = {pp.id_number: p for pp, p in zip(new, created, strict=True)}
+    existing = Person.objects.in_bulk([pp.person_id for pp in todo if not pp.new_person])
+    for pp in todo:
+        if pp.new_person:
+            continue
+        person = existing[pp.person_id]
+        if pp.person_changes:
+            try:
+                person = person_update(user=user, person=person, reason=reason, **pp.person_changes)
+            except RegistryError as exc:
+                raise _row_error(pp, exc) from None
+        persons[pp.id_number] = person
+    with_account = [pp for pp in todo if pp.account]
+    try:
+        bank_account_bulk_set(user=user, reason=reason, rows=[
+            {"person": persons[pp.id_number], "bank": pp.account[0], "account_number": pp.account[1],
+             "holder_name": pp.account[2], "valid_from": today}
+            for pp in with_account
+        ])
+    except RegistryError as exc:
+        raise _row_error(with_account[getattr(exc, "index", 0)], exc) from None
+    rows = [
+        EnrollmentRow(
+            person=persons[pp.id_number], start_month=pp.start_month, service_years=pp.service_years or 0,
+            note=pp.note or "", items={c.item: c.amount for c in pp.items if c.from_month == pp.start_month},
+            changes=[(c.item, c.amount, c.from_month) for c in sorted(pp.items, key=lambda c: c.from_month)
+                     if c.from_month != pp.start_month],
+        )
+        for pp in todo
+    ]
+    try:
+        enrollments = enrollment_bulk_create(scheme=scheme, rows=rows, user=user, reason=reason)
+    except BenefitError as exc:
+        raise _row_error(todo[getattr(exc, "index", 0)], exc) from None
+    for pp, enrollment in zip(todo, enrollments, strict=True):
+        if pp.status == PaymentStatus.SUSPENDED:
+            try:
+                enrollment_suspend(enrollment=enrollment, reason="other", user=user, note=reason,
+                                   from_month=max(pp.start_month, month_of(today)))
+            except BenefitError as exc:
+                raise _row_error(pp, exc) from None
 
 
 def roster_import(
@@ -155,12 +182,18 @@ def roster_import(
         return RosterResult(None, plan, True)  # the same file again: nothing is written at all
     with transaction.atomic():
         progress.start(len(todo), "导入中")
+        enrolling = [pp for pp in todo if pp.new_enrollment]
+        if enrolling:
+            _apply_new_enrollments(enrolling, scheme=scheme, user=user, reason=reason, today=today)
+            progress.advance(len(enrolling))
         for pp in todo:
+            if pp.new_enrollment:
+                continue
             try:
                 with transaction.atomic():
-                    _apply_person(pp, scheme=scheme, user=user, reason=reason, today=today)
+                    _apply_person(pp, user=user, reason=reason, today=today)
             except (RegistryError, BenefitError) as exc:
-                raise ZgError(f"第 {pp.rows[0]} 行（{pp.name}）：{exc}") from None
+                raise _row_error(pp, exc) from None
             progress.advance()
         summary = plan.summary()
         if batch is None:
@@ -279,27 +312,6 @@ def flex_payment_create(*, person: Person, amount, reason: str, user, source: st
 # 收入
 
 
-def _deduction_reduce(*, deduction: Adjustment, amount: Decimal, user, income: Income) -> Decimal:
-    """Reduce an open 扣减 by money that came back from outside. STOPGAP until benefits offers
-    ``adjustment_reduce``: a conditional update (pending, remaining unchanged since read) with its
-    audit record; settles the deduction when nothing remains. Returns the amount applied."""
-    applied = min(amount, deduction.remaining)
-    if applied <= 0:
-        return ZERO
-    left = deduction.remaining - applied
-    changed = Adjustment.objects.filter(
-        pk=deduction.pk, state=Adjustment.State.PENDING, remaining=deduction.remaining,
-    ).update(remaining=F("remaining") - applied,
-             state=Adjustment.State.SETTLED if left == 0 else Adjustment.State.PENDING)
-    if not changed:
-        raise ZgError("该扣减刚被其他操作改动，请重试")
-    audit_record(user=user, action="recover", obj=deduction, person_id=income.person_id,
-                 summary=f"收入冲减扣减 {applied}（收入 {income.pk}），未结 {deduction.remaining} → {left}",
-                 before={"remaining": deduction.remaining, "state": deduction.state},
-                 after={"remaining": left, "state": "settled" if left == 0 else "pending", "income": income.pk})
-    return applied
-
-
 def income_record(
     *,
     person: Person,
@@ -345,9 +357,15 @@ def income_record(
             source=source.strip()[:200], note=(note or "").strip()[:300], created_by=user,
         )
         applied = ZERO
-        if deduction is not None:
-            applied = _deduction_reduce(deduction=deduction, amount=value, user=user, income=income)
-            Income.objects.filter(pk=income.pk).update(deduction=deduction if applied else None, applied=applied)
+        if deduction is not None and deduction.remaining > 0:
+            applied = min(value, deduction.remaining)
+            try:
+                adjustment_reduce(adjustment=deduction, amount=applied, user=user,
+                                  reason=f"收入冲减（{income.get_kind_display()}，{income.source}）",
+                                  source=f"income:{income.pk}")
+            except BenefitError as exc:
+                raise ZgError(str(exc)) from None
+            Income.objects.filter(pk=income.pk).update(deduction=deduction, applied=applied)
             income.refresh_from_db()
         audit_record(user=user, action="create", obj=income, person_id=person.pk,
                      summary=f"收入 {person.name} {income.get_kind_display()} {value}"

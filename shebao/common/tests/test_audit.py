@@ -9,7 +9,7 @@ from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from shebao.common.audit import audit_chain_verify, audit_record
+from shebao.common.audit import audit_chain_verify, audit_record, audit_record_many
 from shebao.common.identity import check_char
 from shebao.common.models import AuditEvent
 from shebao.registry.models import BankAccount, Person, Region
@@ -135,6 +135,27 @@ def test_verify_reports_an_intact_chain(capsys):
 def test_chain_links_each_row_to_the_one_before():
     first, second, third = _three_events()
     assert second.prev_hash == first.hash and third.prev_hash == second.hash
+
+
+def test_record_many_appends_a_chain_that_verifies():
+    first = audit_record(user=None, username="t", action="single", object_type="test", summary="one")
+    person = _person(7)
+    events = audit_record_many([
+        {"user": None, "username": "t", "action": "bulk", "object_type": "test", "object_id": i,
+         "summary": f"第 {i} 条", "after": {"amount": dt.date(2026, 1, i)}} for i in range(1, 6)
+    ] + [{"user": None, "username": "t", "action": "create", "obj": person, "person_id": person.pk}])
+    assert [e.pk for e in events] == sorted(e.pk for e in events) and all(e.pk for e in events)
+    stored = list(AuditEvent.objects.filter(pk__gte=events[0].pk).order_by("id"))
+    assert [e.summary for e in stored[:5]] == [f"第 {i} 条" for i in range(1, 6)]
+    assert stored[0].prev_hash == AuditEvent.objects.filter(pk__lt=stored[0].pk).order_by("-id").first().hash
+    assert all(b.prev_hash == a.hash for a, b in zip(stored, stored[1:], strict=False))
+    assert stored[0].after == {"amount": "2026-01-01"}
+    assert (stored[-1].object_type, stored[-1].object_id) == ("registry.person", str(person.pk))
+    assert first.pk < stored[0].pk
+    after = audit_record(user=None, username="t", action="single", object_type="test", summary="after")
+    assert after.prev_hash == stored[-1].hash
+    assert audit_chain_verify().ok
+    assert audit_record_many([]) == []
 
 
 def test_verify_detects_an_altered_row():

@@ -3,12 +3,15 @@ import datetime as dt
 import pytest
 
 from shebao.accounts.services import user_create
+from shebao.common.audit import audit_chain_verify
 from shebao.common.models import AuditEvent
 from shebao.registry.models import BankAccount, Person, Region
 from shebao.registry.services import (
     RegistryError,
+    bank_account_bulk_set,
     bank_account_set,
     name_initials,
+    person_bulk_create,
     person_create,
     person_update,
 )
@@ -128,3 +131,101 @@ def test_bank_account_earlier_than_current_refused():
                          holder_name="张三丰", valid_from=dt.date(2025, 1, 1))
     assert BankAccount.objects.filter(person=person).count() == 1
     assert BankAccount.objects.get(person=person).valid_to is None
+
+
+# -- bulk: person_bulk_create, bank_account_bulk_set ---------------------------------------------
+
+
+def _fifteen(born: dt.date, seq: int) -> str:
+    return f"330282{born:%y%m%d}{seq:03d}"
+
+
+def test_bulk_create_validates_derives_and_audits_each_person():
+    a = id_number(born=dt.date(1948, 5, 6), male=False)
+    old = _fifteen(dt.date(1939, 2, 3), 123)  # 15 digits: upgraded, original kept
+    persons = person_bulk_create(user=None, reason="花名册导入", rows=[
+        {"id_number": a, "name": " 王秀英 ", "town": town(), "mobile": "13812341234"},
+        {"id_number": old, "name": "胡阿毛", "town": town("周巷镇"), "sex": "M", "birth_date": dt.date(1939, 2, 3)},
+    ])
+    p1, p2 = (Person.objects.get(pk=p.pk) for p in persons)
+    assert (p1.sex, p1.birth_date, p1.name, p1.name_initials, p1.mobile) == (
+        "F", dt.date(1948, 5, 6), "王秀英", "wxy", "13812341234")
+    assert (p2.id_number[:8], len(p2.id_number), p2.id_number_original, p2.sex) == ("33028219", 18, old, "M")
+    events = list(AuditEvent.objects.filter(object_type="registry.person").order_by("id"))
+    assert [(e.action, e.object_id, e.person_id, e.reason) for e in events] == [
+        ("create", str(p1.pk), p1.pk, "花名册导入"), ("create", str(p2.pk), p2.pk, "花名册导入")]
+    assert events[0].after["id_number"] == a and events[0].summary == "新增人员 王秀英"
+    assert audit_chain_verify().ok
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"id_number": "330282194805061234"}, "校验"),
+    ({"name": " "}, "姓名不能为空"),
+    ({"sex": "M"}, ""),
+    ({"town": "community"}, "不是镇街道"),
+    ({"nickname": "x"}, "未知字段"),
+    ({"id_number": "same"}, "重复"),
+    ({"id_number": "taken"}, "已登记"),
+])
+def test_bulk_create_refuses_a_bad_row_and_writes_nothing(bad, message):
+    taken = make_person(name="已登记")
+    good = {"id_number": id_number(), "name": "甲", "town": town()}
+    row = {"id_number": id_number(male=False), "name": "乙", "town": town(), **bad}
+    if bad.get("id_number") == "same":
+        row["id_number"] = good["id_number"]
+    if bad.get("id_number") == "taken":
+        row["id_number"] = taken.id_number
+    if bad.get("town") == "community":
+        row["town"] = Region.objects.filter(level="community").first()
+    before = (Person.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(RegistryError, match=message) as exc:
+        person_bulk_create(user=None, rows=[good, row])
+    assert exc.value.index == 1
+    assert (Person.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_bulk_create_checks_the_clerks_scope():
+    clerk = user_create(actor=None, username="hs2", full_name="浒山经办", password="Passw0rd!x", roles=["clerk"],
+                        region_ids=[town().pk], must_change_password=False)
+    with pytest.raises(RegistryError, match="周巷镇 不在您的管辖范围内"):
+        person_bulk_create(user=clerk, rows=[{"id_number": id_number(), "name": "甲", "town": town()},
+                                             {"id_number": id_number(), "name": "乙", "town": town("周巷镇")}])
+    assert Person.objects.count() == 0
+    assert len(person_bulk_create(user=clerk, rows=[{"id_number": id_number(), "name": "甲", "town": town()}])) == 1
+
+
+def test_bulk_account_set_opens_closes_and_audits():
+    a, b = make_person(name="甲"), make_person(name="乙")
+    bank_account_set(user=None, person=a, bank="ICBC", account_number="6222020000001111", holder_name="甲",
+                     valid_from=dt.date(2020, 1, 1))
+    changes = bank_account_bulk_set(user=None, reason="花名册导入", rows=[
+        {"person": a, "bank": "ABC", "account_number": "6228 4800 0000 0002", "holder_name": "甲",
+         "valid_from": dt.date(2026, 3, 1)},
+        {"person": b, "bank": "ICBC", "account_number": "1234567", "holder_name": "乙", "valid_from": dt.date(2026, 3, 1)},
+    ])
+    assert [c.account.account_number for c in changes] == ["6228480000000002", "1234567"]
+    assert changes[1].warnings and changes[1].account.luhn_warning
+    assert list(BankAccount.objects.filter(person=a).order_by("valid_from").values_list(
+        "bank", "valid_from", "valid_to")) == [("ICBC", dt.date(2020, 1, 1), dt.date(2026, 2, 28)),
+                                               ("ABC", dt.date(2026, 3, 1), None)]
+    events = list(AuditEvent.objects.filter(object_type="registry.bankaccount", reason="花名册导入").order_by("id"))
+    assert [(e.action, e.person_id) for e in events] == [("update", a.pk), ("create", b.pk)]
+    assert events[0].before["account_number"] == "6222020000001111" and events[1].before is None
+
+
+def test_bulk_account_set_refusal_writes_nothing():
+    a, b = make_person(name="甲"), make_person(name="乙")
+    bank_account_set(user=None, person=b, bank="ICBC", account_number="6222020000001111", holder_name="乙",
+                     valid_from=dt.date(2026, 5, 1))
+    before = (BankAccount.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(RegistryError, match="启用日期不能早于现有账户的启用日期 2026-05-01") as exc:
+        bank_account_bulk_set(user=None, rows=[
+            {"person": a, "bank": "ICBC", "account_number": "6222020000002222", "holder_name": "甲",
+             "valid_from": dt.date(2026, 3, 1)},
+            {"person": b, "bank": "ICBC", "account_number": "6222020000003333", "holder_name": "乙",
+             "valid_from": dt.date(2026, 3, 1)}])
+    assert exc.value.index == 1
+    with pytest.raises(RegistryError, match="户名不能为空"):
+        bank_account_bulk_set(user=None, rows=[{"person": a, "bank": "ICBC", "account_number": "1", "holder_name": ""}])
+    assert (BankAccount.objects.count(), AuditEvent.objects.count()) == before
+    assert BankAccount.objects.get(person=b).valid_to is None

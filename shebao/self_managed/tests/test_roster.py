@@ -229,3 +229,52 @@ def test_import_without_user_is_refused(clerk):
     with pytest.raises(CommandError, match="须用 --as 指定经办人"):
         run_cli("import", str(SAMPLES / "zg_roster_sample.csv"))
     assert Person.objects.count() == 0
+
+
+def test_new_persons_are_created_set_based_with_every_record_and_audit(clerk):
+    """A first-time roster (new persons, a later-month item, an existing person newly enrolled, a
+    suspended one) goes through the bulk services: the same rows and audit events as one by one."""
+    from shebao.registry.tests.factories import make_person
+
+    known = make_person(name="孙雅琴", id_number=B, town_name="观海卫镇")
+    c = idn("33028219400101003")
+    rows = [row(),
+            row(item="统筹外补贴", amount="180.00", month="2025-07", account="", bank="", holder=""),
+            row(id_number=B, name="孙雅琴", amount="1900.00", month="2025-03", account="6230910299001234567",
+                bank="慈溪农商银行", holder="孙雅琴", town="", phone="", years="20.5", note="转入"),
+            row(id_number=c, name="徐阿大", amount="1500.00", month="2025-01", status="暂停", account="", bank="",
+                holder="", phone="")]
+    last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    result = roster_import(file_name="first.csv", data=csv_bytes(rows), user=clerk)
+    assert result.applied and result.changed == 3
+    hu = Enrollment.objects.get(person__id_number=A)
+    assert sorted(BenefitAmount.objects.filter(enrollment=hu).values_list("item__code", "amount", "from_month")) == [
+        ("basic", D("2350.00"), dt.date(2024, 1, 1)), ("extra", D("180.00"), dt.date(2025, 7, 1))]
+    sun = Enrollment.objects.get(person=known)
+    assert (sun.start_month, sun.service_years, sun.note) == (dt.date(2025, 3, 1), D("20.50"), "转入")
+    assert BankAccount.objects.get(person=known).account_number == "6230910299001234567"
+    xu = Enrollment.objects.get(person__id_number=c)
+    assert xu.payment_status == "suspended" and Suspension.objects.get(enrollment=xu).reason.code == "other"
+    assert not BankAccount.objects.filter(person=xu.person_id).exists()
+    events = list(AuditEvent.objects.filter(pk__gt=last_event).order_by("id"))
+    kinds = sorted((e.object_type, e.action) for e in events)
+    assert kinds == sorted([
+        ("registry.person", "create"), ("registry.person", "create"),  # 胡阿毛, 徐阿大
+        ("registry.bankaccount", "create"), ("registry.bankaccount", "create"),  # 胡阿毛, 孙雅琴
+        ("benefits.enrollment", "create"), ("benefits.enrollment", "create"), ("benefits.enrollment", "create"),
+        ("benefits.benefitamount", "create"),  # 胡阿毛's 统筹外补贴 from 2025-07
+        ("benefits.enrollment", "suspend"),
+        ("self_managed.rosterimport", "roster_import"),
+    ])
+    assert all(e.reason == "花名册导入 first.csv" for e in events if e.object_type != "benefits.enrollment"
+               or e.action == "create")
+
+
+def test_enrollment_update_through_roster_is_audited(clerk):
+    roster_import(file_name="a.csv", data=csv_bytes([row()]), user=clerk)
+    roster_import(file_name="b.csv", data=csv_bytes([row(years="33.5", note="档案更正")]), user=clerk)
+    hu = Enrollment.objects.get(person__id_number=A)
+    assert (hu.service_years, hu.note) == (D("33.50"), "档案更正")
+    event = AuditEvent.objects.filter(object_type="benefits.enrollment", action="update").get()
+    assert (event.before, event.after, event.reason) == (
+        {"service_years": "32.00", "note": ""}, {"service_years": "33.50", "note": "档案更正"}, "花名册导入 b.csv")
