@@ -15,5 +15,6 @@ urlpatterns = [
     path("payroll/", include("shebao.payroll.urls")),
     path("bank/", include("shebao.bank.urls")),
     path("zg/", include("shebao.self_managed.urls")),
+    path("nb/", include("shebao.rural_pension.urls")),
     path("", include("shebao.web.urls")),
 ]
