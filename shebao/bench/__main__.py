@@ -96,6 +96,8 @@ def _machine_facts(where: str) -> list[tuple[str, str]]:
         ("CPU", f"{cpu}，{os.cpu_count()} 核（本进程可用 {usable}）"),
         ("内存", mem),
         ("系统", f"{platform.system()} {platform.release()}"),
+        ("负载", "1/5/15 分钟平均 " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+         + "（高于核数时其他进程在争用 CPU，数字偏大）"),
         ("Python / Django", f"{platform.python_version()} / {django.get_version()}"),
         ("PostgreSQL", f"{pg}（shared_buffers {shared}），数据库 {size}"),
         ("数据库", where),
