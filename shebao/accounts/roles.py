@@ -1,13 +1,34 @@
-"""What each role may do: Django groups named by role code, holding these permissions."""
+"""What each role may do: Django groups named by role code, holding these permissions.
+
+``roles_sync()`` makes the groups hold exactly these (it runs in ``make run`` and ``shebao setup``
+after migrate, so users who already exist get a new permission through their role group)."""
 
 from shebao.accounts.models import Role
 
+REGISTRY_VIEW = "registry.view_person"
+
+# payroll (月度结算) and the bank interface (报盘/回盘). Approving a run and writing a line off is
+# ``accounts.review`` (the payroll service checks it: maker-checker).
+PAYROLL_VIEW = "payroll.view_payrollrun"  # runs, lines, files sent, returns, month-end figures (read)
+PAYROLL_COMPUTE = "payroll.compute_run"  # 结算: compute, recompute, 零星发放, 二次报盘
+PAYROLL_EXPORT = "payroll.export_run"  # 报盘 and 回盘 import
+REVIEW = "accounts.review"
+
+# 自管人员 (shebao.self_managed)
+ZG_VIEW = "self_managed.view_zg"  # lists, person pages, 综合查询, exports
+ZG_MANAGE = "self_managed.manage_zg"  # 经办: enroll, 减员, status, amounts, 补发/扣减, roster, raise, 灵活支付
+ZG_INCOME_VIEW = "self_managed.view_income"
+ZG_INCOME_ADD = "self_managed.add_income"  # 收入: money coming back (reduces an open 扣减)
+
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.CLERK: ["registry.add_person", "registry.change_person", "registry.view_person",
-                 "registry.add_bankaccount", "registry.change_bankaccount"],
-    Role.REVIEWER: ["registry.view_person", "accounts.review"],
-    Role.FINANCE: ["registry.view_person", "accounts.finance_review"],
-    Role.IT_ADMIN: ["registry.view_person", "accounts.it_ops", "accounts.view_audit"],
-    Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", "registry.view_person"],
+    Role.CLERK: [REGISTRY_VIEW, "registry.add_person", "registry.change_person",
+                 "registry.add_bankaccount", "registry.change_bankaccount",
+                 PAYROLL_VIEW, PAYROLL_COMPUTE, PAYROLL_EXPORT,
+                 ZG_VIEW, ZG_MANAGE, ZG_INCOME_VIEW, ZG_INCOME_ADD],
+    Role.REVIEWER: [REGISTRY_VIEW, REVIEW, PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW],
+    # finance reads payroll and 自管人员, and records/reviews income
+    Role.FINANCE: [REGISTRY_VIEW, "accounts.finance_review", PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, ZG_INCOME_ADD],
+    Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW],
+    Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", REGISTRY_VIEW],
 }

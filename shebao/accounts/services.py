@@ -36,16 +36,21 @@ class LoginResult:
 
 
 def roles_sync() -> None:
-    """Make the role groups hold exactly the permissions of ``ROLE_PERMISSIONS``."""
+    """Make the role groups hold exactly the permissions of ``ROLE_PERMISSIONS`` (so existing users get
+a new permission through their role). A few queries in all: the permissions are read at once and a
+group is written only when it differs."""
+    wanted = {dotted for role in Role for dotted in ROLE_PERMISSIONS.get(role, [])}
+    labels = {d.split(".")[0] for d in wanted}
+    ids = {
+        f"{app_label}.{codename}": pk
+        for pk, app_label, codename in Permission.objects.filter(content_type__app_label__in=labels)
+        .values_list("pk", "content_type__app_label", "codename")
+    }
     for role in Role:
         group, _ = Group.objects.get_or_create(name=role.value)
-        perms = []
-        for dotted in ROLE_PERMISSIONS.get(role, []):
-            app_label, codename = dotted.split(".")
-            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if perm:
-                perms.append(perm)
-        group.permissions.set(perms)
+        perms = {ids[d] for d in ROLE_PERMISSIONS.get(role, []) if d in ids}
+        if set(group.permissions.values_list("pk", flat=True)) != perms:
+            group.permissions.set(perms)
 
 
 def _lockout_until() -> dt.datetime:

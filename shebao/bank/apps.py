@@ -10,7 +10,7 @@ class BankConfig(AppConfig):
         from shebao.bank import views
         from shebao.web import menu, work
 
-        menu.set_url("zg.bankfile", "bank:export", perm="registry.add_person")
+        menu.set_url("zg.bankfile", "bank:export", perm="payroll.export_run")
         menu.set_url("bank.files", "bank:file_list")
         menu.set_url("bank.returns", "bank:returns")
         menu.set_url("bank.lines", "bank:lines")

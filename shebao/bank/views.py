@@ -1,6 +1,7 @@
 """银行专线接口 pages: export (报盘), files sent, return import (回盘), return lines, failed-and-owed,
 templates. Thin: parse, ask a selector or call one service, render. Access as in the payroll pages
-(``shebao.payroll.views``): clerks export and import, reviewers write off, finance reads."""
+(``shebao.payroll.views``): ``payroll.export_run`` exports and imports returns, ``payroll.compute_run``
+re-issues, reviewers write off, ``payroll.view_payrollrun`` reads."""
 
 from __future__ import annotations
 
@@ -32,7 +33,14 @@ from shebao.bank.services import BankError, bank_export, bank_return_import
 from shebao.common.money import ZERO, format_yuan
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.services import PayrollError
-from shebao.payroll.views import clerk_required, is_clerk, is_reviewer, scheme_choices, viewer_required
+from shebao.payroll.views import (
+    can_export,
+    exporter_required,
+    is_clerk,
+    is_reviewer,
+    scheme_choices,
+    viewer_required,
+)
 from shebao.registry.models import Bank, BankAccount
 from shebao.web.tables import (
     ChoiceFilter,
@@ -78,7 +86,7 @@ def _pending_by_run_and_bank():
             .order_by("run_id", "bank"))
 
 
-@clerk_required
+@exporter_required
 def export(request):
     pending = list(_pending_by_run_and_bank())
     banks = sorted({p["bank"] for p in pending})
@@ -177,7 +185,7 @@ class FileTable(Table):
 @viewer_required
 def file_list(request):
     table = FileTable(request, bank_file_list())
-    return render_table(request, table, "bank/file_list.html", {"can_export": is_clerk(request.user)})
+    return render_table(request, table, "bank/file_list.html", {"can_export": can_export(request.user)})
 
 
 def _outcome_filter(qs, value, request):
@@ -288,7 +296,7 @@ def _refused(request, exc) -> None:
 
 @viewer_required
 def returns(request):
-    can_import = is_clerk(request.user)
+    can_import = can_export(request.user)
     form = ReturnUploadForm(request.POST or None, request.FILES or None) if can_import else None
     context = {"form": form, "can_import": can_import, "breadcrumbs": _crumbs((_("回盘导入"), ""))}
     if request.method == "POST" and can_import:
@@ -510,7 +518,7 @@ def template_list(request):
 
 def work_failed_owed(request):
     user = request.user
-    if not (is_clerk(user) or is_reviewer(user)):
+    if not (is_clerk(user) or can_export(user) or is_reviewer(user)):
         return []
     n = PayrollLine.objects.filter(status=PayrollLine.Status.FAILED).count()
     return [(_("银行发放失败待处理"), n, reverse("bank:failed"))]

@@ -11,7 +11,7 @@ class PayrollConfig(AppConfig):
         from shebao.web import menu, person_sections, work
 
         menu.set_url("zg.payroll", "payroll:run_list")
-        menu.set_url("zg.oneoff", "payroll:oneoff", perm="registry.add_person")
+        menu.set_url("zg.oneoff", "payroll:oneoff", perm="payroll.compute_run")
         menu.set_url("zg.stats", "payroll:stats")
         work.register(views.work_runs_to_approve)
         work.register(views.work_runs_to_export)

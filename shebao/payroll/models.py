@@ -50,6 +50,11 @@ class PayrollRun(models.Model):
     class Meta:
         verbose_name = _("结算批次")
         ordering = ["-period", "-id"]
+        # viewing is the default ``view_payrollrun``; approving (审核) and writing off is ``accounts.review``
+        permissions = [
+            ("compute_run", _("结算（计算、重算、零星发放、二次报盘）")),
+            ("export_run", _("报盘与回盘导入")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["scheme", "period"], condition=Q(kind="regular"),
                                     name="payrollrun_one_regular_per_period"),

@@ -1,10 +1,12 @@
 """Payroll pages (月度结算, 零星发放, 月末数据). Thin: parse, ask a selector or call one service, render.
 
-Who may do what (the roles of ``shebao.accounts.roles``):
-- see every page: clerks (``registry.add_person``, the clerk marker), reviewers (``accounts.review``)
-  and finance (``accounts.finance_review``, read-only);
-- compute, recompute, one-off, re-issue: clerks;
-- approve and write off: reviewers (the service also refuses the maker approving their own run).
+Who may do what (the permissions of ``shebao.accounts.roles``; clerks, reviewers and finance hold
+``payroll.view_payrollrun``):
+- see every page: ``payroll.view_payrollrun`` (or any of the permissions below);
+- compute, recompute, one-off, re-issue: ``payroll.compute_run`` (clerks);
+- bank export (报盘) and return import (回盘): ``payroll.export_run`` (clerks);
+- approve and write off: ``accounts.review`` (reviewers; the service also refuses the maker approving
+  their own run).
 
 Every write is two steps: a confirm page that says what will happen with the totals, then the action
 and a message saying what was done with a link to the result."""
@@ -55,9 +57,10 @@ from shebao.registry.selectors import person_search, persons_visible
 from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
 from shebao.web.xlsx import XlsxWriter
 
-CLERK_PERM = "registry.add_person"  # the clerk marker until payroll has permissions of its own
+VIEW_PERM = "payroll.view_payrollrun"
+CLERK_PERM = "payroll.compute_run"
+EXPORT_PERM = "payroll.export_run"
 REVIEW_PERM = "accounts.review"
-FINANCE_PERM = "accounts.finance_review"
 
 State = PayrollRun.State
 LineStatus = PayrollLine.Status
@@ -79,8 +82,13 @@ def is_reviewer(user) -> bool:
     return user.is_superuser or user.has_perm(REVIEW_PERM)
 
 
+def can_export(user) -> bool:
+    return user.is_superuser or user.has_perm(EXPORT_PERM)
+
+
 def can_view(user) -> bool:
-    return user.is_authenticated and (is_clerk(user) or is_reviewer(user) or user.has_perm(FINANCE_PERM))
+    return user.is_authenticated and (
+        user.has_perm(VIEW_PERM) or is_clerk(user) or can_export(user) or is_reviewer(user))
 
 
 def _guard(check):
@@ -97,6 +105,7 @@ def _guard(check):
 
 viewer_required = _guard(can_view)
 clerk_required = _guard(is_clerk)
+exporter_required = _guard(can_export)
 reviewer_required = _guard(is_reviewer)
 
 
@@ -286,7 +295,7 @@ def run_detail(request, pk: int):
         "reissues": run.reissues.order_by("pk"),
         "can_recompute": is_clerk(user) and run.state == State.COMPUTED and run.kind == PayrollRun.Kind.REGULAR,
         "can_approve": is_reviewer(user) and run.state == State.COMPUTED,
-        "can_export": is_clerk(user) and run.state == State.APPROVED,
+        "can_export": can_export(user) and run.state == State.APPROVED,
         "can_reissue": is_clerk(user) and bool(owed["n"]),
         "can_write_off": is_reviewer(user),
         "breadcrumbs": _crumbs((str(run), "")),
@@ -563,7 +572,7 @@ def work_runs_to_approve(request):
 
 
 def work_runs_to_export(request):
-    if not is_clerk(request.user):
+    if not can_export(request.user):
         return []
     n = PayrollRun.objects.filter(state=State.APPROVED).count()
     return [(_("已审核待报盘的结算批次"), n, reverse("bank:export"))]

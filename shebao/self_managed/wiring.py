@@ -1,5 +1,5 @@
-"""Hooks into the shell: menu URLs, the person page section, the home page's work items, and the
-role permissions of this app."""
+"""Hooks into the shell: menu URLs, the person page section and the home page's work items. (The
+roles' permissions are in ``shebao.accounts.roles``.)"""
 
 from __future__ import annotations
 
@@ -35,13 +35,9 @@ def suspended_work(request):
 
 
 def connect() -> None:
-    from shebao.accounts.roles import ROLE_PERMISSIONS
-    from shebao.self_managed.permissions import ROLE_GRANTS, VIEW
+    from shebao.self_managed.permissions import VIEW
     from shebao.web import menu, person_sections, work
 
-    for role, perms in ROLE_GRANTS.items():
-        held = ROLE_PERMISSIONS.setdefault(role, [])
-        held.extend(p for p in perms if p not in held)
     for key, url in [("zg.persons", "self_managed:person_list"), ("zg.benefits", "self_managed:benefits"),
                      ("zg.raise", "self_managed:raise"), ("zg.query", "self_managed:query"),
                      ("zg.roster", "self_managed:roster"), ("zg.flex", "self_managed:flex")]:

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 
 from shebao.accounts.models import User
+from shebao.accounts.services import user_create
 from shebao.bank.models import BankFile, ReturnFile, ReturnLine
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person
 from shebao.payroll.models import PayrollLine
@@ -20,9 +20,10 @@ from shebao.payroll.models import PayrollLine
 pytestmark = pytest.mark.django_db
 
 
-def make_user(username: str, *perms: str) -> User:
-    user = User.objects.create(username=username, full_name=username.upper(), password="!", all_regions=True,
-                               must_change_password=False, password_changed_at=timezone.now())
+def make_user(username: str, *perms: str, roles: tuple[str, ...] = ()) -> User:
+    """A user with roles (their permissions as ``shebao.accounts.roles`` gives them) and extra permissions."""
+    user = user_create(actor=None, username=username, full_name=username.upper(), password="Passw0rd!x",
+                       roles=list(roles), all_regions=True, must_change_password=False)
     for dotted in perms:
         app_label, codename = dotted.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
@@ -31,12 +32,12 @@ def make_user(username: str, *perms: str) -> User:
 
 @pytest.fixture
 def clerk(db):
-    return make_user("clerk1", "registry.add_person")
+    return make_user("clerk1", roles=("clerk",))
 
 
 @pytest.fixture
 def reviewer(db):
-    return make_user("rev1", "accounts.review")
+    return make_user("rev1", roles=("reviewer",))
 
 
 @pytest.fixture

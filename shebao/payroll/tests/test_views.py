@@ -9,9 +9,9 @@ from decimal import Decimal as D
 import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
-from django.utils import timezone
 
 from shebao.accounts.models import User
+from shebao.accounts.services import user_create
 from shebao.benefits.services import adjustment_create
 from shebao.benefits.tests.factories import enroll, make_person, zg
 from shebao.payroll.models import MonthEndSnapshot, PayrollLine, PayrollRun
@@ -27,9 +27,10 @@ pytestmark = pytest.mark.django_db
 ACCOUNT = "6222021234567890"
 
 
-def make_user(username: str, *perms: str) -> User:
-    user = User.objects.create(username=username, full_name=username.upper(), password="!", all_regions=True,
-                               must_change_password=False, password_changed_at=timezone.now())
+def make_user(username: str, *perms: str, roles: tuple[str, ...] = ()) -> User:
+    """A user with roles (their permissions as ``shebao.accounts.roles`` gives them) and extra permissions."""
+    user = user_create(actor=None, username=username, full_name=username.upper(), password="Passw0rd!x",
+                       roles=list(roles), all_regions=True, must_change_password=False)
     for dotted in perms:
         app_label, codename = dotted.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
@@ -38,17 +39,17 @@ def make_user(username: str, *perms: str) -> User:
 
 @pytest.fixture
 def clerk(db):
-    return make_user("clerk1", "registry.add_person")
+    return make_user("clerk1", roles=("clerk",))
 
 
 @pytest.fixture
 def reviewer(db):
-    return make_user("rev1", "accounts.review")
+    return make_user("rev1", roles=("reviewer",))
 
 
 @pytest.fixture
 def finance(db):
-    return make_user("fin1", "accounts.finance_review")
+    return make_user("fin1", roles=("finance",))
 
 
 @pytest.fixture
@@ -123,13 +124,13 @@ def test_lines_masked_on_page_and_in_export(client, clerk, reviewer, people):
     cells = [str(c.value) for row in wb.active.iter_rows() for c in row]
     assert "6222********7890" in cells and ACCOUNT not in cells and a.id_number not in cells
     # with the sensitive-data right the numbers are whole
-    seer = make_user("seer", "accounts.review", "accounts.view_sensitive")
+    seer = make_user("seer", "accounts.view_sensitive", roles=("reviewer",))
     login(client, seer)
     assert ACCOUNT in client.get(f"/payroll/{run.pk}/").content.decode()
 
 
 def test_same_user_approve_refused_through_the_page(client, people):
-    both = make_user("both", "registry.add_person", "accounts.review")
+    both = make_user("both", roles=("clerk", "reviewer"))
     run = payroll_run_compute(scheme=zg(), period="2026-03", user=both)
     login(client, both)
     confirm = client.get(f"/payroll/{run.pk}/approve/").content.decode()
@@ -252,3 +253,12 @@ def test_run_list_filters_and_work_items(client, clerk, reviewer, people):
     assert "待审核的结算批次" in home
     login(client, clerk)
     assert "待审核的结算批次" not in client.get("/").content.decode()
+
+
+def test_the_old_clerk_marker_no_longer_opens_payroll(client, people):
+    """Payroll has its own permissions: registering persons (the old clerk marker) is not 结算."""
+    registrar = make_user("registrar", "registry.add_person")
+    login(client, registrar)
+    assert client.get("/payroll/").status_code == 403
+    assert client.get("/payroll/compute/").status_code == 403
+
