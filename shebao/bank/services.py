@@ -5,14 +5,16 @@ Rules (SPEC "Bank files"):
   same runs again returns the files already written — the stored bytes, never a second payment.
 - One file per bank: the lines of the runs are grouped by the bank of the account they are sent to
   (the snapshot on the payroll line), each bank gets its own file and batch number
-  ``YYYYMMDD`` + bank code + ``NNN``. ``bank=`` restricts an export to one bank; a run becomes
-  已报盘 when every line it has to send is in a file, and a return is accepted only once its runs
-  are 已报盘 (the payroll app marks a whole run sent, not single lines).
+  ``YYYYMMDD`` + bank code + ``NNN``. ``bank=`` restricts an export to one bank: the lines in its
+  file become 已报盘 at once (``payroll_lines_mark_sent``), so that bank's return can be imported
+  before the other banks' files are made; a run becomes 已报盘 when every line it has to send is in
+  a file.
 - A return file is accepted only whole: it is read with the template its payment file was written
   with, every line must match a sent line by sequence, account and amount, must not have been
   returned before, and the totals must add up — otherwise it is refused with the line and the reason
   and nothing is written. The same bytes imported twice return the first import and change nothing.
-- All batch work is set-based: lines are written with COPY and results applied with one UPDATE."""
+- All batch work is set-based: a file's lines are one INSERT … SELECT, return lines one COPY, the
+  payroll outcome one staged UPDATE … FROM; Python only formats and parses the file's bytes."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from shebao.bank.formats import BankFileError, PaymentLine, Template
+from shebao.bank.formats import BankFileError, Template
 from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO
@@ -79,34 +81,27 @@ def _next_batch_no(on: dt.date, bank: str) -> str:
     return f"{prefix}{n:03d}"
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _copy_text(value: str) -> str:
+    """A text value for COPY's text format (escaped only when it needs to be: almost never)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    return str(value)  # int, Decimal
-
-
-def _copy_rows(table: str, columns: list[str], rows) -> None:
-    """COPY rows into a table in one stream (PostgreSQL text format, values escaped here)."""
+def _copy_lines(table: str, columns: str, lines) -> None:
+    """COPY already formatted lines (PostgreSQL text format, one per row, ending in a newline) into a
+    table in one stream."""
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             buf = []
-            for row in rows:
-                buf.append("\t".join([_copy_value(v) for v in row]))
+            for line in lines:
+                buf.append(line)
                 if len(buf) >= 20_000:
-                    copy.write("\n".join(buf) + "\n")
+                    copy.write("".join(buf))
                     buf = []
             if buf:
-                copy.write("\n".join(buf) + "\n")
+                copy.write("".join(buf))
 
 
 def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = None,
@@ -147,11 +142,16 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
         groups: dict[str, list] = defaultdict(list)
         for r in rows:
             groups[r[3]].append(r)
+        sent: dict[int, list[int]] = defaultdict(list)
         for bank_code in sorted(groups):
             _write_file(engine, template, bank_code, groups[bank_code], by_id, on, user, username)
-        for run in approved:  # without ``bank`` every line to send was just filed
-            if not bank or not _lines_to_send(run, None).exists():
-                payroll_services.payroll_run_mark_exported(run=run, user=user)
+            for r in groups[bank_code]:
+                sent[r[1]].append(r[0])
+        for run in approved:  # its lines just filed become 已报盘; the run too once none is left 待发
+            try:
+                payroll_services.payroll_lines_mark_sent(run=run, line_ids=sent.get(run.pk, ()), user=user)
+            except payroll_services.PayrollError as exc:  # pragma: no cover - the runs are locked above
+                raise BankError(str(exc)) from None
         files = list(BankFile.objects.filter(runs__in=run_ids).distinct().order_by("batch_no"))
     if not files:
         raise BankError("这些结算批次没有需要报盘的明细（实发均为 0）")
@@ -161,14 +161,25 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
     return files
 
 
+# The file's lines straight from the payroll lines (the same snapshot the file was rendered from,
+# read under the run lock), numbered in file order: one INSERT … SELECT, no row sent from Python.
+_SQL_FILE_LINES = """
+INSERT INTO bank_bankfileline (bank_file_id, seq, payroll_line_id, amount, account_number, holder_name, id_number,
+                               name)
+SELECT %s, u.seq, l.id, l.net, l.account_number, l.holder_name, l.id_number, l.name
+FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, seq)
+JOIN payroll_payrollline l ON l.id = u.id
+"""
+
+
 def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: list, runs: dict, on, user,
                 username: str):
     batch_no = _next_batch_no(on, bank_code)
-    lines = [PaymentLine(seq=n, account_no=r[4], holder_name=r[5], amount=r[6], id_number=r[7],
-                         memo=_memo(runs[r[1]], r[9]), name=r[8], bank=r[3])
-             for n, r in enumerate(rows, start=1)]
+    memos = {pk: _memo(run, "") for pk, run in runs.items()}
+    # (seq, account_no, holder_name, amount, id_number, memo, name, bank) — the engine's fast path
+    payload = [(n, r[4], r[5], r[6], r[7], r[9] or memos[r[1]], r[8], r[3]) for n, r in enumerate(rows, start=1)]
     try:
-        content = engine.render_payment(batch_no=batch_no, date=on, lines=lines)
+        content = engine.render_payment(batch_no=batch_no, date=on, lines=payload, columns=_PAYMENT_COLUMNS)
     except BankFileError as exc:
         raise BankError(str(exc)) from None
     total = sum((r[6] for r in rows), ZERO)
@@ -179,16 +190,19 @@ def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: 
         created_by_name=(user.get_username() if user else username)[:150],
     )
     bank_file.runs.set(sorted({r[1] for r in rows}))
-    _copy_rows(BankFileLine._meta.db_table,
-               ["bank_file_id", "seq", "payroll_line_id", "amount", "account_number", "holder_name", "id_number",
-                "name"],
-               ((bank_file.pk, n, r[0], r[6], r[4], r[5], r[7], r[8]) for n, r in enumerate(rows, start=1)))
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_FILE_LINES, [bank_file.pk, "{" + ",".join(str(r[0]) for r in rows) + "}"])
+        if cursor.rowcount != len(rows):  # pragma: no cover - the lines were read under the run lock
+            raise BankError("报盘期间结算明细被改动，请重试")
     audit_record(user=user, username=username, action="bank_export", obj=bank_file,
                  summary=f"报盘 {batch_no}：{bank_code} {len(rows)} 笔 {total}",
                  after={"batch_no": batch_no, "bank": bank_code, "count": len(rows), "total": total,
                         "sha256": bank_file.sha256, "template": template.code,
                         "runs": sorted({r[1] for r in rows})})
     return bank_file
+
+
+_PAYMENT_COLUMNS = ("seq", "account_no", "holder_name", "amount", "id_number", "memo", "name", "bank")
 
 
 def bank_file_write(*, bank_file: BankFile, out_dir: str | os.PathLike) -> Path:
@@ -287,10 +301,6 @@ def _match(bank_file: BankFile, parsed):
             errors.append((rec.line_no, f"序号 {rec.seq} 的金额 {rec.amount} 与报盘金额 {s[2]} 不符"))
         elif s[0] in returned:
             errors.append((rec.line_no, f"序号 {rec.seq} 已由回盘文件 #{returned[s[0]]} 回盘，不能重复回盘"))
-    if not errors:
-        _, PayrollRun, _ = _payroll()
-        waiting = PayrollRun.objects.filter(pk__in=run_ids, state=PayrollRun.State.APPROVED).values_list("pk", flat=True)
-        errors += [(None, f"结算批次 #{pk} 还有其他银行的明细未报盘：须全部报盘后才能导入回盘") for pk in sorted(waiting)]
     if errors:
         raise BankFileError(errors, "回盘文件被拒绝")
     return sent, returned
@@ -340,10 +350,11 @@ def bank_return_import(*, data: bytes, filename: str, user, template: BankTempla
             ok_total=sum((r.processed_amount for r in ok), ZERO), failed_count=len(failed),
             failed_total=sum((r.amount for r in failed), ZERO),
         )
-        _copy_rows(ReturnLine._meta.db_table,
-                   ["return_file_id", "bank_file_line_id", "line_no", "processed_amount", "ok", "status_code", "reason"],
-                   ((return_file.pk, sent[r.seq][0], r.line_no, r.processed_amount, r.ok, r.status[:10],
-                     r.reason[:200]) for r in parsed.lines))
+        rf = return_file.pk
+        _copy_lines(ReturnLine._meta.db_table,
+                    "return_file_id, bank_file_line_id, line_no, processed_amount, ok, status_code, reason",
+                    (f"{rf}\t{sent[r.seq][0]}\t{r.line_no}\t{r.processed_amount}\t{'t' if r.ok else 'f'}\t"
+                     f"{_copy_text(r.status[:10])}\t{_copy_text(r.reason[:200])}\n" for r in parsed.lines))
         per_run: dict[int, list] = defaultdict(list)
         for r in parsed.lines:
             s = sent[r.seq]

@@ -107,10 +107,10 @@ def _drop_runs(scheme_id: int) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             "DELETE FROM payroll_payrollcomponent c USING payroll_payrollline l, payroll_payrollrun r "
-            "WHERE c.line_id = l.id AND l.run_id = r.id AND r.scheme_id = %s", [scheme_id])
+            "WHERE c.line_id = l.id AND l.run_id = r.id AND r.scheme_id = %s AND r.kind = 'regular'", [scheme_id])
         cur.execute("DELETE FROM payroll_payrollline l USING payroll_payrollrun r "
-                    "WHERE l.run_id = r.id AND r.scheme_id = %s", [scheme_id])
-        cur.execute("DELETE FROM payroll_payrollrun WHERE scheme_id = %s", [scheme_id])
+                    "WHERE l.run_id = r.id AND r.scheme_id = %s AND r.kind = 'regular'", [scheme_id])
+        cur.execute("DELETE FROM payroll_payrollrun WHERE scheme_id = %s AND kind = 'regular'", [scheme_id])
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE payroll_payrollline")
         cur.execute("VACUUM ANALYZE payroll_payrollcomponent")

@@ -376,8 +376,34 @@ def payroll_line_write_off(*, line: PayrollLine, user, reason: str) -> PayrollLi
 # calls from the bank app
 
 
+def _id_array(ids) -> str:
+    """A bigint[] literal for one parameter (``= ANY(%s::bigint[])``): one value on the wire however
+    many ids, and far cheaper to build than psycopg's per-element list adaptation."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+def _finish_export(run: PayrollRun, user) -> PayrollRun:
+    """Every net > 0 line of an approved run is in a file: the run becomes 已报盘 (already 已回盘 when
+    a bank's return was imported before the last bank's file was made); net-0 lines (nothing to send)
+    are settled as paid 0.00."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE payroll_payrollline SET status = 'paid' WHERE run_id = %s AND status = 'pending' "
+                       "AND net = 0", [run.pk])
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM payroll_payrollline WHERE run_id = %s AND net > 0 "
+                       "AND status NOT IN ('pending', 'sent'))", [run.pk])
+        returned = cursor.fetchone()[0]
+    now = timezone.now()
+    PayrollRun.objects.filter(pk=run.pk, state=State.APPROVED).update(
+        state=State.RETURNED if returned else State.EXPORTED, exported_at=now, returned_at=now if returned else None)
+    run.refresh_from_db()
+    audit_record(user=user, action="payroll_export", obj=run, summary=f"报盘 {_label(run)}",
+                 before={"state": State.APPROVED}, after=_totals(run))
+    _maybe_complete(run, user)
+    return run
+
+
 def payroll_run_mark_exported(*, run: PayrollRun, user) -> PayrollRun:
-    """报盘: the run's file was written. Lines with net > 0 become 已报盘; net-0 lines (nothing to send)
+    """报盘: the run's files were written. Lines with net > 0 become 已报盘; net-0 lines (nothing to send)
     are settled as paid 0.00. Idempotent: a run already exported (or later) is returned unchanged."""
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
@@ -386,74 +412,139 @@ def payroll_run_mark_exported(*, run: PayrollRun, user) -> PayrollRun:
         if run.state != State.APPROVED:
             raise PayrollError(f"{_label(run)} 尚未审核，不能报盘")
         PayrollLine.objects.filter(run=run, status=LineStatus.PENDING, net__gt=0).update(status=LineStatus.SENT)
-        PayrollLine.objects.filter(run=run, status=LineStatus.PENDING, net=0).update(status=LineStatus.PAID)
-        PayrollRun.objects.filter(pk=run.pk, state=State.APPROVED).update(state=State.EXPORTED,
-                                                                        exported_at=timezone.now())
-        run.refresh_from_db()
-        audit_record(user=user, action="payroll_export", obj=run, summary=f"报盘 {_label(run)}",
-                     before={"state": State.APPROVED}, after=_totals(run))
-        _maybe_complete(run, user)
+        run = _finish_export(run, user)
     return run
+
+
+def payroll_lines_mark_sent(*, run: PayrollRun, line_ids, user) -> PayrollRun:
+    """报盘 of some lines of an approved run (one bank's file): the given lines, each 待发 with net > 0,
+    become 已报盘 in one conditional update — a line of another run, already in a file or net 0
+    refuses the whole call. They can be returned (回盘) at once, before the other banks' files are made.
+    When no net > 0 line of the run is left 待发, the run becomes 已报盘 (see ``_finish_export``).
+    With no ids it only checks for that. A run already exported (or later) with no ids is unchanged."""
+    ids = sorted({int(i) for i in line_ids})
+    with transaction.atomic():
+        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
+        if run.state in (State.EXPORTED, State.RETURNED, State.COMPLETED) and not ids:
+            return run
+        if run.state != State.APPROVED:
+            raise PayrollError(f"{_label(run)} " + ("尚未审核，不能报盘" if run.state == State.COMPUTED
+                                                    else f"已{run.get_state_display()}，不能再报盘"))
+        with connection.cursor() as cursor:
+            if ids:
+                cursor.execute(
+                    "UPDATE payroll_payrollline SET status = 'sent' WHERE run_id = %s AND id = ANY(%s::bigint[]) "
+                    "AND status = 'pending' AND net > 0", [run.pk, _id_array(ids)])
+                if cursor.rowcount != len(ids):
+                    raise PayrollError(f"{_label(run)}：{len(ids) - cursor.rowcount} 笔明细不属于本批次、实发为 0 "
+                                       "或已报盘，不能报盘")
+                audit_record(user=user, action="payroll_export_lines", obj=run,
+                             summary=f"报盘 {_label(run)} {len(ids)} 笔", after={"lines": len(ids)})
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM payroll_payrollline WHERE run_id = %s AND status = 'pending' "
+                           "AND net > 0)", [run.pk])
+            waiting = cursor.fetchone()[0]
+        if not waiting:
+            run = _finish_export(run, user)
+    return run
+
+
+def _copy_text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+# The first result (in the order given) that cannot be applied, with what is needed to say why.
+_SQL_RESULTS_BAD = """
+SELECT t.ord, t.id, l.id IS NOT NULL, l.status, l.net, l.paid_amount, l.seq, t.paid, t.ok
+FROM payroll_results t LEFT JOIN payroll_payrollline l ON l.id = t.id AND l.run_id = %(run)s
+WHERE l.id IS NULL OR (t.ok AND t.paid <> l.net) OR (NOT t.ok AND t.paid <> 0)
+   OR NOT (l.status = 'sent' OR (l.status = 'paid' AND t.ok AND l.paid_amount = t.paid)
+           OR (l.status IN ('failed', 'reissued', 'written_off') AND NOT t.ok))
+ORDER BY t.ord LIMIT 1
+"""
+
+# Apply them: only lines still 已报盘 change (the same outcome again is skipped by the check above).
+_SQL_RESULTS_APPLY = """
+WITH u AS (
+    UPDATE payroll_payrollline l
+    SET status = CASE WHEN t.ok THEN 'paid' ELSE 'failed' END, paid_amount = t.paid,
+        fail_reason = CASE WHEN t.ok THEN '' ELSE t.reason END
+    FROM payroll_results t
+    WHERE l.id = t.id AND l.run_id = %(run)s AND l.status = 'sent'
+    RETURNING t.ok
+)
+SELECT count(*), count(*) FILTER (WHERE ok) FROM u
+"""
+
+
+def _stage_results(cursor, rows) -> None:
+    """The results into a temporary table (dropped at commit) with one COPY."""
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.payroll_results")
+    cursor.execute("CREATE TEMP TABLE payroll_results (ord integer, id bigint, paid numeric(14, 2), ok boolean, "
+                   "reason text) ON COMMIT DROP")
+    raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+    with raw.copy("COPY payroll_results (ord, id, paid, ok, reason) FROM STDIN") as copy:
+        buf = []
+        for n, (line_id, amount, ok, reason) in enumerate(rows):
+            buf.append(f"{n}\t{line_id}\t{amount}\t{'t' if ok else 'f'}\t{_copy_text(reason)}\n")
+            if len(buf) >= 20_000:
+                copy.write("".join(buf))
+                buf = []
+        if buf:
+            copy.write("".join(buf))
+    cursor.execute("ANALYZE payroll_results")
 
 
 def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict:
     """回盘: apply the bank's outcome per line: results = [(line_id, paid_amount, ok, reason), …]. A paid
-    line must have paid exactly its net; a failed one 0.00. One set-based update. Lines already given
+    line must have paid exactly its net; a failed one 0.00. The results are staged with one COPY and
+    applied with one UPDATE … FROM (no query per line, no id list in the SQL). Lines already given
     the same outcome are skipped (the same return twice changes nothing); a different outcome for a
-    processed line, or a line not of this run, refuses the whole batch. The run moves to 已回盘, and
-    to 已完成 when no line is pending or failed."""
-    ids, paid, oks, reasons = [], [], [], []
+    processed line, a line not yet sent or a line not of this run refuses the whole batch. An
+    exported run moves to 已回盘, and to 已完成 when no line is pending or failed. A run still being
+    exported bank by bank (审核 with some lines 已报盘) takes the results of the lines sent so far."""
+    rows = []
+    seen = set()
     for line_id, amount, ok, reason in results:
-        ids.append(int(line_id))
-        paid.append(quantize(amount))
-        oks.append(bool(ok))
-        reasons.append(str(reason or "")[:200])
-    if len(set(ids)) != len(ids):
+        line_id = int(line_id)
+        seen.add(line_id)
+        rows.append((line_id, quantize(amount), bool(ok), str(reason or "")[:200]))
+    if len(seen) != len(rows):
         raise PayrollError("回盘结果中有重复的明细")
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
-        if run.state not in (State.EXPORTED, State.RETURNED, State.COMPLETED):
+        if run.state == State.COMPUTED:
             raise PayrollError(f"{_label(run)} 尚未报盘，不能回盘")
-        current = {r[0]: r[1:] for r in PayrollLine.objects.filter(run=run, pk__in=ids)
-                   .values_list("pk", "status", "net", "paid_amount", "seq")}
-        todo = []
-        for line_id, amount, ok, reason in zip(ids, paid, oks, reasons, strict=True):
-            if line_id not in current:
-                raise PayrollError(f"明细 {line_id} 不属于{_label(run)}")
-            status, net, paid_amount, seq = current[line_id]
-            if ok and amount != net:
-                raise PayrollError(f"第 {seq} 笔实处理金额 {amount} 与应付 {net} 不符")
-            if not ok and amount != 0:
-                raise PayrollError(f"第 {seq} 笔处理失败但实处理金额为 {amount}")
-            if status == LineStatus.SENT:
-                todo.append((line_id, amount, ok, reason))
-            elif (status == LineStatus.PAID and ok and paid_amount == amount) or (
-                    status in (LineStatus.FAILED, LineStatus.REISSUED, LineStatus.WRITTEN_OFF) and not ok):
-                continue  # the same outcome again: nothing changes
-            else:
-                raise PayrollError(f"第 {seq} 笔已是“{LineStatus(status).label}”，与本次回盘结果不符")
-        updated = 0
-        if todo:
+        updated = ok_count = 0
+        if rows:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE payroll_payrollline l SET status = CASE WHEN r.ok THEN 'paid' ELSE 'failed' END, "
-                    "paid_amount = r.paid, fail_reason = CASE WHEN r.ok THEN '' ELSE r.reason END "
-                    "FROM unnest(%s::bigint[], %s::numeric[], %s::boolean[], %s::text[]) AS r(id, paid, ok, reason) "
-                    "WHERE l.id = r.id AND l.run_id = %s AND l.status = 'sent'",
-                    [[t[0] for t in todo], [t[1] for t in todo], [t[2] for t in todo], [t[3] for t in todo], run.pk])
-                updated = cursor.rowcount
-            if updated != len(todo):  # pragma: no cover - rows are locked by the run lock
-                raise PayrollError("回盘期间明细被改动，请重试")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+                _stage_results(cursor, rows)
+                cursor.execute(_SQL_RESULTS_BAD, {"run": run.pk})
+                bad = cursor.fetchone()
+                if bad:
+                    _, line_id, found, status, net, paid_amount, seq, amount, ok = bad
+                    if not found:
+                        raise PayrollError(f"明细 {line_id} 不属于{_label(run)}")
+                    if ok and amount != net:
+                        raise PayrollError(f"第 {seq} 笔实处理金额 {amount} 与应付 {net} 不符")
+                    if not ok and amount != 0:
+                        raise PayrollError(f"第 {seq} 笔处理失败但实处理金额为 {amount}")
+                    if status == LineStatus.PENDING:
+                        raise PayrollError(f"第 {seq} 笔尚未报盘，不能回盘")
+                    raise PayrollError(f"第 {seq} 笔已是“{LineStatus(status).label}”，与本次回盘结果不符")
+                cursor.execute(_SQL_RESULTS_APPLY, {"run": run.pk})
+                updated, ok_count = cursor.fetchone()
         if run.state == State.EXPORTED:
             PayrollRun.objects.filter(pk=run.pk, state=State.EXPORTED).update(state=State.RETURNED,
                                                                             returned_at=timezone.now())
         run.refresh_from_db()
-        ok_count = sum(1 for t in todo if t[2])
         audit_record(user=user, action="payroll_return", obj=run, summary=f"回盘 {_label(run)}：成功 {ok_count} 笔，"
-                     f"失败 {len(todo) - ok_count} 笔", after={"updated": updated, "state": run.state})
+                     f"失败 {updated - ok_count} 笔", after={"updated": updated, "state": run.state})
         _maybe_complete(run, user)
         run.refresh_from_db()
-    return {"updated": updated, "paid": ok_count, "failed": len(todo) - ok_count, "state": run.state}
+    return {"updated": updated, "paid": ok_count, "failed": updated - ok_count, "state": run.state}
 
 
 def _maybe_complete(run: PayrollRun, user) -> None:

@@ -117,19 +117,49 @@ def test_several_runs_of_one_bank_in_one_file(clerk, reviewer, standard):
 
 
 def test_export_one_bank_at_a_time(run, standard, clerk):
+    """Bank A's file is made, its return imported, and only then bank B's file: A's lines are 已报盘 as
+    soon as they are in a file, the run is 已报盘 only when every line is in one."""
     first = _export(run, standard, clerk, bank="ICBC")
     assert [f.bank for f in first] == ["ICBC"]
     run.refresh_from_db()
     assert run.state == PayrollRun.State.APPROVED  # the ABC line is not in a file yet
-    answer = bank_answer(first[0])
-    with pytest.raises(BankFileError, match=f"结算批次 #{run.pk} 还有其他银行的明细未报盘"):
-        bank_return_import(data=answer, filename="early.txt", user=clerk)
-    assert ReturnFile.objects.count() == 0 and {s for s, _, _ in _statuses(run)} == {"pending"}
+    by_bank = dict(PayrollLine.objects.filter(run=run).values_list("bank", "status").distinct())
+    assert by_bank == {"ICBC": "sent", "ABC": "pending"}
+    icbc_lines = first[0].lines.order_by("seq")
+    failed_seq = 2
+    failed_line = icbc_lines.get(seq=failed_seq).payroll_line_id
+    result = bank_return_import(data=bank_answer(first[0], {failed_seq: "户名不符"}), filename="icbc.txt", user=clerk)
+    assert (result.return_file.ok_count, result.return_file.failed_count) == (2, 1)
+    run.refresh_from_db()
+    assert run.state == PayrollRun.State.APPROVED  # still waiting for the ABC file
+    statuses = dict(PayrollLine.objects.filter(run=run).values_list("pk", "status"))
+    assert statuses[failed_line] == "failed"
+    assert sorted(statuses.values()) == ["failed", "paid", "paid", "pending"]
+    # the same return again changes nothing
+    assert not bank_return_import(data=bank_answer(first[0], {failed_seq: "户名不符"}), filename="again.txt",
+                                  user=clerk).created
     both = _export(run, standard, clerk)
     assert [f.bank for f in both] == ["ABC", "ICBC"]
+    assert both[1].pk == first[0].pk and bytes(both[1].content) == bytes(first[0].content)  # not made again
     run.refresh_from_db()
-    assert run.state == PayrollRun.State.EXPORTED
-    assert bank_return_import(data=answer, filename="now.txt", user=clerk).return_file.ok_count == 3
+    assert run.state == PayrollRun.State.RETURNED  # every line in a file, one bank has answered
+    abc = both[0]
+    assert bank_return_import(data=bank_answer(abc), filename="abc.txt", user=clerk).return_file.ok_count == 1
+    run.refresh_from_db()
+    assert run.state == PayrollRun.State.RETURNED  # the ICBC failure is still owed
+    assert [ln.pk for ln in failed_owed_lines(run=run)] == [failed_line]
+    assert BankFileLine.objects.filter(bank_file__in=both).count() == 4
+
+
+def test_return_of_a_line_not_yet_sent_is_refused(run, standard, clerk):
+    from shebao.payroll.services import PayrollError, payroll_lines_apply_results
+
+    _export(run, standard, clerk, bank="ICBC")
+    abc_line = PayrollLine.objects.get(run=run, bank="ABC")
+    with pytest.raises(PayrollError, match="尚未报盘"):
+        payroll_lines_apply_results(run=run, results=[(abc_line.pk, abc_line.net, True, "")], user=clerk)
+    abc_line.refresh_from_db()
+    assert abc_line.status == "pending"
 
 
 def test_return_import_applies_outcomes(run, standard, clerk):
