@@ -88,33 +88,10 @@ def audit_record(
     username: str = "",
 ) -> AuditEvent:
     """Append one event to the chain. Call inside the transaction that makes the change."""
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or obj.pk
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-            cursor.execute("SELECT hash FROM common_auditevent ORDER BY id DESC LIMIT 1")
-            row = cursor.fetchone()
-        authenticated = user is not None and getattr(user, "is_authenticated", False)
-        event = AuditEvent(
-            occurred_at=timezone.now(),
-            user_id=user.pk if authenticated else None,
-            username=(user.get_username() if authenticated else username)[:150],
-            ip=(current_ip() if ip is None else ip)[:64],
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id or ""),
-            person_id=person_id,
-            summary=summary[:300],
-            before=_json_safe(before) if before is not None else None,
-            after=_json_safe(after) if after is not None else None,
-            reason=reason[:500],
-            prev_hash=row[0] if row else GENESIS,
-        )
-        event.hash = _hash_payload(event)
-        event.save(force_insert=True)
-    return event
+    spec = {"user": user, "action": action, "obj": obj, "object_type": object_type, "object_id": object_id,
+            "person_id": person_id, "summary": summary, "before": before, "after": after, "reason": reason,
+            "ip": ip, "username": username}
+    return audit_record_many([spec])[0]
 
 
 def audit_record_many(events: list[dict[str, Any]], *, batch_size: int = 2000) -> list[AuditEvent]:
