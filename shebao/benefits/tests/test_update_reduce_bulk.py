@@ -216,7 +216,7 @@ def test_bulk_create_matches_one_by_one(clerk):
     ({"items": {"basic": "-1"}}, "月金额必须不小于 0"),
     ({"items": {"basic": "1.001"}}, "不能超过两位小数"),
     ({"items": {"nope": "1.00"}}, "没有待遇项目 nope"),
-    ({"start_month": "2025-13"}, ""),
+    ({"start_month": "2025-13"}, "格式不正确，应为 YYYY-MM"),
     ({"service_years": "-2"}, "工龄 -2 不正确"),
     ({"changes": [("basic", "2100.00", "2024-12")]}, "须晚于 2025-01"),
     ({"changes": [("basic", "2100.00", "2025-01")]}, "须晚于 2025-01"),

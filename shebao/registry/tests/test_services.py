@@ -161,7 +161,7 @@ def test_bulk_create_validates_derives_and_audits_each_person():
 @pytest.mark.parametrize(("bad", "message"), [
     ({"id_number": "330282194805061234"}, "校验"),
     ({"name": " "}, "姓名不能为空"),
-    ({"sex": "M"}, ""),
+    ({"sex": "M"}, "性别与身份证号"),
     ({"town": "community"}, "不是镇街道"),
     ({"nickname": "x"}, "未知字段"),
     ({"id_number": "same"}, "重复"),
