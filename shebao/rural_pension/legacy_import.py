@@ -246,6 +246,8 @@ class _Importer:
         self.recon: dict[str, Recon] = {}
         self.created: dict[str, int] = {}
         self.ids: dict[str, tuple[str, str, str]] = {}  # raw → (18-digit number, original 15, error)
+        self.parsed: dict[str, object] = {}  # 18-digit number → IdNumber (persons.csv)
+        self.initials: dict[str, str] = {}  # name → pinyin initials (names repeat: pypinyin is the slow part)
 
     # identity -----------------------------------------------------------------------------------
     def _id(self, raw: str) -> tuple[str, str, str]:
@@ -253,6 +255,7 @@ class _Importer:
         if hit is None:
             try:
                 idn = parse_id_number(raw)
+                self.parsed[idn.number] = idn
                 hit = (idn.number, idn.original, "")
             except IdNumberError as exc:
                 hit = ("", "", f"身份证号错误：{exc}")
@@ -289,7 +292,7 @@ class _Importer:
             if error:
                 self.reject(name, n, content, error)
                 continue
-            idn = parse_id_number(number)
+            idn = self.parsed.get(number) or parse_id_number(number)
             problems = []
             if not pname:
                 problems.append("姓名为空")
@@ -328,7 +331,10 @@ class _Importer:
             seen[number] = n
             account_no = re.sub(r"[\s-]", "", account_no)
             code = bank_code(bank)
-            good.append((n, content, number, original, pname, name_initials(pname), idn.sex, idn.birth_date, town_id,
+            initials = self.initials.get(pname)
+            if initials is None:
+                initials = self.initials[pname] = name_initials(pname)
+            good.append((n, content, number, original, pname, initials, idn.sex, idn.birth_date, town_id,
                          community_id, enrolled_on, status_code, bank[:50], account_no[:40], code,
                          bool(account_no) and not (account_no.isdigit() and luhn.is_valid(account_no))))
         self.progress.note(f"persons.csv：{rec.rows_read:,} 行已检查")

@@ -157,8 +157,11 @@ class ContributionKind(models.TextChoices):
 class Contribution(models.Model):
     """A credit to an account in a month. One row per account, month and kind."""
 
+    # no database FK check (db_constraint=False): flows are written by the import's INSERT … SELECT from a
+    # join with the accounts, and by the services under the account's lock; a deferred check per row
+    # costs more than the load itself at 5 million rows (as in payroll). Covered by the unique index.
     account = models.ForeignKey(RuralAccount, on_delete=models.PROTECT, related_name="contributions",
-                                db_index=False)
+                                db_index=False, db_constraint=False)
     month = models.DateField(_("年月"))
     kind = models.CharField(_("类别"), max_length=10, choices=ContributionKind.choices)
     amount = models.DecimalField(_("金额"), **MONEY)
@@ -188,7 +191,8 @@ class Payout(models.Model):
     """A debit from an account in a month: a monthly pension (from the legacy system or an approved NB
     payroll line), a refund or a death settlement (linked to its document), other."""
 
-    account = models.ForeignKey(RuralAccount, on_delete=models.PROTECT, related_name="payouts", db_index=False)
+    account = models.ForeignKey(RuralAccount, on_delete=models.PROTECT, related_name="payouts", db_index=False,
+                                db_constraint=False)  # see Contribution.account
     month = models.DateField(_("年月"))
     kind = models.CharField(_("类别"), max_length=10, choices=PayoutKind.choices)
     amount = models.DecimalField(_("金额"), **MONEY)

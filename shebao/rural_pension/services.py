@@ -142,24 +142,24 @@ def credited_rate_set(*, user, year: int, rate, reason: str = "", recompute: boo
 # as ROUND_HALF_UP is in Python.
 _SQL_FLOWS = """
 CREATE TEMP TABLE _ry_flows ON COMMIT DROP AS
-SELECT account_id, y,
-       sum(personal) AS personal, sum(collective) AS collective, sum(other) AS other,
-       sum(payouts) AS payouts, sum(weighted) AS weighted
+SELECT COALESCE(c.account_id, p.account_id) AS account_id, COALESCE(c.y, p.y) AS y,
+       COALESCE(c.personal, 0) AS personal, COALESCE(c.collective, 0) AS collective, COALESCE(c.other, 0) AS other,
+       COALESCE(p.payouts, 0) AS payouts, COALESCE(c.weighted, 0) - COALESCE(p.weighted, 0) AS weighted
 FROM (
-    SELECT account_id, extract(year FROM month)::int AS y,
-           CASE WHEN kind = 'personal' THEN amount ELSE 0 END AS personal,
-           CASE WHEN kind = 'collective' THEN amount ELSE 0 END AS collective,
-           CASE WHEN kind = 'other' THEN amount ELSE 0 END AS other,
-           0::numeric AS payouts,
-           amount * (13 - extract(month FROM month)::int) AS weighted
+    SELECT account_id, date_part('year', month)::int AS y,
+           sum(amount) FILTER (WHERE kind = 'personal') AS personal,
+           sum(amount) FILTER (WHERE kind = 'collective') AS collective,
+           sum(amount) FILTER (WHERE kind = 'other') AS other,
+           sum(amount * (13 - date_part('month', month)::int)) AS weighted
     FROM rural_pension_contribution WHERE {where}
-    UNION ALL
-    SELECT account_id, extract(year FROM month)::int, 0, 0, 0, amount,
-           -amount * (13 - extract(month FROM month)::int)
+    GROUP BY 1, 2
+) c
+FULL JOIN (
+    SELECT account_id, date_part('year', month)::int AS y, sum(amount) AS payouts,
+           sum(amount * (13 - date_part('month', month)::int)) AS weighted
     FROM rural_pension_payout WHERE {where}
-) f
-GROUP BY account_id, y
-ORDER BY y, account_id
+    GROUP BY 1, 2
+) p ON p.account_id = c.account_id AND p.y = c.y
 """
 
 # year Y from the closings of Y − 1 (_ry_prev) and the accounts whose first flow year is Y
@@ -213,11 +213,16 @@ def rural_years_recompute(*, account_ids: list[int] | None = None) -> int:
                     continue  # the accounts started before stop here; later starts are picked up below
                 prev = year - 1 if (year - 1) in rates else -1
                 cursor.execute(_SQL_YEAR, {"y": year, "prev": prev, "rate": rates[year]})
+        if account_ids is None:  # an emptied table: load it, then build the unique index once (faster)
+            cursor.execute("ALTER TABLE rural_pension_accountyear DROP CONSTRAINT accountyear_unique")
         cursor.execute(
             "INSERT INTO rural_pension_accountyear (account_id, year, opening, personal, collective, other, "
             "payouts, rate, interest, closing) SELECT account_id, year, opening, personal, collective, other, "
             "payouts, rate, interest, closing FROM _ry_out ORDER BY account_id, year")
         written = cursor.rowcount
+        if account_ids is None:
+            cursor.execute("ALTER TABLE rural_pension_accountyear ADD CONSTRAINT accountyear_unique "
+                           "UNIQUE (account_id, year)")
         for table in ("_ry_out", "_ry_starts", "_ry_flows"):
             cursor.execute(f"DROP TABLE {table}")
     return written
