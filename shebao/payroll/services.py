@@ -128,6 +128,12 @@ def _fill_regular(run: PayrollRun) -> None:
               "memo": f"{run.scheme.name}{run.period:%Y年%m月}待遇"}
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the aggregates, sorts and CTEs stay in memory
+        # Item amounts are found through benefitamount_unique_from (enrollment_id, item_id, from_month).
+        # With the default random_page_cost (4, for spinning disks) the planner prefers reading EVERY
+        # amount row of every scheme and hashing them: with 880,000 persons present a run of 80,000
+        # took 3.4 s in that join vs 0.7 s by index (EXPLAIN ANALYZE, same data); at SSD cost it takes
+        # the index for a small scheme and still hashes when the scheme is most of the table (800k).
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
         cursor.execute(_SQL_COMPUTE, params)
         cursor.execute(_SQL_TOTALS, params)
 

@@ -311,3 +311,47 @@ def test_sample_files_match_the_templates(code):
     again = t.render_payment(batch_no="20260320ICBC001", date=dt.date(2026, 3, 20), lines=[
         PaymentLine(ln.seq, ln.account_no, ln.holder_name, ln.amount, ln.id_number, ln.memo) for ln in payment.lines])
     assert again == (here / f"{code}_payment{t.extension}").read_bytes()  # byte for byte
+
+
+# ---- the column-wise fast paths give exactly what the generic code gives ---------------------------------
+
+TRICKY = [
+    PaymentLine(1, "6222021234567890123", "张三丰", D("1234.56"), "330282195001011234", "2026-03养老金"),
+    PaymentLine(2, "6228480000000000017", "阿卜杜热合曼买买提江吐尔逊", D("0.01"), "33028219520202123X", ""),
+    PaymentLine(3, "101", "A张三丰", D("100000.00"), "330282194003031236", "补发" * 20),
+    PaymentLine(4, "102", "李四", D("5.5"), "330282194003031236", "一位小数"),  # not yet two places
+    PaymentLine(5, "103", "王五", D("0E-2") + D("7.00"), "", "零"),
+]
+
+
+@pytest.mark.parametrize("code", ["standard", "fixed_fen", "xlsx"])
+def test_fast_render_same_bytes_as_generic(code, monkeypatch):
+    tpl = builtin_template(code)
+    fast = tpl.render_payment(batch_no="B1", date=DAY, lines=TRICKY)
+    columns = ("seq", "account_no", "holder_name", "amount", "id_number", "memo")
+    as_rows = tpl.render_payment(batch_no="B1", date=DAY, columns=columns,
+                                 lines=[(ln.seq, ln.account_no, ln.holder_name, ln.amount, ln.id_number, ln.memo)
+                                        for ln in TRICKY])
+    records = [ReturnRecord(ln.seq, ln.account_no, ln.holder_name, ln.amount.quantize(D("0.01")),
+                            D("0.00") if ln.seq % 2 else ln.amount.quantize(D("0.01")), ok=not ln.seq % 2,
+                            reason="户名不符" if ln.seq % 2 else "") for ln in TRICKY]
+    answer = tpl.render_return(batch_no="B1", date=DAY, records=records)
+    parsed = tpl.parse_return(answer)
+    monkeypatch.setattr(Template, "_render_fast", lambda *a, **k: None)
+    monkeypatch.setattr(Template, "_fast_records", lambda *a, **k: None)
+    assert fast == as_rows == tpl.render_payment(batch_no="B1", date=DAY, lines=TRICKY)
+    assert answer == tpl.render_return(batch_no="B1", date=DAY, records=records)
+    assert tpl.parse_return(answer) == parsed
+
+
+def test_fast_paths_leave_errors_to_the_generic_code():
+    tpl = builtin_template("standard")
+    columns = ("seq", "account_no", "holder_name", "amount")
+    with pytest.raises(BankFileError, match="含分隔符或换行"):
+        tpl.render_payment(batch_no="B", date=DAY, columns=columns, lines=[(1, "62", "张|三", D("1.00"))])
+    with pytest.raises(BankFileError, match="不是整分金额"):
+        tpl.render_payment(batch_no="B", date=DAY, columns=columns, lines=[(1, "62", "张三", D("1.005"))])
+    good = tpl.render_return(batch_no="B", date=DAY, records=[
+        ReturnRecord(1, "62", "张三", D("1.00"), D("1.00"), True), ReturnRecord(2, "63", "李四", D("2.00"), D("2.00"), True)])
+    with pytest.raises(BankFileError, match="第3行"):
+        tpl.parse_return(good.replace(b"R|2|63|", b"R|x|63|"))
