@@ -5,3 +5,22 @@ class RuralPensionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "shebao.rural_pension"
     verbose_name = "老农保"
+
+    def ready(self):
+        from shebao.rural_pension import views
+        from shebao.web import menu, person_sections, work
+
+        menu.set_url("nb.query", "rural:account_list", perm=views.VIEW_PERM)
+        menu.set_url("nb.edit", "rural:pick", url_kwargs={"purpose": "edit"}, perm=views.EDIT_PERM)
+        menu.set_url("nb.accounts", "rural:pick", url_kwargs={"purpose": "years"}, perm=views.VIEW_PERM)
+        menu.set_url("nb.refund", "rural:pick", url_kwargs={"purpose": "refund"}, perm=views.REFUND_PERM)
+        menu.set_url("nb.rollback", "rural:rollback_list", perm=views.ROLLBACK_PERM)
+        menu.set_url("nb.rates", "rural:rates", perm=views.VIEW_PERM)
+        if menu.find_entry("nb.documents") is None:
+            menu.add_entry("nb", "nb.documents", "结算单查询", url_name="rural:document_list", perm=views.VIEW_PERM,
+                           order=55)
+        if menu.find_entry("nb.import") is None:
+            menu.add_entry("nb", "nb.import", "原系统数据导入", url_name="rural:import_start", perm=views.IMPORT_PERM,
+                           order=70)
+        person_sections.register(views.person_section)
+        work.register(views.work_refunds_awaiting_bank)

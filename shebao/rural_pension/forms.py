@@ -1,0 +1,138 @@
+"""Forms of the 老农保 pages: they parse input only; the rules are in ``services``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django import forms
+from django.utils import timezone
+
+from shebao.registry.models import Region
+from shebao.registry.selectors import towns_visible
+from shebao.rural_pension.legacy_import import FILES
+from shebao.rural_pension.models import AccountStatus, RuralDocument
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class AccountEditForm(forms.Form):
+    """信息修改: the account's facts and the person's basic information, with a reason."""
+
+    name = forms.CharField(label="姓名", max_length=50)
+    town = forms.ModelChoiceField(label="镇街道", queryset=Region.objects.none(), empty_label=None)
+    community = forms.ModelChoiceField(label="村", queryset=Region.objects.none(), required=False,
+                                       empty_label="（未登记）")
+    enrolled_on = forms.DateField(label="参保日期", widget=DATE_INPUT)
+    status = forms.ChoiceField(label="状态", choices=[(AccountStatus.PAYING, AccountStatus.PAYING.label),
+                                                     (AccountStatus.SUSPENDED, AccountStatus.SUSPENDED.label)])
+    residence_address = forms.CharField(label="居住地址", max_length=200, required=False)
+    mobile = forms.CharField(label="手机", max_length=20, required=False)
+    legacy_bank = forms.CharField(label="开户银行(原系统)", max_length=50, required=False)
+    legacy_account_number = forms.CharField(label="银行账号(原系统)", max_length=40, required=False)
+    note = forms.CharField(label="备注", max_length=200, required=False)
+    reason = forms.CharField(label="修改原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+
+    ACCOUNT_FIELDS = ("town", "community", "enrolled_on", "status", "legacy_bank", "legacy_account_number", "note")
+    PERSON_FIELDS = ("name", "residence_address", "mobile")
+
+    def __init__(self, *args, user, account, **kwargs):
+        initial = {f: getattr(account, f) for f in self.ACCOUNT_FIELDS}
+        initial.update({f: getattr(account.person, f) for f in self.PERSON_FIELDS})
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.account = account
+        towns = towns_visible(user)
+        self.fields["town"].queryset = towns
+        self.fields["community"].queryset = Region.objects.filter(
+            level=Region.Level.COMMUNITY, parent__in=towns).order_by("parent__sort", "sort", "code")
+        if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
+            self.fields["status"].choices = [(account.status, account.get_status_display())]
+
+    def changes(self) -> tuple[dict, dict]:
+        """(account changes, person changes): only the fields whose value differs."""
+        data = self.cleaned_data
+        account = {f: data[f] for f in self.ACCOUNT_FIELDS
+                   if data[f] != getattr(self.account, f) and not (data[f] in ("", None)
+                                                                   and getattr(self.account, f) in ("", None))}
+        person = {f: data[f] for f in self.PERSON_FIELDS if data[f] != getattr(self.account.person, f)}
+        return account, person
+
+
+class RefundForm(forms.Form):
+    on = forms.DateField(label="结算日期", widget=DATE_INPUT)
+    pay = forms.ChoiceField(label="支付方式", choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
+                            initial=RuralDocument.PayMethod.BANK)
+
+    def clean_on(self):
+        on = self.cleaned_data["on"]
+        if on > timezone.localdate():
+            raise forms.ValidationError("结算日期不能晚于今天")
+        return on
+
+
+class SettleForm(RefundForm):
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="回退原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RateForm(forms.Form):
+    year = forms.IntegerField(label="年度", min_value=1980, max_value=2200)
+    rate = forms.CharField(label="记账利率", max_length=10, help_text="小数，如 0.0250 表示 2.5%")
+    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_rate(self):
+        raw = self.cleaned_data["rate"].strip()
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise forms.ValidationError(f"“{raw}”不是数字") from None
+        if value != value.quantize(Decimal("0.0001")) or not (0 <= value < 1):
+            raise forms.ValidationError("记账利率应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）")
+        return value.quantize(Decimal("0.0001"))
+
+
+class ImportForm(forms.Form):
+    """The four legacy files uploaded (any of them), or a folder on the server holding them."""
+
+    directory = forms.CharField(label="服务器目录", max_length=300, required=False,
+                                help_text="服务器上存放 CSV 文件的目录（绝对路径）；或在下方上传文件")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in FILES:
+            self.fields[_field(name)] = forms.FileField(label=name, required=False)
+
+    def uploads(self) -> dict[str, object]:
+        return {name: self.cleaned_data.get(_field(name)) for name in FILES if self.cleaned_data.get(_field(name))}
+
+    def clean(self):
+        data = super().clean()
+        directory = (data.get("directory") or "").strip()
+        uploads = self.uploads()
+        if directory and uploads:
+            raise forms.ValidationError("请只选一种方式：服务器目录，或上传文件")
+        if not directory and not uploads:
+            raise forms.ValidationError("请填写服务器目录，或上传至少一个文件")
+        if directory:
+            path = Path(directory)
+            if not path.is_absolute():
+                raise forms.ValidationError("服务器目录须为绝对路径")
+            if not path.is_dir():
+                raise forms.ValidationError(f"目录 {directory} 不存在")
+            if not any((path / name).is_file() for name in FILES):
+                raise forms.ValidationError(f"目录 {directory} 中没有 {'、'.join(FILES)} 中的任何文件")
+            data["directory"] = str(path)
+        return data
+
+
+def _field(name: str) -> str:
+    return "file_" + name.removesuffix(".csv")
+
+
+def today() -> dt.date:
+    return timezone.localdate()

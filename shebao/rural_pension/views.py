@@ -1,0 +1,812 @@
+"""老农保 pages (/nb/): 查询 (accounts list and the account page with 参保, 缴费, 退保, 支付, 待遇享受 and
+个人年账户明细), 信息修改, 记账利率, 退款 (quote → confirm → settle → 结算单 PDF), 退款回退, the 结算单
+list, and the legacy import for IT. Thin: parse, ask a selector or call one service, render.
+
+Who may do what (Django model permissions of this app; superusers may do everything):
+- see the pages: ``rural_pension.view_ruralaccount`` (or any permission below);
+- 信息修改: ``rural_pension.change_ruralaccount``;
+- 退款 (settle, print): ``rural_pension.add_ruraldocument``;
+- 退款回退: ``rural_pension.change_ruraldocument``;
+- set a 记账利率: ``rural_pension.change_creditedrate``;
+- legacy import: ``accounts.it_ops`` (信息科).
+
+Every write is two steps: a page that says what will happen (with the amounts), then the action and a
+message saying what was done, with a link to the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from functools import wraps
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from shebao.common.jobs import job_get, job_start
+from shebao.common.masking import masker_for
+from shebao.common.models import Job
+from shebao.common.money import amount_in_words, format_yuan
+from shebao.registry.models import Region
+from shebao.registry.selectors import person_current_account, towns_visible
+from shebao.rural_pension.forms import (
+    AccountEditForm,
+    ImportForm,
+    RateForm,
+    ReasonForm,
+    RefundForm,
+    SettleForm,
+)
+from shebao.rural_pension.interest import RateMissing
+from shebao.rural_pension.models import (
+    OPEN_STATUSES,
+    AccountStatus,
+    AccountYear,
+    CreditedRate,
+    RuralAccount,
+    RuralDocument,
+)
+from shebao.rural_pension.payment import nb_payment_sent, nb_payment_state
+from shebao.rural_pension.selectors import (
+    account_benefit,
+    account_contributions,
+    account_contributions_by_year,
+    account_documents,
+    account_for_person,
+    account_get,
+    account_overview,
+    account_payouts,
+    account_yearly_table,
+    accounts_list,
+    document_get,
+    documents_list,
+    import_batches,
+    import_reconciliation,
+    import_rejections,
+    rates_list,
+)
+from shebao.rural_pension.services import (
+    RuralError,
+    credited_rate_set,
+    rural_account_update,
+    rural_document_pdf,
+    rural_refund_quote,
+    rural_refund_rollback,
+    rural_refund_settle,
+)
+from shebao.web.tables import (
+    ChoiceFilter,
+    Column,
+    DateRangeFilter,
+    FilterError,
+    Table,
+    TextFilter,
+    render_table,
+)
+
+VIEW_PERM = "rural_pension.view_ruralaccount"
+EDIT_PERM = "rural_pension.change_ruralaccount"
+REFUND_PERM = "rural_pension.add_ruraldocument"
+ROLLBACK_PERM = "rural_pension.change_ruraldocument"
+RATES_PERM = "rural_pension.change_creditedrate"
+IMPORT_PERM = "accounts.it_ops"
+WRITE_PERMS = (EDIT_PERM, REFUND_PERM, ROLLBACK_PERM, RATES_PERM)
+
+IMPORT_JOB = "rural_import"
+Doc = RuralDocument
+
+
+# --------------------------------------------------------------------------------------------------
+# access
+
+
+def can_view(user) -> bool:
+    return user.is_authenticated and (user.has_perm(VIEW_PERM) or any(user.has_perm(p) for p in WRITE_PERMS))
+
+
+def _guard(check):
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not check(request.user):
+                raise PermissionDenied("您没有此功能的权限")
+            return view(request, *args, **kwargs)
+        return wrapped
+    return decorator
+
+
+viewer_required = _guard(can_view)
+editor_required = _guard(lambda u: u.has_perm(EDIT_PERM))
+refund_required = _guard(lambda u: u.has_perm(REFUND_PERM))
+rollback_required = _guard(lambda u: u.has_perm(ROLLBACK_PERM))
+rates_required = _guard(lambda u: u.has_perm(RATES_PERM))
+it_required = _guard(lambda u: u.has_perm(IMPORT_PERM))
+
+
+def _confirmed(request) -> bool:
+    return request.method == "POST" and request.POST.get("confirm") == "1"
+
+
+def _crumbs(*items) -> list[tuple[str, str]]:
+    return [("老农保管理支付", reverse("rural:account_list")), *items]
+
+
+def _account_crumbs(account: RuralAccount, *items) -> list[tuple[str, str]]:
+    return _crumbs((f"{account.person.name} 的账户", reverse("rural:account_detail", args=[account.pk])), *items)
+
+
+def _doc_link(doc: RuralDocument) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("rural:document_detail", args=[doc.number]),
+                       f"查看结算单 {doc.number}")
+
+
+def _account_link(account: RuralAccount) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("rural:account_detail", args=[account.pk]),
+                       f"打开 {account.person.name} 的账户")
+
+
+def _pct(rate) -> str:
+    return f"{Decimal(rate) * 100:.2f}%"
+
+
+def _year_rows(rows) -> list[dict]:
+    """The yearly table for templates, from ``YearRow``s or from a document's stored dicts."""
+    out = []
+    for r in rows:
+        if isinstance(r, dict):
+            d = {k: Decimal(r[k]) for k in ("opening", "personal", "collective", "other", "payouts", "interest",
+                                             "closing")}
+            d.update(year=r["year"], months=r.get("months", 12), rate=Decimal(r["rate"]))
+        else:
+            d = {"year": r.year, "months": r.months, "opening": r.opening, "personal": r.credits["personal"],
+                 "collective": r.credits["collective"], "other": r.credits["other"], "payouts": r.payouts,
+                 "rate": r.rate, "interest": r.interest, "closing": r.closing}
+        d["rate_pct"] = _pct(d["rate"])
+        d["partial"] = d["months"] != 12
+        out.append(d)
+    return out
+
+
+def _year_totals(rows: list[dict]) -> dict:
+    return {k: sum((r[k] for r in rows), Decimal("0.00")) for k in ("personal", "collective", "other", "payouts",
+                                                                     "interest")}
+
+
+# --------------------------------------------------------------------------------------------------
+# 查询: the accounts list
+
+
+def _town_choices(request):
+    return [(t.pk, t.name) for t in towns_visible(request.user)]
+
+
+def _village_choices(request):
+    towns = towns_visible(request.user)
+    town = (request.GET.get("town") or "").strip()
+    qs = Region.objects.filter(level=Region.Level.COMMUNITY, parent__in=towns).select_related("parent")
+    if town.isdigit():
+        return [(c.pk, c.name) for c in qs.filter(parent_id=int(town)).order_by("sort", "code")]
+    return [(c.pk, f"{c.parent.name}·{c.name}") for c in qs.order_by("parent__sort", "sort", "code")]
+
+
+def _text_filter(qs, value, request):
+    value = value.strip()
+    if value[-1:].isdigit() or value[-1:] in "xX":
+        return qs.filter(person__id_number__endswith=value.upper())
+    return qs.filter(person__name__contains=value)
+
+
+def _years_filter(qs, value, request):
+    try:
+        n = int(value)
+    except ValueError:
+        raise FilterError(f"缴费年限：“{value}”不是整数") from None
+    return qs.filter(contribution_years__gte=n)
+
+
+class AccountTable(Table):
+    columns = [
+        Column("name", "姓名", field="person__name", sortable=True, link=("rural:account_detail", "pk")),
+        Column("id_number", "身份证号", field="person__id_number", kind="id_number"),
+        Column("town", "镇街道", field="town__name", sortable=True, sort_field="town__sort"),
+        Column("village", "村", field="community__name", sortable=True),
+        Column("status", "状态", kind="choice", choices=AccountStatus.choices, sortable=True),
+        Column("enrolled_on", "参保日期", kind="date", sortable=True),
+        Column("contribution_years", "缴费年数", kind="num", sortable=True),
+        Column("balance", "账户余额（最近年度期末）", kind="money", sortable=True),
+        Column("balance_year", "年度", kind="num"),
+        Column("monthly_benefit", "月养老金", kind="money", sortable=True),
+    ]
+    filters = [
+        TextFilter("q", "姓名/身份证号", method=_text_filter, placeholder="姓名或身份证号后几位"),
+        ChoiceFilter("town", "镇街道", field="town_id", choices=_town_choices),
+        ChoiceFilter("village", "村", field="community_id", choices=_village_choices),
+        ChoiceFilter("status", "状态", choices=AccountStatus.choices),
+        TextFilter("years", "缴费年数≥", method=_years_filter, placeholder="如 15"),
+        DateRangeFilter("enrolled", "参保日期", field="enrolled_on"),
+    ]
+    export_name = "老农保账户"
+    dom_id = "tbl-accounts"
+
+    def cell_status(self, value, row):
+        css = {"paying": "ok", "suspended": "warn", "receiving": "brand", "refunded": "", "terminated": ""}
+        return format_html('<span class="tag {}">{}</span>', css.get(value, ""), AccountStatus(value).label)
+
+
+PICK = {
+    "edit": ("rural:account_edit", "信息修改", "选择要修改信息的账户", EDIT_PERM),
+    "years": ("rural:account_years", "个人年账户明细", "选择账户查看个人年账户明细", VIEW_PERM),
+    "refund": ("rural:refund", "退款", "选择要退款的账户", REFUND_PERM),
+}
+
+
+@viewer_required
+def account_list(request):
+    table = AccountTable(request, accounts_list(user=request.user))
+    return render_table(request, table, "rural_pension/account_list.html", {
+        "title": "老农保账户查询", "breadcrumbs": _crumbs(("查询", "")),
+    })
+
+
+@viewer_required
+def account_pick(request, purpose: str):
+    """信息修改 / 个人年账户明细 / 退款 from the menu: find the account, then go to that page."""
+    if purpose not in PICK:
+        raise Http404("没有这个功能")
+    target, label, hint, perm = PICK[purpose]
+    if not request.user.has_perm(perm) and not (perm == VIEW_PERM and can_view(request.user)):
+        raise PermissionDenied("您没有此功能的权限")
+    qs = accounts_list(user=request.user)
+    if purpose in ("edit", "refund"):
+        qs = qs.filter(status__in=OPEN_STATUSES if purpose == "edit"
+                       else [AccountStatus.PAYING, AccountStatus.SUSPENDED])
+    table = AccountTable(request, qs)
+    table.column("name").link = lambda row: reverse(target, args=[row["pk"]])
+    return render_table(request, table, "rural_pension/account_list.html", {
+        "title": label, "hint": hint, "breadcrumbs": _crumbs((label, "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# the account page
+
+TABS = [("enroll", "参保"), ("contrib", "缴费"), ("refund", "退保"), ("payout", "支付"), ("benefit", "待遇享受"),
+        ("years", "个人年账户明细")]
+
+
+def _account_context(request, account: RuralAccount, tab: str) -> dict:
+    user = request.user
+    ctx = {
+        "account": account, "person": account.person, "tab": tab, "tabs": TABS,
+        "overview": account_overview(account=account),
+        "bank": person_current_account(account.person),
+        "can_edit": user.has_perm(EDIT_PERM) and account.status in OPEN_STATUSES,
+        "can_refund": user.has_perm(REFUND_PERM) and account.status in (AccountStatus.PAYING,
+                                                                        AccountStatus.SUSPENDED),
+        "breadcrumbs": _crumbs((f"{account.person.name} 的账户", "")),
+    }
+    try:
+        rows = _year_rows(account_yearly_table(account=account))
+    except RateMissing as exc:
+        rows, ctx["years_error"] = [], str(exc)
+    ctx["years"] = rows
+    ctx["years_total"] = _year_totals(rows)
+    ctx["balance"] = rows[-1]["closing"] if rows else Decimal("0.00")
+    ctx["balance_year"] = rows[-1]["year"] if rows else None
+    if tab == "contrib":
+        ctx["contrib_years"] = account_contributions_by_year(account=account)
+        ctx["contributions"] = account_contributions(account=account)
+    elif tab == "refund":
+        ctx["documents"] = account_documents(account=account)
+    elif tab == "payout":
+        ctx["payouts"] = account_payouts(account=account)
+    elif tab == "benefit":
+        ctx["benefit"] = account_benefit(account=account)
+    return ctx
+
+
+@viewer_required
+def account_detail(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    tab = request.GET.get("tab") or "enroll"
+    if tab not in dict(TABS):
+        tab = "enroll"
+    return render(request, "rural_pension/account_detail.html", _account_context(request, account, tab))
+
+
+@viewer_required
+def account_years(request, pk: int):
+    return redirect(reverse("rural:account_detail", args=[pk]) + "?tab=years")
+
+
+# --------------------------------------------------------------------------------------------------
+# 信息修改
+
+
+def _display(value) -> str:
+    if value is None or value == "":
+        return "（空）"
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    if value in AccountStatus.values:
+        return AccountStatus(value).label
+    return str(value)
+
+
+@editor_required
+def account_edit(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    form = AccountEditForm(request.POST or None, user=request.user, account=account)
+    ctx = {"account": account, "form": form, "breadcrumbs": _account_crumbs(account, ("信息修改", ""))}
+    if account.status not in OPEN_STATUSES:
+        ctx["closed"] = f"账户{account.get_status_display()}，不能修改"
+        return render(request, "rural_pension/account_edit.html", ctx)
+    if request.method == "POST" and form.is_valid():
+        changes, person_changes = form.changes()
+        if not changes and not person_changes:
+            form.add_error(None, "没有修改任何内容")
+        elif _confirmed(request):
+            try:
+                rural_account_update(user=request.user, account=account, reason=form.cleaned_data["reason"],
+                                     person_changes=person_changes or None, **changes)
+            except RuralError as exc:
+                form.add_error(None, str(exc))
+            else:
+                n = len(changes) + len(person_changes)
+                messages.success(request, format_html("已修改 {} 的 {} 项信息（原因：{}），已记入审计日志。{}",
+                                                      account.person.name, n, form.cleaned_data["reason"],
+                                                      _account_link(account)))
+                return redirect("rural:account_detail", pk=account.pk)
+        else:
+            labels = {name: field.label for name, field in form.fields.items()}
+            diff = [(labels[k], _display(getattr(account, k)), _display(v)) for k, v in changes.items()]
+            diff += [(labels[k], _display(getattr(account.person, k)), _display(v))
+                     for k, v in person_changes.items()]
+            ctx.update(confirm=True, diff=diff)
+    return render(request, "rural_pension/account_edit.html", ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# 退款: form → quote (the confirm step) → settle → 结算单
+
+
+def _refund_context(request, account, form) -> dict:
+    bank = person_current_account(account.person)
+    return {"account": account, "form": form, "bank": bank,
+            "breadcrumbs": _account_crumbs(account, ("退款", ""))}
+
+
+@refund_required
+def refund(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    form = RefundForm(initial={"on": timezone.localdate(), "pay": Doc.PayMethod.BANK})
+    ctx = _refund_context(request, account, form)
+    if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
+        ctx["refused"] = (f"{account.person.name} 的账户{account.get_status_display()}，不能退款"
+                          + ("；人员死亡请办理死亡结算" if account.status == AccountStatus.RECEIVING else ""))
+    return render(request, "rural_pension/refund.html", ctx)
+
+
+@refund_required
+def refund_quote(request, pk: int):
+    """The quote on D: the yearly table to D and the amount, with the confirm button (nothing written)."""
+    account = account_get(user=request.user, pk=pk)
+    form = RefundForm(request.GET)
+    ctx = _refund_context(request, account, form)
+    if not form.is_valid():
+        return render(request, "rural_pension/refund.html", ctx)
+    on, pay = form.cleaned_data["on"], form.cleaned_data["pay"]
+    try:
+        if account.status == AccountStatus.RECEIVING:
+            raise RuralError(f"{account.person.name} 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
+        quote = rural_refund_quote(account=account, on=on)
+    except RuralError as exc:
+        ctx["refused"] = str(exc)
+        return render(request, "rural_pension/refund.html", ctx)
+    rows = _year_rows(quote.rows)
+    ctx.update(
+        on=on, pay=pay, pay_label=Doc.PayMethod(pay).label, quote=quote, rows=rows, totals=_year_totals(rows),
+        amount=quote.amount, words=amount_in_words(quote.amount) if quote.amount > 0 else "",
+        breadcrumbs=_account_crumbs(account, ("退款", reverse("rural:refund", args=[account.pk])), ("试算", "")),
+    )
+    if quote.amount <= 0:
+        ctx["refused"] = f"{account.person.name} 的账户余额为 {format_yuan(quote.amount)}，没有可退金额"
+    elif pay == Doc.PayMethod.BANK and (ctx["bank"] is None or not ctx["bank"].account_number):
+        ctx["refused"] = f"{account.person.name} 没有登记银行账户，不能银行代发；请先登记支付账户，或选择现金支付"
+    return render(request, "rural_pension/refund_quote.html", ctx)
+
+
+@require_POST
+@refund_required
+def refund_settle(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    form = SettleForm(request.POST)
+    back = reverse("rural:refund", args=[account.pk])
+    if not form.is_valid() or not _confirmed(request):
+        messages.error(request, "请先试算并确认退款金额")
+        return redirect(back)
+    on, pay, amount = form.cleaned_data["on"], form.cleaned_data["pay"], form.cleaned_data["amount"]
+    try:
+        doc = rural_refund_settle(account=account, on=on, pay_method=pay, user=request.user, expected_amount=amount)
+    except RuralError as exc:
+        existing = Doc.objects.filter(account=account, state=Doc.State.SETTLED).first()
+        if existing is not None:  # a second click on 确认退款: the first one did it
+            messages.warning(request, format_html("{}。{}", str(exc), _doc_link(existing)))
+            return redirect("rural:document_detail", number=existing.number)
+        messages.error(request, f"{exc}。未做任何修改。")
+        return redirect(f"{reverse('rural:refund_quote', args=[account.pk])}?on={on:%Y-%m-%d}&pay={pay}")
+    pdf = reverse("rural:document_pdf", args=[doc.number])
+    messages.success(request, format_html(
+        "已退款：{} 结算单 {}，金额 {} 元（{}），{}；账户已退保。<a href=\"{}\" target=\"_blank\">打印结算单</a>",
+        account.person.name, doc.number, format_yuan(doc.amount), amount_in_words(doc.amount),
+        doc.get_pay_method_display() + (f"，已生成零星发放批次 {doc.payroll_run_id}，待审核报盘"
+                                        if doc.payroll_run_id else ""), pdf))
+    return redirect("rural:document_detail", number=doc.number)
+
+
+# --------------------------------------------------------------------------------------------------
+# 结算单: list, page, PDF, rollback
+
+
+def _doc_q(qs, value, request):
+    value = value.strip()
+    if value.upper().startswith("NB"):
+        return qs.filter(number__icontains=value)
+    if value[-1:].isdigit() or value[-1:] in "xX":
+        return qs.filter(account__person__id_number__endswith=value.upper())
+    return qs.filter(account__person__name__contains=value)
+
+
+class DocumentTable(Table):
+    columns = [
+        Column("number", "结算单号", sortable=True, link=lambda row: reverse("rural:document_detail",
+                                                                        args=[row["number"]])),
+        Column("kind", "类型", kind="choice", choices=Doc.Kind.choices),
+        Column("name", "姓名", field="account__person__name", sortable=True,
+               link=lambda row: reverse("rural:account_detail", args=[row["account_id"]])),
+        Column("id_number", "身份证号", field="account__person__id_number", kind="id_number"),
+        Column("payee", "领款人", field="payee__name"),
+        Column("on_date", "结算日期", kind="date", sortable=True),
+        Column("amount", "金额", kind="money", sortable=True),
+        Column("pay_method", "支付方式", kind="choice", choices=Doc.PayMethod.choices),
+        Column("state", "状态", kind="choice", choices=Doc.State.choices, sortable=True),
+        Column("operator", "经办人", field="operator__full_name"),
+        Column("created_at", "经办时间", kind="datetime", sortable=True),
+    ]
+    filters = [
+        TextFilter("q", "结算单号/姓名/身份证号", method=_doc_q),
+        ChoiceFilter("kind", "类型", choices=Doc.Kind.choices),
+        ChoiceFilter("state", "状态", choices=Doc.State.choices),
+        ChoiceFilter("pay", "支付方式", field="pay_method", choices=Doc.PayMethod.choices),
+        DateRangeFilter("on", "结算日期", field="on_date"),
+        DateRangeFilter("created", "经办日期", field="created_at", datetime=True),
+    ]
+    extra_fields = ("account_id",)
+    default_sort = "-created_at"
+    export_name = "老农保结算单"
+    dom_id = "tbl-documents"
+
+    def cell_state(self, value, row):
+        return format_html('<span class="tag {}">{}</span>', "ok" if value == "settled" else "warn",
+                           Doc.State(value).label)
+
+
+class RollbackTable(DocumentTable):
+    columns = [*DocumentTable.columns, Column("action", "操作", field="pk", export=False)]
+    filters = [DocumentTable.filters[0], DocumentTable.filters[3]]
+    export_name = "本月可回退结算单"
+    dom_id = "tbl-rollback"
+
+    def cell_action(self, value, row):
+        return format_html('<a class="btn small danger" href="{}">回退</a>',
+                           reverse("rural:document_rollback", args=[row["number"]]))
+
+
+@viewer_required
+def document_list(request):
+    table = DocumentTable(request, documents_list(user=request.user))
+    return render_table(request, table, "rural_pension/document_list.html", {
+        "title": "结算单查询", "breadcrumbs": _crumbs(("结算单", "")),
+    })
+
+
+def _month_start(today: dt.date) -> dt.datetime:
+    return dt.datetime.combine(today.replace(day=1), dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+@rollback_required
+def rollback_list(request):
+    """退款回退: this month's settled documents, each with its 回退 action."""
+    today = timezone.localdate()
+    qs = documents_list(user=request.user, state=Doc.State.SETTLED).filter(created_at__gte=_month_start(today))
+    table = RollbackTable(request, qs)
+    return render_table(request, table, "rural_pension/document_list.html", {
+        "title": "退款回退", "breadcrumbs": _crumbs(("退款回退", "")),
+        "hint": f"本月（{today:%Y年%m月}）办理、尚未回退的结算单。只能回退当月办理且款项尚未报盘（发往银行）的结算单。",
+    })
+
+
+def _payment(doc: RuralDocument) -> dict:
+    state = nb_payment_state(run_id=doc.payroll_run_id, line_id=doc.payroll_line_id)
+    if doc.state == Doc.State.SETTLED and doc.payroll_run_id:
+        state["sent"] = nb_payment_sent(run_id=doc.payroll_run_id, line_id=doc.payroll_line_id)
+    return state
+
+
+def _rollback_block(doc: RuralDocument, today: dt.date) -> str:
+    """Why the document cannot be rolled back now ("" when it can): what the service will say."""
+    if doc.state != Doc.State.SETTLED:
+        return f"结算单 {doc.number} 已回退"
+    made = timezone.localtime(doc.created_at).date()
+    if (made.year, made.month) != (today.year, today.month):
+        return f"结算单 {doc.number} 于 {made:%Y-%m-%d} 办理，只能在当月（{made:%Y年%m月}）回退，跨月不能回退"
+    if doc.pay_method == Doc.PayMethod.BANK and doc.payroll_run_id:
+        why = nb_payment_sent(run_id=doc.payroll_run_id, line_id=doc.payroll_line_id)
+        if why:
+            return f"款项已发往银行，不能回退：{why}"
+    return ""
+
+
+@viewer_required
+def document_detail(request, number: str):
+    doc = document_get(user=request.user, number=number)
+    table = doc.table or {}
+    rows = _year_rows(table.get("years", []))
+    user = request.user
+    ctx = {
+        "doc": doc, "account": doc.account, "rows": rows, "totals": _year_totals(rows),
+        "guarantee": table.get("guarantee"), "words": amount_in_words(doc.amount), "payment": _payment(doc),
+        "can_print": user.has_perm(REFUND_PERM), "can_rollback": user.has_perm(ROLLBACK_PERM),
+        "rollback_block": _rollback_block(doc, timezone.localdate()),
+        "breadcrumbs": _crumbs(("结算单", reverse("rural:document_list")), (doc.number, "")),
+    }
+    return render(request, "rural_pension/document_detail.html", ctx)
+
+
+@refund_required
+def document_pdf(request, number: str):
+    """The 结算单 PDF, inline (the browser's viewer prints it); a reprint is marked 补打 by the service."""
+    doc = document_get(user=request.user, number=number)
+    pdf = rural_document_pdf(document=doc, user=request.user, masker=masker_for(request.user))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{doc.number}.pdf"'
+    return response
+
+
+@rollback_required
+def document_rollback(request, number: str):
+    doc = document_get(user=request.user, number=number)
+    form = ReasonForm(request.POST or None)
+    before = doc.account_before or {}
+    ctx = {
+        "doc": doc, "account": doc.account, "form": form, "payment": _payment(doc),
+        "restore_status": AccountStatus(before["status"]).label if before.get("status") in AccountStatus.values
+        else "",
+        "blocked_reason": _rollback_block(doc, timezone.localdate()),
+        "breadcrumbs": _crumbs(("退款回退", reverse("rural:rollback_list")), (doc.number, "")),
+    }
+    if _confirmed(request) and form.is_valid():
+        try:
+            doc = rural_refund_rollback(document=doc, user=request.user, reason=form.cleaned_data["reason"])
+        except RuralError as exc:
+            ctx["error"] = f"{exc}。未做任何修改。"
+        else:
+            messages.success(request, format_html(
+                "已回退结算单 {}：{} 的账户已恢复为“{}”，退款 {} 元{}。{}", doc.number, doc.account.person.name,
+                ctx["restore_status"], format_yuan(doc.amount),
+                "，零星发放已撤销" if doc.pay_method == Doc.PayMethod.BANK else "",
+                _account_link(doc.account)))
+            return redirect("rural:document_detail", number=doc.number)
+    return render(request, "rural_pension/document_rollback.html", ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# 记账利率
+
+
+def _year_figures(year: int) -> dict:
+    agg = AccountYear.objects.filter(year=year).aggregate(n=Count("*"), interest=Sum("interest"),
+                                                          closing=Sum("closing"))
+    return {"accounts": agg["n"], "interest": agg["interest"] or Decimal("0.00"),
+            "closing": agg["closing"] or Decimal("0.00")}
+
+
+@viewer_required
+def rates(request):
+    can_set = request.user.has_perm(RATES_PERM)
+    form = RateForm(request.POST or None) if can_set else None
+    ctx = {"rates": [(r, _pct(r.rate)) for r in rates_list().select_related("updated_by")], "form": form,
+           "can_set": can_set, "breadcrumbs": _crumbs(("记账利率", ""))}
+    if request.method == "POST":
+        if not can_set:
+            raise PermissionDenied("您没有维护记账利率的权限")
+        if form.is_valid():
+            year, rate, reason = (form.cleaned_data[k] for k in ("year", "rate", "reason"))
+            existing = CreditedRate.objects.filter(year=year).first()
+            if existing is not None and existing.rate == rate:
+                form.add_error("rate", f"{year} 年度记账利率已是 {rate}，无需修改")
+            elif _confirmed(request):
+                before = _year_figures(year)
+                try:
+                    credited_rate_set(user=request.user, year=year, rate=rate, reason=reason)
+                except RuralError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    after = _year_figures(year)
+                    total = AccountYear.objects.aggregate(n=Count("account_id", distinct=True), rows=Count("*"))
+                    messages.success(request, format_html(
+                        "已{} {} 年度记账利率 {}（{}）{}。已重算全部年账户明细：{} 个账户、{} 个账户年度；{} 年度 {} 个账户，"
+                        "利息合计 {} → {} 元，期末合计 {} → {} 元。",
+                        "修改" if existing else "设置", year, rate, _pct(rate),
+                        f"，原为 {existing.rate}" if existing else "", f"{total['n']:,}", f"{total['rows']:,}", year,
+                        f"{after['accounts']:,}", format_yuan(before["interest"]), format_yuan(after["interest"]),
+                        format_yuan(before["closing"]), format_yuan(after["closing"])))
+                    return redirect("rural:rates")
+            else:
+                ctx.update(confirm=True, year=year, rate=rate, rate_pct=_pct(rate), reason=reason, existing=existing,
+                           existing_pct=_pct(existing.rate) if existing else "", figures=_year_figures(year),
+                           account_count=RuralAccount.objects.count())
+    return render(request, "rural_pension/rates.html", ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# legacy import (IT)
+
+
+class BatchTable(Table):
+    columns = [
+        Column("id", "批次", kind="num", sortable=True, link=("rural:import_batch", "pk")),
+        Column("source", "来源目录"),
+        Column("created_by__full_name", "经办人"),
+        Column("created_at", "导入时间", kind="datetime", sortable=True),
+    ]
+    default_sort = "-id"
+    export_name = "老农保导入批次"
+    dom_id = "tbl-batches"
+
+
+class RejectionTable(Table):
+    columns = [
+        Column("file", "文件", sortable=True),
+        Column("line_no", "行号", kind="num", sortable=True),
+        Column("reason", "原因"),
+        Column("content", "内容", css="wrap"),
+    ]
+    filters = [ChoiceFilter("file", "文件", choices=[(f, f) for f in ("persons.csv", "contributions.csv",
+                                                                      "payouts.csv", "rates.csv")])]
+    export_name = "导入拒绝行"
+    dom_id = "tbl-rejections"
+
+
+def _upload_dir(user) -> Path:
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    path = Path(settings.MEDIA_ROOT) / "rural_import" / f"{stamp}-{user.pk}-{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+@it_required
+def import_start(request):
+    """Upload the files (or name a server folder) → a dry run as a background job."""
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+    if request.method == "POST" and form.is_valid():
+        directory = form.cleaned_data["directory"]
+        if not directory:
+            target = _upload_dir(request.user)
+            for name, upload in form.uploads().items():
+                with open(target / name, "wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+            directory = str(target)
+        job = job_start(kind=IMPORT_JOB, title="老农保原系统数据导入：试运行（不写入）",
+                        params={"directory": directory, "dry_run": True}, user=request.user)
+        messages.info(request, format_html("已开始试运行：校验并对账 {}，不写入任何数据。", directory))
+        return redirect("rural:import_job", pk=job.pk)
+    table = BatchTable(request, import_batches())
+    return render_table(request, table, "rural_pension/import.html", {
+        "form": form, "breadcrumbs": _crumbs(("原系统数据导入", "")),
+    })
+
+
+def _import_job(request, pk: int) -> Job:
+    job = job_get(user=request.user, pk=pk)
+    if job is None or job.kind != IMPORT_JOB:
+        raise Http404("任务不存在或您无权查看")
+    return job
+
+
+def _job_context(job: Job) -> dict:
+    result = job.result or {}
+    recon = []
+    for r in result.get("reconciliation", []):
+        row = {k: (Decimal(v) if k.startswith("amount") else int(v) if k.startswith("rows") else v)
+               for k, v in r.items()}
+        row["rows_loaded"] = row["rows_new"] + row["rows_unchanged"]
+        row["amount_loaded"] = row["amount_new"] + row["amount_unchanged"]
+        row["balanced"] = (row["rows_read"] == row["rows_loaded"] + row["rows_rejected"]
+                           and row["amount_read"] == row["amount_loaded"] + row["amount_rejected"])
+        recon.append(row)
+    finished = job.state in (Job.State.DONE, Job.State.FAILED)
+    return {"job": job, "finished": finished, "failed": job.state == Job.State.FAILED, "result": result,
+            "recon": recon, "dry_run": job.params.get("dry_run"), "directory": job.params.get("directory")}
+
+
+@it_required
+def import_job(request, pk: int):
+    job = _import_job(request, pk)
+    ctx = _job_context(job) | {"breadcrumbs": _crumbs(("原系统数据导入", reverse("rural:import_start")),
+                                                      (f"任务 {job.pk}", ""))}
+    template = "rural_pension/_import_job.html" if request.GET.get("partial") else "rural_pension/import_job.html"
+    return render(request, template, ctx)
+
+
+@require_POST
+@it_required
+def import_commit(request, pk: int):
+    """Commit what a finished dry run checked: the same folder, now as a writing job."""
+    dry = _import_job(request, pk)
+    if not (dry.params.get("dry_run") and dry.state == Job.State.DONE) or not _confirmed(request):
+        messages.error(request, "只能在试运行成功完成后确认导入")
+        return redirect("rural:import_job", pk=dry.pk)
+    job = job_start(kind=IMPORT_JOB, title="老农保原系统数据导入：正式导入",
+                    params={"directory": dry.params["directory"], "dry_run": False, "dry_run_job": dry.pk},
+                    user=request.user)
+    messages.info(request, format_html("已开始正式导入 {}（任务 {}）。", dry.params["directory"], job.pk))
+    return redirect("rural:import_job", pk=job.pk)
+
+
+@it_required
+def import_batch(request, pk: int):
+    batch = import_batches().filter(pk=pk).first()
+    if batch is None:
+        raise Http404("导入批次不存在")
+    recon = list(import_reconciliation(batch=batch))
+    for r in recon:
+        r.rows_loaded = r.rows_new + r.rows_unchanged
+        r.amount_loaded = r.amount_new + r.amount_unchanged
+    table = RejectionTable(request, import_rejections(batch=batch))
+    return render_table(request, table, "rural_pension/import_batch.html", {
+        "batch": batch, "recon": recon,
+        "breadcrumbs": _crumbs(("原系统数据导入", reverse("rural:import_start")), (f"批次 {batch.pk}", "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# the person page's section and the home page's work items
+
+
+def person_section(person, request):
+    if not can_view(request.user):
+        return None
+    account = account_for_person(user=request.user, person_id=person.pk)
+    if account is None:
+        return None
+    last = AccountYear.objects.filter(account_id=account.pk).order_by("-year").first()
+    return ("老农保", "rural_pension/person_section.html", {"account": account, "last_year": last})
+
+
+def work_refunds_awaiting_bank(request):
+    """This month's refunds paid by bank whose one-off run has not gone to a bank yet."""
+    user = request.user
+    if not (user.has_perm(REFUND_PERM) or user.has_perm(ROLLBACK_PERM)):
+        return []
+    from shebao.payroll.models import PayrollRun
+
+    today = timezone.localdate()
+    waiting = PayrollRun.objects.filter(state__in=[PayrollRun.State.COMPUTED, PayrollRun.State.APPROVED])
+    n = (documents_list(user=user, state=Doc.State.SETTLED).filter(
+        pay_method=Doc.PayMethod.BANK, created_at__gte=_month_start(today), payroll_run_id__in=waiting.values("pk"))
+        .count())
+    url = (reverse("rural:document_list") + f"?state=settled&pay=bank&created_from={today.replace(day=1):%Y-%m-%d}")
+    return [("本月老农保退款待报盘", n, url)] if n else []
