@@ -29,6 +29,7 @@ def _queries(ctx) -> dict[str, list[str]]:
     ids = list(Person.objects.values_list("id", flat=True).order_by("id"))
     if not ids:
         raise RuntimeError("没有人员数据")
+    ctx._search_population = len(ids)
     n = ctx.args.requests
     picked = [ctx.rng.choice(ids) for _ in range(n * len(KINDS))]
     people = dict(Person.objects.filter(id__in=picked).values_list("id", "id_number"))
@@ -81,7 +82,8 @@ def search_http(ctx) -> None:
         overall.errors += lat.errors
         rows.append(lat.row())
     rows.append(overall.row())
-    notes = [described, f"顺序请求，每类 {ctx.args.requests} 次；时间为客户端测得的整个请求（含登录会话读写）"]
+    notes = [described, f"人员表 {ctx._search_population:,} 人；顺序请求，每类 {ctx.args.requests} 次；"
+             "时间为客户端测得的整个请求（含登录会话读写）"]
     if redirected:
         notes.append(f"{redirected} 次请求被重定向（如唯一结果直接打开人员页），计入总时间")
     ctx.table("单客户端", LATENCY_HEADER, rows, notes)
@@ -135,4 +137,5 @@ def search_selector(ctx) -> None:
         rows.append(lat.row())
         found.append(f"{label} 平均 {hits / len(queries[kind]):.1f} 条")
     rows.append(overall.row())
-    ctx.table("person_search(limit=50)", LATENCY_HEADER, rows, ["平均命中：" + "，".join(found)])
+    ctx.table("person_search(limit=50)", LATENCY_HEADER, rows,
+              [f"人员表 {ctx._search_population:,} 人", "平均命中：" + "，".join(found)])
