@@ -225,7 +225,7 @@ class AccountTable(Table):
         Column("enrolled_on", "参保日期", kind="date", sortable=True),
         Column("contribution_years", "缴费年数", kind="num", sortable=True),
         Column("balance", "账户余额（最近年度期末）", kind="money", sortable=True),
-        Column("balance_year", "年度", kind="num"),
+        Column("balance_year", "年度"),
         Column("monthly_benefit", "月养老金", kind="money", sortable=True),
     ]
     filters = [
