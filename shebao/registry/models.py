@@ -63,10 +63,12 @@ class Person(models.Model):
         indexes = [
             # search by the last digits of the 身份证号: reverse(id_number) LIKE reverse(suffix) || '%'
             models.Index(OpClass(Reverse("id_number"), name="text_pattern_ops"), name="person_id_number_rev"),
-            models.Index(OpClass("id_number", name="varchar_pattern_ops"), name="person_id_number_prefix"),
             models.Index(OpClass("name", name="varchar_pattern_ops"), name="person_name_prefix"),
             models.Index(OpClass(Upper("name_initials"), name="text_pattern_ops"), name="person_initials_prefix"),
             models.Index(fields=["town", "community"]),
+            # a legacy 15-digit number typed in full (person_search ORs it with id_number)
+            models.Index(fields=["id_number_original"], condition=~models.Q(id_number_original=""),
+                         name="person_id_original"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(id_number__regex=r"^[0-9]{17}[0-9X]$"), name="person_id_number_form"),
