@@ -20,15 +20,25 @@ ZG_MANAGE = "self_managed.manage_zg"  # 经办: enroll, 减员, status, amounts,
 ZG_INCOME_VIEW = "self_managed.view_income"
 ZG_INCOME_ADD = "self_managed.add_income"  # 收入: money coming back (reduces an open 扣减)
 
+# 老农保 (shebao.rural_pension); the legacy import is ``accounts.it_ops``
+NB_VIEW = "rural_pension.view_ruralaccount"  # 查询, yearly table, documents
+NB_EDIT = "rural_pension.change_ruralaccount"  # 信息修改
+NB_REFUND = "rural_pension.add_ruraldocument"  # 退款 (quote, settle, print 结算单)
+NB_ROLLBACK = "rural_pension.change_ruraldocument"  # 退款回退
+NB_RATES = "rural_pension.change_creditedrate"  # 记账利率 (recomputes every account)
+
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CLERK: [REGISTRY_VIEW, "registry.add_person", "registry.change_person",
                  "registry.add_bankaccount", "registry.change_bankaccount",
                  PAYROLL_VIEW, PAYROLL_COMPUTE, PAYROLL_EXPORT,
-                 ZG_VIEW, ZG_MANAGE, ZG_INCOME_VIEW, ZG_INCOME_ADD],
-    Role.REVIEWER: [REGISTRY_VIEW, REVIEW, PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW],
+                 ZG_VIEW, ZG_MANAGE, ZG_INCOME_VIEW, ZG_INCOME_ADD,
+                 NB_VIEW, NB_EDIT, NB_REFUND, NB_ROLLBACK],
+    # the rate table changes every account's interest: a reviewer's act, not a clerk's
+    Role.REVIEWER: [REGISTRY_VIEW, REVIEW, PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, NB_VIEW, NB_RATES],
     # finance reads payroll and 自管人员, and records/reviews income
-    Role.FINANCE: [REGISTRY_VIEW, "accounts.finance_review", PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, ZG_INCOME_ADD],
-    Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW],
+    Role.FINANCE: [REGISTRY_VIEW, "accounts.finance_review", PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, ZG_INCOME_ADD,
+                    NB_VIEW],
+    Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW, NB_VIEW],
     Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", REGISTRY_VIEW],
 }
