@@ -149,3 +149,8 @@ def test_language_switch_to_english(client, clerk):
     assert "Cixi Social Insurance" in html
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
     assert "暂无待办" in client.get(reverse("web:home")).content.decode()
+
+
+def test_chinese_first_whatever_the_browser_asks(client, clerk):
+    html = client.get(reverse("web:home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "首页" in html and 'lang="zh-hans"' in html
