@@ -6,23 +6,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from shebao.benefits.forms import MonthField
 from shebao.benefits.models import Scheme
-from shebao.benefits.months import MonthError, format_month, parse_month
-
-
-class MonthField(forms.CharField):
-    """A calendar month typed as YYYY-MM (also 202603, 2026/3, 2026年3月); cleaned to the first day."""
-
-    widget = forms.TextInput(attrs={"placeholder": "YYYY-MM", "inputmode": "numeric", "pattern": r"\d{4}-?\d{1,2}", "maxlength": "10"})
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if not value:
-            return None
-        try:
-            return parse_month(value)
-        except MonthError as exc:
-            raise forms.ValidationError(str(exc)) from None
+from shebao.benefits.months import format_month
 
 
 def _schemes():

@@ -12,14 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-
-
-def _first_of_month(field: str, name: str, *, nullable: bool = False) -> models.CheckConstraint:
-    cond = Q(**{f"{field}__day": 1})
-    if nullable:
-        cond |= Q(**{f"{field}__isnull": True})
-    return models.CheckConstraint(condition=cond, name=name)
+from shebao.common.dbfields import MONEY
+from shebao.common.dbfields import first_of_month_check as _first_of_month
 
 
 class AccountStatus(models.TextChoices):

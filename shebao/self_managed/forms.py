@@ -7,30 +7,13 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from shebao.benefits.forms import MonthField
 from shebao.benefits.models import Adjustment
-from shebao.benefits.months import MonthError, format_month, month_of, parse_month
+from shebao.benefits.months import format_month, month_of
 from shebao.registry.models import Bank
 from shebao.registry.selectors import towns_visible
 from shebao.self_managed.models import Income
 from shebao.self_managed.selectors import suspend_reasons, terminate_reasons, zg_items
-
-
-class MonthField(forms.CharField):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM", "size": 8}))
-        super().__init__(*args, **kwargs)
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if not value:
-            return None
-        try:
-            return parse_month(value)
-        except MonthError as exc:
-            raise forms.ValidationError(str(exc)) from None
-
-    def prepare_value(self, value):
-        return format_month(value) if isinstance(value, dt.date) else value
 
 
 def this_month() -> str:

@@ -9,20 +9,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from shebao.accounts.cli import acting_user
 from shebao.bank import selectors
 from shebao.bank.formats import BankFileError
 from shebao.bank.services import BankError, bank_export, bank_line_write_off, bank_reissue, bank_return_import
-
-
-def _user(username: str | None):
-    if not username:
-        return None
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise CommandError(f"用户 {username} 不存在或已停用")
-    return user
 
 
 def _run(run_id: str):
@@ -75,7 +65,7 @@ class Command(BaseCommand):
     def _export(self, *, runs, template, out, bank, date, as_user, **options):
         import datetime as dt
 
-        user = _user(as_user)
+        user = acting_user(as_user)
         try:
             tpl = selectors.bank_template_get(template)
         except LookupError as exc:
@@ -98,7 +88,7 @@ class Command(BaseCommand):
                             "total": str(sum(f.total for f in files))}, text)
 
     def _import_return(self, *, file, as_user, template, **options):
-        user = _user(as_user)
+        user = acting_user(as_user)
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"文件不存在：{file}")
@@ -127,7 +117,7 @@ class Command(BaseCommand):
 
     def _reissue(self, *, run, as_user, **options):
         try:
-            result = bank_reissue(run=_run(run), user=_user(as_user))
+            result = bank_reissue(run=_run(run), user=acting_user(as_user))
         except BankError as exc:
             raise CommandError(str(exc)) from None
         new = result.run
@@ -147,7 +137,7 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"结算明细 {line} 不存在")
         try:
-            done = bank_line_write_off(line=target, user=_user(as_user), reason=reason)
+            done = bank_line_write_off(line=target, user=acting_user(as_user), reason=reason)
         except BankError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"已核销：批次 #{done.run_id} 第 {done.seq} 笔 {done.name} {done.net} 元")

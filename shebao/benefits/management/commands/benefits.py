@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.models import User
+from shebao.accounts.cli import acting_user
 from shebao.benefits.months import MonthError
 from shebao.benefits.raises import raise_apply, raise_preview, raise_terms_parse
 from shebao.benefits.services import BenefitError
@@ -28,9 +28,7 @@ class Command(BaseCommand):
         raise_.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        user = User.objects.filter(username=opts["as_user"], is_active=True).first()
-        if user is None:
-            raise CommandError(f"用户 {opts['as_user']} 不存在或已停用")
+        user = acting_user(opts["as_user"])
         try:
             data = json.loads(Path(opts["rule"]).read_text(encoding="utf-8"))
         except OSError as exc:

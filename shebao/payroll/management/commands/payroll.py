@@ -7,7 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.models import User
+from shebao.accounts.cli import acting_user
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.benefits.services import BenefitError, scheme_get
 from shebao.payroll.models import PayrollRun
@@ -17,13 +17,6 @@ from shebao.payroll.services import (
     payroll_run_compute,
     payroll_run_recompute,
 )
-
-
-def user_by_name(username: str) -> User:
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise CommandError(f"用户 {username} 不存在或已停用")
-    return user
 
 
 def run_summary(run: PayrollRun) -> dict:
@@ -49,7 +42,7 @@ class Command(BaseCommand):
         approve.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        user = user_by_name(opts["as_user"])
+        user = acting_user(opts["as_user"])
         try:
             if opts["action"] == "compute":
                 scheme = scheme_get(opts["scheme"])

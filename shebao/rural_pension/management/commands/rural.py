@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.models import User
+from shebao.accounts.cli import acting_user
 from shebao.common.jobs import CliProgress
 from shebao.common.masking import masker_for
 from shebao.common.money import amount_in_words, format_yuan
@@ -85,14 +85,6 @@ class Command(BaseCommand):
         pay.add_argument("--period", required=True)
         pay.add_argument("--as", dest="as_user", required=True)
 
-    def _user(self, username: str | None):
-        if not username:
-            return None
-        user = User.objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise CommandError(f"用户 {username} 不存在或已停用")
-        return user
-
     def _account(self, id_number: str):
         account = account_by_id_number(user=None, id_number=id_number)
         if account is None:
@@ -107,7 +99,7 @@ class Command(BaseCommand):
 
     # ----------------------------------------------------------------------------------------------
     def _import(self, opts) -> None:
-        user = self._user(opts["as_user"])
+        user = acting_user(opts["as_user"])
         if user is None and not opts["dry_run"]:
             raise CommandError("导入须用 --as 指定经办人；只检查请加 --dry-run")
         progress = CliProgress(self.stderr._out)
@@ -168,7 +160,7 @@ class Command(BaseCommand):
         self.stdout.write(f"退款金额：{format_yuan(quote.amount)}（{amount_in_words(quote.amount)}）")
 
     def _refund(self, opts) -> None:
-        user = self._user(opts["as_user"])
+        user = acting_user(opts["as_user"])
         doc = rural_refund_settle(account=self._account(opts["id_number"]), on=_date(opts["date"]),
                                   pay_method=opts["pay"], user=user, expected_amount=opts["amount"])
         extra = f"，零星发放批次 {doc.payroll_run_id}（待审核后报盘）" if doc.payroll_run_id else ""
@@ -183,18 +175,18 @@ class Command(BaseCommand):
         return doc
 
     def _rollback(self, opts) -> None:
-        doc = rural_refund_rollback(document=self._document(opts["document"]), user=self._user(opts["as_user"]),
+        doc = rural_refund_rollback(document=self._document(opts["document"]), user=acting_user(opts["as_user"]),
                                     reason=opts["reason"])
         self.stdout.write(f"结算单 {doc.number} 已回退，账户已恢复为“{doc.account.get_status_display()}”")
 
     def _print(self, opts) -> None:
-        user = self._user(opts["as_user"])
+        user = acting_user(opts["as_user"])
         data = rural_document_pdf(document=self._document(opts["document"]), user=user, masker=masker_for(user))
         Path(opts["out"]).write_bytes(data)
         self.stdout.write(f"已写入 {opts['out']}（{len(data):,} 字节）")
 
     def _rate(self, opts) -> None:
-        obj = credited_rate_set(user=self._user(opts["as_user"]), year=opts["year"], rate=opts["rate"],
+        obj = credited_rate_set(user=acting_user(opts["as_user"]), year=opts["year"], rate=opts["rate"],
                                 reason=opts["reason"])
         self.stdout.write(f"{obj.year} 年度记账利率 {obj.rate}；年账户明细已重算")
 
@@ -204,5 +196,5 @@ class Command(BaseCommand):
         self.stdout.write(f"已重算 {n:,} 个账户年度，{time.monotonic() - t0:.1f} 秒")
 
     def _payouts(self, opts) -> None:
-        n = rural_benefit_payouts_record(period=opts["period"], user=self._user(opts["as_user"]))
+        n = rural_benefit_payouts_record(period=opts["period"], user=acting_user(opts["as_user"]))
         self.stdout.write(f"记入养老金支付 {n:,} 笔")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.models import User
+from shebao.accounts.cli import acting_user
 from shebao.common.jobs import CliProgress
 from shebao.self_managed.roster import RosterFileError, roster_export_rows, write_roster
 from shebao.self_managed.services import ZgError, roster_import
@@ -47,12 +47,8 @@ class Command(BaseCommand):
         self.stdout.write(f"已导出 {persons} 人 {len(rows)} 行 → {path}")
 
     def _import(self, opts) -> None:
-        user = None
-        if opts["as_user"]:
-            user = User.objects.filter(username=opts["as_user"], is_active=True).first()
-            if user is None:
-                raise CommandError(f"用户 {opts['as_user']} 不存在或已停用")
-        elif not opts["dry_run"]:
+        user = acting_user(opts["as_user"])
+        if user is None and not opts["dry_run"]:
             raise CommandError("导入须用 --as 指定经办人（写入审计和发放状态记录）；只检查请加 --dry-run")
         path = Path(opts["file"])
         try:
