@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from shebao.bank.formats import BankFileError, Template
+from shebao.bank.formats import BankFileError
 from shebao.bank.forms import ReturnUploadForm
 from shebao.bank.models import BankFile, BankFileLine, ReturnFile, ReturnLine
 from shebao.bank.selectors import (
@@ -29,7 +29,7 @@ from shebao.bank.selectors import (
     failed_owed_lines,
     return_file_list,
 )
-from shebao.bank.services import BankError, bank_export, bank_return_import
+from shebao.bank.services import BankError, bank_export, bank_return_check, bank_return_import
 from shebao.common.money import ZERO, format_yuan
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.services import PayrollError
@@ -270,22 +270,6 @@ class ReturnFileTable(Table):
     export_name = _l("回盘文件")
 
 
-def _preview(data: bytes):
-    """(payment file, parsed return) — read only; raises BankFileError like the import would."""
-    for definition in bank_template_list().values_list("definition", flat=True):
-        try:
-            batch = Template(definition).peek_batch_no(data)
-        except ValueError:
-            continue
-        if batch:
-            found = BankFile.objects.defer("content").filter(batch_no=batch).first()
-            if found is None:
-                raise BankFileError([(None, f"批次号“{batch}”没有对应的报盘文件（未知批次）")], "回盘文件被拒绝")
-            return found, Template(found.definition).parse_return(data)
-    # not in any active layout: the import also tries the layouts old files were written with
-    return None, None
-
-
 def _stash_path(user, digest: str) -> Path:
     return UPLOADS / f"{user.pk}-{digest}"
 
@@ -312,19 +296,17 @@ def returns(request):
                                                    reverse("bank:return_detail", args=[result.return_file.pk]),
                                                    _("查看该回盘")))
                 return redirect("bank:returns")
-            try:
-                bank_file, parsed = _preview(data)
+            try:  # the import's own whole-file checks, writing nothing: refused here as it would be there
+                check = bank_return_check(data=data)
             except BankFileError as exc:
                 _refused(request, exc)
                 return redirect("bank:returns")
             UPLOADS.mkdir(parents=True, exist_ok=True)
             _stash_path(request.user, digest).write_bytes(data)
-            ok = [r for r in parsed.lines if r.ok] if parsed else []
-            failed = [r for r in parsed.lines if not r.ok] if parsed else []
-            context.update(confirm=True, digest=digest, filename=upload.name, bank_file=bank_file, parsed=parsed,
-                           ok_count=len(ok), ok_total=sum((r.processed_amount for r in ok), ZERO),
-                           failed_count=len(failed), failed_total=sum((r.amount for r in failed), ZERO),
-                           failed_lines=failed[:50])
+            context.update(confirm=True, digest=digest, filename=upload.name, bank_file=check.bank_file,
+                           parsed=check.parsed, ok_count=check.ok_count, ok_total=check.ok_total,
+                           failed_count=check.failed_count, failed_total=check.failed_total,
+                           failed_lines=[r for r in check.parsed.lines if not r.ok][:50])
     table = ReturnFileTable(request, return_file_list())
     return render_table(request, table, "bank/returns.html", context)
 
