@@ -27,13 +27,21 @@ def id_number(birth: dt.date = dt.date(1950, 1, 1), seq: str = "123", area: str 
 
 
 def make_user(username: str | None = None, *, roles=("clerk",), towns=(), all_regions=False, sensitive=False,
-              must_change_password=False, **kw):
+              must_change_password=False, perms=(), **kw):
+    """A user made as the admin pages make one (``user_create``: roles as groups, town scope, password
+    ``PASSWORD``), plus any extra permissions given as ``app_label.codename``."""
+    from django.contrib.auth.models import Permission
+
     username = username or f"user{next(_seq)}"
-    return user_create(
+    user = user_create(
         actor=None, username=username, full_name=kw.pop("full_name", f"测试{username}"), password=PASSWORD,
         roles=list(roles), region_ids=[town(t).pk for t in towns], all_regions=all_regions,
         must_change_password=must_change_password, sensitive=sensitive, **kw,
     )
+    for dotted in perms:
+        app_label, codename = dotted.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user
 
 
 def make_person(number: str | None = None, *, name: str = "张三", town_name: str = "浒山街道", **details):

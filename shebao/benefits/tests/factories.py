@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 from django.contrib.auth.models import Permission
 
 from shebao.accounts.models import User
 from shebao.benefits.models import Scheme
 from shebao.benefits.services import enrollment_create
-from shebao.common.identity import check_char
 from shebao.registry.models import Person, Region
 from shebao.registry.services import bank_account_set, name_initials
-
-_seq = itertools.count(1)
+from shebao.registry.tests import factories as registry_factories
 
 
 def id_number(birth: dt.date, *, male: bool = True) -> str:
-    n = next(_seq)
-    seq = (n * 2 + (1 if male else 0)) % 1000
-    first17 = f"330282{birth:%Y%m%d}{seq:03d}"
-    return first17 + check_char(first17)
+    return registry_factories.id_number(birth, male=male)
 
 
 def make_user(username: str, *, reviewer: bool = False) -> User:

@@ -11,7 +11,10 @@ from shebao.registry.models import Person, Region
 _seq = itertools.count(1)
 
 
-def id_number(*, born: dt.date = dt.date(1950, 1, 1), male: bool = True, area: str = "330282", seq: int | None = None) -> str:
+def id_number(born: dt.date = dt.date(1950, 1, 1), *, male: bool = True, area: str = "330282",
+              seq: int | None = None) -> str:
+    """A valid 18-digit 身份证号 (check character computed); the sequence digits are odd for men, even for
+    women, and differ on every call unless ``seq`` is given."""
     n = next(_seq) if seq is None else seq
     sequence = (n * 2 + (1 if male else 0)) % 1000
     first17 = f"{area}{born:%Y%m%d}{sequence:03d}"

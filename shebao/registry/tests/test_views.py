@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import itertools
 
 import openpyxl
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from shebao.accounts.services import user_create
-from shebao.common.identity import check_char
+from shebao.accounts.tests.factories import make_user
 from shebao.common.models import AuditEvent
 from shebao.registry.models import BankAccount, Person, Region
 from shebao.registry.services import bank_account_set, person_create, person_update
+from shebao.registry.tests import factories
+from shebao.registry.tests.factories import town
 
 pytestmark = pytest.mark.django_db
 
@@ -24,25 +24,8 @@ FULL = "33028219500104123X"  # check character X; sequence 123 → male, born 19
 MASKED = "330282********123X"
 ACCOUNT = "6222021001115704287"
 ACCOUNT_MASKED = "6222***********4287"
-_seq = itertools.count(301)
-
-
-def town(name: str) -> Region:
-    return Region.objects.get(name=name, level="town")
-
-
-def make_user(username, *, roles=("clerk",), towns=(), all_regions=False, sensitive=False):
-    return user_create(
-        actor=None, username=username, full_name=username, password="Passw0rd!x", roles=list(roles),
-        region_ids=[town(t).pk for t in towns], all_regions=all_regions, must_change_password=False,
-        sensitive=sensitive,
-    )
-
-
 def id_number(born=dt.date(1955, 3, 3), male=True) -> str:
-    sequence = (next(_seq) * 2 + (1 if male else 0)) % 1000
-    first17 = f"330282{born:%Y%m%d}{sequence:03d}"
-    return first17 + check_char(first17)
+    return factories.id_number(born, male=male)
 
 
 @pytest.fixture
