@@ -9,6 +9,7 @@ from pathlib import Path
 from django import forms
 from django.utils import timezone
 
+from shebao.benefits.forms import MonthField
 from shebao.registry.models import Region
 from shebao.registry.selectors import towns_visible
 from shebao.rural_pension.legacy_import import FILES
@@ -94,6 +95,60 @@ class RateForm(forms.Form):
         if value != value.quantize(Decimal("0.0001")) or not (0 <= value < 1):
             raise forms.ValidationError("记账利率应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）")
         return value.quantize(Decimal("0.0001"))
+
+
+class CoefficientForm(forms.Form):
+    """计发系数: the coefficient in force from a month on (交费领取计算表)."""
+
+    from_month = MonthField(label="起始年月", help_text="该年月起开始领取的人员使用此系数，如 2027-01")
+    coefficient = forms.CharField(label="计发系数", max_length=14, help_text="大于 0、小于 1 的小数，最多 9 位，如 0.008631526")
+    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_coefficient(self):
+        raw = self.cleaned_data["coefficient"].strip()
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise forms.ValidationError(f"“{raw}”不是数字") from None
+        if not value.is_finite() or not (0 < value < 1) or value != value.quantize(Decimal("0.000000001")):
+            raise forms.ValidationError("计发系数应为大于 0、小于 1、最多 9 位小数的小数（如 0.008631526）")
+        return value.quantize(Decimal("0.000000001"))
+
+
+# --------------------------------------------------------------------------------------------------
+# monthly benefit: 开始领取, 代领人, 死亡结算
+
+
+class BenefitStartForm(forms.Form):
+    start = MonthField(label="开始领取年月")
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+
+class BenefitConfirmForm(BenefitStartForm):
+    monthly = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+
+
+class HeirForm(forms.Form):
+    heir = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DeathForm(forms.Form):
+    death_date = forms.DateField(label="死亡日期", widget=DATE_INPUT)
+    on = forms.DateField(label="结算日期", widget=DATE_INPUT)
+    pay = forms.ChoiceField(label="支付方式", choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
+                            initial=RuralDocument.PayMethod.BANK)
+
+    def clean_on(self):
+        on = self.cleaned_data["on"]
+        if on > timezone.localdate():
+            raise forms.ValidationError("结算日期不能晚于今天")
+        return on
+
+
+class DeathSettleForm(DeathForm):
+    heir = forms.IntegerField(widget=forms.HiddenInput)
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class ImportForm(forms.Form):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -25,6 +25,7 @@ from shebao.rural_pension.interest import Quote, RateMissing, refund_quote
 from shebao.rural_pension.models import (
     OPEN_STATUSES,
     AccountStatus,
+    BenefitCoefficient,
     CreditedRate,
     DocumentCounter,
     Payout,
@@ -130,6 +131,38 @@ def credited_rate_set(*, user, year: int, rate, reason: str = "", recompute: boo
                      reason=reason)
         if recompute:
             rural_years_recompute()
+    return obj
+
+
+def benefit_coefficient_set(*, user, from_month, coefficient, reason: str) -> BenefitCoefficient:
+    """Set the 计发系数 (交费领取计算表) in force from a month on: a fraction above 0 and below 1, at most
+    9 decimals; with a reason, audited. Only a start of receipt from that month on uses it: a monthly
+    benefit already started is fixed and does not change. Setting the value already there changes nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuralError("请填写原因")
+    try:
+        month = parse_month(from_month)
+    except ValueError as exc:
+        raise RuralError(f"起始年月：{exc}") from None
+    if not 1980 <= month.year <= 2200:
+        raise RuralError(f"起始年月 {format_month(month)} 无效")
+    try:
+        value = Decimal(str(coefficient).strip())
+    except (InvalidOperation, ValueError):
+        raise RuralError(f"计发系数“{coefficient}”不是数字") from None
+    if not value.is_finite() or not (0 < value < 1) or value != value.quantize(Decimal("0.000000001")):
+        raise RuralError(f"计发系数 {coefficient} 应为大于 0、小于 1、最多 9 位小数的小数（如 0.008631526）")
+    with transaction.atomic():
+        existing = BenefitCoefficient.objects.select_for_update().filter(from_month=month).first()
+        if existing is not None and existing.coefficient == value:
+            return existing
+        before = {"from_month": format_month(month), "coefficient": existing.coefficient} if existing else None
+        obj, _ = BenefitCoefficient.objects.update_or_create(
+            from_month=month, defaults={"coefficient": value, "note": reason[:200]})
+        audit_record(user=user, action="update" if existing else "create", obj=obj,
+                     summary=f"计发系数 {format_month(month)} 起 {value}", before=before,
+                     after={"from_month": format_month(month), "coefficient": value}, reason=reason)
     return obj
 
 
@@ -344,6 +377,8 @@ def rural_refund_rollback(*, document: RuralDocument, user, reason: str, today: 
         doc = RuralDocument.objects.select_for_update(of=("self",)).select_related("account", "account__person").get(pk=document.pk)
         if doc.state != RuralDocument.State.SETTLED:
             raise RuralError(f"结算单 {doc.number} 已回退，不能再次回退")
+        if doc.kind != RuralDocument.Kind.REFUND:  # a death settlement also recorded the death and ended the benefit
+            raise RuralError(f"结算单 {doc.number} 是{doc.get_kind_display()}，不能按退款回退")
         made = timezone.localtime(doc.created_at).date()
         if (made.year, made.month) != (today.year, today.month):
             raise RuralError(f"结算单 {doc.number} 于 {made:%Y-%m-%d} 办理，只能在当月（{made:%Y年%m月}）回退，"
@@ -396,7 +431,8 @@ def rural_document_pdf(*, document: RuralDocument, user, masker: Masker) -> byte
 # monthly benefit (scheme NB through the payroll engine)
 
 
-def _pension_month(person: Person) -> dt.date:
+def pension_month(person: Person) -> dt.date:
+    """The month the person turns 60 (a 29 February birthday counts as 1 March)."""
     born = person.birth_date
     try:
         birthday = born.replace(year=born.year + PENSION_AGE)
@@ -405,32 +441,65 @@ def _pension_month(person: Person) -> dt.date:
     return month_of(birthday)
 
 
-def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str = "") -> RuralAccount:
+@dataclass(frozen=True)
+class BenefitQuote:
+    """What 开始领取 from ``start`` would fix: the accumulation on the first day of ``start`` (the quote
+    rule, with its yearly rows), the coefficient in force for ``start`` and the monthly benefit."""
+
+    start: dt.date
+    accumulation: Decimal
+    coefficient: Decimal
+    monthly: Decimal
+    quote: Quote
+
+
+def _benefit_quote(account: RuralAccount, start: dt.date) -> BenefitQuote:
+    person = account.person
+    if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
+        raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能开始领取")
+    if start < pension_month(person):
+        raise RuralError(f"{_label(account)} {format_month(pension_month(person))} 才年满 {PENSION_AGE} 周岁，"
+                         f"不能从 {format_month(start)} 开始领取")
+    if person.death_date and person.death_date < start:
+        raise RuralError(f"{_label(account)} 已于 {person.death_date:%Y-%m-%d} 死亡")
+    quote = _quote(account, start)
+    coefficient = coefficient_for(start)
+    if coefficient is None:
+        raise RuralError(f"{format_month(start)} 没有适用的计发系数，请先维护交费领取计算表")
+    monthly = quantize(quote.amount * coefficient)
+    if monthly <= 0:
+        raise RuralError(f"{_label(account)} 的账户积累额为 {quote.amount}，月养老金为 0，不能开始领取")
+    return BenefitQuote(start, quote.amount, coefficient, monthly, quote)
+
+
+def rural_benefit_quote(*, account: RuralAccount, start_month) -> BenefitQuote:
+    """开始领取 试算: what ``rural_benefit_start`` would fix for ``start_month``, refused for the same
+    reasons, writing nothing."""
+    try:
+        start = parse_month(start_month)
+    except ValueError as exc:
+        raise RuralError(f"开始领取年月：{exc}") from None
+    return _benefit_quote(account, start)
+
+
+def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str = "",
+                        expected_monthly=None) -> RuralAccount:
     """开始领取 from pension age (60): the monthly benefit is fixed once, at the start of receipt, as
     round_half_up(accumulation × coefficient, cent), where the accumulation is the balance on the first
     day of the start month (the quote rule) and the coefficient the one in force for that month
     (``BenefitCoefficient``). The person is enrolled in scheme NB with that amount (item 养老金), which
-    the monthly payroll pays; the account becomes 领取."""
+    the monthly payroll pays; the account becomes 领取. ``expected_monthly`` (what the user confirmed)
+    must still be the amount."""
     from shebao.benefits.services import BenefitError, enrollment_create, scheme_get
 
     start = parse_month(start_month)
     with transaction.atomic():
         account = _lock(account)
         person = account.person
-        if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
-            raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能开始领取")
-        if start < _pension_month(person):
-            raise RuralError(f"{_label(account)} {format_month(_pension_month(person))} 才年满 {PENSION_AGE} 周岁，"
-                             f"不能从 {format_month(start)} 开始领取")
-        if person.death_date and person.death_date < start:
-            raise RuralError(f"{_label(account)} 已于 {person.death_date:%Y-%m-%d} 死亡")
-        quote = _quote(account, start)
-        coefficient = coefficient_for(start)
-        if coefficient is None:
-            raise RuralError(f"{format_month(start)} 没有适用的计发系数，请先维护交费领取计算表")
-        monthly = quantize(quote.amount * coefficient)
-        if monthly <= 0:
-            raise RuralError(f"{_label(account)} 的账户积累额为 {quote.amount}，月养老金为 0，不能开始领取")
+        fixed = _benefit_quote(account, start)
+        monthly, coefficient, accumulation = fixed.monthly, fixed.coefficient, fixed.accumulation
+        if expected_monthly is not None and quantize(expected_monthly) != monthly:
+            raise RuralError(f"月养老金已变化（确认时 {quantize(expected_monthly)}，现为 {monthly}），请重新试算")
         before = snapshot(account, ACCOUNT_FIELDS)
         try:
             enrollment = enrollment_create(person=person, scheme=scheme_get("NB"), start_month=start, user=user,
@@ -439,11 +508,11 @@ def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str =
             raise RuralError(str(exc)) from None
         RuralAccount.objects.filter(pk=account.pk).update(
             status=AccountStatus.RECEIVING, enrollment=enrollment, benefit_start_month=start,
-            benefit_base=quote.amount, coefficient=coefficient, monthly_benefit=monthly)
+            benefit_base=accumulation, coefficient=coefficient, monthly_benefit=monthly)
         account.refresh_from_db()
         audit_record(user=user, action="rural_benefit_start", obj=account, person_id=person.pk,
                      summary=f"老农保开始领取 {_label(account)}：{format_month(start)} 起每月 {monthly}"
-                             f"（积累额 {quote.amount} × {coefficient}）",
+                             f"（积累额 {accumulation} × {coefficient}）",
                      before=before, after=snapshot(account, ACCOUNT_FIELDS), reason=note)
     return account
 
@@ -482,13 +551,23 @@ def rural_benefit_payouts_record(*, period, user) -> int:
     return written
 
 
-def rural_heir_set(*, account: RuralAccount, heir: Person, user, reason: str = "") -> RuralAccount:
+def rural_heir_set(*, account: RuralAccount, heir: Person, user, reason: str) -> RuralAccount:
     """Record the heir (代领人): a registered person of their own (their own bank account is what a bank
-    payment to them uses)."""
+    payment to them uses), with a reason. Refused for the holder, for a person recorded as dead and for
+    a closed account. Setting the heir already recorded changes nothing (and is not audited again)."""
+    reason = (reason or "").strip()
     if heir.pk == account.person_id:
         raise RuralError("代领人不能是本人")
+    if heir.death_date:
+        raise RuralError(f"{heir.name} 已于 {heir.death_date:%Y-%m-%d} 死亡，不能作为代领人")
+    if not reason:
+        raise RuralError("请填写变更代领人的原因")
     with transaction.atomic():
         account = _lock(account)
+        if account.status not in OPEN_STATUSES:
+            raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能变更代领人")
+        if account.heir_id == heir.pk:
+            return account
         before = {"heir": account.heir_id}
         RuralAccount.objects.filter(pk=account.pk).update(heir=heir)
         account.refresh_from_db()
@@ -507,6 +586,20 @@ class DeathSettlement:
     document: RuralDocument | None
 
 
+@dataclass(frozen=True)
+class DeathQuote:
+    """What a death settlement on ``on`` would pay the heir: the whole balance (``quote``, death before
+    receipt) or the guaranteed months left × the monthly benefit (``months``, death while receiving)."""
+
+    kind: str  # death_balance | death_guarantee
+    amount: Decimal
+    months: int
+    on: dt.date
+    death_date: dt.date
+    quote: Quote | None
+    table: dict
+
+
 def rural_death_guarantee_left(*, account: RuralAccount, death_date: dt.date) -> int:
     """Guaranteed months not yet due at death: 120 − the months from the start of receipt through the
     death month (the death month is paid; payment ends the month after), never below 0."""
@@ -516,8 +609,38 @@ def rural_death_guarantee_left(*, account: RuralAccount, death_date: dt.date) ->
     return max(0, GUARANTEE_MONTHS - max(0, due))
 
 
+def _death_quote(account: RuralAccount, death_date: dt.date, on: dt.date) -> DeathQuote:
+    person = account.person
+    if on > timezone.localdate():
+        raise RuralError("结算日期不能晚于今天")
+    if death_date > on:
+        raise RuralError("死亡日期不能晚于结算日期")
+    if account.status not in OPEN_STATUSES:
+        raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能办理死亡结算")
+    if death_date < person.birth_date:
+        raise RuralError("死亡日期不能早于出生日期")
+    if account.status == AccountStatus.RECEIVING:
+        if account.benefit_start_month and month_of(death_date) < account.benefit_start_month:
+            raise RuralError("死亡日期早于开始领取年月，请核对")
+        months = rural_death_guarantee_left(account=account, death_date=death_date)
+        amount = quantize(account.monthly_benefit * months)
+        table = {"date": on.isoformat(), "amount": str(amount), "years": [],
+                 "guarantee": {"start_month": format_month(account.benefit_start_month),
+                               "death_month": format_month(month_of(death_date)),
+                               "months_left": months, "monthly": str(account.monthly_benefit)}}
+        return DeathQuote(RuralDocument.Kind.DEATH_GUARANTEE, amount, months, on, death_date, None, table)
+    quote = _quote(account, on)
+    return DeathQuote(RuralDocument.Kind.DEATH_BALANCE, quote.amount, 0, on, death_date, quote, quote.as_dict())
+
+
+def rural_death_quote(*, account: RuralAccount, death_date: dt.date, on: dt.date | None = None) -> DeathQuote:
+    """死亡结算 试算: what ``rural_death_settle`` would pay on ``on`` (default today), refused for the
+    same reasons, writing nothing."""
+    return _death_quote(account, death_date, on or timezone.localdate())
+
+
 def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Person, pay_method: str, user,
-                       on: dt.date | None = None) -> DeathSettlement:
+                       on: dt.date | None = None, expected_amount=None) -> DeathSettlement:
     """死亡结算 with the heir (代领人, a person with their own account):
     - death before receipt → the whole account (the balance on the settlement date D, the quote rule)
       goes to the heir;
@@ -525,7 +648,8 @@ def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Pers
       (``rural_death_guarantee_left``) × the monthly benefit go to the heir; the NB enrollment ends after
       the death month (overpaid months become a 扣减 in benefits);
     - death after the guarantee → nothing is due; the enrollment ends.
-    The account is closed (已终止) and the person's death date recorded."""
+    The account is closed (已终止) and the person's death date recorded. ``expected_amount`` (what the
+    user confirmed) must still be the amount due."""
     from shebao.benefits.services import BenefitError, enrollment_terminate
 
     on = on or timezone.localdate()
@@ -539,33 +663,18 @@ def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Pers
     with transaction.atomic():
         account = _lock(account)
         person = account.person
-        if account.status not in OPEN_STATUSES:
-            raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能办理死亡结算")
-        if death_date < person.birth_date:
-            raise RuralError("死亡日期不能早于出生日期")
+        due = _death_quote(account, death_date, on)
+        amount, kind, months, table = due.amount, due.kind, due.months, due.table
+        if expected_amount is not None and quantize(expected_amount) != amount:
+            raise RuralError(f"应付金额已变化（确认时 {quantize(expected_amount)}，现为 {amount}），请重新试算")
         before = snapshot(account, ACCOUNT_FIELDS)
-        months = 0
-        if account.status == AccountStatus.RECEIVING:
-            if account.benefit_start_month and month_of(death_date) < account.benefit_start_month:
-                raise RuralError("死亡日期早于开始领取年月，请核对")
-            months = rural_death_guarantee_left(account=account, death_date=death_date)
-            amount = quantize(account.monthly_benefit * months)
-            kind = RuralDocument.Kind.DEATH_GUARANTEE
-            table = {"date": on.isoformat(), "amount": str(amount), "years": [],
-                     "guarantee": {"start_month": format_month(account.benefit_start_month),
-                                   "death_month": format_month(month_of(death_date)),
-                                   "months_left": months, "monthly": str(account.monthly_benefit)}}
-            if account.enrollment_id and account.enrollment.payment_status != "terminated":
-                try:
-                    enrollment_terminate(enrollment=account.enrollment, reason="death", user=user,
-                                         death_date=death_date, note="老农保死亡结算")
-                except BenefitError as exc:
-                    raise RuralError(str(exc)) from None
-        else:
-            quote = _quote(account, on)
-            amount = quote.amount
-            kind = RuralDocument.Kind.DEATH_BALANCE
-            table = quote.as_dict()
+        if (account.status == AccountStatus.RECEIVING and account.enrollment_id
+                and account.enrollment.payment_status != "terminated"):
+            try:
+                enrollment_terminate(enrollment=account.enrollment, reason="death", user=user,
+                                     death_date=death_date, note="老农保死亡结算")
+            except BenefitError as exc:
+                raise RuralError(str(exc)) from None
         if person.death_date != death_date:
             from shebao.registry.services import RegistryError, person_update
 

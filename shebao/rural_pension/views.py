@@ -1,13 +1,17 @@
 """老农保 pages (/nb/): 查询 (accounts list and the account page with 参保, 缴费, 退保, 支付, 待遇享受 and
 个人年账户明细), 信息修改, 记账利率, 退款 (quote → confirm → settle → 结算单 PDF), 退款回退, the 结算单
-list, and the legacy import for IT. Thin: parse, ask a selector or call one service, render.
+list, 开始领取 (start of the monthly benefit), 代领人 (the heir), 死亡结算 (death settlement with the
+heir → 结算单), the 计发系数 table, and the legacy import for IT. Thin: parse, ask a selector or call one
+service, render.
 
 Who may do what (Django model permissions of this app; superusers may do everything):
 - see the pages: ``rural_pension.view_ruralaccount`` (or any permission below);
 - 信息修改: ``rural_pension.change_ruralaccount``;
-- 退款 (settle, print): ``rural_pension.add_ruraldocument``;
+- 退款 (settle, print), 开始领取, 代领人, 死亡结算: ``rural_pension.add_ruraldocument`` (the clerks who
+  refund: each of these fixes or changes who is paid what);
 - 退款回退: ``rural_pension.change_ruraldocument``;
-- set a 记账利率: ``rural_pension.change_creditedrate``;
+- set a 记账利率 or a 计发系数: ``rural_pension.change_creditedrate`` (reviewers: parameters of every
+  account; the model has no role of its own for the coefficient table);
 - legacy import: ``accounts.it_ops`` (信息科).
 
 Every write is two steps: a page that says what will happen (with the amounts), then the action and a
@@ -33,14 +37,21 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from shebao.benefits.months import format_month, month_of
 from shebao.common.jobs import job_get, job_start
 from shebao.common.masking import masker_for
-from shebao.common.models import Job
+from shebao.common.models import AuditEvent, Job
 from shebao.common.money import amount_in_words, format_yuan
 from shebao.registry.models import Region
-from shebao.registry.selectors import person_current_account, towns_visible
+from shebao.registry.selectors import person_current_account, person_search, persons_visible, towns_visible
 from shebao.rural_pension.forms import (
     AccountEditForm,
+    BenefitConfirmForm,
+    BenefitStartForm,
+    CoefficientForm,
+    DeathForm,
+    DeathSettleForm,
+    HeirForm,
     ImportForm,
     RateForm,
     ReasonForm,
@@ -52,12 +63,14 @@ from shebao.rural_pension.models import (
     OPEN_STATUSES,
     AccountStatus,
     AccountYear,
+    BenefitCoefficient,
     CreditedRate,
     RuralAccount,
     RuralDocument,
 )
 from shebao.rural_pension.payment import nb_payment_sent, nb_payment_state
 from shebao.rural_pension.selectors import (
+    GUARANTEE_MONTHS,
     account_benefit,
     account_contributions,
     account_contributions_by_year,
@@ -77,9 +90,17 @@ from shebao.rural_pension.selectors import (
 )
 from shebao.rural_pension.services import (
     RuralError,
+    benefit_coefficient_set,
     credited_rate_set,
+    pension_month,
     rural_account_update,
+    rural_benefit_quote,
+    rural_benefit_start,
+    rural_death_guarantee_left,
+    rural_death_quote,
+    rural_death_settle,
     rural_document_pdf,
+    rural_heir_set,
     rural_refund_quote,
     rural_refund_rollback,
     rural_refund_settle,
@@ -248,7 +269,20 @@ PICK = {
     "edit": ("rural:account_edit", "信息修改", "选择要修改信息的账户", EDIT_PERM),
     "years": ("rural:account_years", "个人年账户明细", "选择账户查看个人年账户明细", VIEW_PERM),
     "refund": ("rural:refund", "退款", "选择要退款的账户", REFUND_PERM),
+    "benefit": ("rural:benefit", "开始领取", "选择要开始按月领取养老金的账户（缴费或中断缴费、已年满 60 周岁）",
+                REFUND_PERM),
+    "heir": ("rural:heir", "代领人", "选择要登记或变更代领人的账户", REFUND_PERM),
+    "death": ("rural:death", "死亡结算", "选择要办理死亡结算的账户", REFUND_PERM),
 }
+
+
+def _sixty_cutoff(today: dt.date) -> dt.date:
+    """Persons born before this date are 60 in this month or earlier (``services.pension_month``)."""
+    first_next = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    try:
+        return first_next.replace(year=first_next.year - 60)
+    except ValueError:  # pragma: no cover - the first of a month always exists
+        return dt.date(first_next.year - 60, first_next.month, 1)
 
 
 @viewer_required
@@ -268,9 +302,12 @@ def account_pick(request, purpose: str):
     if not request.user.has_perm(perm) and not (perm == VIEW_PERM and can_view(request.user)):
         raise PermissionDenied("您没有此功能的权限")
     qs = accounts_list(user=request.user)
-    if purpose in ("edit", "refund"):
-        qs = qs.filter(status__in=OPEN_STATUSES if purpose == "edit"
-                       else [AccountStatus.PAYING, AccountStatus.SUSPENDED])
+    if purpose in ("edit", "heir", "death"):
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif purpose in ("refund", "benefit"):
+        qs = qs.filter(status__in=[AccountStatus.PAYING, AccountStatus.SUSPENDED])
+    if purpose == "benefit":
+        qs = qs.filter(person__birth_date__lt=_sixty_cutoff(timezone.localdate()), person__death_date__isnull=True)
     table = AccountTable(request, qs)
     table.column("name").link = lambda row: reverse(target, args=[row["pk"]])
     return render_table(request, table, "rural_pension/account_list.html", {
@@ -294,6 +331,11 @@ def _account_context(request, account: RuralAccount, tab: str) -> dict:
         "can_edit": user.has_perm(EDIT_PERM) and account.status in OPEN_STATUSES,
         "can_refund": user.has_perm(REFUND_PERM) and account.status in (AccountStatus.PAYING,
                                                                         AccountStatus.SUSPENDED),
+        "can_start": _can_start(user, account),
+        "can_heir": user.has_perm(REFUND_PERM) and account.status in OPEN_STATUSES,
+        "can_death": user.has_perm(REFUND_PERM) and account.status in OPEN_STATUSES,
+        "receipt": _receipt(account),
+        "heir_bank": person_current_account(account.heir) if account.heir_id else None,
         "breadcrumbs": _crumbs((f"{account.person.name} 的账户", "")),
     }
     try:
@@ -314,6 +356,26 @@ def _account_context(request, account: RuralAccount, tab: str) -> dict:
     elif tab == "benefit":
         ctx["benefit"] = account_benefit(account=account)
     return ctx
+
+
+def _can_start(user, account: RuralAccount) -> bool:
+    """开始领取 offered: a paying/suspended account of a living person who is 60 this month or earlier."""
+    return (user.has_perm(REFUND_PERM) and account.status in (AccountStatus.PAYING, AccountStatus.SUSPENDED)
+            and account.person.death_date is None
+            and pension_month(account.person) <= month_of(timezone.localdate()))
+
+
+def _receipt(account: RuralAccount) -> dict | None:
+    """The receiving details: what was fixed at the start, and the 120-month guarantee counted as the death
+    settlement counts it (the months from the start through this month — or through the death month)."""
+    if not account.benefit_start_month:
+        return None
+    death = account.person.death_date
+    until = death or timezone.localdate()
+    left = rural_death_guarantee_left(account=account, death_date=until)
+    return {"start": account.benefit_start_month, "base": account.benefit_base, "coefficient": account.coefficient,
+            "monthly": account.monthly_benefit, "guarantee": GUARANTEE_MONTHS, "used": GUARANTEE_MONTHS - left,
+            "left": left, "until": month_of(until), "dead": death is not None}
 
 
 @viewer_required
@@ -456,6 +518,254 @@ def refund_settle(request, pk: int):
 
 
 # --------------------------------------------------------------------------------------------------
+# 开始领取: form → 试算 (accumulation × coefficient, the confirm step) → start → the account page
+
+
+def _pension_refusal(account: RuralAccount) -> str:
+    """Why 开始领取 is not offered for this account ("" when it is)."""
+    person = account.person
+    if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
+        return f"{person.name} 的账户{account.get_status_display()}，不能开始领取"
+    if person.death_date:
+        return f"{person.name} 已于 {person.death_date:%Y-%m-%d} 死亡，请办理死亡结算"
+    month = pension_month(person)
+    if month > month_of(timezone.localdate()):
+        return f"{person.name} {format_month(month)} 才年满 60 周岁，不能开始领取"
+    return ""
+
+
+def _benefit_context(request, account, form) -> dict:
+    return {"account": account, "form": form, "sixty": pension_month(account.person),
+            "breadcrumbs": _account_crumbs(account, ("开始领取", ""))}
+
+
+@refund_required
+def benefit(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    first = max(pension_month(account.person), month_of(timezone.localdate()))
+    form = BenefitStartForm(initial={"start": first})
+    ctx = _benefit_context(request, account, form)
+    ctx["refused"] = _pension_refusal(account)
+    return render(request, "rural_pension/benefit.html", ctx)
+
+
+@refund_required
+def benefit_quote(request, pk: int):
+    """The accumulation on the first day of the start month (with its yearly table), the coefficient and
+    the monthly benefit, with the confirm button (nothing written)."""
+    account = account_get(user=request.user, pk=pk)
+    form = BenefitStartForm(request.GET)
+    ctx = _benefit_context(request, account, form)
+    if not form.is_valid():
+        return render(request, "rural_pension/benefit.html", ctx)
+    start = form.cleaned_data["start"]
+    try:
+        fixed = rural_benefit_quote(account=account, start_month=start)
+    except RuralError as exc:
+        ctx["refused"] = str(exc)
+        return render(request, "rural_pension/benefit.html", ctx)
+    rows = _year_rows(fixed.quote.rows)
+    ctx.update(start=start, note=form.cleaned_data["note"], fixed=fixed, rows=rows, totals=_year_totals(rows),
+               words=amount_in_words(fixed.monthly),
+               breadcrumbs=_account_crumbs(account, ("开始领取", reverse("rural:benefit", args=[account.pk])),
+                                           ("试算", "")))
+    return render(request, "rural_pension/benefit_quote.html", ctx)
+
+
+@require_POST
+@refund_required
+def benefit_confirm(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    form = BenefitConfirmForm(request.POST)
+    if not form.is_valid() or not _confirmed(request):
+        messages.error(request, "请先试算并确认月养老金")
+        return redirect("rural:benefit", pk=account.pk)
+    start, note, monthly = (form.cleaned_data[k] for k in ("start", "note", "monthly"))
+    detail = reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit"
+    try:
+        account = rural_benefit_start(account=account, start_month=start, user=request.user, note=note,
+                                      expected_monthly=monthly)
+    except RuralError as exc:
+        current = RuralAccount.objects.get(pk=account.pk)
+        if current.benefit_start_month and current.status == AccountStatus.RECEIVING:  # a second click
+            messages.warning(request, f"{exc}。{account.person.name} 已于 {format_month(current.benefit_start_month)} "
+                                      f"起领取，月养老金 {format_yuan(current.monthly_benefit)} 元。")
+            return redirect(detail)
+        messages.error(request, f"{exc}。未做任何修改。")
+        return redirect(f"{reverse('rural:benefit_quote', args=[account.pk])}?start={format_month(start)}")
+    messages.success(request, format_html(
+        "已开始领取：{} 自 {} 起每月 {} 元（领取时账户积累额 {} 元 × 计发系数 {}），已纳入老农保按月发放。",
+        account.person.name, format_month(account.benefit_start_month), format_yuan(account.monthly_benefit),
+        format_yuan(account.benefit_base), account.coefficient))
+    return redirect(detail)
+
+
+# --------------------------------------------------------------------------------------------------
+# 代领人: find a registered person → see who (and their bank account) → set with a reason
+
+
+def _heir_choice(request, value) -> tuple[object, str]:
+    """(the person chosen as heir, or None; an error when the number names nobody the user may see)."""
+    value = str(value or "").strip()
+    if not value:
+        return None, ""
+    if not value.isdigit():
+        return None, "请从查找结果中选择代领人"
+    person = persons_visible(request.user).filter(pk=int(value)).first()
+    if person is None:
+        return None, "人员不存在或不在您的管辖范围内"
+    return person, ""
+
+
+@refund_required
+def heir(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    after = "death" if (request.POST.get("next") or request.GET.get("next")) == "death" else ""
+    q = (request.GET.get("q") or "").strip()
+    form = HeirForm(request.POST or None)
+    chosen, error = _heir_choice(request, request.POST.get("heir") if request.method == "POST"
+                                 else request.GET.get("heir"))
+    ctx = {"account": account, "form": form, "q": q, "next": after, "chosen": chosen, "error": error,
+           "current_bank": person_current_account(account.heir) if account.heir_id else None,
+           "breadcrumbs": _account_crumbs(account, ("代领人", ""))}
+    if account.status not in OPEN_STATUSES:
+        ctx["refused"] = f"{account.person.name} 的账户{account.get_status_display()}，不能变更代领人"
+        return render(request, "rural_pension/heir.html", ctx)
+    if q:
+        ctx["results"] = [{"p": p, "bank": person_current_account(p), "self": p.pk == account.person_id}
+                          for p in person_search(user=request.user, q=q, limit=20)]
+    if chosen is not None:
+        ctx["chosen_bank"] = person_current_account(chosen)
+    if request.method == "POST":
+        if chosen is None:
+            ctx["error"] = error or "请先查找并选择代领人"
+        elif form.is_valid() and _confirmed(request):
+            back = (reverse("rural:death", args=[account.pk]) if after
+                    else reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit")
+            if account.heir_id == chosen.pk:  # e.g. a second click: already done
+                messages.info(request, f"{account.person.name} 的代领人已是 {chosen.name}，未做修改。")
+                return redirect(back)
+            try:
+                rural_heir_set(account=account, heir=chosen, user=request.user, reason=form.cleaned_data["reason"])
+            except RuralError as exc:
+                ctx["error"] = f"{exc}。未做任何修改。"
+            else:
+                messages.success(request, format_html("已登记 {} 的代领人：{}（原因：{}），已记入审计日志。",
+                                                      account.person.name, chosen.name, form.cleaned_data["reason"]))
+                return redirect(back)
+    return render(request, "rural_pension/heir.html", ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# 死亡结算: form → 试算 (the whole balance, or the guarantee months × monthly) → settle → 结算单
+
+
+def _death_context(request, account, form) -> dict:
+    heir_ = account.heir
+    return {"account": account, "form": form, "heir": heir_,
+            "heir_bank": person_current_account(heir_) if heir_ else None,
+            "breadcrumbs": _account_crumbs(account, ("死亡结算", ""))}
+
+
+def _death_refusal(account: RuralAccount) -> str:
+    if account.status not in OPEN_STATUSES:
+        return f"{account.person.name} 的账户{account.get_status_display()}，不能办理死亡结算"
+    return ""
+
+
+@refund_required
+def death(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    form = DeathForm(initial={"on": timezone.localdate(), "death_date": account.person.death_date,
+                              "pay": Doc.PayMethod.BANK})
+    ctx = _death_context(request, account, form)
+    ctx["refused"] = _death_refusal(account)
+    return render(request, "rural_pension/death.html", ctx)
+
+
+@refund_required
+def death_quote(request, pk: int):
+    """What the heir is due (nothing written): the balance on the settlement date with its yearly table
+    (death before receipt), or the guaranteed months left × the monthly benefit (death while receiving)."""
+    account = account_get(user=request.user, pk=pk)
+    form = DeathForm(request.GET)
+    ctx = _death_context(request, account, form)
+    ctx["refused"] = _death_refusal(account)
+    if ctx["refused"] or not form.is_valid():
+        return render(request, "rural_pension/death.html", ctx)
+    death_date, on, pay = (form.cleaned_data[k] for k in ("death_date", "on", "pay"))
+    heir_ = ctx["heir"]
+    if heir_ is None:
+        ctx["refused"] = "请先登记代领人（领取死亡结算款项的人）"
+        return render(request, "rural_pension/death.html", ctx)
+    try:
+        due = rural_death_quote(account=account, death_date=death_date, on=on)
+    except RuralError as exc:
+        ctx["refused"] = str(exc)
+        return render(request, "rural_pension/death.html", ctx)
+    rows = _year_rows(due.quote.rows) if due.quote else []
+    ctx.update(death_date=death_date, on=on, pay=pay, pay_label=Doc.PayMethod(pay).label, due=due, rows=rows,
+               totals=_year_totals(rows), words=amount_in_words(due.amount) if due.amount > 0 else "",
+               guarantee=due.table.get("guarantee"),
+               breadcrumbs=_account_crumbs(account, ("死亡结算", reverse("rural:death", args=[account.pk])),
+                                           ("试算", "")))
+    bank = ctx["heir_bank"]
+    if heir_.death_date:
+        ctx["blocked"] = f"代领人 {heir_.name} 已死亡，请先变更代领人"
+    elif due.amount > 0 and pay == Doc.PayMethod.BANK and (bank is None or not bank.account_number):
+        ctx["blocked"] = f"代领人 {heir_.name} 没有登记银行账户，不能银行代发；请先登记其支付账户，或选择现金支付"
+    return render(request, "rural_pension/death_quote.html", ctx)
+
+
+@require_POST
+@refund_required
+def death_settle(request, pk: int):
+    account = account_get(user=request.user, pk=pk)
+    form = DeathSettleForm(request.POST)
+    if not form.is_valid() or not _confirmed(request):
+        messages.error(request, "请先试算并确认应付金额")
+        return redirect("rural:death", pk=account.pk)
+    death_date, on, pay, amount = (form.cleaned_data[k] for k in ("death_date", "on", "pay", "amount"))
+    quote_url = (f"{reverse('rural:death_quote', args=[account.pk])}?death_date={death_date:%Y-%m-%d}"
+                 f"&on={on:%Y-%m-%d}&pay={pay}")
+    heir_, error = _heir_choice(request, form.cleaned_data["heir"])
+    if heir_ is None:
+        messages.error(request, f"{error}。未做任何修改。")
+        return redirect(quote_url)
+    if account.status in OPEN_STATUSES and account.heir_id != heir_.pk:
+        messages.error(request, "代领人已变更，请重新试算。未做任何修改。")
+        return redirect(quote_url)
+    try:
+        result = rural_death_settle(account=account, death_date=death_date, heir=heir_, pay_method=pay,
+                                    user=request.user, on=on, expected_amount=amount)
+    except RuralError as exc:
+        current = RuralAccount.objects.get(pk=account.pk)
+        if current.status == AccountStatus.TERMINATED:  # a second click on 确认结算: the first one did it
+            existing = Doc.objects.filter(account=account, state=Doc.State.SETTLED).exclude(
+                kind=Doc.Kind.REFUND).first()
+            if existing is not None:
+                messages.warning(request, format_html("{}。{}", str(exc), _doc_link(existing)))
+                return redirect("rural:document_detail", number=existing.number)
+            messages.warning(request, f"{exc}。")
+            return redirect("rural:account_detail", pk=account.pk)
+        messages.error(request, f"{exc}。未做任何修改。")
+        return redirect(quote_url)
+    if result.document is None:
+        messages.success(request, format_html(
+            "已办理死亡结算：{} 死亡日期 {}，保证期已满，无应付金额；按月领取已终止，账户已终止。{}",
+            account.person.name, f"{death_date:%Y-%m-%d}", _account_link(account)))
+        return redirect("rural:account_detail", pk=account.pk)
+    doc = result.document
+    pdf = reverse("rural:document_pdf", args=[doc.number])
+    messages.success(request, format_html(
+        "已办理死亡结算：{} 结算单 {}，付代领人 {} {} 元（{}），{}；账户已终止。<a href=\"{}\" target=\"_blank\">打印结算单</a>",
+        account.person.name, doc.number, heir_.name, format_yuan(doc.amount), amount_in_words(doc.amount),
+        doc.get_pay_method_display() + (f"，已生成零星发放批次 {doc.payroll_run_id}，待审核报盘"
+                                        if doc.payroll_run_id else ""), pdf))
+    return redirect("rural:document_detail", number=doc.number)
+
+
+# --------------------------------------------------------------------------------------------------
 # 结算单: list, page, PDF, rollback
 
 
@@ -529,7 +839,8 @@ def _month_start(today: dt.date) -> dt.datetime:
 def rollback_list(request):
     """退款回退: this month's settled documents, each with its 回退 action."""
     today = timezone.localdate()
-    qs = documents_list(user=request.user, state=Doc.State.SETTLED).filter(created_at__gte=_month_start(today))
+    qs = documents_list(user=request.user, state=Doc.State.SETTLED, kind=Doc.Kind.REFUND).filter(
+        created_at__gte=_month_start(today))
     table = RollbackTable(request, qs)
     return render_table(request, table, "rural_pension/document_list.html", {
         "title": "退款回退", "breadcrumbs": _crumbs(("退款回退", "")),
@@ -548,6 +859,8 @@ def _rollback_block(doc: RuralDocument, today: dt.date) -> str:
     """Why the document cannot be rolled back now ("" when it can): what the service will say."""
     if doc.state != Doc.State.SETTLED:
         return f"结算单 {doc.number} 已回退"
+    if doc.kind != Doc.Kind.REFUND:
+        return f"结算单 {doc.number} 是{doc.get_kind_display()}，不能按退款回退"
     made = timezone.localtime(doc.created_at).date()
     if (made.year, made.month) != (today.year, today.month):
         return f"结算单 {doc.number} 于 {made:%Y-%m-%d} 办理，只能在当月（{made:%Y年%m月}）回退，跨月不能回退"
@@ -658,6 +971,63 @@ def rates(request):
                            existing_pct=_pct(existing.rate) if existing else "", figures=_year_figures(year),
                            account_count=RuralAccount.objects.count())
     return render(request, "rural_pension/rates.html", ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# 计发系数 (交费领取计算表)
+
+
+def _coefficient_rows() -> list[dict]:
+    """The table, each row with who set it and when (the model keeps no such fields: the audit log does)."""
+    rows = list(BenefitCoefficient.objects.order_by("from_month"))
+    last = {}
+    for event in (AuditEvent.objects.filter(object_type="rural_pension.benefitcoefficient",
+                                            object_id__in=[str(r.pk) for r in rows]).order_by("id")):
+        last[event.object_id] = event
+    out = []
+    for i, r in enumerate(rows):
+        upto = rows[i + 1].from_month if i + 1 < len(rows) else None
+        event = last.get(str(r.pk))
+        out.append({"row": r, "until": (upto - dt.timedelta(days=1)).replace(day=1) if upto else None,
+                    "by": event.username if event else "", "at": event.occurred_at if event else None})
+    return out
+
+
+@viewer_required
+def coefficients(request):
+    can_set = request.user.has_perm(RATES_PERM)
+    form = CoefficientForm(request.POST or None) if can_set else None
+    ctx = {"rows": _coefficient_rows(), "form": form, "can_set": can_set,
+           "breadcrumbs": _crumbs(("计发系数", ""))}
+    if request.method == "POST":
+        if not can_set:
+            raise PermissionDenied("您没有维护计发系数的权限")
+        if form.is_valid():
+            month, value, reason = (form.cleaned_data[k] for k in ("from_month", "coefficient", "reason"))
+            existing = BenefitCoefficient.objects.filter(from_month=month).first()
+            if existing is not None and existing.coefficient == value:
+                form.add_error("coefficient", f"{format_month(month)} 起的计发系数已是 {value}，无需修改")
+            elif _confirmed(request):
+                try:
+                    benefit_coefficient_set(user=request.user, from_month=month, coefficient=value, reason=reason)
+                except RuralError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, format_html(
+                        "已{} {} 起的计发系数 {}{}。此后开始领取的人员按新系数计发；已开始领取的月养老金不变。",
+                        "修改" if existing else "设置", format_month(month), value,
+                        f"（原为 {existing.coefficient}）" if existing else ""))
+                    return redirect("rural:coefficients")
+            else:
+                later = BenefitCoefficient.objects.filter(from_month__gt=month).order_by("from_month").first()
+                started = RuralAccount.objects.filter(benefit_start_month__gte=month)
+                if later is not None:
+                    started = started.filter(benefit_start_month__lt=later.from_month)
+                ctx.update(confirm=True, month=month, value=value, reason=reason, existing=existing, later=later,
+                           in_force=BenefitCoefficient.objects.filter(from_month__lte=month).order_by(
+                               "-from_month").first(),
+                           started=started.count())
+    return render(request, "rural_pension/coefficients.html", ctx)
 
 
 # --------------------------------------------------------------------------------------------------

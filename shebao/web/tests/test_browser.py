@@ -77,3 +77,142 @@ def test_shell_search_list_and_wip(live_server):
         expect(page.locator("main")).to_contain_text("尚未建成")
         page.screenshot(path=str(ARTIFACTS / "web-5-wip.png"))
         browser.close()
+
+
+def test_rural_benefit_start_heir_death_settlement_and_statement(live_server):
+    """老农保 receipt in the browser: a clerk opens the account of a 60+ person who still pays, starts the
+    monthly benefit (试算: accumulation × 计发系数 → confirm), records the 代领人 found by name (their bank
+    account masked), settles the death within the 120-month guarantee by bank, and prints the 结算单 (PDF
+    saved and rasterised with pdftoppm). Screenshots rural-2*.png at 1366×768."""
+    import shutil
+    import subprocess
+    from decimal import Decimal
+
+    from django.utils import timezone
+    from playwright.sync_api import expect, sync_playwright
+
+    from shebao.benefits.months import month_of
+    from shebao.common.money import amount_in_words, format_yuan, quantize
+    from shebao.payroll.models import PayrollLine
+    from shebao.registry.services import bank_account_set
+    from shebao.rural_pension.models import Contribution, RuralAccount, RuralDocument
+    from shebao.rural_pension.services import credited_rate_set, rural_benefit_quote, rural_years_recompute
+    from shebao.web.tests.helpers import PASSWORD, town
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    today = timezone.localdate()
+    clerk = make_user("nbshouli", roles=("clerk",), all_regions=True)
+    person = make_person("沈阿毛", number=id_number(dt.date(1961, 2, 14)), town_name="浒山街道")
+    heir = make_person("沈小龙", number=id_number(dt.date(1987, 9, 3)), town_name="浒山街道")
+    bank_account_set(user=clerk, person=heir, bank="ICBC", account_number="6222021001000009055", holder_name="沈小龙",
+                     valid_from=dt.date(2020, 1, 1))
+    account = RuralAccount.objects.create(person=person, town=town("浒山街道"), enrolled_on=dt.date(2012, 12, 1))
+    for year in range(2012, today.year + 1):
+        credited_rate_set(user=clerk, year=year, rate="0.0200" if year % 2 else "0.0175", reason="利率表",
+                          recompute=False)
+    Contribution.objects.bulk_create(
+        [Contribution(account=account, month=dt.date(year, 4, 1), kind="personal", amount=Decimal("600.00"))
+         for year in range(2013, 2025)]
+        + [Contribution(account=account, month=dt.date(year, 10, 1), kind="collective", amount=Decimal("150.00"))
+           for year in range(2013, 2025)])
+    rural_years_recompute()
+    start = month_of(today)
+    expected = rural_benefit_quote(account=account, start_month=start)
+    monthly = expected.monthly
+    assert monthly == quantize(expected.accumulation * expected.coefficient) and monthly > 0
+    due = quantize(monthly * 119)  # start and death this month: 1 month due, 119 guaranteed months left
+
+    def shot(page, name, *, full_page=False):
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", "nbshouli")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator(".topbar .user-name")).to_have_text("NBSHOULI")
+
+        # 1. the account of a paying 65-year-old offers 开始领取
+        page.goto(f"{live_server.url}/nb/{account.pk}/")
+        expect(page.locator("#account-status")).to_have_text("缴费")
+        expect(page.locator("#btn-benefit")).to_be_visible()
+        shot(page, "rural-20-account-paying")
+
+        # 2. 开始领取: the start month (this month by default) → 试算 → confirm
+        page.click("#btn-benefit")
+        expect(page.locator("input[name=start]")).to_have_value(f"{start:%Y-%m}")
+        shot(page, "rural-21-benefit-form")
+        page.click("#btn-benefit-quote")
+        expect(page.locator("#benefit-base")).to_have_text(format_yuan(expected.accumulation))
+        expect(page.locator("#benefit-coefficient")).to_have_text(str(expected.coefficient))
+        expect(page.locator("#benefit-monthly")).to_have_text(format_yuan(monthly))
+        expect(page.locator("#benefit-words")).to_have_text(amount_in_words(monthly))
+        shot(page, "rural-22-benefit-quote")
+        page.click("#confirm-benefit")
+        expect(page.locator(".messages")).to_contain_text("已开始领取")
+        expect(page.locator("#account-status")).to_have_text("领取")
+        expect(page.locator("#receipt-monthly")).to_have_text(format_yuan(monthly))
+        expect(page.locator("#guarantee-left")).to_have_text("119")
+        shot(page, "rural-23-receiving", full_page=True)
+        account.refresh_from_db()
+        assert (account.status, account.monthly_benefit, account.benefit_start_month) == ("receiving", monthly, start)
+
+        # 3. 代领人: find by name, pick, the bank account masked, a reason
+        page.click("#btn-heir")
+        page.fill("#heir-q", "沈小龙")
+        page.click("#btn-heir-search")
+        expect(page.locator("#heir-results")).to_contain_text("6222***********9055")
+        page.click("#heir-results >> text=选为代领人")
+        expect(page.locator("#chosen-bank")).to_contain_text("6222***********9055")
+        page.fill("textarea[name=reason]", "家属到窗口申报")
+        shot(page, "rural-24-heir-confirm")
+        page.click("#confirm-heir")
+        expect(page.locator(".messages")).to_contain_text("已登记 沈阿毛 的代领人：沈小龙")
+        shot(page, "rural-25-heir-set")
+
+        # 4. 死亡结算 within the guarantee, by bank → the 结算单
+        page.click("#btn-death")
+        expect(page.locator("#death-heir")).to_contain_text("沈小龙")
+        page.fill("input[name=death_date]", today.isoformat())
+        page.check("input[name=pay][value=bank]")
+        shot(page, "rural-26-death-form")
+        page.click("#btn-death-quote")
+        expect(page.locator("#death-months")).to_have_text("119")
+        expect(page.locator("#death-amount")).to_have_text(format_yuan(due))
+        expect(page.locator("#death-words")).to_have_text(amount_in_words(due))
+        shot(page, "rural-27-death-quote")
+        page.click("#confirm-death")
+        expect(page.locator(".messages")).to_contain_text("已办理死亡结算")
+        doc = RuralDocument.objects.get()
+        assert (doc.kind, doc.amount, doc.pay_method, doc.payee_id) == ("death_guarantee", due, "bank", heir.pk)
+        line = PayrollLine.objects.get(pk=doc.payroll_line_id)
+        assert (line.person_id, line.account_number, line.net) == (heir.pk, "6222021001000009055", due)
+        expect(page.locator("main h1")).to_contain_text(doc.number)
+        expect(page.locator("#doc-amount")).to_have_text(format_yuan(due))
+        shot(page, "rural-28-death-settled", full_page=True)
+        account.refresh_from_db()
+        assert account.status == "terminated" and account.heir_id == heir.pk
+
+        # 5. the 结算单 PDF behind the print button
+        href = page.locator("#btn-print").get_attribute("href")
+        response = page.request.get(f"{live_server.url}{href}")
+        assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+        pdf = response.body()
+        assert pdf.startswith(b"%PDF")
+        (ARTIFACTS / "rural-29-death-statement.pdf").write_bytes(pdf)
+        if shutil.which("pdftoppm"):
+            subprocess.run(["pdftoppm", "-png", "-r", "70", "-singlefile", str(ARTIFACTS / "rural-29-death-statement.pdf"),
+                            str(ARTIFACTS / "rural-29-death-statement")], check=True)
+            assert (ARTIFACTS / "rural-29-death-statement.png").stat().st_size > 10_000
+        page.reload()
+        expect(page.locator("#btn-print")).to_have_text("补打结算单")
+
+        # 6. the 计发系数 table the monthly benefit came from (a clerk reads it; reviewers maintain it)
+        page.click(".sidemenu >> text=计发系数")
+        expect(page.locator("#coefficients-table")).to_contain_text(str(expected.coefficient))
+        shot(page, "rural-30-coefficients")
+        browser.close()
