@@ -163,12 +163,15 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
 
 # The file's lines straight from the payroll lines (the same snapshot the file was rendered from,
 # read under the run lock), numbered in file order: one INSERT … SELECT, no row sent from Python.
+# The payroll lines are read by run (their run index): joined by id alone, the planner hashed every
+# line of every run (1.76M rows on the bench database, spilled in 32 batches: 3.4 s of an 80,000-line
+# export, growing with the table rather than with the file).
 _SQL_FILE_LINES = """
 INSERT INTO bank_bankfileline (bank_file_id, seq, payroll_line_id, amount, account_number, holder_name, id_number,
                                name)
 SELECT %s, u.seq, l.id, l.net, l.account_number, l.holder_name, l.id_number, l.name
 FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, seq)
-JOIN payroll_payrollline l ON l.id = u.id
+JOIN payroll_payrollline l ON l.id = u.id AND l.run_id = ANY(%s::bigint[])
 """
 
 
@@ -191,7 +194,9 @@ def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: 
     )
     bank_file.runs.set(sorted({r[1] for r in rows}))
     with connection.cursor() as cursor:
-        cursor.execute(_SQL_FILE_LINES, [bank_file.pk, "{" + ",".join(str(r[0]) for r in rows) + "}"])
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # the join's hash of the run's lines stays in memory
+        cursor.execute(_SQL_FILE_LINES, [bank_file.pk, "{" + ",".join(str(r[0]) for r in rows) + "}",
+                                         "{" + ",".join(str(i) for i in sorted({r[1] for r in rows})) + "}"])
         if cursor.rowcount != len(rows):  # pragma: no cover - the lines were read under the run lock
             raise BankError("报盘期间结算明细被改动，请重试")
     audit_record(user=user, username=username, action="bank_export", obj=bank_file,
