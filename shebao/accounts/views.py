@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -25,11 +26,11 @@ from shebao.accounts.forms import (
     TokenCreateForm,
     UserCreateForm,
     UserForm,
+    scheme_label,
 )
 from shebao.accounts.models import ApiToken, Role, User
 from shebao.accounts.selectors import api_tokens_of, user_has_sensitive, user_is_locked, users_list
 from shebao.accounts.services import (
-    SCHEME_LABELS,
     AccountError,
     api_token_create,
     api_token_revoke,
@@ -99,7 +100,7 @@ def login_view(request):
             return redirect(target)
         error = result.error
     elif request.method == "POST":
-        error = "请输入用户名和密码"
+        error = _("请输入用户名和密码")
     return render(request, "accounts/login.html", {"form": form, "error": error, "next": next_url})
 
 
@@ -111,8 +112,9 @@ def logout_view(request):
 
 def _expiry_reason(user: User) -> str:
     if user.must_change_password or user.password_changed_at is None:
-        return "首次登录或密码被系统管理员重置后，须设置自己的新密码才能继续使用。"
-    return f"您的密码已超过 {settings.SHEBAO_PASSWORD_MAX_AGE_DAYS} 天未修改，请设置新密码后继续使用。"
+        return _("首次登录或密码被系统管理员重置后，须设置自己的新密码才能继续使用。")
+    return _("您的密码已超过 %(days)s 天未修改，请设置新密码后继续使用。") % {
+        "days": settings.SHEBAO_PASSWORD_MAX_AGE_DAYS}
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
@@ -129,7 +131,7 @@ def password_change_view(request):
             form.add_error(None, str(exc))
         else:
             update_session_auth_hash(request, request.user)
-            messages.success(request, "密码已修改")
+            messages.success(request, _("密码已修改"))
             return redirect(_safe_next(request))
     expired = password_expired(request.user)
     return render(request, "accounts/password_change.html", {
@@ -149,9 +151,9 @@ def password_change_view(request):
 
 def _scope_text(user: User) -> str:
     if user.all_regions:
-        return "全市范围"
+        return _("全市范围")
     names = [r.name for r in user.regions.all()]
-    return "、".join(names) or "（未设置）"
+    return _("、").join(names) or _("（未设置）")
 
 
 @manager_required
@@ -165,9 +167,9 @@ def user_list(request):
     rows = [
         {
             "user": u,
-            "roles": "、".join(str(labels.get(g.name, g.name)) for g in u.groups.all()),
+            "roles": _("、").join(str(labels.get(g.name, g.name)) for g in u.groups.all()),
             "scope": _scope_text(u),
-            "schemes": "全部" if u.all_schemes or not u.schemes else "、".join(SCHEME_LABELS.get(s, s) for s in u.schemes),
+            "schemes": _("全部") if u.all_schemes or not u.schemes else _("、").join(scheme_label(s) for s in u.schemes),
             "locked": user_is_locked(u),
         }
         for u in page_obj
@@ -194,7 +196,7 @@ def user_create_view(request):
         except AccountError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"已新增用户 {user.username}，首次登录须修改密码")
+            messages.success(request, _("已新增用户 %(username)s，首次登录须修改密码") % {"username": user.username})
             return redirect("accounts:user_list")
     return render(request, "accounts/user_form.html", {"form": form, "creating": True})
 
@@ -215,7 +217,7 @@ def user_edit(request, pk: int):
         except AccountError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"已保存用户 {target.username}")
+            messages.success(request, _("已保存用户 %(username)s") % {"username": target.username})
             return redirect("accounts:user_list")
     return render(request, "accounts/user_form.html", {"form": form, "target": target, "creating": False})
 
@@ -231,7 +233,7 @@ def user_reset_password_view(request, pk: int):
         except AccountError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"已重置 {target.username} 的密码，该用户下次登录须修改密码")
+            messages.success(request, _("已重置 %(username)s 的密码，该用户下次登录须修改密码") % {"username": target.username})
             return redirect("accounts:user_list")
     return render(request, "accounts/user_reset_password.html", {"form": form, "target": target})
 
@@ -241,7 +243,7 @@ def user_reset_password_view(request, pk: int):
 def user_unlock_view(request, pk: int):
     target = get_object_or_404(User, pk=pk)
     user_unlock(user=target, actor=request.user)
-    messages.success(request, f"已解锁用户 {target.username}")
+    messages.success(request, _("已解锁用户 %(username)s") % {"username": target.username})
     return redirect("accounts:user_list")
 
 
@@ -275,5 +277,5 @@ def token_list(request):
 def token_revoke(request, pk: int):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     if api_token_revoke(token=token, actor=request.user):
-        messages.success(request, f"已吊销令牌 {token.name}")
+        messages.success(request, _("已吊销令牌 %(name)s") % {"name": token.name})
     return redirect("accounts:token_list")

@@ -6,6 +6,8 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from shebao.benefits.forms import MonthField
 from shebao.benefits.models import Adjustment
@@ -24,29 +26,30 @@ MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
 
 
 class EnrollForm(forms.Form):
-    id_number = forms.CharField(label="身份证号", max_length=18)
-    name = forms.CharField(label="姓名", max_length=50, required=False, help_text="新人员必填；已登记人员须与登记一致")
-    town = forms.ChoiceField(label="镇街道", required=False, help_text="新人员必填")
-    mobile = forms.CharField(label="手机", max_length=20, required=False)
-    start_month = MonthField(label="开始发放年月")
-    service_years = forms.DecimalField(label="工龄(年)", max_digits=5, decimal_places=2, min_value=0, initial=0)
-    bank = forms.ChoiceField(label="开户银行", choices=[("", "—")] + list(Bank.choices), required=False)
-    account_number = forms.CharField(label="银行账号", max_length=32, required=False)
-    holder_name = forms.CharField(label="户名", max_length=50, required=False)
-    note = forms.CharField(label="备注", max_length=200, required=False)
+    id_number = forms.CharField(label=_("身份证号"), max_length=18)
+    name = forms.CharField(label=_("姓名"), max_length=50, required=False, help_text=_("新人员必填；已登记人员须与登记一致"))
+    town = forms.ChoiceField(label=_("镇街道"), required=False, help_text=_("新人员必填"))
+    mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
+    start_month = MonthField(label=_("开始发放年月"))
+    service_years = forms.DecimalField(label=_("工龄(年)"), max_digits=5, decimal_places=2, min_value=0, initial=0)
+    bank = forms.ChoiceField(label=_("开户银行"), choices=[("", "—")] + list(Bank.choices), required=False)
+    account_number = forms.CharField(label=_("银行账号"), max_length=32, required=False)
+    holder_name = forms.CharField(label=_("户名"), max_length=50, required=False)
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["town"].choices = [("", "—")] + [(t.pk, t.name) for t in towns_visible(user)]
         self.items = list(zg_items())
         for item in self.items:
-            self.fields[f"item_{item.code}"] = forms.DecimalField(label=f"{item.name}（月金额）", required=False, **MONEY)
+            self.fields[f"item_{item.code}"] = forms.DecimalField(
+                label=gettext("%(item)s（月金额）") % {"item": item.name}, required=False, **MONEY)
 
     def clean(self):
         data = super().clean()
         acc = [data.get("bank"), data.get("account_number"), data.get("holder_name")]
         if any(acc) and not all(acc):
-            raise forms.ValidationError("开户银行、银行账号、户名须同时填写")
+            raise forms.ValidationError(gettext("开户银行、银行账号、户名须同时填写"))
         return data
 
     def item_amounts(self) -> dict:
@@ -55,10 +58,10 @@ class EnrollForm(forms.Form):
 
 
 class TerminateForm(forms.Form):
-    reason = forms.ChoiceField(label="减员原因")
-    death_date = forms.DateField(label="死亡日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    last_month = MonthField(label="最后发放年月", required=False, help_text="死亡以外的原因必填")
-    note = forms.CharField(label="说明", max_length=300, required=False)
+    reason = forms.ChoiceField(label=_("减员原因"))
+    death_date = forms.DateField(label=_("死亡日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    last_month = MonthField(label=_("最后发放年月"), required=False, help_text=_("死亡以外的原因必填"))
+    note = forms.CharField(label=_("说明"), max_length=300, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,11 +72,11 @@ class TerminateForm(forms.Form):
         data = super().clean()
         if data.get("reason") == "death":
             if not data.get("death_date"):
-                self.add_error("death_date", "死亡减员须填写死亡日期")
+                self.add_error("death_date", gettext("死亡减员须填写死亡日期"))
             elif data["death_date"] > timezone.localdate():
-                self.add_error("death_date", "死亡日期不能晚于今天")
+                self.add_error("death_date", gettext("死亡日期不能晚于今天"))
         elif data.get("reason") and not data.get("last_month"):
-            self.add_error("last_month", "请填写最后发放年月")
+            self.add_error("last_month", gettext("请填写最后发放年月"))
         return data
 
     def last_paid_month(self) -> dt.date:
@@ -82,20 +85,21 @@ class TerminateForm(forms.Form):
 
 
 class SuspendForm(forms.Form):
-    reason = forms.ChoiceField(label="暂停原因")
-    from_month = MonthField(label="暂停起始年月", help_text="第一个不发放的月份")
-    note = forms.CharField(label="说明", max_length=300, required=False)
+    reason = forms.ChoiceField(label=_("暂停原因"))
+    from_month = MonthField(label=_("暂停起始年月"), help_text=_("第一个不发放的月份"))
+    note = forms.CharField(label=_("说明"), max_length=300, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [
-            (r.code, f"{r.name}（恢复时{'补发' if r.pays_on_resume else '不补发'}）") for r in suspend_reasons()]
+            (r.code, (gettext("%(reason)s（恢复时补发）") if r.pays_on_resume else gettext("%(reason)s（恢复时不补发）"))
+             % {"reason": r.name}) for r in suspend_reasons()]
         self.fields["from_month"].initial = this_month()
 
 
 class ResumeForm(forms.Form):
-    from_month = MonthField(label="恢复发放年月", help_text="第一个重新发放的月份")
-    note = forms.CharField(label="说明", max_length=300, required=False)
+    from_month = MonthField(label=_("恢复发放年月"), help_text=_("第一个重新发放的月份"))
+    note = forms.CharField(label=_("说明"), max_length=300, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,10 +107,10 @@ class ResumeForm(forms.Form):
 
 
 class AmountForm(forms.Form):
-    item = forms.ChoiceField(label="待遇项目")
-    amount = forms.DecimalField(label="新月金额", **MONEY)
-    from_month = MonthField(label="起始年月", help_text="新金额从该月起生效；原标准在前一月截止，历史保留")
-    note = forms.CharField(label="依据/说明", max_length=200)
+    item = forms.ChoiceField(label=_("待遇项目"))
+    amount = forms.DecimalField(label=_("新月金额"), **MONEY)
+    from_month = MonthField(label=_("起始年月"), help_text=_("新金额从该月起生效；原标准在前一月截止，历史保留"))
+    note = forms.CharField(label=_("依据/说明"), max_length=200)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,30 +119,30 @@ class AmountForm(forms.Form):
 
 
 class AdjustmentForm(forms.Form):
-    kind = forms.ChoiceField(label="类型", choices=Adjustment.Kind.choices)
-    total = forms.DecimalField(label="总金额", max_digits=14, decimal_places=2, min_value=0.01)
-    monthly_cap = forms.DecimalField(label="每月上限", max_digits=14, decimal_places=2, min_value=0.01,
-                                     required=False, help_text="仅扣减：每月最多扣回的金额，其余顺延")
-    reason = forms.CharField(label="原因", max_length=200)
-    source = forms.CharField(label="来源/依据", max_length=200, required=False)
+    kind = forms.ChoiceField(label=_("类型"), choices=Adjustment.Kind.choices)
+    total = forms.DecimalField(label=_("总金额"), max_digits=14, decimal_places=2, min_value=0.01)
+    monthly_cap = forms.DecimalField(label=_("每月上限"), max_digits=14, decimal_places=2, min_value=0.01,
+                                     required=False, help_text=_("仅扣减：每月最多扣回的金额，其余顺延"))
+    reason = forms.CharField(label=_("原因"), max_length=200)
+    source = forms.CharField(label=_("来源/依据"), max_length=200, required=False)
 
 
 class RaiseForm(forms.Form):
-    name = forms.CharField(label="规则名称", max_length=100)
-    item = forms.ChoiceField(label="调整项目")
-    effective_month = MonthField(label="生效年月 E")
-    apply_month = MonthField(label="执行年月 A", help_text="A ≥ E；E 至 A 前的月份补发")
-    fixed = forms.DecimalField(label="定额", max_digits=14, decimal_places=2, min_value=0, initial=0)
-    per_service_year = forms.DecimalField(label="每满一年工龄", max_digits=14, decimal_places=2, min_value=0,
+    name = forms.CharField(label=_("规则名称"), max_length=100)
+    item = forms.ChoiceField(label=_("调整项目"))
+    effective_month = MonthField(label=_("生效年月 E"))
+    apply_month = MonthField(label=_("执行年月 A"), help_text=_("A ≥ E；E 至 A 前的月份补发"))
+    fixed = forms.DecimalField(label=_("定额"), max_digits=14, decimal_places=2, min_value=0, initial=0)
+    per_service_year = forms.DecimalField(label=_("每满一年工龄"), max_digits=14, decimal_places=2, min_value=0,
                                           initial=0)
-    percent = forms.DecimalField(label="比例(%)", max_digits=7, decimal_places=4, min_value=0, max_value=100,
-                                 initial=0, help_text="按基本养老金的百分比")
-    age_reference_date = forms.DateField(label="年龄计算日", required=False,
+    percent = forms.DecimalField(label=_("比例(%)"), max_digits=7, decimal_places=4, min_value=0, max_value=100,
+                                 initial=0, help_text=_("按基本养老金的百分比"))
+    age_reference_date = forms.DateField(label=_("年龄计算日"), required=False,
                                          widget=forms.DateInput(attrs={"type": "date"}),
-                                         help_text="默认生效年月的第一天")
-    age_tilts = forms.CharField(label="年龄倾斜", required=False, max_length=200,
-                                help_text="如 70:20,75:30,80:50（年满岁数:月增额，取最高一档）")
-    rule_file = forms.FileField(label="或上传规则文件 (JSON)", required=False)
+                                         help_text=_("默认生效年月的第一天"))
+    age_tilts = forms.CharField(label=_("年龄倾斜"), required=False, max_length=200,
+                                help_text=_("如 70:20,75:30,80:50（年满岁数:月增额，取最高一档）"))
+    rule_file = forms.FileField(label=_("或上传规则文件 (JSON)"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,11 +156,11 @@ class RaiseForm(forms.Form):
             part = part.strip()
             if not part:
                 continue
-            age, _, amount = part.replace("：", ":").partition(":")
+            age, _sep, amount = part.replace("：", ":").partition(":")
             try:
                 tilts.append({"min_age": int(age), "amount": str(amount.strip())})
             except ValueError:
-                raise forms.ValidationError(f"年龄倾斜“{part}”格式应为 岁数:金额") from None
+                raise forms.ValidationError(gettext("年龄倾斜“%(part)s”格式应为 岁数:金额") % {"part": part}) from None
         data = {"name": d["name"], "scheme": "ZG", "item": d["item"],
                 "effective_month": format_month(d["effective_month"]), "fixed": str(d["fixed"]),
                 "per_service_year": str(d["per_service_year"]), "percent": str(d["percent"]), "age_tilts": tilts}
@@ -166,20 +170,20 @@ class RaiseForm(forms.Form):
 
 
 class RosterUploadForm(forms.Form):
-    file = forms.FileField(label="花名册文件", help_text="xlsx、xls 或 csv（UTF-8 或 GB18030）")
+    file = forms.FileField(label=_("花名册文件"), help_text=_("xlsx、xls 或 csv（UTF-8 或 GB18030）"))
 
 
 class FlexForm(forms.Form):
-    id_number = forms.CharField(label="收款人身份证号", max_length=18)
-    amount = forms.DecimalField(label="金额", max_digits=14, decimal_places=2, min_value=0.01)
-    reason = forms.CharField(label="事由", max_length=200)
-    source = forms.CharField(label="依据/来源", max_length=200, required=False)
+    id_number = forms.CharField(label=_("收款人身份证号"), max_length=18)
+    amount = forms.DecimalField(label=_("金额"), max_digits=14, decimal_places=2, min_value=0.01)
+    reason = forms.CharField(label=_("事由"), max_length=200)
+    source = forms.CharField(label=_("依据/来源"), max_length=200, required=False)
 
 
 class IncomeForm(forms.Form):
-    id_number = forms.CharField(label="身份证号", max_length=18)
-    kind = forms.ChoiceField(label="收入类型", choices=Income.Kind.choices)
-    amount = forms.DecimalField(label="金额", max_digits=14, decimal_places=2, min_value=0.01)
-    received_on = forms.DateField(label="到账日期", widget=forms.DateInput(attrs={"type": "date"}))
-    source = forms.CharField(label="来源", max_length=200, help_text="如 家属退回、银行退回（批次号）")
-    note = forms.CharField(label="备注", max_length=300, required=False)
+    id_number = forms.CharField(label=_("身份证号"), max_length=18)
+    kind = forms.ChoiceField(label=_("收入类型"), choices=Income.Kind.choices)
+    amount = forms.DecimalField(label=_("金额"), max_digits=14, decimal_places=2, min_value=0.01)
+    received_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.CharField(label=_("来源"), max_length=200, help_text=_("如 家属退回、银行退回（批次号）"))
+    note = forms.CharField(label=_("备注"), max_length=300, required=False)

@@ -10,12 +10,14 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from shebao.benefits.models import Adjustment, BenefitAmount, PaymentStatus
@@ -59,7 +61,7 @@ ERRORS = (ZgError, BenefitError, RegistryError, MonthError)
 
 
 def _crumbs(*items):
-    return [(str(_lazy("自管人员管理支付")), "")] + list(items)
+    return [(str(_("自管人员管理支付")), "")] + list(items)
 
 
 def _person_by_id_number(user, raw: str) -> Person | None:
@@ -74,7 +76,7 @@ def _zg_person(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     enrollment = sel.zg_enrollment_of(person)
     if enrollment is None:
-        raise Http404("该人员不是自管人员")
+        raise Http404(gettext("该人员不是自管人员"))
     return person, enrollment
 
 
@@ -95,28 +97,28 @@ def _has_item(qs, value, request):
 
 class ZgPersonTable(Table):
     columns = [
-        Column("person__name", _lazy("姓名"), sortable=True, link=lambda row: reverse("self_managed:person",
+        Column("person__name", _("姓名"), sortable=True, link=lambda row: reverse("self_managed:person",
                                                                                      args=[row["person_id"]])),
-        Column("person__id_number", _lazy("身份证号"), kind="id_number", sortable=True),
-        Column("person__town__name", _lazy("镇街道"), sortable=True, sort_field="person__town__sort"),
-        Column("payment_status", _lazy("发放状态"), kind="choice", choices=PaymentStatus.choices, sortable=True),
-        Column("start_month", _lazy("开始年月"), kind="month", sortable=True),
-        Column("service_years", _lazy("工龄(年)"), kind="num", sortable=True),
-        Column("monthly_total", _lazy("当前月发放合计"), kind="money", sortable=True),
-        Column("bank", _lazy("开户银行"), kind="choice", choices=Bank.choices),
-        Column("account_number", _lazy("银行账号"), kind="account"),
+        Column("person__id_number", _("身份证号"), kind="id_number", sortable=True),
+        Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort"),
+        Column("payment_status", _("发放状态"), kind="choice", choices=PaymentStatus.choices, sortable=True),
+        Column("start_month", _("开始年月"), kind="month", sortable=True),
+        Column("service_years", _("工龄(年)"), kind="num", sortable=True),
+        Column("monthly_total", _("当前月发放合计"), kind="money", sortable=True),
+        Column("bank", _("开户银行"), kind="choice", choices=Bank.choices),
+        Column("account_number", _("银行账号"), kind="account"),
     ]
     filters = [
-        TextFilter("q", _lazy("姓名/身份证号"), method=_search, placeholder=_lazy("姓名、身份证号或后几位、拼音首字母")),
-        ChoiceFilter("town", _lazy("镇街道"), field="person__town_id",
+        TextFilter("q", _("姓名/身份证号"), method=_search, placeholder=_("姓名、身份证号或后几位、拼音首字母")),
+        ChoiceFilter("town", _("镇街道"), field="person__town_id",
                      choices=lambda request: [(t.pk, t.name) for t in towns_visible(request.user)]),
-        ChoiceFilter("status", _lazy("发放状态"), field="payment_status", choices=PaymentStatus.choices),
-        ChoiceFilter("item", _lazy("待遇项目"), method=_has_item,
+        ChoiceFilter("status", _("发放状态"), field="payment_status", choices=PaymentStatus.choices),
+        ChoiceFilter("item", _("待遇项目"), method=_has_item,
                      choices=lambda request: [(i.code, i.name) for i in sel.zg_items()]),
     ]
     extra_fields = ("person_id",)
     default_sort = "person__name"
-    export_name = _lazy("自管人员名单")
+    export_name = _("自管人员名单")
     dom_id = "zg-persons"
 
 
@@ -125,7 +127,7 @@ class ZgPersonTable(Table):
 def person_list(request):
     table = ZgPersonTable(request, sel.zg_enrollments(user=request.user))
     return render_table(request, table, "self_managed/person_list.html", {
-        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_lazy("人员管理")), "")),
+        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_("人员管理")), "")),
     })
 
 
@@ -153,11 +155,12 @@ def enroll(request):
         person = _person_by_id_number(request.user, d["id_number"])
         try:
             if person is not None and d["name"] and d["name"].strip() != person.name:
-                raise ZgError(f"姓名“{d['name']}”与登记的“{person.name}”不一致")
+                raise ZgError(gettext("姓名“%(name)s”与登记的“%(registered)s”不一致")
+                              % {"name": d["name"], "registered": person.name})
             new_person = None
             if person is None:
                 if not d["town"]:
-                    raise ZgError("新人员须选择镇街道")
+                    raise ZgError(gettext("新人员须选择镇街道"))
                 town = towns_visible(request.user).get(pk=d["town"])
                 new_person = {"id_number": d["id_number"], "name": d["name"], "town": town, "mobile": d["mobile"]}
             account = None
@@ -173,11 +176,12 @@ def enroll(request):
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{enrollment.person.name} 已纳入自管人员，{format_month(enrollment.start_month)} 起发放")
+            messages.success(request, gettext("%(name)s 已纳入自管人员，%(month)s 起发放") % {
+                "name": enrollment.person.name, "month": format_month(enrollment.start_month)})
             return redirect("self_managed:person", pk=enrollment.person_id)
     return render(request, "self_managed/enroll.html", {
         "form": form, "q": q, "found": found, "chosen": chosen,
-        "breadcrumbs": _crumbs((str(_lazy("人员管理")), reverse("self_managed:person_list")), ("人员新增", "")),
+        "breadcrumbs": _crumbs((str(_("人员管理")), reverse("self_managed:person_list")), (gettext("人员新增"), "")),
     })
 
 
@@ -196,11 +200,12 @@ def person(request, pk: int):
         "history": sel.enrollment_history(enrollment=enrollment),
         "adjustments": sel.adjustments_of(enrollment), "lines": sel.last_lines(person, 12),
         "can_manage": request.user.has_perm(MANAGE),
-        "breadcrumbs": _crumbs((str(_lazy("人员管理")), reverse("self_managed:person_list")), (person.name, "")),
+        "breadcrumbs": _crumbs((str(_("人员管理")), reverse("self_managed:person_list")), (person.name, "")),
     })
 
 
-def _action_page(request, person, *, form, title, intro="", submit="确定", extra=None):
+def _action_page(request, person, *, form, title, intro="", submit=None, extra=None):
+    submit = submit or gettext("确定")
     return render(request, "self_managed/action.html", {
         "person": person, "form": form, "title": title, "intro": intro, "submit": submit, **(extra or {}),
         "breadcrumbs": _crumbs((person.name, reverse("self_managed:person", args=[person.pk])), (title, "")),
@@ -227,17 +232,20 @@ def terminate(request, pk: int):
             except ERRORS as exc:
                 form.add_error(None, str(exc))
             else:
-                msg = f"{person.name} 已减员（{form.reasons[d['reason']].name}），最后发放年月 {format_month(result.end_month)}"
+                msg = gettext("%(name)s 已减员（%(reason)s），最后发放年月 %(month)s") % {
+                    "name": person.name, "reason": form.reasons[d["reason"]].name,
+                    "month": format_month(result.end_month)}
                 if result.overpaid:
-                    msg += (f"；多发 {result.overpaid} 元（{'、'.join(format_month(m) for m in result.overpaid_months)}）"
-                            "已登记为扣减，待扣回或追回")
+                    msg += gettext("；多发 %(amount)s 元（%(months)s）已登记为扣减，待扣回或追回") % {
+                        "amount": result.overpaid,
+                        "months": gettext("、").join(format_month(m) for m in result.overpaid_months)}
                 messages.success(request, msg)
                 return redirect("self_managed:person", pk=person.pk)
         extra = {"preview": {"last": last, "months": months, "total": total,
                              "reason": form.reasons[d["reason"]].name}}
-    return _action_page(request, person, form=form, title="减员", extra=extra,
-                        intro="死亡减员：发放到死亡当月为止，之后已发的月份为多发，登记为扣减待扣回或追回。",
-                        submit="预览")
+    return _action_page(request, person, form=form, title=gettext("减员"), extra=extra,
+                        intro=gettext("死亡减员：发放到死亡当月为止，之后已发的月份为多发，登记为扣减待扣回或追回。"),
+                        submit=gettext("预览"))
 
 
 @login_required
@@ -246,12 +254,12 @@ def status(request, pk: int):
     person, enrollment = _zg_person(request, pk)
     if enrollment.payment_status == PaymentStatus.ACTIVE:
         form = f.SuspendForm(request.POST or None)
-        title = "暂停发放"
+        title = gettext("暂停发放")
     elif enrollment.payment_status == PaymentStatus.SUSPENDED:
         form = f.ResumeForm(request.POST or None)
-        title = "恢复发放"
+        title = gettext("恢复发放")
     else:
-        messages.error(request, f"{person.name} 已终止发放，不能暂停或恢复")
+        messages.error(request, gettext("%(name)s 已终止发放，不能暂停或恢复") % {"name": person.name})
         return redirect("self_managed:person", pk=person.pk)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -259,13 +267,16 @@ def status(request, pk: int):
             if enrollment.payment_status == PaymentStatus.ACTIVE:
                 enrollment_suspend(enrollment=enrollment, reason=d["reason"], from_month=d["from_month"],
                                    user=request.user, note=d["note"])
-                messages.success(request, f"{person.name} {format_month(d['from_month'])} 起暂停发放")
+                messages.success(request, gettext("%(name)s %(month)s 起暂停发放") % {
+                    "name": person.name, "month": format_month(d["from_month"])})
             else:
                 result = enrollment_resume(enrollment=enrollment, from_month=d["from_month"], user=request.user,
                                            note=d["note"])
-                msg = f"{person.name} {format_month(d['from_month'])} 起恢复发放"
+                msg = gettext("%(name)s %(month)s 起恢复发放") % {
+                    "name": person.name, "month": format_month(d["from_month"])}
                 if result.arrears:
-                    msg += f"，补发 {result.arrears.total} 元（{len(result.months)} 个月）"
+                    msg += gettext("，补发 %(amount)s 元（%(count)s 个月）") % {
+                        "amount": result.arrears.total, "count": len(result.months)}
                 messages.success(request, msg)
         except ERRORS as exc:
             form.add_error(None, str(exc))
@@ -287,9 +298,11 @@ def amount(request, pk: int):
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{person.name} {new.item.name} {format_month(new.from_month)} 起为 {new.amount}")
+            messages.success(request, gettext("%(name)s %(item)s %(month)s 起为 %(amount)s") % {
+                "name": person.name, "item": new.item.name, "month": format_month(new.from_month),
+                "amount": new.amount})
             return redirect("self_managed:person", pk=person.pk)
-    return _action_page(request, person, form=form, title="调整待遇金额",
+    return _action_page(request, person, form=form, title=gettext("调整待遇金额"),
                         extra={"amounts": sel.amounts_history(enrollment)})
 
 
@@ -306,10 +319,11 @@ def adjust(request, pk: int):
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"已登记{adj.get_kind_display()} {adj.total} 元，下次月度结算时处理")
+            messages.success(request, gettext("已登记%(kind)s %(amount)s 元，下次月度结算时处理") % {
+                "kind": adj.get_kind_display(), "amount": adj.total})
             return redirect("self_managed:person", pk=person.pk)
-    return _action_page(request, person, form=form, title="补发/扣减",
-                        intro="补发在下一次月度结算中一次发放；扣减每月最多扣到应发金额（或每月上限），余额顺延。")
+    return _action_page(request, person, form=form, title=gettext("补发/扣减"),
+                        intro=gettext("补发在下一次月度结算中一次发放；扣减每月最多扣到应发金额（或每月上限），余额顺延。"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,25 +332,25 @@ def adjust(request, pk: int):
 
 class AdjustmentTable(Table):
     columns = [
-        Column("enrollment__person__name", _lazy("姓名"), sortable=True,
+        Column("enrollment__person__name", _("姓名"), sortable=True,
                link=lambda row: reverse("self_managed:person", args=[row["enrollment__person_id"]])),
-        Column("enrollment__person__id_number", _lazy("身份证号"), kind="id_number"),
-        Column("kind", _lazy("类型"), kind="choice", choices=Adjustment.Kind.choices),
-        Column("total", _lazy("总金额"), kind="money", sortable=True),
-        Column("remaining", _lazy("未结金额"), kind="money", sortable=True),
-        Column("monthly_cap", _lazy("每月上限"), kind="money"),
-        Column("state", _lazy("状态"), kind="choice", choices=Adjustment.State.choices),
-        Column("reason", _lazy("原因")),
-        Column("source", _lazy("来源")),
-        Column("created_at", _lazy("登记时间"), kind="datetime", sortable=True),
+        Column("enrollment__person__id_number", _("身份证号"), kind="id_number"),
+        Column("kind", _("类型"), kind="choice", choices=Adjustment.Kind.choices),
+        Column("total", _("总金额"), kind="money", sortable=True),
+        Column("remaining", _("未结金额"), kind="money", sortable=True),
+        Column("monthly_cap", _("每月上限"), kind="money"),
+        Column("state", _("状态"), kind="choice", choices=Adjustment.State.choices),
+        Column("reason", _("原因")),
+        Column("source", _("来源")),
+        Column("created_at", _("登记时间"), kind="datetime", sortable=True),
     ]
     filters = [
-        ChoiceFilter("kind", _lazy("类型"), choices=Adjustment.Kind.choices),
-        ChoiceFilter("state", _lazy("状态"), choices=Adjustment.State.choices),
+        ChoiceFilter("kind", _("类型"), choices=Adjustment.Kind.choices),
+        ChoiceFilter("state", _("状态"), choices=Adjustment.State.choices),
     ]
     extra_fields = ("enrollment__person_id",)
     default_sort = "-created_at"
-    export_name = _lazy("自管人员补发扣减")
+    export_name = _("自管人员补发扣减")
     dom_id = "zg-adjustments"
 
 
@@ -349,7 +363,7 @@ def benefits(request):
     table = AdjustmentTable(request, qs)
     suspended = sel.zg_enrollments(user=request.user).filter(payment_status=PaymentStatus.SUSPENDED).count()
     return render_table(request, table, "self_managed/benefits.html", {
-        "suspended": suspended, "breadcrumbs": _crumbs((str(_lazy("待遇管理")), "")),
+        "suspended": suspended, "breadcrumbs": _crumbs((str(_("待遇管理")), "")),
     })
 
 
@@ -379,26 +393,30 @@ def raise_page(request):
                 data = None
             if data is not None:
                 if str(data.get("scheme", "ZG")).upper() != "ZG":
-                    raise ZgError("此页面只处理自管人员（ZG）的调待规则")
+                    raise ZgError(gettext("此页面只处理自管人员（ZG）的调待规则"))
                 terms = raise_terms_parse(data)
                 rule_json = json.dumps(data, ensure_ascii=False)
                 if request.POST.get("apply") == "1":
                     if not request.user.has_perm(MANAGE):
-                        raise ZgError("您没有执行调待的权限")
+                        raise ZgError(gettext("您没有执行调待的权限"))
                     rule, done = raise_apply(terms=terms, apply_month=apply_month, user=request.user)
-                    messages.success(request, f"已执行调待“{rule.name}”：{rule.person_count} 人，月增 {rule.monthly_total} 元，"
-                                              f"补发合计 {rule.arrears_total} 元")
+                    messages.success(request, gettext(
+                        "已执行调待“%(name)s”：%(count)s 人，月增 %(monthly)s 元，补发合计 %(arrears)s 元") % {
+                        "name": rule.name, "count": rule.person_count, "monthly": rule.monthly_total,
+                        "arrears": rule.arrears_total})
                     return redirect("self_managed:raise")
                 preview = raise_preview(terms=terms, apply_month=apply_month)
         except json.JSONDecodeError as exc:
-            form.add_error(None, f"规则文件不是有效的 JSON：第 {exc.lineno} 行 {exc.msg}")
+            form.add_error(None, gettext("规则文件不是有效的 JSON：第 %(line)s 行 %(msg)s") % {"line": exc.lineno, "msg": exc.msg})
         except UnicodeDecodeError:
-            form.add_error(None, "规则文件应为 UTF-8 编码的 JSON")
+            form.add_error(None, gettext("规则文件应为 UTF-8 编码的 JSON"))
+        except ValidationError as exc:  # a malformed 年龄倾斜 from RaiseForm.rule_data
+            form.add_error(None, exc)
         except (*ERRORS, ValueError) as exc:
             form.add_error(None, str(exc))
     return render(request, "self_managed/raise.html", {
         "form": form, "preview": preview, "rule_json": rule_json, "rules": sel.raise_rules()[:20],
-        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_lazy("批量调待")), "")),
+        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_("批量调待")), "")),
     })
 
 
@@ -414,7 +432,7 @@ def query(request):
     if len(found) == 1:
         return redirect("self_managed:query_person", pk=found[0].pk)
     return render(request, "self_managed/query.html", {
-        "q": q, "found": found, "breadcrumbs": _crumbs((str(_lazy("综合查询")), "")),
+        "q": q, "found": found, "breadcrumbs": _crumbs((str(_("综合查询")), "")),
     })
 
 
@@ -424,7 +442,7 @@ def query_person(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     return render(request, "self_managed/query_person.html", {
         **sel.person_overview(person),
-        "breadcrumbs": _crumbs((str(_lazy("综合查询")), reverse("self_managed:query")), (person.name, "")),
+        "breadcrumbs": _crumbs((str(_("综合查询")), reverse("self_managed:query")), (person.name, "")),
     })
 
 
@@ -450,7 +468,7 @@ def roster(request):
     batches = RosterImport.objects.defer("content").select_related("created_by")[:20]
     return render(request, "self_managed/roster.html", {
         "form": form, "batches": batches, "can_manage": request.user.has_perm(MANAGE),
-        "breadcrumbs": _crumbs((str(_lazy("花名册")), "")),
+        "breadcrumbs": _crumbs((str(_("花名册")), "")),
     })
 
 
@@ -469,7 +487,7 @@ def roster_batch(request, pk: int):
     return render(request, "self_managed/roster_batch.html", {
         "batch": batch, "plan": plan, "changed": plan.changed[:500] if plan else [],
         "errors": plan.errors[:1000] if plan else [],
-        "breadcrumbs": _crumbs((str(_lazy("花名册")), reverse("self_managed:roster")), (batch.file_name, "")),
+        "breadcrumbs": _crumbs((str(_("花名册")), reverse("self_managed:roster")), (batch.file_name, "")),
     })
 
 
@@ -483,7 +501,7 @@ def roster_batch_confirm(request, pk: int):
     except ERRORS as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"已导入：{result.plan.summary_text()}")
+        messages.success(request, gettext("已导入：%(summary)s") % {"summary": result.plan.summary_text()})
     return redirect("self_managed:roster_batch", pk=pk)
 
 
@@ -501,7 +519,8 @@ def roster_export(request):
     buffer = io.BytesIO()
     write_roster(buffer, rows, fmt=fmt)
     buffer.seek(0)
-    name = f"自管人员花名册-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
+    title = gettext("自管人员花名册")
+    name = f"{title}-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
     response = FileResponse(buffer, content_type="text/csv; charset=utf-8" if fmt == "csv" else
                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f"attachment; filename=\"roster.{fmt}\"; filename*=UTF-8''{quote(name)}"
@@ -514,21 +533,21 @@ def roster_export(request):
 
 class FlexTable(Table):
     columns = [
-        Column("person__name", _lazy("收款人"), sortable=True,
+        Column("person__name", _("收款人"), sortable=True,
                link=lambda row: reverse("self_managed:query_person", args=[row["person_id"]])),
-        Column("person__id_number", _lazy("身份证号"), kind="id_number"),
-        Column("amount", _lazy("金额"), kind="money", sortable=True),
-        Column("reason", _lazy("事由")),
-        Column("source", _lazy("依据/来源")),
-        Column("run_id", _lazy("零星发放批次"), kind="num"),
-        Column("run__state", _lazy("批次状态"), kind="choice",
-               choices=[("computed", "已计算"), ("approved", "已审核"), ("exported", "已报盘"),
-                        ("returned", "已回盘"), ("completed", "已完成")]),
-        Column("created_at", _lazy("登记时间"), kind="datetime", sortable=True),
+        Column("person__id_number", _("身份证号"), kind="id_number"),
+        Column("amount", _("金额"), kind="money", sortable=True),
+        Column("reason", _("事由")),
+        Column("source", _("依据/来源")),
+        Column("run_id", _("零星发放批次"), kind="num"),
+        Column("run__state", _("批次状态"), kind="choice",
+               choices=[("computed", _("已计算")), ("approved", _("已审核")), ("exported", _("已报盘")),
+                        ("returned", _("已回盘")), ("completed", _("已完成"))]),
+        Column("created_at", _("登记时间"), kind="datetime", sortable=True),
     ]
     extra_fields = ("person_id",)
     default_sort = "-created_at"
-    export_name = _lazy("灵活支付")
+    export_name = _("灵活支付")
     prefix = "f_"
     dom_id = "zg-flex"
 
@@ -544,7 +563,7 @@ def flex(request):
             d = form.cleaned_data
             person = _person_by_id_number(request.user, d["id_number"])
             if person is None:
-                form.add_error("id_number", "找不到该身份证号的人员（或不在您的管辖范围内）")
+                form.add_error("id_number", gettext("找不到该身份证号的人员（或不在您的管辖范围内）"))
             else:
                 try:
                     payment = flex_payment_create(person=person, amount=d["amount"], reason=d["reason"],
@@ -552,37 +571,38 @@ def flex(request):
                 except ERRORS as exc:
                     form.add_error(None, str(exc))
                 else:
-                    messages.success(request, f"已登记灵活支付 {person.name} {payment.amount} 元，生成零星发放批次 "
-                                              f"{payment.run_id}，待另一位审核员审核后报盘")
+                    messages.success(request, gettext(
+                        "已登记灵活支付 %(name)s %(amount)s 元，生成零星发放批次 %(run)s，待另一位审核员审核后报盘") % {
+                        "name": person.name, "amount": payment.amount, "run": payment.run_id})
                     return redirect("self_managed:flex")
     table = FlexTable(request, sel.flex_visible(request.user))
     return render_table(request, table, "self_managed/flex.html", {
         "form": form, "can_manage": request.user.has_perm(MANAGE),
-        "breadcrumbs": _crumbs((str(_lazy("灵活支付和收入")), ""), ("灵活支付", "")),
+        "breadcrumbs": _crumbs((str(_("灵活支付和收入")), ""), (gettext("灵活支付"), "")),
     })
 
 
 class IncomeTable(Table):
     columns = [
-        Column("person__name", _lazy("姓名"), sortable=True,
+        Column("person__name", _("姓名"), sortable=True,
                link=lambda row: reverse("self_managed:query_person", args=[row["person_id"]])),
-        Column("person__id_number", _lazy("身份证号"), kind="id_number"),
-        Column("kind", _lazy("收入类型"), kind="choice"),
-        Column("amount", _lazy("金额"), kind="money", sortable=True),
-        Column("applied", _lazy("冲减扣减"), kind="money"),
-        Column("received_on", _lazy("到账日期"), kind="date", sortable=True),
-        Column("source", _lazy("来源")),
-        Column("note", _lazy("备注")),
-        Column("created_by__username", _lazy("经办人")),
+        Column("person__id_number", _("身份证号"), kind="id_number"),
+        Column("kind", _("收入类型"), kind="choice"),
+        Column("amount", _("金额"), kind="money", sortable=True),
+        Column("applied", _("冲减扣减"), kind="money"),
+        Column("received_on", _("到账日期"), kind="date", sortable=True),
+        Column("source", _("来源")),
+        Column("note", _("备注")),
+        Column("created_by__username", _("经办人")),
     ]
     filters = [
-        TextFilter("q", _lazy("姓名/身份证号"), lookups=["person__name__contains", "person__id_number__endswith"]),
-        ChoiceFilter("kind", _lazy("收入类型"), choices=Income.Kind.choices),
-        DateRangeFilter("received", _lazy("到账日期"), field="received_on"),
+        TextFilter("q", _("姓名/身份证号"), lookups=["person__name__contains", "person__id_number__endswith"]),
+        ChoiceFilter("kind", _("收入类型"), choices=Income.Kind.choices),
+        DateRangeFilter("received", _("到账日期"), field="received_on"),
     ]
     extra_fields = ("person_id",)
     default_sort = "-received_on"
-    export_name = _lazy("自管人员收入")
+    export_name = _("自管人员收入")
     prefix = "i_"
     dom_id = "zg-income"
 
@@ -599,7 +619,7 @@ def income(request):
             d = form.cleaned_data
             person = _person_by_id_number(request.user, d["id_number"])
             if person is None:
-                form.add_error("id_number", "找不到该身份证号的人员（或不在您的管辖范围内）")
+                form.add_error("id_number", gettext("找不到该身份证号的人员（或不在您的管辖范围内）"))
             else:
                 try:
                     inc = income_record(person=person, kind=d["kind"], amount=d["amount"],
@@ -608,13 +628,14 @@ def income(request):
                 except ERRORS as exc:
                     form.add_error(None, str(exc))
                 else:
-                    msg = f"已登记收入 {person.name} {inc.amount} 元"
+                    msg = gettext("已登记收入 %(name)s %(amount)s 元") % {"name": person.name, "amount": inc.amount}
                     if inc.applied:
-                        msg += f"，冲减扣减 {inc.applied} 元（未结 {inc.deduction.remaining} 元）"
+                        msg += gettext("，冲减扣减 %(applied)s 元（未结 %(remaining)s 元）") % {
+                            "applied": inc.applied, "remaining": inc.deduction.remaining}
                     messages.success(request, msg)
                     return redirect("self_managed:income")
     table = IncomeTable(request, sel.incomes_visible(request.user))
     return render_table(request, table, "self_managed/income.html", {
         "form": form, "can_add": request.user.has_perm(INCOME_ADD),
-        "breadcrumbs": _crumbs((str(_lazy("灵活支付和收入")), reverse("self_managed:flex")), ("收入", "")),
+        "breadcrumbs": _crumbs((str(_("灵活支付和收入")), reverse("self_managed:flex")), (gettext("收入"), "")),
     })

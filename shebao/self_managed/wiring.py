@@ -4,6 +4,7 @@ roles' permissions are in ``shebao.accounts.roles``.)"""
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 
 def person_section(person, request):
@@ -17,7 +18,7 @@ def person_section(person, request):
     if enrollment is None:
         return None
     current = sel.current_amounts(enrollment)
-    return ("自管人员", "self_managed/person_section.html", {
+    return (gettext("自管人员"), "self_managed/person_section.html", {
         "enrollment": enrollment, "current": current, "total": sum((a.amount for a in current if a.item.recurring), 0),
         "lines": sel.last_lines(person, 3), "pending": sel.adjustments_of(enrollment),
         "can_manage": request.user.has_perm(MANAGE),
@@ -31,7 +32,7 @@ def suspended_work(request):
     if not request.user.has_perm(MANAGE):
         return []
     n = zg_enrollments(user=request.user).filter(payment_status="suspended").count()
-    return [("暂停发放的自管人员", n, reverse("self_managed:person_list") + "?status=suspended")]
+    return [(gettext("暂停发放的自管人员"), n, reverse("self_managed:person_list") + "?status=suspended")]
 
 
 def connect() -> None:
