@@ -31,6 +31,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils import translation
+
 from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, PaymentStatus
 from shebao.benefits.months import MonthError, format_month, month_of, parse_month
 from shebao.common.identity import IdNumberError, normalize_account_number, parse_id_number
@@ -148,7 +150,8 @@ def bank_lookup() -> dict[str, str]:
     """开户银行 as written → registry Bank code: the code, the full name, the name without 中国."""
     table = {}
     for code, label in Bank.choices:
-        label = str(label)
+        with translation.override("zh-hans"):  # the file is Chinese whatever the page's language
+            label = str(label)
         table[code] = code
         table[code.lower()] = code
         table[label] = code
@@ -539,7 +542,8 @@ def roster_export_rows(*, persons_qs=None, scheme_code: str = "ZG") -> list[list
     accounts = {a[0]: a[1:] for a in BankAccount.objects.filter(
         person_id__in=[e["person_id"] for e in enrollments], valid_to__isnull=True).values_list(
         "person_id", "bank", "account_number", "holder_name")}
-    bank_labels = {code: str(label) for code, label in Bank.choices}
+    with translation.override("zh-hans"):  # the import layout: Chinese bank names, whatever the page's language
+        bank_labels = {code: str(label) for code, label in Bank.choices}
     out = []
     for e in enrollments:
         acc = accounts.get(e["person_id"])
