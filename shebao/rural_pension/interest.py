@@ -27,6 +27,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -42,10 +43,10 @@ class RateMissing(ValueError):  # noqa: N818 - the domain's word
         self.year = year
 
 
-@dataclass(frozen=True)
-class Flow:
+class Flow(NamedTuple):
     """A credit (kind personal/collective/other, amount > 0) or a payout (kind "payout", amount > 0)
-    in a month. ``sign`` is +1 for a credit, −1 for a payout."""
+    in a month. ``sign`` is +1 for a credit, −1 for a payout. Immutable (a named tuple: a quote builds
+    hundreds of them per call, three times cheaper than a frozen dataclass)."""
 
     year: int
     month: int  # 1..12
@@ -100,15 +101,15 @@ def _year_row(year: int, opening: Decimal, flows: list[Flow], rate: Decimal, *, 
     credits = {k: ZERO for k in CREDIT_KINDS}
     payouts = ZERO
     weighted = ZERO  # Σ signed flow × months of interest
-    for f in flows:
-        if f.kind == "payout":
-            payouts += f.amount
+    end = 13 if upto_month is None else upto_month  # a flow of month m earns end − m months (none from end on)
+    for _year, month, kind, amount in flows:
+        if kind == "payout":
+            payouts += amount
+            amount = -amount
         else:
-            credits[f.kind] += f.amount
-        if upto_month is None:
-            weighted += f.signed * (13 - f.month)
-        elif f.month < upto_month:
-            weighted += f.signed * (upto_month - f.month)
+            credits[kind] += amount
+        if month < end:
+            weighted += amount * (end - month)
     months = 12 if upto_month is None else upto_month - 1
     interest = round_cent(rate * (months * opening + weighted) / 12)
     closing = opening + sum(credits.values(), ZERO) - payouts + interest
@@ -154,7 +155,7 @@ def yearly_table(flows: Iterable[Flow], rates: Mapping[int, Decimal], *, through
 def refund_quote(flows: Iterable[Flow], rates: Mapping[int, Decimal], *, on: dt.date) -> Quote:
     """The balance on date ``on`` by the quote rule (module docstring), with the yearly rows: full
     years before ``on``'s year and a last row for ``on``'s year (``months`` = month(on) − 1)."""
-    flows = [f for f in flows if (f.year, f.month) <= (on.year, on.month)]
+    flows = [f for f in flows if f.year < on.year or (f.year == on.year and f.month <= on.month)]
     years = _by_year(flows)
     quote = Quote(on=on)
     if not years:

@@ -316,6 +316,34 @@ class RuralDocument(models.Model):
         return self.number
 
 
+class AccountYearFlow(models.Model):
+    """The flows of an account summed per year — one row per account and year with at least one credit
+    or payout: the credits by kind, the payouts, and ``weighted`` = Σ credit × (13 − m) − Σ payout × (13 − m)
+    over the months m of the year (the month-products of the interest rule, in yuan). A year's interest is
+    round(r × (12 × opening + weighted) / 12, 2), so with these rows and the rates the yearly tables are
+    walked without reading the monthly flows again (a rate change: ``rural_years_rerate``).
+
+    Derived data, never edited: every writer of ``Contribution`` / ``Payout`` calls
+    ``services.rural_years_refresh(account_ids=…)`` (or, after a bulk load, without ids) in the same
+    transaction, which rebuilds these rows from the flows and then the accounts' yearly tables."""
+
+    pk = models.CompositePrimaryKey("account", "year")  # its index serves every lookup (account first)
+    account = models.ForeignKey(RuralAccount, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                db_constraint=False)  # written by the recompute's INSERT … SELECT from the flows
+    year = models.PositiveSmallIntegerField()
+    personal = models.DecimalField(**MONEY)
+    collective = models.DecimalField(**MONEY)
+    other = models.DecimalField(**MONEY)
+    payouts = models.DecimalField(**MONEY)
+    weighted = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("年账户流水合计")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.year}"
+
+
 class AccountYear(models.Model):
     """Cache of the yearly account table (年账户明细) computed by ``rural_years_recompute`` from the flows
     and the rate table; rebuilt, never edited. A year without a rate ends an account's rows."""

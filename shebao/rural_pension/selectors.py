@@ -69,14 +69,33 @@ def account_by_id_number(*, user, id_number: str) -> RuralAccount | None:
 # flows, rates and the yearly table
 
 
+# the account's flows by month and kind (payouts with kind "payout"), as (year, month, kind, amount)
+_SQL_FLOWS = """
+SELECT date_part('year', month)::int, date_part('month', month)::int, kind, amount
+FROM rural_pension_contribution WHERE account_id = %(account)s
+UNION ALL
+SELECT date_part('year', month)::int, date_part('month', month)::int, 'payout', amount
+FROM rural_pension_payout WHERE account_id = %(account)s
+"""
+
+
 def account_flows(account: RuralAccount) -> list[Flow]:
-    """Every credit and payout of the account as ``interest.Flow`` (payouts with kind "payout")."""
-    with connection.cursor() as cursor:  # one round trip: this is on the path of every quote
-        cursor.execute(
-            "SELECT month, kind, amount FROM rural_pension_contribution WHERE account_id = %s "
-            "UNION ALL SELECT month, 'payout', amount FROM rural_pension_payout WHERE account_id = %s "
-            "ORDER BY 1, 2", [account.pk, account.pk])
-        return [Flow(m.year, m.month, kind, amount) for m, kind, amount in cursor.fetchall()]
+    """Every credit and payout of the account as ``interest.Flow`` (payouts with kind "payout"), by
+    month and kind."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_FLOWS + "ORDER BY 1, 2, 3", {"account": account.pk})
+        return list(map(Flow._make, cursor.fetchall()))
+
+
+def account_flows_and_rates(account: RuralAccount) -> tuple[list[Flow], dict[int, Decimal]]:
+    """``account_flows`` and ``rates_map`` in ONE round trip — all a quote or a yearly table reads (on a
+    busy 2-core server each round trip waits for the database process to be scheduled; the reads
+    themselves take 0.05 ms). The rates come as rows of month 0."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_FLOWS + "UNION ALL SELECT year, 0, '', rate FROM rural_pension_creditedrate "
+                       "ORDER BY 1, 2, 3", {"account": account.pk})
+        rows = cursor.fetchall()
+    return [Flow._make(r) for r in rows if r[1]], {r[0]: r[3] for r in rows if not r[1]}
 
 
 def rates_map() -> dict[int, Decimal]:
@@ -89,7 +108,8 @@ def rates_list() -> QuerySet[CreditedRate]:
 
 def account_yearly_table(*, account: RuralAccount, through_year: int | None = None) -> list[YearRow]:
     """个人年账户明细 computed now from the flows and the rate table (raises ``RateMissing``)."""
-    return yearly_table(account_flows(account), rates_map(), through_year=through_year)
+    flows, rates = account_flows_and_rates(account)
+    return yearly_table(flows, rates, through_year=through_year)
 
 
 def coefficient_for(month: dt.date) -> Decimal | None:

@@ -9,6 +9,7 @@ SPEC names. The legacy import lives in ``legacy_import``; the PDF in ``statement
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -34,7 +35,7 @@ from shebao.rural_pension.models import (
     RuralDocument,
 )
 from shebao.rural_pension.payment import PaymentError, nb_payment_cancel, nb_payment_create
-from shebao.rural_pension.selectors import GUARANTEE_MONTHS, account_flows, coefficient_for, rates_map
+from shebao.rural_pension.selectors import GUARANTEE_MONTHS, account_flows_and_rates, coefficient_for
 
 PENSION_AGE = 60
 ACCOUNT_FIELDS = ["status", "closed_on", "town", "community", "enrolled_on", "legacy_bank",
@@ -110,7 +111,8 @@ def rural_account_update(*, user, account: RuralAccount, reason: str, person_cha
 
 def credited_rate_set(*, user, year: int, rate, reason: str = "", recompute: bool = True) -> CreditedRate:
     """Set a year's 记账利率 (a fraction, at most 4 decimals, 0 ≤ r < 1). Audited; the cached yearly
-    tables of every account are recomputed in the same transaction (quotes never use the cache)."""
+    tables of every account are recomputed from that year on in the same transaction, over the stored
+    per-year sums (``rural_years_rerate``; quotes never use the cache)."""
     try:
         value = to_decimal(rate)
     except ValueError as exc:
@@ -130,7 +132,7 @@ def credited_rate_set(*, user, year: int, rate, reason: str = "", recompute: boo
                      summary=f"{year} 年度记账利率 {value}", before=before, after={"year": year, "rate": value},
                      reason=reason)
         if recompute:
-            rural_years_recompute()
+            rural_years_rerate(from_year=int(year))
     return obj
 
 
@@ -166,99 +168,180 @@ def benefit_coefficient_set(*, user, from_month, coefficient, reason: str) -> Be
     return obj
 
 
-# The yearly tables of many accounts at once, by the rule of ``interest`` (the same formula: interest =
-# round(r × (12 × opening + Σ flow × (13 − m)) / 12, 2)). The flows are summed per account-year into a temp
-# table (one aggregate over all flows); then the years are walked in order, ONE set-based statement per
-# year for all accounts together: year Y's rows are computed from year Y−1's closings (hash join of
-# ~75,000 rows with that year's flows). A year without a rate stops the accounts already started (their
-# tables end there); accounts starting later begin afresh. Rounding (numeric round) is half away from zero,
-# as ROUND_HALF_UP is in Python.
-_SQL_FLOWS = """
-CREATE TEMP TABLE _ry_flows ON COMMIT DROP AS
-SELECT COALESCE(c.account_id, p.account_id) AS account_id, COALESCE(c.y, p.y) AS y,
-       COALESCE(c.personal, 0) AS personal, COALESCE(c.collective, 0) AS collective, COALESCE(c.other, 0) AS other,
-       COALESCE(p.payouts, 0) AS payouts, COALESCE(c.weighted, 0) - COALESCE(p.weighted, 0) AS weighted
+# The yearly tables, set-based, by the rule of ``interest`` (the same formula: interest = round(r × (12 ×
+# opening + Σ flow × (13 − m)) / 12, 2); numeric round is half away from zero, as ROUND_HALF_UP).
+#
+# 1. The flows are summed per account and year into ``AccountYearFlow`` (credits by kind, payouts, and the
+#    month-products ``weighted`` = Σ credit × (13 − m) − Σ payout × (13 − m)): one aggregate over the flows,
+#    in integer cents (a numeric sum per row costs twice as much at 3.6 million flows).
+# 2. The years are walked over these sums with ONE recursive statement for all accounts: a seed row per
+#    account (the year before its first year with a flow, closing 0 — or, from a year Y on, the stored
+#    closing of Y − 1), then year + 1 as long as that year has a rate (a year without one ends the
+#    account's rows: the same rule as ``interest.yearly_table``, which raises there). The sums are hashed
+#    once and probed by the ~75,000 accounts of each step; its rows go straight into ``AccountYear``.
+# A rate change (``rural_years_rerate``) only does step 2; a writer of flows (``rural_years_refresh``)
+# does both for its accounts.
+_SQL_SUMS = """
+INSERT INTO rural_pension_accountyearflow (account_id, year, personal, collective, other, payouts, weighted)
+SELECT account_id, y,
+       COALESCE(sum(c) FILTER (WHERE kind = 'personal'), 0) * 0.01,
+       COALESCE(sum(c) FILTER (WHERE kind = 'collective'), 0) * 0.01,
+       COALESCE(sum(c) FILTER (WHERE kind = 'other'), 0) * 0.01,
+       COALESCE(sum(c) FILTER (WHERE kind = 'payout'), 0) * 0.01,
+       sum(CASE WHEN kind = 'payout' THEN -c ELSE c END * (13 - m)) * 0.01
 FROM (
-    SELECT account_id, date_part('year', month)::int AS y,
-           sum(amount) FILTER (WHERE kind = 'personal') AS personal,
-           sum(amount) FILTER (WHERE kind = 'collective') AS collective,
-           sum(amount) FILTER (WHERE kind = 'other') AS other,
-           sum(amount * (13 - date_part('month', month)::int)) AS weighted
+    SELECT account_id, date_part('year', month)::int AS y, date_part('month', month)::int AS m, kind,
+           (amount * 100)::bigint AS c
     FROM rural_pension_contribution WHERE {where}
-    GROUP BY 1, 2
-) c
-FULL JOIN (
-    SELECT account_id, date_part('year', month)::int AS y, sum(amount) AS payouts,
-           sum(amount * (13 - date_part('month', month)::int)) AS weighted
+    UNION ALL
+    SELECT account_id, date_part('year', month)::int, date_part('month', month)::int, 'payout', (amount * 100)::bigint
     FROM rural_pension_payout WHERE {where}
-    GROUP BY 1, 2
-) p ON p.account_id = c.account_id AND p.y = c.y
+) f
+GROUP BY account_id, y
 """
 
-# year Y from the closings of Y − 1 (_ry_prev) and the accounts whose first flow year is Y
-_SQL_YEAR = """
-INSERT INTO _ry_out (account_id, year, opening, personal, collective, other, payouts, rate, interest, closing)
-SELECT a.account_id, %(y)s, a.opening, COALESCE(f.personal, 0), COALESCE(f.collective, 0), COALESCE(f.other, 0),
-       COALESCE(f.payouts, 0), %(rate)s, t.interest,
-       a.opening + COALESCE(f.personal, 0) + COALESCE(f.collective, 0) + COALESCE(f.other, 0)
-           - COALESCE(f.payouts, 0) + t.interest
-FROM (
-    SELECT account_id, closing AS opening FROM _ry_out WHERE year = %(prev)s
-    UNION ALL
-    SELECT account_id, 0 FROM _ry_starts WHERE y0 = %(y)s
-) a
-LEFT JOIN _ry_flows f ON f.y = %(y)s AND f.account_id = a.account_id
-CROSS JOIN LATERAL (
-    SELECT round(%(rate)s * (12 * a.opening + COALESCE(f.weighted, 0)) / 12, 2) AS interest
-) t
+_SQL_WALK = """
+WITH RECURSIVE w (account_id, year, opening, personal, collective, other, payouts, rate, interest, closing, seed) AS (
+    SELECT account_id, year::int, 0::numeric, 0::numeric, 0::numeric, 0::numeric, 0::numeric, 0::numeric, 0::numeric,
+           closing::numeric, true
+    FROM ({seed}) s0 (account_id, year, closing)
+  UNION ALL
+    SELECT w.account_id, w.year + 1, w.closing, COALESCE(s.personal, 0)::numeric, COALESCE(s.collective, 0)::numeric,
+           COALESCE(s.other, 0)::numeric, COALESCE(s.payouts, 0)::numeric, r.rate::numeric, t.interest,
+           w.closing + COALESCE(s.personal + s.collective + s.other - s.payouts, 0) + t.interest, false
+    FROM w
+    JOIN rural_pension_creditedrate r ON r.year = w.year + 1
+    LEFT JOIN {sums} s ON s.account_id = w.account_id AND s.year = w.year + 1
+    CROSS JOIN LATERAL (SELECT round(r.rate * (12 * w.closing + COALESCE(s.weighted, 0)) / 12, 2) AS interest) t
+)
+INSERT INTO rural_pension_accountyear (account_id, year, opening, personal, collective, other, payouts, rate, interest,
+                                       closing)
+SELECT account_id, year, opening, personal, collective, other, payouts, rate, interest, closing FROM w WHERE NOT seed
 """
+
+
+@contextmanager
+def _local_settings(cursor, **values: str):
+    """Planner/memory settings for the length of a block, inside the caller's transaction, then back to
+    what they were (``SET LOCAL`` alone would last to the end of an outer transaction)."""
+    before = {}
+    for name, value in values.items():
+        cursor.execute("SELECT current_setting(%s)", [name])
+        before[name] = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    yield  # on an error the transaction (or savepoint) is rolled back, and the settings with it
+    for name, value in before.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+# a walk over many accounts: hash the sums once (the planner, seeing a small work table, would probe the
+# index 2.3 million times instead), no parallel workers on a 2-core server
+_BULK = {"work_mem": "256MB", "enable_nestloop": "off", "enable_mergejoin": "off",
+         "max_parallel_workers_per_gather": "0"}
+_BULK_IDS = 2000  # from this many accounts on, a partial walk is planned as a bulk one
+
+
+def _where(*conditions: str) -> str:
+    return " AND ".join(c for c in conditions if c) or "true"
+
+
+def _walk_all(cursor) -> int:
+    """Every account's yearly table from its first year: the table emptied, refilled, its unique index
+    built once after the load (faster than maintaining it row by row)."""
+    cursor.execute("TRUNCATE rural_pension_accountyear")
+    cursor.execute("ALTER TABLE rural_pension_accountyear DROP CONSTRAINT accountyear_unique")
+    sums = "rural_pension_accountyearflow"
+    seed = f"SELECT account_id, min(year) - 1 AS year, 0 AS closing FROM {sums} GROUP BY account_id"
+    cursor.execute(_SQL_WALK.format(seed=seed, sums=sums))
+    written = cursor.rowcount
+    cursor.execute("ALTER TABLE rural_pension_accountyear ADD CONSTRAINT accountyear_unique UNIQUE (account_id, year)")
+    return written
+
+
+def _walk(cursor, *, ids: list[int] | None, from_year: int | None) -> int:
+    """The yearly tables of the accounts ``ids`` (None: all) from ``from_year`` on (None: from their
+    first year), over the stored sums. From a year Y on, an account continues from its stored closing of
+    Y − 1, and the accounts whose first flow is in Y or later start at 0 (the rows before Y are kept)."""
+    by_id = "account_id = ANY(%(ids)s)" if ids is not None else ""
+    params = {"ids": ids, "from_year": from_year}
+    if from_year is None:
+        seed = f"SELECT account_id, min(year) - 1, 0 FROM rural_pension_accountyearflow WHERE {_where(by_id)} " \
+               "GROUP BY account_id"
+        sums = f"(SELECT * FROM rural_pension_accountyearflow WHERE {_where(by_id)})"
+    else:
+        seed = f"""
+            SELECT account_id, year, closing FROM rural_pension_accountyear WHERE {_where(by_id, "year = %(from_year)s - 1")}
+            UNION ALL
+            SELECT account_id, y0 - 1, 0 FROM (
+                SELECT account_id, min(year) AS y0 FROM rural_pension_accountyearflow WHERE {_where(by_id)}
+                GROUP BY account_id
+            ) f WHERE y0 >= %(from_year)s"""
+        sums = f"(SELECT * FROM rural_pension_accountyearflow WHERE {_where(by_id, 'year >= %(from_year)s')})"
+    cursor.execute(f"DELETE FROM rural_pension_accountyear WHERE "
+                   f"{_where(by_id, 'year >= %(from_year)s' if from_year is not None else '')}", params)
+    cursor.execute(_SQL_WALK.format(seed=seed, sums=sums), params)
+    return cursor.rowcount
+
+
+def rural_years_refresh(*, account_ids: list[int] | None = None, from_year: int | None = None) -> int:
+    """THE call for every writer of flows (``Contribution`` / ``Payout``: import, refund settle and
+    rollback, death settlement, pension payouts, …), in its transaction after the write: rebuild the
+    stored per-year sums (``AccountYearFlow``) of the given accounts (None: all) from their flows, then
+    their yearly tables (``AccountYear``). ``from_year``: the writer touched no month before that year —
+    only the sums and rows from that year on are rebuilt (the monthly pension payouts of 18,000 accounts
+    read one year of flows instead of thirty). Set-based; idempotent. Returns the account-years written."""
+    ids = None if account_ids is None else sorted({int(i) for i in account_ids})
+    if ids == []:
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        if ids is None and from_year is None:  # everything: empty and refill, the index built after
+            with _local_settings(cursor, **_BULK):
+                cursor.execute("TRUNCATE rural_pension_accountyearflow")
+                cursor.execute("ALTER TABLE rural_pension_accountyearflow DROP CONSTRAINT "
+                               "rural_pension_accountyearflow_pkey")
+                cursor.execute(_SQL_SUMS.format(where="true"))
+                cursor.execute("ALTER TABLE rural_pension_accountyearflow ADD CONSTRAINT "
+                               "rural_pension_accountyearflow_pkey PRIMARY KEY (account_id, year)")
+                cursor.execute("ANALYZE rural_pension_accountyearflow")
+                return _walk_all(cursor)
+        by_id = "account_id = ANY(%(ids)s)" if ids is not None else ""
+        params = {"ids": ids, "from_year": from_year,
+                  "from_month": dt.date(from_year, 1, 1) if from_year is not None else None}
+        bulk = _BULK if ids is None or len(ids) >= _BULK_IDS else {"work_mem": "64MB"}
+        with _local_settings(cursor, **bulk):
+            cursor.execute(f"DELETE FROM rural_pension_accountyearflow WHERE "
+                           f"{_where(by_id, 'year >= %(from_year)s' if from_year is not None else '')}", params)
+            cursor.execute(_SQL_SUMS.format(
+                where=_where(by_id, "month >= %(from_month)s" if from_year is not None else "")), params)
+            return _walk(cursor, ids=ids, from_year=from_year)
 
 
 def rural_years_recompute(*, account_ids: list[int] | None = None) -> int:
-    """Rebuild the cached yearly tables (``AccountYear``) of the given accounts, or of all, set-based.
-    Returns the number of account-years written. Idempotent."""
-    rates = dict(CreditedRate.objects.values_list("year", "rate"))
+    """Rebuild the yearly tables of the given accounts, or of all, from the raw flows (the stored sums
+    included): ``rural_years_refresh`` under the name the import, the demo, the job and the command use."""
+    return rural_years_refresh(account_ids=account_ids)
+
+
+def rural_years_rerate(*, from_year: int | None = None) -> int:
+    """After a rate change: every account's yearly table walked again over the stored per-year sums
+    (the flows are not read), from ``from_year`` on (the rows before it do not depend on that rate and
+    are kept), or from each account's first year. Returns the account-years written."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute("DROP TABLE IF EXISTS _ry_flows")
-        cursor.execute("DROP TABLE IF EXISTS _ry_starts")
-        cursor.execute("DROP TABLE IF EXISTS _ry_out")
-        if account_ids is None:
-            cursor.execute("TRUNCATE rural_pension_accountyear")
-            cursor.execute(_SQL_FLOWS.format(where="true"))
-        else:
-            ids = sorted({int(i) for i in account_ids})
-            cursor.execute("DELETE FROM rural_pension_accountyear WHERE account_id = ANY(%s)", [ids])
-            cursor.execute(_SQL_FLOWS.format(where="account_id = ANY(%(ids)s)"), {"ids": ids})
-        cursor.execute("CREATE INDEX ON _ry_flows (y)")
-        cursor.execute("ANALYZE _ry_flows")
-        cursor.execute("CREATE TEMP TABLE _ry_starts ON COMMIT DROP AS "
-                       "SELECT account_id, min(y) AS y0 FROM _ry_flows GROUP BY account_id")
-        cursor.execute("CREATE TEMP TABLE _ry_out (LIKE rural_pension_accountyear) ON COMMIT DROP")
-        cursor.execute("ALTER TABLE _ry_out ALTER COLUMN id DROP NOT NULL")
-        cursor.execute("CREATE INDEX ON _ry_out (year)")
-        cursor.execute("SELECT min(y0), max(y0) FROM _ry_starts")
-        first, last_start = cursor.fetchone()
-        if first is not None:
-            last = max([last_start, *[y for y in rates if y >= first]])
-            for year in range(first, last + 1):
-                if year not in rates:
-                    continue  # the accounts started before stop here; later starts are picked up below
-                prev = year - 1 if (year - 1) in rates else -1
-                cursor.execute(_SQL_YEAR, {"y": year, "prev": prev, "rate": rates[year]})
-        if account_ids is None:  # an emptied table: load it, then build the unique index once (faster)
-            cursor.execute("ALTER TABLE rural_pension_accountyear DROP CONSTRAINT accountyear_unique")
-        cursor.execute(
-            "INSERT INTO rural_pension_accountyear (account_id, year, opening, personal, collective, other, "
-            "payouts, rate, interest, closing) SELECT account_id, year, opening, personal, collective, other, "
-            "payouts, rate, interest, closing FROM _ry_out ORDER BY account_id, year")
-        written = cursor.rowcount
-        if account_ids is None:
-            cursor.execute("ALTER TABLE rural_pension_accountyear ADD CONSTRAINT accountyear_unique "
-                           "UNIQUE (account_id, year)")
-        for table in ("_ry_out", "_ry_starts", "_ry_flows"):
-            cursor.execute(f"DROP TABLE {table}")
-    return written
+        cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM rural_pension_accountyearflow) "
+                       "AND (EXISTS (SELECT 1 FROM rural_pension_contribution) "
+                       "OR EXISTS (SELECT 1 FROM rural_pension_payout))")
+        if cursor.fetchone()[0]:  # sums never built (a database loaded without them): from the flows
+            return rural_years_refresh()
+        with _local_settings(cursor, **_BULK):
+            if from_year is not None:
+                cursor.execute("SELECT count(*) FILTER (WHERE year >= %s), count(*) FROM rural_pension_accountyear",
+                               [from_year])
+                later, total = cursor.fetchone()
+                if later * 2 > total:  # most rows change: empty and refill (faster than deleting them)
+                    from_year = None
+            if from_year is None:
+                return _walk_all(cursor)
+            return _walk(cursor, ids=None, from_year=from_year)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -266,14 +349,13 @@ def rural_years_recompute(*, account_ids: list[int] | None = None) -> int:
 
 
 def _quote(account: RuralAccount, on: dt.date) -> Quote:
-    flows = account_flows(account)
-    later = [f for f in flows if (f.year, f.month) > (on.year, on.month)]
-    if later:
-        f = later[0]
+    flows, rates = account_flows_and_rates(account)  # one round trip; by month
+    if flows and (flows[-1].year, flows[-1].month) > (on.year, on.month):
+        f = next(f for f in flows if (f.year, f.month) > (on.year, on.month))
         raise RuralError(f"账户在 {on:%Y-%m-%d} 之后还有{'支付' if f.kind == 'payout' else '缴费'}记录"
                          f"（{f.year}-{f.month:02d}），不能按该日期计算")
     try:
-        return refund_quote(flows, rates_map(), on=on)
+        return refund_quote(flows, rates, on=on)
     except RateMissing as exc:
         raise RuralError(str(exc)) from None
 
@@ -542,8 +624,8 @@ def rural_benefit_payouts_record(*, period, user) -> int:
             cursor.execute("SELECT account_id FROM rural_pension_payout WHERE month = %s AND kind = 'pension' "
                            "AND payroll_line_id IS NOT NULL", [month])
             ids = [r[0] for r in cursor.fetchall()]
-        if written:
-            rural_years_recompute(account_ids=ids)
+        if written:  # only period P's year changed: the sums and rows from that year on
+            rural_years_refresh(account_ids=ids, from_year=month.year)
             audit_record(user=user, action="rural_pension_payouts", object_type="rural_pension.payout",
                          object_id=format_month(month),
                          summary=f"老农保 {format_month(month)} 养老金记入个人账户支付 {written} 笔",
