@@ -241,6 +241,13 @@ _BULK = {"work_mem": "256MB", "enable_nestloop": "off", "enable_mergejoin": "off
 _BULK_IDS = 2000  # from this many accounts on, a partial walk is planned as a bulk one
 
 
+def _lock_cache(cursor) -> None:
+    """One writer of the sums and yearly tables at a time, to the end of the transaction (readers go on):
+    a rate change re-walking every account from a year and a refund refreshing one account would
+    otherwise build from each other's half-written rows (or insert the same account-year twice)."""
+    cursor.execute("LOCK TABLE rural_pension_accountyear, rural_pension_accountyearflow IN SHARE ROW EXCLUSIVE MODE")
+
+
 def _where(*conditions: str) -> str:
     return " AND ".join(c for c in conditions if c) or "true"
 
@@ -294,6 +301,7 @@ def rural_years_refresh(*, account_ids: list[int] | None = None, from_year: int 
     if ids == []:
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
+        _lock_cache(cursor)
         if ids is None and from_year is None:  # everything: empty and refill, the index built after
             with _local_settings(cursor, **_BULK):
                 cursor.execute("TRUNCATE rural_pension_accountyearflow")
@@ -327,6 +335,7 @@ def rural_years_rerate(*, from_year: int | None = None) -> int:
     (the flows are not read), from ``from_year`` on (the rows before it do not depend on that rate and
     are kept), or from each account's first year. Returns the account-years written."""
     with transaction.atomic(), connection.cursor() as cursor:
+        _lock_cache(cursor)
         cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM rural_pension_accountyearflow) "
                        "AND (EXISTS (SELECT 1 FROM rural_pension_contribution) "
                        "OR EXISTS (SELECT 1 FROM rural_pension_payout))")

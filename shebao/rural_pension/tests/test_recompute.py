@@ -171,6 +171,20 @@ def test_the_bulk_planner_settings_do_not_outlive_the_walk(varied):
         assert cursor.fetchone() == before
 
 
+def test_writers_of_the_cache_take_one_lock_for_the_transaction(varied):
+    query = ("SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+             "WHERE l.pid = pg_backend_pid() AND c.relname LIKE 'rural_pension_accountyear%%' "
+             "AND l.mode = 'ShareRowExclusiveLock' ORDER BY 1")
+    expected = [("rural_pension_accountyear", "ShareRowExclusiveLock"),
+                ("rural_pension_accountyearflow", "ShareRowExclusiveLock")]
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        assert cursor.fetchall() == []
+        rural_years_refresh(account_ids=[varied[0].pk])  # a refund's refresh holds it to its commit
+        cursor.execute(query)
+        assert cursor.fetchall() == expected
+
+
 def test_a_writer_refreshes_its_accounts_from_a_year_on(varied):
     rural_years_refresh()
     acc = varied[8]  # from 2009, after the gap

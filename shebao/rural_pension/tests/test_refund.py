@@ -14,6 +14,7 @@ from shebao.payroll.services import payroll_run_approve, payroll_run_mark_export
 from shebao.rural_pension.interest import Flow, yearly_table
 from shebao.rural_pension.models import (
     AccountYear,
+    AccountYearFlow,
     Contribution,
     CreditedRate,
     Payout,
@@ -62,6 +63,8 @@ def state(account):
         sorted(Contribution.objects.filter(account=account).values_list("month", "kind", "amount")),
         sorted(Payout.objects.filter(account=account).values_list("month", "kind", "amount")),
         sorted(AccountYear.objects.filter(account=account).values_list("year", "closing")),
+        sorted(AccountYearFlow.objects.filter(account=account).values_list(
+            "year", "personal", "collective", "other", "payouts", "weighted")),
     )
 
 
@@ -91,6 +94,12 @@ def test_cash_refund_closes_the_account_and_twice_is_refused(account, clerk):
     assert account.status == "refunded" and account.closed_on == TODAY
     assert Payout.objects.get(account=account, kind="refund").amount == expected
     assert doc.table["amount"] == str(expected)
+    # the refund is in the stored sums (a payout of month d weighs 13 − d) and in the yearly table
+    assert AccountYearFlow.objects.get(account=account, year=TODAY.year).payouts == expected
+    assert AccountYearFlow.objects.get(account=account, year=TODAY.year).weighted == -expected * (13 - TODAY.month)
+    rule = yearly_table(account_flows(account), rates_map(), through_year=TODAY.year)
+    assert [(r.year, r.payouts, r.closing) for r in rule] == list(
+        AccountYear.objects.filter(account=account).order_by("year").values_list("year", "payouts", "closing"))
     assert AuditEvent.objects.filter(action="rural_refund", object_id=str(doc.pk)).exists()
     before = state(account)
     with pytest.raises(RuralError, match="已退保，不能再试算或退款"):
