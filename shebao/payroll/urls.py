@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.run_list, name="run_list"),
     path("compute/", views.compute, name="compute"),
     path("<int:pk>/", views.run_detail, name="run_detail"),
+    path("jobs/<int:pk>/", views.job_page, name="job"),
     path("<int:pk>/recompute/", views.run_recompute, name="run_recompute"),
     path("<int:pk>/approve/", views.run_approve, name="run_approve"),
     path("<int:pk>/reissue/", views.run_reissue, name="run_reissue"),

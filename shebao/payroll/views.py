@@ -9,7 +9,10 @@ Who may do what (the permissions of ``shebao.accounts.roles``; clerks, reviewers
   their own run).
 
 Every write is two steps: a confirm page that says what will happen with the totals, then the action
-and a message saying what was done with a link to the result."""
+and a message saying what was done with a link to the result. Compute, recompute and approve run as
+background jobs (``shebao.payroll.jobs``): the confirm starts the job (or shows the one already
+running for that month or run) and the job page shows its progress, then goes on to the run with the
+message; a refused job stays on its page with the service's message."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
-from django.http import FileResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -34,8 +37,10 @@ from django.utils.translation import gettext_lazy as _l
 from shebao.benefits.models import Enrollment, Scheme
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.common.masking import masker_for
+from shebao.common.models import Job
 from shebao.common.money import ZERO, format_yuan
 from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
+from shebao.payroll.jobs import APPROVE, COMPUTE, RECOMPUTE, compute_key, job_active, job_start_once, run_key
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.selectors import (
     month_end_figures,
@@ -48,9 +53,6 @@ from shebao.payroll.services import (
     payroll_line_write_off,
     payroll_oneoff_create,
     payroll_reissue_create,
-    payroll_run_approve,
-    payroll_run_compute,
-    payroll_run_recompute,
 )
 from shebao.registry.models import Bank
 from shebao.registry.selectors import person_search, persons_visible
@@ -208,15 +210,12 @@ def compute(request):
                               "state": existing.get_state_display()})
             context["existing"] = existing
         elif _confirmed(request):
-            try:
-                run = payroll_run_compute(scheme=scheme, period=period, user=request.user)
-            except PayrollError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, format_html(
-                    "{} {} {}：{}。{}", _("已计算"), scheme.name, format_month(period), _totals_text(run),
-                    _("请交另一位审核员审核。")))
-                return redirect("payroll:run_detail", pk=run.pk)
+            job, started = job_start_once(
+                kind=COMPUTE, keys=[compute_key(scheme.code, period)], user=request.user,
+                title=_("计算月度结算：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": format_month(period)},
+                params={"scheme": scheme.code, "period": format_month(period)})
+            job_started_message(request, job, started)
+            return redirect("payroll:job", pk=job.pk)
         else:
             context.update(confirm=True, scheme=scheme, period=period,
                            beneficiaries=_beneficiaries(scheme, period))
@@ -298,6 +297,7 @@ def run_detail(request, pk: int):
         "can_export": can_export(user) and run.state == State.APPROVED,
         "can_reissue": is_clerk(user) and bool(owed["n"]),
         "can_write_off": is_reviewer(user),
+        "active_job": job_active(kinds=[RECOMPUTE, APPROVE], keys=[run_key(run.pk)]),
         "breadcrumbs": _crumbs((str(run), "")),
     })
 
@@ -306,15 +306,10 @@ def run_detail(request, pk: int):
 def run_recompute(request, pk: int):
     run = get_object_or_404(payroll_runs(), pk=pk)
     if _confirmed(request):
-        before = _totals_text(run)
-        try:
-            run = payroll_run_recompute(run=run, user=request.user)
-        except PayrollError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, format_html("{}：{} → {}。{}", _("已重新计算 %(run)s") % {"run": run},
-                                                  before, _totals_text(run), _run_link(run)))
-        return redirect("payroll:run_detail", pk=run.pk)
+        job, started = job_start_once(kind=RECOMPUTE, keys=[run_key(run.pk)], same_as=[APPROVE], user=request.user,
+                                      title=_("重新计算 %(run)s") % {"run": run}, params={"run_id": run.pk})
+        job_started_message(request, job, started)
+        return redirect("payroll:job", pk=job.pk)
     return render(request, "payroll/confirm.html", {
         "run": run, "title": _("重新计算"), "action": reverse("payroll:run_recompute", args=[run.pk]),
         "what": _("将按当前的待遇、补发和扣减重新计算本批次，现有明细全部替换。"),
@@ -327,14 +322,10 @@ def run_recompute(request, pk: int):
 def run_approve(request, pk: int):
     run = get_object_or_404(payroll_runs(), pk=pk)
     if _confirmed(request):
-        try:
-            run = payroll_run_approve(run=run, user=request.user)
-        except PayrollError as exc:
-            messages.error(request, _("审核被拒绝：%(reason)s") % {"reason": exc})
-        else:
-            messages.success(request, format_html("{}：{}。{}", _("已审核 %(run)s") % {"run": run}, _totals_text(run),
-                                                  _("可以生成报盘文件了。")))
-        return redirect("payroll:run_detail", pk=run.pk)
+        job, started = job_start_once(kind=APPROVE, keys=[run_key(run.pk)], same_as=[RECOMPUTE], user=request.user,
+                                      title=_("审核 %(run)s") % {"run": run}, params={"run_id": run.pk})
+        job_started_message(request, job, started)
+        return redirect("payroll:job", pk=job.pk)
     same = run.created_by_id == request.user.pk
     return render(request, "payroll/confirm.html", {
         "run": run, "title": _("审核"), "action": reverse("payroll:run_approve", args=[run.pk]),
@@ -386,6 +377,78 @@ def _current_accounts(person_ids):
     from shebao.registry.models import BankAccount
 
     return BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# background jobs: compute, recompute, approve (the bank pages use the same page and helpers)
+
+JOB_NOTE = _l("进度按步骤显示：每一步是数据库里的一条或几条语句（计算明细是一条语句算出全部人员），"
+              "不能逐笔显示进度。8 万笔约需数秒，80 万笔约需一两分钟。")
+
+
+def job_started_message(request, job: Job, started: bool) -> None:
+    """Say so when the confirm found the same work already queued or running (a double click)."""
+    if not started:
+        messages.info(request, _("已有任务在进行中（任务 %(n)s：%(title)s，%(who)s 于 %(when)s 提交），未重复提交。") % {
+            "n": job.pk, "title": job.title, "who": job.created_by.display_name,
+            "when": timezone.localtime(job.created_at).strftime("%H:%M:%S")})
+
+
+def job_context(job: Job) -> dict:
+    elapsed = None
+    if job.started_at:
+        elapsed = int(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
+    finished = job.state in (Job.State.DONE, Job.State.FAILED)
+    return {"job": job, "finished": finished, "failed": job.state == Job.State.FAILED,
+            "running": job.state == Job.State.RUNNING, "queued": job.state == Job.State.QUEUED,
+            "step": min(job.done + 1, job.total), "elapsed": elapsed}
+
+
+def render_job(request, job: Job, *, poll_url: str, links: list, unchanged: str, breadcrumbs: list,
+               done_url: str = "", announce=None, note: str = "", done_template: str = "", extra: dict | None = None):
+    """The job's page, or (``?partial=1``) its progress section that htmx polls every second. When a
+    polled job has ended well, the page that watched it goes on to ``done_url`` (``HX-Redirect``)
+    and ``announce()`` puts the outcome in a message there — or, without ``done_url``, the section
+    shows ``done_template`` (a next step to confirm). A failed job stays on the page with the
+    service's message."""
+    if request.GET.get("partial"):
+        if job.state == Job.State.DONE and done_url and request.headers.get("HX-Request"):
+            if announce is not None:
+                announce()
+            response = HttpResponse()
+            response["HX-Redirect"] = done_url
+            return response
+        template = "payroll/_job.html"
+    else:
+        template = "payroll/job.html"
+    return render(request, template, job_context(job) | {
+        "poll_url": poll_url, "links": links, "unchanged": unchanged, "note": note or JOB_NOTE,
+        "done_template": done_template, "breadcrumbs": breadcrumbs, **(extra or {})})
+
+
+@viewer_required
+def job_page(request, pk: int):
+    job = Job.objects.select_related("created_by").filter(pk=pk, kind__in=(COMPUTE, RECOMPUTE, APPROVE)).first()
+    if job is None:
+        raise Http404(_("任务不存在"))
+    result = job.result or {}
+    run = payroll_runs().filter(pk=result.get("run_id") or job.params.get("run_id") or 0).first()
+    links = [(_("查看批次 %(n)s") % {"n": run.pk}, reverse("payroll:run_detail", args=[run.pk]))] if run else []
+    if job.kind == COMPUTE:
+        unchanged = _("没有生成结算批次，未做任何更改。")
+        if job.state == Job.State.FAILED:
+            links.append((_("返回计算页"), reverse("payroll:compute")))
+    else:
+        unchanged = _("结算批次未做任何更改（%(state)s，%(totals)s）。") % {
+            "state": run.get_state_display(), "totals": _totals_text(run)} if run else ""
+    links.append((_("结算批次列表"), reverse("payroll:run_list")))
+
+    def announce():
+        messages.success(request, format_html("{} {}", job.message, _run_link(run)))
+
+    return render_job(request, job, poll_url=reverse("payroll:job", args=[job.pk]), links=links,
+                      unchanged=unchanged, done_url=reverse("payroll:run_detail", args=[run.pk]) if run else "",
+                      announce=announce, breadcrumbs=_crumbs((job.title, "")))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from shebao.accounts.models import User
 from shebao.accounts.services import user_create
 from shebao.benefits.services import adjustment_create
 from shebao.benefits.tests.factories import enroll, make_person, zg
+from shebao.common.models import Job
 from shebao.payroll.models import MonthEndSnapshot, PayrollLine, PayrollRun
 from shebao.payroll.services import (
     payroll_lines_apply_results,
@@ -21,6 +22,7 @@ from shebao.payroll.services import (
     payroll_run_compute,
     payroll_run_mark_exported,
 )
+from shebao.payroll.tests.helpers import run_queued, watched
 
 pytestmark = pytest.mark.django_db
 
@@ -85,9 +87,15 @@ def test_compute_confirm_then_result(client, clerk, people):
     text = confirm.content.decode()
     assert "请确认" in text and "在册 <strong>2</strong> 人" in text
     assert not PayrollRun.objects.exists()  # the confirm step writes nothing
-    done = client.post("/payroll/compute/", {"scheme": "ZG", "period": "2026-03", "confirm": "1"}, follow=True)
+    started = client.post("/payroll/compute/", {"scheme": "ZG", "period": "2026-03", "confirm": "1"})
+    job = Job.objects.get()
+    assert started.url == f"/payroll/jobs/{job.pk}/" and job.params["scheme"] == "ZG"
+    assert "排队中" in client.get(started.url).content.decode()
+    assert not PayrollRun.objects.exists()  # the job has not run yet
+    run_queued()
+    done = watched(client, started.url)
     run = PayrollRun.objects.get()
-    assert done.redirect_chain[-1][0] == f"/payroll/{run.pk}/"
+    assert done.request["PATH_INFO"] == f"/payroll/{run.pk}/"
     text = done.content.decode()
     # gross 2150 + 2150, deduction 100 (the monthly cap) → net 4200
     assert "已计算" in text and "2 笔，应发 4,300.00 元，扣减 100.00 元，实发 4,200.00 元" in text
@@ -135,8 +143,12 @@ def test_same_user_approve_refused_through_the_page(client, people):
     login(client, both)
     confirm = client.get(f"/payroll/{run.pk}/approve/").content.decode()
     assert "审核人不能与经办人为同一人" in confirm
-    page = client.post(f"/payroll/{run.pk}/approve/", {"confirm": "1"}, follow=True).content.decode()
+    started = client.post(f"/payroll/{run.pk}/approve/", {"confirm": "1"})
+    [job] = run_queued()
+    assert (job.kind, job.state, job.message) == ("payroll_approve", "failed", "审核被拒绝：审核人不能与经办人为同一人")
+    page = watched(client, started.url).content.decode()
     assert "审核被拒绝：审核人不能与经办人为同一人" in page
+    assert "结算批次未做任何更改（已计算，2 笔，应发 4,300.00 元，扣减 100.00 元，实发 4,200.00 元）" in page
     run.refresh_from_db()
     assert run.state == "computed" and run.approved_by is None
 
@@ -145,14 +157,21 @@ def test_approve_by_reviewer(client, clerk, reviewer, people):
     run = payroll_run_compute(scheme=zg(), period="2026-03", user=clerk)
     login(client, reviewer)
     assert "确认审核通过" in client.get(f"/payroll/{run.pk}/approve/").content.decode()
-    page = client.post(f"/payroll/{run.pk}/approve/", {"confirm": "1"}, follow=True).content.decode()
-    assert "已审核" in page and "实发 4,200.00 元" in page
+    started = client.post(f"/payroll/{run.pk}/approve/", {"confirm": "1"})
+    run_queued()
+    page = watched(client, started.url)
+    assert page.request["PATH_INFO"] == f"/payroll/{run.pk}/"
+    text = page.content.decode()
+    assert f"已审核 月度结算 2026-03 #{run.pk}：2 笔，应发 4,300.00 元，扣减 100.00 元，实发 4,200.00 元。可以生成报盘文件了。" in text
     run.refresh_from_db()
     assert (run.state, run.approved_by) == ("approved", reviewer)
     # approved: no recompute any more
     login(client, clerk)
-    page = client.post(f"/payroll/{run.pk}/recompute/", {"confirm": "1"}, follow=True).content.decode()
-    assert "不能重新计算" in page
+    started = client.post(f"/payroll/{run.pk}/recompute/", {"confirm": "1"})
+    [job] = run_queued()
+    assert job.state == "failed" and "已审核，不能重新计算" in job.message
+    page = watched(client, started.url).content.decode()
+    assert "已审核，不能重新计算" in page and "结算批次未做任何更改" in page
 
 
 def test_recompute_while_computed(client, clerk, people):
@@ -161,7 +180,9 @@ def test_recompute_while_computed(client, clerk, people):
     adjustment_create(enrollment=a.enrollments.get(), kind="arrears", total="50.00", reason="补发调资", user=clerk)
     login(client, clerk)
     assert "确认重新计算" in client.get(f"/payroll/{run.pk}/recompute/").content.decode()
-    page = client.post(f"/payroll/{run.pk}/recompute/", {"confirm": "1"}, follow=True).content.decode()
+    started = client.post(f"/payroll/{run.pk}/recompute/", {"confirm": "1"})
+    run_queued()
+    page = watched(client, started.url).content.decode()
     assert "实发 4,200.00 元 → 2 笔，应发 4,350.00 元，扣减 100.00 元，实发 4,250.00 元" in page
 
 

@@ -1,5 +1,8 @@
 """shebao payroll compute --scheme ZG --period 2026-03 --as USER [--recompute] [--json]
-shebao payroll approve RUN --as USER [--json]"""
+shebao payroll approve RUN --as USER [--json]
+
+Compute runs the same job handler as the page (``shebao.payroll.jobs``) in this process, with its
+progress by stage on stderr; stdout (the message or --json) is unchanged."""
 
 from __future__ import annotations
 
@@ -10,13 +13,10 @@ from django.core.management.base import BaseCommand, CommandError
 from shebao.accounts.cli import acting_user
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.benefits.services import BenefitError, scheme_get
+from shebao.common.jobs import JobError, job_run_here
+from shebao.payroll.jobs import COMPUTE, RECOMPUTE
 from shebao.payroll.models import PayrollRun
-from shebao.payroll.services import (
-    PayrollError,
-    payroll_run_approve,
-    payroll_run_compute,
-    payroll_run_recompute,
-)
+from shebao.payroll.services import PayrollError, payroll_run_approve
 
 
 def run_summary(run: PayrollRun) -> dict:
@@ -51,9 +51,10 @@ class Command(BaseCommand):
                     run = PayrollRun.objects.filter(scheme=scheme, period=period, kind="regular").first()
                     if run is None:
                         raise CommandError(f"{scheme.name} {format_month(period)} 还没有月度结算，无需重新计算")
-                    run = payroll_run_recompute(run=run, user=user)
+                    outcome = job_run_here(RECOMPUTE, {"run_id": run.pk}, user=user)
                 else:
-                    run = payroll_run_compute(scheme=scheme, period=period, user=user)
+                    outcome = job_run_here(COMPUTE, {"scheme": scheme.code, "period": format_month(period)}, user=user)
+                run = PayrollRun.objects.select_related("scheme").get(pk=outcome.result["run_id"])
                 message = (f"已计算 {scheme.name} {format_month(period)}：批次 {run.pk}，{run.line_count} 笔，"
                            f"应发 {run.gross}，扣减 {run.deductions}，实发 {run.net}")
             else:
@@ -62,7 +63,7 @@ class Command(BaseCommand):
                     raise CommandError(f"批次 {opts['run']} 不存在")
                 run = payroll_run_approve(run=run, user=user)
                 message = f"已审核批次 {run.pk}：{run.line_count} 笔，实发 {run.net}"
-        except (PayrollError, BenefitError, MonthError) as exc:
+        except (PayrollError, BenefitError, MonthError, JobError) as exc:
             raise CommandError(str(exc)) from None
         if opts["json"]:
             self.stdout.write(json.dumps(run_summary(run), ensure_ascii=False))
