@@ -1,26 +1,34 @@
 """银行专线接口 pages: export (报盘), files sent, return import (回盘), return lines, failed-and-owed,
 templates. Thin: parse, ask a selector or call one service, render. Access as in the payroll pages
 (``shebao.payroll.views``): ``payroll.export_run`` exports and imports returns, ``payroll.compute_run``
-re-issues, reviewers write off, ``payroll.view_payrollrun`` reads."""
+re-issues, reviewers write off, ``payroll.view_payrollrun`` reads.
+
+Export, the return preview and the return import run as background jobs (``shebao.bank.jobs``): the
+confirm (or the upload) starts the job — or shows the one already running for those runs or that
+file — and the job page shows its progress, then goes on to the file or the return with the message
+(the preview's page ends with the confirm step). An uploaded return file waits from the upload to
+the import under ``MEDIA_ROOT/bank_returns`` (shared by the web and the worker processes)."""
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import os
+import time
 from pathlib import Path
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Exists, OuterRef, Subquery, Sum
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from shebao.bank.formats import BankFileError
 from shebao.bank.forms import ReturnUploadForm
+from shebao.bank.jobs import EXPORT, GONE, RETURN_CHECK, RETURN_IMPORT, export_key, return_key
 from shebao.bank.models import BankFile, BankFileLine, ReturnFile, ReturnLine
 from shebao.bank.selectors import (
     bank_file_lines,
@@ -29,15 +37,18 @@ from shebao.bank.selectors import (
     failed_owed_lines,
     return_file_list,
 )
-from shebao.bank.services import BankError, bank_export, bank_return_check, bank_return_import
+from shebao.bank.services import bank_return_import
+from shebao.common.models import Job
 from shebao.common.money import ZERO, format_yuan
+from shebao.payroll.jobs import job_start_once
 from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.services import PayrollError
 from shebao.payroll.views import (
     can_export,
     exporter_required,
     is_clerk,
     is_reviewer,
+    job_started_message,
+    render_job,
     scheme_choices,
     viewer_required,
 )
@@ -54,7 +65,16 @@ from shebao.web.tables import (
 
 BANK_LABELS = dict(Bank.choices)
 ALL_BANKS = "*"
-UPLOADS = Path(tempfile.gettempdir()) / "shebao-returns"  # a return file between preview and import
+
+
+STASH_DAYS = 2  # an upload never confirmed is removed after this
+JOB_NOTE = _l("进度按步骤显示：每一步是整份文件的一次处理（生成、解析）或数据库里的一条语句，不能逐笔显示进度。"
+              "8 万笔约需数秒，80 万笔约需半分钟到一分钟。")
+
+
+def _uploads() -> Path:
+    """Where a return file waits from its upload to the import job."""
+    return Path(settings.MEDIA_ROOT) / "bank_returns"
 
 
 def _bank_label(code: str) -> str:
@@ -130,17 +150,21 @@ def export(request):
         elif template is None:
             messages.error(request, _("没有可用的银行模板"))
         elif request.POST.get("confirm") == "1":
-            try:
-                files = bank_export(runs=[o["run"] for o in chosen], template=template, user=request.user,
-                                    bank=None if bank == ALL_BANKS else bank)
-            except (BankError, PayrollError) as exc:
-                messages.error(request, str(exc))
-            else:
-                links = format_html_join("；", '<a href="{}">{}</a>（{} 笔，{} 元）<a href="{}">下载</a>', (
-                    (reverse("bank:file_detail", args=[f.pk]), f.batch_no, f.line_count, format_yuan(f.total),
-                     reverse("bank:file_download", args=[f.pk])) for f in files))
-                messages.success(request, format_html("{}：{}", _("已生成报盘文件"), links))
-                return redirect("bank:file_detail", pk=files[-1].pk)
+            run_ids = sorted(o["run"].pk for o in chosen)
+            # the files the confirm page announced, to name the job's stages (the service decides)
+            by_bank: dict[str, list] = {}
+            for p in pending:
+                if p["run_id"] in run_ids and (bank == ALL_BANKS or p["bank"] == bank):
+                    b = by_bank.setdefault(p["bank"], [p["bank"], str(_bank_label(p["bank"])), 0, ZERO])
+                    b[2] += p["n"]
+                    b[3] += p["total"]
+            job, started = job_start_once(
+                kind=EXPORT, keys=[export_key(r) for r in run_ids], user=request.user,
+                title=_("生成报盘文件：结算批次 %(runs)s") % {"runs": "、".join(f"#{r}" for r in run_ids)},
+                params={"runs": run_ids, "template": template.code, "bank": None if bank == ALL_BANKS else bank,
+                        "banks": [[c, label, n, str(total)] for c, label, n, total in by_bank.values()]})
+            job_started_message(request, job, started)
+            return redirect("bank:job", pk=job.pk)
         else:
             context.update(confirm=True, chosen=chosen, count=sum(o["n"] for o in chosen),
                            total=sum((o["total"] for o in chosen), ZERO))
@@ -271,11 +295,23 @@ class ReturnFileTable(Table):
 
 
 def _stash_path(user, digest: str) -> Path:
-    return UPLOADS / f"{user.pk}-{digest}"
+    return _uploads() / f"{user.pk}-{digest}"
 
 
-def _refused(request, exc) -> None:
-    messages.error(request, format_html("{}<br>{}", str(exc), _("文件未导入，未做任何更改。")))
+def _stash(user, digest: str, data: bytes) -> Path:
+    """Keep the upload for the jobs (written whole, then renamed: a job never reads half a file);
+    uploads older than ``STASH_DAYS`` that were never imported go."""
+    folder = _uploads()
+    folder.mkdir(parents=True, exist_ok=True)
+    old = time.time() - STASH_DAYS * 86400
+    for p in folder.iterdir():
+        if p.is_file() and p.stat().st_mtime < old:
+            p.unlink(missing_ok=True)
+    path = _stash_path(user, digest)
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
 
 
 @viewer_required
@@ -296,47 +332,97 @@ def returns(request):
                                                    reverse("bank:return_detail", args=[result.return_file.pk]),
                                                    _("查看该回盘")))
                 return redirect("bank:returns")
-            try:  # the import's own whole-file checks, writing nothing: refused here as it would be there
-                check = bank_return_check(data=data)
-            except BankFileError as exc:
-                _refused(request, exc)
-                return redirect("bank:returns")
-            UPLOADS.mkdir(parents=True, exist_ok=True)
-            _stash_path(request.user, digest).write_bytes(data)
-            context.update(confirm=True, digest=digest, filename=upload.name, bank_file=check.bank_file,
-                           parsed=check.parsed, ok_count=check.ok_count, ok_total=check.ok_total,
-                           failed_count=check.failed_count, failed_total=check.failed_total,
-                           failed_lines=[r for r in check.parsed.lines if not r.ok][:50])
+            # the import's own whole-file checks, writing nothing, as a job: the confirm step is its page
+            path = _stash(request.user, digest, data)
+            name = os.path.basename(upload.name)[:200] or "return.txt"
+            job, started = job_start_once(
+                kind=RETURN_CHECK, keys=[return_key(digest)], same_as=[RETURN_IMPORT], user=request.user,
+                title=_("检查回盘文件：%(name)s") % {"name": name},
+                params={"path": str(path), "digest": digest, "filename": name, "template": None, "stashed": True})
+            job_started_message(request, job, started)
+            return redirect("bank:job", pk=job.pk)
     table = ReturnFileTable(request, return_file_list())
     return render_table(request, table, "bank/returns.html", context)
 
 
 def _import_confirmed(request):
-    digest = request.POST.get("digest", "")
-    filename = request.POST.get("filename", "")[:200] or "return.txt"
-    path = _stash_path(request.user, digest) if len(digest) == 64 and digest.isalnum() else None
-    if path is None or not path.exists():
-        messages.error(request, _("上传的文件已失效，请重新选择文件"))
+    """The confirm of a finished check: import the same stashed file as a job."""
+    pk = request.POST.get("job", "")
+    check = Job.objects.filter(pk=int(pk), kind=RETURN_CHECK, state=Job.State.DONE,
+                               created_by=request.user).first() if pk.isdigit() else None
+    if check is None:
+        messages.error(request, GONE)
         return redirect("bank:returns")
-    data = path.read_bytes()
-    try:
-        result = bank_return_import(data=data, filename=filename, user=request.user)
-    except (BankFileError, BankError, PayrollError) as exc:
-        _refused(request, exc)
+    params = check.params
+    if not Path(params["path"]).exists():
+        seen = ReturnFile.objects.filter(sha256=params["digest"]).first()
+        if seen is not None:  # imported meanwhile (a second confirm after the import ended)
+            messages.info(request, _("该回盘文件已导入（回盘 #%(n)s），本次未做任何更改。") % {"n": seen.pk})
+            return redirect("bank:return_detail", pk=seen.pk)
+        messages.error(request, GONE)
         return redirect("bank:returns")
-    finally:
-        path.unlink(missing_ok=True)
-    rf = result.return_file
-    link = format_html('<a href="{}">{}</a>', reverse("bank:return_detail", args=[rf.pk]), _("查看回盘明细"))
-    if not result.created:
-        messages.info(request, format_html("{} {}", result.note, link))
+    job, started = job_start_once(
+        kind=RETURN_IMPORT, keys=[return_key(params["digest"])], same_as=[RETURN_CHECK], user=request.user,
+        title=_("导入回盘文件：%(name)s") % {"name": params["filename"]},
+        params={**{k: params[k] for k in ("path", "digest", "filename", "template", "stashed")}, "check_job": check.pk})
+    job_started_message(request, job, started)
+    return redirect("bank:job", pk=job.pk)
+
+
+@viewer_required
+def job_page(request, pk: int):
+    job = Job.objects.select_related("created_by").filter(pk=pk, kind__in=(EXPORT, RETURN_CHECK, RETURN_IMPORT)).first()
+    if job is None:
+        raise Http404(_("任务不存在"))
+    result = job.result or {}
+    links, done_url, announce, done_template = [], "", None, ""
+    if job.kind == EXPORT:
+        files = list(BankFile.objects.defer("content", "definition").filter(
+            pk__in=[f["id"] for f in result.get("files", [])]).order_by("batch_no"))
+        links = [(_("查看报盘文件 %(b)s") % {"b": f.batch_no}, reverse("bank:file_detail", args=[f.pk])) for f in files]
+        runs = job.params.get("runs", [])
+        links += [(_("查看结算批次 %(n)s") % {"n": r}, reverse("payroll:run_detail", args=[r])) for r in runs]
+        if job.state == Job.State.FAILED:
+            links.append((_("返回报盘"), reverse("bank:export")))
+        unchanged = _("没有生成报盘文件，结算批次未做任何更改。")
+        if files:
+            done_url = reverse("bank:file_detail", args=[files[-1].pk])
+
+            def announce():
+                listed = format_html_join("；", '<a href="{}">{}</a>（{} 笔，{} 元）<a href="{}">下载</a>', (
+                    (reverse("bank:file_detail", args=[f.pk]), f.batch_no, f.line_count, format_yuan(f.total),
+                     reverse("bank:file_download", args=[f.pk])) for f in files))
+                messages.success(request, format_html("{}：{}", _("已生成报盘文件"), listed))
+    elif job.kind == RETURN_CHECK:
+        unchanged = _("文件未导入，未做任何更改。")
+        if job.state == Job.State.DONE:
+            done_template = "bank/_return_confirm.html"
+        links.append((_("回盘导入"), reverse("bank:returns")))
     else:
-        messages.success(request, format_html("{} {}：{}。{}", _("已导入回盘"), rf.bank_file.batch_no, result.note, link))
-        if rf.failed_count:
-            messages.warning(request, format_html(
-                '{} <a href="{}">{}</a>', _("有 %(n)s 笔失败，请核对账户后二次报盘或核销。") % {"n": rf.failed_count},
-                reverse("bank:failed"), _("失败待发清单")))
-    return redirect("bank:return_detail", pk=rf.pk)
+        rf = ReturnFile.objects.select_related("bank_file").filter(pk=result.get("return_file_id") or 0).first()
+        links = [(_("查看回盘明细"), reverse("bank:return_detail", args=[rf.pk]))] if rf else []
+        links.append((_("回盘导入"), reverse("bank:returns")))
+        unchanged = _("文件未导入，未做任何更改。")
+        if rf:
+            done_url = reverse("bank:return_detail", args=[rf.pk])
+
+            def announce():
+                link = format_html('<a href="{}">{}</a>', done_url, _("查看回盘明细"))
+                if not result.get("created"):
+                    messages.info(request, format_html("{} {}", result.get("note", ""), link))
+                    return
+                messages.success(request, format_html("{} {}：{}。{}", _("已导入回盘"), rf.bank_file.batch_no,
+                                                      result.get("note", ""), link))
+                if rf.failed_count:
+                    messages.warning(request, format_html(
+                        '{} <a href="{}">{}</a>', _("有 %(n)s 笔失败，请核对账户后二次报盘或核销。") % {"n": rf.failed_count},
+                        reverse("bank:failed"), _("失败待发清单")))
+    return render_job(request, job, poll_url=reverse("bank:job", args=[job.pk]), links=links, unchanged=unchanged,
+                      done_url=done_url, announce=announce, done_template=done_template, note=JOB_NOTE,
+                      extra={"result": result, "can_confirm": job.created_by_id == request.user.pk
+                             and can_export(request.user)},
+                      breadcrumbs=_crumbs((_("回盘导入"), reverse("bank:returns")) if job.kind != EXPORT
+                                          else (_("报盘"), reverse("bank:export")), (job.title, "")))
 
 
 class ReturnLineTable(Table):

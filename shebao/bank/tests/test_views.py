@@ -16,6 +16,7 @@ from shebao.accounts.services import user_create
 from shebao.bank.models import BankFile, ReturnFile, ReturnLine
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person
 from shebao.payroll.models import PayrollLine
+from shebao.payroll.tests.helpers import run_queued, watched
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,13 @@ def make_user(username: str, *perms: str, roles: tuple[str, ...] = ()) -> User:
         app_label, codename = dotted.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploaded return files wait under MEDIA_ROOT/bank_returns between the preview and the job."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
 
 
 @pytest.fixture
@@ -48,24 +56,42 @@ def run(clerk, reviewer):
     return approved_run([(a, "1000.00"), (b, "200.50"), (c, "300.00")], clerk, reviewer)
 
 
+def export(client, data: dict):
+    """Confirm an export on the page, let the worker run the job, watch the job page to its end."""
+    started = client.post("/bank/export/", {**data, "confirm": "1"})
+    assert started.status_code == 302 and started.url.startswith("/bank/jobs/"), started
+    run_queued()
+    return watched(client, started.url)
+
+
 def export_icbc(client, run):
     """Export every bank of the run (one file per bank); the ICBC file is the one the tests answer."""
-    return client.post("/bank/export/", {"bank": "*", "template": "standard", "runs": [run.pk], "confirm": "1"},
-                       follow=True)
+    return export(client, {"bank": "*", "template": "standard", "runs": [run.pk]})
 
 
 def icbc_file():
     return BankFile.objects.get(bank="ICBC")
 
 
+def seq_of(name: str) -> int:
+    """A person's sequence number in the ICBC file (lines are in 身份证号 order, which the factory varies)."""
+    return icbc_file().lines.get(name=name).seq
+
+
 def upload(client, data: bytes, name="return.txt"):
-    """Upload, then confirm: what a clerk does on the page."""
-    first = client.post("/bank/returns/", {"file": SimpleUploadedFile(name, data)}, follow=True)
-    text = first.content.decode()
-    if "confirm-import" not in text:
-        return first
-    digest = text.split('name="digest" value="')[1].split('"')[0]
-    return client.post("/bank/returns/", {"confirm": "1", "digest": digest, "filename": name}, follow=True)
+    """Upload (the whole-file check runs as a job), then confirm on the check's page (the import runs
+    as a job): what a clerk does. → the last page shown."""
+    started = client.post("/bank/returns/", {"file": SimpleUploadedFile(name, data)})
+    if not started.url.startswith("/bank/jobs/"):  # the same file imported before: said on the list page
+        return client.get(started.url)
+    run_queued()
+    checked = watched(client, started.url)
+    if "confirm-import" not in checked.content.decode():  # refused by the check
+        return checked
+    confirmed = client.post("/bank/returns/", {"confirm": "1", "job": started.url.split("/")[-2]})
+    assert confirmed.status_code == 302 and confirmed.url.startswith("/bank/jobs/"), confirmed
+    run_queued()
+    return watched(client, confirmed.url)
 
 
 def test_export_confirm_then_file_and_download(client, clerk, run):
@@ -77,11 +103,10 @@ def test_export_confirm_then_file_and_download(client, clerk, run):
     everything = client.post("/bank/export/", {"bank": "*", "template": "standard", "runs": [run.pk]}).content.decode()
     assert "共 <strong>3</strong> 笔，合计 <strong>1,500.50</strong> 元" in everything
     assert not BankFile.objects.exists()
-    done = client.post("/bank/export/", {"bank": "ICBC", "template": "standard", "runs": [run.pk], "confirm": "1"},
-                       follow=True)
+    done = export(client, {"bank": "ICBC", "template": "standard", "runs": [run.pk]})
     f = BankFile.objects.get()
     text = done.content.decode()
-    assert done.redirect_chain[-1][0] == f"/bank/files/{f.pk}/"
+    assert done.request["PATH_INFO"] == f"/bank/files/{f.pk}/"
     assert "已生成报盘文件" in text and f.batch_no in text and "2 笔，1,200.50 元" in text
     assert "6222********1111" in text and "6222020000001111" not in text
     download = client.get(f"/bank/files/{f.pk}/download/")
@@ -91,7 +116,7 @@ def test_export_confirm_then_file_and_download(client, clerk, run):
     # ICBC sent; the run waits for its ABC lines before it is 已报盘
     run.refresh_from_db()
     assert run.state == "approved"
-    client.post("/bank/export/", {"bank": "ABC", "template": "standard", "runs": [run.pk], "confirm": "1"})
+    export(client, {"bank": "ABC", "template": "standard", "runs": [run.pk]})
     run.refresh_from_db()
     assert run.state == "exported" and BankFile.objects.count() == 2
 
@@ -115,10 +140,10 @@ def test_return_refused_names_line_and_changes_nothing(client, clerk, run):
     client.force_login(clerk)
     export_icbc(client, run)
     f = icbc_file()
-    good = bank_answer(f, {2: "账号不存在"})
+    good = bank_answer(f, {seq_of("赵六"): "账号不存在"})
     bad = good.replace(b"|1000.00|1000.00|0|", b"|1000.00|999.00|0|")
     page = upload(client, bad).content.decode()
-    assert "回盘文件被拒绝" in page and "第2行" in page and "未做任何更改" in page
+    assert "回盘文件被拒绝" in page and f"第{seq_of('王五') + 1}行" in page and "未做任何更改" in page
     assert not ReturnFile.objects.exists() and not ReturnLine.objects.exists()
     assert set(PayrollLine.objects.filter(run=run, bank="ICBC").values_list("status", flat=True)) == {"sent"}
     unknown = good.replace(f.batch_no.encode(), b"20990101ICBC999")
@@ -130,9 +155,12 @@ def test_return_imported_then_same_file_again(client, clerk, run):
     client.force_login(clerk)
     export_icbc(client, run)
     f = icbc_file()
-    data = bank_answer(f, {2: "账号不存在"})
-    preview = client.post("/bank/returns/", {"file": SimpleUploadedFile("r.txt", data)}).content.decode()
+    data = bank_answer(f, {seq_of("赵六"): "账号不存在"})
+    started = client.post("/bank/returns/", {"file": SimpleUploadedFile("r.txt", data)})
+    run_queued()
+    preview = watched(client, started.url).content.decode()
     assert "请确认" in preview and "账号不存在" in preview and not ReturnFile.objects.exists()
+    assert "成功<b>1 笔</b>1,000.00 元" in preview and "失败<b>1 笔</b>200.50 元" in preview
     page = upload(client, data, "r.txt").content.decode()
     rf = ReturnFile.objects.get()
     assert "已导入回盘" in page and "成功 1 笔 1000.00，失败 1 笔 200.50" in page
@@ -150,7 +178,7 @@ def test_return_imported_then_same_file_again(client, clerk, run):
 def test_failed_owed_list_actions(client, clerk, reviewer, run):
     client.force_login(clerk)
     export_icbc(client, run)
-    upload(client, bank_answer(icbc_file(), {2: "账号不存在"}))
+    upload(client, bank_answer(icbc_file(), {seq_of("赵六"): "账号不存在"}))
     failed = PayrollLine.objects.get(run=run, status="failed")
     text = client.get("/bank/failed/").content.decode()
     assert "账号不存在" in text and "更正账户" in text and f"/persons/{failed.person_id}/" in text

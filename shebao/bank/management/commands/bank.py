@@ -1,5 +1,7 @@
 """``shebao bank export|import-return|reissue|write-off|templates``: the bank interface from the command
-line (cron). Thin: parse, call one service, print the result (``--json`` for scripts)."""
+line (cron). Thin: parse, call one service, print the result (``--json`` for scripts). Export and
+import-return run the same job handlers as the pages (``shebao.bank.jobs``) in this process, with
+their progress by stage on stderr; stdout (the text or --json) is unchanged."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shebao.accounts.cli import acting_user
 from shebao.bank import selectors
-from shebao.bank.formats import BankFileError
-from shebao.bank.services import BankError, bank_export, bank_line_write_off, bank_reissue, bank_return_import
+from shebao.bank.jobs import EXPORT, RETURN_IMPORT
+from shebao.bank.models import BankFile, ReturnFile
+from shebao.bank.services import BankError, bank_file_write, bank_line_write_off, bank_reissue
+from shebao.common.jobs import JobError, job_run_here
 
 
 def _run(run_id: str):
@@ -74,11 +78,15 @@ class Command(BaseCommand):
             on = dt.date.fromisoformat(date) if date else None
         except ValueError:
             raise CommandError(f"日期格式应为 YYYY-MM-DD：{date}") from None
+        params = {"runs": [_run(r).pk for r in runs], "template": tpl.code, "bank": bank,
+                  "on": on.isoformat() if on else None, "username": "" if user else f"cli:{getpass.getuser()}"}
         try:
-            files = bank_export(runs=[_run(r) for r in runs], template=tpl, user=user, bank=bank, out_dir=out,
-                                on=on, username="" if user else f"cli:{getpass.getuser()}")
-        except BankError as exc:
+            outcome = job_run_here(EXPORT, params, user=user)
+        except JobError as exc:
             raise CommandError(str(exc)) from None
+        files = list(BankFile.objects.filter(pk__in=[f["id"] for f in outcome.result["files"]]).order_by("batch_no"))
+        for f in files:  # after the commit, as the service does with out_dir
+            bank_file_write(bank_file=f, out_dir=out)
         rows = [{"id": f.pk, "batch_no": f.batch_no, "bank": f.bank, "template": tpl.code,
                  "path": str(Path(out).resolve() / f.file_name), "count": f.line_count, "total": str(f.total),
                  "sha256": f.sha256, "runs": sorted(f.runs.values_list("pk", flat=True))} for f in files]
@@ -92,28 +100,27 @@ class Command(BaseCommand):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"文件不存在：{file}")
-        tpl = None
         if template:
             try:
-                tpl = selectors.bank_template_get(template)
+                selectors.bank_template_get(template)
             except LookupError as exc:
                 raise CommandError(str(exc)) from None
         try:
-            result = bank_return_import(data=path.read_bytes(), filename=path.name, user=user, template=tpl)
-        except (BankFileError, BankError) as exc:
-            if options.get("json"):
-                errors = [{"line": n, "reason": r} for n, r in getattr(exc, "errors", [(None, str(exc))])]
+            outcome = job_run_here(RETURN_IMPORT, {"path": str(path), "filename": path.name,
+                                                   "template": template or None}, user=user)
+        except JobError as exc:
+            if options.get("json"):  # the service's refusal names each line
+                errors = [{"line": n, "reason": r} for n, r in getattr(exc.__cause__, "errors", [(None, str(exc))])]
                 self.stdout.write(json.dumps({"refused": True, "message": str(exc), "errors": errors},
                                              ensure_ascii=False, indent=2))
             raise CommandError(str(exc), returncode=2) from None
-        rf = result.return_file
+        result = outcome.result
+        rf = ReturnFile.objects.select_related("bank_file").get(pk=result["return_file_id"])
         data = {"id": rf.pk, "bank_file_id": rf.bank_file_id, "batch_no": rf.bank_file.batch_no,
-                "created": result.created, "note": result.note, "count": rf.line_count,
+                "created": result["created"], "note": result["note"], "count": rf.line_count,
                 "ok_count": rf.ok_count, "ok_total": str(rf.ok_total), "failed_count": rf.failed_count,
-                "failed_total": str(rf.failed_total), "sha256": rf.sha256,
-                "runs": {str(k): {"state": v["state"], "paid": v["paid"], "failed": v["failed"]}
-                         for k, v in result.runs.items()}}
-        self._out(options, data, f"回盘 #{rf.pk}（批次 {data['batch_no']}）：{result.note}")
+                "failed_total": str(rf.failed_total), "sha256": rf.sha256, "runs": result["runs"]}
+        self._out(options, data, f"回盘 #{rf.pk}（批次 {data['batch_no']}）：{result['note']}")
 
     def _reissue(self, *, run, as_user, **options):
         try:
