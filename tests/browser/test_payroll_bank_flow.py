@@ -2,11 +2,18 @@
 session) approves, the clerk exports with the standard template and downloads the file, the bank's
 answer fails one line (账号不存在), the clerk corrects that person's account, re-issues, the reviewer
 approves the re-issue, the clerk exports it and imports a return marking it paid — the run ends
-已完成 and nothing is left failed and owed. Screenshots of each step go to test-artifacts/."""
+已完成 and nothing is left failed and owed. Screenshots of each step go to test-artifacts/.
+
+Compute, approve, export, the return check and the return import run as background jobs: the
+Procrastinate worker runs here in a thread (as ``make run`` starts it beside the server), and each
+step waits on the job page (htmx polling) until it goes on to the run, the file or the confirm."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import re
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +23,7 @@ from shebao.accounts.services import user_create
 from shebao.bank.formats import ReturnRecord, builtin_template
 from shebao.benefits.models import Scheme
 from shebao.benefits.services import adjustment_create, enrollment_create
+from shebao.common.models import Job
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.registry.services import bank_account_set
 from shebao.web.tests.helpers import id_number, make_person
@@ -24,6 +32,50 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Passw0rd!x"
 PERIOD = "2026-03"
+
+
+@pytest.fixture
+def worker(live_server):
+    """The Procrastinate worker (what ``manage.py procrastinate worker`` runs) in a thread, on the test
+    database, for the length of the test."""
+    from django.db import connections
+    from procrastinate.contrib.django import app
+
+    # the task threads' own Django connections close after each job (CONN_MAX_AGE 0), so none is left
+    # open on the test database when the test ends
+    conf = connections.settings["default"]
+    max_age, conf["CONN_MAX_AGE"] = conf["CONN_MAX_AGE"], 0
+    worker_app = app.with_connector(app.connector.get_worker_connector())
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    state: dict = {}
+
+    async def main():
+        async with worker_app.open_async():
+            await worker_app.run_worker_async(wait=True, install_signal_handlers=False, concurrency=1,
+                                              fetch_job_polling_interval=0.5, shutdown_graceful_timeout=10)
+
+    def run():
+        asyncio.set_event_loop(loop)
+        state["task"] = loop.create_task(main())
+        ready.set()
+        try:
+            loop.run_until_complete(state["task"])
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported by the test below
+            state["error"] = exc
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="procrastinate-worker", daemon=True)
+    thread.start()
+    ready.wait(10)
+    yield
+    loop.call_soon_threadsafe(state["task"].cancel)
+    thread.join(15)
+    conf["CONN_MAX_AGE"] = max_age
+    assert "error" not in state, state.get("error")
 
 
 def seed():
@@ -84,14 +136,17 @@ def upload_return(page, ui, data: bytes, name: str, tmp_path, prefix: str) -> No
     page.goto(f"{ui.base_url}/bank/returns/")
     page.set_input_files("input[type=file]", str(path))
     page.click("#upload-next")
+    # the whole-file check runs as a job; its page ends with the confirm step
     expect(page.locator(".confirm-box")).to_contain_text("请确认")
+    expect(page).to_have_url(re.compile(r"/bank/jobs/\d+/$"))
+    expect(page.locator("#job-state")).to_have_text("已完成")
     ui.shot(page, f"{prefix}-return-confirm")
     page.click("#confirm-import")
     expect(page.locator(".messages")).to_contain_text("已导入回盘")
     ui.shot(page, f"{prefix}-return-imported")
 
 
-def test_compute_approve_export_return_reissue_until_paid(ui, tmp_path):
+def test_compute_approve_export_return_reissue_until_paid(ui, worker, tmp_path):
     from playwright.sync_api import expect
 
     persons = seed()
@@ -203,6 +258,11 @@ def test_compute_approve_export_return_reissue_until_paid(ui, tmp_path):
     reissue.refresh_from_db()
     assert (run.state, reissue.state) == ("completed", "completed")
     assert not PayrollLine.objects.filter(status="failed").exists()
+    # every one of these steps went through the worker
+    assert sorted(set(Job.objects.values_list("kind", "state"))) == [
+        ("bank_export", "done"), ("bank_return_check", "done"), ("bank_return_import", "done"),
+        ("payroll_approve", "done"), ("payroll_compute", "done")]
+    assert Job.objects.filter(kind="bank_return_import").count() == 3
 
 
 def run_files(run):
