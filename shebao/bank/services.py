@@ -19,13 +19,17 @@ Rules (SPEC "Bank files"):
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -81,6 +85,40 @@ def _next_batch_no(on: dt.date, bank: str) -> str:
     return f"{prefix}{n:03d}"
 
 
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a whole file is formatted, parsed or matched.
+    Those steps make one small object per line (tuples, Decimals, records — none in a cycle, all freed
+    by reference counting); the collector would walk every one of them again and again as they pile
+    up, so its cost grows with the square of the file: render/parse 4.9/6.4 s without it, 6.4/10.0 s
+    with it for 800,000 lines (0.5/0.7 s either way for 80,000). Re-enabled on the way out."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _store_content(model, pk: int, content: bytes) -> None:
+    """Write a file's bytes into ``model.content`` as one binary parameter. Through Django the bytes
+    are spelled out as a hex literal inside the SQL text (client-side binding): 3.6 s of Python for a
+    66 MB file (0.1 s for 6.4 MB — it grows faster than the file); a server-bound binary parameter
+    costs 0.7 s. Same transaction (Django's connection)."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"UPDATE {model._meta.db_table} SET content = %b WHERE id = %s", [content, pk])
+
+
+def _read_content(model, pk: int) -> bytes:
+    """A stored file's bytes, read in binary (not as hex text): see ``_store_content``."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"SELECT content FROM {model._meta.db_table} WHERE id = %s", [pk], binary=True)
+        return bytes(cursor.fetchone()[0])
+
+
 def _copy_text(value: str) -> str:
     """A text value for COPY's text format (escaped only when it needs to be: almost never)."""
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
@@ -119,7 +157,8 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
         raise BankError(f"银行模板 {template.code} 已停用")
     engine = template.engine()
     on = on or timezone.localdate()
-    with transaction.atomic():
+    written: dict[int, bytes] = {}  # this call's files: their bytes, for out_dir
+    with transaction.atomic(), _bulk():
         locked = list(PayrollRun.objects.select_for_update().filter(pk__in=run_ids).order_by("pk"))
         missing = sorted(set(run_ids) - {r.pk for r in locked})
         if missing:
@@ -144,7 +183,9 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
             groups[r[3]].append(r)
         sent: dict[int, list[int]] = defaultdict(list)
         for bank_code in sorted(groups):
-            _write_file(engine, template, bank_code, groups[bank_code], by_id, on, user, username)
+            bank_file, content = _write_file(engine, template, bank_code, groups[bank_code], by_id, on, user,
+                                             username)
+            written[bank_file.pk] = content
             for r in groups[bank_code]:
                 sent[r[1]].append(r[0])
         for run in approved:  # its lines just filed become 已报盘; the run too once none is left 待发
@@ -152,12 +193,13 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
                 payroll_services.payroll_lines_mark_sent(run=run, line_ids=sent.get(run.pk, ()), user=user)
             except payroll_services.PayrollError as exc:  # pragma: no cover - the runs are locked above
                 raise BankError(str(exc)) from None
-        files = list(BankFile.objects.filter(runs__in=run_ids).distinct().order_by("batch_no"))
+        files = list(BankFile.objects.filter(pk__in=BankFile.runs.through.objects.filter(
+            payrollrun_id__in=run_ids).values("bankfile_id")).defer("content").order_by("batch_no"))
     if not files:
         raise BankError("这些结算批次没有需要报盘的明细（实发均为 0）")
     if out_dir is not None:
         for f in files:
-            bank_file_write(bank_file=f, out_dir=out_dir)
+            bank_file_write(bank_file=f, out_dir=out_dir, content=written.get(f.pk))
     return files
 
 
@@ -188,10 +230,12 @@ def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: 
     total = sum((r[6] for r in rows), ZERO)
     bank_file = BankFile.objects.create(
         batch_no=batch_no, template=template, definition=template.definition, bank=bank_code, file_date=on,
-        file_name=f"{batch_no}_{template.code}{engine.extension}", content=content,
+        file_name=f"{batch_no}_{template.code}{engine.extension}", content=b"",
         sha256=hashlib.sha256(content).hexdigest(), line_count=len(rows), total=total, created_by=user,
         created_by_name=(user.get_username() if user else username)[:150],
     )
+    _store_content(BankFile, bank_file.pk, content)
+    bank_file.content = content
     bank_file.runs.set(sorted({r[1] for r in rows}))
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")  # the join's hash of the run's lines stays in memory
@@ -204,19 +248,23 @@ def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: 
                  after={"batch_no": batch_no, "bank": bank_code, "count": len(rows), "total": total,
                         "sha256": bank_file.sha256, "template": template.code,
                         "runs": sorted({r[1] for r in rows})})
-    return bank_file
+    return bank_file, content
 
 
 _PAYMENT_COLUMNS = ("seq", "account_no", "holder_name", "amount", "id_number", "memo", "name", "bank")
 
 
-def bank_file_write(*, bank_file: BankFile, out_dir: str | os.PathLike) -> Path:
-    """Write a stored file's bytes into ``out_dir`` (atomically: a temporary name, then renamed)."""
+def bank_file_write(*, bank_file: BankFile, out_dir: str | os.PathLike, content: bytes | None = None) -> Path:
+    """Write a stored file's bytes into ``out_dir`` (atomically: a temporary name, then renamed).
+    ``content``: the bytes when the caller has them (just written); otherwise they are read."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / bank_file.file_name
     tmp = out / f".{bank_file.file_name}.tmp"
-    tmp.write_bytes(bytes(bank_file.content))
+    if content is None:
+        content = (_read_content(BankFile, bank_file.pk) if "content" in bank_file.get_deferred_fields()
+                   else bytes(bank_file.content))
+    tmp.write_bytes(content)
     os.replace(tmp, target)
     return target
 
@@ -293,8 +341,12 @@ def _match(bank_file: BankFile, parsed):
     else:
         sent = {r[0]: r[1:] for r in lines.values_list(
             "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
-    returned = dict(ReturnLine.objects.filter(bank_file_line__bank_file=bank_file)
-                    .values_list("bank_file_line_id", "return_file_id"))
+    # Lines returned before: the lines of this file's earlier returns (a return only ever holds lines of
+    # the file it answers), read by return file — none on a first return — rather than by joining every
+    # return line ever imported to this file's lines (1.8 s beside 880,000 old return lines).
+    earlier = list(ReturnFile.objects.filter(bank_file=bank_file).values_list("pk", flat=True))
+    returned = dict(ReturnLine.objects.filter(return_file_id__in=earlier).order_by()
+                    .values_list("bank_file_line_id", "return_file_id")) if earlier else {}
     errors = []
     for rec in parsed.lines:
         s = sent.get(rec.seq)
@@ -323,6 +375,11 @@ def _read_return(data: bytes, template: BankTemplate | None):
 def bank_return_check(*, data: bytes, template: BankTemplate | None = None) -> ReturnCheck:
     """The whole-file checks of ``bank_return_import`` without writing anything: the payment file it
     answers and its totals, or ``BankFileError`` with the same message the import would give."""
+    with _bulk():
+        return _return_check(data, template)
+
+
+def _return_check(data: bytes, template: BankTemplate | None) -> ReturnCheck:
     bank_file, parsed = _read_return(data, template)
     sent, returned = _match(bank_file, parsed)
     ok = [r for r in parsed.lines if r.ok]
@@ -339,6 +396,11 @@ def bank_return_import(*, data: bytes, filename: str, user, template: BankTempla
     seen = ReturnFile.objects.filter(sha256=digest).select_related("bank_file").first()
     if seen:
         return _already(seen)
+    with _bulk():
+        return _return_import(data, digest, filename, user, template)
+
+
+def _return_import(data: bytes, digest: str, filename: str, user, template: BankTemplate | None) -> ReturnImport:
     bank_file, parsed = _read_return(data, template)
     payroll_services, PayrollRun, _ = _payroll()
     with transaction.atomic():
@@ -350,12 +412,14 @@ def bank_return_import(*, data: bytes, filename: str, user, template: BankTempla
         ok = [r for r in parsed.lines if r.ok]
         failed = [r for r in parsed.lines if not r.ok]
         return_file = ReturnFile.objects.create(
-            bank_file=bank_file, sha256=digest, file_name=os.path.basename(filename)[:200], content=data,
+            bank_file=bank_file, sha256=digest, file_name=os.path.basename(filename)[:200], content=b"",
             imported_by=user, line_count=len(parsed.lines), ok_count=len(ok),
             ok_total=sum((r.processed_amount for r in ok), ZERO), failed_count=len(failed),
             failed_total=sum((r.amount for r in failed), ZERO),
         )
         rf = return_file.pk
+        _store_content(ReturnFile, rf, data)
+        return_file.content = data
         _copy_lines(ReturnLine._meta.db_table,
                     "return_file_id, bank_file_line_id, line_no, processed_amount, ok, status_code, reason",
                     (f"{rf}\t{sent[r.seq][0]}\t{r.line_no}\t{r.processed_amount}\t{'t' if r.ok else 'f'}\t"

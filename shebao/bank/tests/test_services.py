@@ -2,6 +2,7 @@
 checked for its message AND for nothing having changed."""
 
 import datetime as dt
+import gc
 import hashlib
 from decimal import Decimal as D
 
@@ -89,6 +90,28 @@ def test_export_twice_same_file_no_second_payment(run, standard, clerk, tmp_path
         assert (tmp_path / "b" / f.file_name).read_bytes() == (tmp_path / "a" / f.file_name).read_bytes()
     assert BankFile.objects.count() == 2 and BankFileLine.objects.count() == 4
     assert AuditEvent.objects.count() == audits  # nothing new happened
+
+
+def test_files_stored_byte_for_byte_and_collector_running_after(run, standard, clerk, tmp_path):
+    """Payment and return files go to the database as one binary parameter (not the ORM's hex
+    literal): read back, they are byte for byte what was written out / received. The garbage
+    collector paused during the bulk work runs again afterwards, after a refusal too."""
+    assert gc.isenabled()
+    icbc = _export(run, standard, clerk, out_dir=tmp_path)[1]
+    assert gc.isenabled()
+    stored = bytes(BankFile.objects.get(pk=icbc.pk).content)
+    assert stored == (tmp_path / icbc.file_name).read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == icbc.sha256
+    data = bank_answer(icbc, {2: "账户冻结"})
+    with pytest.raises(BankFileError):
+        bank_return_import(data=data.replace(icbc.batch_no.encode(), b"20990101ICBC001"), filename="x.txt",
+                           user=clerk)
+    assert gc.isenabled()
+    result = bank_return_import(data=data, filename="icbc.txt", user=clerk)
+    assert gc.isenabled()
+    received = ReturnFile.objects.get(pk=result.return_file.pk)
+    assert bytes(received.content) == data and received.sha256 == hashlib.sha256(data).hexdigest()
+    assert (received.ok_count, received.failed_count) == (2, 1)
 
 
 def test_export_refused_before_approval_and_without_account(clerk, reviewer, standard):
