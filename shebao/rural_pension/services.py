@@ -346,7 +346,7 @@ def rural_years_rerate(*, from_year: int | None = None) -> int:
                 cursor.execute("SELECT count(*) FILTER (WHERE year >= %s), count(*) FROM rural_pension_accountyear",
                                [from_year])
                 later, total = cursor.fetchone()
-                if later * 2 > total:  # most rows change: empty and refill (faster than deleting them)
+                if not total or later * 2 > total:  # most rows change (or none to start from): refill all
                     from_year = None
             if from_year is None:
                 return _walk_all(cursor)
