@@ -119,6 +119,38 @@ def test_suspended_person_gets_no_line_and_is_back_paid_on_resume(clerk, reviewe
     assert line_of(r, suspended).gross == D("4300.00")
 
 
+def test_not_payable_enrollments_leave_nothing_behind(clerk, reviewer):
+    """Item amounts are summed before eligibility is applied (it is applied by the lines): an
+    enrollment that is suspended, ended or dead in P — with amounts, a pending 补发 and a pending
+    扣减 — gets no line, no component, and keeps its adjustments untouched; the payable ones beside
+    it are computed to the cent and numbered by 身份证号."""
+    payable = [make_person("甲"), make_person("乙")]
+    suspended, ended, dead = make_person("丙"), make_person("丁"), make_person("戊")
+    for p in payable:
+        enroll(p, user=clerk)
+    pending = []
+    for person in (suspended, ended, dead):
+        e = enroll(person, user=clerk)
+        pending += [adjustment_create(enrollment=e, kind="arrears", total="300.00", reason="补发", user=clerk),
+                    adjustment_create(enrollment=e, kind="deduction", total="100.00", reason="扣回", user=clerk)]
+        if person is suspended:
+            enrollment_suspend(enrollment=e, reason="no_cert", from_month="2026-03", user=clerk)
+        elif person is ended:
+            enrollment_terminate(enrollment=e, reason="exit_other", last_month="2026-02", user=clerk)
+        else:
+            enrollment_terminate(enrollment=e, reason="death", death_date=dt.date(2026, 2, 10), user=clerk)
+    r = run_month("2026-03", clerk, reviewer)
+    lines = list(PayrollLine.objects.filter(run=r).order_by("seq").values_list("seq", "person_id", "gross", "net"))
+    first, second = sorted(payable, key=lambda p: p.id_number)
+    assert lines == [(1, first.pk, D("2150.00"), D("2150.00")), (2, second.pk, D("2150.00"), D("2150.00"))]
+    assert (r.line_count, r.gross, r.deductions, r.net) == (2, D("4300.00"), D("0.00"), D("4300.00"))
+    assert PayrollComponent.objects.filter(line__run=r).count() == 4
+    assert not PayrollComponent.objects.filter(adjustment__in=pending).exists()
+    for adj in pending:
+        adj.refresh_from_db()
+        assert (adj.state, adj.remaining) == ("pending", adj.total)
+
+
 def test_forfeiting_suspension_not_back_paid(clerk, reviewer):
     person = make_person()
     e = enroll(person, user=clerk)
