@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RuralPensionConfig(AppConfig):
@@ -17,18 +18,19 @@ class RuralPensionConfig(AppConfig):
         menu.set_url("nb.rollback", "rural:rollback_list", perm=views.ROLLBACK_PERM)
         menu.set_url("nb.rates", "rural:rates", perm=views.VIEW_PERM)
         if menu.find_entry("nb.documents") is None:
-            menu.add_entry("nb", "nb.documents", "结算单查询", url_name="rural:document_list", perm=views.VIEW_PERM,
+            menu.add_entry("nb", "nb.documents", _("结算单查询"), url_name="rural:document_list", perm=views.VIEW_PERM,
                            order=55)
-        for key, label, purpose, order in (("nb.benefit", "开始领取", "benefit", 42), ("nb.heir", "代领人", "heir", 44),
-                                           ("nb.death", "死亡结算", "death", 46)):
+        for key, label, purpose, order in (("nb.benefit", _("开始领取"), "benefit", 42),
+                                           ("nb.heir", _("代领人"), "heir", 44),
+                                           ("nb.death", _("死亡结算"), "death", 46)):
             if menu.find_entry(key) is None:
                 menu.add_entry("nb", key, label, url_name="rural:pick", url_kwargs={"purpose": purpose},
                                perm=views.REFUND_PERM, order=order)
         if menu.find_entry("nb.coefficients") is None:
-            menu.add_entry("nb", "nb.coefficients", "计发系数", url_name="rural:coefficients", perm=views.VIEW_PERM,
-                           order=65, note="交费领取计算表：按起始年月维护计发系数")
+            menu.add_entry("nb", "nb.coefficients", _("计发系数"), url_name="rural:coefficients", perm=views.VIEW_PERM,
+                           order=65, note=_("交费领取计算表：按起始年月维护计发系数"))
         if menu.find_entry("nb.import") is None:
-            menu.add_entry("nb", "nb.import", "原系统数据导入", url_name="rural:import_start", perm=views.IMPORT_PERM,
+            menu.add_entry("nb", "nb.import", _("原系统数据导入"), url_name="rural:import_start", perm=views.IMPORT_PERM,
                            order=70)
         person_sections.register(views.person_section)
         work.register(views.work_refunds_awaiting_bank)

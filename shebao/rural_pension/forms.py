@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from shebao.benefits.forms import MonthField
 from shebao.registry.models import Region
@@ -21,19 +23,19 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class AccountEditForm(forms.Form):
     """信息修改: the account's facts and the person's basic information, with a reason."""
 
-    name = forms.CharField(label="姓名", max_length=50)
-    town = forms.ModelChoiceField(label="镇街道", queryset=Region.objects.none(), empty_label=None)
-    community = forms.ModelChoiceField(label="村", queryset=Region.objects.none(), required=False,
-                                       empty_label="（未登记）")
-    enrolled_on = forms.DateField(label="参保日期", widget=DATE_INPUT)
-    status = forms.ChoiceField(label="状态", choices=[(AccountStatus.PAYING, AccountStatus.PAYING.label),
+    name = forms.CharField(label=_("姓名"), max_length=50)
+    town = forms.ModelChoiceField(label=_("镇街道"), queryset=Region.objects.none(), empty_label=None)
+    community = forms.ModelChoiceField(label=_("村"), queryset=Region.objects.none(), required=False,
+                                       empty_label=_("（未登记）"))
+    enrolled_on = forms.DateField(label=_("参保日期"), widget=DATE_INPUT)
+    status = forms.ChoiceField(label=_("状态"), choices=[(AccountStatus.PAYING, AccountStatus.PAYING.label),
                                                      (AccountStatus.SUSPENDED, AccountStatus.SUSPENDED.label)])
-    residence_address = forms.CharField(label="居住地址", max_length=200, required=False)
-    mobile = forms.CharField(label="手机", max_length=20, required=False)
-    legacy_bank = forms.CharField(label="开户银行(原系统)", max_length=50, required=False)
-    legacy_account_number = forms.CharField(label="银行账号(原系统)", max_length=40, required=False)
-    note = forms.CharField(label="备注", max_length=200, required=False)
-    reason = forms.CharField(label="修改原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+    residence_address = forms.CharField(label=_("居住地址"), max_length=200, required=False)
+    mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
+    legacy_bank = forms.CharField(label=_("开户银行(原系统)"), max_length=50, required=False)
+    legacy_account_number = forms.CharField(label=_("银行账号(原系统)"), max_length=40, required=False)
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+    reason = forms.CharField(label=_("修改原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
     ACCOUNT_FIELDS = ("town", "community", "enrolled_on", "status", "legacy_bank", "legacy_account_number", "note")
     PERSON_FIELDS = ("name", "residence_address", "mobile")
@@ -62,14 +64,14 @@ class AccountEditForm(forms.Form):
 
 
 class RefundForm(forms.Form):
-    on = forms.DateField(label="结算日期", widget=DATE_INPUT)
-    pay = forms.ChoiceField(label="支付方式", choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
+    on = forms.DateField(label=_("结算日期"), widget=DATE_INPUT)
+    pay = forms.ChoiceField(label=_("支付方式"), choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
                             initial=RuralDocument.PayMethod.BANK)
 
     def clean_on(self):
         on = self.cleaned_data["on"]
         if on > timezone.localdate():
-            raise forms.ValidationError("结算日期不能晚于今天")
+            raise forms.ValidationError(gettext("结算日期不能晚于今天"))
         return on
 
 
@@ -78,40 +80,40 @@ class SettleForm(RefundForm):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="回退原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("回退原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class RateForm(forms.Form):
-    year = forms.IntegerField(label="年度", min_value=1980, max_value=2200)
-    rate = forms.CharField(label="记账利率", max_length=10, help_text="小数，如 0.0250 表示 2.5%")
-    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+    year = forms.IntegerField(label=_("年度"), min_value=1980, max_value=2200)
+    rate = forms.CharField(label=_("记账利率"), max_length=10, help_text=_("小数，如 0.0250 表示 2.5%"))
+    reason = forms.CharField(label=_("原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_rate(self):
         raw = self.cleaned_data["rate"].strip()
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise forms.ValidationError(f"“{raw}”不是数字") from None
+            raise forms.ValidationError(gettext("“%(raw)s”不是数字") % {"raw": raw}) from None
         if value != value.quantize(Decimal("0.0001")) or not (0 <= value < 1):
-            raise forms.ValidationError("记账利率应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）")
+            raise forms.ValidationError(gettext("记账利率应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）"))
         return value.quantize(Decimal("0.0001"))
 
 
 class CoefficientForm(forms.Form):
     """计发系数: the coefficient in force from a month on (交费领取计算表)."""
 
-    from_month = MonthField(label="起始年月", help_text="该年月起开始领取的人员使用此系数，如 2027-01")
-    coefficient = forms.CharField(label="计发系数", max_length=14, help_text="大于 0、小于 1 的小数，最多 9 位，如 0.008631526")
-    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+    from_month = MonthField(label=_("起始年月"), help_text=_("该年月起开始领取的人员使用此系数，如 2027-01"))
+    coefficient = forms.CharField(label=_("计发系数"), max_length=14, help_text=_("大于 0、小于 1 的小数，最多 9 位，如 0.008631526"))
+    reason = forms.CharField(label=_("原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_coefficient(self):
         raw = self.cleaned_data["coefficient"].strip()
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise forms.ValidationError(f"“{raw}”不是数字") from None
+            raise forms.ValidationError(gettext("“%(raw)s”不是数字") % {"raw": raw}) from None
         if not value.is_finite() or not (0 < value < 1) or value != value.quantize(Decimal("0.000000001")):
-            raise forms.ValidationError("计发系数应为大于 0、小于 1、最多 9 位小数的小数（如 0.008631526）")
+            raise forms.ValidationError(gettext("计发系数应为大于 0、小于 1、最多 9 位小数的小数（如 0.008631526）"))
         return value.quantize(Decimal("0.000000001"))
 
 
@@ -120,8 +122,8 @@ class CoefficientForm(forms.Form):
 
 
 class BenefitStartForm(forms.Form):
-    start = MonthField(label="开始领取年月")
-    note = forms.CharField(label="备注", max_length=200, required=False)
+    start = MonthField(label=_("开始领取年月"))
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
 
 class BenefitConfirmForm(BenefitStartForm):
@@ -130,19 +132,19 @@ class BenefitConfirmForm(BenefitStartForm):
 
 class HeirForm(forms.Form):
     heir = forms.IntegerField(widget=forms.HiddenInput)
-    reason = forms.CharField(label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class DeathForm(forms.Form):
-    death_date = forms.DateField(label="死亡日期", widget=DATE_INPUT)
-    on = forms.DateField(label="结算日期", widget=DATE_INPUT)
-    pay = forms.ChoiceField(label="支付方式", choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
+    death_date = forms.DateField(label=_("死亡日期"), widget=DATE_INPUT)
+    on = forms.DateField(label=_("结算日期"), widget=DATE_INPUT)
+    pay = forms.ChoiceField(label=_("支付方式"), choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
                             initial=RuralDocument.PayMethod.BANK)
 
     def clean_on(self):
         on = self.cleaned_data["on"]
         if on > timezone.localdate():
-            raise forms.ValidationError("结算日期不能晚于今天")
+            raise forms.ValidationError(gettext("结算日期不能晚于今天"))
         return on
 
 
@@ -154,8 +156,8 @@ class DeathSettleForm(DeathForm):
 class ImportForm(forms.Form):
     """The four legacy files uploaded (any of them), or a folder on the server holding them."""
 
-    directory = forms.CharField(label="服务器目录", max_length=300, required=False,
-                                help_text="服务器上存放 CSV 文件的目录（绝对路径）；或在下方上传文件")
+    directory = forms.CharField(label=_("服务器目录"), max_length=300, required=False,
+                                help_text=_("服务器上存放 CSV 文件的目录（绝对路径）；或在下方上传文件"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -170,17 +172,18 @@ class ImportForm(forms.Form):
         directory = (data.get("directory") or "").strip()
         uploads = self.uploads()
         if directory and uploads:
-            raise forms.ValidationError("请只选一种方式：服务器目录，或上传文件")
+            raise forms.ValidationError(gettext("请只选一种方式：服务器目录，或上传文件"))
         if not directory and not uploads:
-            raise forms.ValidationError("请填写服务器目录，或上传至少一个文件")
+            raise forms.ValidationError(gettext("请填写服务器目录，或上传至少一个文件"))
         if directory:
             path = Path(directory)
             if not path.is_absolute():
-                raise forms.ValidationError("服务器目录须为绝对路径")
+                raise forms.ValidationError(gettext("服务器目录须为绝对路径"))
             if not path.is_dir():
-                raise forms.ValidationError(f"目录 {directory} 不存在")
+                raise forms.ValidationError(gettext("目录 %(directory)s 不存在") % {"directory": directory})
             if not any((path / name).is_file() for name in FILES):
-                raise forms.ValidationError(f"目录 {directory} 中没有 {'、'.join(FILES)} 中的任何文件")
+                raise forms.ValidationError(gettext("目录 %(directory)s 中没有 %(files)s 中的任何文件") % {
+                    "directory": directory, "files": gettext("、").join(FILES)})
             data["directory"] = str(path)
         return data
 

@@ -35,6 +35,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from shebao.benefits.months import format_month, month_of
@@ -141,7 +143,7 @@ def _guard(check):
         @login_required
         def wrapped(request, *args, **kwargs):
             if not check(request.user):
-                raise PermissionDenied("您没有此功能的权限")
+                raise PermissionDenied(gettext("您没有此功能的权限"))
             return view(request, *args, **kwargs)
         return wrapped
     return decorator
@@ -160,21 +162,33 @@ def _confirmed(request) -> bool:
 
 
 def _crumbs(*items) -> list[tuple[str, str]]:
-    return [("老农保管理支付", reverse("rural:account_list")), *items]
+    return [(gettext("老农保管理支付"), reverse("rural:account_list")), *items]
 
 
 def _account_crumbs(account: RuralAccount, *items) -> list[tuple[str, str]]:
-    return _crumbs((f"{account.person.name} 的账户", reverse("rural:account_detail", args=[account.pk])), *items)
+    return _crumbs((gettext("%(name)s 的账户") % {"name": account.person.name}, reverse("rural:account_detail", args=[account.pk])), *items)
 
 
 def _doc_link(doc: RuralDocument) -> str:
     return format_html('<a href="{}">{}</a>', reverse("rural:document_detail", args=[doc.number]),
-                       f"查看结算单 {doc.number}")
+                       gettext("查看结算单 %(number)s") % {"number": doc.number})
 
 
 def _account_link(account: RuralAccount) -> str:
     return format_html('<a href="{}">{}</a>', reverse("rural:account_detail", args=[account.pk]),
-                       f"打开 {account.person.name} 的账户")
+                       gettext("打开 %(name)s 的账户") % {"name": account.person.name})
+
+
+def _pay_note(doc: RuralDocument) -> str:
+    """The pay method, and the one-off run a bank payment made."""
+    if doc.payroll_run_id:
+        return gettext("%(method)s，已生成零星发放批次 %(run)s，待审核报盘") % {
+            "method": doc.get_pay_method_display(), "run": doc.payroll_run_id}
+    return doc.get_pay_method_display()
+
+
+def _year_month(day: dt.date) -> str:
+    return gettext("%(year)s年%(month)02d月") % {"year": day.year, "month": day.month}
 
 
 def _pct(rate) -> str:
@@ -232,32 +246,32 @@ def _years_filter(qs, value, request):
     try:
         n = int(value)
     except ValueError:
-        raise FilterError(f"缴费年限：“{value}”不是整数") from None
+        raise FilterError(gettext("缴费年限：“%(value)s”不是整数") % {"value": value}) from None
     return qs.filter(contribution_years__gte=n)
 
 
 class AccountTable(Table):
     columns = [
-        Column("name", "姓名", field="person__name", sortable=True, link=("rural:account_detail", "pk")),
-        Column("id_number", "身份证号", field="person__id_number", kind="id_number"),
-        Column("town", "镇街道", field="town__name", sortable=True, sort_field="town__sort"),
-        Column("village", "村", field="community__name", sortable=True),
-        Column("status", "状态", kind="choice", choices=AccountStatus.choices, sortable=True),
-        Column("enrolled_on", "参保日期", kind="date", sortable=True),
-        Column("contribution_years", "缴费年数", kind="num", sortable=True),
-        Column("balance", "账户余额（最近年度期末）", kind="money", sortable=True),
-        Column("balance_year", "年度"),
-        Column("monthly_benefit", "月养老金", kind="money", sortable=True),
+        Column("name", _("姓名"), field="person__name", sortable=True, link=("rural:account_detail", "pk")),
+        Column("id_number", _("身份证号"), field="person__id_number", kind="id_number"),
+        Column("town", _("镇街道"), field="town__name", sortable=True, sort_field="town__sort"),
+        Column("village", _("村"), field="community__name", sortable=True),
+        Column("status", _("状态"), kind="choice", choices=AccountStatus.choices, sortable=True),
+        Column("enrolled_on", _("参保日期"), kind="date", sortable=True),
+        Column("contribution_years", _("缴费年数"), kind="num", sortable=True),
+        Column("balance", _("账户余额（最近年度期末）"), kind="money", sortable=True),
+        Column("balance_year", _("年度")),
+        Column("monthly_benefit", _("月养老金"), kind="money", sortable=True),
     ]
     filters = [
-        TextFilter("q", "姓名/身份证号", method=_text_filter, placeholder="姓名或身份证号后几位"),
-        ChoiceFilter("town", "镇街道", field="town_id", choices=_town_choices),
-        ChoiceFilter("village", "村", field="community_id", choices=_village_choices),
-        ChoiceFilter("status", "状态", choices=AccountStatus.choices),
-        TextFilter("years", "缴费年数≥", method=_years_filter, placeholder="如 15"),
-        DateRangeFilter("enrolled", "参保日期", field="enrolled_on"),
+        TextFilter("q", _("姓名/身份证号"), method=_text_filter, placeholder=_("姓名或身份证号后几位")),
+        ChoiceFilter("town", _("镇街道"), field="town_id", choices=_town_choices),
+        ChoiceFilter("village", _("村"), field="community_id", choices=_village_choices),
+        ChoiceFilter("status", _("状态"), choices=AccountStatus.choices),
+        TextFilter("years", _("缴费年数≥"), method=_years_filter, placeholder=_("如 15")),
+        DateRangeFilter("enrolled", _("参保日期"), field="enrolled_on"),
     ]
-    export_name = "老农保账户"
+    export_name = _("老农保账户")
     dom_id = "tbl-accounts"
 
     def cell_status(self, value, row):
@@ -266,13 +280,13 @@ class AccountTable(Table):
 
 
 PICK = {
-    "edit": ("rural:account_edit", "信息修改", "选择要修改信息的账户", EDIT_PERM),
-    "years": ("rural:account_years", "个人年账户明细", "选择账户查看个人年账户明细", VIEW_PERM),
-    "refund": ("rural:refund", "退款", "选择要退款的账户", REFUND_PERM),
-    "benefit": ("rural:benefit", "开始领取", "选择要开始按月领取养老金的账户（缴费或中断缴费、已年满 60 周岁）",
-                REFUND_PERM),
-    "heir": ("rural:heir", "代领人", "选择要登记或变更代领人的账户", REFUND_PERM),
-    "death": ("rural:death", "死亡结算", "选择要办理死亡结算的账户", REFUND_PERM),
+    "edit": ("rural:account_edit", _("信息修改"), _("选择要修改信息的账户"), EDIT_PERM),
+    "years": ("rural:account_years", _("个人年账户明细"), _("选择账户查看个人年账户明细"), VIEW_PERM),
+    "refund": ("rural:refund", _("退款"), _("选择要退款的账户"), REFUND_PERM),
+    "benefit": ("rural:benefit", _("开始领取"),
+                _("选择要开始按月领取养老金的账户（缴费或中断缴费、已年满 60 周岁）"), REFUND_PERM),
+    "heir": ("rural:heir", _("代领人"), _("选择要登记或变更代领人的账户"), REFUND_PERM),
+    "death": ("rural:death", _("死亡结算"), _("选择要办理死亡结算的账户"), REFUND_PERM),
 }
 
 
@@ -289,7 +303,7 @@ def _sixty_cutoff(today: dt.date) -> dt.date:
 def account_list(request):
     table = AccountTable(request, accounts_list(user=request.user))
     return render_table(request, table, "rural_pension/account_list.html", {
-        "title": "老农保账户查询", "breadcrumbs": _crumbs(("查询", "")),
+        "title": gettext("老农保账户查询"), "breadcrumbs": _crumbs((gettext("查询"), "")),
     })
 
 
@@ -297,10 +311,10 @@ def account_list(request):
 def account_pick(request, purpose: str):
     """信息修改 / 个人年账户明细 / 退款 from the menu: find the account, then go to that page."""
     if purpose not in PICK:
-        raise Http404("没有这个功能")
+        raise Http404(gettext("没有这个功能"))
     target, label, hint, perm = PICK[purpose]
     if not request.user.has_perm(perm) and not (perm == VIEW_PERM and can_view(request.user)):
-        raise PermissionDenied("您没有此功能的权限")
+        raise PermissionDenied(gettext("您没有此功能的权限"))
     qs = accounts_list(user=request.user)
     if purpose in ("edit", "heir", "death"):
         qs = qs.filter(status__in=OPEN_STATUSES)
@@ -311,15 +325,15 @@ def account_pick(request, purpose: str):
     table = AccountTable(request, qs)
     table.column("name").link = lambda row: reverse(target, args=[row["pk"]])
     return render_table(request, table, "rural_pension/account_list.html", {
-        "title": label, "hint": hint, "breadcrumbs": _crumbs((label, "")),
+        "title": str(label), "hint": str(hint), "breadcrumbs": _crumbs((str(label), "")),
     })
 
 
 # --------------------------------------------------------------------------------------------------
 # the account page
 
-TABS = [("enroll", "参保"), ("contrib", "缴费"), ("refund", "退保"), ("payout", "支付"), ("benefit", "待遇享受"),
-        ("years", "个人年账户明细")]
+TABS = [("enroll", _("参保")), ("contrib", _("缴费")), ("refund", _("退保")), ("payout", _("支付")),
+        ("benefit", _("待遇享受")), ("years", _("个人年账户明细"))]
 
 
 def _account_context(request, account: RuralAccount, tab: str) -> dict:
@@ -336,7 +350,7 @@ def _account_context(request, account: RuralAccount, tab: str) -> dict:
         "can_death": user.has_perm(REFUND_PERM) and account.status in OPEN_STATUSES,
         "receipt": _receipt(account),
         "heir_bank": person_current_account(account.heir) if account.heir_id else None,
-        "breadcrumbs": _crumbs((f"{account.person.name} 的账户", "")),
+        "breadcrumbs": _crumbs((gettext("%(name)s 的账户") % {"name": account.person.name}, "")),
     }
     try:
         rows = _year_rows(account_yearly_table(account=account))
@@ -398,7 +412,7 @@ def account_years(request, pk: int):
 
 def _display(value) -> str:
     if value is None or value == "":
-        return "（空）"
+        return gettext("（空）")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
     if value in AccountStatus.values:
@@ -410,14 +424,14 @@ def _display(value) -> str:
 def account_edit(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = AccountEditForm(request.POST or None, user=request.user, account=account)
-    ctx = {"account": account, "form": form, "breadcrumbs": _account_crumbs(account, ("信息修改", ""))}
+    ctx = {"account": account, "form": form, "breadcrumbs": _account_crumbs(account, (gettext("信息修改"), ""))}
     if account.status not in OPEN_STATUSES:
-        ctx["closed"] = f"账户{account.get_status_display()}，不能修改"
+        ctx["closed"] = gettext("账户%(status)s，不能修改") % {"status": account.get_status_display()}
         return render(request, "rural_pension/account_edit.html", ctx)
     if request.method == "POST" and form.is_valid():
         changes, person_changes = form.changes()
         if not changes and not person_changes:
-            form.add_error(None, "没有修改任何内容")
+            form.add_error(None, gettext("没有修改任何内容"))
         elif _confirmed(request):
             try:
                 rural_account_update(user=request.user, account=account, reason=form.cleaned_data["reason"],
@@ -426,9 +440,10 @@ def account_edit(request, pk: int):
                 form.add_error(None, str(exc))
             else:
                 n = len(changes) + len(person_changes)
-                messages.success(request, format_html("已修改 {} 的 {} 项信息（原因：{}），已记入审计日志。{}",
-                                                      account.person.name, n, form.cleaned_data["reason"],
-                                                      _account_link(account)))
+                messages.success(request, format_html(gettext("已修改 {name} 的 {n} 项信息（原因：{reason}），已记入审计日志。{link}"),
+                                                      name=account.person.name, n=n,
+                                                      reason=form.cleaned_data["reason"],
+                                                      link=_account_link(account)))
                 return redirect("rural:account_detail", pk=account.pk)
         else:
             labels = {name: field.label for name, field in form.fields.items()}
@@ -446,7 +461,7 @@ def account_edit(request, pk: int):
 def _refund_context(request, account, form) -> dict:
     bank = person_current_account(account.person)
     return {"account": account, "form": form, "bank": bank,
-            "breadcrumbs": _account_crumbs(account, ("退款", ""))}
+            "breadcrumbs": _account_crumbs(account, (gettext("退款"), ""))}
 
 
 @refund_required
@@ -455,8 +470,9 @@ def refund(request, pk: int):
     form = RefundForm(initial={"on": timezone.localdate(), "pay": Doc.PayMethod.BANK})
     ctx = _refund_context(request, account, form)
     if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
-        ctx["refused"] = (f"{account.person.name} 的账户{account.get_status_display()}，不能退款"
-                          + ("；人员死亡请办理死亡结算" if account.status == AccountStatus.RECEIVING else ""))
+        ctx["refused"] = (gettext("%(name)s 的账户%(status)s，不能退款")
+                          % {"name": account.person.name, "status": account.get_status_display()}
+                          + (gettext("；人员死亡请办理死亡结算") if account.status == AccountStatus.RECEIVING else ""))
     return render(request, "rural_pension/refund.html", ctx)
 
 
@@ -471,7 +487,8 @@ def refund_quote(request, pk: int):
     on, pay = form.cleaned_data["on"], form.cleaned_data["pay"]
     try:
         if account.status == AccountStatus.RECEIVING:
-            raise RuralError(f"{account.person.name} 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
+            raise RuralError(gettext("%(name)s 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
+                             % {"name": account.person.name})
         quote = rural_refund_quote(account=account, on=on)
     except RuralError as exc:
         ctx["refused"] = str(exc)
@@ -480,12 +497,15 @@ def refund_quote(request, pk: int):
     ctx.update(
         on=on, pay=pay, pay_label=Doc.PayMethod(pay).label, quote=quote, rows=rows, totals=_year_totals(rows),
         amount=quote.amount, words=amount_in_words(quote.amount) if quote.amount > 0 else "",
-        breadcrumbs=_account_crumbs(account, ("退款", reverse("rural:refund", args=[account.pk])), ("试算", "")),
+        breadcrumbs=_account_crumbs(account, (gettext("退款"), reverse("rural:refund", args=[account.pk])),
+                                    (gettext("试算"), "")),
     )
     if quote.amount <= 0:
-        ctx["refused"] = f"{account.person.name} 的账户余额为 {format_yuan(quote.amount)}，没有可退金额"
+        ctx["refused"] = gettext("%(name)s 的账户余额为 %(amount)s，没有可退金额") % {
+            "name": account.person.name, "amount": format_yuan(quote.amount)}
     elif pay == Doc.PayMethod.BANK and (ctx["bank"] is None or not ctx["bank"].account_number):
-        ctx["refused"] = f"{account.person.name} 没有登记银行账户，不能银行代发；请先登记支付账户，或选择现金支付"
+        ctx["refused"] = gettext("%(name)s 没有登记银行账户，不能银行代发；请先登记支付账户，或选择现金支付") % {
+            "name": account.person.name}
     return render(request, "rural_pension/refund_quote.html", ctx)
 
 
@@ -496,7 +516,7 @@ def refund_settle(request, pk: int):
     form = SettleForm(request.POST)
     back = reverse("rural:refund", args=[account.pk])
     if not form.is_valid() or not _confirmed(request):
-        messages.error(request, "请先试算并确认退款金额")
+        messages.error(request, gettext("请先试算并确认退款金额"))
         return redirect(back)
     on, pay, amount = form.cleaned_data["on"], form.cleaned_data["pay"], form.cleaned_data["amount"]
     try:
@@ -504,16 +524,16 @@ def refund_settle(request, pk: int):
     except RuralError as exc:
         existing = Doc.objects.filter(account=account, state=Doc.State.SETTLED).first()
         if existing is not None:  # a second click on 确认退款: the first one did it
-            messages.warning(request, format_html("{}。{}", str(exc), _doc_link(existing)))
+            messages.warning(request, format_html(gettext("{error}。{link}"), error=str(exc), link=_doc_link(existing)))
             return redirect("rural:document_detail", number=existing.number)
-        messages.error(request, f"{exc}。未做任何修改。")
+        messages.error(request, gettext("%(error)s。未做任何修改。") % {"error": exc})
         return redirect(f"{reverse('rural:refund_quote', args=[account.pk])}?on={on:%Y-%m-%d}&pay={pay}")
     pdf = reverse("rural:document_pdf", args=[doc.number])
     messages.success(request, format_html(
-        "已退款：{} 结算单 {}，金额 {} 元（{}），{}；账户已退保。<a href=\"{}\" target=\"_blank\">打印结算单</a>",
-        account.person.name, doc.number, format_yuan(doc.amount), amount_in_words(doc.amount),
-        doc.get_pay_method_display() + (f"，已生成零星发放批次 {doc.payroll_run_id}，待审核报盘"
-                                        if doc.payroll_run_id else ""), pdf))
+        gettext("已退款：{name} 结算单 {number}，金额 {amount} 元（{words}），{pay}；账户已退保。"
+                "<a href=\"{pdf}\" target=\"_blank\">打印结算单</a>"),
+        name=account.person.name, number=doc.number, amount=format_yuan(doc.amount),
+        words=amount_in_words(doc.amount), pay=_pay_note(doc), pdf=pdf))
     return redirect("rural:document_detail", number=doc.number)
 
 
@@ -525,18 +545,21 @@ def _pension_refusal(account: RuralAccount) -> str:
     """Why 开始领取 is not offered for this account ("" when it is)."""
     person = account.person
     if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
-        return f"{person.name} 的账户{account.get_status_display()}，不能开始领取"
+        return gettext("%(name)s 的账户%(status)s，不能开始领取") % {"name": person.name,
+                                                                 "status": account.get_status_display()}
     if person.death_date:
-        return f"{person.name} 已于 {person.death_date:%Y-%m-%d} 死亡，请办理死亡结算"
+        return gettext("%(name)s 已于 %(date)s 死亡，请办理死亡结算") % {"name": person.name,
+                                                           "date": f"{person.death_date:%Y-%m-%d}"}
     month = pension_month(person)
     if month > month_of(timezone.localdate()):
-        return f"{person.name} {format_month(month)} 才年满 60 周岁，不能开始领取"
+        return gettext("%(name)s %(month)s 才年满 60 周岁，不能开始领取") % {"name": person.name,
+                                                              "month": format_month(month)}
     return ""
 
 
 def _benefit_context(request, account, form) -> dict:
     return {"account": account, "form": form, "sixty": pension_month(account.person),
-            "breadcrumbs": _account_crumbs(account, ("开始领取", ""))}
+            "breadcrumbs": _account_crumbs(account, (gettext("开始领取"), ""))}
 
 
 @refund_required
@@ -567,8 +590,8 @@ def benefit_quote(request, pk: int):
     rows = _year_rows(fixed.quote.rows)
     ctx.update(start=start, note=form.cleaned_data["note"], fixed=fixed, rows=rows, totals=_year_totals(rows),
                words=amount_in_words(fixed.monthly),
-               breadcrumbs=_account_crumbs(account, ("开始领取", reverse("rural:benefit", args=[account.pk])),
-                                           ("试算", "")))
+               breadcrumbs=_account_crumbs(account, (gettext("开始领取"), reverse("rural:benefit", args=[account.pk])),
+                                           (gettext("试算"), "")))
     return render(request, "rural_pension/benefit_quote.html", ctx)
 
 
@@ -578,7 +601,7 @@ def benefit_confirm(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = BenefitConfirmForm(request.POST)
     if not form.is_valid() or not _confirmed(request):
-        messages.error(request, "请先试算并确认月养老金")
+        messages.error(request, gettext("请先试算并确认月养老金"))
         return redirect("rural:benefit", pk=account.pk)
     start, note, monthly = (form.cleaned_data[k] for k in ("start", "note", "monthly"))
     detail = reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit"
@@ -588,15 +611,17 @@ def benefit_confirm(request, pk: int):
     except RuralError as exc:
         current = RuralAccount.objects.get(pk=account.pk)
         if current.benefit_start_month and current.status == AccountStatus.RECEIVING:  # a second click
-            messages.warning(request, f"{exc}。{account.person.name} 已于 {format_month(current.benefit_start_month)} "
-                                      f"起领取，月养老金 {format_yuan(current.monthly_benefit)} 元。")
+            messages.warning(request, gettext("%(error)s。%(name)s 已于 %(month)s 起领取，月养老金 %(monthly)s 元。") % {
+                "error": exc, "name": account.person.name, "month": format_month(current.benefit_start_month),
+                "monthly": format_yuan(current.monthly_benefit)})
             return redirect(detail)
-        messages.error(request, f"{exc}。未做任何修改。")
+        messages.error(request, gettext("%(error)s。未做任何修改。") % {"error": exc})
         return redirect(f"{reverse('rural:benefit_quote', args=[account.pk])}?start={format_month(start)}")
     messages.success(request, format_html(
-        "已开始领取：{} 自 {} 起每月 {} 元（领取时账户积累额 {} 元 × 计发系数 {}），已纳入老农保按月发放。",
-        account.person.name, format_month(account.benefit_start_month), format_yuan(account.monthly_benefit),
-        format_yuan(account.benefit_base), account.coefficient))
+        gettext("已开始领取：{name} 自 {month} 起每月 {monthly} 元（领取时账户积累额 {base} 元 × 计发系数 {c}），"
+                "已纳入老农保按月发放。"),
+        name=account.person.name, month=format_month(account.benefit_start_month),
+        monthly=format_yuan(account.monthly_benefit), base=format_yuan(account.benefit_base), c=account.coefficient))
     return redirect(detail)
 
 
@@ -610,10 +635,10 @@ def _heir_choice(request, value) -> tuple[object, str]:
     if not value:
         return None, ""
     if not value.isdigit():
-        return None, "请从查找结果中选择代领人"
+        return None, gettext("请从查找结果中选择代领人")
     person = persons_visible(request.user).filter(pk=int(value)).first()
     if person is None:
-        return None, "人员不存在或不在您的管辖范围内"
+        return None, gettext("人员不存在或不在您的管辖范围内")
     return person, ""
 
 
@@ -627,9 +652,10 @@ def heir(request, pk: int):
                                  else request.GET.get("heir"))
     ctx = {"account": account, "form": form, "q": q, "next": after, "chosen": chosen, "error": error,
            "current_bank": person_current_account(account.heir) if account.heir_id else None,
-           "breadcrumbs": _account_crumbs(account, ("代领人", ""))}
+           "breadcrumbs": _account_crumbs(account, (gettext("代领人"), ""))}
     if account.status not in OPEN_STATUSES:
-        ctx["refused"] = f"{account.person.name} 的账户{account.get_status_display()}，不能变更代领人"
+        ctx["refused"] = gettext("%(name)s 的账户%(status)s，不能变更代领人") % {
+            "name": account.person.name, "status": account.get_status_display()}
         return render(request, "rural_pension/heir.html", ctx)
     if q:
         ctx["results"] = [{"p": p, "bank": person_current_account(p), "self": p.pk == account.person_id}
@@ -638,20 +664,22 @@ def heir(request, pk: int):
         ctx["chosen_bank"] = person_current_account(chosen)
     if request.method == "POST":
         if chosen is None:
-            ctx["error"] = error or "请先查找并选择代领人"
+            ctx["error"] = error or gettext("请先查找并选择代领人")
         elif form.is_valid() and _confirmed(request):
             back = (reverse("rural:death", args=[account.pk]) if after
                     else reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit")
             if account.heir_id == chosen.pk:  # e.g. a second click: already done
-                messages.info(request, f"{account.person.name} 的代领人已是 {chosen.name}，未做修改。")
+                messages.info(request, gettext("%(name)s 的代领人已是 %(heir)s，未做修改。") % {
+                    "name": account.person.name, "heir": chosen.name})
                 return redirect(back)
             try:
                 rural_heir_set(account=account, heir=chosen, user=request.user, reason=form.cleaned_data["reason"])
             except RuralError as exc:
-                ctx["error"] = f"{exc}。未做任何修改。"
+                ctx["error"] = gettext("%(error)s。未做任何修改。") % {"error": exc}
             else:
-                messages.success(request, format_html("已登记 {} 的代领人：{}（原因：{}），已记入审计日志。",
-                                                      account.person.name, chosen.name, form.cleaned_data["reason"]))
+                messages.success(request, format_html(gettext("已登记 {name} 的代领人：{heir}（原因：{reason}），已记入审计日志。"),
+                                                      name=account.person.name, heir=chosen.name,
+                                                      reason=form.cleaned_data["reason"]))
                 return redirect(back)
     return render(request, "rural_pension/heir.html", ctx)
 
@@ -664,12 +692,13 @@ def _death_context(request, account, form) -> dict:
     heir_ = account.heir
     return {"account": account, "form": form, "heir": heir_,
             "heir_bank": person_current_account(heir_) if heir_ else None,
-            "breadcrumbs": _account_crumbs(account, ("死亡结算", ""))}
+            "breadcrumbs": _account_crumbs(account, (gettext("死亡结算"), ""))}
 
 
 def _death_refusal(account: RuralAccount) -> str:
     if account.status not in OPEN_STATUSES:
-        return f"{account.person.name} 的账户{account.get_status_display()}，不能办理死亡结算"
+        return gettext("%(name)s 的账户%(status)s，不能办理死亡结算") % {"name": account.person.name,
+                                                                "status": account.get_status_display()}
     return ""
 
 
@@ -696,7 +725,7 @@ def death_quote(request, pk: int):
     death_date, on, pay = (form.cleaned_data[k] for k in ("death_date", "on", "pay"))
     heir_ = ctx["heir"]
     if heir_ is None:
-        ctx["refused"] = "请先登记代领人（领取死亡结算款项的人）"
+        ctx["refused"] = gettext("请先登记代领人（领取死亡结算款项的人）")
         return render(request, "rural_pension/death.html", ctx)
     try:
         due = rural_death_quote(account=account, death_date=death_date, on=on)
@@ -707,13 +736,14 @@ def death_quote(request, pk: int):
     ctx.update(death_date=death_date, on=on, pay=pay, pay_label=Doc.PayMethod(pay).label, due=due, rows=rows,
                totals=_year_totals(rows), words=amount_in_words(due.amount) if due.amount > 0 else "",
                guarantee=due.table.get("guarantee"),
-               breadcrumbs=_account_crumbs(account, ("死亡结算", reverse("rural:death", args=[account.pk])),
-                                           ("试算", "")))
+               breadcrumbs=_account_crumbs(account, (gettext("死亡结算"), reverse("rural:death", args=[account.pk])),
+                                           (gettext("试算"), "")))
     bank = ctx["heir_bank"]
     if heir_.death_date:
-        ctx["blocked"] = f"代领人 {heir_.name} 已死亡，请先变更代领人"
+        ctx["blocked"] = gettext("代领人 %(heir)s 已死亡，请先变更代领人") % {"heir": heir_.name}
     elif due.amount > 0 and pay == Doc.PayMethod.BANK and (bank is None or not bank.account_number):
-        ctx["blocked"] = f"代领人 {heir_.name} 没有登记银行账户，不能银行代发；请先登记其支付账户，或选择现金支付"
+        ctx["blocked"] = gettext("代领人 %(heir)s 没有登记银行账户，不能银行代发；请先登记其支付账户，或选择现金支付") % {
+            "heir": heir_.name}
     return render(request, "rural_pension/death_quote.html", ctx)
 
 
@@ -723,17 +753,17 @@ def death_settle(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = DeathSettleForm(request.POST)
     if not form.is_valid() or not _confirmed(request):
-        messages.error(request, "请先试算并确认应付金额")
+        messages.error(request, gettext("请先试算并确认应付金额"))
         return redirect("rural:death", pk=account.pk)
     death_date, on, pay, amount = (form.cleaned_data[k] for k in ("death_date", "on", "pay", "amount"))
     quote_url = (f"{reverse('rural:death_quote', args=[account.pk])}?death_date={death_date:%Y-%m-%d}"
                  f"&on={on:%Y-%m-%d}&pay={pay}")
     heir_, error = _heir_choice(request, form.cleaned_data["heir"])
     if heir_ is None:
-        messages.error(request, f"{error}。未做任何修改。")
+        messages.error(request, gettext("%(error)s。未做任何修改。") % {"error": error})
         return redirect(quote_url)
     if account.status in OPEN_STATUSES and account.heir_id != heir_.pk:
-        messages.error(request, "代领人已变更，请重新试算。未做任何修改。")
+        messages.error(request, gettext("代领人已变更，请重新试算。未做任何修改。"))
         return redirect(quote_url)
     try:
         result = rural_death_settle(account=account, death_date=death_date, heir=heir_, pay_method=pay,
@@ -744,24 +774,24 @@ def death_settle(request, pk: int):
             existing = Doc.objects.filter(account=account, state=Doc.State.SETTLED).exclude(
                 kind=Doc.Kind.REFUND).first()
             if existing is not None:
-                messages.warning(request, format_html("{}。{}", str(exc), _doc_link(existing)))
+                messages.warning(request, format_html(gettext("{error}。{link}"), error=str(exc), link=_doc_link(existing)))
                 return redirect("rural:document_detail", number=existing.number)
-            messages.warning(request, f"{exc}。")
+            messages.warning(request, gettext("%(error)s。") % {"error": exc})
             return redirect("rural:account_detail", pk=account.pk)
-        messages.error(request, f"{exc}。未做任何修改。")
+        messages.error(request, gettext("%(error)s。未做任何修改。") % {"error": exc})
         return redirect(quote_url)
     if result.document is None:
         messages.success(request, format_html(
-            "已办理死亡结算：{} 死亡日期 {}，保证期已满，无应付金额；按月领取已终止，账户已终止。{}",
-            account.person.name, f"{death_date:%Y-%m-%d}", _account_link(account)))
+            gettext("已办理死亡结算：{name} 死亡日期 {date}，保证期已满，无应付金额；按月领取已终止，账户已终止。{link}"),
+            name=account.person.name, date=f"{death_date:%Y-%m-%d}", link=_account_link(account)))
         return redirect("rural:account_detail", pk=account.pk)
     doc = result.document
     pdf = reverse("rural:document_pdf", args=[doc.number])
     messages.success(request, format_html(
-        "已办理死亡结算：{} 结算单 {}，付代领人 {} {} 元（{}），{}；账户已终止。<a href=\"{}\" target=\"_blank\">打印结算单</a>",
-        account.person.name, doc.number, heir_.name, format_yuan(doc.amount), amount_in_words(doc.amount),
-        doc.get_pay_method_display() + (f"，已生成零星发放批次 {doc.payroll_run_id}，待审核报盘"
-                                        if doc.payroll_run_id else ""), pdf))
+        gettext("已办理死亡结算：{name} 结算单 {number}，付代领人 {heir} {amount} 元（{words}），{pay}；账户已终止。"
+                "<a href=\"{pdf}\" target=\"_blank\">打印结算单</a>"),
+        name=account.person.name, number=doc.number, heir=heir_.name, amount=format_yuan(doc.amount),
+        words=amount_in_words(doc.amount), pay=_pay_note(doc), pdf=pdf))
     return redirect("rural:document_detail", number=doc.number)
 
 
@@ -780,31 +810,31 @@ def _doc_q(qs, value, request):
 
 class DocumentTable(Table):
     columns = [
-        Column("number", "结算单号", sortable=True, link=lambda row: reverse("rural:document_detail",
+        Column("number", _("结算单号"), sortable=True, link=lambda row: reverse("rural:document_detail",
                                                                         args=[row["number"]])),
-        Column("kind", "类型", kind="choice", choices=Doc.Kind.choices),
-        Column("name", "姓名", field="account__person__name", sortable=True,
+        Column("kind", _("类型"), kind="choice", choices=Doc.Kind.choices),
+        Column("name", _("姓名"), field="account__person__name", sortable=True,
                link=lambda row: reverse("rural:account_detail", args=[row["account_id"]])),
-        Column("id_number", "身份证号", field="account__person__id_number", kind="id_number"),
-        Column("payee", "领款人", field="payee__name"),
-        Column("on_date", "结算日期", kind="date", sortable=True),
-        Column("amount", "金额", kind="money", sortable=True),
-        Column("pay_method", "支付方式", kind="choice", choices=Doc.PayMethod.choices),
-        Column("state", "状态", kind="choice", choices=Doc.State.choices, sortable=True),
-        Column("operator", "经办人", field="operator__full_name"),
-        Column("created_at", "经办时间", kind="datetime", sortable=True),
+        Column("id_number", _("身份证号"), field="account__person__id_number", kind="id_number"),
+        Column("payee", _("领款人"), field="payee__name"),
+        Column("on_date", _("结算日期"), kind="date", sortable=True),
+        Column("amount", _("金额"), kind="money", sortable=True),
+        Column("pay_method", _("支付方式"), kind="choice", choices=Doc.PayMethod.choices),
+        Column("state", _("状态"), kind="choice", choices=Doc.State.choices, sortable=True),
+        Column("operator", _("经办人"), field="operator__full_name"),
+        Column("created_at", _("经办时间"), kind="datetime", sortable=True),
     ]
     filters = [
-        TextFilter("q", "结算单号/姓名/身份证号", method=_doc_q),
-        ChoiceFilter("kind", "类型", choices=Doc.Kind.choices),
-        ChoiceFilter("state", "状态", choices=Doc.State.choices),
-        ChoiceFilter("pay", "支付方式", field="pay_method", choices=Doc.PayMethod.choices),
-        DateRangeFilter("on", "结算日期", field="on_date"),
-        DateRangeFilter("created", "经办日期", field="created_at", datetime=True),
+        TextFilter("q", _("结算单号/姓名/身份证号"), method=_doc_q),
+        ChoiceFilter("kind", _("类型"), choices=Doc.Kind.choices),
+        ChoiceFilter("state", _("状态"), choices=Doc.State.choices),
+        ChoiceFilter("pay", _("支付方式"), field="pay_method", choices=Doc.PayMethod.choices),
+        DateRangeFilter("on", _("结算日期"), field="on_date"),
+        DateRangeFilter("created", _("经办日期"), field="created_at", datetime=True),
     ]
     extra_fields = ("account_id",)
     default_sort = "-created_at"
-    export_name = "老农保结算单"
+    export_name = _("老农保结算单")
     dom_id = "tbl-documents"
 
     def cell_state(self, value, row):
@@ -813,21 +843,21 @@ class DocumentTable(Table):
 
 
 class RollbackTable(DocumentTable):
-    columns = [*DocumentTable.columns, Column("action", "操作", field="pk", export=False)]
+    columns = [*DocumentTable.columns, Column("action", _("操作"), field="pk", export=False)]
     filters = [DocumentTable.filters[0], DocumentTable.filters[3]]
-    export_name = "本月可回退结算单"
+    export_name = _("本月可回退结算单")
     dom_id = "tbl-rollback"
 
     def cell_action(self, value, row):
-        return format_html('<a class="btn small danger" href="{}">回退</a>',
-                           reverse("rural:document_rollback", args=[row["number"]]))
+        return format_html('<a class="btn small danger" href="{}">{}</a>',
+                           reverse("rural:document_rollback", args=[row["number"]]), gettext("回退"))
 
 
 @viewer_required
 def document_list(request):
     table = DocumentTable(request, documents_list(user=request.user))
     return render_table(request, table, "rural_pension/document_list.html", {
-        "title": "结算单查询", "breadcrumbs": _crumbs(("结算单", "")),
+        "title": gettext("结算单查询"), "breadcrumbs": _crumbs((gettext("结算单"), "")),
     })
 
 
@@ -843,8 +873,9 @@ def rollback_list(request):
         created_at__gte=_month_start(today))
     table = RollbackTable(request, qs)
     return render_table(request, table, "rural_pension/document_list.html", {
-        "title": "退款回退", "breadcrumbs": _crumbs(("退款回退", "")),
-        "hint": f"本月（{today:%Y年%m月}）办理、尚未回退的结算单。只能回退当月办理且款项尚未报盘（发往银行）的结算单。",
+        "title": gettext("退款回退"), "breadcrumbs": _crumbs((gettext("退款回退"), "")),
+        "hint": gettext("本月（%(month)s）办理、尚未回退的结算单。只能回退当月办理且款项尚未报盘（发往银行）的结算单。")
+        % {"month": _year_month(today)},
     })
 
 
@@ -858,16 +889,18 @@ def _payment(doc: RuralDocument) -> dict:
 def _rollback_block(doc: RuralDocument, today: dt.date) -> str:
     """Why the document cannot be rolled back now ("" when it can): what the service will say."""
     if doc.state != Doc.State.SETTLED:
-        return f"结算单 {doc.number} 已回退"
+        return gettext("结算单 %(number)s 已回退") % {"number": doc.number}
     if doc.kind != Doc.Kind.REFUND:
-        return f"结算单 {doc.number} 是{doc.get_kind_display()}，不能按退款回退"
+        return gettext("结算单 %(number)s 是%(kind)s，不能按退款回退") % {"number": doc.number,
+                                                                 "kind": doc.get_kind_display()}
     made = timezone.localtime(doc.created_at).date()
     if (made.year, made.month) != (today.year, today.month):
-        return f"结算单 {doc.number} 于 {made:%Y-%m-%d} 办理，只能在当月（{made:%Y年%m月}）回退，跨月不能回退"
+        return gettext("结算单 %(number)s 于 %(date)s 办理，只能在当月（%(month)s）回退，跨月不能回退") % {
+            "number": doc.number, "date": f"{made:%Y-%m-%d}", "month": _year_month(made)}
     if doc.pay_method == Doc.PayMethod.BANK and doc.payroll_run_id:
         why = nb_payment_sent(run_id=doc.payroll_run_id, line_id=doc.payroll_line_id)
         if why:
-            return f"款项已发往银行，不能回退：{why}"
+            return gettext("款项已发往银行，不能回退：%(why)s") % {"why": why}
     return ""
 
 
@@ -882,7 +915,7 @@ def document_detail(request, number: str):
         "guarantee": table.get("guarantee"), "words": amount_in_words(doc.amount), "payment": _payment(doc),
         "can_print": user.has_perm(REFUND_PERM), "can_rollback": user.has_perm(ROLLBACK_PERM),
         "rollback_block": _rollback_block(doc, timezone.localdate()),
-        "breadcrumbs": _crumbs(("结算单", reverse("rural:document_list")), (doc.number, "")),
+        "breadcrumbs": _crumbs((gettext("结算单"), reverse("rural:document_list")), (doc.number, "")),
     }
     return render(request, "rural_pension/document_detail.html", ctx)
 
@@ -907,19 +940,20 @@ def document_rollback(request, number: str):
         "restore_status": AccountStatus(before["status"]).label if before.get("status") in AccountStatus.values
         else "",
         "blocked_reason": _rollback_block(doc, timezone.localdate()),
-        "breadcrumbs": _crumbs(("退款回退", reverse("rural:rollback_list")), (doc.number, "")),
+        "breadcrumbs": _crumbs((gettext("退款回退"), reverse("rural:rollback_list")), (doc.number, "")),
     }
     if _confirmed(request) and form.is_valid():
         try:
             doc = rural_refund_rollback(document=doc, user=request.user, reason=form.cleaned_data["reason"])
         except RuralError as exc:
-            ctx["error"] = f"{exc}。未做任何修改。"
+            ctx["error"] = gettext("%(error)s。未做任何修改。") % {"error": exc}
         else:
             messages.success(request, format_html(
-                "已回退结算单 {}：{} 的账户已恢复为“{}”，退款 {} 元{}。{}", doc.number, doc.account.person.name,
-                ctx["restore_status"], format_yuan(doc.amount),
-                "，零星发放已撤销" if doc.pay_method == Doc.PayMethod.BANK else "",
-                _account_link(doc.account)))
+                gettext("已回退结算单 {number}：{name} 的账户已恢复为“{status}”，退款 {amount} 元{run}。{link}"),
+                number=doc.number, name=doc.account.person.name, status=ctx["restore_status"],
+                amount=format_yuan(doc.amount),
+                run=gettext("，零星发放已撤销") if doc.pay_method == Doc.PayMethod.BANK else "",
+                link=_account_link(doc.account)))
             return redirect("rural:document_detail", number=doc.number)
     return render(request, "rural_pension/document_rollback.html", ctx)
 
@@ -940,15 +974,15 @@ def rates(request):
     can_set = request.user.has_perm(RATES_PERM)
     form = RateForm(request.POST or None) if can_set else None
     ctx = {"rates": [(r, _pct(r.rate)) for r in rates_list().select_related("updated_by")], "form": form,
-           "can_set": can_set, "breadcrumbs": _crumbs(("记账利率", ""))}
+           "can_set": can_set, "breadcrumbs": _crumbs((gettext("记账利率"), ""))}
     if request.method == "POST":
         if not can_set:
-            raise PermissionDenied("您没有维护记账利率的权限")
+            raise PermissionDenied(gettext("您没有维护记账利率的权限"))
         if form.is_valid():
             year, rate, reason = (form.cleaned_data[k] for k in ("year", "rate", "reason"))
             existing = CreditedRate.objects.filter(year=year).first()
             if existing is not None and existing.rate == rate:
-                form.add_error("rate", f"{year} 年度记账利率已是 {rate}，无需修改")
+                form.add_error("rate", gettext("%(year)s 年度记账利率已是 %(rate)s，无需修改") % {"year": year, "rate": rate})
             elif _confirmed(request):
                 before = _year_figures(year)
                 try:
@@ -958,13 +992,16 @@ def rates(request):
                 else:
                     after = _year_figures(year)
                     total = AccountYear.objects.aggregate(n=Count("account_id", distinct=True), rows=Count("*"))
+                    done = (gettext("已修改 {year} 年度记账利率 {rate}（{pct}），原为 {old}。") if existing
+                            else gettext("已设置 {year} 年度记账利率 {rate}（{pct}）。"))
                     messages.success(request, format_html(
-                        "已{} {} 年度记账利率 {}（{}）{}。已重算全部年账户明细：{} 个账户、{} 个账户年度；{} 年度 {} 个账户，"
-                        "利息合计 {} → {} 元，期末合计 {} → {} 元。",
-                        "修改" if existing else "设置", year, rate, _pct(rate),
-                        f"，原为 {existing.rate}" if existing else "", f"{total['n']:,}", f"{total['rows']:,}", year,
-                        f"{after['accounts']:,}", format_yuan(before["interest"]), format_yuan(after["interest"]),
-                        format_yuan(before["closing"]), format_yuan(after["closing"])))
+                        done + gettext("已重算全部年账户明细：{n} 个账户、{rows} 个账户年度；{year} 年度 {accounts} 个账户，"
+                                       "利息合计 {interest_before} → {interest_after} 元，"
+                                       "期末合计 {closing_before} → {closing_after} 元。"),
+                        year=year, rate=rate, pct=_pct(rate), old=existing.rate if existing else "",
+                        n=f"{total['n']:,}", rows=f"{total['rows']:,}", accounts=f"{after['accounts']:,}",
+                        interest_before=format_yuan(before["interest"]), interest_after=format_yuan(after["interest"]),
+                        closing_before=format_yuan(before["closing"]), closing_after=format_yuan(after["closing"])))
                     return redirect("rural:rates")
             else:
                 ctx.update(confirm=True, year=year, rate=rate, rate_pct=_pct(rate), reason=reason, existing=existing,
@@ -998,25 +1035,27 @@ def coefficients(request):
     can_set = request.user.has_perm(RATES_PERM)
     form = CoefficientForm(request.POST or None) if can_set else None
     ctx = {"rows": _coefficient_rows(), "form": form, "can_set": can_set,
-           "breadcrumbs": _crumbs(("计发系数", ""))}
+           "breadcrumbs": _crumbs((gettext("计发系数"), ""))}
     if request.method == "POST":
         if not can_set:
-            raise PermissionDenied("您没有维护计发系数的权限")
+            raise PermissionDenied(gettext("您没有维护计发系数的权限"))
         if form.is_valid():
             month, value, reason = (form.cleaned_data[k] for k in ("from_month", "coefficient", "reason"))
             existing = BenefitCoefficient.objects.filter(from_month=month).first()
             if existing is not None and existing.coefficient == value:
-                form.add_error("coefficient", f"{format_month(month)} 起的计发系数已是 {value}，无需修改")
+                form.add_error("coefficient", gettext("%(month)s 起的计发系数已是 %(value)s，无需修改") % {
+                    "month": format_month(month), "value": value})
             elif _confirmed(request):
                 try:
                     benefit_coefficient_set(user=request.user, from_month=month, coefficient=value, reason=reason)
                 except RuralError as exc:
                     form.add_error(None, str(exc))
                 else:
+                    done = (gettext("已修改 {month} 起的计发系数 {value}（原为 {old}）。") if existing
+                            else gettext("已设置 {month} 起的计发系数 {value}。"))
                     messages.success(request, format_html(
-                        "已{} {} 起的计发系数 {}{}。此后开始领取的人员按新系数计发；已开始领取的月养老金不变。",
-                        "修改" if existing else "设置", format_month(month), value,
-                        f"（原为 {existing.coefficient}）" if existing else ""))
+                        done + gettext("此后开始领取的人员按新系数计发；已开始领取的月养老金不变。"),
+                        month=format_month(month), value=value, old=existing.coefficient if existing else ""))
                     return redirect("rural:coefficients")
             else:
                 later = BenefitCoefficient.objects.filter(from_month__gt=month).order_by("from_month").first()
@@ -1036,26 +1075,26 @@ def coefficients(request):
 
 class BatchTable(Table):
     columns = [
-        Column("id", "批次", kind="num", sortable=True, link=("rural:import_batch", "pk")),
-        Column("source", "来源目录"),
-        Column("created_by__full_name", "经办人"),
-        Column("created_at", "导入时间", kind="datetime", sortable=True),
+        Column("id", _("批次"), kind="num", sortable=True, link=("rural:import_batch", "pk")),
+        Column("source", _("来源目录")),
+        Column("created_by__full_name", _("经办人")),
+        Column("created_at", _("导入时间"), kind="datetime", sortable=True),
     ]
     default_sort = "-id"
-    export_name = "老农保导入批次"
+    export_name = _("老农保导入批次")
     dom_id = "tbl-batches"
 
 
 class RejectionTable(Table):
     columns = [
-        Column("file", "文件", sortable=True),
-        Column("line_no", "行号", kind="num", sortable=True),
-        Column("reason", "原因"),
-        Column("content", "内容", css="wrap"),
+        Column("file", _("文件"), sortable=True),
+        Column("line_no", _("行号"), kind="num", sortable=True),
+        Column("reason", _("原因")),
+        Column("content", _("内容"), css="wrap"),
     ]
-    filters = [ChoiceFilter("file", "文件", choices=[(f, f) for f in ("persons.csv", "contributions.csv",
+    filters = [ChoiceFilter("file", _("文件"), choices=[(f, f) for f in ("persons.csv", "contributions.csv",
                                                                       "payouts.csv", "rates.csv")])]
-    export_name = "导入拒绝行"
+    export_name = _("导入拒绝行")
     dom_id = "tbl-rejections"
 
 
@@ -1081,18 +1120,19 @@ def import_start(request):
             directory = str(target)
         job = job_start(kind=IMPORT_JOB, title="老农保原系统数据导入：试运行（不写入）",
                         params={"directory": directory, "dry_run": True}, user=request.user)
-        messages.info(request, format_html("已开始试运行：校验并对账 {}，不写入任何数据。", directory))
+        messages.info(request, format_html(gettext("已开始试运行：校验并对账 {directory}，不写入任何数据。"),
+                                           directory=directory))
         return redirect("rural:import_job", pk=job.pk)
     table = BatchTable(request, import_batches())
     return render_table(request, table, "rural_pension/import.html", {
-        "form": form, "breadcrumbs": _crumbs(("原系统数据导入", "")),
+        "form": form, "breadcrumbs": _crumbs((gettext("原系统数据导入"), "")),
     })
 
 
 def _import_job(request, pk: int) -> Job:
     job = job_get(user=request.user, pk=pk)
     if job is None or job.kind != IMPORT_JOB:
-        raise Http404("任务不存在或您无权查看")
+        raise Http404(gettext("任务不存在或您无权查看"))
     return job
 
 
@@ -1115,8 +1155,8 @@ def _job_context(job: Job) -> dict:
 @it_required
 def import_job(request, pk: int):
     job = _import_job(request, pk)
-    ctx = _job_context(job) | {"breadcrumbs": _crumbs(("原系统数据导入", reverse("rural:import_start")),
-                                                      (f"任务 {job.pk}", ""))}
+    ctx = _job_context(job) | {"breadcrumbs": _crumbs((gettext("原系统数据导入"), reverse("rural:import_start")),
+                                                      (gettext("任务 %(id)s") % {"id": job.pk}, ""))}
     template = "rural_pension/_import_job.html" if request.GET.get("partial") else "rural_pension/import_job.html"
     return render(request, template, ctx)
 
@@ -1127,12 +1167,13 @@ def import_commit(request, pk: int):
     """Commit what a finished dry run checked: the same folder, now as a writing job."""
     dry = _import_job(request, pk)
     if not (dry.params.get("dry_run") and dry.state == Job.State.DONE) or not _confirmed(request):
-        messages.error(request, "只能在试运行成功完成后确认导入")
+        messages.error(request, gettext("只能在试运行成功完成后确认导入"))
         return redirect("rural:import_job", pk=dry.pk)
     job = job_start(kind=IMPORT_JOB, title="老农保原系统数据导入：正式导入",
                     params={"directory": dry.params["directory"], "dry_run": False, "dry_run_job": dry.pk},
                     user=request.user)
-    messages.info(request, format_html("已开始正式导入 {}（任务 {}）。", dry.params["directory"], job.pk))
+    messages.info(request, format_html(gettext("已开始正式导入 {directory}（任务 {id}）。"),
+                                       directory=dry.params["directory"], id=job.pk))
     return redirect("rural:import_job", pk=job.pk)
 
 
@@ -1140,7 +1181,7 @@ def import_commit(request, pk: int):
 def import_batch(request, pk: int):
     batch = import_batches().filter(pk=pk).first()
     if batch is None:
-        raise Http404("导入批次不存在")
+        raise Http404(gettext("导入批次不存在"))
     recon = list(import_reconciliation(batch=batch))
     for r in recon:
         r.rows_loaded = r.rows_new + r.rows_unchanged
@@ -1148,7 +1189,8 @@ def import_batch(request, pk: int):
     table = RejectionTable(request, import_rejections(batch=batch))
     return render_table(request, table, "rural_pension/import_batch.html", {
         "batch": batch, "recon": recon,
-        "breadcrumbs": _crumbs(("原系统数据导入", reverse("rural:import_start")), (f"批次 {batch.pk}", "")),
+        "breadcrumbs": _crumbs((gettext("原系统数据导入"), reverse("rural:import_start")),
+                               (gettext("批次 %(id)s") % {"id": batch.pk}, "")),
     })
 
 
@@ -1163,7 +1205,7 @@ def person_section(person, request):
     if account is None:
         return None
     last = AccountYear.objects.filter(account_id=account.pk).order_by("-year").first()
-    return ("老农保", "rural_pension/person_section.html", {"account": account, "last_year": last})
+    return (gettext("老农保"), "rural_pension/person_section.html", {"account": account, "last_year": last})
 
 
 def work_refunds_awaiting_bank(request):
@@ -1179,4 +1221,4 @@ def work_refunds_awaiting_bank(request):
         pay_method=Doc.PayMethod.BANK, created_at__gte=_month_start(today), payroll_run_id__in=waiting.values("pk"))
         .count())
     url = (reverse("rural:document_list") + f"?state=settled&pay=bank&created_from={today.replace(day=1):%Y-%m-%d}")
-    return [("本月老农保退款待报盘", n, url)] if n else []
+    return [(gettext("本月老农保退款待报盘"), n, url)] if n else []
