@@ -155,7 +155,7 @@ def bench_bank(n: int, template: str = "standard") -> dict:
     from shebao.bank.formats import ReturnRecord, Template
     from shebao.bank.models import BankTemplate
     from shebao.bank.services import bank_export, bank_return_import
-    from shebao.bench.payroll import _ensure_population
+    from shebao.bench.payroll import _ensure_population, cpu_clock
 
     t0 = time.perf_counter()
     clerk, reviewer = _users()
@@ -165,10 +165,13 @@ def bench_bank(n: int, template: str = "standard") -> dict:
     setup_s = time.perf_counter() - t0
     floor_s = _floor(run.pk)
     tpl = BankTemplate.objects.get(code=template)
+    clock = cpu_clock()
     with tempfile.TemporaryDirectory() as out:
+        c0 = clock() if clock else 0.0
         t0 = time.perf_counter()
         [bank_file] = bank_export(runs=[run], template=tpl, user=clerk, out_dir=out, on=ON)
         export_s = time.perf_counter() - t0
+        export_cpu = clock() - c0 if clock else None
     # the bank's answer: every 50th line failed
     t0 = time.perf_counter()
     lines = bank_file.lines.order_by("seq").values_list("seq", "account_number", "holder_name", "amount")
@@ -192,15 +195,18 @@ def bench_bank(n: int, template: str = "standard") -> dict:
     payroll_services.payroll_lines_apply_results = timed_apply
     return_floor_s = _return_floor(bank_file.pk, clerk.pk)
     try:
+        c0 = clock() if clock else 0.0
         t0 = time.perf_counter()
         result = bank_return_import(data=answer, filename="bench.txt", user=clerk)
         import_s = time.perf_counter() - t0
+        import_cpu = clock() - c0 if clock else None
     finally:
         payroll_services.payroll_lines_apply_results = apply
     run.refresh_from_db()
     return {
         "n": n, "template": template, "lines": bank_file.line_count, "total": str(bank_file.total),
         "bytes": len(bytes(bank_file.content)), "export_seconds": export_s, "import_seconds": import_s,
+        "export_cpu_seconds": export_cpu, "import_cpu_seconds": import_cpu,
         "floor_seconds": floor_s, "return_floor_seconds": return_floor_s, "payroll_apply_seconds": sum(spent), "setup_seconds": setup_s, "answer_seconds": answer_s,
         "ok": result.return_file.ok_count, "failed": result.return_file.failed_count, "run_state": run.state,
     }
@@ -208,7 +214,7 @@ def bench_bank(n: int, template: str = "standard") -> dict:
 
 @section("bank", title="银行报盘与回盘（8 万笔；80 万笔见注）", order=60)
 def bank_section(ctx) -> None:
-    from shebao.bench.payroll import HEADER, LARGE_HINT, row, sizes, target
+    from shebao.bench.payroll import HEADER, LARGE_HINT, cpu_note, row, sizes, target
 
     rows, results = [], []
     for n in sizes():
@@ -228,6 +234,9 @@ def bank_section(ctx) -> None:
              "同一次运行中测、已回滚；倍数 = 秒 / 下限",
              f"负载（1 分钟平均）：{os.getloadavg()[0]:.1f}，{os.cpu_count()} 核 —— 负载高于核数时看倍数而非绝对秒数",
              "目标：8 万笔报盘 ≤ 2 秒、回盘 ≤ 5 秒；80 万笔 ≤ 8 万笔用时的 12 倍"]
+    if all(r["export_cpu_seconds"] and r["import_cpu_seconds"] for r in results):
+        notes.append(cpu_note([r["export_cpu_seconds"] for r in results], " 报盘"))
+        notes.append(cpu_note([r["import_cpu_seconds"] for r in results], " 回盘"))
     if len(results) == 2:
         a, b = results
         notes.append(f"80 万 / 8 万：报盘 {b['export_seconds'] / a['export_seconds']:.1f} 倍，"
