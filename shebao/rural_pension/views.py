@@ -35,7 +35,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -332,7 +332,7 @@ def account_pick(request, purpose: str):
 # --------------------------------------------------------------------------------------------------
 # the account page
 
-TABS = [("enroll", _("参保")), ("contrib", _("缴费")), ("refund", _("退保")), ("payout", _("支付")),
+TABS = [("enroll", _("参保")), ("contrib", pgettext_lazy("account tab", "缴费")), ("refund", _("退保")), ("payout", _("支付")),
         ("benefit", _("待遇享受")), ("years", _("个人年账户明细"))]
 
 
@@ -1075,7 +1075,7 @@ def coefficients(request):
 
 class BatchTable(Table):
     columns = [
-        Column("id", _("批次"), kind="num", sortable=True, link=("rural:import_batch", "pk")),
+        Column("id", pgettext_lazy("import", "批次"), kind="num", sortable=True, link=("rural:import_batch", "pk")),
         Column("source", _("来源目录")),
         Column("created_by__full_name", _("经办人")),
         Column("created_at", _("导入时间"), kind="datetime", sortable=True),
