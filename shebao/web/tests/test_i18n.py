@@ -387,3 +387,109 @@ def test_english_pages_in_the_browser_keep_their_layout(live_server):
         no_sideways_overflow(page)
         page.screenshot(path=str(artifacts / "i18n-2-users-en.png"), full_page=True)
         browser.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# 老农保: the account list and page, the yearly table, the refund quote, the documents, the rates, the
+# 计发系数 table and the import page — English chrome; the 结算单 itself (PDF) stays Chinese
+
+
+@pytest.fixture
+def rural(db):
+    from shebao.rural_pension.services import rural_heir_set, rural_refund_settle, rural_years_recompute
+    from shebao.rural_pension.tests.factories import HAND_FLOWS, make_account, set_rates
+    from shebao.rural_pension.tests.factories import make_person as make_rural_person
+
+    set_rates()
+    account = make_account(flows=HAND_FLOWS)  # 王阿大, born 1962-03-05; the hand-computed flows of test_interest
+    refunded = make_account(make_rural_person("退保人", birth=dt.date(1963, 1, 1)), flows=HAND_FLOWS)
+    heir = make_rural_person("王小二", birth=dt.date(1988, 4, 2), account="6222020000000077")
+    rural_years_recompute()
+    clerk = make_user("nbi18n", roles=["clerk", "it_admin"], all_regions=True, sensitive=True,
+                      perms=["rural_pension.change_creditedrate"])
+    rural_heir_set(account=account, heir=heir, reason="家属代领", user=clerk)
+    doc = rural_refund_settle(account=refunded, on=dt.date(2024, 6, 15), pay_method="cash", user=clerk)
+    return {"clerk": clerk, "account": account, "refunded": refunded, "doc": doc}
+
+
+def _rural_pages(rural) -> dict[str, str]:
+    pk = rural["account"].pk
+    return {
+        "nb_list": "/nb/", "nb_account": f"/nb/{pk}/", "nb_years": f"/nb/{pk}/?tab=years",
+        "nb_quote": f"/nb/{pk}/refund/quote/?on=2024-06-15&pay=cash", "nb_documents": "/nb/documents/",
+        "nb_rates": "/nb/rates/", "nb_coefficients": "/nb/coefficients/", "nb_import": "/nb/import/",
+    }
+
+
+ENGLISH.update({
+    "nb_list": ["<h1>Old rural pension accounts", ">Contribution years<", ">Balance (latest year’s closing)<",
+                ">Settlement statements</a>", "Contribution years ≥"],
+    "nb_account": [">Start of benefit</a>", ">Refund</a>", ">Death settlement</a>", ">Heir / proxy payee</a>",
+                   'id="tab-contrib" class="">Contributions</a>', "<h2>Enrollment</h2>",
+                   "<dt>Total contributions</dt>", "<dt>Contribution years</dt>"],
+    "nb_years": ['aria-current="page">Yearly account table</a>', '<th class="num">Opening balance</th>',
+                 '<th class="num">Credited interest rate</th>', '<th class="num">Interest months</th>',
+                 "Interest year by year on monthly balances", '<td class="num"><strong>2,640.21</strong></td>',
+                 ">Calculate a refund on a date</a>"],
+    "nb_quote": ["<h1>Refund calculation: 王阿大", "<h2>Yearly account table (to 2024-06-15)</h2>",
+                 "Interest for 5 months in 2024 (to the start of 2024-06)",
+                 'Refund amount <span class="figure num" id="refund-amount">3,001.45</span> yuan',
+                 "In words <span", "叁仟零壹元肆角伍分", ">Confirm refund</button>", ">Back to edit</a>"],
+    "nb_documents": ["<h1>Settlement statements", ">Statement number<", ">Settlement date<", ">Handled at<",
+                     "NB2024-"],
+    "nb_rates": ["<h1>Credited interest rate", "<h2>Set a year’s credited interest rate</h2>",
+                 '<label for="id_rate">Credited interest rate</label>', "A decimal, e.g. 0.0250 for 2.5%",
+                 "<h2>Rate table</h2>", '<th class="num">Percent</th>'],
+    "nb_coefficients": ["<h1>Benefit coefficient", "<h2>Set a benefit coefficient</h2>",
+                        "<h2>Benefit coefficient table</h2>", "<th>To month</th>",
+                        "Contribution–benefit table: at the start of benefit"],
+    "nb_import": ["<h1>Old rural pension: legacy data import",
+                  "<h2>Step 1: dry run (check and reconcile, nothing written)</h2>", ">Dry run</button>",
+                  '<label for="id_directory">Server directory</label>', "<h2>Imported batches</h2>"],
+})
+
+
+def test_rural_pension_pages_in_english(rural):
+    clerk = _client(rural["clerk"], "en")
+    data = data_values()
+    for name, url in _rural_pages(rural).items():
+        response = clerk.get(url)
+        assert response.status_code == 200, (name, url)
+        _check_english(response.content.decode(), name, data)
+
+
+def test_rural_refund_flash_message_in_english(rural):
+    from shebao.rural_pension.models import RuralDocument
+
+    clerk = _client(rural["clerk"], "en")
+    account = rural["account"]
+    page = clerk.post(f"/nb/{account.pk}/refund/settle/", {"on": "2024-06-15", "pay": "cash", "amount": "3001.45",
+                                                           "confirm": "1"}, follow=True).content.decode()
+    doc = RuralDocument.objects.get(account=account)
+    assert (doc.amount, doc.state) == (D("3001.45"), "settled")
+    assert (f"Refunded: 王阿大, settlement statement {doc.number}, 3,001.45 yuan (叁仟零壹元肆角伍分), Cash; "
+            "the account is refunded.") in page
+    assert ">Print settlement statement</a>" in page
+
+
+RURAL_CHINESE = {
+    "nb_list": ["<h1>老农保账户查询", ">缴费年数<", ">结算单查询</a>"],
+    "nb_account": ['">开始领取</a>', '">死亡结算</a>', 'id="tab-contrib" class="">缴费</a>', "<h2>参保信息</h2>"],
+    "nb_years": ['<th class="num">期初余额</th>', '<th class="num">记账利率</th>',
+                 '<td class="num"><strong>2,640.21</strong></td>'],
+    "nb_quote": ['退款金额 <span class="figure num" id="refund-amount">3,001.45</span> 元', ">确认退款</button>",
+                 "<h2>个人年账户明细（计算到 2024-06-15）</h2>"],
+    "nb_rates": ["<h2>利率表</h2>", '<label for="id_rate">记账利率</label>'],
+    "nb_coefficients": ["<h2>计发系数表</h2>"],
+    "nb_import": [">试运行</button>", "<h2>第一步：试运行（校验并对账，不写入）</h2>"],
+}
+
+
+def test_rural_pension_pages_in_chinese_are_unchanged(rural):
+    clerk = _client(rural["clerk"], "zh-hans")
+    pages = _rural_pages(rural)
+    for name, texts in RURAL_CHINESE.items():
+        html = clerk.get(pages[name]).content.decode()
+        assert 'lang="zh-hans"' in html, name
+        for text in texts:
+            assert text in html, (name, text)
