@@ -35,7 +35,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -1118,7 +1118,7 @@ def import_start(request):
                     for chunk in upload.chunks():
                         out.write(chunk)
             directory = str(target)
-        job = job_start(kind=IMPORT_JOB, title="老农保原系统数据导入：试运行（不写入）",
+        job = job_start(kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：试运行（不写入）"),
                         params={"directory": directory, "dry_run": True}, user=request.user)
         messages.info(request, format_html(gettext("已开始试运行：校验并对账 {directory}，不写入任何数据。"),
                                            directory=directory))
@@ -1169,7 +1169,7 @@ def import_commit(request, pk: int):
     if not (dry.params.get("dry_run") and dry.state == Job.State.DONE) or not _confirmed(request):
         messages.error(request, gettext("只能在试运行成功完成后确认导入"))
         return redirect("rural:import_job", pk=dry.pk)
-    job = job_start(kind=IMPORT_JOB, title="老农保原系统数据导入：正式导入",
+    job = job_start(kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：正式导入"),
                     params={"directory": dry.params["directory"], "dry_run": False, "dry_run_job": dry.pk},
                     user=request.user)
     messages.info(request, format_html(gettext("已开始正式导入 {directory}（任务 {id}）。"),

@@ -493,3 +493,32 @@ def test_rural_pension_pages_in_chinese_are_unchanged(rural):
         assert 'lang="zh-hans"' in html, name
         for text in texts:
             assert text in html, (name, text)
+
+
+def test_rural_import_dry_run_page_in_english(rural, tmp_path, settings):
+    """The job keeps its Chinese title (stored); the page shows it in the viewer's language."""
+    import shutil
+
+    from shebao.common.jobs import job_run
+    from shebao.common.models import Job
+    from shebao.rural_pension import legacy_import
+    from shebao.rural_pension.models import RuralAccount
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    folder = tmp_path / "legacy"
+    shutil.copytree(Path(legacy_import.__file__).parent / "samples", folder)
+    accounts = RuralAccount.objects.count()
+    clerk = _client(rural["clerk"], "en")
+    response = clerk.post("/nb/import/", {"directory": str(folder)})
+    job = Job.objects.get()
+    assert response.status_code == 302 and job.title == "老农保原系统数据导入：试运行（不写入）"
+    job_run(job.pk)
+    html = clerk.get(response.url).content.decode()
+    assert "<h1>Old rural pension legacy import: dry run (nothing written)</h1>" in html
+    for text in ["<h2>Reconciliation (per file: read = loaded + refused)</h2>", "<th class=\"num\">Rows loaded</th>",
+                 ">read = loaded + refused<", ">Confirm import</button>", "This is the result of the dry run"]:
+        assert text in html, text
+    assert untranslated(html, data_values()) == []
+    chinese = _client(rural["clerk"], "zh-hans").get(response.url).content.decode()
+    assert "<h1>老农保原系统数据导入：试运行（不写入）</h1>" in chinese and ">确认导入</button>" in chinese
+    assert RuralAccount.objects.count() == accounts  # a dry run writes nothing
