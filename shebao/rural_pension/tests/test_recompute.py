@@ -124,6 +124,14 @@ def test_refresh_from_flows_matches_the_pure_rule_and_the_sums_their_definition(
     refunded = AccountYear.objects.get(account=varied[11], year=2025)
     assert refunded.payouts == refunded.opening > 0 and (refunded.interest, refunded.closing) == (0, 0)
     assert rural_years_recompute() == written and tables() == expected_rows(varied)  # the old name: the same
+    # the indexes dropped for the load are back
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conrelid::regclass::text, conname, contype FROM pg_constraint WHERE contype IN ('p', 'u') "
+                       "AND conrelid IN ('rural_pension_accountyear'::regclass, 'rural_pension_accountyearflow'::regclass) "
+                       "ORDER BY 1, 2")
+        assert cursor.fetchall() == [("rural_pension_accountyear", "accountyear_unique", "u"),
+                                     ("rural_pension_accountyear", "rural_pension_accountyear_pkey", "p"),
+                                     ("rural_pension_accountyearflow", "rural_pension_accountyearflow_pkey", "p")]
 
 
 def test_rerate_over_the_stored_sums_equals_a_refresh_from_the_flows(varied):
