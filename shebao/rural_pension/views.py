@@ -333,7 +333,7 @@ def account_pick(request, purpose: str):
 # the account page
 
 TABS = [("enroll", _("参保")), ("contrib", pgettext_lazy("account tab", "缴费")), ("refund", _("退保")), ("payout", _("支付")),
-        ("benefit", _("待遇享受")), ("years", _("个人年账户明细"))]
+        ("benefit", pgettext_lazy("account tab", "待遇享受")), ("years", _("个人年账户明细"))]
 
 
 def _account_context(request, account: RuralAccount, tab: str) -> dict:
