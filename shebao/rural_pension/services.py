@@ -575,6 +575,27 @@ def rural_benefit_quote(*, account: RuralAccount, start_month) -> BenefitQuote:
     return _benefit_quote(account, start)
 
 
+def _benefit_arrears_for_computed_months(*, enrollment, person: Person, start: dt.date, monthly: Decimal,
+                                         user) -> None:
+    """A start of receipt in a month whose NB regular run is already computed (a late application, a
+    back-dated start) would never pay those months: the payroll only computes the coming months. Each
+    such month (through the death month, if any) becomes one 补发 of monthly × months, paid whole by the
+    next regular run."""
+    from shebao.benefits.services import adjustment_create
+    from shebao.payroll.selectors import payroll_runs
+
+    months = sorted(set(payroll_runs(scheme=enrollment.scheme).filter(kind="regular", period__gte=start)
+                        .values_list("period", flat=True)))
+    if person.death_date:
+        months = [m for m in months if m <= month_of(person.death_date)]
+    if not months:
+        return
+    span = format_month(months[0]) + (f"—{format_month(months[-1])}" if len(months) > 1 else "")
+    adjustment_create(enrollment=enrollment, kind="arrears", total=quantize(monthly * len(months)), user=user,
+                      reason=f"开始领取前已结算月份补发：{span}，{len(months)} 个月 × {monthly}",
+                      source="老农保开始领取")
+
+
 def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str = "",
                         expected_monthly=None) -> RuralAccount:
     """开始领取 from pension age (60): the monthly benefit is fixed once, at the start of receipt, as
@@ -582,7 +603,8 @@ def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str =
     day of the start month (the quote rule) and the coefficient the one in force for that month
     (``BenefitCoefficient``). The person is enrolled in scheme NB with that amount (item 养老金), which
     the monthly payroll pays; the account becomes 领取. ``expected_monthly`` (what the user confirmed)
-    must still be the amount."""
+    must still be the amount. Months from the start whose NB run is already computed are paid as one 补发
+    (``_benefit_arrears_for_computed_months``)."""
     from shebao.benefits.services import BenefitError, enrollment_create, scheme_get
 
     start = parse_month(start_month)
@@ -597,6 +619,8 @@ def rural_benefit_start(*, account: RuralAccount, start_month, user, note: str =
         try:
             enrollment = enrollment_create(person=person, scheme=scheme_get("NB"), start_month=start, user=user,
                                            items={"basic": monthly}, note=note or "老农保按月领取")
+            _benefit_arrears_for_computed_months(enrollment=enrollment, person=person, start=start,
+                                                 monthly=monthly, user=user)
         except BenefitError as exc:
             raise RuralError(str(exc)) from None
         RuralAccount.objects.filter(pk=account.pk).update(

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from shebao.benefits.models import BenefitAmount, Enrollment
+from shebao.benefits.models import Adjustment, BenefitAmount, Enrollment
 from shebao.common.models import AuditEvent
 from shebao.common.money import quantize
 from shebao.payroll.models import PayrollLine, PayrollRun
@@ -64,6 +64,30 @@ def test_benefit_fixed_at_start_and_paid_by_the_payroll(clerk, reviewer):
     assert rural_benefit_payouts_record(period="2024-08", user=clerk) == 0  # idempotent
     payout = Payout.objects.get(account=account, kind="pension")
     assert (payout.month, payout.amount, payout.payroll_line_id) == (dt.date(2024, 8, 1), monthly, line.pk)
+
+
+def test_start_in_already_computed_months_pays_them_as_arrears(clerk, reviewer):
+    """A start of receipt back-dated into months whose NB run exists: those months are one 补发 paid by
+    the next run (never lost, never twice); a later month's run pays only the monthly amount."""
+    other = make_account(birth=dt.date(1960, 1, 5), flows=HAND_FLOWS)
+    other = rural_benefit_start(account=other, start_month="2024-07", user=clerk)
+    nb = other.enrollment.scheme
+    for period in ("2024-07", "2024-08"):
+        payroll_run_approve(run=payroll_run_compute(scheme=nb, period=period, user=clerk), user=reviewer)
+    account = make_account(birth=dt.date(1964, 7, 20), flows=HAND_FLOWS)
+    account = rural_benefit_start(account=account, start_month="2024-07", user=clerk)
+    monthly = account.monthly_benefit
+    arrears = Adjustment.objects.get(enrollment=account.enrollment)
+    assert (arrears.kind, arrears.total, arrears.remaining, arrears.state) == ("arrears", monthly * 2, monthly * 2,
+                                                                                "pending")
+    assert "2024-07—2024-08，2 个月" in arrears.reason
+    line = PayrollLine.objects.get(run=payroll_run_compute(scheme=nb, period="2024-09", user=clerk),
+                                   person=account.person)
+    assert (line.gross, line.net) == (monthly * 3, monthly * 3)
+    # a start from a month not yet computed owes nothing back
+    third = make_account(birth=dt.date(1964, 3, 2), flows=HAND_FLOWS)
+    third = rural_benefit_start(account=third, start_month="2024-10", user=clerk)
+    assert not Adjustment.objects.filter(enrollment=third.enrollment).exists()
 
 
 def test_guarantee_months_left():
