@@ -44,7 +44,7 @@ def test_samples_load_then_rerun_changes_nothing(clerk):
     result = rural_import(directory=SAMPLES, user=clerk)
     assert result.rejected_count == 0, [r.as_text() for r in result.rejected]
     assert result.created == {"rates": 33, "persons": 4, "bank_accounts": 3, "accounts": 4, "contributions": 15,
-                              "payouts": 3}
+                              "payouts": 3, "enrollments": 1}
     assert all(r.balanced for r in result.reconciliation)
     contributions = next(r for r in result.reconciliation if r.file == "contributions.csv")
     assert (contributions.rows_read, contributions.amount_read) == (15, D("3165.50"))
@@ -58,6 +58,8 @@ def test_samples_load_then_rerun_changes_nothing(clerk):
     assert BankAccount.objects.get(person=wang.person).bank == "CXRCB"
     receiver = RuralAccount.objects.get(person__id_number="33028219480620357X")
     assert (receiver.benefit_start_month, receiver.monthly_benefit) == (dt.date(2008, 7, 1), D("12.86"))
+    # paid by the legacy system through 2008-09: the NB monthly payroll from 2008-10
+    assert (receiver.enrollment.scheme.code, receiver.enrollment.start_month) == ("NB", dt.date(2008, 10, 1))
     assert AccountYear.objects.filter(account=wang).count() == 2025 - 1993 + 1
     # one audit event for the whole batch, with the counts and the files' hashes
     event = AuditEvent.objects.get(action="rural_import")
@@ -154,6 +156,12 @@ def test_every_rejection_has_its_reason_and_the_reconciliation_balances(tmp_path
     for key, fragment in expect.items():
         assert fragment in reasons.get(key, ""), (key, reasons.get(key))
     assert set(reasons) == set(expect)
+    # each rejection keeps its line as read (a duplicate's and a bad value's alike)
+    contents = {(r.file, r.line_no): r.content for r in ImportRejection.objects.filter(batch=result.batch)}
+    assert contents[("contributions.csv", 8)] == f"{GOOD},199302,个人缴费,120.00"
+    assert contents[("contributions.csv", 5)] == f"{GOOD},199303,赞助,10.00"
+    assert contents[("contributions.csv", 12)] == (GOOD.encode() + b",199307,\xff\xfe\xfd,10.00").hex(" ")
+    assert contents[("persons.csv", 7)].startswith(f"{GOOD},王阿大,男,1962-03-05")
     by_file = {r.file: r for r in result.reconciliation}
     for r in by_file.values():
         assert r.balanced, r

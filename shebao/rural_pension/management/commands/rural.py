@@ -24,7 +24,7 @@ from shebao.common.jobs import CliProgress
 from shebao.common.masking import masker_for
 from shebao.common.money import amount_in_words, format_yuan
 from shebao.rural_pension.interest import KIND_LABELS
-from shebao.rural_pension.legacy_import import ImportFileError, rejected_csv, rural_import
+from shebao.rural_pension.legacy_import import ImportFileError, rural_import
 from shebao.rural_pension.models import RuralDocument
 from shebao.rural_pension.selectors import account_by_id_number
 from shebao.rural_pension.services import (
@@ -106,7 +106,8 @@ class Command(BaseCommand):
         t0 = time.monotonic()
         try:
             result = rural_import(directory=opts["directory"], user=user, dry_run=opts["dry_run"],
-                                  progress=progress, keep_rejected=max(opts["show"], 0) if not opts["rejected"] else 10**9)
+                                  progress=progress, keep_rejected=max(opts["show"], 0),
+                                  rejected_file=opts["rejected"] or None)
         finally:
             progress.close()
         for name, info in result.files.items():
@@ -118,8 +119,7 @@ class Command(BaseCommand):
             self.stdout.write(f"……共 {result.rejected_count:,} 行被拒绝，另有 {result.rejected_count - len(shown):,} 行未显示"
                               + ("" if opts["rejected"] else "（用 --rejected FILE 导出全部）"))
         if opts["rejected"]:
-            Path(opts["rejected"]).write_bytes(rejected_csv(result.rejected))
-            self.stdout.write(f"拒绝行已写入 {opts['rejected']}（{len(result.rejected):,} 行）")
+            self.stdout.write(f"拒绝行已写入 {opts['rejected']}（{result.rejected_count:,} 行）")
         self.stdout.write("")
         self.stdout.write("对账（读入 = 新增 + 已存在 + 拒绝）：")
         self.stdout.write(f"{'文件':<18}{'读入行':>10}{'新增行':>10}{'已存在':>10}{'拒绝行':>10}"
@@ -129,6 +129,8 @@ class Command(BaseCommand):
                 f"{r.file:<18}{r.rows_read:>10,}{r.rows_new:>10,}{r.rows_unchanged:>10,}{r.rows_rejected:>10,}"
                 f"{format_yuan(r.amount_read):>18}{format_yuan(r.amount_new):>18}{format_yuan(r.amount_unchanged):>18}"
                 f"{format_yuan(r.amount_rejected):>16}  {'是' if r.balanced else '否'}")
+        if result.receivers is not None and result.receivers.skipped_text():
+            self.stdout.write(f"领取人员未纳入老农保月度发放（NB）：{result.receivers.skipped_text()}")
         created = "，".join(f"{k} {v:,}" for k, v in result.created.items())
         elapsed = f"{time.monotonic() - t0:.1f} 秒"
         if result.dry_run:
