@@ -13,7 +13,9 @@ and year chooses months and amounts, in SQL).
   - born 1955–1964: contributed through the year they turned 60 (at most 2022) and receive a monthly
     pension from the January after, fixed then as the accumulation (the closing of that year, computed
     by the rule) × 0.008631526, with the monthly 养老金 payouts to 2025-12 (legacy receivers, paid by the
-    old system: no NB enrollment);
+    old system through 2025-12), then enrolled in scheme NB from 2026-01 as the legacy import enrols its
+    receivers (``legacy_receivers_enrol``: the month after the last legacy payout; a dead person is not
+    enrolled), so the NB monthly payroll pays them;
   - born before 1955: refunded (清退) in the legacy system in the January after their last year, the
     refund payout being exactly the balance (so the account closes at zero).
 - Through the services, as a clerk would: some 1965-born persons start receiving from 2026-01 (NB
@@ -155,6 +157,7 @@ def rural_demo(scale: str, rng: random.Random, progress: Progress) -> str | None
     from shebao.accounts.models import User
     from shebao.demo.runner import demo_users_ensure
     from shebao.registry.models import Person
+    from shebao.rural_pension.legacy_import import legacy_receivers_enrol
     from shebao.rural_pension.models import Contribution, CreditedRate, RuralAccount
     from shebao.rural_pension.selectors import coefficient_for
     from shebao.rural_pension.services import (
@@ -198,6 +201,11 @@ def rural_demo(scale: str, rng: random.Random, progress: Progress) -> str | None
         cursor.execute("DROP TABLE _rd_plan")
         cursor.execute("ANALYZE rural_pension_payout")
     rural_years_recompute()
+    # the legacy receivers are paid by the NB monthly payroll from the month after their last legacy payout
+    legacy = list(RuralAccount.objects.filter(status="receiving", enrollment__isnull=True).order_by("pk")
+                  .values_list("pk", flat=True))
+    receivers = legacy_receivers_enrol(user=clerk, account_ids=legacy,
+                                       reason="演示数据：原系统领取人员由老农保月度发放接续支付")
     progress.set(4, message="经办业务（开始领取、退保）")
     # through the services: receipt from 2026-01 for some born in 1965, refunds this month
     starters = list(RuralAccount.objects.filter(status__in=["paying", "suspended"], person__birth_date__year=1965,
@@ -228,4 +236,4 @@ def rural_demo(scale: str, rng: random.Random, progress: Progress) -> str | None
     by_status = dict(RuralAccount.objects.order_by().values_list("status").annotate(n=Count("pk")))
     return (f"老农保账户 {wanted:,} 个（缴费 {by_status.get('paying', 0):,}，中断 {by_status.get('suspended', 0):,}，"
             f"领取 {by_status.get('receiving', 0):,}，退保 {by_status.get('refunded', 0):,}），缴费记录 {rows:,} 条，"
-            f"经办开始领取 {started} 人、退保 {refunds} 笔")
+            f"原系统领取人员纳入月度发放 {receivers.enrolled:,} 人，经办开始领取 {started} 人、退保 {refunds} 笔")
