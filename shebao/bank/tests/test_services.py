@@ -22,7 +22,7 @@ from shebao.bank.services import (
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person, make_user
 from shebao.common.models import AuditEvent
 from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.services import payroll_oneoff_create, payroll_run_approve
+from shebao.payroll.services import payroll_oneoff_create, payroll_run_approve, payroll_run_compute
 from shebao.registry.services import bank_account_set
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +112,26 @@ def test_files_stored_byte_for_byte_and_collector_running_after(run, standard, c
     received = ReturnFile.objects.get(pk=result.return_file.pk)
     assert bytes(received.content) == data and received.sha256 == hashlib.sha256(data).hexdigest()
     assert (received.ok_count, received.failed_count) == (2, 1)
+
+
+def test_export_of_a_regular_run_settles_net_zero_lines(clerk, reviewer, standard):
+    """A computed run whose deductions took a whole line: the export sends the others (已报盘) and
+    settles the net-0 line as paid 0.00 — it goes to no file — and the run is 已报盘."""
+    from shebao.benefits.services import adjustment_create
+    from shebao.benefits.tests.factories import enroll, zg
+    from shebao.benefits.tests.factories import make_person as person_of
+
+    paid, zero = person_of("甲", account="6222020000000001"), person_of("乙", account="6222020000000002")
+    enroll(paid, user=clerk)
+    adjustment_create(enrollment=enroll(zero, user=clerk), kind="deduction", total="2150.00", reason="全额扣回",
+                      user=clerk)
+    run = payroll_run_approve(run=payroll_run_compute(scheme=zg(), period="2026-03", user=clerk), user=reviewer)
+    [icbc] = _export(run, standard, clerk)
+    assert (icbc.line_count, icbc.total) == (1, D("2150.00"))
+    assert set(PayrollLine.objects.filter(run=run).values_list("person_id", "net", "status", "paid_amount")) == {
+        (paid.pk, D("2150.00"), "sent", D("0.00")), (zero.pk, D("0.00"), "paid", D("0.00"))}
+    run.refresh_from_db()
+    assert run.state == PayrollRun.State.EXPORTED
 
 
 def test_export_refused_before_approval_and_without_account(clerk, reviewer, standard):
