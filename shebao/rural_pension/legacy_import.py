@@ -14,15 +14,21 @@ is exactly what a commit would do). Per file a reconciliation of rows and amount
 read = new + already present (same values) + rejected. Re-running on the same files changes nothing
 (rows already present count as such; the rejected ones are rejected again).
 
-Set-based: the files are split in Python (the fastest part to write there), COPY'd into temporary
-staging tables, validated in SQL (formats, kinds, months, amounts, duplicates with window functions,
-unknown persons, conflicts with stored rows) and loaded with INSERT … SELECT. Persons (≈75,000) are
-validated in Python with the registry's own identity rules (15→18 upgrade keeping the original; sex
-and birth date against the number), then created in one INSERT … SELECT.
+Streamed and set-based: no file is ever held whole (see "reading" below: two passes in 1 MiB chunks,
+memory independent of the file's size). The lines are split in Python as they are read and COPY'd into
+temporary staging tables, validated in SQL (formats, kinds, months, amounts, duplicates with window
+functions, unknown persons, conflicts with stored rows) and loaded with INSERT … SELECT. Persons
+(≈75,000) are validated in Python with the registry's own identity rules (15→18 upgrade keeping the
+original; sex and birth date against the number) while they are staged, then created in one INSERT …
+SELECT.
+
+Receivers: a 领取 account takes its benefit from its legacy 养老金 payouts and is enrolled in scheme NB
+from the month after its last one (``legacy_receivers_enrol``), so the NB monthly payroll pays it and
+never a month the legacy system paid.
 
 Audit of the bulk load: ONE audit event per committed batch (action ``rural_import``) holding the
 files' SHA-256, the reconciliation and the counts created (persons, accounts, bank accounts,
-contributions, payouts, rates). Every row created carries the batch (``import_batch``; accounts also
+contributions, payouts, rates, NB enrollments). Every row created carries the batch (``import_batch``; accounts also
 ``person_created_by_import``), so each record traces back to that one event, and the event back to the
 exact bytes imported.
 """
