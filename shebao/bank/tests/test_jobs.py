@@ -17,41 +17,16 @@ from django.core.management.base import CommandError
 from shebao.bank.jobs import CHECK_STAGES, RETURN_STAGES, export_stages
 from shebao.bank.models import BankFile, BankFileLine, ReturnFile, ReturnLine
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person
-from shebao.bank.tests.test_views import export_icbc, icbc_file, make_user, seq_of
+from shebao.bank.tests.test_views import export_icbc, icbc_file, seq_of
 from shebao.common.jobs import job_run_here
 from shebao.common.models import AuditEvent, Job
 from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.tests.helpers import run_queued, watched
+from shebao.payroll.tests.helpers import make_user, run_queued, watched
 from shebao.payroll.tests.test_jobs import Shown, stages_seen
 
 pytestmark = pytest.mark.django_db
 
 EVERY_BANK = {"bank": "*", "template": "standard"}
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "media"
-
-
-@pytest.fixture
-def clerk(db):
-    return make_user("clerk1", roles=("clerk",))
-
-
-@pytest.fixture
-def reviewer(db):
-    return make_user("rev1", roles=("reviewer",))
-
-
-@pytest.fixture
-def run(clerk, reviewer):
-    """王五 1000.00 and 赵六 200.50 at ICBC, 钱七 300.00 at ABC."""
-    a = make_person("王五", "6222020000001111")
-    b = make_person("赵六", "6222020000002222")
-    c = make_person("钱七", "6228480000003333", bank="ABC")
-    return approved_run([(a, "1000.00"), (b, "200.50"), (c, "300.00")], clerk, reviewer)
 
 
 def snapshot() -> tuple:

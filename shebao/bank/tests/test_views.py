@@ -8,52 +8,14 @@ import io
 
 import openpyxl
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from shebao.accounts.models import User
-from shebao.accounts.services import user_create
 from shebao.bank.models import BankFile, ReturnFile, ReturnLine
-from shebao.bank.tests.helpers import approved_run, bank_answer, make_person
+from shebao.bank.tests.helpers import bank_answer
 from shebao.payroll.models import PayrollLine
-from shebao.payroll.tests.helpers import run_queued, watched
+from shebao.payroll.tests.helpers import make_user, run_queued, watched
 
 pytestmark = pytest.mark.django_db
-
-
-def make_user(username: str, *perms: str, roles: tuple[str, ...] = ()) -> User:
-    """A user with roles (their permissions as ``shebao.accounts.roles`` gives them) and extra permissions."""
-    user = user_create(actor=None, username=username, full_name=username.upper(), password="Passw0rd!x",
-                       roles=list(roles), all_regions=True, must_change_password=False)
-    for dotted in perms:
-        app_label, codename = dotted.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return User.objects.get(pk=user.pk)
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Uploaded return files wait under MEDIA_ROOT/bank_returns between the preview and the job."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "media"
-
-
-@pytest.fixture
-def clerk(db):
-    return make_user("clerk1", roles=("clerk",))
-
-
-@pytest.fixture
-def reviewer(db):
-    return make_user("rev1", roles=("reviewer",))
-
-
-@pytest.fixture
-def run(clerk, reviewer):
-    a = make_person("王五", "6222020000001111")
-    b = make_person("赵六", "6222020000002222")
-    c = make_person("钱七", "6228480000003333", bank="ABC")
-    return approved_run([(a, "1000.00"), (b, "200.50"), (c, "300.00")], clerk, reviewer)
 
 
 def export(client, data: dict):

@@ -1,9 +1,21 @@
-"""Running background jobs in view tests: what the worker and the job page's htmx poll do."""
+"""Helpers of the payroll and bank page tests: users, and running background jobs as the worker and the
+job page's htmx poll do."""
 
 from __future__ import annotations
 
+from shebao.accounts.models import User
+from shebao.accounts.tests import factories
 from shebao.common.jobs import job_run
 from shebao.common.models import Job
+
+ACCOUNT = "6222021234567890"  # the first person's account in the page and job tests
+
+
+def make_user(username: str, *perms: str, roles: tuple[str, ...] = ()) -> User:
+    """A user of every town with roles (their permissions as ``shebao.accounts.roles`` gives them) and extra
+    permissions; the display name is the username in capitals. Read back so no permission is cached."""
+    user = factories.make_user(username, full_name=username.upper(), roles=roles, all_regions=True, perms=perms)
+    return User.objects.get(pk=user.pk)
 
 
 def run_queued() -> list[Job]:

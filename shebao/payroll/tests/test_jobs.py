@@ -12,41 +12,20 @@ from django.core.management import call_command
 
 from shebao.benefits.models import Adjustment
 from shebao.benefits.services import adjustment_create
-from shebao.benefits.tests.factories import enroll, make_person, zg
+from shebao.benefits.tests.factories import zg
 from shebao.common.jobs import Progress, job_run_here
 from shebao.common.models import AuditEvent, Job
 from shebao.payroll.jobs import APPROVE_STAGES, COMPUTE_STAGES, RECOMPUTE_STAGES
 from shebao.payroll.models import PayrollComponent, PayrollLine, PayrollRun
 from shebao.payroll.services import payroll_run_approve, payroll_run_compute
-from shebao.payroll.tests.helpers import run_queued, watched
-from shebao.payroll.tests.test_views import ACCOUNT, login, make_user
+from shebao.payroll.tests.helpers import make_user, run_queued, watched
+from shebao.payroll.tests.test_views import login
 
 pytestmark = pytest.mark.django_db
 
 CONFIRM = {"scheme": "ZG", "period": "2026-03", "confirm": "1"}
 # 张三 2150.00; 李四 2150.00 less the 多发追回 deduction at its monthly cap of 100.00
 TOTALS = "2 笔，应发 4,300.00 元，扣减 100.00 元，实发 4,200.00 元"
-
-
-@pytest.fixture
-def clerk(db):
-    return make_user("clerk1", roles=("clerk",))
-
-
-@pytest.fixture
-def reviewer(db):
-    return make_user("rev1", roles=("reviewer",))
-
-
-@pytest.fixture
-def people(clerk):
-    a = make_person("张三", account=ACCOUNT)
-    b = make_person("李四", account="6228480000000002")
-    enroll(a, user=clerk)
-    eb = enroll(b, user=clerk)
-    adjustment_create(enrollment=eb, kind="deduction", total="300.00", monthly_cap="100.00", reason="多发追回",
-                      source="2025-12 死亡后多发", user=clerk)
-    return a, b
 
 
 class Shown(Progress):

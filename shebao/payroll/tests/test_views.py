@@ -8,12 +8,9 @@ from decimal import Decimal as D
 
 import openpyxl
 import pytest
-from django.contrib.auth.models import Permission
 
-from shebao.accounts.models import User
-from shebao.accounts.services import user_create
 from shebao.benefits.services import adjustment_create
-from shebao.benefits.tests.factories import enroll, make_person, zg
+from shebao.benefits.tests.factories import zg
 from shebao.common.models import Job
 from shebao.payroll.models import MonthEndSnapshot, PayrollLine, PayrollRun
 from shebao.payroll.services import (
@@ -22,47 +19,14 @@ from shebao.payroll.services import (
     payroll_run_compute,
     payroll_run_mark_exported,
 )
-from shebao.payroll.tests.helpers import run_queued, watched
+from shebao.payroll.tests.helpers import ACCOUNT, make_user, run_queued, watched
 
 pytestmark = pytest.mark.django_db
-
-ACCOUNT = "6222021234567890"
-
-
-def make_user(username: str, *perms: str, roles: tuple[str, ...] = ()) -> User:
-    """A user with roles (their permissions as ``shebao.accounts.roles`` gives them) and extra permissions."""
-    user = user_create(actor=None, username=username, full_name=username.upper(), password="Passw0rd!x",
-                       roles=list(roles), all_regions=True, must_change_password=False)
-    for dotted in perms:
-        app_label, codename = dotted.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return User.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def clerk(db):
-    return make_user("clerk1", roles=("clerk",))
-
-
-@pytest.fixture
-def reviewer(db):
-    return make_user("rev1", roles=("reviewer",))
 
 
 @pytest.fixture
 def finance(db):
     return make_user("fin1", roles=("finance",))
-
-
-@pytest.fixture
-def people(clerk):
-    a = make_person("张三", account=ACCOUNT)
-    b = make_person("李四", account="6228480000000002")
-    enroll(a, user=clerk)
-    eb = enroll(b, user=clerk)
-    adjustment_create(enrollment=eb, kind="deduction", total="300.00", monthly_cap="100.00", reason="多发追回",
-                      source="2025-12 死亡后多发", user=clerk)
-    return a, b
 
 
 def login(client, user):
