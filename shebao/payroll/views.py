@@ -19,11 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 from decimal import Decimal, InvalidOperation
-from functools import wraps
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404, HttpResponse
@@ -56,6 +54,7 @@ from shebao.payroll.services import (
 )
 from shebao.registry.models import Bank
 from shebao.registry.selectors import person_search, persons_visible
+from shebao.web.guards import guard
 from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
 from shebao.web.xlsx import XlsxWriter
 
@@ -93,22 +92,10 @@ def can_view(user) -> bool:
         user.has_perm(VIEW_PERM) or is_clerk(user) or can_export(user) or is_reviewer(user))
 
 
-def _guard(check):
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied(_("您没有此功能的权限"))
-            return view(request, *args, **kwargs)
-        return wrapped
-    return decorator
-
-
-viewer_required = _guard(can_view)
-clerk_required = _guard(is_clerk)
-exporter_required = _guard(can_export)
-reviewer_required = _guard(is_reviewer)
+viewer_required = guard(can_view)
+clerk_required = guard(is_clerk)
+exporter_required = guard(can_export)
+reviewer_required = guard(is_reviewer)
 
 
 def _confirmed(request) -> bool:

@@ -22,12 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
@@ -107,6 +105,7 @@ from shebao.rural_pension.services import (
     rural_refund_rollback,
     rural_refund_settle,
 )
+from shebao.web.guards import guard
 from shebao.web.tables import (
     ChoiceFilter,
     Column,
@@ -137,24 +136,12 @@ def can_view(user) -> bool:
     return user.is_authenticated and (user.has_perm(VIEW_PERM) or any(user.has_perm(p) for p in WRITE_PERMS))
 
 
-def _guard(check):
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied(gettext("您没有此功能的权限"))
-            return view(request, *args, **kwargs)
-        return wrapped
-    return decorator
-
-
-viewer_required = _guard(can_view)
-editor_required = _guard(lambda u: u.has_perm(EDIT_PERM))
-refund_required = _guard(lambda u: u.has_perm(REFUND_PERM))
-rollback_required = _guard(lambda u: u.has_perm(ROLLBACK_PERM))
-rates_required = _guard(lambda u: u.has_perm(RATES_PERM))
-it_required = _guard(lambda u: u.has_perm(IMPORT_PERM))
+viewer_required = guard(can_view)
+editor_required = guard(lambda u: u.has_perm(EDIT_PERM))
+refund_required = guard(lambda u: u.has_perm(REFUND_PERM))
+rollback_required = guard(lambda u: u.has_perm(ROLLBACK_PERM))
+rates_required = guard(lambda u: u.has_perm(RATES_PERM))
+it_required = guard(lambda u: u.has_perm(IMPORT_PERM))
 
 
 def _confirmed(request) -> bool:
