@@ -135,17 +135,11 @@ class HeirForm(forms.Form):
     reason = forms.CharField(label=_("原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class DeathForm(forms.Form):
-    death_date = forms.DateField(label=_("死亡日期"), widget=DATE_INPUT)
-    on = forms.DateField(label=_("结算日期"), widget=DATE_INPUT)
-    pay = forms.ChoiceField(label=_("支付方式"), choices=RuralDocument.PayMethod.choices, widget=forms.RadioSelect,
-                            initial=RuralDocument.PayMethod.BANK)
+class DeathForm(RefundForm):
+    """A refund's settlement date and pay method, after the death date."""
 
-    def clean_on(self):
-        on = self.cleaned_data["on"]
-        if on > timezone.localdate():
-            raise forms.ValidationError(gettext("结算日期不能晚于今天"))
-        return on
+    death_date = forms.DateField(label=_("死亡日期"), widget=DATE_INPUT)
+    field_order = ["death_date", "on", "pay"]
 
 
 class DeathSettleForm(DeathForm):
