@@ -1,8 +1,12 @@
-"""Permission checks of the API: 403 with a Chinese message, the same rights as the pages."""
+"""Permission checks of the API, the API side of the policy layer (``shebao.common.policy``): 403 with
+the policy's Chinese message, the same rules as the pages."""
 
 from __future__ import annotations
 
 from ninja.errors import HttpError
+
+from shebao.common import policy
+from shebao.common.policy import Rule
 
 MESSAGES = {
     "registry.view_person": "您没有查看人员信息的权限",
@@ -13,7 +17,12 @@ MESSAGES = {
 }
 
 
-def require(request, perm: str) -> None:
-    user = request.auth
-    if not user.has_perm(perm):
-        raise HttpError(403, MESSAGES.get(perm, "您没有进行此操作的权限"))
+def require(request, rule: Rule | str, *, scheme: str | None = None) -> None:
+    """403 unless the caller passes ``rule`` (a Rule, or one permission) in ``scheme``."""
+    if isinstance(rule, str):
+        rule = Rule(perms=(rule,))
+    reason = policy.denial(request.auth, rule, scheme=scheme)
+    if reason is not None:
+        if reason == policy.NO_RIGHT and len(rule.perms) == 1:
+            reason = MESSAGES.get(rule.perms[0], "您没有进行此操作的权限")
+        raise HttpError(403, reason)

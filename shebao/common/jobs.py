@@ -36,11 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from shebao.common.models import Job
+from shebao.common.policy import Rule, check
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class JobKind:
     kind: str
     handler: Handler
     title: str
+    rule: Rule | None = None  # who may run it (the policy layer), checked again when the worker runs it
+    scheme_param: str | None = None  # the params key naming the scheme the job works in, if any
 
 
 _HANDLERS: dict[str, JobKind] = {}
@@ -70,8 +74,12 @@ _discovered = False
 _discover_lock = threading.Lock()
 
 
-def register_job(kind: str, *, title: str = "") -> Callable[[Handler], Handler]:
-    """Register ``handler(*, params, progress, user)`` for jobs of this kind."""
+def register_job(kind: str, *, title: str = "", rule: Rule | None = None,
+                 scheme_param: str | None = None) -> Callable[[Handler], Handler]:
+    """Register ``handler(*, params, progress, user)`` for jobs of this kind. ``rule`` is the policy
+    rule its user must pass (``shebao.common.policy``), checked when the job runs — in the worker too,
+    so a right taken away between the click and the run stops the job. Every kind names one (the
+    authorization matrix test fails for a kind without it)."""
 
     def decorate(handler: Handler) -> Handler:
         existing = _HANDLERS.get(kind)
@@ -79,7 +87,7 @@ def register_job(kind: str, *, title: str = "") -> Callable[[Handler], Handler]:
             existing.handler.__module__, existing.handler.__qualname__
         ) != (handler.__module__, handler.__qualname__):
             raise RuntimeError(f"job kind {kind!r} is already registered by {existing.handler!r}")
-        _HANDLERS[kind] = JobKind(kind, handler, title or kind)
+        _HANDLERS[kind] = JobKind(kind, handler, title or kind, rule, scheme_param)
         return handler
 
     return decorate
@@ -312,7 +320,7 @@ def job_run(job_id: int) -> Job | None:
     # Inside an outer transaction (a test) the side connection would wait on our own row lock.
     progress = JobProgress(job.pk, side_connection=not connection.in_atomic_block)
     try:
-        handler = job_kind(job.kind).handler
+        handler = _authorized_handler(job.kind, job.params, job.created_by)
         with transaction.atomic():
             outcome = _outcome(handler(params=job.params, progress=progress, user=job.created_by))
     except Exception as exc:
@@ -339,7 +347,7 @@ def job_run_here(
 ) -> JobOutcome:
     """Run a job's handler synchronously in this process (management commands, cron): the same
     transaction rule, progress on stderr by default. Raises ``JobError`` with the message on failure."""
-    handler = job_kind(kind).handler
+    handler = _authorized_handler(kind, params or {}, user)
     progress = progress if progress is not None else CliProgress()
     try:
         with transaction.atomic():
@@ -352,6 +360,20 @@ def job_run_here(
     finally:
         progress.close()
     return outcome
+
+
+def _authorized_handler(kind: str, params: dict[str, Any], user) -> Handler:
+    """The kind's handler once ``user`` passes its rule; ``JobError`` with the policy's reason otherwise.
+    A command run without ``--as`` (user None) is the operator at the console: kinds that allow it
+    take no user; every web job has one."""
+    spec = job_kind(kind)
+    if spec.rule is not None and user is not None:
+        scheme = params.get(spec.scheme_param) if spec.scheme_param else None
+        try:
+            check(user, spec.rule, scheme=scheme)
+        except PermissionDenied as exc:
+            raise JobError(str(exc)) from None
+    return spec.handler
 
 
 def job_visible_to(job: Job, user) -> bool:

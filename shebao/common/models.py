@@ -69,3 +69,18 @@ class Job(models.Model):
         if self.state == self.State.DONE:
             return 100
         return int(self.done * 100 / self.total) if self.total else 0
+
+
+class FormSubmission(models.Model):
+    """A one-time form token used by a write (``shebao.common.once``): the primary key makes the
+    database refuse the second POST of the same form (a double click, two tabs, a replayed request).
+    Written in the transaction of the write it guards, so a refused or failed write leaves the token
+    free for a corrected retry."""
+
+    token = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    form = models.CharField(max_length=80)  # which form (the URL name), for the record
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("表单提交记录")

@@ -1,23 +1,55 @@
-"""Page guards: ``guard(check)`` makes a view decorator that sends anonymous users to the login page and
-answers 403 (您没有此功能的权限) when ``check(user)`` is false."""
+"""Page guards, the page side of the policy layer (``shebao.common.policy``).
+
+``@page(rule)`` sends anonymous users to the login page and answers 403 with the policy's Chinese
+reason when the user does not pass ``rule``; the rule is kept on the view (``view.policy``) so the
+authorization matrix test can find every page that has none. ``scheme_kwarg`` names the URL argument
+holding the scheme code when the page works in a scheme chosen by the URL.
+
+Object-level scope (a person in another town, a run of another scheme) is checked in the view or
+selector with ``policy.scope_town`` / ``policy.check(..., town_id=…, check_town=True)``: out of scope
+looks missing (404)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext
 
+from shebao.common import policy
+from shebao.common.policy import Rule
 
-def guard(check: Callable[[object], bool]):
+
+def page(rule: Rule, *, scheme_kwarg: str | None = None):
     def decorator(view):
         @wraps(view)
-        @login_required
         def wrapped(request, *args, **kwargs):
+            if not rule.public and not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            scheme = kwargs.get(scheme_kwarg) if scheme_kwarg else None
+            reason = policy.denial(request.user, rule, scheme=scheme)
+            if reason is not None:
+                raise PermissionDenied(gettext(reason))
+            return view(request, *args, **kwargs)
+
+        wrapped.policy = rule
+        return wrapped
+
+    return decorator
+
+
+def guard(check: Callable[[object], bool]):
+    """Deprecated: a bare ``check(user)`` the matrix cannot read. Use ``page(rule)``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
             if not check(request.user):
-                raise PermissionDenied(gettext("您没有此功能的权限"))
+                raise PermissionDenied(gettext(policy.NO_RIGHT))
             return view(request, *args, **kwargs)
         return wrapped
     return decorator

@@ -26,3 +26,12 @@ def yuan(value):
     if text.startswith("-"):
         return format_html('<span class="neg">{}</span>', text)
     return text
+
+
+@register.simple_tag
+def once_field():
+    """{% once_field %} — the one-time token of a form that creates money or a record
+    (``shebao.common.once``): a second submit of the same page is refused by the database."""
+    from shebao.common.once import FIELD, new_token
+
+    return format_html('<input type="hidden" name="{}" value="{}">', FIELD, new_token())

@@ -1,0 +1,174 @@
+"""The authorization matrix: every page, API route, command and job × every kind of identity.
+
+Each area of the system keeps its rows in ``tests/authz/test_matrix_<area>.py`` as a list ``ROWS`` of
+``Entry``; ``test_completeness.py`` fails when the URL conf, the OpenAPI document, the command list or
+the job registry has an entry that no row decides. Every row states, in the test's own words, the rule
+it expects (permission, scheme, county-wide); the expected outcome for each identity is worked out here
+from the identity's declared roles and scope and the role table (``ROLE_PERMISSIONS``) — not by asking
+the policy code under test — and then a real request (or command, or job) must give it.
+
+Outcomes: ``login`` (anonymous on a page → the login page; on the API → 401), ``denied`` (403, or 404
+for an object outside the identity's towns — out of scope looks missing), ``ok`` (anything else below
+500). A 5xx is always a failure.
+
+The identities (all but the town/scheme ones are county-wide and see every scheme):
+- ``anonymous``; ``noroles`` (signed in, no role);
+- ``clerk``, ``clerk_sensitive`` (with 查看敏感信息), ``reviewer``, ``finance``, ``it_admin``, ``sys_admin``;
+- ``town_clerk`` and ``town_reviewer``: 浒山街道 only — every object a row names belongs to a person of
+  附海镇 (``World.foreign_*``) unless the row says ``home=True``;
+- ``nb_clerk``: a clerk whose schemes are NB only; ``zg_clerk``: ZG only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.test import Client
+
+from shebao.accounts.roles import ROLE_PERMISSIONS
+from shebao.common.policy import Rule
+
+HOME_TOWN = "浒山街道"
+FOREIGN_TOWN = "附海镇"
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    roles: tuple[str, ...] = ()
+    towns: tuple[str, ...] = ()  # empty = the whole county
+    schemes: tuple[str, ...] = ()  # empty = every scheme
+    sensitive: bool = False
+    anonymous: bool = False
+
+    def perms(self) -> set[str]:
+        held = {p for role in self.roles for p in ROLE_PERMISSIONS.get(role, [])}
+        if self.sensitive:
+            held.add("accounts.view_sensitive")
+        return held
+
+
+IDENTITIES: list[Identity] = [
+    Identity("anonymous", anonymous=True),
+    Identity("noroles"),
+    Identity("clerk", roles=("clerk",)),
+    Identity("clerk_sensitive", roles=("clerk",), sensitive=True),
+    Identity("reviewer", roles=("reviewer",)),
+    Identity("finance", roles=("finance",)),
+    Identity("it_admin", roles=("it_admin",)),
+    Identity("sys_admin", roles=("sys_admin",)),
+    Identity("town_clerk", roles=("clerk",), towns=(HOME_TOWN,)),
+    Identity("town_reviewer", roles=("reviewer",), towns=(HOME_TOWN,)),
+    Identity("nb_clerk", roles=("clerk",), schemes=("NB",)),
+    Identity("zg_clerk", roles=("clerk",), schemes=("ZG",)),
+]
+BY_NAME = {i.name: i for i in IDENTITIES}
+
+
+@dataclass
+class Entry:
+    """One entry point and the rule the test expects of it.
+
+    ``name``: a URL name (``"payroll:run_detail"``), an API operation as ``"api METHOD path"`` with the
+    path as the OpenAPI document writes it (``"api GET /api/v1/persons/{person_id}"``) or a command
+    (``"payroll compute"``). ``args(world)`` gives the URL kwargs (pages, API) or the argv after
+    the command name (commands). ``town_scoped``: the object the entry names belongs to one person's
+    town (the foreign town unless ``home``), so town identities are denied. ``data(world)``: the POST
+    body / JSON. ``allowed_status``: the statuses counted as ok besides 2xx/3xx (e.g. 400 for a form
+    error after the check passed)."""
+
+    name: str
+    rule: Rule
+    args: Callable[[Any], Any] | None = None
+    method: str = "GET"
+    data: Callable[[Any], Any] | None = None
+    query: dict = field(default_factory=dict)
+    town_scoped: bool = False
+    home: bool = False
+    scheme: str | None = None  # the scheme the request works in (if not the rule's own)
+    allowed_status: tuple[int, ...] = ()
+    note: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.name}"
+
+
+def expected(identity: Identity, entry: Entry) -> str:
+    """``login``, ``denied`` or ``ok`` for this identity, worked out from its declared roles and scope."""
+    rule = entry.rule
+    if rule.public:
+        return "ok"
+    if identity.anonymous:
+        return "login"
+    if rule.perms and not (set(rule.perms) & identity.perms()):
+        return "denied"
+    for code in {c for c in (rule.scheme, entry.scheme) if c}:
+        if identity.schemes and code not in identity.schemes:
+            return "denied"
+    if rule.county and identity.towns:
+        return "denied"
+    if entry.town_scoped and identity.towns and not entry.home:
+        return "denied"
+    return "ok"
+
+
+def classify_page(response) -> str:
+    code = response.status_code
+    if code >= 500:
+        return f"error {code}"
+    if code == 302 and "/accounts/login/" in response.get("Location", ""):
+        return "login"
+    if code in (401,):
+        return "login"
+    if code in (403, 404):
+        return "denied"
+    return "ok"
+
+
+def client_for(users: dict, identity: Identity) -> Client:
+    client = Client(raise_request_exception=False)
+    if not identity.anonymous:
+        client.force_login(users[identity.name], backend="shebao.accounts.backends.LockoutModelBackend")
+    return client
+
+
+def make_identities() -> dict:
+    """The users behind ``IDENTITIES`` (by name; anonymous has none). Passwords need no change."""
+    from shebao.accounts.models import User
+    from shebao.accounts.tests.factories import make_user
+
+    users = {}
+    for ident in IDENTITIES:
+        if ident.anonymous:
+            continue
+        user = make_user(f"mx_{ident.name}", roles=ident.roles, towns=ident.towns, all_regions=not ident.towns,
+                         sensitive=ident.sensitive)
+        if ident.schemes:
+            User.objects.filter(pk=user.pk).update(all_schemes=False, schemes=list(ident.schemes))
+        users[ident.name] = User.objects.get(pk=user.pk)
+    return users
+
+
+def run_page_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> list[str]:
+    """Request ``entry`` as every identity; the list of mismatches (empty when the matrix holds)."""
+    from django.urls import reverse
+
+    problems = []
+    kwargs = entry.args(world) if entry.args else {}
+    url = reverse(entry.name, kwargs=kwargs)
+    for ident in identities:
+        client = client_for(users, ident)
+        if entry.method == "GET":
+            response = client.get(url, entry.query)
+        else:
+            response = client.post(url, entry.data(world) if entry.data else {})
+        got = classify_page(response)
+        if got == "ok" and response.status_code >= 400 and response.status_code not in entry.allowed_status:
+            got = f"status {response.status_code}"
+        want = expected(ident, entry)
+        if got != want:
+            problems.append(f"{entry.id} as {ident.name}: expected {want}, got {got}")
+    return problems
