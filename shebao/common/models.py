@@ -84,3 +84,6 @@ class FormSubmission(models.Model):
 
     class Meta:
         verbose_name = _("表单提交记录")
+
+    def __str__(self) -> str:
+        return f"{self.form} {self.token}"
