@@ -10,11 +10,13 @@ from shebao.common.dbfields import MONEY
 
 
 class PayrollRun(models.Model):
-    """One payroll (结算) of a scheme: regular monthly, one-off (零星发放) or re-issue (二次报盘).
-    computed → approved (by another user) → exported → returned → completed. Immutable once approved."""
+    """One payroll (结算) of a scheme: regular monthly, annual (年度发放: period = 1 January of the year),
+    one-off (零星发放) or re-issue (二次报盘). computed → approved (by another user) → exported →
+    returned → completed. Immutable once approved."""
 
     class Kind(models.TextChoices):
         REGULAR = "regular", _("月度结算")
+        ANNUAL = "annual", _("年度发放")
         ONE_OFF = "one_off", _("零星发放")
         REISSUE = "reissue", _("二次报盘")
 
@@ -58,6 +60,10 @@ class PayrollRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scheme", "period"], condition=Q(kind="regular"),
                                     name="payrollrun_one_regular_per_period"),
+            models.UniqueConstraint(fields=["scheme", "period"], condition=Q(kind="annual"),
+                                    name="payrollrun_one_annual_per_year"),
+            models.CheckConstraint(condition=~Q(kind="annual") | Q(period__month=1),
+                                   name="payrollrun_annual_period_january"),
             models.CheckConstraint(condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
                                    name="payrollrun_maker_checker"),
             models.CheckConstraint(condition=Q(period__day=1), name="payrollrun_period_first"),
@@ -84,8 +90,11 @@ class PayrollRun(models.Model):
 
 
 class PayrollLine(models.Model):
-    """What one person is paid by a run, with snapshots of the person and the account the money was
-    sent to (a later change of account affects only the next file). net = gross − deductions ≥ 0."""
+    """What one payee is paid by a run, with snapshots of who and the account the money was sent to (a
+    later change of account affects only the next file). net = gross − deductions ≥ 0.
+    The payee is either a registered person (``person``, paid to their account ``bank_account``) or a
+    registered organisation payee (``payee``: one version of a ``registry.Payee``; then ``id_number``
+    holds its 统一社会信用代码 and ``name`` its 户名) — exactly one of the two (a database check)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待发")
@@ -98,7 +107,10 @@ class PayrollLine(models.Model):
     # indexes kept few on purpose: a run inserts up to ~1M lines; (run, person) and (run, seq) cover run_id
     run = models.ForeignKey(PayrollRun, on_delete=models.CASCADE, related_name="lines", db_index=False)
     seq = models.PositiveIntegerField(_("序号"))  # 1..n within the run
-    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                               null=True, blank=True)
+    payee = models.ForeignKey("registry.Payee", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+                              db_index=False, db_constraint=False, verbose_name=_("收款方"))
     enrollment = models.ForeignKey("benefits.Enrollment", on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", db_index=False, db_constraint=False)
     id_number = models.CharField(_("身份证号"), max_length=18)
@@ -128,6 +140,11 @@ class PayrollLine(models.Model):
         ordering = ["run", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["run", "person"], name="payrollline_one_per_person"),
+            models.UniqueConstraint(fields=["run", "payee"], condition=Q(payee__isnull=False),
+                                    name="payrollline_one_per_payee"),
+            models.CheckConstraint(condition=(Q(person__isnull=False) & Q(payee__isnull=True))
+                                   | (Q(person__isnull=True) & Q(payee__isnull=False) & Q(bank_account__isnull=True)),
+                                   name="payrollline_person_xor_payee"),
             models.UniqueConstraint(fields=["run", "seq"], name="payrollline_unique_seq"),
             models.CheckConstraint(condition=Q(net=F("gross") - F("deductions")), name="payrollline_net"),
             models.CheckConstraint(condition=Q(gross__gte=0) & Q(deductions__gte=0) & Q(net__gte=0)
@@ -138,6 +155,7 @@ class PayrollLine(models.Model):
         ]
         indexes = [
             models.Index(fields=["origin_line"], condition=Q(origin_line__isnull=False), name="payrollline_origin"),
+            models.Index(fields=["payee"], condition=Q(payee__isnull=False), name="payrollline_payee"),
         ]
 
     def __str__(self) -> str:

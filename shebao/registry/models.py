@@ -126,3 +126,36 @@ class BankAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_bank_display()} {self.account_number[-4:]}"
+
+
+class Payee(models.Model):
+    """收款方: a registered organisation (or other non-person) payee — 户名, 开户行, 账号 and, for an
+    organisation, its 统一社会信用代码 (GB 32100). Versioned: a change never edits a row, it adds the
+    next version of the same ``code`` and closes the current one (``current`` false), so a payroll
+    line keeps the version it was paid to. Written only by ``registry.services.payee_create/change``."""
+
+    code = models.CharField(_("收款方编号"), max_length=20)  # stable across versions: "P000001"
+    version = models.PositiveIntegerField(_("版本"), default=1)
+    current = models.BooleanField(_("当前版本"), default=True)
+    name = models.CharField(_("户名"), max_length=100)
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    bank = models.CharField(_("开户银行"), max_length=10, choices=Bank.choices)
+    branch = models.CharField(_("开户网点"), max_length=100, blank=True)
+    account_number = models.CharField(_("银行账号"), max_length=32)
+    luhn_warning = models.BooleanField(_("校验提示"), default=False)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("收款方")
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="payee_unique_version"),
+            models.UniqueConstraint(fields=["code"], condition=models.Q(current=True), name="payee_one_current"),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="payee_version_from_1"),
+            models.CheckConstraint(condition=~models.Q(account_number="") & ~models.Q(name=""),
+                                   name="payee_account_name_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code} v{self.version}）"
