@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.apps import apps
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
@@ -313,7 +313,8 @@ def benefit_amount_set(
 ) -> BenefitAmount:
     """Set an item's monthly amount from ``from_month`` on. History is never overwritten: the open range
     is closed at from_month − 1 and a new one opened. Refused if it would overlap an existing range
-    (checked under the enrollment's row lock)."""
+    (checked under the enrollment's row lock). Months from ``from_month`` already paid by an approved
+    regular run get their difference as one 补发 or 扣减 (``_back_dated_difference``)."""
     start = parse_month(from_month)
     with transaction.atomic():
         enrollment = _lock(enrollment)
@@ -345,7 +346,55 @@ def benefit_amount_set(
                      person_id=enrollment.person_id,
                      summary=f"{enrollment.person.name} {item.name} {format_month(start)} 起 {value}",
                      before=before, after=snapshot(new), reason=note)
+        if item.recurring:
+            _back_dated_difference(enrollment=enrollment, item=item, amount=value, start=start, user=user, note=note)
     return new
+
+
+def _back_dated_difference(*, enrollment: Enrollment, item: BenefitItem, amount: Decimal, start: dt.date, user,
+                           note: str) -> Adjustment | None:
+    """A new amount from a month whose payroll was already approved (a back-dated change): for each
+    such month m ≥ start in which the item was paid, difference_m = amount − (paid_m + earlier
+    back-dated differences of the item for m). Σ difference > 0 is one 补发 (paid whole by the next
+    run), < 0 one 扣减 (taken by the next runs); each kept with its months in ``detail`` (source_ref
+    ``amount:<item id>``), so a later back-dated change counts it. Exact to the cent: amounts are
+    cents, no rounding. Every scheme (ZG, NB, BZ, TB) alike."""
+    component = apps.get_model("payroll", "PayrollComponent")
+    paid = dict(
+        component.objects.filter(kind="item", benefit_item_id=item.pk, line__enrollment_id=enrollment.pk,
+                                 line__run__kind="regular", line__run__period__gte=start)
+        .exclude(line__run__state="computed").exclude(line__status="written_off")
+        .values("line__run__period").annotate(total=Sum("amount")).values_list("line__run__period", "total")
+    )
+    if not paid:
+        return None
+    ref = f"amount:{item.pk}"
+    earlier: dict[dt.date, Decimal] = {}
+    for adj in Adjustment.objects.filter(enrollment=enrollment, source_ref=ref).exclude(state=Adjustment.State.CANCELLED):
+        sign = 1 if adj.kind == Adjustment.Kind.ARREARS else -1
+        for month, value in (adj.detail.get("months") or {}).items():
+            m = parse_month(month)
+            earlier[m] = earlier.get(m, ZERO) + sign * Decimal(value)
+    per_month = {m: amount - (p + earlier.get(m, ZERO)) for m, p in sorted(paid.items())}
+    per_month = {m: d for m, d in per_month.items() if d != 0}
+    total = sum(per_month.values(), ZERO)
+    if total == 0:
+        return None
+    kind = Adjustment.Kind.ARREARS if total > 0 else Adjustment.Kind.DEDUCTION
+    months = sorted(per_month)
+    span = format_month(months[0]) + (f"—{format_month(months[-1])}" if len(months) > 1 else "")
+    what = "补发" if total > 0 else "扣回多发"
+    adjustment = Adjustment.objects.create(
+        enrollment=enrollment, kind=kind, total=abs(total), remaining=abs(total),
+        reason=f"{item.name}标准 {format_month(start)} 起调整为 {amount}，{what}已结算月份差额（{span}）"[:200],
+        source="待遇标准追溯调整", source_ref=ref, period_from=months[0], period_to=months[-1],
+        detail={"months": {format_month(m): str(d) for m, d in per_month.items()}, "item": item.code},
+        created_by=user,
+    )
+    audit_record(user=user, action="create", obj=adjustment, person_id=enrollment.person_id,
+                 summary=f"{enrollment.person.name} {item.name}追溯调整{adjustment.get_kind_display()} {abs(total)}"
+                         f"（{span}）", after=snapshot(adjustment), reason=note)
+    return adjustment
 
 
 def _amounts_by_month(enrollment_id: int, months: list[dt.date]) -> dict[dt.date, Decimal]:
@@ -608,6 +657,74 @@ def adjustment_create(
                      summary=f"{enrollment.person.name} {adjustment.get_kind_display()} {amount}",
                      after=snapshot(adjustment), reason=reason)
     return adjustment
+
+
+def adjustments_consume(*, taken_sql: str, params) -> int:
+    """The 补发/扣减 a payroll run takes, consumed when the run is approved, set-based: ``taken_sql`` is a
+    SELECT of (adjustment_id, taken) — what the run's components take of each adjustment. Under the
+    adjustments' row locks (in id order): refused when one is no longer pending or has less remaining
+    than the run takes (another run took it, or it was cancelled: recompute); otherwise remaining −=
+    taken, settled at 0, in one UPDATE. Returns the number of adjustments changed. The caller (payroll
+    approval) audits it in its transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT a.id FROM benefits_adjustment a WHERE a.id IN (SELECT adjustment_id FROM ({taken_sql}) t) "
+                       "ORDER BY a.id FOR UPDATE", params)
+        cursor.execute(f"SELECT count(*) FROM ({taken_sql}) t JOIN benefits_adjustment a ON a.id = t.adjustment_id "
+                       "WHERE a.state <> 'pending' OR a.remaining < t.taken", params)
+        stale = cursor.fetchone()[0]
+        if stale:
+            raise BenefitError(f"{stale} 笔补发/扣减已被其他批次结算或已取消，请重新计算后再审核")
+        cursor.execute(f"UPDATE benefits_adjustment a SET remaining = a.remaining - t.taken, "
+                       f"state = CASE WHEN a.remaining - t.taken = 0 THEN 'settled' ELSE a.state END "
+                       f"FROM ({taken_sql}) t WHERE a.id = t.adjustment_id", params)
+        return cursor.rowcount
+
+
+@dataclass
+class NetSettlement:
+    arrears: Decimal  # Σ remaining of the pending 补发 netted
+    deductions: Decimal  # Σ remaining of the pending 扣减 netted
+    settled: list[int]  # the adjustments closed
+    receivable: Adjustment | None  # 待追回: what is still owed back, an open 扣减
+
+
+def adjustments_net_settle(*, enrollment: Enrollment, credit=ZERO, user, reason: str) -> NetSettlement:
+    """Net an ended enrollment's pending 补发 and 扣减 when nothing is left to pay: owed back =
+    Σ remaining 扣减 − Σ remaining 补发 − ``credit`` (other money the scheme owes, e.g. a guarantee);
+    refused when that is negative (money is owed: pay it through a settlement line instead). Every
+    pending 补发 and 扣减 is closed (remaining 0, 已结清); what is owed back (> 0) becomes one 待追回 — an
+    open 扣减 (source_ref ``recovery:<enrollment>``) that ``adjustment_reduce`` closes when the money
+    comes back as income. Under the adjustments' row locks; audited in the same transaction."""
+    credit = quantize(to_decimal(credit))
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        pending = list(Adjustment.objects.select_for_update().filter(enrollment=enrollment,
+                                                                     state=Adjustment.State.PENDING).order_by("pk"))
+        arrears = sum((a.remaining for a in pending if a.kind == Adjustment.Kind.ARREARS), ZERO)
+        deductions = sum((a.remaining for a in pending if a.kind == Adjustment.Kind.DEDUCTION), ZERO)
+        owed_back = deductions - arrears - credit
+        if owed_back < 0:
+            raise BenefitError(f"{enrollment.person.name} 尚有应付款 {-owed_back}，须以结算明细发放，不能直接冲抵")
+        ids = [a.pk for a in pending]
+        changed = Adjustment.objects.filter(pk__in=ids, state=Adjustment.State.PENDING).update(
+            remaining=ZERO, state=Adjustment.State.SETTLED)
+        if changed != len(ids):  # pragma: no cover - locked above
+            raise BenefitError("补发/扣减已被其他操作处理，请重试")
+        receivable = None
+        if owed_back > 0:
+            receivable = Adjustment.objects.create(
+                enrollment=enrollment, kind=Adjustment.Kind.DEDUCTION, total=owed_back, remaining=owed_back,
+                reason=f"待追回：{reason}"[:200], source="终止结算待追回", source_ref=f"recovery:{enrollment.pk}",
+                detail={"netted": ids, "arrears": str(arrears), "deductions": str(deductions), "credit": str(credit)},
+                created_by=user,
+            )
+        audit_record(user=user, action="adjustments_net_settle", obj=enrollment, person_id=enrollment.person_id,
+                     summary=f"{enrollment.person.name} 终止结算冲抵：补发 {arrears}，扣减 {deductions}"
+                             + (f"，其他应付 {credit}" if credit else "")
+                             + (f"，待追回 {owed_back}" if owed_back > 0 else "，已结清"),
+                     before={"pending": ids}, after={"settled": ids, "receivable": receivable.pk if receivable else None,
+                                                     "owed_back": owed_back}, reason=reason)
+    return NetSettlement(arrears, deductions, ids, receivable)
 
 
 def adjustment_cancel(*, adjustment: Adjustment, user, reason: str) -> Adjustment:

@@ -7,14 +7,18 @@ users can never apply one change twice; every service writes its audit record in
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from shebao.benefits.models import BenefitItem, Scheme
-from shebao.benefits.months import format_month, parse_month
+from shebao.benefits.months import MonthError, format_month, parse_month
+from shebao.benefits.services import BenefitError, adjustments_consume
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO, quantize, to_decimal
+from shebao.payroll import schemes
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 
 State = PayrollRun.State
@@ -26,7 +30,8 @@ class PayrollError(Exception):
 
 
 def _label(run: PayrollRun) -> str:
-    return f"{run.scheme.name} {format_month(run.period)} {run.get_kind_display()}（批次 {run.pk}）"
+    when = f"{run.period.year} 年" if run.kind == PayrollRun.Kind.ANNUAL else format_month(run.period)
+    return f"{run.scheme.name} {when} {run.get_kind_display()}（批次 {run.pk}）"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -60,7 +65,7 @@ def _label(run: PayrollRun) -> str:
 # at 80k: 20 s of an 80 s EXPLAIN ANALYZE),
 # deductions probed per enrollment, and once the 800k lines against the 40k deduction totals
 # (minutes). Every join here is a bulk join; hash joins are right at any size.
-_SQL_COMPUTE = """
+_SQL_COMPUTE_HEAD = """
 WITH elig AS MATERIALIZED (
     SELECT e.id AS enrollment_id, e.person_id, p.id_number, p.name, b.id AS bank_account_id,
            COALESCE(b.bank, '') AS bank, COALESCE(b.branch, '') AS branch,
@@ -81,13 +86,15 @@ WITH elig AS MATERIALIZED (
     FROM benefits_benefitamount a
     WHERE a.item_id = ANY(%(items)s::bigint[])
       AND a.from_month <= %(period)s AND (a.to_month IS NULL OR a.to_month >= %(period)s) AND a.amount > 0
-), pend AS MATERIALIZED (
+"""
+_SQL_COMPUTE_PEND = """), pend AS MATERIALIZED (
     SELECT ad.id, ad.enrollment_id, ad.kind, ad.remaining, ad.monthly_cap, ad.created_at,
            left(ad.reason, 200) AS reason
     FROM benefits_adjustment ad
     JOIN elig el ON el.enrollment_id = ad.enrollment_id
     WHERE ad.state = 'pending' AND ad.kind IN ('arrears', 'deduction') AND ad.remaining > 0
-), base AS MATERIALIZED (
+"""
+_SQL_COMPUTE_BASE = """), base AS MATERIALIZED (
     SELECT a.enrollment_id, 'item'::varchar(10) AS kind, a.item_id, NULL::bigint AS adjustment_id,
            a.amount, i.name::varchar(200) AS description
     FROM amt a
@@ -95,7 +102,9 @@ WITH elig AS MATERIALIZED (
     UNION ALL
     SELECT pe.enrollment_id, 'arrears', NULL, pe.id, pe.remaining, pe.reason
     FROM pend pe WHERE pe.kind = 'arrears'
-), g AS MATERIALIZED (
+"""
+# g onward: gross, deductions, the lines and their components (shared by the monthly and yearly runs)
+_SQL_COMPUTE_TAIL = """), g AS MATERIALIZED (
     SELECT enrollment_id, sum(amount) AS gross FROM base GROUP BY enrollment_id
 ), d AS (
     SELECT pe.id, pe.enrollment_id, g.gross, pe.reason,
@@ -129,6 +138,7 @@ FROM (SELECT * FROM base UNION ALL SELECT * FROM ded) c
 JOIN ins ON ins.enrollment_id = c.enrollment_id
 ORDER BY ins.id
 """
+_SQL_COMPUTE = _SQL_COMPUTE_HEAD + _SQL_COMPUTE_PEND + _SQL_COMPUTE_BASE + _SQL_COMPUTE_TAIL
 
 _SQL_TOTALS = """
 UPDATE payroll_payrollrun r
@@ -160,29 +170,109 @@ def _fill_regular(run: PayrollRun) -> None:
         cursor.execute(_SQL_TOTALS, params)
 
 
-def payroll_run_compute(*, scheme: Scheme, period, user, note: str = "") -> PayrollRun:
+# A yearly run (年度发放): the scheme's annual rule gives the amounts (its SELECT becomes ``amt``); the
+# payees are the enrollments it names, with the same snapshots of person and account, the same pending
+# 补发/扣减 and the same lines and components as a monthly run (the shared CTEs above).
+_SQL_ANNUAL_HEAD = """
+WITH amt AS MATERIALIZED (
+    SELECT r.enrollment_id::bigint AS enrollment_id, r.item_id::bigint AS item_id,
+           r.amount::numeric(14, 2) AS amount, left(r.description, 200)::varchar(200) AS description
+    FROM ({rule}) r
+    WHERE r.amount > 0
+), elig AS MATERIALIZED (
+    SELECT e.id AS enrollment_id, e.person_id, p.id_number, p.name, b.id AS bank_account_id,
+           COALESCE(b.bank, '') AS bank, COALESCE(b.branch, '') AS branch,
+           COALESCE(b.account_number, '') AS account_number, COALESCE(b.holder_name, '') AS holder_name
+    FROM benefits_enrollment e
+    JOIN registry_person p ON p.id = e.person_id
+    LEFT JOIN registry_bankaccount b ON b.person_id = e.person_id AND b.valid_to IS NULL
+    WHERE e.scheme_id = %(scheme)s AND e.id IN (SELECT enrollment_id FROM amt)
+"""
+_SQL_ANNUAL_BASE = """), base AS MATERIALIZED (
+    SELECT a.enrollment_id, 'item'::varchar(10) AS kind, a.item_id, NULL::bigint AS adjustment_id,
+           a.amount, COALESCE(NULLIF(a.description, ''), i.name, '年度发放')::varchar(200) AS description
+    FROM amt a
+    LEFT JOIN benefits_benefititem i ON i.id = a.item_id
+    UNION ALL
+    SELECT pe.enrollment_id, 'arrears', NULL, pe.id, pe.remaining, pe.reason
+    FROM pend pe WHERE pe.kind = 'arrears'
+"""
+
+
+def _fill_annual(run: PayrollRun) -> None:
+    """The lines of a yearly run from the scheme's registered annual rule (``payroll.schemes``)."""
+    rule = schemes.rules_for(run.scheme).annual
+    if rule is None:
+        raise PayrollError(f"{run.scheme.name}没有登记年度发放规则，不能进行年度发放")
+    rule_sql, rule_params = rule(run)
+    params = {**(rule_params or {}), "scheme": run.scheme_id, "period": run.period, "run": run.pk,
+              "memo": f"{run.scheme.name}{run.period.year}年度发放"}
+    sql = _SQL_ANNUAL_HEAD.replace("{rule}", rule_sql) + _SQL_COMPUTE_PEND + _SQL_ANNUAL_BASE + _SQL_COMPUTE_TAIL
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute(sql, params)
+        cursor.execute("SET LOCAL enable_nestloop = on")
+        cursor.execute(_SQL_TOTALS, params)
+
+
+def _fill(run: PayrollRun) -> None:
+    if run.kind == PayrollRun.Kind.ANNUAL:
+        _fill_annual(run)
+    else:
+        _fill_regular(run)
+
+
+def _run_period(period, kind: str):
+    """A regular run's month, or a yearly run's year (``2026``, ``"2026"`` or any date in it) as 1 January."""
+    if kind != PayrollRun.Kind.ANNUAL:
+        return parse_month(period)
+    if isinstance(period, dt.date):
+        return dt.date(period.year, 1, 1)
+    text = str(period).strip()
+    if not (text.isdigit() and len(text) == 4):
+        try:
+            return dt.date(parse_month(text).year, 1, 1)
+        except (ValueError, MonthError):
+            raise PayrollError(f"年度 {period} 不正确，应为四位年份，例如 2026") from None
+    return dt.date(int(text), 1, 1)
+
+
+def _run_name(scheme: Scheme, period, kind: str) -> str:
+    if kind == PayrollRun.Kind.ANNUAL:
+        return f"{scheme.name} {period.year} 年的年度发放"
+    return f"{scheme.name} {format_month(period)} 的月度结算"
+
+
+def payroll_run_compute(*, scheme: Scheme, period, user, note: str = "", kind: str = "regular") -> PayrollRun:
     """月度结算 of a scheme for period P: for each beneficiary payable in P, gross = Σ recurring items in
     effect in P + pending 补发 (whole); deductions = pending 扣减 in recorded order, each at most its
     monthly cap and its remaining, together at most the gross (the rest carries over); net = gross −
-    deductions (a net-0 line is kept but goes to no bank file). One regular run per scheme and period."""
-    period = parse_month(period)
-    existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR).first()
+    deductions (a net-0 line is kept but goes to no bank file). One regular run per scheme and period.
+    ``kind="annual"``: the yearly run (年度发放) of the year of ``period``, its amounts from the scheme's
+    registered annual rule, deductions and net as above; one per scheme and year (a database constraint)."""
+    if kind not in (PayrollRun.Kind.REGULAR, PayrollRun.Kind.ANNUAL):
+        raise PayrollError(f"结算类型 {kind} 不正确（regular 月度结算 / annual 年度发放）")
+    period = _run_period(period, kind)
+    if kind == PayrollRun.Kind.ANNUAL and schemes.rules_for(scheme).annual is None:
+        raise PayrollError(f"{scheme.name}没有登记年度发放规则，不能进行年度发放")
+    existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=kind).first()
     if existing:
         raise PayrollError(
-            f"{scheme.name} {format_month(period)} 的月度结算已存在（批次 {existing.pk}，{existing.get_state_display()}），"
+            f"{_run_name(scheme, period, kind)}已存在（批次 {existing.pk}，{existing.get_state_display()}），"
             + ("如需重算请使用“重新计算”" if existing.state == State.COMPUTED else "不能重复结算")
         )
     try:
         with transaction.atomic():
-            run = PayrollRun.objects.create(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR,
+            run = PayrollRun.objects.create(scheme=scheme, period=period, kind=kind,
                                             created_by=user, computed_at=timezone.now(), note=note)
-            _fill_regular(run)
+            _fill(run)
             run.refresh_from_db()
             audit_record(user=user, action="payroll_compute", obj=run, summary=f"计算 {_label(run)}",
                          after=_totals(run))
     except IntegrityError as exc:
-        if "payrollrun_one_regular_per_period" in str(exc):
-            raise PayrollError(f"{scheme.name} {format_month(period)} 的月度结算已存在，不能重复结算") from None
+        if "payrollrun_one_regular_per_period" in str(exc) or "payrollrun_one_annual_per_year" in str(exc):
+            raise PayrollError(f"{_run_name(scheme, period, kind)}已存在，不能重复结算") from None
         raise
     return run
 
@@ -192,13 +282,13 @@ def payroll_run_recompute(*, run: PayrollRun, user) -> PayrollRun:
     transaction. Refused once approved."""
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
-        if run.kind != PayrollRun.Kind.REGULAR:
-            raise PayrollError("只有月度结算可以重新计算")
+        if run.kind not in (PayrollRun.Kind.REGULAR, PayrollRun.Kind.ANNUAL):
+            raise PayrollError("只有月度结算和年度发放可以重新计算")
         if run.state != State.COMPUTED:
             raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能重新计算")
         before = _totals(run)
         _delete_lines(run.pk)
-        _fill_regular(run)
+        _fill(run)
         PayrollRun.objects.filter(pk=run.pk).update(computed_at=timezone.now(), created_by=user)
         run.refresh_from_db()
         audit_record(user=user, action="payroll_recompute", obj=run, summary=f"重新计算 {_label(run)}",
@@ -239,21 +329,10 @@ def payroll_run_approve(*, run: PayrollRun, user) -> PayrollRun:
             raise PayrollError("审核人不能与经办人为同一人")
         if not _is_reviewer(user):
             raise PayrollError("您没有审核权限")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT a.id FROM benefits_adjustment a WHERE a.id IN (SELECT adjustment_id FROM ({_SQL_TAKEN}) t) "
-                "ORDER BY a.id FOR UPDATE", [run.pk])
-            cursor.execute(
-                f"SELECT count(*) FROM ({_SQL_TAKEN}) t JOIN benefits_adjustment a ON a.id = t.adjustment_id "
-                "WHERE a.state <> 'pending' OR a.remaining < t.taken", [run.pk])
-            stale = cursor.fetchone()[0]
-            if stale:
-                raise PayrollError(f"{stale} 笔补发/扣减已被其他批次结算或已取消，请重新计算后再审核")
-            cursor.execute(
-                f"UPDATE benefits_adjustment a SET remaining = a.remaining - t.taken, "
-                f"state = CASE WHEN a.remaining - t.taken = 0 THEN 'settled' ELSE a.state END "
-                f"FROM ({_SQL_TAKEN}) t WHERE a.id = t.adjustment_id", [run.pk])
-            consumed = cursor.rowcount
+        try:
+            consumed = adjustments_consume(taken_sql=_SQL_TAKEN, params=[run.pk])
+        except BenefitError as exc:
+            raise PayrollError(str(exc)) from None
         changed = PayrollRun.objects.filter(pk=run.pk, state=State.COMPUTED).update(
             state=State.APPROVED, approved_by=user, approved_at=timezone.now())
         if not changed:  # pragma: no cover - guarded by the row lock above
@@ -269,34 +348,44 @@ def payroll_run_approve(*, run: PayrollRun, user) -> PayrollRun:
 # one-off and re-issue runs
 
 
+def _is_payee(obj) -> bool:
+    return obj.__class__.__name__ == "Payee" and obj._meta.app_label == "registry"
+
+
 def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, note: str = "") -> PayrollRun:
-    """零星发放: a run of single payments ``items`` = [(person, amount, memo), …], one line per person,
-    to the person's current account. Approved like any run."""
+    """零星发放: a run of single payments ``items`` = [(payee, amount, memo), …], one line per payee. A
+    payee is a registered person (paid to their current account) or a registered organisation payee
+    (``registry.Payee``: paid to its current version's 户名/开户行/账号, which the line keeps).
+    Approved like any run."""
+    from shebao.registry.models import Payee
+
     period = parse_month(period or timezone.localdate())
     if not items:
         raise PayrollError("没有要发放的人员")
     rows = []
     seen = set()
-    for n, (person, amount, memo) in enumerate(items, start=1):
+    for n, (who, amount, memo) in enumerate(items, start=1):
         try:
             value = to_decimal(amount)
         except ValueError as exc:
             raise PayrollError(f"第 {n} 行：{exc}") from None
         if value != quantize(value) or value <= 0:
             raise PayrollError(f"第 {n} 行：金额 {amount} 应为大于 0 的两位小数")
-        if person.pk in seen:
-            raise PayrollError(f"第 {n} 行：{person.name} 重复（每人一笔，请合并）")
-        seen.add(person.pk)
-        rows.append((person, quantize(value), (memo or "零星发放")[:100]))
+        if _is_payee(who):
+            current = Payee.objects.filter(code=who.code, current=True).first()
+            if current is None:  # pragma: no cover - every code keeps one current version
+                raise PayrollError(f"第 {n} 行：收款方 {who.code} 不存在")
+            who, key = current, ("payee", who.code)
+        else:
+            key = ("person", who.pk)
+        if key in seen:
+            raise PayrollError(f"第 {n} 行：{who.name} 重复（每人一笔，请合并）")
+        seen.add(key)
+        rows.append((who, quantize(value), (memo or "零星发放")[:100]))
     with transaction.atomic():
         run = PayrollRun.objects.create(scheme=scheme, period=period, kind=PayrollRun.Kind.ONE_OFF,
                                         created_by=user, computed_at=timezone.now(), note=note)
-        accounts = _current_accounts([p.pk for p, _, _ in rows])
-        lines = []
-        for seq, (person, value, memo) in enumerate(sorted(rows, key=lambda r: r[0].id_number), start=1):
-            lines.append(_new_line(run, seq, person.pk, None, person.id_number, person.name,
-                                   accounts.get(person.pk), value, memo))
-        PayrollLine.objects.bulk_create(lines)
+        lines = _oneoff_lines(run, [(who, None, value, memo) for who, value, memo in rows])
         PayrollComponent.objects.bulk_create([
             PayrollComponent(line=line, kind=PayrollComponent.Kind.ITEM, amount=line.gross, description=line.memo)
             for line in lines
@@ -305,6 +394,70 @@ def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, not
         audit_record(user=user, action="payroll_oneoff", obj=run, summary=f"零星发放 {_label(run)}",
                      after=_totals(run))
     return run
+
+
+def _oneoff_lines(run: PayrollRun, rows: list) -> list[PayrollLine]:
+    """The lines of a run from [(person or Payee, enrollment_id, amount, memo)], numbered by 身份证号 /
+    统一社会信用代码 (persons first), written in one bulk insert."""
+    accounts = _current_accounts([w.pk for w, _, _, _ in rows if not _is_payee(w)])
+
+    def order(row):
+        who = row[0]
+        return (1, who.uscc or "", who.code) if _is_payee(who) else (0, who.id_number, "")
+
+    lines = []
+    for seq, (who, enrollment_id, value, memo) in enumerate(sorted(rows, key=order), start=1):
+        if _is_payee(who):
+            lines.append(_payee_line(run, seq, who, enrollment_id, value, memo))
+        else:
+            lines.append(_new_line(run, seq, who.pk, enrollment_id, who.id_number, who.name,
+                                   accounts.get(who.pk), value, memo))
+    PayrollLine.objects.bulk_create(lines)
+    return lines
+
+
+def _payee_line(run, seq, payee, enrollment_id, amount, memo) -> PayrollLine:
+    """A line to an organisation payee: the payee version and its account as the snapshot (the 统一社会信用
+    代码 in ``id_number``, the 户名 as name and holder)."""
+    return PayrollLine(
+        run=run, seq=seq, person=None, payee=payee, enrollment_id=enrollment_id, id_number=payee.uscc,
+        name=payee.name[:50], bank_account=None, bank=payee.bank, branch=payee.branch,
+        account_number=payee.account_number, holder_name=payee.name[:50], gross=amount, deductions=ZERO,
+        net=amount, memo=memo,
+    )
+
+
+def payroll_oneoff_cancel(*, run: PayrollRun, user, reason: str) -> None:
+    """撤销零星发放: drop a one-off run that has not gone to a bank — state 已计算 or 已审核, no line in a
+    bank file, every line still 待发 — with its lines and components, under the run's row lock (the lock
+    ``bank_export`` takes, so no export can slip in). Audited with what was dropped. An approved run's
+    taken 补发/扣减 are not touched: a one-off run takes none (its lines are single payments)."""
+    if not (reason or "").strip():
+        raise PayrollError("请填写撤销原因")
+    with transaction.atomic():
+        locked = PayrollRun.objects.select_for_update().select_related("scheme").filter(pk=run.pk).first()
+        if locked is None:
+            raise PayrollError(f"结算批次 {run.pk} 不存在")
+        run = locked
+        if run.kind != PayrollRun.Kind.ONE_OFF:
+            raise PayrollError(f"{_label(run)} 不是零星发放，不能撤销")
+        if run.state not in (State.COMPUTED, State.APPROVED):
+            raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能撤销")
+        # a line put in a bank file is 已报盘 at once (``payroll_lines_mark_sent``): all 待发 = none has left
+        if _run_has_line(run.pk, "status <> 'pending'"):
+            raise PayrollError(f"{_label(run)} 已有明细报盘，不能撤销")
+        if run.state == State.APPROVED and PayrollComponent.objects.filter(
+                line__run=run, adjustment__isnull=False).exists():
+            raise PayrollError(f"{_label(run)} 已审核并结清了补发/扣减，不能撤销")
+        before = {**_totals(run), "kind": run.kind, "lines": list(
+            PayrollLine.objects.filter(run=run).order_by("seq").values_list("pk", flat=True))}
+        _delete_lines(run.pk)
+        deleted, _ = PayrollRun.objects.filter(pk=run.pk, state__in=[State.COMPUTED, State.APPROVED],
+                                               kind=PayrollRun.Kind.ONE_OFF).delete()
+        if deleted != 1:  # pragma: no cover - the row is locked above
+            raise PayrollError("零星发放批次状态已变化，请重试")
+        audit_record(user=user, action="payroll_oneoff_cancel", object_type="payroll.payrollrun", object_id=run.pk,
+                     summary=f"撤销零星发放 {_label(run)}", before=before, after=None, reason=reason.strip())
 
 
 def _current_accounts(person_ids: list[int]) -> dict:
@@ -339,7 +492,8 @@ def _family(run: PayrollRun) -> list[int]:
 
 def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollRun:
     """二次报盘: a new re-issue run with the failed lines (not written off, not already re-issued) of the
-    run and of its earlier re-issues, each sent to the person's CURRENT account; the failed line is
+    run and of its earlier re-issues, each sent to the person's CURRENT account (an organisation payee's
+    current version); the failed line is
     marked 已重发 and linked (origin_line), so a payment is never made twice. Repeat until paid."""
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
@@ -348,17 +502,26 @@ def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollR
                       .order_by("id_number", "id"))
         if not failed:
             raise PayrollError(f"{_label(run)} 没有待重新发放的失败明细")
-        if len({line.person_id for line in failed}) != len(failed):
+        from shebao.registry.models import Payee
+
+        payee_codes = dict(Payee.objects.filter(pk__in=[ln.payee_id for ln in failed if ln.payee_id])
+                           .values_list("pk", "code"))
+        if len({(ln.person_id, payee_codes.get(ln.payee_id)) for ln in failed}) != len(failed):
             raise PayrollError("同一人有多笔失败明细，请先核销或分别处理")
+        current_payees = {p.code: p for p in Payee.objects.filter(code__in=set(payee_codes.values()), current=True)}
         reissue = PayrollRun.objects.create(
             scheme=run.scheme, period=run.period, kind=PayrollRun.Kind.REISSUE, parent_run=run, created_by=user,
             computed_at=timezone.now(), note=note or f"批次 {run.pk} 的二次报盘",
         )
-        accounts = _current_accounts([line.person_id for line in failed])
+        accounts = _current_accounts([line.person_id for line in failed if line.person_id])
         lines = []
         for seq, old in enumerate(failed, start=1):
-            line = _new_line(reissue, seq, old.person_id, old.enrollment_id, old.id_number, old.name,
-                             accounts.get(old.person_id), old.net, old.memo)
+            if old.payee_id:  # an organisation payee: its current version (the corrected account)
+                line = _payee_line(reissue, seq, current_payees[payee_codes[old.payee_id]], old.enrollment_id,
+                                   old.net, old.memo)
+            else:
+                line = _new_line(reissue, seq, old.person_id, old.enrollment_id, old.id_number, old.name,
+                                 accounts.get(old.person_id), old.net, old.memo)
             line.origin_line = old
             lines.append(line)
         PayrollLine.objects.bulk_create(lines)
@@ -555,7 +718,8 @@ def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict
     applied with one UPDATE … FROM (no query per line, no id list in the SQL). Lines already given
     the same outcome are skipped (the same return twice changes nothing); a different outcome for a
     processed line, a line not yet sent or a line not of this run refuses the whole batch. An
-    exported run moves to 已回盘, and to 已完成 when no line is pending or failed. A run still being
+    exported run moves to 已回盘, and to 已完成 when no line is pending or failed. When lines became 已支付,
+    the scheme's registered ``lines_paid`` hook runs in this transaction (``payroll.schemes``). A run still being
     exported bank by bank (审核 with some lines 已报盘) takes the results of the lines sent so far."""
     rows = []
     seen = set()
@@ -594,6 +758,10 @@ def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict
                 cursor.execute(_SQL_RESULTS_APPLY, {"run": run.pk})
                 updated, ok_count = cursor.fetchone()
                 cursor.execute("SET LOCAL enable_nestloop = on")
+        if ok_count:
+            hook = schemes.rules_for(run.scheme).lines_paid
+            if hook is not None:  # e.g. NB: the paid pensions into the 老农保 accounts, in this transaction
+                hook(run=run, user=user)
         if run.state == State.EXPORTED:
             PayrollRun.objects.filter(pk=run.pk, state=State.EXPORTED).update(state=State.RETURNED,
                                                                             returned_at=timezone.now())

@@ -8,7 +8,12 @@ class RuralPensionConfig(AppConfig):
     verbose_name = "老农保"
 
     def ready(self):
+        from shebao.payroll import schemes
         from shebao.rural_pension import views
+        from shebao.rural_pension.services import rural_benefit_payouts_paid
+
+        # NB: the monthly compute is the default rule; paid lines write the pensions into the accounts
+        schemes.register("NB", schemes.SchemeRules(lines_paid=rural_benefit_payouts_paid))
         from shebao.web import menu, person_sections, work
 
         menu.set_url("nb.query", "rural:account_list", perm=views.VIEW_PERM)

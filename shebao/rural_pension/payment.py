@@ -5,21 +5,16 @@ line, made by ``payroll_oneoff_create``; it is approved by a reviewer and export
 bank app like any run. "Sent to a bank" means: the line is in a bank file, or the run has been
 exported, or the line is no longer 待发.
 
-Cancelling the payment when a refund is rolled back needs the payroll engine to drop a one-off run
-that has not gone to a bank. The engine has no such service yet; ``nb_payment_cancel`` does it here,
-narrowly (a one-off NB run whose only line is ours, state 已计算/已审核, in no bank file, under the run's
-row lock — the same lock ``bank_export`` takes), and audits it. It should move into payroll as
-``payroll_oneoff_cancel(*, run, user, reason)``; this function then becomes a call to it.
+Cancelling the payment when a refund is rolled back drops the one-off run through the payroll
+engine's ``payroll_oneoff_cancel`` (state 已计算/已审核, no line sent, under the run's row lock — the
+same lock ``bank_export`` takes; audited there); ``nb_payment_cancel`` first checks, narrowly, that
+the run is a one-off NB run whose only line is ours.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-
-from django.db import connection
-
-from shebao.common.audit import audit_record
 
 
 class PaymentError(Exception):
@@ -92,7 +87,8 @@ def nb_payment_state(*, run_id: int | None, line_id: int | None) -> dict:
 def nb_payment_cancel(*, run_id: int, line_id: int, user, reason: str) -> None:
     """Drop the one-off run of a rolled-back payment (see the module docstring). Call inside the
     caller's transaction; refused when the money has left or the run holds anything else."""
-    from shebao.payroll.models import PayrollComponent, PayrollLine, PayrollRun
+    from shebao.payroll.models import PayrollLine, PayrollRun
+    from shebao.payroll.services import PayrollError, payroll_oneoff_cancel
 
     why = nb_payment_sent(run_id=run_id, line_id=line_id, lock=True)
     if why:
@@ -102,13 +98,7 @@ def nb_payment_cancel(*, run_id: int, line_id: int, user, reason: str) -> None:
         raise PaymentError(f"批次 {run_id} 不是老农保零星发放，不能撤销")
     if PayrollLine.objects.filter(run_id=run_id).exclude(pk=line_id).exists():
         raise PaymentError(f"零星发放批次 {run_id} 还有其他人员的明细，不能整批撤销")
-    before = {"run": run_id, "state": run.state, "net": str(run.net), "line": line_id}
-    PayrollComponent.objects.filter(line__run_id=run_id).delete()
-    PayrollLine.objects.filter(run_id=run_id).delete()
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM payroll_payrollrun WHERE id = %s AND state IN ('computed', 'approved') "
-                       "AND kind = 'one_off'", [run_id])
-        if cursor.rowcount != 1:  # pragma: no cover - the row is locked above
-            raise PaymentError("零星发放批次状态已变化，请重试")
-    audit_record(user=user, action="payroll_oneoff_cancel", object_type="payroll.payrollrun", object_id=run_id,
-                 summary=f"撤销老农保零星发放批次 {run_id}（退款回退）", before=before, after=None, reason=reason)
+    try:
+        payroll_oneoff_cancel(run=run, user=user, reason=f"退款回退：{reason}")
+    except PayrollError as exc:
+        raise PaymentError(str(exc)) from None

@@ -668,6 +668,46 @@ def rural_benefit_payouts_record(*, period, user) -> int:
     return written
 
 
+# The same payouts, for the lines of one run the bank has just confirmed paid (回盘): the regular NB run
+# of the run's period, lines of the enrollments paid by ``paid_run`` (the regular run itself, or a
+# re-issue run that paid what had failed). ON CONFLICT: never a second payout of a month.
+_SQL_PENSION_PAYOUTS_PAID = """
+INSERT INTO rural_pension_payout (account_id, month, kind, amount, payroll_line_id, document_id, import_batch_id)
+SELECT a.id, r.period, 'pension', l.gross, l.id, NULL, NULL
+FROM payroll_payrollrun r
+JOIN benefits_scheme s ON s.id = r.scheme_id AND s.code = 'NB'
+JOIN payroll_payrollline l ON l.run_id = r.id
+JOIN rural_pension_ruralaccount a ON a.person_id = l.person_id AND a.enrollment_id = l.enrollment_id
+WHERE r.kind = 'regular' AND r.period = %(period)s AND r.state <> 'computed'
+  AND l.status <> 'written_off' AND l.gross > 0
+  AND l.enrollment_id IN (SELECT p.enrollment_id FROM payroll_payrollline p
+                          WHERE p.run_id = %(paid_run)s AND p.status = 'paid' AND p.enrollment_id IS NOT NULL)
+ON CONFLICT (account_id, month, kind) DO NOTHING
+RETURNING account_id
+"""
+
+
+def rural_benefit_payouts_paid(*, run, user) -> int:
+    """The NB scheme's ``lines_paid`` hook (registered in ``RuralPensionConfig.ready``): when the return
+    file (回盘) marks lines of an NB regular run (or of its re-issue) 已支付, the pensions they paid are
+    written into the 老农保 accounts as payouts of the run's month, in the return import's transaction —
+    the rule of ``rural_benefit_payouts_record``, for the paid lines only. The command
+    ``shebao rural payouts`` stays for months paid before, and finds these already written (ON CONFLICT:
+    nothing is written twice). One-off runs (refunds, settlements) are not pensions: skipped."""
+    if run.kind not in ("regular", "reissue"):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_PENSION_PAYOUTS_PAID, {"period": run.period, "paid_run": run.pk})
+        ids = sorted({r[0] for r in cursor.fetchall()})
+    if ids:
+        rural_years_refresh(account_ids=ids, from_year=run.period.year)
+        audit_record(user=user, action="rural_pension_payouts", object_type="rural_pension.payout",
+                     object_id=format_month(run.period),
+                     summary=f"老农保 {format_month(run.period)} 养老金记入个人账户支付 {len(ids)} 笔（回盘，批次 {run.pk}）",
+                     after={"period": format_month(run.period), "rows": len(ids), "run": run.pk})
+    return len(ids)
+
+
 def rural_heir_set(*, account: RuralAccount, heir: Person, user, reason: str) -> RuralAccount:
     """Record the heir (代领人): a registered person of their own (their own bank account is what a bank
     payment to them uses), with a reason. Refused for the holder, for a person recorded as dead and for

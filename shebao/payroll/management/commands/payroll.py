@@ -1,4 +1,5 @@
 """shebao payroll compute --scheme ZG --period 2026-03 --as USER [--recompute] [--json]
+shebao payroll compute --scheme TB --period 2026 --kind annual --as USER [--recompute] [--json]
 shebao payroll approve RUN --as USER [--json]
 
 Compute runs the same job handler as the page (``shebao.payroll.jobs``) in this process, with its
@@ -25,6 +26,22 @@ def run_summary(run: PayrollRun) -> dict:
             "deductions": str(run.deductions), "net": str(run.net)}
 
 
+def _annual(scheme, opts, user) -> tuple[PayrollRun, str]:
+    """年度发放 (``--kind annual``): computed (or recomputed) in this process by the payroll service."""
+    from shebao.payroll.services import _run_period, payroll_run_compute, payroll_run_recompute
+
+    period = _run_period(opts["period"], "annual")
+    if opts["recompute"]:
+        run = PayrollRun.objects.filter(scheme=scheme, period=period, kind="annual").first()
+        if run is None:
+            raise CommandError(f"{scheme.name} {period.year} 年还没有年度发放，无需重新计算")
+        run = payroll_run_recompute(run=run, user=user)
+    else:
+        run = payroll_run_compute(scheme=scheme, period=period, user=user, kind="annual")
+    return run, (f"已计算 {scheme.name} {period.year} 年度发放：批次 {run.pk}，{run.line_count} 笔，"
+                 f"应发 {run.gross}，扣减 {run.deductions}，实发 {run.net}")
+
+
 class Command(BaseCommand):
     help = "月度结算：计算、重新计算、审核"
 
@@ -35,6 +52,8 @@ class Command(BaseCommand):
         compute.add_argument("--period", required=True, help="结算年月 YYYY-MM")
         compute.add_argument("--as", dest="as_user", required=True, help="经办人用户名")
         compute.add_argument("--recompute", action="store_true", help="重新计算尚未审核的结算")
+        compute.add_argument("--kind", choices=["regular", "annual"], default="regular",
+                             help="regular 月度结算（默认）/ annual 年度发放（--period 为年份，如 2026）")
         compute.add_argument("--json", action="store_true")
         approve = sub.add_parser("approve", help="审核结算批次")
         approve.add_argument("run", type=int, help="批次号")
@@ -44,7 +63,9 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         user = acting_user(opts["as_user"])
         try:
-            if opts["action"] == "compute":
+            if opts["action"] == "compute" and opts["kind"] == "annual":
+                run, message = _annual(scheme_get(opts["scheme"]), opts, user)
+            elif opts["action"] == "compute":
                 scheme = scheme_get(opts["scheme"])
                 period = parse_month(opts["period"])
                 if opts["recompute"]:
