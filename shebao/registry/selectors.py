@@ -9,7 +9,7 @@ from django.db.models.functions import Reverse, Upper
 from django.http import Http404
 
 from shebao.common.identity import IdNumberError, parse_id_number
-from shebao.registry.models import BankAccount, Person, Region
+from shebao.registry.models import BankAccount, Payee, Person, Region
 
 ID_FRAGMENT = re.compile(r"^[0-9]{3,17}[0-9Xx]?$")
 LETTERS = re.compile(r"^[A-Za-z]{1,20}$")
@@ -71,3 +71,21 @@ def towns_visible(user) -> QuerySet[Region]:
     if user.all_regions or user.is_superuser:
         return towns()
     return towns().filter(id__in=user.regions.values("id"))
+
+
+def payees_current(*, q: str = "") -> QuerySet[Payee]:
+    """The current version of every registered payee (收款方), by code; ``q`` matches the 户名, the
+    payee code, the 统一社会信用代码 or the account number (contains). Payees are organisations, not
+    persons of a town: every user who may pay them sees them all."""
+    qs = Payee.objects.filter(current=True)
+    q = (q or "").strip()
+    if q:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(name__contains=q) | Q(code__iexact=q) | Q(uscc__iexact=q) | Q(account_number__contains=q))
+    return qs.order_by("code")
+
+
+def payee_versions(*, code: str) -> QuerySet[Payee]:
+    """Every version of a payee, newest first (the history of its 户名/开户行/账号)."""
+    return Payee.objects.filter(code=code).order_by("-version")

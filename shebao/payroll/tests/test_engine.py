@@ -301,3 +301,16 @@ def test_oneoff_cancel_only_before_it_leaves(clerk, reviewer, standard):
     with pytest.raises(PayrollError, match="不是零星发放，不能撤销"):
         payroll_oneoff_cancel(run=regular, user=clerk, reason="x")
     assert PayrollRun.objects.filter(pk__in=[sent.pk, regular.pk]).count() == 2 and _events() == events + 2  # the enrollment and the compute
+
+
+def test_payee_selectors_current_version_and_history(clerk):
+    from shebao.registry.selectors import payee_versions, payees_current
+
+    a = payee_create(user=clerk, name="慈溪市土地储备中心", bank="ICBC", account_number="6222020000000077", uscc=ORG_USCC)
+    b = payee_create(user=clerk, name="慈溪市殡仪馆", bank="ABC", account_number="6228480000000011")
+    a2 = payee_change(payee=a, user=clerk, reason="更名", name="慈溪市土地储备与发展中心")
+    assert list(payees_current()) == [a2, b]
+    assert list(payees_current(q="土地储备")) == [a2] and list(payees_current(q=ORG_USCC.lower())) == [a2]
+    assert list(payees_current(q="0000011")) == [b]
+    assert [(p.version, p.name) for p in payee_versions(code=a.code)] == [(2, "慈溪市土地储备与发展中心"),
+                                                                        (1, "慈溪市土地储备中心")]
