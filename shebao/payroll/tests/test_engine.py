@@ -16,7 +16,12 @@ from shebao.bank.models import BankFile, BankTemplate
 from shebao.bank.services import bank_export, bank_reissue, bank_return_import
 from shebao.bank.tests.helpers import bank_answer
 from shebao.benefits.models import Adjustment, Scheme
-from shebao.benefits.services import adjustment_create, benefit_amount_set, enrollment_create
+from shebao.benefits.services import (
+    adjustment_cancel,
+    adjustment_create,
+    benefit_amount_set,
+    enrollment_create,
+)
 from shebao.benefits.tests.factories import enroll, make_person, make_user, zg
 from shebao.common.models import AuditEvent
 from shebao.payroll import schemes
@@ -30,6 +35,7 @@ from shebao.payroll.services import (
     payroll_run_recompute,
 )
 from shebao.registry.models import Payee
+from shebao.registry.selectors import payee_versions, payees_current
 from shebao.registry.services import RegistryError, payee_change, payee_create
 
 pytestmark = pytest.mark.django_db
@@ -304,8 +310,6 @@ def test_oneoff_cancel_only_before_it_leaves(clerk, reviewer, standard):
 
 
 def test_payee_selectors_current_version_and_history(clerk):
-    from shebao.registry.selectors import payee_versions, payees_current
-
     a = payee_create(user=clerk, name="慈溪市土地储备中心", bank="ICBC", account_number="6222020000000077", uscc=ORG_USCC)
     b = payee_create(user=clerk, name="慈溪市殡仪馆", bank="ABC", account_number="6228480000000011")
     a2 = payee_change(payee=a, user=clerk, reason="更名", name="慈溪市土地储备与发展中心")
@@ -314,3 +318,23 @@ def test_payee_selectors_current_version_and_history(clerk):
     assert list(payees_current(q="0000011")) == [b]
     assert [(p.version, p.name) for p in payee_versions(code=a.code)] == [(2, "慈溪市土地储备与发展中心"),
                                                                         (1, "慈溪市土地储备中心")]
+
+
+def test_approval_consumes_through_benefits_and_refuses_stale_adjustments(clerk, reviewer):
+    person = make_person("甲", account="6222020000000001")
+    e = enroll(person, user=clerk)
+    arrears = adjustment_create(enrollment=e, kind="arrears", total="10.01", reason="补发", user=clerk)
+    deduction = adjustment_create(enrollment=e, kind="deduction", total="500.00", monthly_cap="200.00",
+                                  reason="扣回", user=clerk)
+    run = payroll_run_compute(scheme=zg(), period="2026-03", user=clerk)
+    adjustment_cancel(adjustment=arrears, user=clerk, reason="录错")
+    events = _events()
+    with pytest.raises(PayrollError, match=r"^1 笔补发/扣减已被其他批次结算或已取消，请重新计算后再审核$"):
+        payroll_run_approve(run=run, user=reviewer)
+    run.refresh_from_db()
+    deduction.refresh_from_db()
+    assert (run.state, deduction.remaining, deduction.state, _events()) == ("computed", D("500.00"), "pending", events)
+    run = payroll_run_approve(run=payroll_run_recompute(run=run, user=clerk), user=reviewer)
+    deduction.refresh_from_db()
+    assert (run.net, deduction.remaining, deduction.state) == (D("1950.00"), D("300.00"), "pending")
+    assert AuditEvent.objects.filter(action="payroll_approve").get().after["adjustments_consumed"] == 1
