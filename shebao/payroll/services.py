@@ -20,6 +20,7 @@ from shebao.common.audit import audit_record
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.payroll import schemes
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+from shebao.registry.models import Payee
 
 State = PayrollRun.State
 LineStatus = PayrollLine.Status
@@ -349,7 +350,8 @@ def payroll_run_approve(*, run: PayrollRun, user) -> PayrollRun:
 
 
 def _is_payee(obj) -> bool:
-    return obj.__class__.__name__ == "Payee" and obj._meta.app_label == "registry"
+    """Whether a payee given to a one-off or settlement line is an organisation payee (else a person)."""
+    return isinstance(obj, Payee)
 
 
 def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, note: str = "") -> PayrollRun:
@@ -357,8 +359,6 @@ def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, not
     payee is a registered person (paid to their current account) or a registered organisation payee
     (``registry.Payee``: paid to its current version's 户名/开户行/账号, which the line keeps).
     Approved like any run."""
-    from shebao.registry.models import Payee
-
     period = parse_month(period or timezone.localdate())
     if not items:
         raise PayrollError("没有要发放的人员")
@@ -430,8 +430,8 @@ def _payee_line(run, seq, payee, enrollment_id, amount, memo) -> PayrollLine:
 def payroll_oneoff_cancel(*, run: PayrollRun, user, reason: str) -> None:
     """撤销零星发放: drop a one-off run that has not gone to a bank — state 已计算 or 已审核, no line in a
     bank file, every line still 待发 — with its lines and components, under the run's row lock (the lock
-    ``bank_export`` takes, so no export can slip in). Audited with what was dropped. An approved run's
-    taken 补发/扣减 are not touched: a one-off run takes none (its lines are single payments)."""
+    ``bank_export`` takes, so no export can slip in). Audited with what was dropped. An approved run whose
+    lines consumed 补发/扣减 (a termination settlement) is refused: its approval already settled them."""
     if not (reason or "").strip():
         raise PayrollError("请填写撤销原因")
     with transaction.atomic():
@@ -493,8 +493,8 @@ def _family(run: PayrollRun) -> list[int]:
 def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollRun:
     """二次报盘: a new re-issue run with the failed lines (not written off, not already re-issued) of the
     run and of its earlier re-issues, each sent to the person's CURRENT account (an organisation payee's
-    current version); the failed line is
-    marked 已重发 and linked (origin_line), so a payment is never made twice. Repeat until paid."""
+    current version); the failed line is marked 已重发 and linked (origin_line), so a payment is never
+    made twice. Repeat until paid."""
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
         family = _family(run)
@@ -502,8 +502,6 @@ def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollR
                       .order_by("id_number", "id"))
         if not failed:
             raise PayrollError(f"{_label(run)} 没有待重新发放的失败明细")
-        from shebao.registry.models import Payee
-
         payee_codes = dict(Payee.objects.filter(pk__in=[ln.payee_id for ln in failed if ln.payee_id])
                            .values_list("pk", "code"))
         if len({(ln.person_id, payee_codes.get(ln.payee_id)) for ln in failed}) != len(failed):

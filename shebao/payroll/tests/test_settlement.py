@@ -12,7 +12,12 @@ from shebao.benefits.tests.factories import enroll, make_person, make_user, zg
 from shebao.common.models import AuditEvent
 from shebao.payroll import schemes
 from shebao.payroll.models import PayrollComponent, PayrollLine, PayrollRun
-from shebao.payroll.services import PayrollError, payroll_run_approve, payroll_run_compute
+from shebao.payroll.services import (
+    PayrollError,
+    payroll_oneoff_cancel,
+    payroll_run_approve,
+    payroll_run_compute,
+)
 from shebao.payroll.settlement import enrollment_terminate_settle
 from shebao.registry.services import payee_create
 
@@ -81,6 +86,9 @@ def test_death_arrears_larger_than_overpayment_pays_the_heir_the_difference(dece
     payroll_run_approve(run=s.run, user=reviewer)
     assert set(Adjustment.objects.filter(enrollment=deceased).values_list("state", "remaining")) == {
         ("settled", D("0.00"))}
+    with pytest.raises(PayrollError, match="已审核并结清了补发/扣减，不能撤销"):
+        payroll_oneoff_cancel(run=s.run, user=reviewer, reason="撤销")
+    assert PayrollRun.objects.filter(pk=s.run.pk, state="approved").exists()
     assert AuditEvent.objects.filter(action="enrollment_terminate_settle").count() == 1
 
 
