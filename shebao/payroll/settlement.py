@@ -37,7 +37,7 @@ from shebao.payroll.services import (
 
 @dataclass
 class Settlement:
-    termination: TerminationResult
+    termination: TerminationResult | None  # None for ``enrollment_settle_pending``
     arrears: Decimal  # Σ pending 补发 at the end (remaining)
     deductions: Decimal  # Σ pending 扣减 at the end, the overpayment after the end included
     extra: Decimal  # what the scheme's termination hook owes besides
@@ -85,24 +85,10 @@ def enrollment_terminate_settle(*, enrollment: Enrollment, on: dt.date, reason, 
             extras = [(quantize(to_decimal(a)), str(d)[:200]) for a, d in
                       (hook(enrollment=enrollment, reason=reason, on=on, user=user) if hook else [])]
             extras = [(a, d) for a, d in extras if a > 0]
-            pending = list(Adjustment.objects.select_for_update().filter(
-                enrollment=enrollment, state=Adjustment.State.PENDING).order_by("pk"))
-            arrears = [a for a in pending if a.kind == Adjustment.Kind.ARREARS]
-            deductions = [a for a in pending if a.kind == Adjustment.Kind.DEDUCTION]
-            total_arrears = sum((a.remaining for a in arrears), ZERO)
-            total_deductions = sum((a.remaining for a in deductions), ZERO)
-            extra = sum((a for a, _ in extras), ZERO)
-            net = total_arrears + extra - total_deductions
-            run = line = netted = None
             label = f"{person.name} {enrollment.scheme.name}终止结算（{reason.name}）"
-            if net > 0:
-                payee = heir if death else person
-                if payee is None:
-                    raise PayrollError(f"{person.name} 死亡结算尚有应付款 {net}，须指定继承人（代领人）或收款方")
-                run, line = _settlement_run(enrollment=enrollment, payee=payee, arrears=arrears,
-                                            deductions=deductions, extras=extras, user=user, memo=label)
-            else:
-                netted = adjustments_net_settle(enrollment=enrollment, credit=extra, user=user, reason=label)
+            total_arrears, total_deductions, extra, net, run, line, netted = _settle(
+                enrollment=enrollment, payee=(heir if death else person), extras=extras, user=user,
+                label=label)
             audit_record(user=user, action="enrollment_terminate_settle", obj=enrollment, person_id=person.pk,
                          summary=f"{label}：补发 {total_arrears}，扣减 {total_deductions}"
                                  + (f"，其他应付 {extra}" if extra else "")
@@ -116,6 +102,62 @@ def enrollment_terminate_settle(*, enrollment: Enrollment, on: dt.date, reason, 
     except BenefitError as exc:
         raise PayrollError(str(exc)) from None
     return Settlement(term, total_arrears, total_deductions, extra, net, run, line, netted)
+
+
+def _settle(*, enrollment, payee, extras: list, user, label: str):
+    """Net the enrollment's pending 补发 (+ extras) against its pending 扣减, under their row locks: a
+    settlement line to ``payee`` when money is owed, else closed with a 待追回 for what is owed back."""
+    pending = list(Adjustment.objects.select_for_update().filter(
+        enrollment=enrollment, state=Adjustment.State.PENDING).order_by("pk"))
+    arrears = [a for a in pending if a.kind == Adjustment.Kind.ARREARS]
+    deductions = [a for a in pending if a.kind == Adjustment.Kind.DEDUCTION]
+    total_arrears = sum((a.remaining for a in arrears), ZERO)
+    total_deductions = sum((a.remaining for a in deductions), ZERO)
+    extra = sum((a for a, _ in extras), ZERO)
+    net = total_arrears + extra - total_deductions
+    run = line = netted = None
+    if net > 0:
+        if payee is None:
+            raise PayrollError(f"{enrollment.person.name} 死亡结算尚有应付款 {net}，须指定继承人（代领人）或收款方")
+        run, line = _settlement_run(enrollment=enrollment, payee=payee, arrears=arrears, deductions=deductions,
+                                    extras=extras, user=user, memo=label)
+    elif pending or extra:
+        netted = adjustments_net_settle(enrollment=enrollment, credit=extra, user=user, reason=label)
+    return total_arrears, total_deductions, extra, net, run, line, netted
+
+
+def enrollment_settle_pending(*, enrollment: Enrollment, user, heir=None, note: str = "") -> Settlement:
+    """Settle again an enrollment already ended: its 补发/扣减 still pending (a 补发 recorded after the
+    end, or a settlement run cancelled before approval) are netted by the rule of
+    ``enrollment_terminate_settle`` — a settlement line of net > 0 (to the person, or for a dead person
+    to ``heir``), else closed with a 待追回. The scheme's termination amounts are not paid again."""
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.select_for_update().select_related("person", "scheme").get(
+                pk=enrollment.pk)
+            person = enrollment.person
+            if enrollment.payment_status != "terminated":
+                raise PayrollError(f"{person.name} 尚未终止发放，请办理终止结算")
+            death = person.death_date is not None
+            if heir is not None and not death:
+                raise PayrollError("只有死亡结算可以指定继承人（代领人）或收款方")
+            label = f"{person.name} {enrollment.scheme.name}终止后补充结算"
+            total_arrears, total_deductions, extra, net, run, line, netted = _settle(
+                enrollment=enrollment, payee=(heir if death else person), extras=[], user=user,
+                label=label)
+            if run is None and netted is None:
+                raise PayrollError(f"{person.name} 没有待结算的补发或扣减")
+            audit_record(user=user, action="enrollment_settle_pending", obj=enrollment, person_id=person.pk,
+                         summary=f"{label}：补发 {total_arrears}，扣减 {total_deductions}"
+                                 + (f"，结算发放 {net}（批次 {run.pk}）" if run else
+                                    (f"，待追回 {-net}" if net < 0 else "，已结清")),
+                         after={"arrears": total_arrears, "deductions": total_deductions, "net": net,
+                                "run": run.pk if run else None,
+                                "receivable": netted.receivable.pk if netted and netted.receivable else None},
+                         reason=note)
+    except BenefitError as exc:
+        raise PayrollError(str(exc)) from None
+    return Settlement(None, total_arrears, total_deductions, extra, net, run, line, netted)
 
 
 def _settlement_run(*, enrollment, payee, arrears, deductions, extras, user, memo) -> tuple[PayrollRun, PayrollLine]:

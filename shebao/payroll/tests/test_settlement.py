@@ -18,7 +18,7 @@ from shebao.payroll.services import (
     payroll_run_approve,
     payroll_run_compute,
 )
-from shebao.payroll.settlement import enrollment_terminate_settle
+from shebao.payroll.settlement import enrollment_settle_pending, enrollment_terminate_settle
 from shebao.registry.services import payee_create
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +136,24 @@ def test_withdrawal_pays_the_person_and_failures_write_nothing(deceased, clerk):
     with pytest.raises(PayrollError, match="已终止发放"):
         enrollment_terminate_settle(enrollment=deceased, on=dt.date(2026, 3, 31), reason="transfer", user=clerk)
     assert PayrollLine.objects.filter(run=s.run).count() == 1
+
+
+def test_settlement_run_cancelled_before_approval_is_settled_again(deceased, clerk, reviewer):
+    """A settlement run cancelled before approval leaves its 补发/扣减 pending: settling again pays them
+    (no second overpayment 扣减, no second termination); nothing pending is refused, writing nothing."""
+    adjustment_create(enrollment=deceased, kind="arrears", total="5000.55", reason="调待补发", user=clerk)
+    heir = make_person("甲之子", account="6228480000000009")
+    s = enrollment_terminate_settle(enrollment=deceased, on=DEATH, reason="death", user=clerk, heir=heir)
+    payroll_oneoff_cancel(run=s.run, user=clerk, reason="继承人账户有误")
+    assert set(Adjustment.objects.filter(enrollment=deceased).values_list("state", flat=True)) == {"pending"}
+    with pytest.raises(PayrollError, match="^甲 死亡结算尚有应付款 700.55，须指定继承人（代领人）或收款方$"):
+        enrollment_settle_pending(enrollment=deceased, user=clerk)
+    again = enrollment_settle_pending(enrollment=deceased, user=clerk, heir=heir, note="更正后重新结算")
+    assert (again.net, again.line.net, again.line.person_id, again.termination) == (D("700.55"), D("700.55"),
+                                                                                  heir.pk, None)
+    assert Adjustment.objects.filter(enrollment=deceased).count() == 2
+    payroll_run_approve(run=again.run, user=reviewer)
+    events = AuditEvent.objects.count()
+    with pytest.raises(PayrollError, match="^甲 没有待结算的补发或扣减$"):
+        enrollment_settle_pending(enrollment=deceased, user=clerk, heir=heir)
+    assert AuditEvent.objects.count() == events
