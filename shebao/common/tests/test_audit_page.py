@@ -10,7 +10,15 @@ import pytest
 from django.test import Client
 from openpyxl import load_workbook
 
-from shebao.accounts.services import api_token_create, user_authenticate, user_create
+from shebao.accounts.models import ApiToken
+from shebao.accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    user_authenticate,
+    user_change_password,
+    user_create,
+    user_unlock,
+)
 from shebao.accounts.tests.factories import make_person as registry_person
 from shebao.accounts.tests.factories import make_user
 from shebao.bank.models import BankTemplate
@@ -25,7 +33,13 @@ from shebao.benefits.services import (
 from shebao.benefits.tests.factories import enroll, make_person, zg
 from shebao.common.models import AuditEvent
 from shebao.payroll.models import PayrollLine
-from shebao.payroll.services import payroll_line_write_off, payroll_run_approve, payroll_run_compute
+from shebao.payroll.services import (
+    payroll_line_write_off,
+    payroll_oneoff_create,
+    payroll_run_approve,
+    payroll_run_compute,
+    payroll_run_recompute,
+)
 from shebao.registry.services import bank_account_set, person_update
 from shebao.rural_pension.services import (
     credited_rate_set,
@@ -34,6 +48,9 @@ from shebao.rural_pension.services import (
     rural_refund_settle,
 )
 from shebao.rural_pension.tests.factories import HAND_FLOWS, make_account, set_rates
+from shebao.self_managed.roster import COLUMNS
+from shebao.self_managed.services import flex_payment_create, roster_import
+from shebao.self_managed.tests.test_roster import row as roster_row
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +72,8 @@ def _every_kind_of_write():
     # benefits: enrollment create, amount change, status change, adjustment
     e_paid = enroll(paid, user=clerk)
     e_failed = enroll(failed, user=clerk, items={"basic": "1000.00"})
+    written_off = make_person("丁", account="6222020000000004")
+    enroll(written_off, user=clerk, items={"basic": "500.00"})
     benefit_amount_set(enrollment=e_paid, item="basic", amount="2100.00", from_month="2025-06", user=clerk)
     enrollment_update(enrollment=e_failed, user=clerk, reason="更正", note="备注")
     adjustment_create(enrollment=e_paid, kind="arrears", total="300.00", reason="补发", user=clerk)
@@ -66,12 +85,12 @@ def _every_kind_of_write():
     run = payroll_run_approve(run=run, user=reviewer)
     template = BankTemplate.objects.get(code="standard")
     for bank_file in bank_export(runs=[run], template=template, user=clerk, on=ON):
-        failing = {ln.seq: "户名不符" for ln in bank_file.lines.filter(account_number="6228480000000009")}
+        failing = {ln.seq: "户名不符" for ln in bank_file.lines.filter(
+            account_number__in=["6228480000000009", "6222020000000004"])}
         bank_return_import(data=bank_answer(bank_file, failing), filename=f"回盘{bank_file.pk}.txt", user=clerk)
+    payroll_line_write_off(line=PayrollLine.objects.get(run=run, person=written_off, status="failed"), user=reviewer,
+                           reason="核销")
     bank_reissue(run=run, user=clerk)
-    line = PayrollLine.objects.filter(person=failed, status="failed").order_by("-id").first()
-    if line is not None:
-        payroll_line_write_off(line=line, user=reviewer, reason="核销")
     # rural: rate, account change (legacy account number), refund, rollback
     set_rates()
     credited_rate_set(user=clerk, year=2019, rate="0.0250", reason="公布", recompute=False)
@@ -80,12 +99,22 @@ def _every_kind_of_write():
                          legacy_account_number=LEGACY_ACCOUNT)
     doc = rural_refund_settle(account=account, on=ON, pay_method="cash", user=clerk)
     rural_refund_rollback(document=doc, user=clerk, reason="办错")
-    # accounts: user create, token create, login
-    user_create(actor=None, username="aud_new", full_name="新用户", password="Xy!23456789abc", roles=["clerk"],
-                all_regions=True)
+    # 自管: roster import (花名册), flexible payment
+    csv = ",".join(COLUMNS) + "\r\n" + ",".join(roster_row()) + "\r\n"
+    roster_import(file_name="花名册.csv", data=csv.encode("utf-8-sig"), user=clerk)
+    flex_payment_create(person=paid, amount="88.00", reason="慰问", user=clerk, period="2026-04")
+    # payroll: a monthly run recomputed, a one-off run
+    payroll_run_recompute(run=payroll_run_compute(scheme=zg(), period="2026-04", user=clerk), user=clerk)
+    payroll_oneoff_create(scheme=zg(), items=[(paid, "10.00", "零星")], user=clerk, period="2026-05")
+    # accounts: user create, password change, token create/revoke, login ok/failed, unlock
+    new = user_create(actor=None, username="aud_new", full_name="新用户", password="Xy!23456789abc", roles=["clerk"],
+                      all_regions=True)
+    user_change_password(user=new, old_password="Xy!23456789abc", new_password="Zq!98765432xyz", actor=new)
     api_token_create(user=clerk, name="对账")
-    user_authenticate(username="aud_new", password="Xy!23456789abc", ip="192.0.2.9")
+    api_token_revoke(token=ApiToken.objects.get(user=clerk, name="对账"), actor=clerk)
+    user_authenticate(username="aud_new", password="Zq!98765432xyz", ip="192.0.2.9")
     user_authenticate(username="aud_new", password="wrong", ip="192.0.2.9")
+    user_unlock(user=new, actor=clerk)
     return [paid, failed, late, account.person]
 
 
@@ -100,7 +129,11 @@ def test_every_kind_of_event_renders_on_the_page_its_export_and_the_api():
                  ("rural_pension.ruraldocument", "rural_refund"), ("rural_pension.ruraldocument", "rural_rollback"),
                  ("rural_pension.creditedrate", "create"), ("rural_pension.ruralaccount", "update"),
                  ("accounts.user", "create"), ("accounts.apitoken", "create"), ("accounts.user", "login_ok"),
-                 ("accounts.user", "login_failed")]:
+                 ("accounts.user", "login_failed"), ("accounts.user", "password_change"), ("accounts.user", "unlock"),
+                 ("accounts.apitoken", "revoke"), ("self_managed.rosterimport", "roster_import"),
+                 ("payroll.payrollrun", "payroll_recompute"), ("payroll.payrollrun", "payroll_oneoff"),
+                 ("benefits.benefitamount", "update"), ("benefits.enrollment", "update"),
+                 ("payroll.payrollline", "payroll_write_off"), ("payroll.payrollrun", "payroll_reissue")]:
         assert must in kinds, (must, sorted(kinds))
     it = make_user("aud_it", roles=("it_admin",), all_regions=True, sensitive=True)
     client = Client()
