@@ -10,16 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import PlainSerializer, SerializationInfo
 
-from shebao.common.masking import Masker, masker_for
-
-# keys in audit before/after data that hold sensitive values, by masking kind
-SENSITIVE_KEYS = {
-    "id_number": "id_number",
-    "id_number_original": "id_number",
-    "account_number": "account",
-    "mobile": "phone",
-    "phone": "phone",
-}
+from shebao.common.masking import Masker, mask_data, mask_text, masker_for
 
 
 def masker_of(info: SerializationInfo | None) -> Masker:
@@ -38,23 +29,11 @@ def _serializer(kind: str):
     return PlainSerializer(serialize, return_type=str | None)
 
 
-def mask_data(data: Any, masker: Masker) -> Any:
-    """Mask the sensitive keys anywhere in a JSON value (audit before/after)."""
-    if masker.can_view:
-        return data
-    if isinstance(data, dict):
-        return {
-            k: (masker.apply(SENSITIVE_KEYS[k], v) if k in SENSITIVE_KEYS and isinstance(v, str) else mask_data(v, masker))
-            for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [mask_data(v, masker) for v in data]
-    return data
-
-
 IdNumber = Annotated[str, _serializer("id_number")]
 AccountNumber = Annotated[str, _serializer("account")]
 PhoneNumber = Annotated[str, _serializer("phone")]
+# free text that may hold a 身份证号 or an account number (an audit summary or reason)
+MaskedText = Annotated[str, PlainSerializer(lambda value, info: mask_text(value, masker_of(info)), return_type=str)]
 AuditData = Annotated[
     dict[str, Any] | None,
     PlainSerializer(lambda value, info: mask_data(value, masker_of(info)), return_type=dict[str, Any] | None),

@@ -6,7 +6,7 @@ import datetime as dt
 
 from ninja import Field, Schema
 
-from shebao.api.masking import AccountNumber, AuditData, IdNumber, PhoneNumber
+from shebao.api.masking import AccountNumber, AuditData, IdNumber, MaskedText, PhoneNumber
 from shebao.registry.selectors import person_current_account
 
 
@@ -141,10 +141,10 @@ class AuditEventOut(Schema):
     object_type: str
     object_id: str
     person_id: int | None = None
-    summary: str
+    summary: MaskedText
     before: AuditData = None
     after: AuditData = None
-    reason: str
+    reason: MaskedText
 
 
 class AuditPage(Schema):

@@ -6,18 +6,27 @@ import contextvars
 from contextlib import contextmanager
 
 _client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
+_user_agent: contextvars.ContextVar[str] = contextvars.ContextVar("user_agent", default="")
 
 
 def current_ip() -> str:
     return _client_ip.get()
 
 
+def current_user_agent() -> str:
+    """The browser of the request being served ("" outside a request); kept on the jobs it starts."""
+    return _user_agent.get()
+
+
 @contextmanager
-def acting_from(ip: str):
+def acting_from(ip: str, user_agent: str | None = None):
     token = _client_ip.set(ip)
+    ua_token = _user_agent.set(user_agent) if user_agent is not None else None
     try:
         yield
     finally:
+        if ua_token is not None:
+            _user_agent.reset(ua_token)
         _client_ip.reset(token)
 
 
@@ -33,5 +42,5 @@ class ClientIpMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with acting_from(client_ip_of(request)):
+        with acting_from(client_ip_of(request), request.META.get("HTTP_USER_AGENT", "")[:300]):
             return self.get_response(request)

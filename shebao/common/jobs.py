@@ -11,8 +11,26 @@ How a job runs:
 3. While the handler works, ``JobProgress`` writes done/total/message through a separate autocommit
    connection, so other sessions (the status page) see the progress although the handler's own
    transaction is still open.
-4. The row ends 已完成 (with message and result) or 失败 (with the message; nothing of the handler's
-   transaction is written).
+4. The row ends 已完成 (with message and result, written in the handler's transaction, so the work
+   and its 已完成 commit together) or 失败 (with the message; nothing of the handler's transaction is
+   written). An unexpected exception shows as "任务失败（内部错误，编号 N）…" with the detail in the
+   log under the job's id (the detail is shown only with DEBUG on); a ``JobError`` shows its message.
+
+Robustness:
+
+- **Where from.** ``job_start`` keeps the client IP and browser of the request that started it (the
+  middleware's ``shebao.common.context``); the audit rows the handler writes carry that IP.
+- **Heartbeat.** While running, ``Job.heartbeat_at`` is refreshed every ``JOB_HEARTBEAT_SECONDS``
+  (default 10) through the progress side-connection, by a small thread that ticks also while one long
+  SQL statement runs without progress.
+- **Reaping.** ``jobs_reap(stale_after=…)`` marks running jobs whose heartbeat is older than the
+  threshold (``JOB_STALE_AFTER_SECONDS``, default 120) as 失败: their worker died, PostgreSQL rolled
+  their transaction back, nothing was written. It runs before every ``job_start_once`` check (so a dead
+  job no longer blocks the month's workflow) and from ``shebao jobs reap``. A worker that was only
+  slow and comes back finds its job no longer 运行中 and rolls back (the final state is written under
+  the row's lock in the handler's transaction).
+- **Retry.** ``job_retry(job=…, user=…)``: a fresh job with the same kind and params, for the creator
+  of a failed job (the 重新发起 button of its page).
 
 Handlers live in each app's ``jobs.py`` (discovered on first use) and look like::
 
@@ -28,19 +46,23 @@ The same handler runs synchronously from a management command with ``job_run_her
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
+from shebao.common.context import acting_from, current_ip, current_user_agent
 from shebao.common.models import Job
 from shebao.common.policy import Rule, check
 
@@ -244,9 +266,20 @@ def _side_connection():
     return side
 
 
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10))
+
+
+def stale_after_default() -> dt.timedelta:
+    return dt.timedelta(seconds=float(getattr(settings, "JOB_STALE_AFTER_SECONDS", 120)))
+
+
 class JobProgress(Progress):
     """Progress of a ``Job`` row, written through a separate autocommit connection so it is visible
-    while the handler's transaction is still open. Failures to write progress never fail the job."""
+    while the handler's transaction is still open. Failures to write progress never fail the job.
+
+    Every write also refreshes ``heartbeat_at``; between writes a small thread (``start_heartbeat``)
+    beats every ``heartbeat_seconds()``, so a job busy in one long statement still shows it is alive."""
 
     min_interval = 0.5
 
@@ -255,44 +288,162 @@ class JobProgress(Progress):
         self.job_id = job_id
         self._use_side = side_connection
         self._conn = None
+        self._lock = threading.Lock()  # the side connection is shared by the handler and the ticker
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def _execute(self, sql: str, params: list) -> None:
+        with self._lock:
+            if not self._use_side:
+                return
+            try:
+                if self._conn is None:
+                    self._conn = _side_connection()
+                self._conn.execute(sql, params)
+            except Exception:  # progress is best-effort; the job's outcome is written by job_run
+                log.warning("could not write progress of job %s", self.job_id, exc_info=True)
+                self._close_conn()
+                self._use_side = False
 
     def show(self) -> None:
-        if not self._use_side:
-            return
-        try:
-            if self._conn is None:
-                self._conn = _side_connection()
-            self._conn.execute(
-                "UPDATE common_job SET done = %s, total = %s, message = %s WHERE id = %s AND state = %s",
-                [self.done, self.total, self.message[:2000], self.job_id, Job.State.RUNNING],
-            )
-        except Exception:  # progress is best-effort; the job's outcome is written by job_run
-            log.warning("could not write progress of job %s", self.job_id, exc_info=True)
-            self.close()
-            self._use_side = False
+        self._execute(
+            "UPDATE common_job SET done = %s, total = %s, message = %s, heartbeat_at = now() "
+            "WHERE id = %s AND state = %s",
+            [self.done, self.total, self.message[:2000], self.job_id, Job.State.RUNNING],
+        )
 
-    def close(self) -> None:
+    def beat(self) -> None:
+        self._execute("UPDATE common_job SET heartbeat_at = now() WHERE id = %s AND state = %s",
+                      [self.job_id, Job.State.RUNNING])
+
+    def start_heartbeat(self, interval: float | None = None) -> None:
+        if not self._use_side or self._ticker is not None:
+            return
+        every = heartbeat_seconds() if interval is None else interval
+
+        def tick() -> None:
+            while not self._stop.wait(every):
+                self.beat()
+
+        self._ticker = threading.Thread(target=tick, name=f"job-{self.job_id}-heartbeat", daemon=True)
+        self._ticker.start()
+
+    def _close_conn(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.close()
             finally:
                 self._conn = None
 
+    def close(self) -> None:
+        self._stop.set()
+        self._use_side = False
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+            self._ticker = None
+        with self._lock:
+            self._close_conn()
+
 
 # ---------------------------------------------------------------------------------------------------
 # Services
 
 
-def job_start(*, kind: str, title: str, params: dict[str, Any] | None, user) -> Job:
+def job_start(*, kind: str, title: str, params: dict[str, Any] | None, user, retry_of: Job | None = None) -> Job:
     """Queue a job: the ``Job`` row and the Procrastinate job are written in one transaction, so the
-    worker never sees a job without its row (nor a row without its job)."""
+    worker never sees a job without its row (nor a row without its job). The client IP and browser of
+    the request being served (if any) are kept on the job, for the audit rows it writes."""
     from shebao.common.tasks import run_job
 
     job_kind(kind)  # an unknown kind is refused now, not later in the worker
     with transaction.atomic():
-        job = Job.objects.create(kind=kind, title=title[:200], params=params or {}, created_by=user)
+        job = Job.objects.create(kind=kind, title=title[:200], params=params or {}, created_by=user,
+                                 client_ip=current_ip()[:64], user_agent=current_user_agent()[:300],
+                                 retry_of=retry_of)
         run_job.defer(job_id=job.pk)
     return job
+
+
+ACTIVE = (Job.State.QUEUED, Job.State.RUNNING)
+
+
+def job_active(*, kinds: Iterable[str] | None, keys: Iterable[str]) -> Job | None:
+    """The first queued or running job of one of these kinds (None: any kind) holding one of these
+    keys, if any. Dead jobs are reaped first (``jobs_reap``): a job whose worker died does not count."""
+    jobs_reap()
+    holds = Q()
+    for key in keys:
+        holds |= Q(params__keys__contains=[key])
+    qs = Job.objects.select_related("created_by").filter(holds, state__in=ACTIVE)
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    return qs.order_by("pk").first()
+
+
+def job_start_once(*, kind: str, keys: Iterable[str], title: str, params: dict, user,
+                   same_as: Iterable[str] | None = (), retry_of: Job | None = None) -> tuple[Job, bool]:
+    """Start a job of ``kind`` holding ``keys`` (e.g. the runs it works on) unless a job of ``kind``
+    (or of the ``same_as`` kinds; ``same_as=None``: of any kind) holding one of them is still queued or
+    running: → (the job, True if it was started now). The check and the start hold a transaction-level
+    advisory lock per key, so two clicks at once start one job."""
+    keys = sorted(set(keys))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for key in keys:  # in one order, so two starts never wait on each other crosswise
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"shebao.job:{key}"])
+        kinds = None if same_as is None else [kind, *same_as]
+        existing = job_active(kinds=kinds, keys=keys)
+        if existing is not None:
+            return existing, False
+        return job_start(kind=kind, title=title, params={**params, "keys": keys}, user=user, retry_of=retry_of), True
+
+
+REAPED_MESSAGE = "后台进程已中断，任务未完成，未写入任何数据；可重新发起"
+
+
+def jobs_reap(*, stale_after: dt.timedelta | None = None) -> list[int]:
+    """Mark 失败 every running job whose heartbeat (or start, before its first beat) is older than
+    ``stale_after``: its worker is gone and PostgreSQL rolled its transaction back, so nothing of it was
+    written. → the ids reaped (oldest first). A conditional update: a job finishing meanwhile is left alone."""
+    stale_after = stale_after_default() if stale_after is None else stale_after
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE common_job SET state = %s, message = %s, finished_at = now() "
+            "WHERE state = %s AND COALESCE(heartbeat_at, started_at, created_at) < now() - %s "
+            "RETURNING id",
+            [Job.State.FAILED, REAPED_MESSAGE, Job.State.RUNNING, stale_after],
+        )
+        reaped = sorted(row[0] for row in cursor.fetchall())
+    for job_id in reaped:
+        log.warning("job %s reaped: no heartbeat for %s", job_id, stale_after)
+    return reaped
+
+
+class JobRetryError(JobError):
+    """A retry that cannot be made (not failed, not the creator's, another job holds the same work)."""
+
+
+def job_retry(*, job: Job, user) -> Job:
+    """Start a fresh job with the same kind and params as a failed one, for the user who started it.
+    The new job holds the same keys, so it is refused while another job does the same work."""
+    if job.state != Job.State.FAILED:
+        raise JobRetryError("只有失败的任务可以重新发起")
+    if job.created_by_id != getattr(user, "pk", None):
+        raise JobRetryError("只有任务的发起人可以重新发起")
+    params = {k: v for k, v in (job.params or {}).items() if k != "keys"}
+    keys = (job.params or {}).get("keys") or []
+    with transaction.atomic():
+        Job.objects.select_for_update().filter(pk=job.pk).first()  # one retry at a time (a double click)
+        earlier = Job.objects.filter(retry_of=job).order_by("pk").first()
+        if earlier is not None:
+            raise JobRetryError(f"该任务已重新发起（任务 {earlier.pk}），请查看该任务")
+        if not keys:
+            return job_start(kind=job.kind, title=job.title, params=params, user=user, retry_of=job)
+        new, started = job_start_once(kind=job.kind, keys=keys, title=job.title, params=params, user=user,
+                                      same_as=None, retry_of=job)
+        if not started:
+            raise JobRetryError(f"任务 {new.pk}（{new.title}）正在处理同一批数据，请等它结束后再重新发起")
+        return new
 
 
 def _outcome(value: JobOutcome | str | None) -> JobOutcome:
@@ -301,17 +452,25 @@ def _outcome(value: JobOutcome | str | None) -> JobOutcome:
     return JobOutcome(message=value or "")
 
 
-def _failure_message(exc: BaseException) -> str:
+def _failure_message(exc: BaseException, *, job_id: int | None = None) -> str:
+    """What the user reads of a failure. A ``JobError`` is its message. Anything else is an internal
+    error: with DEBUG off only its reference (the job's id; the detail is in the log under it)."""
     if isinstance(exc, JobError):
         return str(exc)
+    if job_id is not None and not settings.DEBUG:
+        return f"任务失败（内部错误，编号 {job_id}）；未写入任何数据，请联系信息科"
     return f"任务运行出错（{type(exc).__name__}）：{exc}。已执行的修改全部撤销，请联系信息科。"
+
+
+class _NoLongerRunning(JobError):
+    """The job was reaped (or otherwise ended) while its handler ran: its work is rolled back."""
 
 
 def job_run(job_id: int) -> Job | None:
     """Run a queued job to its end (the worker's task body). Returns the finished job, or None when
     the job was not queued (already run, or unknown): running it twice never applies it twice."""
     claimed = Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
-        state=Job.State.RUNNING, started_at=timezone.now(), message=""
+        state=Job.State.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), message=""
     )
     if not claimed:
         log.warning("job %s is not queued; not run again", job_id)
@@ -319,22 +478,29 @@ def job_run(job_id: int) -> Job | None:
     job = Job.objects.select_related("created_by").get(pk=job_id)
     # Inside an outer transaction (a test) the side connection would wait on our own row lock.
     progress = JobProgress(job.pk, side_connection=not connection.in_atomic_block)
+    progress.start_heartbeat()
     try:
         handler = _authorized_handler(job.kind, job.params, job.created_by)
-        with transaction.atomic():
+        with acting_from(job.client_ip, job.user_agent), transaction.atomic():
             outcome = _outcome(handler(params=job.params, progress=progress, user=job.created_by))
+            progress.close()  # no progress write may wait on the row lock taken next
+            # The outcome commits with the work, under the row's lock: a job reaped meanwhile (its
+            # worker thought dead) rolls back instead of writing behind its 失败.
+            if not Job.objects.select_for_update().filter(pk=job.pk, state=Job.State.RUNNING).exists():
+                raise _NoLongerRunning(REAPED_MESSAGE)
+            total = progress.total or progress.done
+            Job.objects.filter(pk=job.pk).update(
+                state=Job.State.DONE, message=outcome.message or progress.message, result=outcome.result,
+                done=total, total=total, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+            )
+    except _NoLongerRunning:
+        log.warning("job %s ended while its handler ran (reaped); its work was rolled back", job.pk)
     except Exception as exc:
         if not isinstance(exc, JobError):
             log.exception("job %s (%s) failed", job.pk, job.kind)
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.FAILED, message=_failure_message(exc), finished_at=timezone.now(),
+        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
+            state=Job.State.FAILED, message=_failure_message(exc, job_id=job.pk), finished_at=timezone.now(),
             done=progress.done, total=progress.total,
-        )
-    else:
-        total = progress.total or progress.done
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.DONE, message=outcome.message or progress.message, result=outcome.result,
-            done=total, total=total, finished_at=timezone.now(),
         )
     finally:
         progress.close()

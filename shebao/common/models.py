@@ -35,6 +35,26 @@ class AuditEvent(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}"
 
 
+class AuditHead(models.Model):
+    """The anchor of the audit chain, kept apart from it: how many rows the chain holds, the id and the
+    hash of the last one. One row (id 1), written in the transaction of every append; the database
+    refuses to DELETE it or to move it backwards (trigger in migration 0004), so rows cut from the end
+    of the chain, or an emptied table, or a chain rewritten with recomputed hashes, no longer match it
+    (``shebao audit verify``)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    count = models.BigIntegerField(default=0)  # rows appended since the chain began
+    last_id = models.BigIntegerField(default=0)  # AuditEvent.id of the last row (0: none yet)
+    hash = models.CharField(max_length=64)  # that row's hash (GENESIS when none)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("审计链锚点")
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.hash[:12]}"
+
+
 class Job(models.Model):
     """A long piece of work run in the background (Procrastinate), with progress a page can show."""
 
@@ -56,6 +76,14 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While running: refreshed every few seconds by the worker (``jobs.JobProgress``); a running job
+    # whose heartbeat is older than the threshold has lost its worker (``jobs.jobs_reap``).
+    heartbeat_at = models.DateTimeField(_("心跳时间"), null=True, blank=True)
+    # Where the job was started from (the page's request), carried into the audit rows it writes.
+    client_ip = models.CharField(_("来源地址"), max_length=64, blank=True)
+    user_agent = models.CharField(_("浏览器"), max_length=300, blank=True)
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                 verbose_name=_("重试自"))
 
     class Meta:
         verbose_name = _("后台任务")

@@ -6,4 +6,5 @@ app_name = "jobs"
 urlpatterns = [
     path("<int:pk>/", views_jobs.job_detail, name="detail"),
     path("<int:pk>/progress/", views_jobs.job_progress, name="progress"),
+    path("<int:pk>/retry/", views_jobs.job_retry_view, name="retry"),
 ]

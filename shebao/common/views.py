@@ -1,6 +1,9 @@
 """The audit log page (/audit/, needs accounts.view_audit) and the readable before/after rendering
-used there and on the person page. Sensitive values inside before/after (身份证号, 银行账号, 电话)
-are masked by the viewer's right, on the page and in the export, like everywhere else."""
+used there and on the person page. Sensitive values inside before/after (身份证号, 银行账号 — also the
+legacy system's 账号 — 电话, 地址), and 身份证号 or account numbers written in a summary or reason, are
+masked by the viewer's right (``shebao.common.masking``), on the page and in the export, like everywhere
+else. Any recorded value renders: a key that looks like a model field but holds something else (a bank
+export's template code under ``template``) is shown as written."""
 
 from __future__ import annotations
 
@@ -8,24 +11,23 @@ import json
 from collections.abc import Iterable
 
 from django.apps import apps
-from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from shebao.common.masking import Masker, masker_for
+from shebao.accounts.selectors import audit_events
+from shebao.common.masking import Masker, mask_data, mask_text, masker_for, sensitive_kind
 from shebao.common.models import AuditEvent
+from shebao.common.policy import rule
 from shebao.registry.models import Person
 from shebao.registry.selectors import person_search, persons_visible
+from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
 
-# keys of before/after snapshots that hold sensitive numbers → masking kind
-SENSITIVE_KEYS = {
-    "id_number": "id_number", "id_number_original": "id_number", "account_number": "account",
-    "mobile": "phone", "phone": "phone", "contact_phone": "phone",
-}
+AUDIT_RULE = rule("accounts.view_audit", note="审计日志：信息运维与系统管理员")
 
 ACTION_LABELS = {
     "create": gettext_lazy("新增"), "update": gettext_lazy("修改"), "delete": gettext_lazy("删除"),
@@ -77,16 +79,13 @@ class AuditFormatter:
     def _value(self, object_type: str, key: str, value) -> str:
         if value is None or value == "":
             return _("（空）")
-        kind = SENSITIVE_KEYS.get(key)
-        if kind:
+        kind = sensitive_kind(key)
+        if kind and not isinstance(value, dict | list | bool):
             return self.masker.apply(kind, str(value))
         f = self._model_fields(object_type).get(key)
-        if f is not None and getattr(f, "is_relation", False) and f.related_model is not None:
-            cache_key = (f.related_model._meta.label_lower, value)
-            if cache_key not in self._related:
-                obj = f.related_model._default_manager.filter(pk=value).first()
-                self._related[cache_key] = f"{obj}" if obj is not None else f"#{value}"
-            return self._related[cache_key]
+        if (f is not None and getattr(f, "is_relation", False) and f.related_model is not None
+                and not isinstance(value, dict | list | bool)):
+            return self._related_name(f, value)
         if f is not None and getattr(f, "choices", None):
             return str(dict(f.flatchoices).get(value, value))
         if isinstance(value, bool):
@@ -95,13 +94,21 @@ class AuditFormatter:
             return json.dumps(self._mask_nested(value), ensure_ascii=False)
         return str(value)
 
+    def _related_name(self, f, value) -> str:
+        """The related object's name; the value as written when it is no key of that model (an event
+        may record a code under a key that is a foreign key on the model)."""
+        try:
+            pk = f.target_field.to_python(value)
+        except (ValidationError, ValueError, TypeError):
+            return str(value)
+        cache_key = (f.related_model._meta.label_lower, pk)
+        if cache_key not in self._related:
+            obj = f.related_model._default_manager.filter(pk=pk).first()
+            self._related[cache_key] = f"{obj}" if obj is not None else f"#{value}"
+        return self._related[cache_key]
+
     def _mask_nested(self, value):
-        if isinstance(value, dict):
-            return {k: (self.masker.apply(SENSITIVE_KEYS[k], str(v)) if k in SENSITIVE_KEYS and v
-                        else self._mask_nested(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._mask_nested(v) for v in value]
-        return value
+        return mask_data(value, self.masker)
 
     def changes(self, object_type: str, before, after) -> list[tuple[str, str, str]]:
         before = before if isinstance(before, dict) else ({} if before is None else {"": before})
@@ -144,8 +151,9 @@ def audit_rows(events: Iterable[AuditEvent], masker: Masker) -> list[dict]:
     formatter = AuditFormatter(masker)
     return [{
         "occurred_at": e.occurred_at, "username": e.username, "ip": e.ip, "action": action_label(e.action),
-        "object_type": object_type_label(e.object_type), "object_id": e.object_id, "summary": e.summary,
-        "reason": e.reason, "changes": formatter.html(e.object_type, e.before, e.after),
+        "object_type": object_type_label(e.object_type), "object_id": e.object_id,
+        "summary": mask_text(e.summary, masker), "reason": mask_text(e.reason, masker),
+        "changes": formatter.html(e.object_type, e.before, e.after),
     } for e in events]
 
 
@@ -217,6 +225,16 @@ class AuditTable(Table):
         url = reverse("registry:person_detail", args=[row["person_id"]])
         return format_html('<a href="{}">{}</a>', url, value or f"#{row['person_id']}")
 
+    def cell_summary(self, value, row):
+        return mask_text(value or "", self.formatter.masker)
+
+    xlsx_summary = cell_summary
+
+    def cell_reason(self, value, row):
+        return mask_text(value or "", self.formatter.masker)
+
+    xlsx_reason = cell_reason
+
     def cell_changes(self, value, row):
         return self.formatter.html(row["object_type"], row["before"], row["after"])
 
@@ -224,10 +242,11 @@ class AuditTable(Table):
         return self.formatter.text(row["object_type"], row["before"], row["after"])
 
 
-@login_required
-@permission_required("accounts.view_audit", raise_exception=True)
+@page(AUDIT_RULE)
 def audit_list(request):
-    qs = AuditEvent.objects.annotate(
+    """The audit log (and its 导出Excel with the same filter): a user whose scope is some towns sees
+    person-related events only for persons in those towns (``accounts.selectors.audit_events``)."""
+    qs = audit_events(user=request.user).annotate(
         person_name=Subquery(Person.objects.filter(pk=OuterRef("person_id")).values("name")[:1])
     )
     table = AuditTable(request, qs)

@@ -20,16 +20,22 @@ scheme and month) is still queued or running — a double click shows the job al
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import connection
 
 from shebao.benefits.models import Scheme
 from shebao.benefits.months import format_month, parse_month
-from shebao.common.jobs import JobError, JobOutcome, Progress, job_start, register_job
+from shebao.common.jobs import (  # noqa: F401 - job_active, job_start_once: used from here by the views
+    JobError,
+    JobOutcome,
+    Progress,
+    job_active,
+    job_start_once,
+    register_job,
+)
 from shebao.common.models import Job
 from shebao.common.money import format_yuan
 from shebao.payroll.models import PayrollRun
@@ -126,33 +132,8 @@ APPROVE_STAGES = (
 
 
 # --------------------------------------------------------------------------------------------------
-# starting a job once
-
-
-def job_active(*, kinds: Iterable[str], keys: Iterable[str]) -> Job | None:
-    """The first queued or running job of one of these kinds holding one of these keys, if any."""
-    holds = Q()
-    for key in keys:
-        holds |= Q(params__keys__contains=[key])
-    return (Job.objects.select_related("created_by").filter(holds, kind__in=list(kinds), state__in=ACTIVE)
-            .order_by("pk").first())
-
-
-def job_start_once(*, kind: str, keys: Iterable[str], title: str, params: dict, user,
-                   same_as: Iterable[str] = ()) -> tuple[Job, bool]:
-    """Start a job of ``kind`` holding ``keys`` (e.g. the runs it works on) unless a job of ``kind``
-    (or of the ``same_as`` kinds) holding one of them is still queued or running: → (the job, True
-    if it was started now). The check and the start hold a transaction-level advisory lock per key,
-    so two clicks at once start one job."""
-    keys = sorted(set(keys))
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            for key in keys:  # in one order, so two starts never wait on each other crosswise
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"shebao.job:{key}"])
-        existing = job_active(kinds=[kind, *same_as], keys=keys)
-        if existing is not None:
-            return existing, False
-        return job_start(kind=kind, title=title, params={**params, "keys": keys}, user=user), True
+# starting a job once: ``job_start_once`` and ``job_active`` (shebao.common.jobs, where dead jobs are
+# reaped before the check), with the keys below
 
 
 def compute_key(scheme_code: str, period) -> str:

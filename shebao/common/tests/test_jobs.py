@@ -7,6 +7,7 @@ for all the tests that run after it. The ``committed`` fixture removes exactly w
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import psycopg
@@ -134,14 +135,28 @@ def test_failing_job_ends_failed_and_writes_nothing():
     assert not Region.objects.filter(code="TJFAIL").exists()
 
 
-def test_crashing_job_ends_failed_with_a_message_and_writes_nothing():
+def test_crashing_job_ends_failed_with_a_clear_message_and_writes_nothing(caplog, settings):
+    """DEBUG off (production): the user reads a reference, not the exception; the log has the detail."""
+    settings.DEBUG = False
     user = _user("clerk_d")
     job = job_start(kind="test_crash", title="测试：崩溃", params={}, user=user)
+    with caplog.at_level("ERROR", logger="shebao.common.jobs"):
+        run_job(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.message == f"任务失败（内部错误，编号 {job.pk}）；未写入任何数据，请联系信息科"
+    assert not Region.objects.filter(code="TJCRASH").exists()
+    logged = [r for r in caplog.records if f"job {job.pk} (test_crash) failed" in r.getMessage()]
+    assert logged and logged[0].exc_info[0] is ZeroDivisionError
+
+
+def test_crashing_job_shows_the_exception_with_debug_on(settings):
+    settings.DEBUG = True
+    job = job_start(kind="test_crash", title="测试：崩溃", params={}, user=_user("clerk_dd"))
     run_job(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert "ZeroDivisionError" in job.message and "撤销" in job.message
-    assert not Region.objects.filter(code="TJCRASH").exists()
 
 
 @pytest.mark.django_db  # (also makes pytest-django set up the test database for this module)
@@ -194,3 +209,198 @@ def test_status_page_for_creator_and_it_staff_only(client):
     assert client.get(f"/jobs/{job.pk}/").status_code == 200
     client.logout()
     assert client.get(f"/jobs/{job.pk}/").status_code == 302
+
+
+# ------------------------------------------------------------- where from: the starting request's IP
+
+
+@register_job("test_audited")
+def _audited_handler(*, params, progress, user):
+    from shebao.common.audit import audit_record
+
+    # as the user's name only: these tests commit, and an audit row's user could never be removed after
+    audit_record(user=None, username=user.username, action="test_job_write", object_type="test",
+                 object_id=params.get("n", 0), summary="任务内写入")
+    return "已写入"
+
+
+def test_a_job_started_from_a_page_writes_audit_rows_with_that_pages_ip(client):
+    """The retry button is a page that starts a job: its request's address reaches the audit rows the
+    worker writes (the worker has no request of its own)."""
+    from shebao.common.models import AuditEvent
+
+    owner = _user("ipowner")
+    first = job_start(kind="test_audited", title="测试：审计地址", params={"n": 1}, user=owner)
+    assert (first.client_ip, first.user_agent) == ("", "")  # not started from a request
+    Job.objects.filter(pk=first.pk).update(state=Job.State.FAILED, message="x")
+    client.force_login(owner)
+    response = client.post(f"/jobs/{first.pk}/retry/", REMOTE_ADDR="192.0.2.7", HTTP_USER_AGENT="Mozilla/5.0 测试")
+    new = Job.objects.get(retry_of=first)
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{new.pk}/"
+    assert (new.client_ip, new.user_agent, new.kind, new.params) == ("192.0.2.7", "Mozilla/5.0 测试", "test_audited",
+                                                                     {"n": 1})
+    run_job(job_id=new.pk)
+    event = AuditEvent.objects.filter(action="test_job_write", username=owner.username).order_by("-id").first()
+    assert event is not None and event.ip == "192.0.2.7"
+    # a job started behind a proxy keeps the client's address (the first of X-Forwarded-For)
+    Job.objects.filter(pk=new.pk).update(state=Job.State.FAILED)
+    client.post(f"/jobs/{new.pk}/retry/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.4, 127.0.0.1")
+    assert Job.objects.get(retry_of=new).client_ip == "198.51.100.4"
+
+
+# ------------------------------------------------------------- heartbeat, reaping, retry
+
+hang = {"written": None, "release": None, "pid": None}
+
+
+@register_job("test_hang")
+def _hanging_handler(*, params, progress, user):
+    Region.objects.create(code="TJHANG", name="中断的任务不应留下", level=Region.Level.TOWN)
+    hang["pid"] = connection.connection.info.backend_pid
+    hang["written"].set()
+    hang["release"].wait(30)
+    Region.objects.filter(code="TJHANG").count()  # the worker comes back (or finds its connection gone)
+    return "不应完成"
+
+
+beats: list = []
+
+
+@register_job("test_long_statement")
+def _long_statement_handler(*, params, progress, user):
+    def heartbeat():
+        with connection.cursor() as cursor:  # our transaction sees the side connection's commits
+            cursor.execute("SELECT heartbeat_at FROM common_job WHERE id = %s", [params["job_id"]])
+            return cursor.fetchone()[0]
+
+    beats.append(heartbeat())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(1.5)")  # one long statement, no progress call
+    beats.append(heartbeat())
+    return "完成"
+
+
+def test_heartbeat_ticks_while_a_long_statement_runs(settings):
+    settings.JOB_HEARTBEAT_SECONDS = 0.2
+    job = job_start(kind="test_long_statement", title="测试：心跳", params={}, user=_user("beat"))
+    Job.objects.filter(pk=job.pk).update(params={"job_id": job.pk})
+    beats.clear()
+    run_job(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE, job.message
+    assert beats[0] is not None and beats[1] - beats[0] >= dt.timedelta(seconds=1)
+    assert job.heartbeat_at >= beats[1]
+
+
+def _dead(job: Job, minutes: int = 10) -> None:
+    """A job a worker claimed and then stopped beating for (the worker died)."""
+    old = timezone.now() - dt.timedelta(minutes=minutes)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, started_at=old, heartbeat_at=old)
+
+
+def test_a_dead_job_is_reaped_and_no_longer_blocks_a_new_one():
+    from shebao.common.jobs import job_start_once
+
+    user = _user("reap")
+    dead, started = job_start_once(kind="test_ok", keys=["test:2026-01"], title="测试：月度", params={"n": 1}, user=user)
+    assert started
+    _dead(dead)
+    alive, _ = job_start_once(kind="test_ok", keys=["test:2026-02"], title="测试：另一月", params={"n": 1}, user=user)
+    Job.objects.filter(pk=alive.pk).update(state=Job.State.RUNNING, started_at=timezone.now(),
+                                           heartbeat_at=timezone.now())
+    again, started = job_start_once(kind="test_ok", keys=["test:2026-01"], title="测试：月度", params={"n": 1},
+                                    user=user)
+    assert started and again.pk != dead.pk
+    dead.refresh_from_db()
+    assert (dead.state, dead.message) == (Job.State.FAILED, "后台进程已中断，任务未完成，未写入任何数据；可重新发起")
+    assert dead.finished_at is not None
+    assert Job.objects.get(pk=alive.pk).state == Job.State.RUNNING  # beating: left alone
+    blocked, started = job_start_once(kind="test_ok", keys=["test:2026-02"], title="测试：另一月", params={"n": 1},
+                                      user=user)
+    assert (blocked.pk, started) == (alive.pk, False)
+
+
+def test_jobs_reap_command(capsys):
+    from django.core.management import call_command
+
+    user = _user("reapcmd")
+    dead = job_start(kind="test_ok", title="测试：命令", params={"n": 1}, user=user)
+    _dead(dead, minutes=3)
+    call_command("jobs", "reap", "--stale-after", "600")
+    assert "没有心跳超时的任务" in capsys.readouterr().out
+    assert Job.objects.get(pk=dead.pk).state == Job.State.RUNNING
+    call_command("jobs", "reap")
+    out = capsys.readouterr().out
+    assert f"已将 1 个任务标记为失败（{dead.pk}）" in out
+    assert Job.objects.get(pk=dead.pk).state == Job.State.FAILED
+
+
+@pytest.mark.parametrize("worker", ["died", "slow"])
+def test_a_reaped_jobs_work_is_never_written(worker, settings):
+    """The worker wrote rows and then stopped beating. ``died``: its connection ends (the process is
+    gone), PostgreSQL rolls its transaction back. ``slow``: it comes back after being reaped and must
+    roll back instead of committing behind the 失败. Either way nothing is written and the message stays."""
+    import threading
+
+    from shebao.common.jobs import REAPED_MESSAGE, jobs_reap
+
+    settings.JOB_HEARTBEAT_SECONDS = 3600  # the ticker would otherwise keep a hung-but-alive worker fresh
+    hang.update(written=threading.Event(), release=threading.Event(), pid=None)
+    job = job_start(kind="test_hang", title="测试：中断", params={}, user=_user(f"hang_{worker}"))
+    errors = []
+
+    def worker_thread():
+        try:
+            run_job(job_id=job.pk)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker_thread)
+    thread.start()
+    try:
+        assert hang["written"].wait(20)
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=10))
+        if worker == "died":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [hang["pid"]])
+        assert jobs_reap() == [job.pk]
+    finally:
+        hang["release"].set()
+        thread.join(30)
+    job.refresh_from_db()
+    assert (job.state, job.message) == (Job.State.FAILED, REAPED_MESSAGE)
+    assert not Region.objects.filter(code="TJHANG").exists()
+    assert not errors  # the worker's late failure bookkeeping neither raised nor overwrote the 失败
+
+
+def test_retry_for_the_creator_of_a_failed_job_only(client):
+    from shebao.common.jobs import JobRetryError, job_retry
+
+    owner = _user("retry_owner")
+    other = _user("retry_other")
+    job = job_start(kind="test_fail", title="测试：重试", params={"x": 1}, user=owner)
+    with pytest.raises(JobRetryError, match="只有失败的任务可以重新发起"):
+        job_retry(job=job, user=owner)
+    run_job(job_id=job.pk)
+    job.refresh_from_db()
+    with pytest.raises(JobRetryError, match="只有任务的发起人可以重新发起"):
+        job_retry(job=job, user=other)
+    client.force_login(other)
+    assert client.post(f"/jobs/{job.pk}/retry/").status_code == 404
+    assert not Job.objects.filter(retry_of=job).exists()
+
+    client.force_login(owner)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "重新发起" in page and f"/jobs/{job.pk}/retry/" in page
+    assert client.get(f"/jobs/{job.pk}/retry/").status_code == 405
+    response = client.post(f"/jobs/{job.pk}/retry/")
+    new = Job.objects.get(retry_of=job)
+    assert response["Location"] == f"/jobs/{new.pk}/"
+    assert (new.kind, new.params, new.state, new.created_by_id) == ("test_fail", {"x": 1}, Job.State.QUEUED, owner.pk)
+    second = client.post(f"/jobs/{job.pk}/retry/", follow=True)  # a double click
+    assert f"该任务已重新发起（任务 {new.pk}），请查看该任务" in second.content.decode()
+    assert Job.objects.filter(retry_of=job).count() == 1
+    client.force_login(other)
+    assert "重新发起" not in client.get(f"/jobs/{new.pk}/").content.decode()  # not visible to other anyway
