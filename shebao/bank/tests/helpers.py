@@ -7,9 +7,8 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-from django.contrib.auth.models import Permission
-
 from shebao.accounts.models import User
+from shebao.accounts.tests import factories
 from shebao.bank.formats import ReturnRecord, Template
 from shebao.bank.models import BankFile
 from shebao.benefits.models import Scheme
@@ -23,12 +22,9 @@ DAY = dt.date(2026, 3, 20)
 
 
 def make_user(username: str, *, reviewer: bool = False) -> User:
-    user = User.objects.create_user(username=username, password="Xy!23456789", all_regions=True,
-                                    must_change_password=False)
-    if reviewer:
-        user.user_permissions.add(Permission.objects.get(content_type__app_label="accounts", codename="review"))
-        user = User.objects.get(pk=user.pk)
-    return user
+    """A county-wide clerk, or (``reviewer``) a county-wide reviewer: the commands check ``--as``."""
+    user = factories.make_user(username, roles=("reviewer",) if reviewer else ("clerk",), all_regions=True)
+    return User.objects.get(pk=user.pk)
 
 
 def make_person(name: str, account: str | None, *, bank: str = "ICBC", user=None) -> Person:
