@@ -40,7 +40,7 @@ from shebao.bank.services import (
 )
 from shebao.common.jobs import JobError, JobOutcome, register_job
 from shebao.common.money import format_yuan
-from shebao.common.policy import rule
+from shebao.common.policy import rule, schemes_of
 from shebao.payroll.jobs import AUDIT, Stage, check_scheme, sql_stages
 from shebao.payroll.services import PayrollError
 
@@ -144,7 +144,7 @@ def _unstash(params) -> None:
 def _check_file_schemes(user, data: bytes, template) -> None:
     """The return's payment file is of runs in the user's schemes (found by its batch number only;
     an unknown file is refused by the service's own checks)."""
-    if user is None:
+    if user is None or schemes_of(user) is None:  # the console, or a user of every scheme: nothing to read
         return
     try:
         bank_file = bank_return_bank_file(data=data, template=template)
@@ -158,6 +158,10 @@ def bank_return_check_job(*, params, progress, user) -> JobOutcome:
     data = _read(params)
     try:
         _check_file_schemes(user, data, _template(params.get("template")))
+    except JobError:
+        _unstash(params)  # a refused file is not kept
+        raise
+    try:
         with sql_stages(progress, CHECK_STAGES):
             check = bank_return_check(data=data, template=_template(params.get("template")))
     except (BankFileError, BankError) as exc:

@@ -329,3 +329,20 @@ def test_fixed_width_return_with_a_cut_holder_name_passes(clerk, reviewer):
     [bank_file] = bank_export(runs=[run.pk], template=bank_template_get("fixed_fen"), user=clerk, on=DAY)
     result = bank_return_import(data=bank_answer(bank_file), filename="r.txt", user=clerk)
     assert result.created and result.return_file.ok_count == 1
+
+
+def test_nb_clerk_upload_of_a_zg_return_is_refused_by_its_check(client, world, media):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(user("nb_clerk", schemes=("NB",)))
+    data = world.return_bytes.replace(b"\r\n", b"\n")  # not the bytes imported before
+    before = snapshot()
+    started = client.post("/bank/returns/", {"file": SimpleUploadedFile("r.txt", data)})
+    assert started.status_code == 302 and started.url.startswith("/bank/jobs/")
+    from shebao.common.jobs import job_run
+
+    job = job_run(int(started.url.split("/")[-2]))
+    assert job.state == "failed" and "您没有ZG险种的权限" in job.message
+    after = snapshot()
+    assert after[:4] == before[:4] and after[6:] == before[6:]  # only the job row was written
+    assert not list((media / "bank_returns").glob("*"))  # the refused upload is not kept
