@@ -12,6 +12,7 @@ REGISTRY_VIEW = "registry.view_person"
 PAYROLL_VIEW = "payroll.view_payrollrun"  # runs, lines, files sent, returns, month-end figures (read)
 PAYROLL_COMPUTE = "payroll.compute_run"  # 结算: compute, recompute, 零星发放, 二次报盘
 PAYROLL_EXPORT = "payroll.export_run"  # 报盘 and 回盘 import
+BANK_DOWNLOAD = "bank.download_file"  # 下载报盘文件: the file's bytes, every payee's full numbers (audited)
 REVIEW = "accounts.review"
 
 # 自管人员 (shebao.self_managed)
@@ -31,7 +32,7 @@ NB_RATES = "rural_pension.change_creditedrate"  # 记账利率 (recomputes every
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CLERK: [REGISTRY_VIEW, "registry.add_person", "registry.change_person",
                  "registry.add_bankaccount", "registry.change_bankaccount",
-                 PAYROLL_VIEW, PAYROLL_COMPUTE, PAYROLL_EXPORT,
+                 PAYROLL_VIEW, PAYROLL_COMPUTE, PAYROLL_EXPORT, BANK_DOWNLOAD,
                  ZG_VIEW, ZG_MANAGE, ZG_INCOME_VIEW, ZG_INCOME_ADD,
                  NB_VIEW, NB_EDIT, NB_REFUND, NB_ROLLBACK],
     # the rate table changes every account's interest: a reviewer's act, not a clerk's

@@ -15,6 +15,10 @@ Both take params {"path": str, "filename": str, "digest": sha256 or "", "templat
 import (``stashed``: removed once the import has read it, or when the check refuses it); a job
 refuses cleanly when the file is gone or no longer the one uploaded (its sha256).
 
+Who may (checked when the job runs, in the worker too): ``payroll.export_run`` and 全市范围 (a file
+holds every town), in the scheme of every run the file or the export holds (``User.schemes``). A
+command without ``--as`` (user None) is the console operator.
+
 The services are called unchanged; progress is by stage (``shebao.payroll.jobs.sql_stages``). A
 refusal becomes a ``JobError`` with the service's Chinese message and nothing is written.
 """
@@ -26,17 +30,32 @@ import hashlib
 from pathlib import Path
 
 from shebao.bank.formats import BankFileError
-from shebao.bank.selectors import bank_template_get
-from shebao.bank.services import BankError, bank_export, bank_return_check, bank_return_import
+from shebao.bank.selectors import bank_file_scheme_codes, bank_template_get
+from shebao.bank.services import (
+    BankError,
+    bank_export,
+    bank_return_bank_file,
+    bank_return_check,
+    bank_return_import,
+)
 from shebao.common.jobs import JobError, JobOutcome, register_job
 from shebao.common.money import format_yuan
-from shebao.payroll.jobs import AUDIT, Stage, sql_stages
+from shebao.common.policy import rule, schemes_of
+from shebao.payroll.jobs import AUDIT, Stage, check_scheme, sql_stages
 from shebao.payroll.services import PayrollError
 
 EXPORT = "bank_export"
 RETURN_CHECK = "bank_return_check"
 RETURN_IMPORT = "bank_return_import"
 GONE = "上传的文件已失效，请重新选择文件"
+
+EXPORT_RULE = rule("payroll.export_run", county=True, note="报盘：经办，全市范围，须有所含批次的险种")
+RETURN_RULE = rule("payroll.export_run", county=True, note="回盘：经办，全市范围，须有该报盘文件所含批次的险种")
+
+
+def _check_schemes(user, the_rule, codes) -> None:
+    for code in sorted(codes):
+        check_scheme(user, the_rule, code)
 
 # _next_batch_no's look-up of the day's last batch number: the first statement of each file
 _FILE_STARTS = ("from bank_bankfile where bank_bankfile.batch_no", " like ")
@@ -84,9 +103,12 @@ def _template(code: str | None):
         raise JobError(str(exc)) from None
 
 
-@register_job(EXPORT, title="生成报盘文件")
+@register_job(EXPORT, title="生成报盘文件", rule=EXPORT_RULE)
 def bank_export_job(*, params, progress, user) -> JobOutcome:
+    from shebao.payroll.models import PayrollRun
+
     ids = sorted({int(i) for i in params["runs"]})
+    _check_schemes(user, EXPORT_RULE, set(PayrollRun.objects.filter(pk__in=ids).values_list("scheme__code", flat=True)))
     template = _template(params["template"])
     on = dt.date.fromisoformat(params["on"]) if params.get("on") else None
     try:
@@ -119,9 +141,26 @@ def _unstash(params) -> None:
         Path(params["path"]).unlink(missing_ok=True)
 
 
-@register_job(RETURN_CHECK, title="检查回盘文件")
+def _check_file_schemes(user, data: bytes, template) -> None:
+    """The return's payment file is of runs in the user's schemes (found by its batch number only;
+    an unknown file is refused by the service's own checks)."""
+    if user is None or schemes_of(user) is None:  # the console, or a user of every scheme: nothing to read
+        return
+    try:
+        bank_file = bank_return_bank_file(data=data, template=template)
+    except BankFileError:
+        return
+    _check_schemes(user, RETURN_RULE, bank_file_scheme_codes(bank_file))
+
+
+@register_job(RETURN_CHECK, title="检查回盘文件", rule=RETURN_RULE)
 def bank_return_check_job(*, params, progress, user) -> JobOutcome:
     data = _read(params)
+    try:
+        _check_file_schemes(user, data, _template(params.get("template")))
+    except JobError:
+        _unstash(params)  # a refused file is not kept
+        raise
     try:
         with sql_stages(progress, CHECK_STAGES):
             check = bank_return_check(data=data, template=_template(params.get("template")))
@@ -143,11 +182,12 @@ def bank_return_check_job(*, params, progress, user) -> JobOutcome:
     )
 
 
-@register_job(RETURN_IMPORT, title="导入回盘文件")
+@register_job(RETURN_IMPORT, title="导入回盘文件", rule=RETURN_RULE)
 def bank_return_import_job(*, params, progress, user) -> JobOutcome:
     try:
         data = _read(params)
         template = _template(params.get("template"))
+        _check_file_schemes(user, data, template)
         try:
             with sql_stages(progress, RETURN_STAGES):
                 result = bank_return_import(data=data, filename=params.get("filename") or Path(params["path"]).name,

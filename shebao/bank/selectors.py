@@ -1,11 +1,16 @@
-"""银行专线接口 reads: templates, files sent, their lines, returns, and the failed-and-owed list."""
+"""银行专线接口 reads: templates, files sent, their lines, returns, and the failed-and-owed list.
+
+With ``user=`` (the pages): files and returns of runs in the user's schemes (a file holding runs of
+several schemes shows to a user of any of them), lines of persons in the user's towns and runs of the
+user's schemes. File and return totals are the file's own (the whole county's)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
+from shebao.common import policy
 
 
 class UnknownTemplate(LookupError):
@@ -25,9 +30,26 @@ def bank_template_get(code: str) -> BankTemplate:
     return template
 
 
-def bank_file_list(*, bank: str | None = None, run=None, date_from=None, date_to=None) -> QuerySet[BankFile]:
+def bank_file_scheme_codes(bank_file: BankFile) -> set[str]:
+    """The schemes of the runs a file pays."""
+    return set(BankFile.runs.through.objects.filter(bankfile_id=bank_file.pk)
+               .values_list("payrollrun__scheme__code", flat=True))
+
+
+def _of_user_schemes(qs: QuerySet, user, file_field: str) -> QuerySet:
+    """``qs`` limited to files (through ``file_field``) holding a run of one of the user's schemes."""
+    codes = policy.schemes_of(user)
+    if codes is None:
+        return qs
+    runs = BankFile.runs.through.objects.filter(bankfile_id=OuterRef(file_field), payrollrun__scheme__code__in=codes)
+    return qs.filter(Exists(runs))
+
+
+def bank_file_list(*, bank: str | None = None, run=None, date_from=None, date_to=None, user=None) -> QuerySet[BankFile]:
     """Files sent, newest first, with what their returns have said so far (no content loaded)."""
     qs = BankFile.objects.defer("content", "definition").select_related("template", "created_by")
+    if user is not None:
+        qs = _of_user_schemes(qs, user, "pk")
     if bank:
         qs = qs.filter(bank=bank)
     if run is not None:
@@ -46,12 +68,16 @@ def bank_file_list(*, bank: str | None = None, run=None, date_from=None, date_to
     ).order_by("-created_at", "-id")
 
 
-def bank_file_lines(*, bank_file: BankFile, outcome: str | None = None) -> QuerySet[BankFileLine]:
+def bank_file_lines(*, bank_file: BankFile, outcome: str | None = None, user=None) -> QuerySet[BankFileLine]:
     """A file's lines in sequence order with the bank's outcome: ``outcome`` filters on
-    ``paid`` / ``failed`` / ``waiting`` (not yet returned)."""
+    ``paid`` / ``failed`` / ``waiting`` (not yet returned); with ``user``, only the lines of persons in
+    the user's towns and of runs in the user's schemes."""
     qs = (BankFileLine.objects.filter(bank_file=bank_file).select_related("return_line")
           .annotate(run_id=F("payroll_line__run_id"), line_status=F("payroll_line__status"))
           .order_by("seq"))
+    if user is not None:
+        qs = policy.scope_scheme(qs, user, "payroll_line__run__scheme__code")
+        qs = policy.scope_town(qs, user, "payroll_line__person__town_id")
     if outcome == "paid":
         qs = qs.filter(return_line__ok=True)
     elif outcome == "failed":
@@ -61,11 +87,20 @@ def bank_file_lines(*, bank_file: BankFile, outcome: str | None = None) -> Query
     return qs
 
 
-def return_file_list(*, bank_file: BankFile | None = None) -> QuerySet[ReturnFile]:
+def return_file_list(*, bank_file: BankFile | None = None, user=None) -> QuerySet[ReturnFile]:
     qs = ReturnFile.objects.defer("content").select_related("bank_file", "imported_by")
+    if user is not None:
+        qs = _of_user_schemes(qs, user, "bank_file_id")
     if bank_file is not None:
         qs = qs.filter(bank_file=bank_file)
     return qs.order_by("-imported_at", "-id")
+
+
+def return_lines_visible(*, user, return_file: ReturnFile | None = None) -> QuerySet[ReturnLine]:
+    """Return lines the user may see: of persons in the user's towns, of runs in the user's schemes."""
+    qs = ReturnLine.objects.all() if return_file is None else ReturnLine.objects.filter(return_file=return_file)
+    qs = policy.scope_scheme(qs, user, "bank_file_line__payroll_line__run__scheme__code")
+    return policy.scope_town(qs, user, "bank_file_line__payroll_line__person__town_id")
 
 
 def return_lines(*, return_file: ReturnFile, failed_only: bool = False) -> QuerySet[ReturnLine]:
@@ -74,12 +109,16 @@ def return_lines(*, return_file: ReturnFile, failed_only: bool = False) -> Query
     return qs.filter(ok=False) if failed_only else qs
 
 
-def failed_owed_lines(*, scheme=None, run=None):
+def failed_owed_lines(*, scheme=None, run=None, user=None):
     """失败待发: payroll lines the bank failed that are still owed — not re-issued, not written off —
-    with the bank's reason and the file they failed in. (Reads the payroll app's lines.)"""
+    with the bank's reason and the file they failed in (with ``user``: of the user's towns and
+    schemes). (Reads the payroll app's lines.)"""
     from shebao.payroll.models import PayrollLine
 
     qs = PayrollLine.objects.filter(status=PayrollLine.Status.FAILED).select_related("run", "run__scheme")
+    if user is not None:
+        qs = policy.scope_scheme(qs, user, "run__scheme__code")
+        qs = policy.scope_town(qs, user, "person__town_id")
     if scheme is not None:
         qs = qs.filter(run__scheme=scheme)
     if run is not None:

@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from shebao.bank.formats import BankFileError, Template
+from shebao.bank.formats import BankFileError, Template, cut_to_bytes
 from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO
@@ -347,17 +347,40 @@ class ReturnCheck:
     not_yet_returned: int  # lines of the payment file still waiting after this return
 
 
+def bank_return_bank_file(*, data: bytes, template: BankTemplate | None = None) -> BankFile:
+    """The payment file a return claims to answer (by its batch number only; nothing else checked):
+    who may import it depends on it. ``BankFileError`` when there is none."""
+    return _find_bank_file(data, template)
+
+
+def _holder_matches(returned: str, sent: str, engine: Template) -> bool:
+    """The return's 户名 is the one sent — or, in a fixed-width layout that cuts it, its cut prefix."""
+    returned, sent = returned.strip(), sent.strip()
+    if returned == sent:
+        return True
+    field = next((f for f in engine.returns.detail if f.name == "holder_name"), None)
+    if field is None or not field.cut or not field.width:
+        return False
+    return bool(returned) and returned == cut_to_bytes(sent, field.width, engine.codec).decode(engine.codec).strip()
+
+
 def _match(bank_file: BankFile, parsed):
-    """Every return line against the sent lines (sequence, account, amount; not returned before).
-    → (sent lines by seq, returned-before map); raises BankFileError naming each bad line."""
+    """Every return line against the sent lines (sequence, account, 户名 when the layout has it, amount;
+    not returned before). → (sent lines by seq, returned-before map); raises BankFileError naming each
+    bad line. A return without a single line is refused: it says nothing was paid, or is cut off."""
+    if not parsed.lines:
+        raise BankFileError([(None, f"回盘文件没有任何明细（只有汇总行），不能作为报盘文件 {bank_file.batch_no} "
+                                    f"的回盘导入；请向银行索取完整的回盘文件")], "回盘文件被拒绝")
     run_ids = list(bank_file.runs.values_list("pk", flat=True))
     lines = BankFileLine.objects.filter(bank_file=bank_file)
     if len(run_ids) == 1:  # the usual case: no join to the payroll lines needed
-        sent = {r[0]: (*r[1:], run_ids[0]) for r in lines.values_list(
-            "seq", "pk", "account_number", "amount", "payroll_line_id")}
+        sent = {r[0]: (*r[1:5], run_ids[0], r[5]) for r in lines.values_list(
+            "seq", "pk", "account_number", "amount", "payroll_line_id", "holder_name")}
     else:
         sent = {r[0]: r[1:] for r in lines.values_list(
-            "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id")}
+            "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id", "holder_name")}
+    engine = Template(bank_file.definition)
+    check_holder = "holder_name" in engine.returns.names("detail")
     # Lines returned before: the lines of this file's earlier returns (a return only ever holds lines of
     # the file it answers), read by return file — none on a first return — rather than by joining every
     # return line ever imported to this file's lines (1.8 s beside 880,000 old return lines).
@@ -371,6 +394,8 @@ def _match(bank_file: BankFile, parsed):
             errors.append((rec.line_no, f"序号 {rec.seq} 在报盘文件 {bank_file.batch_no} 中不存在"))
         elif rec.account_no.replace(" ", "") != s[1]:
             errors.append((rec.line_no, f"序号 {rec.seq} 的账号 {rec.account_no} 与报盘账号 {s[1]} 不符"))
+        elif check_holder and not _holder_matches(rec.holder_name, s[5], engine):
+            errors.append((rec.line_no, f"序号 {rec.seq} 的户名“{rec.holder_name.strip()}”与报盘户名“{s[5]}”不符"))
         elif rec.amount != s[2]:
             errors.append((rec.line_no, f"序号 {rec.seq} 的金额 {rec.amount} 与报盘金额 {s[2]} 不符"))
         elif s[0] in returned:

@@ -1,7 +1,11 @@
 """银行专线接口 pages: export (报盘), files sent, return import (回盘), return lines, failed-and-owed,
 templates. Thin: parse, ask a selector or call one service, render. Access as in the payroll pages
-(``shebao.payroll.views``): ``payroll.export_run`` exports and imports returns, ``payroll.compute_run``
-re-issues, reviewers write off, ``payroll.view_payrollrun`` reads.
+(``shebao.payroll.views``, each page ``@page(rule)``): ``payroll.export_run`` with 全市范围 exports and
+imports returns, ``payroll.compute_run`` re-issues, reviewers write off, ``payroll.view_payrollrun``
+reads. Downloading a file's bytes (every payee's full 身份证号 and account) needs
+``bank.download_file`` (the clerk role) and 全市范围, and is audited (who, file, sha256, size).
+Scope: files and returns of runs in the user's schemes; their lines, the return lines and the failed
+list only of persons in the user's towns (file totals are the county's, labelled so).
 
 Export, the return preview and the return import run as background jobs (``shebao.bank.jobs``): the
 confirm (or the upload) starts the job — or shows the one already running for those runs or that
@@ -19,6 +23,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,30 +34,37 @@ from django.utils.translation import gettext_lazy as _l
 
 from shebao.bank.forms import ReturnUploadForm
 from shebao.bank.jobs import EXPORT, GONE, RETURN_CHECK, RETURN_IMPORT, export_key, return_key
-from shebao.bank.models import BankFile, BankFileLine, ReturnFile, ReturnLine
+from shebao.bank.models import BankFile, BankFileLine, ReturnFile
 from shebao.bank.selectors import (
     bank_file_lines,
     bank_file_list,
+    bank_file_scheme_codes,
     bank_template_list,
     failed_owed_lines,
     return_file_list,
+    return_lines_visible,
 )
 from shebao.bank.services import bank_return_import
+from shebao.common import policy
+from shebao.common.audit import audit_record
 from shebao.common.models import Job
 from shebao.common.money import ZERO, format_yuan
+from shebao.common.policy import rule
 from shebao.payroll.jobs import job_start_once
 from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.selectors import payroll_runs
 from shebao.payroll.views import (
-    can_export,
-    exporter_required,
-    is_clerk,
-    is_reviewer,
+    EXPORT_RULE,
+    REISSUE_RULE,
+    VIEW_RULE,
+    WRITE_OFF_RULE,
+    county_note,
     job_started_message,
     render_job,
     scheme_choices,
-    viewer_required,
 )
 from shebao.registry.models import Bank, BankAccount
+from shebao.web.guards import page
 from shebao.web.tables import (
     ChoiceFilter,
     Column,
@@ -65,6 +77,10 @@ from shebao.web.tables import (
 
 BANK_LABELS = dict(Bank.choices)
 ALL_BANKS = "*"
+
+DOWNLOAD_PERM = "bank.download_file"
+DOWNLOAD_RULE = rule(DOWNLOAD_PERM, county=True,
+                     note="下载报盘文件（含全市人员的完整身份证号和账号）：经办，全市范围，须有所含批次的险种；每次下载记审计")
 
 
 STASH_DAYS = 2  # an upload never confirmed is removed after this
@@ -97,22 +113,31 @@ def _int_filter(field):
 # export (报盘)
 
 
-def _pending_by_run_and_bank():
-    """Approved runs' lines still to send (net > 0, 待发, in no file), counted per run and bank."""
+def _pending_by_run_and_bank(user):
+    """Approved runs' lines still to send (net > 0, 待发, in no file), counted per run and bank (runs of
+    the user's schemes)."""
     sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
-    return (PayrollLine.objects.filter(run__state=PayrollRun.State.APPROVED, status=PayrollLine.Status.PENDING,
-                                       net__gt=0)
+    qs = PayrollLine.objects.filter(run__state=PayrollRun.State.APPROVED, status=PayrollLine.Status.PENDING, net__gt=0)
+    return (policy.scope_scheme(qs, user, "run__scheme__code")
             .filter(~Exists(sent)).values("run_id", "bank").annotate(n=Count("id"), total=Sum("net"))
             .order_by("run_id", "bank"))
 
 
-@exporter_required
+def _check_posted_runs(request) -> None:
+    """403 with the policy's reason when a posted run is of a scheme not the user's."""
+    ids = [int(x) for x in request.POST.getlist("runs") if str(x).isdigit()]
+    for code in sorted(set(PayrollRun.objects.filter(pk__in=ids).values_list("scheme__code", flat=True))):
+        policy.check(request.user, EXPORT_RULE, scheme=code)
+
+
+@page(EXPORT_RULE)
 def export(request):
-    pending = list(_pending_by_run_and_bank())
+    if request.method == "POST":
+        _check_posted_runs(request)
+    pending = list(_pending_by_run_and_bank(request.user))
     banks = sorted({p["bank"] for p in pending})
     run_ids = sorted({p["run_id"] for p in pending})
-    runs = {r.pk: r for r in PayrollRun.objects.filter(pk__in=run_ids).select_related("scheme", "created_by",
-                                                                                        "approved_by")}
+    runs = {r.pk: r for r in payroll_runs(user=request.user).filter(pk__in=run_ids)}
     data = request.POST if request.method == "POST" else request.GET
     wanted_run = data.get("run", "")
     bank = data.get("bank") or ALL_BANKS
@@ -140,8 +165,8 @@ def export(request):
         "banks": [(ALL_BANKS, _("全部银行（每个银行一个文件）"))] + [(b, _bank_label(b)) for b in banks],
         "bank": bank, "bank_label": _("各开户银行") if bank == ALL_BANKS else _bank_label(bank),
         "templates": templates, "template": template, "options": options,
-        "approved_without_lines": PayrollRun.objects.filter(state=PayrollRun.State.APPROVED)
-        .exclude(pk__in=run_ids).select_related("scheme"),
+        "approved_without_lines": payroll_runs(user=request.user).filter(state=PayrollRun.State.APPROVED)
+        .exclude(pk__in=run_ids),
         "breadcrumbs": _crumbs((_("报盘"), "")),
     }
     if request.method == "POST":
@@ -206,10 +231,12 @@ class FileTable(Table):
         return format_html('<span class="mono" title="{}">{}…</span>', value, value[:12])
 
 
-@viewer_required
+@page(VIEW_RULE)
 def file_list(request):
-    table = FileTable(request, bank_file_list())
-    return render_table(request, table, "bank/file_list.html", {"can_export": can_export(request.user)})
+    table = FileTable(request, bank_file_list(user=request.user))
+    return render_table(request, table, "bank/file_list.html", {
+        "can_export": policy.allows(request.user, EXPORT_RULE),
+        "county_note": _("笔数和金额为全市合计（含其他镇街道）。") if not policy.county_wide(request.user) else ""})
 
 
 def _outcome_filter(qs, value, request):
@@ -245,26 +272,43 @@ class FileLineTable(Table):
         return format_html('<span class="tag {}">{}</span>', css, PayrollLine.Status(value).label)
 
 
-@viewer_required
+def _can_download(user, bank_file) -> bool:
+    return all(policy.allows(user, DOWNLOAD_RULE, scheme=code) for code in bank_file_scheme_codes(bank_file))
+
+
+@page(VIEW_RULE)
 def file_detail(request, pk: int):
-    bank_file = get_object_or_404(bank_file_list(), pk=pk)
-    table = FileLineTable(request, bank_file_lines(bank_file=bank_file))
+    user = request.user
+    bank_file = get_object_or_404(bank_file_list(user=user), pk=pk)
+    table = FileLineTable(request, bank_file_lines(bank_file=bank_file, user=user))
     return render_table(request, table, "bank/file_detail.html", {
         "f": bank_file, "bank_label": _bank_label(bank_file.bank),
-        "runs": PayrollRun.objects.filter(pk__in=BankFile.runs.through.objects.filter(bankfile_id=bank_file.pk)
-                                          .values("payrollrun_id")).select_related("scheme"),
-        "returns": return_file_list(bank_file=bank_file),
+        "runs": payroll_runs(user=user).filter(pk__in=BankFile.runs.through.objects.filter(bankfile_id=bank_file.pk)
+                                               .values("payrollrun_id")),
+        "returns": return_file_list(bank_file=bank_file, user=user),
+        "can_download": _can_download(user, bank_file),
+        "county_note": county_note(user),
         "breadcrumbs": _crumbs((bank_file.batch_no, "")),
     })
 
 
-@viewer_required
+@page(DOWNLOAD_RULE)
 def file_download(request, pk: int):
-    """The kept bytes of the file, exactly as written."""
-    bank_file = get_object_or_404(BankFile, pk=pk)
+    """The kept bytes of the file, exactly as written: every payee's full numbers, so the file's
+    schemes must all be the user's, and each download is audited (who, file, sha256, size)."""
+    bank_file = get_object_or_404(bank_file_list(user=request.user), pk=pk)
+    for code in sorted(bank_file_scheme_codes(bank_file)):
+        policy.check(request.user, DOWNLOAD_RULE, scheme=code)
+    bank_file = BankFile.objects.get(pk=bank_file.pk)
+    content = bytes(bank_file.content)
+    with transaction.atomic():
+        audit_record(user=request.user, action="bank_file_download", obj=bank_file,
+                     summary=f"下载报盘文件 {bank_file.batch_no}（{bank_file.line_count} 笔，{len(content)} 字节）"[:300],
+                     after={"batch_no": bank_file.batch_no, "file_name": bank_file.file_name,
+                            "sha256": bank_file.sha256, "size": len(content), "line_count": bank_file.line_count})
     ctype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
              if bank_file.file_name.endswith(".xlsx") else "application/octet-stream")
-    response = HttpResponse(bytes(bank_file.content), content_type=ctype)
+    response = HttpResponse(content, content_type=ctype)
     response["Content-Disposition"] = (f"attachment; filename=\"{bank_file.file_name}\"; "
                                        f"filename*=UTF-8''{quote(bank_file.file_name)}")
     response["X-Content-SHA256"] = bank_file.sha256
@@ -314,9 +358,13 @@ def _stash(user, digest: str, data: bytes) -> Path:
     return path
 
 
-@viewer_required
+@page(VIEW_RULE)
 def returns(request):
-    can_import = can_export(request.user)
+    """The returns list (of the user's schemes), and the upload: a POST needs the import's rule
+    (``payroll.export_run``, 全市范围) — 403 otherwise, nothing kept."""
+    can_import = policy.allows(request.user, EXPORT_RULE)
+    if request.method == "POST":
+        policy.check(request.user, EXPORT_RULE)
     form = ReturnUploadForm(request.POST or None, request.FILES or None) if can_import else None
     context = {"form": form, "can_import": can_import, "breadcrumbs": _crumbs((_("回盘导入"), ""))}
     if request.method == "POST" and can_import:
@@ -341,7 +389,7 @@ def returns(request):
                 params={"path": str(path), "digest": digest, "filename": name, "template": None, "stashed": True})
             job_started_message(request, job, started)
             return redirect("bank:job", pk=job.pk)
-    table = ReturnFileTable(request, return_file_list())
+    table = ReturnFileTable(request, return_file_list(user=request.user))
     return render_table(request, table, "bank/returns.html", context)
 
 
@@ -369,10 +417,24 @@ def _import_confirmed(request):
     return redirect("bank:job", pk=job.pk)
 
 
-@viewer_required
+def _job_in_scope(job: Job, user) -> bool:
+    """An export job is seen by users of its runs' schemes; a return job (its check lists failed lines
+    of every town) by county-wide users of its file's schemes."""
+    if job.kind == EXPORT:
+        codes = set(PayrollRun.objects.filter(pk__in=job.params.get("runs", [])).values_list("scheme__code", flat=True))
+    else:
+        if not policy.county_wide(user):
+            return False
+        file_id = (job.result or {}).get("bank_file_id")
+        bank_file = BankFile.objects.defer("content").filter(pk=file_id).first() if file_id else None
+        codes = bank_file_scheme_codes(bank_file) if bank_file else set()
+    return all(policy.scheme_allowed(user, c) for c in codes)
+
+
+@page(VIEW_RULE)
 def job_page(request, pk: int):
     job = Job.objects.select_related("created_by").filter(pk=pk, kind__in=(EXPORT, RETURN_CHECK, RETURN_IMPORT)).first()
-    if job is None:
+    if job is None or not _job_in_scope(job, request.user):
         raise Http404(_("任务不存在"))
     result = job.result or {}
     links, done_url, announce, done_template = [], "", None, ""
@@ -420,7 +482,7 @@ def job_page(request, pk: int):
     return render_job(request, job, poll_url=reverse("bank:job", args=[job.pk]), links=links, unchanged=unchanged,
                       done_url=done_url, announce=announce, done_template=done_template, note=JOB_NOTE,
                       extra={"result": result, "can_confirm": job.created_by_id == request.user.pk
-                             and can_export(request.user)},
+                             and policy.allows(request.user, EXPORT_RULE)},
                       breadcrumbs=_crumbs((_("回盘导入"), reverse("bank:returns")) if job.kind != EXPORT
                                           else (_("报盘"), reverse("bank:export")), (job.title, "")))
 
@@ -460,17 +522,18 @@ class ReturnLineTable(Table):
         return _("成功") if value else _("失败")
 
 
-@viewer_required
+@page(VIEW_RULE)
 def return_detail(request, pk: int):
-    rf = get_object_or_404(return_file_list(), pk=pk)
-    table = ReturnLineTable(request, ReturnLine.objects.filter(return_file=rf))
+    rf = get_object_or_404(return_file_list(user=request.user), pk=pk)
+    table = ReturnLineTable(request, return_lines_visible(user=request.user, return_file=rf))
     return render_table(request, table, "bank/return_detail.html", {
-        "rf": rf, "breadcrumbs": _crumbs((_("回盘导入"), reverse("bank:returns")), (f"#{rf.pk}", ""))})
+        "rf": rf, "county_note": county_note(request.user),
+        "breadcrumbs": _crumbs((_("回盘导入"), reverse("bank:returns")), (f"#{rf.pk}", ""))})
 
 
-@viewer_required
+@page(VIEW_RULE)
 def return_line_list(request):
-    table = ReturnLineTable(request, ReturnLine.objects.all())
+    table = ReturnLineTable(request, return_lines_visible(user=request.user))
     return render_table(request, table, "bank/return_lines.html", {"breadcrumbs": _crumbs((_("回盘明细查询"), ""))})
 
 
@@ -481,7 +544,7 @@ def return_line_list(request):
 def _run_family_filter(qs, value, request):
     if not value.isdigit():
         raise FilterError(_("“%(v)s”不是批次号") % {"v": value})
-    run = PayrollRun.objects.filter(pk=int(value)).first()
+    run = payroll_runs(user=request.user).filter(pk=int(value)).first()
     if run is None:
         return qs.none()
     ids, level = [run.pk], [run.pk]
@@ -525,20 +588,20 @@ class FailedTable(Table):
     def cell_actions(self, value, row):
         user = self.request.user
         parts = [format_html('<a href="{}">{}</a>', reverse("registry:person_detail", args=[value]), _("更正账户"))]
-        if is_clerk(user):
+        if policy.allows(user, REISSUE_RULE):
             parts.append(format_html('<a href="{}">{}</a>', reverse("payroll:run_reissue", args=[row["run_id"]]),
                                      _("二次报盘")))
-        if is_reviewer(user):
+        if policy.allows(user, WRITE_OFF_RULE):
             parts.append(format_html('<a href="{}?next={}">{}</a>',
                                      reverse("payroll:line_write_off", args=[row["pk"]]), reverse("bank:failed"),
                                      _("核销")))
         return format_html_join(" · ", "{}", ((p,) for p in parts))
 
 
-@viewer_required
+@page(VIEW_RULE)
 def failed(request):
     current = BankAccount.objects.filter(person_id=OuterRef("person_id"), valid_to__isnull=True)
-    qs = failed_owed_lines().annotate(current_account=Subquery(current.values("account_number")[:1]))
+    qs = failed_owed_lines(user=request.user).annotate(current_account=Subquery(current.values("account_number")[:1]))
     table = FailedTable(request, qs)
     sums = table.queryset.aggregate(n=Count("id"), total=Sum("net"))
     return render_table(request, table, "bank/failed.html", {
@@ -561,7 +624,7 @@ def _field_names(fields) -> str:
     return " | ".join(out)
 
 
-@viewer_required
+@page(VIEW_RULE)
 def template_list(request):
     rows = []
     for t in bank_template_list(active_only=False):
@@ -586,7 +649,7 @@ def template_list(request):
 
 def work_failed_owed(request):
     user = request.user
-    if not (is_clerk(user) or can_export(user) or is_reviewer(user)):
+    if not policy.allows(user, VIEW_RULE):
         return []
-    n = PayrollLine.objects.filter(status=PayrollLine.Status.FAILED).count()
+    n = failed_owed_lines(user=user).count()
     return [(_("银行发放失败待处理"), n, reverse("bank:failed"))]

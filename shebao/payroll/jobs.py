@@ -13,6 +13,11 @@ names the stage each one starts ("计算明细", "汇总", "写审计日志" …
 (``PayrollError``) becomes a ``JobError`` with the same Chinese message; the job's transaction rolls
 back, so nothing is written.
 
+Who may (checked when the job runs, in the worker too): compute and recompute need
+``payroll.compute_run``, approve ``accounts.review``; all three act on a whole run of the county
+(全市范围) and in the run's scheme (``User.schemes``: compute names it in its params, recompute and
+approve check the run's own).
+
 ``job_start_once`` starts a job unless one of the same kind holding the same key (the run, or the
 scheme and month) is still queued or running — a double click shows the job already there.
 """
@@ -38,6 +43,7 @@ from shebao.common.jobs import (  # noqa: F401 - job_active, job_start_once: use
 )
 from shebao.common.models import Job
 from shebao.common.money import format_yuan
+from shebao.common.policy import Rule, denial, rule
 from shebao.payroll.models import PayrollRun
 from shebao.payroll.services import (
     PayrollError,
@@ -50,6 +56,19 @@ COMPUTE = "payroll_compute"
 RECOMPUTE = "payroll_recompute"
 APPROVE = "payroll_approve"
 ACTIVE = (Job.State.QUEUED, Job.State.RUNNING)
+
+COMPUTE_RULE = rule("payroll.compute_run", county=True, note="经办（结算），全市范围，须有该险种")
+APPROVE_RULE = rule("accounts.review", county=True, note="审核员，全市范围，须有该批次的险种")
+
+
+def check_scheme(user, the_rule: Rule, scheme_code: str) -> None:
+    """JobError (the policy's Chinese reason) unless ``user`` passes ``the_rule`` in this scheme; a
+    command without --as (user None) is the console operator."""
+    if user is None:
+        return
+    reason = denial(user, the_rule, scheme=scheme_code)
+    if reason is not None:
+        raise JobError(reason)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,7 +177,7 @@ def run_result(run: PayrollRun) -> dict:
             "deductions": str(run.deductions), "net": str(run.net), "state": run.state}
 
 
-@register_job(COMPUTE, title="计算月度结算")
+@register_job(COMPUTE, title="计算月度结算", rule=COMPUTE_RULE, scheme_param="scheme")
 def payroll_compute_job(*, params, progress, user) -> JobOutcome:
     scheme = Scheme.objects.filter(code=params["scheme"]).first()
     if scheme is None:
@@ -173,11 +192,12 @@ def payroll_compute_job(*, params, progress, user) -> JobOutcome:
                       result=run_result(run))
 
 
-@register_job(RECOMPUTE, title="重新计算月度结算")
+@register_job(RECOMPUTE, title="重新计算月度结算", rule=COMPUTE_RULE)
 def payroll_recompute_job(*, params, progress, user) -> JobOutcome:
     run = PayrollRun.objects.select_related("scheme").filter(pk=params["run_id"]).first()
     if run is None:
         raise JobError(f"结算批次 {params['run_id']} 不存在")
+    check_scheme(user, COMPUTE_RULE, run.scheme.code)
     before = totals_text(run)
     try:
         with sql_stages(progress, RECOMPUTE_STAGES):
@@ -188,11 +208,12 @@ def payroll_recompute_job(*, params, progress, user) -> JobOutcome:
                       result={**run_result(run), "before": before})
 
 
-@register_job(APPROVE, title="审核月度结算")
+@register_job(APPROVE, title="审核月度结算", rule=APPROVE_RULE)
 def payroll_approve_job(*, params, progress, user) -> JobOutcome:
     run = PayrollRun.objects.select_related("scheme").filter(pk=params["run_id"]).first()
     if run is None:
         raise JobError(f"结算批次 {params['run_id']} 不存在")
+    check_scheme(user, APPROVE_RULE, run.scheme.code)
     try:
         with sql_stages(progress, APPROVE_STAGES):
             run = payroll_run_approve(run=run, user=user)

@@ -1,10 +1,16 @@
-"""Reads of payroll: lines for a bank file, a line explained, month-end figures."""
+"""Reads of payroll: lines for a bank file, a line explained, month-end figures.
+
+The pages read through the ``user=`` forms: runs of the user's schemes only (``User.schemes``), lines
+of persons in the user's towns only (``User.regions``); a line out of scope looks missing (404). Run
+totals are the county's (the run's own columns), whoever reads them."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from shebao.benefits.models import Scheme
+from shebao.common import policy
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
@@ -15,9 +21,32 @@ def payroll_lines_for_export(run: PayrollRun) -> QuerySet[PayrollLine]:
     return PayrollLine.objects.filter(run=run, net__gt=0).order_by("seq")
 
 
-def payroll_runs(*, scheme: Scheme | None = None) -> QuerySet[PayrollRun]:
+def payroll_runs(*, scheme: Scheme | None = None, user=None) -> QuerySet[PayrollRun]:
+    """Runs (of one scheme); with ``user``, only those of the user's schemes."""
     qs = PayrollRun.objects.select_related("scheme", "created_by", "approved_by")
+    if user is not None:
+        qs = policy.scope_scheme(qs, user, "scheme__code")
     return qs.filter(scheme=scheme) if scheme else qs
+
+
+def payroll_run_lines(*, run: PayrollRun, user) -> QuerySet[PayrollLine]:
+    """A run's lines the user may see: persons in the user's towns (the run is of their scheme)."""
+    return policy.scope_town(PayrollLine.objects.filter(run=run), user, "person__town_id")
+
+
+def payroll_lines_visible(*, user) -> QuerySet[PayrollLine]:
+    """Every line the user may see: runs of the user's schemes, persons in the user's towns."""
+    qs = policy.scope_scheme(PayrollLine.objects.all(), user, "run__scheme__code")
+    return policy.scope_town(qs, user, "person__town_id")
+
+
+def payroll_line_get(*, user, pk: int) -> PayrollLine:
+    """One line within the user's scope; out of scope looks the same as missing (404)."""
+    line = (payroll_lines_visible(user=user).select_related("run", "run__scheme", "written_off_by", "person")
+            .filter(pk=pk).first())
+    if line is None:
+        raise Http404("结算明细不存在或不在您的管辖范围内")
+    return line
 
 
 def payroll_line_explain(line: PayrollLine) -> dict:
@@ -54,10 +83,12 @@ def payroll_line_explain(line: PayrollLine) -> dict:
     }
 
 
-def payroll_person_lines(*, person_id: int) -> QuerySet[PayrollLine]:
-    """A person's full payment history, every run and line, newest first."""
-    return (PayrollLine.objects.filter(person_id=person_id).select_related("run", "run__scheme")
-            .order_by("-run__period", "-run_id"))
+def payroll_person_lines(*, person_id: int, user=None) -> QuerySet[PayrollLine]:
+    """A person's full payment history, every run and line, newest first (with ``user``: runs of the
+    user's schemes only)."""
+    qs = (PayrollLine.objects.filter(person_id=person_id).select_related("run", "run__scheme")
+          .order_by("-run__period", "-run_id"))
+    return policy.scope_scheme(qs, user, "run__scheme__code") if user is not None else qs
 
 
 def month_end_figures(*, scheme: Scheme, limit: int | None = None) -> QuerySet[MonthEndSnapshot]:

@@ -1,12 +1,16 @@
 """Payroll pages (月度结算, 零星发放, 月末数据). Thin: parse, ask a selector or call one service, render.
 
-Who may do what (the permissions of ``shebao.accounts.roles``; clerks, reviewers and finance hold
-``payroll.view_payrollrun``):
-- see every page: ``payroll.view_payrollrun`` (or any of the permissions below);
-- compute, recompute, one-off, re-issue: ``payroll.compute_run`` (clerks);
-- bank export (报盘) and return import (回盘): ``payroll.export_run`` (clerks);
-- approve and write off: ``accounts.review`` (reviewers; the service also refuses the maker approving
-  their own run).
+Who may do what (each page is ``@page(rule)`` of ``shebao.common.policy``; the permissions of
+``shebao.accounts.roles``; clerks, reviewers and finance hold ``payroll.view_payrollrun``):
+- see the pages: ``payroll.view_payrollrun`` (or any of the permissions below);
+- compute, recompute, re-issue: ``payroll.compute_run`` (clerks) and 全市范围 (a run holds every town);
+- one-off: ``payroll.compute_run``, for persons in the user's towns;
+- bank export (报盘) and return import (回盘): ``payroll.export_run`` (clerks) and 全市范围;
+- approve: ``accounts.review`` (reviewers; the service also refuses the maker approving their own run)
+  and 全市范围; write off one line: ``accounts.review`` with the line's person in the user's towns.
+Scope: runs of the user's schemes only (``User.schemes``; another scheme's run looks missing), lines
+of persons in the user's towns only (another town's line looks missing); a run's totals are the
+county's, labelled so for a user of some towns.
 
 Every write is two steps: a confirm page that says what will happen with the totals, then the action
 and a message saying what was done with a link to the result. Compute, recompute and approve run as
@@ -22,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,16 +38,31 @@ from django.utils.translation import gettext_lazy as _l
 
 from shebao.benefits.models import Enrollment, Scheme
 from shebao.benefits.months import MonthError, format_month, parse_month
+from shebao.common import policy
 from shebao.common.masking import masker_for
 from shebao.common.models import Job
 from shebao.common.money import ZERO, format_yuan
+from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.policy import rule
 from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
-from shebao.payroll.jobs import APPROVE, COMPUTE, RECOMPUTE, compute_key, job_active, job_start_once, run_key
+from shebao.payroll.jobs import (
+    APPROVE,
+    APPROVE_RULE,
+    COMPUTE,
+    COMPUTE_RULE,
+    RECOMPUTE,
+    compute_key,
+    job_active,
+    job_start_once,
+    run_key,
+)
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.selectors import (
     month_end_figures,
     payroll_line_explain,
+    payroll_line_get,
     payroll_person_lines,
+    payroll_run_lines,
     payroll_runs,
 )
 from shebao.payroll.services import (
@@ -54,7 +73,8 @@ from shebao.payroll.services import (
 )
 from shebao.registry.models import Bank
 from shebao.registry.selectors import person_search, persons_visible
-from shebao.web.guards import guard
+from shebao.web.guards import page
+from shebao.web.redirects import safe_next
 from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
 from shebao.web.xlsx import XlsxWriter
 
@@ -75,27 +95,47 @@ _STEP_TIME = {State.COMPUTED: "computed_at", State.APPROVED: "approved_at", Stat
 # access
 
 
+VIEW_RULE = rule(VIEW_PERM, CLERK_PERM, EXPORT_PERM, REVIEW_PERM, note="查看结算（经办、审核、财务）")
+ONEOFF_RULE = rule(CLERK_PERM, note="经办；所选人员须在其管辖镇街道，须有所选险种")
+REISSUE_RULE = rule(CLERK_PERM, county=True, note="经办（二次报盘整批失败明细），全市范围，须有该批次的险种")
+WRITE_OFF_RULE = rule(REVIEW_PERM, note="审核员；该笔的人员须在其管辖镇街道，须有该批次的险种")
+EXPORT_RULE = rule(EXPORT_PERM, county=True, note="报盘/回盘：经办，全市范围")
+
+
 def is_clerk(user) -> bool:
-    return user.is_superuser or user.has_perm(CLERK_PERM)
+    return policy.has_perm(user, CLERK_PERM)
 
 
 def is_reviewer(user) -> bool:
-    return user.is_superuser or user.has_perm(REVIEW_PERM)
+    return policy.has_perm(user, REVIEW_PERM)
 
 
 def can_export(user) -> bool:
-    return user.is_superuser or user.has_perm(EXPORT_PERM)
+    return policy.has_perm(user, EXPORT_PERM)
 
 
 def can_view(user) -> bool:
-    return user.is_authenticated and (
-        user.has_perm(VIEW_PERM) or is_clerk(user) or can_export(user) or is_reviewer(user))
+    return policy.allows(user, VIEW_RULE)
 
 
-viewer_required = guard(can_view)
-clerk_required = guard(is_clerk)
-exporter_required = guard(can_export)
-reviewer_required = guard(is_reviewer)
+def check_posted_scheme(request, the_rule) -> None:
+    """403 with the policy's reason when the scheme posted by a form is not one of the user's: nothing
+    is computed or created for it. (An unknown code is left to the form's own check.)"""
+    code = (request.POST.get("scheme") or "").strip().upper()
+    if code:
+        policy.check(request.user, the_rule, scheme=code)
+
+
+def user_schemes(user):
+    """The schemes the user may choose, in the usual order."""
+    return policy.scope_scheme(Scheme.objects.order_by("sort", "code"), user, "code")
+
+
+def county_note(user) -> str:
+    """For a user of some towns: the totals shown are the county's, the lines only theirs."""
+    if policy.county_wide(user):
+        return ""
+    return _("合计为全市合计（含其他镇街道）；明细只列出您管辖镇街道的人员。")
 
 
 def _confirmed(request) -> bool:
@@ -128,7 +168,7 @@ def _period_filter(qs, value, request):
 
 
 def scheme_choices(request):
-    return list(Scheme.objects.order_by("sort", "code").values_list("code", "name"))
+    return list(user_schemes(request.user).values_list("code", "name"))
 
 
 class RunTable(Table):
@@ -165,11 +205,13 @@ def _state_tag(value) -> str:
     return format_html('<span class="tag {}">{}</span>', css, State(value).label if value in State.values else value)
 
 
-@viewer_required
+@page(VIEW_RULE)
 def run_list(request):
-    table = RunTable(request, payroll_runs())
+    table = RunTable(request, payroll_runs(user=request.user))
     return render_table(request, table, "payroll/run_list.html", {
-        "can_compute": is_clerk(request.user),
+        "can_compute": policy.allows(request.user, COMPUTE_RULE),
+        "can_oneoff": policy.allows(request.user, ONEOFF_RULE),
+        "county_note": _("笔数和金额为全市合计（含其他镇街道）。") if not policy.county_wide(request.user) else "",
     })
 
 
@@ -184,9 +226,11 @@ def _beneficiaries(scheme: Scheme, period: dt.date) -> int:
             .filter(Q(end_month__isnull=True) | Q(end_month__gte=period)).count())
 
 
-@clerk_required
+@page(COMPUTE_RULE)
 def compute(request):
+    check_posted_scheme(request, COMPUTE_RULE)
     form = ComputeForm(request.POST or None)
+    form.fields["scheme"].queryset = user_schemes(request.user)
     context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), ""))}
     if request.method == "POST" and form.is_valid():
         scheme, period = form.cleaned_data["scheme"], form.cleaned_data["period"]
@@ -263,35 +307,39 @@ def _family(run: PayrollRun) -> list[int]:
     return ids
 
 
-def _owed(run_ids) -> dict:
-    return PayrollLine.objects.filter(run_id__in=run_ids, status=LineStatus.FAILED).aggregate(
-        n=Count("id"), total=Sum("net"))
+def _owed(run_ids, user) -> dict:
+    """The failed lines still owed of these runs, of persons in the user's towns."""
+    return policy.scope_town(PayrollLine.objects.filter(run_id__in=run_ids, status=LineStatus.FAILED), user,
+                             "person__town_id").aggregate(n=Count("id"), total=Sum("net"))
 
 
-@viewer_required
+@page(VIEW_RULE)
 def run_detail(request, pk: int):
-    run = get_object_or_404(payroll_runs(), pk=pk)
-    table = LineTable(request, PayrollLine.objects.filter(run=run))
     user = request.user
-    owed = _owed(_family(run))
-    by_status = dict(PayrollLine.objects.filter(run=run).values_list("status").annotate(n=Count("id")))
+    run = get_object_or_404(payroll_runs(user=user), pk=pk)
+    lines = payroll_run_lines(run=run, user=user)
+    table = LineTable(request, lines)
+    owed = _owed(_family(run), user)
+    by_status = dict(lines.values_list("status").annotate(n=Count("id")))
     return render_table(request, table, "payroll/run_detail.html", {
         "run": run, "steps": _steps(run), "owed": owed,
         "by_status": [(LineStatus(s).label, n) for s, n in sorted(by_status.items(), key=lambda kv: kv[0])],
         "reissues": run.reissues.order_by("pk"),
-        "can_recompute": is_clerk(user) and run.state == State.COMPUTED and run.kind == PayrollRun.Kind.REGULAR,
-        "can_approve": is_reviewer(user) and run.state == State.COMPUTED,
-        "can_export": can_export(user) and run.state == State.APPROVED,
-        "can_reissue": is_clerk(user) and bool(owed["n"]),
+        "can_recompute": policy.allows(user, COMPUTE_RULE) and run.state == State.COMPUTED
+        and run.kind == PayrollRun.Kind.REGULAR,
+        "can_approve": policy.allows(user, APPROVE_RULE) and run.state == State.COMPUTED,
+        "can_export": policy.allows(user, EXPORT_RULE) and run.state == State.APPROVED,
+        "can_reissue": policy.allows(user, REISSUE_RULE) and bool(owed["n"]),
         "can_write_off": is_reviewer(user),
+        "county_note": county_note(user),
         "active_job": job_active(kinds=[RECOMPUTE, APPROVE], keys=[run_key(run.pk)]),
         "breadcrumbs": _crumbs((str(run), "")),
     })
 
 
-@clerk_required
+@page(COMPUTE_RULE)
 def run_recompute(request, pk: int):
-    run = get_object_or_404(payroll_runs(), pk=pk)
+    run = get_object_or_404(payroll_runs(user=request.user), pk=pk)
     if _confirmed(request):
         job, started = job_start_once(kind=RECOMPUTE, keys=[run_key(run.pk)], same_as=[APPROVE], user=request.user,
                                       title=_("重新计算 %(run)s") % {"run": run}, params={"run_id": run.pk})
@@ -305,9 +353,9 @@ def run_recompute(request, pk: int):
     })
 
 
-@reviewer_required
+@page(APPROVE_RULE)
 def run_approve(request, pk: int):
-    run = get_object_or_404(payroll_runs(), pk=pk)
+    run = get_object_or_404(payroll_runs(user=request.user), pk=pk)
     if _confirmed(request):
         job, started = job_start_once(kind=APPROVE, keys=[run_key(run.pk)], same_as=[RECOMPUTE], user=request.user,
                                       title=_("审核 %(run)s") % {"run": run}, params={"run_id": run.pk})
@@ -323,14 +371,17 @@ def run_approve(request, pk: int):
     })
 
 
-@clerk_required
+@page(REISSUE_RULE)
 def run_reissue(request, pk: int):
-    """二次报盘 of a run's failed lines, each to the person's current account."""
-    run = get_object_or_404(payroll_runs(), pk=pk)
+    """二次报盘 of a run's failed lines, each to the person's current account. The confirm carries a
+    one-time token: a second submit of the page creates nothing."""
+    run = get_object_or_404(payroll_runs(user=request.user), pk=pk)
     if _confirmed(request):
         try:
-            new = payroll_reissue_create(run=run, user=request.user)
-        except PayrollError as exc:
+            with transaction.atomic():
+                once_claim(request, form="payroll.reissue")
+                new = payroll_reissue_create(run=run, user=request.user)
+        except (PayrollError, AlreadySubmitted) as exc:
             messages.error(request, str(exc))
             return redirect("payroll:run_detail", pk=run.pk)
         same_account = [ln.name for ln in PayrollLine.objects.filter(run=new).select_related("origin_line")
@@ -413,13 +464,13 @@ def render_job(request, job: Job, *, poll_url: str, links: list, unchanged: str,
         "done_template": done_template, "breadcrumbs": breadcrumbs, **(extra or {})})
 
 
-@viewer_required
+@page(VIEW_RULE)
 def job_page(request, pk: int):
     job = Job.objects.select_related("created_by").filter(pk=pk, kind__in=(COMPUTE, RECOMPUTE, APPROVE)).first()
-    if job is None:
+    if job is None or not _job_in_scope(job, request.user):
         raise Http404(_("任务不存在"))
     result = job.result or {}
-    run = payroll_runs().filter(pk=result.get("run_id") or job.params.get("run_id") or 0).first()
+    run = payroll_runs(user=request.user).filter(pk=result.get("run_id") or job.params.get("run_id") or 0).first()
     links = [(_("查看批次 %(n)s") % {"n": run.pk}, reverse("payroll:run_detail", args=[run.pk]))] if run else []
     if job.kind == COMPUTE:
         unchanged = _("没有生成结算批次，未做任何更改。")
@@ -438,13 +489,21 @@ def job_page(request, pk: int):
                       announce=announce, breadcrumbs=_crumbs((job.title, "")))
 
 
+def _job_in_scope(job: Job, user) -> bool:
+    """A payroll job is seen by users of its scheme (named in its params, or its run's)."""
+    code = job.params.get("scheme")
+    if not code and job.params.get("run_id"):
+        code = PayrollRun.objects.filter(pk=job.params["run_id"]).values_list("scheme__code", flat=True).first()
+    return policy.scheme_allowed(user, code) if code else policy.county_wide(user)
+
+
 # --------------------------------------------------------------------------------------------------
 # a line: why this amount; write-off
 
 
-@viewer_required
+@page(VIEW_RULE)
 def line_detail(request, pk: int):
-    line = get_object_or_404(PayrollLine.objects.select_related("run", "run__scheme", "written_off_by"), pk=pk)
+    line = payroll_line_get(user=request.user, pk=pk)
     explain = payroll_line_explain(line)
     masker = masker_for(request.user)
     return render(request, "payroll/line_detail.html", {
@@ -460,23 +519,26 @@ def line_detail(request, pk: int):
     })
 
 
-@reviewer_required
+@page(WRITE_OFF_RULE)
 def line_write_off(request, pk: int):
-    line = get_object_or_404(PayrollLine.objects.select_related("run", "run__scheme"), pk=pk)
+    """核销 one failed line: its person in the user's towns, its run in the user's schemes (else 404)."""
+    line = payroll_line_get(user=request.user, pk=pk)
     form = WriteOffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            line = payroll_line_write_off(line=line, user=request.user, reason=form.cleaned_data["reason"])
-        except PayrollError as exc:
+            with transaction.atomic():
+                once_claim(request, form="payroll.write_off")
+                line = payroll_line_write_off(line=line, user=request.user, reason=form.cleaned_data["reason"])
+        except (PayrollError, AlreadySubmitted) as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, format_html(
                 "{} {} {} 元（{}）。{}", _("已核销"), line.name, format_yuan(line.net),
                 _("批次 %(run)s 第 %(seq)s 笔") % {"run": line.run_id, "seq": line.seq}, _run_link(line.run)))
-            return redirect(request.POST.get("next") or reverse("payroll:line_detail", args=[line.pk]))
+            return redirect(safe_next(request, reverse("payroll:line_detail", args=[line.pk])))
     return render(request, "payroll/write_off.html", {
         "form": form, "line": line, "account": masker_for(request.user).account(line.account_number),
-        "next": request.GET.get("next") or request.POST.get("next") or "",
+        "next": safe_next(request, ""),
         "breadcrumbs": _crumbs((str(line.run), reverse("payroll:run_detail", args=[line.run_id])),
                                (_("核销"), "")),
     })
@@ -511,9 +573,13 @@ def _oneoff_rows(request):
     return rows, errors
 
 
-@clerk_required
+@page(ONEOFF_RULE)
 def oneoff_create(request):
+    """零星发放: persons of the user's towns (``persons_visible``), a scheme of the user's. The confirm
+    carries a one-time token: a second submit of the page creates nothing."""
+    check_posted_scheme(request, ONEOFF_RULE)
     form = OneOffForm(request.POST or None)
+    form.fields["scheme"].queryset = user_schemes(request.user)
     rows, errors = ([], [])
     masker = masker_for(request.user)
     context = {"form": form, "breadcrumbs": _crumbs((_("零星发放"), ""))}
@@ -522,11 +588,13 @@ def oneoff_create(request):
         if form.is_valid() and not errors:
             if _confirmed(request):
                 try:
-                    run = payroll_oneoff_create(
-                        scheme=form.cleaned_data["scheme"], period=form.cleaned_data["period"],
-                        items=[(r["person"], r["amount"], r["memo"]) for r in rows], user=request.user,
-                        note=form.cleaned_data["note"])
-                except PayrollError as exc:
+                    with transaction.atomic():
+                        once_claim(request, form="payroll.oneoff")
+                        run = payroll_oneoff_create(
+                            scheme=form.cleaned_data["scheme"], period=form.cleaned_data["period"],
+                            items=[(r["person"], r["amount"], r["memo"]) for r in rows], user=request.user,
+                            note=form.cleaned_data["note"])
+                except (PayrollError, AlreadySubmitted) as exc:
                     errors.append(str(exc))
                 else:
                     messages.success(request, format_html("{}：{}。{}", _("已生成零星发放批次 %(n)s") % {"n": run.pk},
@@ -538,7 +606,7 @@ def oneoff_create(request):
     return render(request, "payroll/oneoff.html", context)
 
 
-@clerk_required
+@page(ONEOFF_RULE)
 def oneoff_search(request):
     """htmx: persons matching the query, each with an 添加 button."""
     q = (request.GET.get("q") or "").strip()
@@ -568,13 +636,17 @@ def _stats_rows(scheme: Scheme):
     return rows, [items[k] for k in item_keys]
 
 
-@viewer_required
+@page(VIEW_RULE)
 def stats(request):
-    schemes = list(Scheme.objects.order_by("sort", "code"))
-    code = request.GET.get("scheme") or (schemes[0].code if schemes else "")
+    """月末数据 of one of the user's schemes (county figures: no person in them)."""
+    code = request.GET.get("scheme") or ""
+    if code:
+        policy.check(request.user, VIEW_RULE, scheme=code)
+    schemes = list(user_schemes(request.user))
+    code = code or (schemes[0].code if schemes else "")
     scheme = next((s for s in schemes if s.code == code), None)
     if scheme is None:
-        raise PermissionDenied(_("没有这个险种"))
+        raise Http404(_("没有这个险种"))
     rows, item_names = _stats_rows(scheme)
     if request.GET.get("export") == "xlsx":
         return _stats_xlsx(scheme, rows, item_names)
@@ -615,23 +687,23 @@ def _stats_xlsx(scheme: Scheme, rows, item_names):
 
 def work_runs_to_approve(request):
     user = request.user
-    if not is_reviewer(user):
+    if not policy.allows(user, APPROVE_RULE):
         return []
-    n = PayrollRun.objects.filter(state=State.COMPUTED).exclude(created_by=user).count()
+    n = payroll_runs(user=user).filter(state=State.COMPUTED).exclude(created_by=user).count()
     return [(_("待审核的结算批次"), n, reverse("payroll:run_list") + "?state=computed")]
 
 
 def work_runs_to_export(request):
-    if not can_export(request.user):
+    if not policy.allows(request.user, EXPORT_RULE):
         return []
-    n = PayrollRun.objects.filter(state=State.APPROVED).count()
+    n = payroll_runs(user=request.user).filter(state=State.APPROVED).count()
     return [(_("已审核待报盘的结算批次"), n, reverse("bank:export"))]
 
 
 def person_payments_section(person, request):
     if not can_view(request.user):
         return None
-    lines = list(payroll_person_lines(person_id=person.pk)[:24])
+    lines = list(payroll_person_lines(person_id=person.pk, user=request.user)[:24])
     if not lines:
         return None
     masker = masker_for(request.user)

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from shebao.bank.models import BankFile, ReturnFile, ReturnLine
 from shebao.bank.tests.helpers import bank_answer
 from shebao.payroll.models import PayrollLine
-from shebao.payroll.tests.helpers import make_user, run_queued, watched
+from shebao.payroll.tests.helpers import make_user, once, run_queued, watched
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +150,7 @@ def test_failed_owed_list_actions(client, clerk, reviewer, run):
     text = client.get("/bank/failed/").content.decode()
     assert f"/payroll/lines/{failed.pk}/write-off/" in text
     assert "银行发放失败待处理" in client.get("/").content.decode()
-    client.post(f"/payroll/lines/{failed.pk}/write-off/", {"reason": "查无此人", "next": "/bank/failed/"})
+    client.post(f"/payroll/lines/{failed.pk}/write-off/", {"reason": "查无此人", "next": "/bank/failed/", **once()})
     assert "共 0 条" in client.get("/bank/failed/").content.decode()
 
 

@@ -33,3 +33,11 @@ def watched(client, job_url: str):
     if "HX-Redirect" in poll:
         return client.get(poll["HX-Redirect"])
     return poll
+
+
+def once() -> dict:
+    """The one-time token a form that creates money or a record carries (``{% once_field %}``): what
+    the page would have rendered into it."""
+    from shebao.common.once import FIELD, new_token
+
+    return {FIELD: new_token()}

@@ -7,13 +7,16 @@ from django.core.management.base import CommandError
 from shebao.benefits.models import RaiseRule
 from shebao.benefits.tests.factories import enroll, make_person, make_user
 from shebao.payroll.models import PayrollRun
+from shebao.payroll.tests.helpers import make_user as payroll_user
 
 pytestmark = pytest.mark.django_db
 
 
 def test_compute_approve_and_refusals(capsys, tmp_path):
-    clerk = make_user("clerk1")
-    make_user("rev1", reviewer=True)
+    # --as is checked (a user with no role used to compute): the clerk also reviews here, so that the
+    # service's maker-checker refusal is what stops them approving their own run
+    clerk = payroll_user("clerk1", "accounts.review", roles=("clerk",))
+    payroll_user("rev1", roles=("reviewer",))
     enroll(make_person(), user=clerk)
     call_command("payroll", "compute", "--scheme", "ZG", "--period", "2026-03", "--as", "clerk1", "--json")
     out = json.loads(capsys.readouterr().out)

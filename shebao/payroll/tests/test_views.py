@@ -19,7 +19,7 @@ from shebao.payroll.services import (
     payroll_run_compute,
     payroll_run_mark_exported,
 )
-from shebao.payroll.tests.helpers import ACCOUNT, make_user, run_queued, watched
+from shebao.payroll.tests.helpers import ACCOUNT, make_user, once, run_queued, watched
 
 pytestmark = pytest.mark.django_db
 
@@ -176,7 +176,7 @@ def test_reissue_and_write_off(client, clerk, reviewer, people):
     assert "btn-reissue" in detail and "失败待发 1 笔" in detail
     confirm = client.get(f"/payroll/{run.pk}/reissue/").content.decode()
     assert "账号不存在" in confirm and "账户未变更" in confirm and "2,150.00" in confirm
-    page = client.post(f"/payroll/{run.pk}/reissue/", {"confirm": "1"}, follow=True).content.decode()
+    page = client.post(f"/payroll/{run.pk}/reissue/", {"confirm": "1", **once()}, follow=True).content.decode()
     new = PayrollRun.objects.get(kind="reissue")
     assert f"已生成二次报盘批次 {new.pk}" in page and "仍发往原失败账户" in page
     # the reissue fails again; a clerk cannot write off, a reviewer can, with a reason
@@ -187,7 +187,8 @@ def test_reissue_and_write_off(client, clerk, reviewer, people):
     login(client, reviewer)
     empty = client.post(f"/payroll/lines/{ln.pk}/write-off/", {"reason": ""}).content.decode()
     assert "这个字段是必填项" in empty or "必填" in empty
-    page = client.post(f"/payroll/lines/{ln.pk}/write-off/", {"reason": "本人死亡，无继承人"}, follow=True).content.decode()
+    page = client.post(f"/payroll/lines/{ln.pk}/write-off/", {"reason": "本人死亡，无继承人", **once()},
+                       follow=True).content.decode()
     assert "已核销 张三 2,150.00 元" in page
     ln.refresh_from_db()
     assert (ln.status, ln.write_off_reason, ln.written_off_by) == ("written_off", "本人死亡，无继承人", reviewer)
@@ -205,7 +206,7 @@ def test_oneoff_confirm_and_create(client, clerk, people):
     assert not PayrollRun.objects.exists()
     bad = client.post("/payroll/oneoff/", {**data, "amount": ["500.001", "-1"]}).content.decode()
     assert "应为大于 0 的两位小数" in bad
-    page = client.post("/payroll/oneoff/", {**data, "confirm": "1"}, follow=True).content.decode()
+    page = client.post("/payroll/oneoff/", {**data, "confirm": "1", **once()}, follow=True).content.decode()
     run = PayrollRun.objects.get(kind="one_off")
     assert f"已生成零星发放批次 {run.pk}" in page and run.net == D("512.50")
     assert run.created_by == clerk

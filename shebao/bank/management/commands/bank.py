@@ -1,7 +1,13 @@
 """``shebao bank export|import-return|reissue|write-off|templates``: the bank interface from the command
 line (cron). Thin: parse, call one service, print the result (``--json`` for scripts). Export and
 import-return run the same job handlers as the pages (``shebao.bank.jobs``) in this process, with
-their progress by stage on stderr; stdout (the text or --json) is unchanged."""
+their progress by stage on stderr; stdout (the text or --json) is unchanged.
+
+Who may (``--as``, checked before anything is read or written; each rule is declared below):
+export and import-return need ``payroll.export_run`` and 全市范围 (a file holds every town), reissue
+``payroll.compute_run`` and 全市范围, write-off ``accounts.review`` with the line's person in the
+user's towns; each in the scheme of the runs it touches. ``export`` without ``--as`` is the operator
+at the console (cron), as before; ``templates`` takes no ``--as``."""
 
 from __future__ import annotations
 
@@ -11,18 +17,36 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.cli import acting_user
+from shebao.accounts.cli import acting_user, command_rule
 from shebao.bank import selectors
-from shebao.bank.jobs import EXPORT, RETURN_IMPORT
+from shebao.bank.jobs import EXPORT, EXPORT_RULE, RETURN_IMPORT, RETURN_RULE
 from shebao.bank.models import BankFile, ReturnFile
 from shebao.bank.services import BankError, bank_file_write, bank_line_write_off, bank_reissue
+from shebao.common import policy
 from shebao.common.jobs import JobError, job_run_here
+from shebao.common.policy import CONSOLE, rule
+
+command_rule("bank export", EXPORT_RULE)  # without --as: the console operator (cron), as before
+command_rule("bank import-return", RETURN_RULE)
+REISSUE_RULE = command_rule("bank reissue", rule(
+    "payroll.compute_run", county=True, note="经办（二次报盘），全市范围，须有该批次的险种"))
+WRITE_OFF_RULE = command_rule("bank write-off", rule(
+    "accounts.review", note="审核员；该笔的人员须在其管辖镇街道，须有该批次的险种"))
+command_rule("bank templates", CONSOLE)
+
+
+def _acting(as_user, the_rule, runs) -> object:
+    """The --as user once they pass ``the_rule`` in the scheme of every run."""
+    user = None
+    for code in sorted({r.scheme.code for r in runs}) or [None]:
+        user = acting_user(as_user, the_rule, scheme=code)
+    return user
 
 
 def _run(run_id: str):
     from shebao.payroll.models import PayrollRun
 
-    run = PayrollRun.objects.filter(pk=int(run_id)).first() if run_id.isdigit() else None
+    run = PayrollRun.objects.select_related("scheme").filter(pk=int(run_id)).first() if run_id.isdigit() else None
     if run is None:
         raise CommandError(f"结算批次 {run_id} 不存在")
     return run
@@ -69,7 +93,8 @@ class Command(BaseCommand):
     def _export(self, *, runs, template, out, bank, date, as_user, **options):
         import datetime as dt
 
-        user = acting_user(as_user)
+        chosen = [_run(r) for r in runs]
+        user = _acting(as_user, EXPORT_RULE, chosen)
         try:
             tpl = selectors.bank_template_get(template)
         except LookupError as exc:
@@ -78,7 +103,7 @@ class Command(BaseCommand):
             on = dt.date.fromisoformat(date) if date else None
         except ValueError:
             raise CommandError(f"日期格式应为 YYYY-MM-DD：{date}") from None
-        params = {"runs": [_run(r).pk for r in runs], "template": tpl.code, "bank": bank,
+        params = {"runs": [r.pk for r in chosen], "template": tpl.code, "bank": bank,
                   "on": on.isoformat() if on else None, "username": "" if user else f"cli:{getpass.getuser()}"}
         try:
             outcome = job_run_here(EXPORT, params, user=user)
@@ -96,7 +121,7 @@ class Command(BaseCommand):
                             "total": str(sum(f.total for f in files))}, text)
 
     def _import_return(self, *, file, as_user, template, **options):
-        user = acting_user(as_user)
+        user = acting_user(as_user, RETURN_RULE)  # the file's schemes: checked by the job once it is read
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"文件不存在：{file}")
@@ -124,7 +149,8 @@ class Command(BaseCommand):
 
     def _reissue(self, *, run, as_user, **options):
         try:
-            result = bank_reissue(run=_run(run), user=acting_user(as_user))
+            target = _run(run)
+            result = bank_reissue(run=target, user=_acting(as_user, REISSUE_RULE, [target]))
         except BankError as exc:
             raise CommandError(str(exc)) from None
         new = result.run
@@ -140,11 +166,16 @@ class Command(BaseCommand):
     def _write_off(self, *, line, reason, as_user, **options):
         from shebao.payroll.models import PayrollLine
 
-        target = PayrollLine.objects.filter(pk=int(line)).first() if line.isdigit() else None
+        target = (PayrollLine.objects.select_related("run__scheme", "person").filter(pk=int(line)).first()
+                  if line.isdigit() else None)
         if target is None:
             raise CommandError(f"结算明细 {line} 不存在")
+        user = acting_user(as_user, WRITE_OFF_RULE, scheme=target.run.scheme.code)
+        reason_denied = policy.denial(user, WRITE_OFF_RULE, town_id=target.person.town_id, check_town=True)
+        if reason_denied is not None:
+            raise CommandError(f"用户 {as_user}：{reason_denied}")
         try:
-            done = bank_line_write_off(line=target, user=acting_user(as_user), reason=reason)
+            done = bank_line_write_off(line=target, user=user, reason=reason)
         except BankError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"已核销：批次 #{done.run_id} 第 {done.seq} 笔 {done.name} {done.net} 元")

@@ -3,7 +3,11 @@ shebao payroll compute --scheme TB --period 2026 --kind annual --as USER [--reco
 shebao payroll approve RUN --as USER [--json]
 
 Compute runs the same job handler as the page (``shebao.payroll.jobs``) in this process, with its
-progress by stage on stderr; stdout (the message or --json) is unchanged."""
+progress by stage on stderr; stdout (the message or --json) is unchanged.
+
+Who may (``--as``, checked before anything is read or written): compute and recompute need
+``payroll.compute_run``, approve needs ``accounts.review``; both act on a whole run of the county
+(全市范围) and in the run's scheme (``User.schemes``)."""
 
 from __future__ import annotations
 
@@ -11,13 +15,16 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.cli import acting_user
+from shebao.accounts.cli import acting_user, command_rule
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.benefits.services import BenefitError, scheme_get
 from shebao.common.jobs import JobError, job_run_here
-from shebao.payroll.jobs import COMPUTE, RECOMPUTE
+from shebao.payroll.jobs import APPROVE_RULE, COMPUTE, COMPUTE_RULE, RECOMPUTE
 from shebao.payroll.models import PayrollRun
 from shebao.payroll.services import PayrollError, payroll_run_approve
+
+command_rule("payroll compute", COMPUTE_RULE)
+command_rule("payroll approve", APPROVE_RULE)
 
 
 def run_summary(run: PayrollRun) -> dict:
@@ -61,12 +68,14 @@ class Command(BaseCommand):
         approve.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        user = acting_user(opts["as_user"])
         try:
             if opts["action"] == "compute" and opts["kind"] == "annual":
-                run, message = _annual(scheme_get(opts["scheme"]), opts, user)
+                scheme = scheme_get(opts["scheme"])
+                user = acting_user(opts["as_user"], COMPUTE_RULE, scheme=scheme.code)
+                run, message = _annual(scheme, opts, user)
             elif opts["action"] == "compute":
                 scheme = scheme_get(opts["scheme"])
+                user = acting_user(opts["as_user"], COMPUTE_RULE, scheme=scheme.code)
                 period = parse_month(opts["period"])
                 if opts["recompute"]:
                     run = PayrollRun.objects.filter(scheme=scheme, period=period, kind="regular").first()
@@ -82,6 +91,7 @@ class Command(BaseCommand):
                 run = PayrollRun.objects.select_related("scheme").filter(pk=opts["run"]).first()
                 if run is None:
                     raise CommandError(f"批次 {opts['run']} 不存在")
+                user = acting_user(opts["as_user"], APPROVE_RULE, scheme=run.scheme.code)
                 run = payroll_run_approve(run=run, user=user)
                 message = f"已审核批次 {run.pk}：{run.line_count} 笔，实发 {run.net}"
         except (PayrollError, BenefitError, MonthError, JobError) as exc:
