@@ -587,7 +587,10 @@ class FailedTable(Table):
 
     def cell_actions(self, value, row):
         user = self.request.user
-        parts = [format_html('<a href="{}">{}</a>', reverse("registry:person_detail", args=[value]), _("更正账户"))]
+        parts = []
+        if value:  # a person's line (an organisation payee's account is corrected on the payee register)
+            parts.append(format_html('<a href="{}">{}</a>', reverse("registry:person_detail", args=[value]),
+                                     _("更正账户")))
         if policy.allows(user, REISSUE_RULE):
             parts.append(format_html('<a href="{}">{}</a>', reverse("payroll:run_reissue", args=[row["run_id"]]),
                                      _("二次报盘")))

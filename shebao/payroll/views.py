@@ -395,11 +395,12 @@ def run_reissue(request, pk: int):
         return redirect("payroll:run_detail", pk=new.pk)
     lines = list(PayrollLine.objects.filter(run_id__in=_family(run), status=LineStatus.FAILED)
                  .select_related("person").order_by("id_number"))
-    accounts = {a.person_id: a for a in _current_accounts([ln.person_id for ln in lines])}
+    accounts = {a.person_id: a for a in _current_accounts([ln.person_id for ln in lines if ln.person_id])}
+    payees = _current_payees([ln.payee_id for ln in lines if ln.payee_id])
     masker = masker_for(request.user)
     rows = []
     for ln in lines:
-        acct = accounts.get(ln.person_id)
+        acct = accounts.get(ln.person_id) if ln.person_id else payees.get(ln.payee_id)
         rows.append({"line": ln, "old": masker.account(ln.account_number),
                      "new": masker.account(acct.account_number) if acct else "",
                      "new_bank": acct.get_bank_display() if acct else "",
@@ -415,6 +416,15 @@ def _current_accounts(person_ids):
     from shebao.registry.models import BankAccount
 
     return BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)
+
+
+def _current_payees(payee_ids) -> dict:
+    """payee version id → the current version of the same payee (a re-issue pays the corrected account)."""
+    from shebao.registry.models import Payee
+
+    codes = dict(Payee.objects.filter(pk__in=payee_ids).values_list("pk", "code"))
+    current = {p.code: p for p in Payee.objects.filter(code__in=codes.values(), current=True)}
+    return {pk: current.get(code) for pk, code in codes.items()}
 
 
 # --------------------------------------------------------------------------------------------------

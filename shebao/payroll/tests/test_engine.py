@@ -166,6 +166,31 @@ def test_organisation_payee_paid_through_bank_file_failed_then_reissued_paid(cle
     assert PayrollLine.objects.get(pk=lines[1].pk).payee_id == org.pk
 
 
+def test_failed_payee_line_shows_on_the_pages(clerk, reviewer, standard):
+    """A failed organisation-payee line (no person) opens on the line page, the 失败待发 list and the
+    re-issue confirm, which offers the payee's current version (these pages linked to a person and
+    broke on a line without one)."""
+    from django.urls import reverse
+
+    from shebao.accounts.tests.factories import logged_in
+    from shebao.payroll.tests.helpers import make_user as page_user
+
+    org = payee_create(user=clerk, name="慈溪市殡仪馆", bank="ICBC", account_number="6222020000000077", uscc=ORG_USCC)
+    run = payroll_oneoff_create(scheme=zg(), items=[(org, "500.00", "丧葬补助")], user=clerk, period="2026-03")
+    payroll_run_approve(run=run, user=reviewer)
+    (icbc,) = bank_export(runs=[run], template=standard, user=clerk, on=ON)
+    bank_return_import(data=bank_answer(icbc, {1: "账号不存在"}), filename="icbc.txt", user=clerk)
+    payee_change(payee=org, user=clerk, reason="账号更正", account_number="6222020000000088")
+    line = PayrollLine.objects.get(run=run)
+    web = logged_in(page_user("pageclerk", "accounts.view_sensitive", roles=("clerk",)))
+    page = web.get(reverse("payroll:line_detail", args=[line.pk]))
+    assert page.status_code == 200 and "慈溪市殡仪馆" in page.content.decode()
+    failed = web.get(reverse("bank:failed"))
+    assert failed.status_code == 200 and "慈溪市殡仪馆" in failed.content.decode()
+    confirm = web.get(reverse("payroll:run_reissue", args=[run.pk]))
+    assert confirm.status_code == 200 and "6222020000000088" in confirm.content.decode()
+
+
 # --------------------------------------------------------------------------------------------------
 # yearly runs
 
