@@ -7,8 +7,8 @@ from django.utils.translation import gettext as _
 
 from shebao.common.policy import SIGNED_IN
 from shebao.web import menu, work
-from shebao.web.guards import page
 from shebao.web.context import user_scope_label
+from shebao.web.guards import page
 
 
 def _greeting(now: dt.datetime) -> str:

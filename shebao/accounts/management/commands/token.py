@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.models import ApiToken, User
 from shebao.accounts.cli import command_rule
+from shebao.accounts.models import ApiToken, User
 from shebao.accounts.services import AccountError, api_token_create, api_token_revoke
 from shebao.common.policy import CONSOLE
 

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from shebao.accounts.management.commands._password import read_password
 from shebao.accounts.cli import command_rule
+from shebao.accounts.management.commands._password import read_password
 from shebao.accounts.models import Role, User
 from shebao.accounts.selectors import user_is_locked, users_list
 from shebao.accounts.services import SCHEME_CODES, AccountError, user_create, user_unlock
