@@ -23,6 +23,8 @@ if not SECRET_KEY:
         raise RuntimeError("请设置环境变量 SHEBAO_SECRET_KEY（生产环境必须）")
     SECRET_KEY = "dev-only-not-secret-" + str(BASE_DIR)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("SHEBAO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+# the reverse proxies (nginx) whose X-Forwarded-For is believed; none → the socket's address
+SHEBAO_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("SHEBAO_TRUSTED_PROXIES", "").split(",") if p.strip()]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("SHEBAO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
