@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
 from shebao.common.models import AuditEvent
-from shebao.common.policy import rule
 from shebao.common.views import audit_rows
 from shebao.registry.forms import BankAccountForm, PersonCreateForm, PersonEditForm
 from shebao.registry.models import Person, Region
+from shebao.registry.rules import ADD, CHANGE, CHANGE_ACCOUNT, FORM_REGIONS, VIEW
 from shebao.registry.selectors import (
     ID_FRAGMENT,
     person_get,
@@ -32,15 +32,6 @@ from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
 
 SUGGEST_LIMIT = 8
-
-# Who may use each page; the persons themselves are then limited to the user's towns
-# (``persons_visible``/``person_get``: another town's person looks missing, 404).
-VIEW = rule("registry.view_person", note="人员信息（列表、导出、详情、查找）")
-ADD = rule("registry.add_person", note="新增人员")
-CHANGE = rule("registry.change_person", note="修改人员信息")
-CHANGE_ACCOUNT = rule("registry.change_bankaccount", note="变更支付账户")
-# the communities of a town, for the person form (region data, no personal data)
-FORM_REGIONS = rule("registry.add_person", "registry.change_person", note="人员表单的村社区选项")
 
 
 def _search_filter(qs, value, request):
