@@ -5,6 +5,8 @@ SHEBAO_SECRET_KEY     required in production (DEBUG off)
 SHEBAO_DEBUG          1 for development
 SHEBAO_ALLOWED_HOSTS  comma-separated host names
 SHEBAO_PASSWORD_MAX_AGE_DAYS   force a password change after this many days (default 90)
+SHEBAO_HTTPS          1 behind TLS: secure cookies and Strict-Transport-Security
+SHEBAO_TRUSTED_PROXIES  comma-separated addresses of our reverse proxies (X-Forwarded-For believed from them)
 """
 
 import os
@@ -54,6 +56,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # outside every other of ours, so it sees every response but the static files (even a redirect
+    # another middleware answers with); it reads request.user on the way out
+    "shebao.web.middleware.SecurityHeadersMiddleware",
     "shebao.common.context.ClientIpMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "shebao.web.middleware.ChineseFirstMiddleware",
@@ -127,8 +132,14 @@ SESSION_COOKIE_AGE = 30 * 60  # idle timeout: 30 minutes, renewed on every reque
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = os.environ.get("SHEBAO_HTTPS", "0") == "1"
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# SHEBAO_HTTPS=1 (served over TLS, behind nginx): cookies only over HTTPS, and HSTS (one year) on every
+# response (shebao.web.middleware.SecurityHeadersMiddleware; Django's own for requests it sees as secure)
+SHEBAO_HTTPS = os.environ.get("SHEBAO_HTTPS", "0") == "1"
+SESSION_COOKIE_SECURE = SHEBAO_HTTPS
+CSRF_COOKIE_SECURE = SHEBAO_HTTPS
+LANGUAGE_COOKIE_SECURE = SHEBAO_HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if SHEBAO_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SHEBAO_HTTPS
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
