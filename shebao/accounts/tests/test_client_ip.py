@@ -54,3 +54,16 @@ def test_client_ip_of(settings, proxies, remote, forwarded, want):
     if forwarded:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded
     assert client_ip_of(RequestFactory().get("/", **meta)) == want
+
+
+def test_an_audited_act_records_the_socket_address_not_the_spoofed_one(settings):
+    """Every audited write of a request takes its address from ClientIpMiddleware (the same rule)."""
+    from shebao.accounts.tests.factories import id_number, logged_in, town
+
+    settings.SHEBAO_TRUSTED_PROXIES = []
+    client = logged_in(make_user("ipclerk", towns=["浒山街道"]))
+    number = id_number()
+    response = client.post("/persons/new/", {"id_number": number, "name": "地址甲", "town": town("浒山街道").pk},
+                           REMOTE_ADDR=CLIENT, HTTP_X_FORWARDED_FOR=SPOOFED)
+    assert response.status_code == 302
+    assert AuditEvent.objects.get(action="create", object_type="registry.person").ip == CLIENT
