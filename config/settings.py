@@ -5,6 +5,8 @@ SHEBAO_SECRET_KEY     required in production (DEBUG off)
 SHEBAO_DEBUG          1 for development
 SHEBAO_ALLOWED_HOSTS  comma-separated host names
 SHEBAO_PASSWORD_MAX_AGE_DAYS   force a password change after this many days (default 90)
+SHEBAO_HTTPS          1 behind TLS: secure cookies and Strict-Transport-Security
+SHEBAO_TRUSTED_PROXIES  comma-separated addresses of our reverse proxies (X-Forwarded-For believed from them)
 """
 
 import os
@@ -23,6 +25,8 @@ if not SECRET_KEY:
         raise RuntimeError("请设置环境变量 SHEBAO_SECRET_KEY（生产环境必须）")
     SECRET_KEY = "dev-only-not-secret-" + str(BASE_DIR)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("SHEBAO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+# the reverse proxies (nginx) whose X-Forwarded-For is believed; none → the socket's address
+SHEBAO_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("SHEBAO_TRUSTED_PROXIES", "").split(",") if p.strip()]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("SHEBAO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
@@ -52,6 +56,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # outside every other of ours, so it sees every response but the static files (even a redirect
+    # another middleware answers with); it reads request.user on the way out
+    "shebao.web.middleware.SecurityHeadersMiddleware",
     "shebao.common.context.ClientIpMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "shebao.web.middleware.ChineseFirstMiddleware",
@@ -125,8 +132,14 @@ SESSION_COOKIE_AGE = 30 * 60  # idle timeout: 30 minutes, renewed on every reque
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = os.environ.get("SHEBAO_HTTPS", "0") == "1"
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# SHEBAO_HTTPS=1 (served over TLS, behind nginx): cookies only over HTTPS, and HSTS (one year) on every
+# response (shebao.web.middleware.SecurityHeadersMiddleware; Django's own for requests it sees as secure)
+SHEBAO_HTTPS = os.environ.get("SHEBAO_HTTPS", "0") == "1"
+SESSION_COOKIE_SECURE = SHEBAO_HTTPS
+CSRF_COOKIE_SECURE = SHEBAO_HTTPS
+LANGUAGE_COOKIE_SECURE = SHEBAO_HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if SHEBAO_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SHEBAO_HTTPS
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

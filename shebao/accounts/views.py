@@ -7,7 +7,6 @@ import functools
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,6 +42,8 @@ from shebao.accounts.services import (
     user_update,
 )
 from shebao.common.context import client_ip_of
+from shebao.common.policy import PUBLIC, SIGNED_IN, rule
+from shebao.web.guards import page
 
 BACKEND = "shebao.accounts.backends.LockoutModelBackend"
 
@@ -68,13 +69,19 @@ def password_current(view):
     return wrapper
 
 
+MANAGE_USERS = rule("accounts.manage_users", note="系统管理员：用户、角色和管辖范围")
+# a token acts with its owner's own rights, so anyone signed in may hold tokens for themselves
+OWN_TOKENS = SIGNED_IN
+
+
 def manager_required(view):
-    return login_required(password_current(permission_required("accounts.manage_users", raise_exception=True)(view)))
+    return page(MANAGE_USERS)(password_current(view))
 
 
 # ---------------------------------------------------------------- login, logout, password
 
 
+@page(PUBLIC)
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -104,6 +111,7 @@ def login_view(request):
     return render(request, "accounts/login.html", {"form": form, "error": error, "next": next_url})
 
 
+@page(SIGNED_IN)
 @require_POST
 def logout_view(request):
     logout(request)
@@ -117,8 +125,8 @@ def _expiry_reason(user: User) -> str:
         "days": settings.SHEBAO_PASSWORD_MAX_AGE_DAYS}
 
 
+@page(SIGNED_IN)
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
-@login_required
 def password_change_view(request):
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -250,7 +258,7 @@ def user_unlock_view(request, pk: int):
 # ---------------------------------------------------------------- API tokens
 
 
-@login_required
+@page(OWN_TOKENS)
 @password_current
 def token_list(request):
     form = TokenCreateForm(request.POST or None)
@@ -271,8 +279,8 @@ def token_list(request):
     return response
 
 
+@page(OWN_TOKENS)
 @require_POST
-@login_required
 @password_current
 def token_revoke(request, pk: int):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)

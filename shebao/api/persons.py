@@ -7,7 +7,7 @@ from typing import Literal
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
+from shebao.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_of
 from shebao.api.permissions import require
 from shebao.api.schemas import (
     BankAccountChangeOut,
@@ -20,6 +20,7 @@ from shebao.api.schemas import (
     PersonUpdateIn,
 )
 from shebao.registry.models import Bank, Region
+from shebao.registry.rules import ADD, CHANGE, CHANGE_ACCOUNT, VIEW
 from shebao.registry.selectors import person_get, person_search, persons_visible
 from shebao.registry.services import bank_account_set, person_create, person_update
 
@@ -36,8 +37,8 @@ def _region(region_id: int | None, level: str, label: str) -> Region | None:
 
 
 @router.get("/search", response=list[PersonItem], summary="按身份证号、尾号、姓名或拼音首字母查找")
-def persons_search(request, q: str, limit: int = Query(20, ge=1, le=200)):
-    require(request, "registry.view_person")
+def persons_search(request, q: str, limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE)):
+    require(request, VIEW)
     return list(person_search(user=request.auth, q=q, limit=limit))
 
 
@@ -48,9 +49,11 @@ def persons_list(
     community: int | None = None,
     sex: Literal["M", "F"] | None = None,
     page: int = Query(1, ge=1),
-    page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=200),
+    page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+    limit: int | None = Query(None, ge=1, le=MAX_PAGE_SIZE, description="每页条数（同 page_size，优先）"),
 ):
-    require(request, "registry.view_person")
+    """Within the caller's towns, by name; ``limit`` (or ``page_size``) persons a page, at most 200."""
+    require(request, VIEW)
     qs = persons_visible(request.auth).order_by("name", "id")
     if town is not None:
         qs = qs.filter(town_id=town)
@@ -58,12 +61,12 @@ def persons_list(
         qs = qs.filter(community_id=community)
     if sex:
         qs = qs.filter(sex=sex)
-    return page_of(qs, page=page, page_size=page_size)
+    return page_of(qs, page=page, page_size=limit or page_size)
 
 
 @router.post("", response={201: PersonDetail}, summary="新增人员")
 def persons_create(request, payload: PersonCreateIn):
-    require(request, "registry.add_person")
+    require(request, ADD)
     data = payload.dict()
     town = _region(data.pop("town_id"), Region.Level.TOWN, "镇街道")
     community = _region(data.pop("community_id"), Region.Level.COMMUNITY, "村社区")
@@ -76,13 +79,13 @@ def persons_create(request, payload: PersonCreateIn):
 
 @router.get("/{int:person_id}", response=PersonDetail, summary="人员详情")
 def persons_detail(request, person_id: int):
-    require(request, "registry.view_person")
+    require(request, VIEW)
     return person_get(user=request.auth, pk=person_id)
 
 
 @router.patch("/{int:person_id}", response=PersonDetail, summary="修改人员信息（须填写原因）")
 def persons_update(request, person_id: int, payload: PersonUpdateIn):
-    require(request, "registry.change_person")
+    require(request, CHANGE)
     person = person_get(user=request.auth, pk=person_id)
     changes = payload.dict(exclude_unset=True)
     reason = changes.pop("reason", "").strip()
@@ -102,7 +105,7 @@ def persons_update(request, person_id: int, payload: PersonUpdateIn):
 
 @router.get("/{int:person_id}/bank-accounts", response=list[BankAccountOut], summary="支付账户（含历史）")
 def bank_accounts_list(request, person_id: int):
-    require(request, "registry.view_person")
+    require(request, VIEW)
     person = person_get(user=request.auth, pk=person_id)
     return list(person.bank_accounts.order_by("-valid_from", "-id"))
 
@@ -112,7 +115,7 @@ def bank_accounts_list(request, person_id: int):
     summary="设置当前支付账户（Luhn 校验不通过只提示）",
 )
 def bank_accounts_set(request, person_id: int, payload: BankAccountIn):
-    require(request, "registry.change_bankaccount")
+    require(request, CHANGE_ACCOUNT)
     person = person_get(user=request.auth, pk=person_id)
     if payload.bank not in Bank.values:
         raise HttpError(400, f"未知的开户银行代码 {payload.bank}（可选：{'、'.join(Bank.values)}）")

@@ -8,6 +8,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Reverse, Upper
 from django.http import Http404
 
+from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.registry.models import BankAccount, Payee, Person, Region
 
@@ -16,13 +17,10 @@ LETTERS = re.compile(r"^[A-Za-z]{1,20}$")
 
 
 def persons_visible(user) -> QuerySet[Person]:
-    """The persons the user may see: everyone for centre staff (全市范围), else their towns only."""
-    qs = Person.objects.select_related("town", "community")
-    if not user.is_authenticated:
-        return qs.none()
-    if user.all_regions or user.is_superuser:
-        return qs
-    return qs.filter(town_id__in=user.regions.values("id"))
+    """The persons the user may see: everyone for centre staff (全市范围), else their towns only (none for
+    an anonymous or inactive user). Which pages may list them at all is the caller's rule
+    (``registry.view_person``)."""
+    return policy.scope_town(Person.objects.select_related("town", "community"), user)
 
 
 def person_get(*, user, pk: int) -> Person:
@@ -68,9 +66,7 @@ def towns() -> QuerySet[Region]:
 
 
 def towns_visible(user) -> QuerySet[Region]:
-    if user.all_regions or user.is_superuser:
-        return towns()
-    return towns().filter(id__in=user.regions.values("id"))
+    return policy.scope_town(towns(), user, "id")
 
 
 def payees_current(*, q: str = "") -> QuerySet[Payee]:

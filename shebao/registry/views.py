@@ -5,7 +5,6 @@ is a 404, the same as missing)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from shebao.common.models import AuditEvent
 from shebao.common.views import audit_rows
 from shebao.registry.forms import BankAccountForm, PersonCreateForm, PersonEditForm
 from shebao.registry.models import Person, Region
+from shebao.registry.rules import ADD, CHANGE, CHANGE_ACCOUNT, FORM_REGIONS, VIEW
 from shebao.registry.selectors import (
     ID_FRAGMENT,
     person_get,
@@ -28,6 +28,7 @@ from shebao.registry.selectors import (
 )
 from shebao.registry.services import RegistryError, bank_account_set, person_create, person_update
 from shebao.web import person_sections
+from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
 
 SUGGEST_LIMIT = 8
@@ -83,7 +84,7 @@ def _exact_match(user, q: str) -> Person | None:
     return found[0] if len(found) == 1 else None
 
 
-@login_required
+@page(VIEW)
 def person_list(request):
     q = (request.GET.get("q") or "").strip()
     if request.GET.get("go") and q:
@@ -97,7 +98,7 @@ def person_list(request):
     })
 
 
-@login_required
+@page(VIEW)
 @require_GET
 def person_suggest(request):
     """The live results under a search box (htmx): the first few matches and a link to all."""
@@ -118,7 +119,7 @@ def person_suggest(request):
     })
 
 
-@login_required
+@page(VIEW)
 def person_detail(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     accounts = person.bank_accounts.order_by(F("valid_to").desc(nulls_first=True), "-valid_from", "-id")
@@ -140,8 +141,7 @@ def _form_error(form, exc: RegistryError) -> None:
     form.add_error(None, str(exc))
 
 
-@login_required
-@permission_required("registry.add_person", raise_exception=True)
+@page(ADD)
 def person_create_view(request):
     form = PersonCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -158,8 +158,7 @@ def person_create_view(request):
     })
 
 
-@login_required
-@permission_required("registry.change_person", raise_exception=True)
+@page(CHANGE)
 def person_edit_view(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     form = PersonEditForm(request.POST or None, user=request.user, initial=PersonEditForm.initial_for(person))
@@ -183,8 +182,7 @@ def person_edit_view(request, pk: int):
     })
 
 
-@login_required
-@permission_required("registry.change_bankaccount", raise_exception=True)
+@page(CHANGE_ACCOUNT)
 def person_account_view(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     form = BankAccountForm(request.POST or None, initial={"holder_name": person.name})
@@ -206,7 +204,7 @@ def person_account_view(request, pk: int):
     })
 
 
-@login_required
+@page(FORM_REGIONS)
 @require_GET
 def communities(request):
     """<option>s of the communities of one town, for the person form (htmx)."""

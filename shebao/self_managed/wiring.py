@@ -43,6 +43,6 @@ def connect() -> None:
                      ("zg.raise", "self_managed:raise"), ("zg.query", "self_managed:query"),
                      ("zg.roster", "self_managed:roster"), ("zg.flex", "self_managed:flex")]:
         if menu.find_entry(key) is not None:
-            menu.set_url(key, url, perm=VIEW)
+            menu.set_url(key, url, perm=VIEW, scheme="ZG")
     person_sections.register(person_section)
     work.register(suspended_work)

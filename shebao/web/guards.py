@@ -35,6 +35,7 @@ def page(rule: Rule, *, scheme_kwarg: str | None = None):
             return view(request, *args, **kwargs)
 
         wrapped.policy = rule
+        wrapped.policy_scheme_kwarg = scheme_kwarg
         return wrapped
 
     return decorator
@@ -51,5 +52,6 @@ def guard(check: Callable[[object], bool]):
             if not check(request.user):
                 raise PermissionDenied(gettext(policy.NO_RIGHT))
             return view(request, *args, **kwargs)
+        wrapped.guard_check = check  # read by the menu until the view moves to ``page``
         return wrapped
     return decorator

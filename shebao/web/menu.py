@@ -8,17 +8,26 @@ Later apps fill in their pages from ``AppConfig.ready()``::
     menu.add_entry("zg", "zg.overpaid", _("多发追回"), url_name="self_managed:overpaid",
                    perm="self_managed.view_overpayment", order=75)      # a new entry
 
-``build_menu(request)`` gives what the templates draw: only the entries the user may see (``perm``),
-each URL reversed (an entry whose URL name does not resolve falls back to its 建设中 page, so a
-missing view never breaks the menu), and the active group/entry found from the request path.
+``build_menu(request)`` gives what the templates draw: only the entries the user may open, each URL
+reversed (an entry whose URL name does not resolve falls back to its 建设中 page, so a missing view
+never breaks the menu), and the active group/entry found from the request path.
+
+Whether an entry is shown is asked of the policy layer (``shebao.common.policy``), never decided here:
+the entry's own rule (``rule``, or ``perm`` with ``scheme``: an NB-only clerk does not see 自管人员
+entries) AND the rule of the page it leads to (``view.policy``, put there by ``web.guards.page``), so a
+menu never offers a link that answers 403. An entry registered with neither is a 建设中 page, open to
+anyone signed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.translation import gettext_lazy as _
+
+from shebao.common import policy
+from shebao.common.policy import SIGNED_IN, Rule
 
 
 @dataclass
@@ -30,6 +39,16 @@ class MenuEntry:
     perm: str | None = None  # shown only to users with this permission
     order: int = 100
     note: str = ""  # what the page will do; shown on the 建设中 page
+    scheme: str | None = None  # the scheme the entry works in ("ZG", "NB"): hidden from users without it
+    rule: Rule | None = None  # instead of perm: the entry's whole rule
+
+    def own_rule(self) -> Rule:
+        """The entry's own rule (the page's is checked besides, see ``entry_visible``)."""
+        if self.rule is not None:
+            return self.rule
+        if self.perm:
+            return Rule(perms=(self.perm,), scheme=self.scheme)
+        return SIGNED_IN
 
 
 @dataclass
@@ -75,18 +94,21 @@ def add_group(key: str, label, *, order: int, number: str = "") -> MenuGroup:
 
 
 def add_entry(group_key: str, key: str, label, *, url_name: str | None = None, url_kwargs: dict | None = None,
-              perm: str | None = None, order: int | None = None, note: str = "") -> MenuEntry:
+              perm: str | None = None, order: int | None = None, note: str = "", scheme: str | None = None,
+              rule: Rule | None = None) -> MenuEntry:
     group = _GROUPS[group_key]
     if find_entry(key) is not None:
         raise ValueError(f"menu entry {key!r} already exists")
     entry = MenuEntry(key=key, label=label, url_name=url_name, url_kwargs=url_kwargs or {}, perm=perm,
-                      order=order if order is not None else (len(group.entries) + 1) * 10, note=note)
+                      order=order if order is not None else (len(group.entries) + 1) * 10, note=note,
+                      scheme=scheme, rule=rule)
     group.entries.append(entry)
     group.entries.sort(key=lambda e: e.order)
     return entry
 
 
-def set_url(key: str, url_name: str, *, perm: str | None = None, url_kwargs: dict | None = None) -> MenuEntry:
+def set_url(key: str, url_name: str, *, perm: str | None = None, url_kwargs: dict | None = None,
+            scheme: str | None = None, rule: Rule | None = None) -> MenuEntry:
     """Point an existing (建设中) entry at its real page."""
     entry = find_entry(key)
     if entry is None:
@@ -95,6 +117,10 @@ def set_url(key: str, url_name: str, *, perm: str | None = None, url_kwargs: dic
     entry.url_kwargs = url_kwargs or {}
     if perm is not None:
         entry.perm = perm
+    if scheme is not None:
+        entry.scheme = scheme
+    if rule is not None:
+        entry.rule = rule
     return entry
 
 
@@ -128,6 +154,32 @@ def entry_url(entry: MenuEntry) -> tuple[str, bool]:
     return wip_url(entry.key), False
 
 
+def _page_allows(user, url: str, entry: MenuEntry) -> bool:
+    """Whether the page at ``url`` lets ``user`` in: its ``page`` rule (in the entry's scheme, or the
+    scheme its URL names), or the check of a page still on the deprecated ``guard``."""
+    try:
+        view = resolve(url.split("?")[0]).func
+    except Resolver404:
+        return True
+    rule = getattr(view, "policy", None)
+    if rule is not None:
+        kwarg = getattr(view, "policy_scheme_kwarg", None)
+        scheme = entry.scheme or (entry.url_kwargs.get(kwarg) if kwarg else None)
+        return policy.allows(user, rule, scheme=scheme)
+    check = getattr(view, "guard_check", None)
+    if check is not None:
+        return bool(check(user))
+    return True
+
+
+def entry_visible(user, entry: MenuEntry) -> bool:
+    """Shown only when the policy lets ``user`` open it: the entry's own rule and its page's rule."""
+    if not policy.allows(user, entry.own_rule(), scheme=entry.scheme):
+        return False
+    url, built = entry_url(entry)
+    return not built or _page_allows(user, url, entry)
+
+
 def build_menu(request) -> list[ResolvedGroup]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -138,7 +190,7 @@ def build_menu(request) -> list[ResolvedGroup]:
     for group in groups():
         entries = []
         for entry in group.entries:
-            if entry.perm and not user.has_perm(entry.perm):
+            if not entry_visible(user, entry):
                 continue
             url, built = entry_url(entry)
             resolved = ResolvedEntry(key=entry.key, label=entry.label, url=url, built=built)
@@ -260,10 +312,15 @@ def _seed() -> None:
             ("security", _("安全"), ""),
         ]),
     ]
+    # the scheme of the entries that work in one (the scheme's own apps say it again when they register
+    # their pages); 月度结算, 报盘, 零星发放 and 统计 serve every scheme
+    one_scheme = {"shgl": "ZG", "nb": "NB"}
+    zg_own = {"persons", "benefits", "raise", "query", "roster", "flex"}
     for order, (gkey, number, label, entries) in enumerate(subsystems, start=1):
         add_group(gkey, label, order=order * 10, number=number)
         for eorder, (ekey, elabel, note) in enumerate(entries, start=1):
-            add_entry(gkey, f"{gkey}.{ekey}", elabel, order=eorder * 10, note=note)
+            scheme = one_scheme.get(gkey) or ("ZG" if gkey == "zg" and ekey in zg_own else None)
+            add_entry(gkey, f"{gkey}.{ekey}", elabel, order=eorder * 10, note=note, scheme=scheme)
 
     add_group("admin", _("系统管理"), order=1000)
     add_entry("admin", "admin.users", _("用户管理"), url_name="accounts:user_list",

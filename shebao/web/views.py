@@ -1,13 +1,14 @@
 import datetime as dt
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shebao.common.policy import SIGNED_IN
 from shebao.web import menu, work
 from shebao.web.context import user_scope_label
+from shebao.web.guards import page
 
 
 def _greeting(now: dt.datetime) -> str:
@@ -23,7 +24,7 @@ def _greeting(now: dt.datetime) -> str:
     return _("晚上好")
 
 
-@login_required
+@page(SIGNED_IN)
 def home(request):
     user = request.user
     return render(request, "web/home.html", {
@@ -36,14 +37,14 @@ def home(request):
     })
 
 
-@login_required
+@page(SIGNED_IN)
 def wip(request, key: str):
     """The one honest page for menu entries whose page is not built yet."""
     entry = menu.find_entry(key)
     group = menu.find_group_of(key)
     if entry is None or group is None:
         raise Http404(_("没有这个菜单项"))
-    if entry.perm and not request.user.has_perm(entry.perm):
+    if not menu.entry_visible(request.user, entry):  # an entry the menu hides does not exist for this user
         raise Http404(_("没有这个菜单项"))
     url, built = menu.entry_url(entry)
     return render(request, "web/wip.html", {

@@ -172,3 +172,28 @@ def run_page_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> lis
         if got != want:
             problems.append(f"{entry.id} as {ident.name}: expected {want}, got {got}")
     return problems
+
+
+def run_api_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> list[str]:
+    """``run_page_row`` for an API operation (``"api METHOD /api/v1/…"``): the path's ``{name}`` filled
+    from ``args(world)``, the query from ``query``, the body (JSON) from ``data(world)``; signed in by the
+    session, as the web UI calls it (anonymous → 401 → ``login``)."""
+    import json
+
+    _api, method, path = entry.name.split(" ", 2)
+    url = path.format(**(entry.args(world) if entry.args else {}))
+    problems = []
+    for ident in identities:
+        client = client_for(users, ident)
+        body = json.dumps(entry.data(world)) if entry.data else None
+        if method == "GET":
+            response = client.get(url, entry.query)
+        else:
+            response = client.generic(method, url, body or "{}", content_type="application/json")
+        got = classify_page(response)
+        if got == "ok" and response.status_code >= 400 and response.status_code not in entry.allowed_status:
+            got = f"status {response.status_code}"
+        want = expected(ident, entry)
+        if got != want:
+            problems.append(f"{entry.id} as {ident.name}: expected {want}, got {got} ({response.content[:200]!r})")
+    return problems

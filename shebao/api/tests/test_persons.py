@@ -221,3 +221,40 @@ def test_malformed_request_is_422_with_a_chinese_detail(clerk_all):
     response = client.post("/api/v1/persons", {"name": "缺身份证号"}, content_type="application/json")
     assert response.status_code == 422
     assert "id_number" in response.json()["detail"]
+
+
+def test_list_honours_limit_up_to_the_maximum(clerk_all):
+    for i in range(3):
+        make_person(name=f"限{i}", town_name="浒山街道")
+    client = logged_in(clerk_all)
+    data = client.get("/api/v1/persons?limit=2").json()
+    assert data["count"] == 3 and data["page_size"] == 2
+    assert [p["name"] for p in data["items"]] == ["限0", "限1"]
+    assert [p["name"] for p in client.get("/api/v1/persons?limit=2&page=2").json()["items"]] == ["限2"]
+    # limit wins over page_size; beyond the maximum (200) it is refused, not silently cut
+    assert client.get("/api/v1/persons?limit=1&page_size=50").json()["page_size"] == 1
+    too_many = client.get("/api/v1/persons?limit=201")
+    assert too_many.status_code == 422 and too_many.json()["detail"].startswith("请求数据有误：limit")
+    assert client.get("/api/v1/persons?limit=0").status_code == 422
+
+
+def test_town_clerk_cannot_set_another_towns_account(clerk_hushan):
+    person = make_person(town_name="附海镇")
+    before = BankAccount.objects.count(), AuditEvent.objects.count()
+    response = logged_in(clerk_hushan).post(
+        f"/api/v1/persons/{person.pk}/bank-accounts",
+        {"bank": "ICBC", "account_number": "6222020000000000001", "holder_name": "张三", "reason": "x"},
+        content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "人员不存在或不在您的管辖范围内"}
+    assert (BankAccount.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_no_role_is_403_on_every_persons_route():
+    user = make_user("nobody_api", roles=(), all_regions=True)
+    person = make_person(town_name="浒山街道")
+    client = logged_in(user)
+    for url in ("/api/v1/persons", "/api/v1/persons/search?q=张", f"/api/v1/persons/{person.pk}",
+                f"/api/v1/persons/{person.pk}/bank-accounts"):
+        response = client.get(url)
+        assert response.status_code == 403 and response.json() == {"detail": "您没有查看人员信息的权限"}, url

@@ -294,3 +294,26 @@ def test_sys_admin_without_region_sees_nobody(client, person):
     assert not user.user_permissions.filter(codename="view_sensitive").exists()
     assert Permission.objects.filter(codename="view_sensitive").exists()
     assert client.get(reverse("registry:person_detail", args=[person.pk])).status_code == 404
+
+
+def test_no_role_reads_no_person_page_nor_export(client, person):
+    """A signed-in user with no role: every person page, the suggest box and the export answer 403 with
+    the reason (the finding: /persons/ listed and exported everyone to such a user)."""
+    login(client, roles=[], all_regions=True)
+    urls = [reverse("registry:person_list"), reverse("registry:person_list") + "?export=xlsx",
+            reverse("registry:person_suggest") + "?q=王", reverse("registry:person_detail", args=[person.pk]),
+            reverse("registry:person_create"), reverse("registry:person_edit", args=[person.pk]),
+            reverse("registry:person_account", args=[person.pk]),
+            reverse("registry:communities") + f"?town={town('浒山街道').pk}"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "您没有此功能的权限" in response.content.decode(), url
+        assert "王小明" not in response.content.decode()
+
+
+def test_town_clerk_export_holds_only_own_towns(client, person, other_town_person):
+    login(client, towns=["浒山街道"])
+    body = b"".join(client.get(reverse("registry:person_list") + "?export=xlsx").streaming_content)
+    rows = list(openpyxl.load_workbook(io.BytesIO(body), read_only=True).active.iter_rows(values_only=True))
+    assert [r[0] for r in rows[1:]] == ["王小明"]

@@ -2,8 +2,13 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from shebao.accounts.cli import command_rule
 from shebao.accounts.management.commands._password import read_password
 from shebao.accounts.services import AccountError, roles_sync, system_setup
+from shebao.common.policy import CONSOLE
+
+# the installer at the server's console creates the first administrator (refused once one exists)
+command_rule("setup", CONSOLE)
 
 
 class Command(BaseCommand):

@@ -2,8 +2,15 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from shebao.accounts.cli import command_rule
 from shebao.accounts.models import ApiToken, User
 from shebao.accounts.services import AccountError, api_token_create, api_token_revoke
+from shebao.common.policy import CONSOLE
+
+# the operator at the server's console issues, lists and revokes tokens for a named user (no --as: the
+# token carries that user's own rights, no more); staff manage their own on the 「API 令牌」 page
+for _sub in ("create", "list", "revoke"):
+    command_rule(f"token {_sub}", CONSOLE)
 
 
 class Command(BaseCommand):

@@ -3,11 +3,18 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from shebao.accounts.cli import command_rule
 from shebao.accounts.management.commands._password import read_password
 from shebao.accounts.models import Role, User
 from shebao.accounts.selectors import user_is_locked, users_list
 from shebao.accounts.services import SCHEME_CODES, AccountError, user_create, user_unlock
+from shebao.common.policy import CONSOLE
 from shebao.registry.models import Region
+
+# the operator at the server's console (installation, scripts); --by names the 系统管理员 written into the
+# audit trail and must hold 管理用户. In the UI the same acts need accounts.manage_users.
+for _sub in ("create", "list", "unlock"):
+    command_rule(f"user {_sub}", CONSOLE)
 
 
 def _split(value: str | None) -> list[str]:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from shebao.accounts.cli import command_rule
+from shebao.common.policy import CONSOLE
 from shebao.demo.runner import DEFAULT_SEED, DemoError, demo_load, demo_users_ensure
 from shebao.demo.steps import SCALES
+
+# the operator at the console of a demonstration machine (refuses to reset real data)
+command_rule("demo", CONSOLE)
 
 
 class Command(BaseCommand):

@@ -49,6 +49,16 @@
     }
   });
 
+  // A list's filter bar (web/partials/table.html, <form data-filter-form>) reloads its results when a
+  // select or date changes; the search box reloads on input instead (its "change" on leaving the box
+  // would ask again). An event of our own rather than an htmx trigger filter: those are evaluated as
+  // script, which the Content-Security-Policy forbids.
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    var form = el.closest && el.closest("form[data-filter-form]");
+    if (form && el.type !== "search") form.dispatchEvent(new Event("filter-change"));
+  });
+
   // <button data-confirm="…"> asks before it submits.
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest && ev.target.closest("[data-confirm]");
