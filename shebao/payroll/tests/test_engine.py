@@ -223,6 +223,10 @@ def test_annual_run_from_the_scheme_rule_once_per_year_exported_and_returned(tb_
     eb = enrollment_create(person=b, scheme=tb, start_month="2026-01", user=clerk, items={"basic": "80.00"})
     adjustment_create(enrollment=eb, kind="deduction", total="500.00", monthly_cap="300.00", reason="多发追回",
                       user=clerk)
+    from django.contrib.auth.models import Permission
+
+    # the command checks its --as user's rule: computing is a clerk's act (payroll.compute_run)
+    clerk.user_permissions.add(Permission.objects.get(content_type__app_label="payroll", codename="compute_run"))
     out = StringIO()
     call_command("payroll", "compute", "--scheme", "TB", "--period", "2026", "--kind", "annual", "--as",
                  clerk.username, "--json", stdout=out)
