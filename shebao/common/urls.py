@@ -7,3 +7,7 @@ urlpatterns = [
     path("<int:pk>/", views_jobs.job_detail, name="detail"),
     path("<int:pk>/progress/", views_jobs.job_progress, name="progress"),
 ]
+
+from shebao.common import views_periodic  # noqa: E402
+
+urlpatterns += [path("periodic/", views_periodic.schedule_list, name="periodic")]
