@@ -161,10 +161,11 @@ class PickupResult:
         return text + ("；" + "；".join(self.failed) if self.failed else "")
 
 
-def bank_returns_pick_up(*, channel: BankChannel | None = None, settle: float = SETTLE_SECONDS) -> PickupResult:
+def bank_returns_pick_up(*, channel: BankChannel | None = None, settle: float | None = None) -> PickupResult:
     """Pick up the return files waiting in every active channel (or in ``channel``) — see the module
     docstring. Each file is imported in its own transaction; a channel that cannot be reached is logged
-    and reported, the others go on."""
+    and reported, the others go on. ``settle``: seconds a file must be unchanged (``SETTLE_SECONDS``)."""
+    settle = SETTLE_SECONDS if settle is None else settle
     result = PickupResult()
     channels = [channel] if channel is not None else list(
         BankChannel.objects.filter(active=True).select_related("import_user").order_by("bank"))

@@ -89,12 +89,16 @@ def _register_with_worker(name: str, cron: str) -> None:
     from procrastinate.contrib.django import app
 
     def run_scheduled(timestamp: int) -> None:
-        # the worker runs sync tasks in threads: fresh connections around each run
-        close_old_connections()
+        # the worker runs sync tasks in threads: fresh connections around each run (never inside a
+        # caller's transaction, e.g. a test calling the task directly)
+        fresh = not connection.in_atomic_block
+        if fresh:
+            close_old_connections()
         try:
             periodic_run(name, trigger=PeriodicRun.Trigger.SCHEDULE)
         finally:
-            close_old_connections()
+            if fresh:
+                close_old_connections()
 
     run_scheduled.__name__ = run_scheduled.__qualname__ = f"periodic_{name}"
     task = app.task(name=task_name(name), pass_context=False)(run_scheduled)
