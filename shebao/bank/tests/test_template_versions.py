@@ -123,3 +123,27 @@ def test_template_pages_preview_then_save(client, clerk, reviewer, run):
     assert 'id="versions-table"' in page and "改名" in page
     client.force_login(clerk)
     assert client.get(url).status_code == 403
+
+
+def test_migration_gives_each_file_the_version_of_its_own_definition(run, clerk, reviewer):
+    """bank migration 0005 on a database of files written before versions: each distinct definition a
+    file was written with becomes a version, in order of first use, the current definition last."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("shebao.bank.migrations.0005_template_versions")
+    standard = BankTemplate.objects.get(code="standard")
+    [abc, icbc] = bank_export(runs=[run], template=standard, user=clerk, on=ON)
+    old = dict(standard.definition)
+    BankFile.objects.filter(pk=icbc.pk).update(definition={**old, "delimiter": ";"})  # written before an edit
+    BankTemplate.objects.filter(pk=standard.pk).update(definition={**old, "delimiter": ","}, version=1)
+    BankFile.objects.update(template_version=None)
+    BankTemplateVersion.objects.all().delete()
+    migration.versions_from_files(apps, None)
+    got = {v.version: v.definition["delimiter"] for v in BankTemplateVersion.objects.filter(template=standard)}
+    assert got == {1: "|", 2: ";", 3: ","}
+    assert BankTemplate.objects.get(pk=standard.pk).version == 3
+    assert BankFile.objects.get(pk=abc.pk).template_version.version == 1
+    assert BankFile.objects.get(pk=icbc.pk).template_version.version == 2
+    assert {t.code: t.version for t in BankTemplate.objects.exclude(pk=standard.pk)} == {"fixed_fen": 1, "xlsx": 1}
