@@ -21,8 +21,8 @@ from django.db import transaction
 
 from shebao.bank.formats import BankFileError
 from shebao.bank.models import BankChannel, BankFile, BankTransfer, ReturnFile
-from shebao.bank.services import BankError, _read_content, bank_return_check, bank_return_import
-from shebao.bank.transport import TransportError, open_transport
+from shebao.bank.services import BankError, _find_bank_file, _read_content, bank_return_import
+from shebao.bank.transport import TransportError, channel_problems, open_transport
 from shebao.common.audit import audit_record, snapshot
 from shebao.common.policy import check, rule
 
@@ -70,6 +70,11 @@ def bank_channel_save(*, user, bank: str, kind: str, out_dir: str, in_dir: str, 
             check(import_user, IMPORT_RULE)
         except PermissionDenied as exc:
             raise BankError(f"导入身份 {import_user.get_username()}：{exc}") from None
+    probe = BankChannel(kind=kind, out_dir=out_dir.strip(), in_dir=in_dir.strip(), key_path=key_path.strip(),
+                        password_file=password_file.strip(), password_env=password_env.strip())
+    problems = channel_problems(probe)
+    if problems:
+        raise BankError("；".join(problems))
     values = {"kind": kind, "active": active, "out_dir": out_dir.strip(), "in_dir": in_dir.strip(),
               "host": host.strip(), "port": port, "username": username.strip(), "key_path": key_path.strip(),
               "password_env": password_env.strip(), "password_file": password_file.strip(),
@@ -218,9 +223,9 @@ def _take(ch: BankChannel, transport, name: str, result: PickupResult) -> None:
         transport.park(name, "imported")
         return
     try:
-        checked = bank_return_check(data=data)
-        if checked.bank_file.bank != ch.bank:
-            raise BankFileError([(None, f"批次 {checked.bank_file.batch_no} 是 {checked.bank_file.bank} 的报盘文件，"
+        answered = _find_bank_file(data, None)  # the batch its summary line claims (the import checks all)
+        if answered.bank != ch.bank:
+            raise BankFileError([(None, f"批次 {answered.batch_no} 是 {answered.bank} 的报盘文件，"
                                         f"不是本通道（{ch.bank}）的")], "回盘文件被拒绝")
         imported = bank_return_import(data=data, filename=name, user=ch.import_user)
     except (BankFileError, BankError) as exc:

@@ -43,6 +43,38 @@ def fingerprint(key_bytes: bytes) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(key_bytes).digest()).decode("ascii").rstrip("=")
 
 
+SECRET_ENV_PREFIX = "SHEBAO_BANK_"
+
+
+def _inside(path: str, root) -> bool:
+    """``path`` (symbolic links resolved) lies under ``root``."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(root).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def channel_problems(channel) -> list[str]:
+    """What makes a channel's configuration unsafe to use: a folder outside the shares root, a secret
+    file outside the secrets folder, a password variable not named ``SHEBAO_BANK_…`` (settings
+    ``SHEBAO_BANK_SHARES`` / ``SHEBAO_BANK_SECRETS``). Checked when saving and again when connecting."""
+    from django.conf import settings
+
+    out = []
+    if channel.kind == "folder":
+        for label, path in (("报盘发送目录", channel.out_dir), ("回盘接收目录", channel.in_dir)):
+            if not _inside(path, settings.SHEBAO_BANK_SHARES):
+                out.append(f"{label} {path} 不在银行共享目录 {settings.SHEBAO_BANK_SHARES} 之下")
+    else:
+        for label, path in (("私钥文件", channel.key_path), ("口令文件", channel.password_file)):
+            if path and not _inside(path, settings.SHEBAO_BANK_SECRETS):
+                out.append(f"{label} {path} 不在银行密钥目录 {settings.SHEBAO_BANK_SECRETS} 之下")
+        if channel.password_env and not (channel.password_env.startswith(SECRET_ENV_PREFIX)
+                                         and len(channel.password_env) > len(SECRET_ENV_PREFIX)):
+            out.append(f"口令环境变量须以 {SECRET_ENV_PREFIX} 开头，如 {SECRET_ENV_PREFIX}ICBC_PASSWORD")
+    return out
+
+
 def channel_secret(channel) -> str | None:
     """The SFTP password or key passphrase of a channel, from its environment variable or secret file."""
     if channel.password_env:
@@ -234,6 +266,9 @@ def _free_name(name: str, taken) -> str:
 
 def open_transport(channel):
     """The transport of a ``BankChannel`` (connected, for SFTP). ``TransportError`` when it cannot be."""
+    problems = channel_problems(channel)
+    if problems:
+        raise TransportError("传输通道设置不安全，未连接：" + "；".join(problems))
     if channel.kind == "folder":
         return FolderTransport(out_dir=channel.out_dir, in_dir=channel.in_dir)
     return SftpTransport(host=channel.host, port=channel.port, username=channel.username,

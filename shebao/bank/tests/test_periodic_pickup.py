@@ -16,6 +16,11 @@ from .helpers import bank_answer
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def roots(settings, tmp_path):
+    settings.SHEBAO_BANK_SHARES = tmp_path
+
+
 def test_registered_with_the_worker():
     assert schedules()["bank_return_pickup"].cron == PICKUP_CRON
     periodic_task = app.periodic_registry.periodic_tasks[(task_name("bank_return_pickup"), "bank_return_pickup")]

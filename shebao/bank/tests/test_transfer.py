@@ -23,6 +23,13 @@ pytestmark = pytest.mark.django_db
 OUT = BankTransfer.Outcome
 
 
+@pytest.fixture(autouse=True)
+def roots(settings, tmp_path):
+    """The shares and secrets roots a channel must stay within: this test's folder."""
+    settings.SHEBAO_BANK_SHARES = tmp_path
+    settings.SHEBAO_BANK_SECRETS = tmp_path
+
+
 @pytest.fixture
 def files(run, clerk):
     return {f.bank: f for f in bank_export(runs=[run], template=BankTemplate.objects.get(code="standard"),
@@ -152,9 +159,9 @@ def test_sftp_with_a_key_delivers_and_picks_up_once(tmp_path, files, reviewer, c
 def test_sftp_password_from_the_environment_and_a_pinned_host_key(tmp_path, files, reviewer, clerk, monkeypatch):
     root = tmp_path / "sftp"
     out, _ = _folders(root)
-    monkeypatch.setenv("SHEBAO_TEST_SFTP_PW", "s3cret!")
+    monkeypatch.setenv("SHEBAO_BANK_TEST_PW", "s3cret!")
     with SftpTestServer(root, username="bank", password="s3cret!") as server:
-        _sftp_channel(reviewer, clerk, server, password_env="SHEBAO_TEST_SFTP_PW",
+        _sftp_channel(reviewer, clerk, server, password_env="SHEBAO_BANK_TEST_PW",
                       fingerprint="SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
         icbc = files["ICBC"]
         with pytest.raises(BankError) as exc:
@@ -162,10 +169,10 @@ def test_sftp_password_from_the_environment_and_a_pinned_host_key(tmp_path, file
         assert "主机指纹" in str(exc.value) and "不符，已断开，未传输任何文件" in str(exc.value)
         assert "s3cret" not in str(exc.value) and not list(out.iterdir())
         assert BankTransfer.objects.get().outcome == OUT.FAILED
-        _sftp_channel(reviewer, clerk, server, password_env="SHEBAO_TEST_SFTP_PW")
+        _sftp_channel(reviewer, clerk, server, password_env="SHEBAO_BANK_TEST_PW")
         assert bank_file_deliver(bank_file=icbc, user=clerk).outcome == OUT.SENT
         assert (out / icbc.file_name).exists()
-        monkeypatch.delenv("SHEBAO_TEST_SFTP_PW")
+        monkeypatch.delenv("SHEBAO_BANK_TEST_PW")
         with pytest.raises(BankError) as exc:
             bank_file_deliver(bank_file=files["ABC"], user=clerk)
         assert "没有启用的传输通道" in str(exc.value)  # ABC has none; ICBC's secret is checked when used
@@ -230,3 +237,34 @@ def test_two_deliveries_at_once_send_the_file_once(tmp_path):
     assert outcomes.count("sent") == 1 and len(refused) == 1 and refused[0].endswith("发送，不能重复发送")
     assert BankTransfer.objects.filter(direction="out", outcome="sent").count() == 1
     assert len(os.listdir(out)) == 1
+
+
+def test_a_channel_cannot_reach_outside_its_roots(tmp_path, settings, files, reviewer, clerk):
+    settings.SHEBAO_BANK_SHARES = tmp_path / "shares"
+    settings.SHEBAO_BANK_SECRETS = tmp_path / "secrets"
+    inside = tmp_path / "shares" / "icbc"
+    out, inbox = _folders(inside)
+    cases = [
+        ({"kind": "folder", "out_dir": str(out), "in_dir": "/etc"}, "回盘接收目录 /etc 不在银行共享目录"),
+        ({"kind": "folder", "out_dir": str(inside / ".." / ".." / "x"), "in_dir": str(inbox)}, "报盘发送目录"),
+        ({"kind": "sftp", "host": "10.1.1.1", "username": "u", "out_dir": "/o", "in_dir": "/i",
+          "host_key_fingerprint": "SHA256:x", "password_env": "DATABASE_URL"}, "口令环境变量须以 SHEBAO_BANK_ 开头"),
+        ({"kind": "sftp", "host": "10.1.1.1", "username": "u", "out_dir": "/o", "in_dir": "/i",
+          "host_key_fingerprint": "SHA256:x", "password_file": "/etc/shadow"}, "口令文件 /etc/shadow 不在银行密钥目录"),
+    ]
+    for kw, message in cases:
+        with pytest.raises(BankError) as exc:
+            bank_channel_save(user=reviewer, bank="ICBC", import_user=clerk, **kw)
+        assert message in str(exc.value)
+    assert not BankChannel.objects.exists()
+    channel = bank_channel_save(user=reviewer, bank="ICBC", kind="folder", out_dir=str(out), in_dir=str(inbox),
+                                import_user=clerk)
+    BankChannel.objects.filter(pk=channel.pk).update(in_dir=str(tmp_path))  # changed behind the page's back
+    (tmp_path / "keep.txt").write_bytes(b"not a return")
+    result = bank_returns_pick_up(settle=0)
+    assert result.failed and "传输通道设置不安全，未连接" in result.failed[0]
+    assert (tmp_path / "keep.txt").exists() and not (tmp_path / "rejected").exists()
+    with pytest.raises(BankError) as exc:
+        bank_file_deliver(bank_file=files["ICBC"], user=clerk)
+    assert str(exc.value).startswith(f"报盘文件 {files['ICBC'].batch_no} 发送失败：传输通道设置不安全，未连接：")
+    assert not list(out.iterdir())
