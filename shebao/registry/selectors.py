@@ -8,6 +8,7 @@ import time
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Reverse, Upper
 from django.http import Http404
+from django.utils.translation import gettext, gettext_noop
 
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.registry.models import Bank, BankAccount, Person, Region
@@ -77,18 +78,25 @@ def towns_visible(user) -> QuerySet[Region]:
 # --------------------------------------------------------------------------------------------------
 # 开户银行 (the banks table)
 
+# The seeded banks' names stay messages of the catalogue, so the English pages keep their English names;
+# a bank added later shows its name as entered (``gettext`` of an unknown message is the message).
+SEEDED_BANK_NAMES = (gettext_noop("中国工商银行"), gettext_noop("中国农业银行"), gettext_noop("中国银行"),
+                     gettext_noop("中国建设银行"), gettext_noop("交通银行"), gettext_noop("中国邮政储蓄银行"),
+                     gettext_noop("宁波银行"), gettext_noop("慈溪农商银行"))
+
 _LABELS_TTL = 30.0  # seconds a process keeps the code → name map (a rename shows everywhere within it)
 _labels_cache: tuple[float, dict[str, str]] | None = None
 
 
 def bank_labels() -> dict[str, str]:
-    """Every bank's code → name, inactive ones too (old accounts and files still name them). Kept for
-    a few seconds per process: list pages call it per cell; ``bank_labels_forget`` drops it at once."""
+    """Every bank's code → name (in the page's language), inactive ones too (old accounts and files
+    still name them). The table is kept for a few seconds per process: list pages call it per cell;
+    ``bank_labels_forget`` drops it at once."""
     global _labels_cache
     now = time.monotonic()
     if _labels_cache is None or now - _labels_cache[0] > _LABELS_TTL:
         _labels_cache = (now, dict(Bank.objects.order_by("sort", "code").values_list("code", "name")))
-    return _labels_cache[1]
+    return {code: gettext(name) for code, name in _labels_cache[1].items()}
 
 
 def bank_labels_forget() -> None:
@@ -106,7 +114,7 @@ def bank_choices(request=None, *, include_inactive: bool = False) -> list[tuple[
     qs = Bank.objects.order_by("sort", "code")
     if not include_inactive:
         qs = qs.filter(active=True)
-    return list(qs.values_list("code", "name"))
+    return [(code, gettext(name)) for code, name in qs.values_list("code", "name")]
 
 
 def bank_codes(*, active_only: bool = True) -> list[str]:

@@ -150,9 +150,9 @@ def header_map(header: list[str]) -> dict[str, int]:
 def bank_lookup() -> dict[str, str]:
     """开户银行 as written → registry Bank code: the code, the full name, the name without 中国."""
     table = {}
-    for code, label in bank_choices(include_inactive=True):
-        with translation.override("zh-hans"):  # the file is Chinese whatever the page's language
-            label = str(label)
+    with translation.override("zh-hans"):  # the file is Chinese whatever the page's language
+        banks = bank_choices(include_inactive=True)
+    for code, label in banks:
         table[code] = code
         table[code.lower()] = code
         table[label] = code

@@ -105,12 +105,24 @@ def capsys_seconds(name: str) -> str:
     return str(round(run.duration.total_seconds(), 3))
 
 
-def test_page_lists_the_schedules(client):
-    from shebao.accounts.tests.factories import make_user
+def _user(username: str, *perms: str):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
 
+    from django.utils import timezone
+
+    user = get_user_model().objects.create_user(username=username, password="Xy!23456789", all_regions=True,
+                                                must_change_password=False, password_changed_at=timezone.now())
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def test_page_lists_the_schedules(client):
     periodic_run("test_fails")
-    client.force_login(make_user("it1", roles=("it_admin",), all_regions=True))
+    client.force_login(_user("it1", "accounts.it_ops"))
     page = client.get("/jobs/periodic/").content.decode()
     assert 'id="schedules-table"' in page and "test_fails" in page and "通道 ICBC 无法连接" in page
-    client.force_login(make_user("clerk9", roles=("clerk",), all_regions=True))
+    client.force_login(_user("clerk9", "payroll.view_payrollrun"))
     assert client.get("/jobs/periodic/").status_code == 403
