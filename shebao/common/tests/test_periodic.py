@@ -108,7 +108,6 @@ def capsys_seconds(name: str) -> str:
 def _user(username: str, *perms: str):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
-
     from django.utils import timezone
 
     user = get_user_model().objects.create_user(username=username, password="Xy!23456789", all_regions=True,
