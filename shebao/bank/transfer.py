@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from shebao.bank.formats import BankFileError
 from shebao.bank.models import BankChannel, BankFile, BankTransfer, ReturnFile
@@ -84,7 +84,11 @@ def bank_channel_save(*, user, bank: str, kind: str, out_dir: str, in_dir: str, 
         channel = BankChannel.objects.select_for_update().filter(bank=bank).first()
         before = snapshot(channel, CHANNEL_FIELDS) if channel else None
         if channel is None:
-            channel = BankChannel.objects.create(bank=bank, **values)
+            try:
+                with transaction.atomic():
+                    channel = BankChannel.objects.create(bank=bank, **values)
+            except IntegrityError:  # set at the same moment by another request: that one stands
+                raise BankError(f"{bank} 的传输通道刚被他人设置，请刷新后再修改") from None
         else:
             for k, v in values.items():
                 setattr(channel, k, v)
