@@ -162,6 +162,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = BASE_DIR / "var" / "files"
 
+# 银行专线 channels (shebao.bank.transfer): a folder channel's folders must lie under SHEBAO_BANK_SHARES
+# (where the banks' shares are mounted); an SFTP key or password file must lie under SHEBAO_BANK_SECRETS;
+# a password environment variable must be named SHEBAO_BANK_… — so a channel can never read or move
+# other files of the server, nor send another secret (the database password, the secret key) anywhere.
+SHEBAO_BANK_SHARES = Path(os.environ.get("SHEBAO_BANK_SHARES", str(BASE_DIR / "var" / "bank")))
+SHEBAO_BANK_SECRETS = Path(os.environ.get("SHEBAO_BANK_SECRETS", str(BASE_DIR / "var" / "secrets")))
 SHEBAO_AGENCY_NAME = os.environ.get("SHEBAO_AGENCY_NAME", "慈溪市社会保险管理服务中心")
 SHEBAO_SYSTEM_NAME = _("慈溪社保本地系统")
 

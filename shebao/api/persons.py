@@ -19,9 +19,9 @@ from shebao.api.schemas import (
     PersonPage,
     PersonUpdateIn,
 )
-from shebao.registry.models import Bank, Region
+from shebao.registry.models import Region
 from shebao.registry.rules import ADD, CHANGE, CHANGE_ACCOUNT, VIEW
-from shebao.registry.selectors import person_get, person_search, persons_visible
+from shebao.registry.selectors import bank_codes, person_get, person_search, persons_visible
 from shebao.registry.services import bank_account_set, person_create, person_update
 
 router = Router(tags=["人员"])
@@ -117,8 +117,9 @@ def bank_accounts_list(request, person_id: int):
 def bank_accounts_set(request, person_id: int, payload: BankAccountIn):
     require(request, CHANGE_ACCOUNT)
     person = person_get(user=request.auth, pk=person_id)
-    if payload.bank not in Bank.values:
-        raise HttpError(400, f"未知的开户银行代码 {payload.bank}（可选：{'、'.join(Bank.values)}）")
+    codes = bank_codes()
+    if payload.bank not in codes:
+        raise HttpError(400, f"未知的开户银行代码 {payload.bank}（可选：{'、'.join(codes)}）")
     change = bank_account_set(
         user=request.auth, person=person, bank=payload.bank, account_number=payload.account_number,
         holder_name=payload.holder_name, branch=payload.branch, valid_from=payload.valid_from,

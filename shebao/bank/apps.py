@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BankConfig(AppConfig):
@@ -17,3 +18,9 @@ class BankConfig(AppConfig):
         menu.set_url("bank.reissue", "bank:failed")
         menu.set_url("bank.templates", "bank:templates")
         work.register(views.work_failed_owed)
+        menu.add_entry("bank", "bank.banks", _("开户银行"), url_name="bank:banks", perm="payroll.view_payrollrun",
+                       order=60, note=_("银行代码、名称、账号位数"))
+        menu.add_entry("bank", "bank.channels", _("传输通道"), url_name="bank:channels", perm="payroll.view_payrollrun",
+                       order=70, note=_("共享目录或 SFTP"))
+        menu.add_entry("bank", "bank.transfers", _("传输记录"), url_name="bank:transfers",
+                       perm="payroll.view_payrollrun", order=80)

@@ -12,11 +12,14 @@ from shebao.common.dbfields import MONEY
 
 class BankTemplate(models.Model):
     """A bank's file layout. ``definition`` is the JSON described in ``shebao.bank.formats``; the
-    shipped ones (``builtin``) are seeded by migration, a new bank is a new row."""
+    shipped ones (``builtin``) are seeded by migration, a new bank is a new row. ``definition`` is the
+    current version's (``version``); every version is kept in ``BankTemplateVersion`` and a version a
+    file was written with is never changed (an edit after that makes the next version)."""
 
     code = models.CharField(_("模板代码"), max_length=30, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     definition = models.JSONField(_("定义"))
+    version = models.PositiveIntegerField(_("当前版本"), default=1)
     builtin = models.BooleanField(_("系统内置"), default=False)
     active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,6 +38,32 @@ class BankTemplate(models.Model):
         return Template(self.definition)
 
 
+class BankTemplateVersion(models.Model):
+    """One version of a template's definition. Written by ``bank_template_save`` only: a version no file
+    was written with may be corrected in place; once a file names it, it is frozen and an edit makes the
+    next version — so a file can always be rendered again, byte for byte, from its version."""
+
+    template = models.ForeignKey(BankTemplate, on_delete=models.PROTECT, related_name="versions",
+                                 verbose_name=_("模板"))
+    version = models.PositiveIntegerField(_("版本"))
+    definition = models.JSONField(_("定义"))
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   null=True, blank=True, verbose_name=_("修改人"))  # empty: seeded
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("银行模板版本")
+        ordering = ["template", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "version"], name="banktemplateversion_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="banktemplateversion_from_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} v{self.version}"
+
+
 class BankFile(models.Model):
     """One payment file (报盘) for one bank. A payroll line goes into at most one file; exporting the
     same runs again returns this file (same bytes), never a second payment."""
@@ -43,6 +72,10 @@ class BankFile(models.Model):
     template = models.ForeignKey(BankTemplate, on_delete=models.PROTECT, related_name="files",
                                  verbose_name=_("模板"))
     definition = models.JSONField()  # the template as it was when written: its return is read with it
+    # the template version it was written with (its definition equals ``definition``); empty only for a
+    # file of a database that predates versions and had no matching version (see bank migration 0005)
+    template_version = models.ForeignKey(BankTemplateVersion, on_delete=models.PROTECT, related_name="files",
+                                         null=True, blank=True, verbose_name=_("模板版本"))
     bank = models.CharField(_("开户银行"), max_length=10)  # registry.Bank code
     file_date = models.DateField(_("报盘日期"))
     file_name = models.CharField(_("文件名"), max_length=100)
@@ -159,3 +192,92 @@ class ReturnLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.return_file_id}:{self.line_no} {'成功' if self.ok else '失败'}"
+
+
+class BankChannel(models.Model):
+    """How files travel to and from one bank over the 专线: a folder (a share of the bank's front-end
+    machine mounted here) or SFTP. Payment files are delivered into ``out_dir``; the bank's return files
+    are picked up from ``in_dir`` (imported ones move to ``in_dir/imported/``, refused ones to
+    ``in_dir/rejected/`` with a ``.reason.txt`` beside them). No secret is stored here: an SFTP password
+    (or a key's passphrase) is read at connection time from the environment variable ``password_env``
+    or the file ``password_file``; the server's host key must match ``host_key_fingerprint``."""
+
+    class Kind(models.TextChoices):
+        FOLDER = "folder", _("共享目录")
+        SFTP = "sftp", _("SFTP")
+
+    bank = models.CharField(_("开户银行"), max_length=10, unique=True)  # registry Bank.code
+    kind = models.CharField(_("方式"), max_length=10, choices=Kind.choices)
+    active = models.BooleanField(_("启用"), default=True)
+    out_dir = models.CharField(_("报盘发送目录"), max_length=300)
+    in_dir = models.CharField(_("回盘接收目录"), max_length=300)
+    host = models.CharField(_("主机"), max_length=200, blank=True)
+    port = models.PositiveIntegerField(_("端口"), default=22)
+    username = models.CharField(_("用户名"), max_length=100, blank=True)
+    key_path = models.CharField(_("私钥文件"), max_length=300, blank=True)
+    password_env = models.CharField(_("口令环境变量"), max_length=100, blank=True)
+    password_file = models.CharField(_("口令文件"), max_length=300, blank=True)
+    host_key_fingerprint = models.CharField(_("主机指纹"), max_length=100, blank=True)  # "SHA256:…" as ssh shows
+    # who the pick-up imports returns as (the audit names them; they must hold the return-import right)
+    import_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    null=True, blank=True, verbose_name=_("导入身份"))
+    notes = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("传输通道")
+        ordering = ["bank"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind="folder") | (~Q(host="") & ~Q(username="")
+                                                                 & ~Q(host_key_fingerprint="")),
+                                   name="bankchannel_sftp_complete"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank} {self.get_kind_display()}"
+
+
+class BankTransfer(models.Model):
+    """The transfer log: every file delivered to or picked up from a bank, with what became of it."""
+
+    class Direction(models.TextChoices):
+        OUT = "out", _("发送")
+        IN = "in", _("接收")
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("已发送")
+        IMPORTED = "imported", _("已导入")
+        SKIPPED = "skipped", _("已导入过，跳过")
+        REJECTED = "rejected", _("被拒绝")
+        FAILED = "failed", _("传输失败")
+
+    channel = models.ForeignKey(BankChannel, on_delete=models.PROTECT, related_name="transfers",
+                                verbose_name=_("传输通道"))
+    bank = models.CharField(_("开户银行"), max_length=10)
+    direction = models.CharField(_("方向"), max_length=3, choices=Direction.choices)
+    file_name = models.CharField(_("文件名"), max_length=200, blank=True)  # empty: the connection failed
+    size = models.BigIntegerField(_("字节数"), null=True, blank=True)
+    sha256 = models.CharField(_("校验和"), max_length=64, blank=True)
+    outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices)
+    message = models.TextField(_("说明"), blank=True)
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+    bank_file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="transfers", null=True,
+                                  blank=True, verbose_name=_("报盘文件"))
+    return_file = models.ForeignKey(ReturnFile, on_delete=models.PROTECT, related_name="transfers", null=True,
+                                    blank=True, verbose_name=_("回盘文件"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
+                             blank=True, verbose_name=_("操作人"))
+
+    class Meta:
+        verbose_name = _("传输记录")
+        ordering = ["-at", "-id"]
+        constraints = [
+            # a payment file reaches its bank once: a second delivery is refused by the database too
+            models.UniqueConstraint(fields=["bank_file"], condition=Q(direction="out", outcome="sent"),
+                                    name="banktransfer_one_delivery"),
+        ]
+        indexes = [models.Index(fields=["sha256"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.file_name} {self.get_outcome_display()}"

@@ -31,12 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from shebao.bank.formats import BankFileError, Template, cut_to_bytes
-from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
+from shebao.bank.models import (
+    BankFile,
+    BankFileLine,
+    BankTemplate,
+    BankTemplateVersion,
+    ReturnFile,
+    ReturnLine,
+)
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO
 
@@ -170,12 +177,16 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
     run_ids = sorted({getattr(r, "pk", r) for r in runs})
     if not run_ids:
         raise BankError("请指定要报盘的结算批次")
-    if not template.active:
-        raise BankError(f"银行模板 {template.code} 已停用")
-    engine = template.engine()
     on = on or timezone.localdate()
     written: dict[int, bytes] = {}  # this call's files: their bytes, for out_dir
     with transaction.atomic(), _bulk():
+        # the template as it is now, locked against an edit until the files are written: they name the
+        # version they were rendered with (the export already runs one at a time: the batch-number lock)
+        template = BankTemplate.objects.select_for_update().get(pk=template.pk)
+        if not template.active:
+            raise BankError(f"银行模板 {template.code} 已停用")
+        version = template_current_version(template)
+        engine = Template(version.definition)
         locked = list(PayrollRun.objects.select_for_update().filter(pk__in=run_ids).order_by("pk"))
         missing = sorted(set(run_ids) - {r.pk for r in locked})
         if missing:
@@ -200,8 +211,8 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
             groups[r[3]].append(r)
         sent: dict[int, list[int]] = defaultdict(list)
         for bank_code in sorted(groups):
-            bank_file, content = _write_file(engine, template, bank_code, groups[bank_code], by_id, on, user,
-                                             username)
+            bank_file, content = _write_file(engine, template, version, bank_code, groups[bank_code], by_id, on,
+                                             user, username)
             written[bank_file.pk] = content
             for r in groups[bank_code]:
                 sent[r[1]].append(r[0])
@@ -234,19 +245,26 @@ JOIN payroll_payrollline l ON l.id = u.id AND l.run_id = ANY(%s::bigint[])
 """
 
 
-def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: list, runs: dict, on, user,
-                username: str):
-    batch_no = _next_batch_no(on, bank_code)
+def _render_rows(engine: Template, *, batch_no: str, on, rows: list, runs: dict) -> bytes:
+    """The payment file's bytes for ``rows`` (the export's payroll-line tuples, in file order). One place
+    for the export and for ``bank_file_render``, so a file rendered again is the file sent."""
     memos = {pk: _memo(run, "") for pk, run in runs.items()}
     # (seq, account_no, holder_name, amount, id_number, memo, name, bank) — the engine's fast path
     payload = [(n, r[4], r[5], r[6], r[7], r[9] or memos[r[1]], r[8], r[3]) for n, r in enumerate(rows, start=1)]
+    return engine.render_payment(batch_no=batch_no, date=on, lines=payload, columns=_PAYMENT_COLUMNS)
+
+
+def _write_file(engine: Template, template: BankTemplate, version: BankTemplateVersion, bank_code: str, rows: list,
+                runs: dict, on, user, username: str):
+    batch_no = _next_batch_no(on, bank_code)
     try:
-        content = engine.render_payment(batch_no=batch_no, date=on, lines=payload, columns=_PAYMENT_COLUMNS)
+        content = _render_rows(engine, batch_no=batch_no, on=on, rows=rows, runs=runs)
     except BankFileError as exc:
         raise BankError(str(exc)) from None
     total = sum((r[6] for r in rows), ZERO)
     bank_file = BankFile.objects.create(
-        batch_no=batch_no, template=template, definition=template.definition, bank=bank_code, file_date=on,
+        batch_no=batch_no, template=template, definition=version.definition, template_version=version,
+        bank=bank_code, file_date=on,
         file_name=f"{batch_no}_{template.code}{engine.extension}", content=b"",
         sha256=hashlib.sha256(content).hexdigest(), line_count=len(rows), total=total, created_by=user,
         created_by_name=(user.get_username() if user else username)[:150],
@@ -263,7 +281,7 @@ def _write_file(engine: Template, template: BankTemplate, bank_code: str, rows: 
     audit_record(user=user, username=username, action="bank_export", obj=bank_file,
                  summary=f"报盘 {batch_no}：{bank_code} {len(rows)} 笔 {total}",
                  after={"batch_no": batch_no, "bank": bank_code, "count": len(rows), "total": total,
-                        "sha256": bank_file.sha256, "template": template.code,
+                        "sha256": bank_file.sha256, "template": template.code, "template_version": version.version,
                         "runs": sorted({r[1] for r in rows})})
     return bank_file, content
 
@@ -529,19 +547,88 @@ def bank_line_write_off(*, line, user, reason: str):
         raise BankError(str(exc)) from None
 
 
-def bank_template_save(*, code: str, definition: dict, user, name: str = "") -> BankTemplate:
-    """Add or change a bank template (a new bank is data). The definition is checked by the engine;
-    files already written keep the definition they were written with."""
+def template_current_version(template: BankTemplate) -> BankTemplateVersion:
+    """The version row of the template's current definition (made when a template was written without
+    one, e.g. directly in a test or the admin)."""
+    version = BankTemplateVersion.objects.filter(template=template, version=template.version).first()
+    if version is None:
+        version = BankTemplateVersion.objects.create(template=template, version=template.version,
+                                                     definition=template.definition)
+    return version
+
+
+def bank_template_save(*, code: str, definition: dict, user, name: str = "", active: bool | None = None,
+                       note: str = "", create: bool = False) -> BankTemplate:
+    """Add or change a bank template (a new bank layout is data). The definition is checked by the
+    engine. Versions: a template's current version is corrected in place while no file was written with
+    it; once a file names it, a changed definition becomes the next version (``version`` + 1) and the
+    old one stays as it was — the file can be rendered again byte for byte (``bank_file_render``), and
+    its return is read with it. ``create``: refused when the code exists. Audited."""
+    code = (code or "").strip()
+    if not code:
+        raise BankError("模板代码不能为空")
     definition = {**definition, "code": code}
     try:
         Template(definition)
     except ValueError as exc:
         raise BankError(str(exc)) from None
+    name = (name or definition.get("name") or code)[:100]
     with transaction.atomic():
-        before = BankTemplate.objects.filter(code=code).values("name", "definition").first()
-        template, _ = BankTemplate.objects.update_or_create(
-            code=code, defaults={"name": name or definition.get("name", code), "definition": definition})
-        audit_record(user=user, action="update" if before else "create", obj=template,
-                     summary=f"银行模板 {code}", before=before, after={"name": template.name,
-                                                                      "definition": definition})
+        template = BankTemplate.objects.select_for_update().filter(code=code).first()
+        if template is not None and create:
+            raise BankError(f"模板代码 {code} 已存在，请修改该模板")
+        if template is None:
+            try:
+                with transaction.atomic():
+                    template = BankTemplate.objects.create(code=code, name=name, definition=definition, version=1,
+                                                           active=True if active is None else active)
+            except IntegrityError:
+                raise BankError(f"模板代码 {code} 已存在，请修改该模板") from None
+            BankTemplateVersion.objects.create(template=template, version=1, definition=definition, note=note[:200],
+                                               created_by=user)
+            audit_record(user=user, action="create", obj=template, summary=f"新增银行模板 {code}（版本 1）",
+                         after={"name": name, "version": 1, "definition": definition})
+            return template
+        current = template_current_version(template)
+        before = {"name": template.name, "active": template.active, "version": template.version,
+                  "definition": template.definition}
+        new_version = None
+        if definition != current.definition:
+            if BankFile.objects.filter(template_version=current).exists():
+                new_version = BankTemplateVersion.objects.create(
+                    template=template, version=current.version + 1, definition=definition, note=note[:200],
+                    created_by=user)
+                template.version = new_version.version
+            else:  # no file was written with it: corrected in place
+                BankTemplateVersion.objects.filter(pk=current.pk).update(definition=definition, note=note[:200],
+                                                                         created_by=user)
+        template.definition = definition
+        template.name = name
+        if active is not None:
+            template.active = active
+        after = {"name": template.name, "active": template.active, "version": template.version,
+                 "definition": definition}
+        if after == before:
+            return template
+        template.save()
+        what = (f"新版本 {template.version}（已有文件使用版本 {current.version}）" if new_version
+                else f"版本 {template.version}")
+        audit_record(user=user, action="update", obj=template, summary=f"修改银行模板 {code}：{what}",
+                     before=before, after=after, reason=note)
     return template
+
+
+def bank_file_render(*, bank_file: BankFile) -> bytes:
+    """A file sent, rendered again from its own lines with the template version it was written with:
+    the same bytes as its stored content (the check that a template edit never changed a file sent)."""
+    _, PayrollRun, _ = _payroll()
+    definition = bank_file.template_version.definition if bank_file.template_version_id else bank_file.definition
+    rows = list(BankFileLine.objects.filter(bank_file=bank_file).order_by("seq").values_list(
+        "payroll_line_id", "payroll_line__run_id", "payroll_line__seq", "bank_file__bank", "account_number",
+        "holder_name", "amount", "id_number", "name", "payroll_line__memo"))
+    runs = {r.pk: r for r in PayrollRun.objects.filter(pk__in={r[1] for r in rows})}
+    try:
+        return _render_rows(Template(definition), batch_no=bank_file.batch_no, on=bank_file.file_date, rows=rows,
+                            runs=runs)
+    except (BankFileError, ValueError) as exc:
+        raise BankError(str(exc)) from None

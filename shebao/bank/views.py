@@ -63,7 +63,8 @@ from shebao.payroll.views import (
     render_job,
     scheme_choices,
 )
-from shebao.registry.models import Bank, BankAccount
+from shebao.registry.models import BankAccount
+from shebao.registry.selectors import bank_choices, bank_label
 from shebao.web.guards import page
 from shebao.web.tables import (
     ChoiceFilter,
@@ -75,7 +76,6 @@ from shebao.web.tables import (
     render_table,
 )
 
-BANK_LABELS = dict(Bank.choices)
 ALL_BANKS = "*"
 
 DOWNLOAD_PERM = "bank.download_file"
@@ -94,7 +94,7 @@ def _uploads() -> Path:
 
 
 def _bank_label(code: str) -> str:
-    return str(BANK_LABELS.get(code, code)) if code else _("（未登记开户银行）")
+    return bank_label(code) if code else _("（未登记开户银行）")
 
 
 def _crumbs(*items):
@@ -200,15 +200,15 @@ def export(request):
 # files sent
 
 
-def _bank_choices(request):
-    return Bank.choices
+def _bank_choices(request=None):
+    return bank_choices(include_inactive=True)
 
 
 class FileTable(Table):
     columns = [
         Column("batch_no", _l("批次号"), sortable=True, link=("bank:file_detail", "pk")),
         Column("template__name", _l("模板")),
-        Column("bank", kind="choice", choices=Bank.choices),
+        Column("bank", kind="choice", choices=_bank_choices),
         Column("file_date", kind="date", sortable=True),
         Column("line_count", kind="num", sortable=True),
         Column("total", kind="money", sortable=True),

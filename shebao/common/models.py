@@ -115,3 +115,37 @@ class FormSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form} {self.token}"
+
+
+class PeriodicRun(models.Model):
+    """One run of a periodic schedule (``shebao.common.periodic``): started by the worker on its cron,
+    or by hand (``shebao periodic run NAME``). Written when it starts, finished with its outcome."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("运行中")
+        OK = "ok", _("成功")
+        FAILED = "failed", _("失败")
+        SKIPPED = "skipped", _("跳过（上一次仍在运行）")
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("定时")
+        MANUAL = "manual", _("手动")
+
+    name = models.CharField(_("计划"), max_length=60)
+    trigger = models.CharField(_("触发"), max_length=10, choices=Trigger.choices)
+    started_at = models.DateTimeField(_("开始时间"))
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    message = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        verbose_name = _("定时任务运行")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["name", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at if self.finished_at else None

@@ -22,7 +22,8 @@ from shebao.common.identity import check_char
 from shebao.common.jobs import Progress
 from shebao.demo import names
 from shebao.demo.steps import demo_step, scale_size
-from shebao.registry.models import Bank, Region
+from shebao.registry.models import Region
+from shebao.registry.selectors import bank_label
 from shebao.registry.services import name_initials
 
 TODAY = dt.date(2026, 1, 1)  # fixed, so a seed always gives the same data
@@ -115,7 +116,7 @@ def _branch(bank: str, town_name: str) -> str:
     short = town_name.removesuffix("街道").removesuffix("镇")
     if bank == "CXRCB":
         return f"慈溪农商银行{short}支行"
-    return f"{Bank(bank).label}慈溪{short}{'支行' if bank in {'ABC', 'ICBC', 'CCB', 'BOC'} else '营业所'}"
+    return f"{bank_label(bank)}慈溪{short}{'支行' if bank in {'ABC', 'ICBC', 'CCB', 'BOC'} else '营业所'}"
 
 
 def _date_between(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:

@@ -71,8 +71,7 @@ from shebao.payroll.services import (
     payroll_oneoff_create,
     payroll_reissue_create,
 )
-from shebao.registry.models import Bank
-from shebao.registry.selectors import person_search, persons_visible
+from shebao.registry.selectors import bank_choices, bank_label, person_search, persons_visible
 from shebao.web.guards import page
 from shebao.web.redirects import safe_next
 from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
@@ -261,12 +260,17 @@ def _status_filter_choices(request):
     return LineStatus.choices
 
 
+def _all_banks(request=None):
+    """Every bank of the banks table, stopped ones too (old lines name them)."""
+    return bank_choices(include_inactive=True)
+
+
 class LineTable(Table):
     columns = [
         Column("seq", kind="num", sortable=True),
         Column("name", sortable=True, link=lambda row: reverse("payroll:line_detail", args=[row["pk"]])),
         Column("id_number", kind="id_number"),
-        Column("bank", kind="choice", choices=Bank.choices),
+        Column("bank", kind="choice", choices=_all_banks),
         Column("account_number", kind="account"),
         Column("gross", kind="money", sortable=True),
         Column("deductions", kind="money", sortable=True),
@@ -277,7 +281,7 @@ class LineTable(Table):
     filters = [
         TextFilter("q", _l("姓名/身份证号后几位"), lookups=["name__contains", "id_number__endswith"]),
         ChoiceFilter("status", _l("状态"), choices=_status_filter_choices),
-        ChoiceFilter("bank", _l("开户银行"), choices=Bank.choices),
+        ChoiceFilter("bank", _l("开户银行"), choices=_all_banks),
     ]
     default_sort = "seq"
     export_name = _l("结算明细")
@@ -519,7 +523,7 @@ def line_detail(request, pk: int):
     return render(request, "payroll/line_detail.html", {
         "line": line, "run": line.run, "explain": explain,
         "id_number": masker.id_number(line.id_number), "account": masker.account(line.account_number),
-        "bank_label": dict(Bank.choices).get(line.bank, line.bank),
+        "bank_label": bank_label(line.bank),
         "origin_chain": [{**c, "account_number": masker.account(c["account_number"]),
                           "status_label": LineStatus(c["status"]).label} for c in explain["origin_chain"]],
         "reissue_lines": PayrollLine.objects.filter(origin_line=line).select_related("run"),

@@ -8,8 +8,8 @@ from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from shebao.registry.models import Bank, Person, Region
-from shebao.registry.selectors import towns_visible
+from shebao.registry.models import Person, Region
+from shebao.registry.selectors import bank_choices, towns_visible
 
 
 class DateInput(forms.DateInput):
@@ -90,7 +90,7 @@ class PersonEditForm(_PersonFields):
 
 
 class BankAccountForm(forms.Form):
-    bank = forms.ChoiceField(label=_("开户银行"), choices=[("", _("请选择"))] + list(Bank.choices))
+    bank = forms.ChoiceField(label=_("开户银行"), choices=lambda: [("", _("请选择")), *bank_choices()])
     branch = forms.CharField(label=_("开户网点"), max_length=100, required=False)
     account_number = forms.CharField(label=_("银行账号"), max_length=40,
                                      help_text=_("未通过 Luhn 校验只作提示，不会拒绝（存折、一折通常见）"))

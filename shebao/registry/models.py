@@ -85,15 +85,47 @@ class Person(models.Model):
         return today.year - self.birth_date.year - ((today.month, today.day) < (self.birth_date.month, self.birth_date.day))
 
 
-class Bank(models.TextChoices):
-    ICBC = "ICBC", _("中国工商银行")
-    ABC = "ABC", _("中国农业银行")
-    BOC = "BOC", _("中国银行")
-    CCB = "CCB", _("中国建设银行")
-    BOCOM = "BOCOM", _("交通银行")
-    PSBC = "PSBC", _("中国邮政储蓄银行")
-    NBCB = "NBCB", _("宁波银行")
-    CXRCB = "CXRCB", _("慈溪农商银行")
+class Bank(models.Model):
+    """开户银行: the banks payments go through, as data (a new bank is a row added on the banks page, not
+    code). ``code`` is the key everything else stores (``BankAccount.bank``, payroll lines, bank files):
+    it never changes once created. The account-number length range is the bank's own rule, kept here as
+    data for the input checks; ``active=False`` keeps a bank for the accounts and files that name it but
+    offers it no more for new accounts."""
+
+    # The codes seeded at installation (migration registry 0004), for code that names one bank
+    # (the legacy import's name map, the demo data).
+    ICBC = "ICBC"
+    ABC = "ABC"
+    BOC = "BOC"
+    CCB = "CCB"
+    BOCOM = "BOCOM"
+    PSBC = "PSBC"
+    NBCB = "NBCB"
+    CXRCB = "CXRCB"
+
+    code = models.CharField(_("银行代码"), max_length=10, unique=True)  # A-Z and digits, the key
+    name = models.CharField(_("银行名称"), max_length=50, unique=True)
+    account_min_length = models.PositiveSmallIntegerField(_("账号最短位数"))
+    account_max_length = models.PositiveSmallIntegerField(_("账号最长位数"))
+    active = models.BooleanField(_("启用"), default=True)
+    sort = models.PositiveSmallIntegerField(_("排序"), default=0)
+    notes = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("开户银行")
+        ordering = ["sort", "code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(code__regex=r"^[A-Z][A-Z0-9]{1,9}$"), name="bank_code_form"),
+            models.CheckConstraint(
+                condition=models.Q(account_min_length__gte=6, account_max_length__lte=32,
+                                   account_min_length__lte=models.F("account_max_length")),
+                name="bank_account_length_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class BankAccount(models.Model):
@@ -101,7 +133,7 @@ class BankAccount(models.Model):
     the old one and opens a new one, so history is kept."""
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="bank_accounts")
-    bank = models.CharField(_("开户银行"), max_length=10, choices=Bank.choices)
+    bank = models.CharField(_("开户银行"), max_length=10)  # a Bank.code (checked by bank_account_set)
     branch = models.CharField(_("开户网点"), max_length=100, blank=True)
     account_number = models.CharField(_("银行账号"), max_length=32)
     holder_name = models.CharField(_("户名"), max_length=50)
@@ -127,6 +159,11 @@ class BankAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.get_bank_display()} {self.account_number[-4:]}"
 
+    def get_bank_display(self) -> str:
+        """The bank's name from the banks table (the code itself for a code it does not know)."""
+        from shebao.registry.selectors import bank_label
+
+        return bank_label(self.bank)
 
 class Payee(models.Model):
     """收款方: a registered organisation (or other non-person) payee — 户名, 开户行, 账号 and, for an
@@ -139,7 +176,7 @@ class Payee(models.Model):
     current = models.BooleanField(_("当前版本"), default=True)
     name = models.CharField(_("户名"), max_length=100)
     uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
-    bank = models.CharField(_("开户银行"), max_length=10, choices=Bank.choices)
+    bank = models.CharField(_("开户银行"), max_length=10)  # a code of the banks table
     branch = models.CharField(_("开户网点"), max_length=100, blank=True)
     account_number = models.CharField(_("银行账号"), max_length=32)
     luhn_warning = models.BooleanField(_("校验提示"), default=False)

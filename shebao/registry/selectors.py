@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Reverse, Upper
 from django.http import Http404
+from django.utils.translation import gettext, gettext_noop
 
 from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
-from shebao.registry.models import BankAccount, Payee, Person, Region
+from shebao.registry.models import Bank, BankAccount, Payee, Person, Region
 
 ID_FRAGMENT = re.compile(r"^[0-9]{3,17}[0-9Xx]?$")
 LETTERS = re.compile(r"^[A-Za-z]{1,20}$")
@@ -85,3 +87,62 @@ def payees_current(*, q: str = "") -> QuerySet[Payee]:
 def payee_versions(*, code: str) -> QuerySet[Payee]:
     """Every version of a payee, newest first (the history of its 户名/开户行/账号)."""
     return Payee.objects.filter(code=code).order_by("-version")
+
+
+# --------------------------------------------------------------------------------------------------
+# 开户银行 (the banks table)
+
+# The seeded banks' names stay messages of the catalogue, so the English pages keep their English names;
+# a bank added later shows its name as entered (``gettext`` of an unknown message is the message).
+SEEDED_BANK_NAMES = (gettext_noop("中国工商银行"), gettext_noop("中国农业银行"), gettext_noop("中国银行"),
+                     gettext_noop("中国建设银行"), gettext_noop("交通银行"), gettext_noop("中国邮政储蓄银行"),
+                     gettext_noop("宁波银行"), gettext_noop("慈溪农商银行"))
+
+_LABELS_TTL = 30.0  # seconds a process keeps the code → name map (a rename shows everywhere within it)
+_labels_cache: tuple[float, dict[str, str]] | None = None
+
+
+def bank_labels() -> dict[str, str]:
+    """Every bank's code → name (in the page's language), inactive ones too (old accounts and files
+    still name them). The table is kept for a few seconds per process: list pages call it per cell;
+    ``bank_labels_forget`` drops it at once."""
+    global _labels_cache
+    now = time.monotonic()
+    if _labels_cache is None or now - _labels_cache[0] > _LABELS_TTL:
+        _labels_cache = (now, dict(Bank.objects.order_by("sort", "code").values_list("code", "name")))
+    return {code: gettext(name) for code, name in _labels_cache[1].items()}
+
+
+def bank_labels_forget() -> None:
+    global _labels_cache
+    _labels_cache = None
+
+
+def bank_label(code: str) -> str:
+    return bank_labels().get(code, code) if code else ""
+
+
+def bank_choices(request=None, *, include_inactive: bool = False) -> list[tuple[str, str]]:
+    """(code, name) of the banks offered for new accounts (the active ones), in the table's order;
+    usable as a table filter's or column's ``choices`` callable."""
+    qs = Bank.objects.order_by("sort", "code")
+    if not include_inactive:
+        qs = qs.filter(active=True)
+    return [(code, gettext(name)) for code, name in qs.values_list("code", "name")]
+
+
+def bank_codes(*, active_only: bool = True) -> list[str]:
+    return [code for code, _ in bank_choices(include_inactive=not active_only)]
+
+
+def bank_account_length_problem(*, bank: str, number: str) -> str | None:
+    """The bank's account-number length rule (``Bank.account_min_length``..``account_max_length``
+    digits): a message when ``number`` is outside it, None when it fits or the bank is unknown."""
+    row = Bank.objects.filter(code=bank).values_list("name", "account_min_length", "account_max_length").first()
+    if row is None:
+        return None
+    name, lo, hi = row
+    if lo <= len(number) <= hi:
+        return None
+    want = f"{lo} 位" if lo == hi else f"{lo}–{hi} 位"
+    return f"{name}的账号应为 {want}，现为 {len(number)} 位"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -206,6 +207,9 @@ def bank_account_set(
         raise RegistryError("银行账号不能为空")
     if not holder_name.strip():
         raise RegistryError("户名不能为空")
+    bank_problem = _bank_problem(bank, _open_banks())
+    if bank_problem:
+        raise RegistryError(bank_problem)
     valid_from = valid_from or dt.date.today()
     warnings = account_number_warnings(number)
     with transaction.atomic():
@@ -238,6 +242,7 @@ def bank_account_bulk_set(*, user, rows: list[dict], reason: str = "") -> list[A
     today = dt.date.today()
     prepared = []
     seen: set[int] = set()
+    banks = _open_banks()
     for i, row in enumerate(rows):
         person = row["person"]
         number = normalize_account_number(row.get("account_number", ""))
@@ -246,6 +251,9 @@ def bank_account_bulk_set(*, user, rows: list[dict], reason: str = "") -> list[A
             raise _refuse_row(i, f"{person.name}：银行账号不能为空")
         if not holder:
             raise _refuse_row(i, f"{person.name}：户名不能为空")
+        bank_problem = _bank_problem(row.get("bank") or "", banks)
+        if bank_problem:
+            raise _refuse_row(i, f"{person.name}：{bank_problem}")
         if person.pk in seen:
             raise _refuse_row(i, f"{person.name} 重复（每人一行）")
         seen.add(person.pk)
@@ -298,8 +306,9 @@ def _payee_values(*, name, bank, account_number, branch="", uscc="", note="") ->
         raise RegistryError("请填写收款方户名")
     if len(name) > 100:
         raise RegistryError("收款方户名超过 100 字")
-    if bank not in Bank.values:
-        raise RegistryError(f"开户银行 {bank} 不正确")
+    problem = _bank_problem(bank, _open_banks())
+    if problem:
+        raise RegistryError(problem)
     number = normalize_account_number(account_number)
     if not number:
         raise RegistryError("请填写收款方银行账号")
@@ -361,3 +370,68 @@ def payee_change(*, payee: Payee, user, reason: str, **changes) -> Payee:
                      summary=f"变更收款方 {new.name}（{new.code} 第 {new.version} 版）",
                      before=before, after=snapshot(new, PAYEE_FIELDS + ["version"]), reason=reason.strip())
     return new
+
+
+# --------------------------------------------------------------------------------------------------
+# 开户银行 (the banks table)
+
+
+def _open_banks() -> dict[str, bool]:
+    """code → active, of every bank in the table."""
+    return dict(Bank.objects.values_list("code", "active"))
+
+
+def _bank_problem(code: str, banks: dict[str, bool]) -> str | None:
+    """A new account's bank must be in the banks table and active."""
+    if not code:
+        return "请选择开户银行"
+    if code not in banks:
+        return f"未知的开户银行代码“{code}”"
+    if not banks[code]:
+        return f"开户银行 {code} 已停用，不能登记新账户"
+    return None
+
+
+BANK_FIELDS = ["code", "name", "account_min_length", "account_max_length", "active", "sort", "notes"]
+
+
+def bank_save(*, user, code: str, name: str, account_min_length: int, account_max_length: int,
+              active: bool = True, sort: int = 0, notes: str = "", reason: str = "", create: bool = False) -> Bank:
+    """Add a bank (``create``: refused when the code exists), or change one (found by ``code``, which
+    never changes: accounts, payroll lines and bank files store it). The account-number length range is
+    6..32 digits, min ≤ max. Audited; saving the same values again writes nothing."""
+    code = (code or "").strip().upper()
+    name = (name or "").strip()
+    if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", code):
+        raise RegistryError("银行代码须为 2–10 位大写字母或数字，以字母开头（如 ICBC）")
+    if not name:
+        raise RegistryError("银行名称不能为空")
+    if not (6 <= account_min_length <= account_max_length <= 32):
+        raise RegistryError("账号位数范围须在 6–32 之间，且最短不大于最长")
+    values = {"name": name, "account_min_length": account_min_length, "account_max_length": account_max_length,
+              "active": bool(active), "sort": sort, "notes": (notes or "").strip()[:200]}
+    from shebao.registry.selectors import bank_labels_forget
+
+    try:
+        with transaction.atomic():
+            bank = Bank.objects.select_for_update().filter(code=code).first()
+            if bank is not None and create:
+                raise RegistryError(f"银行代码 {code} 已存在，请在列表中修改该银行")
+            if bank is None:
+                bank = Bank.objects.create(code=code, **values)
+                audit_record(user=user, action="create", obj=bank, summary=f"新增开户银行 {code} {name}",
+                             after=snapshot(bank, BANK_FIELDS), reason=reason)
+            else:
+                before = snapshot(bank, BANK_FIELDS)
+                for k, v in values.items():
+                    setattr(bank, k, v)
+                after = snapshot(bank, BANK_FIELDS)
+                if after == before:
+                    return bank
+                bank.save()
+                audit_record(user=user, action="update", obj=bank, summary=f"修改开户银行 {code} {name}",
+                             before=before, after=after, reason=reason)
+    except IntegrityError:
+        raise RegistryError(f"银行代码 {code} 或名称“{name}”已被其他银行使用") from None
+    bank_labels_forget()
+    return bank

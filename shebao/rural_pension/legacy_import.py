@@ -38,7 +38,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import functools
 import hashlib
 import io
 import itertools
@@ -56,6 +55,7 @@ from shebao.common.audit import audit_record
 from shebao.common.identity import IdNumberError, check_consistent, parse_id_number
 from shebao.common.jobs import NullProgress, Progress
 from shebao.registry.models import Bank, Region
+from shebao.registry.selectors import bank_labels
 from shebao.registry.services import name_initials
 from shebao.rural_pension.models import ImportBatch, ImportReconciliation
 
@@ -80,7 +80,6 @@ BANK_WORDS = [
     ("邮政", Bank.PSBC), ("邮储", Bank.PSBC), ("宁波银行", Bank.NBCB), ("农商", Bank.CXRCB), ("信用社", Bank.CXRCB),
     ("农信", Bank.CXRCB),
 ]
-_BANK_CODES = frozenset(Bank.values)
 AMOUNT_RE = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
 MAX_SHOWN_DEFAULT = 200
 
@@ -337,10 +336,12 @@ def parse_date(value: str) -> dt.date | None:
         return None
 
 
-@functools.lru_cache(maxsize=4096)  # bank names repeat; ``Bank.values`` builds a list on every access
-def bank_code(text: str) -> str:
+def bank_code(text: str, codes=None) -> str:
+    """开户银行 as the legacy file writes it → a code of the banks table (its code written as is, or a
+    word of a seeded bank's name), "" when unknown. ``codes``: the table's codes, read beforehand by a
+    caller that may not query now (inside a COPY)."""
     text = (text or "").strip()
-    if text.upper() in _BANK_CODES:
+    if text.upper() in (codes if codes is not None else bank_labels()):
         return text.upper()
     for word, code in BANK_WORDS:
         if word in text:
@@ -556,7 +557,7 @@ class _Importer:
                 continue
             seen[number] = n
             account_no = re.sub(r"[\s-]", "", account_no)
-            code = bank_code(bank)
+            code = bank_code(bank, self.bank_codes)
             initials = self.initials.get(pname)
             if initials is None:
                 initials = self.initials[pname] = name_initials(pname)
@@ -570,6 +571,7 @@ class _Importer:
         rec = self.recon[name] = Recon(name)
         towns = {r.name: r.pk for r in Region.objects.filter(level=Region.Level.TOWN)}
         communities = {(r.parent_id, r.name): r.pk for r in Region.objects.filter(level=Region.Level.COMMUNITY)}
+        self.bank_codes = frozenset(bank_labels())  # read now: the rows are made inside the COPY
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS _rp_person")
             cursor.execute("""

@@ -12,8 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from shebao.benefits.forms import MonthField
 from shebao.benefits.models import Adjustment
 from shebao.benefits.months import format_month, month_of
-from shebao.registry.models import Bank
-from shebao.registry.selectors import towns_visible
+from shebao.registry.selectors import bank_choices, towns_visible
 from shebao.self_managed.models import Income
 from shebao.self_managed.selectors import suspend_reasons, terminate_reasons, zg_items
 
@@ -32,7 +31,8 @@ class EnrollForm(forms.Form):
     mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
     start_month = MonthField(label=_("开始发放年月"))
     service_years = forms.DecimalField(label=_("工龄(年)"), max_digits=5, decimal_places=2, min_value=0, initial=0)
-    bank = forms.ChoiceField(label=_("开户银行"), choices=[("", "—")] + list(Bank.choices), required=False)
+    bank = forms.ChoiceField(label=_("开户银行"), choices=lambda: [("", "—"), *bank_choices()],
+                             required=False)
     account_number = forms.CharField(label=_("银行账号"), max_length=32, required=False)
     holder_name = forms.CharField(label=_("户名"), max_length=50, required=False)
     note = forms.CharField(label=_("备注"), max_length=200, required=False)

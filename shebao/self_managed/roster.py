@@ -37,7 +37,8 @@ from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, Payme
 from shebao.benefits.months import MonthError, format_month, month_of, parse_month
 from shebao.common.identity import IdNumberError, normalize_account_number, parse_id_number
 from shebao.common.money import MoneyError, quantize, to_decimal
-from shebao.registry.models import Bank, BankAccount, Person, Region
+from shebao.registry.models import BankAccount, Person, Region
+from shebao.registry.selectors import bank_choices
 
 COLUMNS = ["身份证号", "姓名", "待遇项目", "月金额", "开始年月", "状态", "开户银行", "银行账号", "户名",
            "工龄(年)", "镇街道", "联系电话", "备注"]
@@ -149,9 +150,9 @@ def header_map(header: list[str]) -> dict[str, int]:
 def bank_lookup() -> dict[str, str]:
     """开户银行 as written → registry Bank code: the code, the full name, the name without 中国."""
     table = {}
-    for code, label in Bank.choices:
-        with translation.override("zh-hans"):  # the file is Chinese whatever the page's language
-            label = str(label)
+    with translation.override("zh-hans"):  # the file is Chinese whatever the page's language
+        banks = bank_choices(include_inactive=True)
+    for code, label in banks:
         table[code] = code
         table[code.lower()] = code
         table[label] = code
@@ -543,7 +544,7 @@ def roster_export_rows(*, persons_qs=None, scheme_code: str = "ZG") -> list[list
         person_id__in=[e["person_id"] for e in enrollments], valid_to__isnull=True).values_list(
         "person_id", "bank", "account_number", "holder_name")}
     with translation.override("zh-hans"):  # the import layout: Chinese bank names, whatever the page's language
-        bank_labels = {code: str(label) for code, label in Bank.choices}
+        bank_labels = {code: str(label) for code, label in bank_choices(include_inactive=True)}
     out = []
     for e in enrollments:
         acc = accounts.get(e["person_id"])

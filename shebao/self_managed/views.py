@@ -33,8 +33,8 @@ from shebao.benefits.services import (
 )
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
-from shebao.registry.models import Bank, Person
-from shebao.registry.selectors import person_get, person_search, persons_visible, towns_visible
+from shebao.registry.models import Person
+from shebao.registry.selectors import bank_choices, person_get, person_search, persons_visible, towns_visible
 from shebao.registry.services import RegistryError
 from shebao.self_managed import forms as f
 from shebao.self_managed import selectors as sel
@@ -105,7 +105,7 @@ class ZgPersonTable(Table):
         Column("start_month", _("开始年月"), kind="month", sortable=True),
         Column("service_years", _("工龄(年)"), kind="num", sortable=True),
         Column("monthly_total", _("当前月发放合计"), kind="money", sortable=True),
-        Column("bank", _("开户银行"), kind="choice", choices=Bank.choices),
+        Column("bank", _("开户银行"), kind="choice", choices=lambda: bank_choices(include_inactive=True)),
         Column("account_number", _("银行账号"), kind="account"),
     ]
     filters = [

@@ -326,6 +326,8 @@ def _seed() -> None:
     add_entry("admin", "admin.users", _("用户管理"), url_name="accounts:user_list",
               perm="accounts.manage_users", order=10, note=_("用户、角色、管辖范围"))
     add_entry("admin", "admin.audit", _("审计日志"), url_name="audit:list", perm="accounts.view_audit", order=20)
+    add_entry("admin", "admin.periodic", _("定时任务"), url_name="jobs:periodic", perm="accounts.it_ops", order=30,
+              note=_("后台定时运行的任务及其运行记录"))
 
 
 _seed()

@@ -102,13 +102,17 @@ class Column:
         self.sortable = sortable
         self.field = field or key
         self.sort_field = sort_field or self.field
-        self.choices = dict(choices) if choices is not None else None
+        # a callable (no argument) is asked per table, for choices kept as data (e.g. the banks table)
+        self.choices_source = choices if callable(choices) else None
+        self.choices = dict(choices) if choices is not None and not callable(choices) else None
         self.link = link
         self.export = export
         self.css = " ".join(c for c in [css, "num" if kind in RIGHT_ALIGNED else "", kind] if c)
 
     def bind_model(self, model) -> None:
         """Fill label and choices from the model field the path ends in, where not given."""
+        if self.choices_source is not None:
+            self.choices = dict(self.choices_source())
         if self.label is not None and (self.kind != "choice" or self.choices is not None):
             return
         model_field = _resolve_field(model, self.field)

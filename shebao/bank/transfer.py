@@ -1,0 +1,249 @@
+"""银行专线 transport services: the channel of each bank, delivering a payment file, and picking up the
+bank's return files. Every transfer is logged (``BankTransfer``: direction, file, size, sha256, time,
+outcome, message).
+
+Rules:
+- A payment file is delivered at most once (the row lock, then the database's unique delivery row):
+  sending the same batch twice could pay twice. A failed attempt is logged and may be retried.
+- A picked-up return goes through the same whole-file check and import as the return page
+  (``bank_return_check`` / ``bank_return_import``), as the channel's import user: imported whole, or
+  refused whole — then parked in ``rejected/`` with its reason beside it and nothing written. A file
+  whose sha256 was imported before is skipped (and moved to ``imported/``). A file of another bank's
+  batch is refused. A file still being written (changed in the last ``settle`` seconds) waits."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+
+from shebao.bank.formats import BankFileError
+from shebao.bank.models import BankChannel, BankFile, BankTransfer, ReturnFile
+from shebao.bank.services import BankError, _find_bank_file, _read_content, bank_return_import
+from shebao.bank.transport import TransportError, channel_problems, open_transport
+from shebao.common.audit import audit_record, snapshot
+from shebao.common.policy import check, rule
+
+SETTLE_SECONDS = 120  # a return file not written to for this long is complete
+# the right to import a return (the return page's): the channel's import user must hold it
+IMPORT_RULE = rule("payroll.export_run", county=True, note="回盘导入：报盘权限，全市范围")
+
+Outcome = BankTransfer.Outcome
+Direction = BankTransfer.Direction
+
+
+# --------------------------------------------------------------------------------------------------
+# channels
+
+CHANNEL_FIELDS = ["bank", "kind", "active", "out_dir", "in_dir", "host", "port", "username", "key_path",
+                  "password_env", "password_file", "host_key_fingerprint", "import_user", "notes"]
+
+
+def bank_channel_save(*, user, bank: str, kind: str, out_dir: str, in_dir: str, active: bool = True,
+                      host: str = "", port: int = 22, username: str = "", key_path: str = "",
+                      password_env: str = "", password_file: str = "", host_key_fingerprint: str = "",
+                      import_user=None, notes: str = "") -> BankChannel:
+    """Set a bank's delivery channel (one per bank). SFTP needs host, user, the pinned host-key
+    fingerprint and a key file or a secret source; the import user must hold the return-import right.
+    Audited (no secret is stored: only where to read it)."""
+    from shebao.registry.models import Bank
+
+    if not Bank.objects.filter(code=bank).exists():
+        raise BankError(f"未知的开户银行代码“{bank}”")
+    if kind not in BankChannel.Kind.values:
+        raise BankError("传输方式须为共享目录或 SFTP")
+    if not out_dir.strip() or not in_dir.strip():
+        raise BankError("须填写报盘发送目录和回盘接收目录")
+    if kind == BankChannel.Kind.SFTP:
+        if not host.strip() or not username.strip():
+            raise BankError("SFTP 通道须填写主机和用户名")
+        if not host_key_fingerprint.strip().startswith("SHA256:"):
+            raise BankError("SFTP 通道须登记主机指纹（SHA256:… ，ssh-keygen -lf 显示的格式）")
+        if not (key_path or password_env or password_file):
+            raise BankError("SFTP 通道须设置私钥文件，或口令环境变量/口令文件")
+        if not 1 <= port <= 65535:
+            raise BankError("端口须在 1–65535 之间")
+    if import_user is not None:
+        try:
+            check(import_user, IMPORT_RULE)
+        except PermissionDenied as exc:
+            raise BankError(f"导入身份 {import_user.get_username()}：{exc}") from None
+    probe = BankChannel(kind=kind, out_dir=out_dir.strip(), in_dir=in_dir.strip(), key_path=key_path.strip(),
+                        password_file=password_file.strip(), password_env=password_env.strip())
+    problems = channel_problems(probe)
+    if problems:
+        raise BankError("；".join(problems))
+    values = {"kind": kind, "active": active, "out_dir": out_dir.strip(), "in_dir": in_dir.strip(),
+              "host": host.strip(), "port": port, "username": username.strip(), "key_path": key_path.strip(),
+              "password_env": password_env.strip(), "password_file": password_file.strip(),
+              "host_key_fingerprint": host_key_fingerprint.strip(), "import_user": import_user,
+              "notes": notes.strip()[:200]}
+    with transaction.atomic():
+        channel = BankChannel.objects.select_for_update().filter(bank=bank).first()
+        before = snapshot(channel, CHANNEL_FIELDS) if channel else None
+        if channel is None:
+            try:
+                with transaction.atomic():
+                    channel = BankChannel.objects.create(bank=bank, **values)
+            except IntegrityError:  # set at the same moment by another request: that one stands
+                raise BankError(f"{bank} 的传输通道刚被他人设置，请刷新后再修改") from None
+        else:
+            for k, v in values.items():
+                setattr(channel, k, v)
+            if snapshot(channel, CHANNEL_FIELDS) == before:
+                return channel
+            channel.save()
+        audit_record(user=user, action="update" if before else "create", obj=channel,
+                     summary=f"{'修改' if before else '设置'}传输通道 {bank}（{channel.get_kind_display()}）",
+                     before=before, after=snapshot(channel, CHANNEL_FIELDS))
+    return channel
+
+
+# --------------------------------------------------------------------------------------------------
+# delivery (报盘发送)
+
+
+def bank_file_delivered(bank_file: BankFile) -> BankTransfer | None:
+    return BankTransfer.objects.filter(bank_file=bank_file, direction=Direction.OUT, outcome=Outcome.SENT).first()
+
+
+def bank_file_deliver(*, bank_file: BankFile, user) -> BankTransfer:
+    """Send a payment file, as stored (its sha256 checked), into its bank's channel. Refused when the
+    bank has no active channel or the file was delivered before; a transport failure is logged
+    (outcome 传输失败) and raised as ``BankError`` — the file may be sent again."""
+    channel = BankChannel.objects.filter(bank=bank_file.bank, active=True).first()
+    if channel is None:
+        raise BankError(f"开户银行 {bank_file.bank} 没有启用的传输通道，请先设置")
+    failure = None
+    with transaction.atomic():
+        BankFile.objects.select_for_update().filter(pk=bank_file.pk).first()  # one delivery at a time
+        done = bank_file_delivered(bank_file)
+        if done is not None:
+            raise BankError(f"报盘文件 {bank_file.batch_no} 已于 {done.at:%Y-%m-%d %H:%M} 发送，不能重复发送")
+        content = _read_content(BankFile, bank_file.pk)
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != bank_file.sha256:  # pragma: no cover - the stored bytes never change
+            raise BankError(f"报盘文件 {bank_file.batch_no} 的内容与其校验和不符，已停止发送，请联系信息科")
+        log = {"channel": channel, "bank": bank_file.bank, "direction": Direction.OUT,
+               "file_name": bank_file.file_name, "size": len(content), "sha256": digest, "bank_file": bank_file,
+               "user": user}
+        try:
+            with open_transport(channel) as transport:
+                transport.put(bank_file.file_name, content)
+        except TransportError as exc:
+            failure = str(exc)
+            BankTransfer.objects.create(**log, outcome=Outcome.FAILED, message=failure)
+        else:
+            transfer = BankTransfer.objects.create(**log, outcome=Outcome.SENT,
+                                                   message=f"已发送到 {channel.get_kind_display()} {channel.out_dir}")
+            audit_record(user=user, action="bank_deliver", obj=bank_file,
+                         summary=f"发送报盘文件 {bank_file.batch_no} 到 {bank_file.bank}（{channel.get_kind_display()}）",
+                         after={"batch_no": bank_file.batch_no, "sha256": digest, "size": len(content),
+                                "channel": channel.pk, "transfer": transfer.pk})
+    if failure is not None:
+        raise BankError(f"报盘文件 {bank_file.batch_no} 发送失败：{failure}")
+    return transfer
+
+
+# --------------------------------------------------------------------------------------------------
+# pick-up (回盘接收)
+
+
+@dataclass
+class PickupResult:
+    imported: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    failed: list[str] = field(default_factory=list)  # channel-level problems (connection, configuration)
+
+    def add(self, other: PickupResult) -> None:
+        self.imported += other.imported
+        self.skipped += other.skipped
+        self.rejected += other.rejected
+        self.failed += other.failed
+
+    @property
+    def message(self) -> str:
+        text = f"导入 {self.imported} 个，跳过（已导入）{self.skipped} 个，拒绝 {self.rejected} 个"
+        return text + ("；" + "；".join(self.failed) if self.failed else "")
+
+
+def bank_returns_pick_up(*, channel: BankChannel | None = None, settle: float | None = None) -> PickupResult:
+    """Pick up the return files waiting in every active channel (or in ``channel``) — see the module
+    docstring. Each file is imported in its own transaction; a channel that cannot be reached is logged
+    and reported, the others go on. ``settle``: seconds a file must be unchanged (``SETTLE_SECONDS``)."""
+    settle = SETTLE_SECONDS if settle is None else settle
+    result = PickupResult()
+    channels = [channel] if channel is not None else list(
+        BankChannel.objects.filter(active=True).select_related("import_user").order_by("bank"))
+    for ch in channels:
+        result.add(_pick_up(ch, settle))
+    return result
+
+
+def _log(ch: BankChannel, outcome: str, message: str, *, name: str = "", data: bytes | None = None,
+         return_file: ReturnFile | None = None, bank_file: BankFile | None = None) -> BankTransfer:
+    return BankTransfer.objects.create(
+        channel=ch, bank=ch.bank, direction=Direction.IN, file_name=name[:200], outcome=outcome, message=message,
+        size=len(data) if data is not None else None, sha256=hashlib.sha256(data).hexdigest() if data else "",
+        return_file=return_file, bank_file=bank_file, user=ch.import_user)
+
+
+def _pick_up(ch: BankChannel, settle: float) -> PickupResult:
+    result = PickupResult()
+    user = ch.import_user
+    problem = None
+    if user is None:
+        problem = "未设置导入身份"
+    else:
+        try:
+            check(user, IMPORT_RULE)
+        except PermissionDenied as exc:
+            problem = f"导入身份 {user.get_username()}：{exc}"
+    if problem:
+        _log(ch, Outcome.FAILED, f"{problem}，回盘未接收")
+        result.failed.append(f"{ch.bank}：{problem}")
+        return result
+    try:
+        with open_transport(ch) as transport:
+            for f in transport.list_in(settle=settle):
+                _take(ch, transport, f.name, result)
+    except TransportError as exc:
+        _log(ch, Outcome.FAILED, str(exc))
+        result.failed.append(f"{ch.bank}：{exc}")
+    return result
+
+
+def _take(ch: BankChannel, transport, name: str, result: PickupResult) -> None:
+    data = transport.get(name)
+    digest = hashlib.sha256(data).hexdigest()
+    seen = ReturnFile.objects.filter(sha256=digest).select_related("bank_file").first()
+    if seen is not None:
+        _log(ch, Outcome.SKIPPED, f"该文件已于回盘 #{seen.pk}（批次 {seen.bank_file.batch_no}）导入，未做任何更改",
+             name=name, data=data, return_file=seen, bank_file=seen.bank_file)
+        result.skipped += 1
+        transport.park(name, "imported")
+        return
+    try:
+        answered = _find_bank_file(data, None)  # the batch its summary line claims (the import checks all)
+        if answered.bank != ch.bank:
+            raise BankFileError([(None, f"批次 {answered.batch_no} 是 {answered.bank} 的报盘文件，"
+                                        f"不是本通道（{ch.bank}）的")], "回盘文件被拒绝")
+        imported = bank_return_import(data=data, filename=name, user=ch.import_user)
+    except (BankFileError, BankError) as exc:
+        reason = str(exc)
+        _log(ch, Outcome.REJECTED, reason, name=name, data=data)
+        result.rejected += 1
+        transport.park(name, "rejected", note=reason)
+        return
+    rf = imported.return_file
+    if imported.created:
+        _log(ch, Outcome.IMPORTED, f"已导入回盘 #{rf.pk}（批次 {rf.bank_file.batch_no}）：{imported.note}",
+             name=name, data=data, return_file=rf, bank_file=rf.bank_file)
+        result.imported += 1
+    else:
+        _log(ch, Outcome.SKIPPED, imported.note, name=name, data=data, return_file=rf, bank_file=rf.bank_file)
+        result.skipped += 1
+    transport.park(name, "imported")
