@@ -407,7 +407,7 @@ def run_reissue(request, pk: int):
         acct = accounts.get(ln.person_id) if ln.person_id else payees.get(ln.payee_id)
         rows.append({"line": ln, "old": masker.account(ln.account_number),
                      "new": masker.account(acct.account_number) if acct else "",
-                     "new_bank": acct.get_bank_display() if acct else "",
+                     "new_bank": bank_label(acct.bank) if acct else "",
                      "same": acct is None or acct.account_number == ln.account_number})
     total = sum((ln.net for ln in lines), ZERO)
     return render(request, "payroll/reissue_confirm.html", {

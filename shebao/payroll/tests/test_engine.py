@@ -79,7 +79,7 @@ def test_payee_uscc_checked_and_refusal_writes_nothing(clerk):
     events = _events()
     with pytest.raises(RegistryError, match=rf"统一社会信用代码 {bad} 无效（GB 32100 校验未通过），请核对"):
         payee_create(user=clerk, name="慈溪市土地储备中心", bank="ICBC", account_number="6222020000000077", uscc=bad)
-    with pytest.raises(RegistryError, match="开户银行 XYZ 不正确"):
+    with pytest.raises(RegistryError, match="未知的开户银行代码“XYZ”"):
         payee_create(user=clerk, name="慈溪市土地储备中心", bank="XYZ", account_number="6222020000000077")
     assert not Payee.objects.exists() and _events() == events
 
