@@ -18,3 +18,10 @@ def make_person(name: str = "张三丰", *, town_name: str = "浒山街道", num
     from shebao.registry.services import person_create
 
     return person_create(user=None, id_number=number or id_number(), name=name, town=town(town_name), **kw)
+
+
+def once(data: dict | None = None) -> dict:
+    """POST data with a fresh one-time form token (``shebao.common.once``), as a rendered form carries."""
+    from shebao.common.once import FIELD, new_token
+
+    return {**(data or {}), FIELD: new_token()}
