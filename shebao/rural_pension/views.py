@@ -418,7 +418,8 @@ def account_detail(request, pk: int):
 
 @viewer_required
 def account_years(request, pk: int):
-    return redirect(reverse("rural:account_detail", args=[pk]) + "?tab=years")
+    account = account_get(user=request.user, pk=pk)  # another town's account looks missing, here too
+    return redirect(reverse("rural:account_detail", args=[account.pk]) + "?tab=years")
 
 
 # --------------------------------------------------------------------------------------------------
