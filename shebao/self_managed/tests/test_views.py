@@ -288,3 +288,36 @@ def test_suspend_and_resume_pages(client, clerk):
     page = client.post(f"/zg/p/{person.pk}/amount/", once({"item": "basic", "amount": "2100.00", "from_month": "2025-01",
                                                       "note": "x"})).content.decode()
     assert "历史标准不可覆盖" in page
+
+
+def test_enroll_a_registered_person_chosen_by_id_shows_no_full_number(client, plain_clerk):
+    """The chosen person travels as an opaque id: the page shows the 身份证号 masked (it was the full number in
+    the input's value for users without 查看敏感信息) and the POST enrolls that person without it."""
+    person = make_person("登记过", number=id_number(dt.date(1947, 2, 2)), mobile="13805749999")
+    bank_account_set(user=plain_clerk, person=person, bank="ICBC", account_number="6222021234567890128",
+                     holder_name="登记过", valid_from=dt.date(2024, 1, 1))
+    client.force_login(plain_clerk)
+    page = client.get(f"/zg/enroll/?person={person.pk}").content.decode()
+    assert person.id_number not in page and "6222021234567890128" not in page and "13805749999" not in page
+    assert person.id_number[:6] + "********" + person.id_number[-4:] in page
+    assert f'name="person" value="{person.pk}"' in page
+    response = client.post(f"/zg/enroll/?person={person.pk}", once({
+        "person": person.pk, "name": "登记过", "start_month": "2026-01", "service_years": "3", "item_basic": "1500.00"}))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    e = Enrollment.objects.get(person=person)
+    assert (e.start_month, e.service_years) == (dt.date(2026, 1, 1), D("3.00"))
+    assert list(BankAccount.objects.filter(person=person).values_list("account_number", flat=True)) == [
+        "6222021234567890128"]  # left empty: unchanged
+    assert Person.objects.filter(name="登记过").count() == 1
+
+
+def test_enroll_of_another_towns_person_is_missing(client):
+    town_clerk = make_user("zg_town", roles=["clerk"], towns=["浒山街道"])
+    person = make_person("别镇的", number=id_number(dt.date(1946, 6, 6)), town_name="附海镇")
+    client.force_login(town_clerk)
+    assert client.get(f"/zg/enroll/?person={person.pk}").status_code == 404
+    before = Enrollment.objects.count()
+    response = client.post("/zg/enroll/", once({"person": person.pk, "start_month": "2026-01", "service_years": "0",
+                                                "item_basic": "1500.00"}))
+    assert response.status_code == 404
+    assert Enrollment.objects.count() == before
