@@ -321,3 +321,22 @@ def test_enroll_of_another_towns_person_is_missing(client):
                                                 "item_basic": "1500.00"}))
     assert response.status_code == 404
     assert Enrollment.objects.count() == before
+
+
+def test_roster_list_shows_a_town_clerk_only_their_own_uploads(client, clerk):
+    """花名册: the recent imports of other users (file names, counts) are the county's; a town's clerk sees
+    the batches they uploaded."""
+    from pathlib import Path
+
+    from shebao.self_managed.services import roster_upload
+
+    sample = Path(__file__).resolve().parents[3] / "docs" / "samples" / "zg_roster_sample.csv"
+    roster_upload(file_name="全市名单.csv", data=sample.read_bytes(), user=clerk)
+    town_clerk = make_user("zg_town2", roles=["clerk"], towns=["浒山街道"])
+    roster_upload(file_name="浒山名单.csv", data=sample.read_bytes(), user=town_clerk)
+    client.force_login(town_clerk)
+    page = client.get("/zg/roster/").content.decode()
+    assert "浒山名单.csv" in page and "全市名单.csv" not in page
+    client.force_login(clerk)
+    page = client.get("/zg/roster/").content.decode()
+    assert "浒山名单.csv" in page and "全市名单.csv" in page
