@@ -11,8 +11,8 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
-from shebao.registry.selectors import persons_visible
 from shebao.rural_pension.interest import Flow, YearRow, yearly_table
 from shebao.rural_pension.models import (
     AccountStatus,
@@ -41,7 +41,7 @@ def accounts_visible(user) -> QuerySet[RuralAccount]:
     qs = RuralAccount.objects.select_related("person", "town", "community")
     if user is None:
         return qs
-    return qs.filter(person__in=persons_visible(user).values("pk"))
+    return policy.scope_town(qs, user, "person__town_id")
 
 
 def account_get(*, user, pk: int) -> RuralAccount:

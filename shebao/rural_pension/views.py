@@ -4,7 +4,9 @@ list, 开始领取 (start of the monthly benefit), 代领人 (the heir), 死亡�
 heir → 结算单), the 计发系数 table, and the legacy import for IT. Thin: parse, ask a selector or call one
 service, render.
 
-Who may do what (Django model permissions of this app; superusers may do everything):
+Who may do what (the rules below, ``shebao.common.policy``; superusers may do everything). Every page is
+scheme NB (a user whose schemes do not include NB is refused) and every account, document and pick list
+is limited to the user's towns (another town's account looks missing, 404):
 - see the pages: ``rural_pension.view_ruralaccount`` (or any permission below);
 - 信息修改: ``rural_pension.change_ruralaccount``;
 - 退款 (settle, print), 开始领取, 代领人, 死亡结算: ``rural_pension.add_ruraldocument`` (the clerks who
@@ -12,10 +14,13 @@ Who may do what (Django model permissions of this app; superusers may do everyth
 - 退款回退: ``rural_pension.change_ruraldocument``;
 - set a 记账利率 or a 计发系数: ``rural_pension.change_creditedrate`` (reviewers: parameters of every
   account; the model has no role of its own for the coefficient table);
-- legacy import: ``accounts.it_ops`` (信息科).
+- legacy import: ``accounts.it_ops`` (信息科) with 全市范围; setting a rate or a coefficient needs 全市范围
+  too (it changes every account).
 
 Every write is two steps: a page that says what will happen (with the amounts), then the action and a
-message saying what was done, with a link to the result."""
+message saying what was done, with a link to the result. Each confirm form carries a one-time token
+(``{% once_field %}``) claimed in the write's transaction: submitted twice, it is done once and the
+second submit is told so."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -38,10 +44,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from shebao.benefits.months import format_month, month_of
+from shebao.common import policy
 from shebao.common.jobs import job_get, job_start
 from shebao.common.masking import masker_for
 from shebao.common.models import AuditEvent, Job
 from shebao.common.money import amount_in_words, format_yuan
+from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.registry.models import Region
 from shebao.registry.selectors import person_current_account, person_search, persons_visible, towns_visible
 from shebao.rural_pension.forms import (
@@ -105,7 +113,7 @@ from shebao.rural_pension.services import (
     rural_refund_rollback,
     rural_refund_settle,
 )
-from shebao.web.guards import guard
+from shebao.web.guards import page
 from shebao.web.tables import (
     ChoiceFilter,
     Column,
@@ -132,16 +140,37 @@ Doc = RuralDocument
 # access
 
 
+SCHEME = "NB"
+VIEW_RULE = policy.rule(VIEW_PERM, *WRITE_PERMS, scheme=SCHEME, note="老农保查询（NB），本人管辖镇街道")
+EDIT_RULE = policy.rule(EDIT_PERM, scheme=SCHEME, note="老农保信息修改（NB）")
+REFUND_RULE = policy.rule(REFUND_PERM, scheme=SCHEME, note="退款、开始领取、代领人、死亡结算（NB）")
+ROLLBACK_RULE = policy.rule(ROLLBACK_PERM, scheme=SCHEME, note="退款回退（NB）")
+# a rate or a coefficient changes every account of the county
+RATES_SET_RULE = policy.rule(RATES_PERM, scheme=SCHEME, county=True, note="记账利率/计发系数（复核员、全市范围）")
+IMPORT_RULE = policy.rule(IMPORT_PERM, scheme=SCHEME, county=True, note="原系统数据导入（信息科、全市范围）")
+
+
 def can_view(user) -> bool:
-    return user.is_authenticated and (user.has_perm(VIEW_PERM) or any(user.has_perm(p) for p in WRITE_PERMS))
+    return policy.allows(user, VIEW_RULE)
 
 
-viewer_required = guard(can_view)
-editor_required = guard(lambda u: u.has_perm(EDIT_PERM))
-refund_required = guard(lambda u: u.has_perm(REFUND_PERM))
-rollback_required = guard(lambda u: u.has_perm(ROLLBACK_PERM))
-rates_required = guard(lambda u: u.has_perm(RATES_PERM))
-it_required = guard(lambda u: u.has_perm(IMPORT_PERM))
+def _may(user, rule: policy.Rule) -> bool:
+    return policy.allows(user, rule)
+
+
+viewer_required = page(VIEW_RULE)
+editor_required = page(EDIT_RULE)
+refund_required = page(REFUND_RULE)
+rollback_required = page(ROLLBACK_RULE)
+it_required = page(IMPORT_RULE)
+
+
+def _once(request, form: str, write):
+    """``write()`` in one transaction with the claim of the form's one-time token: a second submit of
+    the same form raises ``AlreadySubmitted`` and writes nothing."""
+    with transaction.atomic():
+        once_claim(request, form=form)
+        return write()
 
 
 def _confirmed(request) -> bool:
@@ -267,13 +296,13 @@ class AccountTable(Table):
 
 
 PICK = {
-    "edit": ("rural:account_edit", _("信息修改"), _("选择要修改信息的账户"), EDIT_PERM),
-    "years": ("rural:account_years", _("个人年账户明细"), _("选择账户查看个人年账户明细"), VIEW_PERM),
-    "refund": ("rural:refund", _("退款"), _("选择要退款的账户"), REFUND_PERM),
+    "edit": ("rural:account_edit", _("信息修改"), _("选择要修改信息的账户"), EDIT_RULE),
+    "years": ("rural:account_years", _("个人年账户明细"), _("选择账户查看个人年账户明细"), VIEW_RULE),
+    "refund": ("rural:refund", _("退款"), _("选择要退款的账户"), REFUND_RULE),
     "benefit": ("rural:benefit", _("开始领取"),
-                _("选择要开始按月领取养老金的账户（缴费或中断缴费、已年满 60 周岁）"), REFUND_PERM),
-    "heir": ("rural:heir", _("代领人"), _("选择要登记或变更代领人的账户"), REFUND_PERM),
-    "death": ("rural:death", _("死亡结算"), _("选择要办理死亡结算的账户"), REFUND_PERM),
+                _("选择要开始按月领取养老金的账户（缴费或中断缴费、已年满 60 周岁）"), REFUND_RULE),
+    "heir": ("rural:heir", _("代领人"), _("选择要登记或变更代领人的账户"), REFUND_RULE),
+    "death": ("rural:death", _("死亡结算"), _("选择要办理死亡结算的账户"), REFUND_RULE),
 }
 
 
@@ -299,9 +328,8 @@ def account_pick(request, purpose: str):
     """信息修改 / 个人年账户明细 / 退款 from the menu: find the account, then go to that page."""
     if purpose not in PICK:
         raise Http404(gettext("没有这个功能"))
-    target, label, hint, perm = PICK[purpose]
-    if not request.user.has_perm(perm) and not (perm == VIEW_PERM and can_view(request.user)):
-        raise PermissionDenied(gettext("您没有此功能的权限"))
+    target, label, hint, rule = PICK[purpose]
+    policy.check(request.user, rule)
     qs = accounts_list(user=request.user)
     if purpose in ("edit", "heir", "death"):
         qs = qs.filter(status__in=OPEN_STATUSES)
@@ -329,12 +357,12 @@ def _account_context(request, account: RuralAccount, tab: str) -> dict:
         "account": account, "person": account.person, "tab": tab, "tabs": TABS,
         "overview": account_overview(account=account),
         "bank": person_current_account(account.person),
-        "can_edit": user.has_perm(EDIT_PERM) and account.status in OPEN_STATUSES,
-        "can_refund": user.has_perm(REFUND_PERM) and account.status in (AccountStatus.PAYING,
-                                                                        AccountStatus.SUSPENDED),
+        "can_edit": _may(user, EDIT_RULE) and account.status in OPEN_STATUSES,
+        "can_refund": _may(user, REFUND_RULE) and account.status in (AccountStatus.PAYING,
+                                                                     AccountStatus.SUSPENDED),
         "can_start": _can_start(user, account),
-        "can_heir": user.has_perm(REFUND_PERM) and account.status in OPEN_STATUSES,
-        "can_death": user.has_perm(REFUND_PERM) and account.status in OPEN_STATUSES,
+        "can_heir": _may(user, REFUND_RULE) and account.status in OPEN_STATUSES,
+        "can_death": _may(user, REFUND_RULE) and account.status in OPEN_STATUSES,
         "receipt": _receipt(account),
         "heir_bank": person_current_account(account.heir) if account.heir_id else None,
         "breadcrumbs": _crumbs((gettext("%(name)s 的账户") % {"name": account.person.name}, "")),
@@ -361,7 +389,7 @@ def _account_context(request, account: RuralAccount, tab: str) -> dict:
 
 def _can_start(user, account: RuralAccount) -> bool:
     """开始领取 offered: a paying/suspended account of a living person who is 60 this month or earlier."""
-    return (user.has_perm(REFUND_PERM) and account.status in (AccountStatus.PAYING, AccountStatus.SUSPENDED)
+    return (_may(user, REFUND_RULE) and account.status in (AccountStatus.PAYING, AccountStatus.SUSPENDED)
             and account.person.death_date is None
             and pension_month(account.person) <= month_of(timezone.localdate()))
 
@@ -390,7 +418,8 @@ def account_detail(request, pk: int):
 
 @viewer_required
 def account_years(request, pk: int):
-    return redirect(reverse("rural:account_detail", args=[pk]) + "?tab=years")
+    account = account_get(user=request.user, pk=pk)  # another town's account looks missing, here too
+    return redirect(reverse("rural:account_detail", args=[account.pk]) + "?tab=years")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -421,8 +450,12 @@ def account_edit(request, pk: int):
             form.add_error(None, gettext("没有修改任何内容"))
         elif _confirmed(request):
             try:
-                rural_account_update(user=request.user, account=account, reason=form.cleaned_data["reason"],
-                                     person_changes=person_changes or None, **changes)
+                _once(request, "nb.account_edit", lambda: rural_account_update(
+                    user=request.user, account=account, reason=form.cleaned_data["reason"],
+                    person_changes=person_changes or None, **changes))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect("rural:account_detail", pk=account.pk)
             except RuralError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -496,8 +529,8 @@ def refund_quote(request, pk: int):
     return render(request, "rural_pension/refund_quote.html", ctx)
 
 
-@require_POST
 @refund_required
+@require_POST
 def refund_settle(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = SettleForm(request.POST)
@@ -507,7 +540,11 @@ def refund_settle(request, pk: int):
         return redirect(back)
     on, pay, amount = form.cleaned_data["on"], form.cleaned_data["pay"], form.cleaned_data["amount"]
     try:
-        doc = rural_refund_settle(account=account, on=on, pay_method=pay, user=request.user, expected_amount=amount)
+        doc = _once(request, "nb.refund_settle", lambda: rural_refund_settle(
+            account=account, on=on, pay_method=pay, user=request.user, expected_amount=amount))
+    except AlreadySubmitted as exc:
+        return _already(request, exc, Doc.objects.filter(account=account, state=Doc.State.SETTLED,
+                                                         kind=Doc.Kind.REFUND).first(), account)
     except RuralError as exc:
         existing = Doc.objects.filter(account=account, state=Doc.State.SETTLED).first()
         if existing is not None:  # a second click on 确认退款: the first one did it
@@ -522,6 +559,15 @@ def refund_settle(request, pk: int):
         name=account.person.name, number=doc.number, amount=format_yuan(doc.amount),
         words=amount_in_words(doc.amount), pay=_pay_note(doc), pdf=pdf))
     return redirect("rural:document_detail", number=doc.number)
+
+
+def _already(request, exc: AlreadySubmitted, existing: RuralDocument | None, account: RuralAccount):
+    """A second submit of a settle form: say so, and show what the first one did."""
+    if existing is not None:
+        messages.warning(request, format_html(gettext("{error}。{link}"), error=str(exc), link=_doc_link(existing)))
+        return redirect("rural:document_detail", number=existing.number)
+    messages.warning(request, str(exc))
+    return redirect("rural:account_detail", pk=account.pk)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -582,8 +628,8 @@ def benefit_quote(request, pk: int):
     return render(request, "rural_pension/benefit_quote.html", ctx)
 
 
-@require_POST
 @refund_required
+@require_POST
 def benefit_confirm(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = BenefitConfirmForm(request.POST)
@@ -593,8 +639,11 @@ def benefit_confirm(request, pk: int):
     start, note, monthly = (form.cleaned_data[k] for k in ("start", "note", "monthly"))
     detail = reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit"
     try:
-        account = rural_benefit_start(account=account, start_month=start, user=request.user, note=note,
-                                      expected_monthly=monthly)
+        account = _once(request, "nb.benefit_confirm", lambda: rural_benefit_start(
+            account=account, start_month=start, user=request.user, note=note, expected_monthly=monthly))
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+        return redirect(detail)
     except RuralError as exc:
         current = RuralAccount.objects.get(pk=account.pk)
         if current.benefit_start_month and current.status == AccountStatus.RECEIVING:  # a second click
@@ -660,7 +709,11 @@ def heir(request, pk: int):
                     "name": account.person.name, "heir": chosen.name})
                 return redirect(back)
             try:
-                rural_heir_set(account=account, heir=chosen, user=request.user, reason=form.cleaned_data["reason"])
+                _once(request, "nb.heir", lambda: rural_heir_set(
+                    account=account, heir=chosen, user=request.user, reason=form.cleaned_data["reason"]))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect(back)
             except RuralError as exc:
                 ctx["error"] = gettext("%(error)s。未做任何修改。") % {"error": exc}
             else:
@@ -734,8 +787,8 @@ def death_quote(request, pk: int):
     return render(request, "rural_pension/death_quote.html", ctx)
 
 
-@require_POST
 @refund_required
+@require_POST
 def death_settle(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = DeathSettleForm(request.POST)
@@ -753,8 +806,12 @@ def death_settle(request, pk: int):
         messages.error(request, gettext("代领人已变更，请重新试算。未做任何修改。"))
         return redirect(quote_url)
     try:
-        result = rural_death_settle(account=account, death_date=death_date, heir=heir_, pay_method=pay,
-                                    user=request.user, on=on, expected_amount=amount)
+        result = _once(request, "nb.death_settle", lambda: rural_death_settle(
+            account=account, death_date=death_date, heir=heir_, pay_method=pay, user=request.user, on=on,
+            expected_amount=amount))
+    except AlreadySubmitted as exc:
+        return _already(request, exc, Doc.objects.filter(account=account, state=Doc.State.SETTLED).exclude(
+            kind=Doc.Kind.REFUND).first(), account)
     except RuralError as exc:
         current = RuralAccount.objects.get(pk=account.pk)
         if current.status == AccountStatus.TERMINATED:  # a second click on 确认结算: the first one did it
@@ -900,7 +957,7 @@ def document_detail(request, number: str):
     ctx = {
         "doc": doc, "account": doc.account, "rows": rows, "totals": _year_totals(rows),
         "guarantee": table.get("guarantee"), "words": amount_in_words(doc.amount), "payment": _payment(doc),
-        "can_print": user.has_perm(REFUND_PERM), "can_rollback": user.has_perm(ROLLBACK_PERM),
+        "can_print": _may(user, REFUND_RULE), "can_rollback": _may(user, ROLLBACK_RULE),
         "rollback_block": _rollback_block(doc, timezone.localdate()),
         "breadcrumbs": _crumbs((gettext("结算单"), reverse("rural:document_list")), (doc.number, "")),
     }
@@ -931,7 +988,11 @@ def document_rollback(request, number: str):
     }
     if _confirmed(request) and form.is_valid():
         try:
-            doc = rural_refund_rollback(document=doc, user=request.user, reason=form.cleaned_data["reason"])
+            doc = _once(request, "nb.rollback", lambda: rural_refund_rollback(
+                document=doc, user=request.user, reason=form.cleaned_data["reason"]))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("rural:document_detail", number=doc.number)
         except RuralError as exc:
             ctx["error"] = gettext("%(error)s。未做任何修改。") % {"error": exc}
         else:
@@ -958,13 +1019,14 @@ def _year_figures(year: int) -> dict:
 
 @viewer_required
 def rates(request):
-    can_set = request.user.has_perm(RATES_PERM)
+    can_set = _may(request.user, RATES_SET_RULE)
     form = RateForm(request.POST or None) if can_set else None
     ctx = {"rates": [(r, _pct(r.rate)) for r in rates_list().select_related("updated_by")], "form": form,
            "can_set": can_set, "breadcrumbs": _crumbs((gettext("记账利率"), ""))}
     if request.method == "POST":
         if not can_set:
-            raise PermissionDenied(gettext("您没有维护记账利率的权限"))
+            raise PermissionDenied(gettext("您没有维护记账利率的权限") if not request.user.has_perm(RATES_PERM)
+                                   else gettext(policy.denial(request.user, RATES_SET_RULE)))
         if form.is_valid():
             year, rate, reason = (form.cleaned_data[k] for k in ("year", "rate", "reason"))
             existing = CreditedRate.objects.filter(year=year).first()
@@ -973,7 +1035,11 @@ def rates(request):
             elif _confirmed(request):
                 before = _year_figures(year)
                 try:
-                    credited_rate_set(user=request.user, year=year, rate=rate, reason=reason)
+                    _once(request, "nb.rates", lambda: credited_rate_set(
+                        user=request.user, year=year, rate=rate, reason=reason))
+                except AlreadySubmitted as exc:
+                    messages.warning(request, str(exc))
+                    return redirect("rural:rates")
                 except RuralError as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -1019,13 +1085,14 @@ def _coefficient_rows() -> list[dict]:
 
 @viewer_required
 def coefficients(request):
-    can_set = request.user.has_perm(RATES_PERM)
+    can_set = _may(request.user, RATES_SET_RULE)
     form = CoefficientForm(request.POST or None) if can_set else None
     ctx = {"rows": _coefficient_rows(), "form": form, "can_set": can_set,
            "breadcrumbs": _crumbs((gettext("计发系数"), ""))}
     if request.method == "POST":
         if not can_set:
-            raise PermissionDenied(gettext("您没有维护计发系数的权限"))
+            raise PermissionDenied(gettext("您没有维护计发系数的权限") if not request.user.has_perm(RATES_PERM)
+                                   else gettext(policy.denial(request.user, RATES_SET_RULE)))
         if form.is_valid():
             month, value, reason = (form.cleaned_data[k] for k in ("from_month", "coefficient", "reason"))
             existing = BenefitCoefficient.objects.filter(from_month=month).first()
@@ -1034,7 +1101,11 @@ def coefficients(request):
                     "month": format_month(month), "value": value})
             elif _confirmed(request):
                 try:
-                    benefit_coefficient_set(user=request.user, from_month=month, coefficient=value, reason=reason)
+                    _once(request, "nb.coefficients", lambda: benefit_coefficient_set(
+                        user=request.user, from_month=month, coefficient=value, reason=reason))
+                except AlreadySubmitted as exc:
+                    messages.warning(request, str(exc))
+                    return redirect("rural:coefficients")
                 except RuralError as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -1105,8 +1176,13 @@ def import_start(request):
                     for chunk in upload.chunks():
                         out.write(chunk)
             directory = str(target)
-        job = job_start(kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：试运行（不写入）"),
-                        params={"directory": directory, "dry_run": True}, user=request.user)
+        try:
+            job = _once(request, "nb.import_start", lambda: job_start(
+                kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：试运行（不写入）"),
+                params={"directory": directory, "dry_run": True}, user=request.user))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("rural:import_start")
         messages.info(request, format_html(gettext("已开始试运行：校验并对账 {directory}，不写入任何数据。"),
                                            directory=directory))
         return redirect("rural:import_job", pk=job.pk)
@@ -1148,17 +1224,22 @@ def import_job(request, pk: int):
     return render(request, template, ctx)
 
 
-@require_POST
 @it_required
+@require_POST
 def import_commit(request, pk: int):
     """Commit what a finished dry run checked: the same folder, now as a writing job."""
     dry = _import_job(request, pk)
     if not (dry.params.get("dry_run") and dry.state == Job.State.DONE) or not _confirmed(request):
         messages.error(request, gettext("只能在试运行成功完成后确认导入"))
         return redirect("rural:import_job", pk=dry.pk)
-    job = job_start(kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：正式导入"),
-                    params={"directory": dry.params["directory"], "dry_run": False, "dry_run_job": dry.pk},
-                    user=request.user)
+    try:
+        job = _once(request, "nb.import_commit", lambda: job_start(
+            kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：正式导入"),
+            params={"directory": dry.params["directory"], "dry_run": False, "dry_run_job": dry.pk},
+            user=request.user))
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+        return redirect("rural:import_job", pk=dry.pk)
     messages.info(request, format_html(gettext("已开始正式导入 {directory}（任务 {id}）。"),
                                        directory=dry.params["directory"], id=job.pk))
     return redirect("rural:import_job", pk=job.pk)
@@ -1198,7 +1279,7 @@ def person_section(person, request):
 def work_refunds_awaiting_bank(request):
     """This month's refunds paid by bank whose one-off run has not gone to a bank yet."""
     user = request.user
-    if not (user.has_perm(REFUND_PERM) or user.has_perm(ROLLBACK_PERM)):
+    if not (_may(user, REFUND_RULE) or _may(user, ROLLBACK_RULE)):
         return []
     from shebao.payroll.models import PayrollRun
 

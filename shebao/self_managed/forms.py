@@ -25,7 +25,9 @@ MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
 
 
 class EnrollForm(forms.Form):
-    id_number = forms.CharField(label=_("身份证号"), max_length=18)
+    # a registered person chosen from the search: their id (opaque), not their 身份证号
+    person = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    id_number = forms.CharField(label=_("身份证号"), max_length=18, required=False)
     name = forms.CharField(label=_("姓名"), max_length=50, required=False, help_text=_("新人员必填；已登记人员须与登记一致"))
     town = forms.ChoiceField(label=_("镇街道"), required=False, help_text=_("新人员必填"))
     mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
@@ -37,9 +39,22 @@ class EnrollForm(forms.Form):
     holder_name = forms.CharField(label=_("户名"), max_length=50, required=False)
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, chosen=None, current_account=None, masker=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.chosen = chosen
         self.fields["town"].choices = [("", "—")] + [(t.pk, t.name) for t in towns_visible(user)]
+        if chosen is not None:
+            # shown (masked per the user's right), never sent back: the person is the hidden id
+            for name in ("id_number", "mobile", "town"):
+                self.fields[name].disabled = True
+            self.fields["id_number"].help_text = _("已登记人员（按查找结果选择）")
+            self.fields["mobile"].help_text = _("已登记人员的电话在人员信息中修改")
+            if current_account is not None:
+                shown = masker.account(current_account.account_number) if masker else ""
+                self.fields["account_number"].help_text = gettext(
+                    "当前账户：%(bank)s %(number)s（%(holder)s）；留空 = 不变更，填写则登记新账户") % {
+                    "bank": current_account.get_bank_display(), "number": shown,
+                    "holder": current_account.holder_name}
         self.items = list(zg_items())
         for item in self.items:
             self.fields[f"item_{item.code}"] = forms.DecimalField(
@@ -47,6 +62,8 @@ class EnrollForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.chosen is None and not (data.get("id_number") or "").strip():
+            self.add_error("id_number", gettext("请填写身份证号"))
         acc = [data.get("bank"), data.get("account_number"), data.get("holder_name")]
         if any(acc) and not all(acc):
             raise forms.ValidationError(gettext("开户银行、银行账号、户名须同时填写"))

@@ -1,4 +1,5 @@
-"""Reads of the 自管人员 subsystem, always within the user's region scope.
+"""Reads of the 自管人员 subsystem, always within the user's region scope (``policy.scope_town`` on the
+person's 镇街道).
 
 Payroll and bank history of one person are read here from those apps' models, read-only, where
 their selectors have no per-person query (``bank_lines_of_person``, ``overpaid_after``)."""
@@ -23,11 +24,11 @@ from shebao.benefits.models import (
 )
 from shebao.benefits.months import month_of
 from shebao.benefits.selectors import enrollment_history
+from shebao.common import policy
 from shebao.common.money import ZERO
 from shebao.payroll.models import PayrollComponent, PayrollLine
 from shebao.payroll.selectors import payroll_line_explain, payroll_person_lines
 from shebao.registry.models import BankAccount, Person
-from shebao.registry.selectors import persons_visible
 from shebao.self_managed.models import FlexPayment, Income
 
 SCHEME = "ZG"
@@ -45,7 +46,7 @@ def zg_enrollments(*, user, month: dt.date | None = None) -> QuerySet[Enrollment
                  .filter(Q(to_month__isnull=True) | Q(to_month__gte=month))
                  .values("enrollment").annotate(s=Sum("amount")).values("s"))
     account = BankAccount.objects.filter(person=OuterRef("person_id"), valid_to__isnull=True)
-    return (Enrollment.objects.filter(scheme__code=SCHEME, person__in=persons_visible(user))
+    return (policy.scope_town(Enrollment.objects.filter(scheme__code=SCHEME), user, "person__town_id")
             .select_related("person", "person__town")
             .annotate(monthly_total=Coalesce(Subquery(in_effect, output_field=DecimalField(max_digits=14, decimal_places=2)),
                                              Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2)),
@@ -141,15 +142,16 @@ def last_lines(person: Person, n: int = 6) -> list[PayrollLine]:
 
 
 def incomes_visible(user) -> QuerySet[Income]:
-    return Income.objects.filter(person__in=persons_visible(user)).select_related("person", "created_by")
+    return policy.scope_town(Income.objects.all(), user, "person__town_id").select_related("person", "created_by")
 
 
 def flex_visible(user) -> QuerySet[FlexPayment]:
-    return FlexPayment.objects.filter(person__in=persons_visible(user)).select_related("person", "run")
+    return policy.scope_town(FlexPayment.objects.all(), user, "person__town_id").select_related("person", "run")
 
 
 def adjustments_visible(user) -> QuerySet[Adjustment]:
-    return Adjustment.objects.filter(enrollment__scheme__code=SCHEME, enrollment__person__in=persons_visible(user))
+    return policy.scope_town(Adjustment.objects.filter(enrollment__scheme__code=SCHEME), user,
+                             "enrollment__person__town_id")
 
 
 def raise_rules() -> QuerySet[RaiseRule]:

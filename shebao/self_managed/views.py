@@ -1,6 +1,11 @@
 """自管人员管理支付 pages (except 月度结算/报盘/零星发放导出/统计, which live with payroll and bank).
 Thin: parse, call one selector or service, render. Persons are looked up within the user's region
-scope (out of scope is a 404, the same as missing)."""
+scope (out of scope is a 404, the same as missing).
+
+Every page is behind ``@page(rule(…, scheme="ZG"))`` (the rules are in ``permissions.py``). Every form
+that creates money or a record carries a one-time token (``{% once_field %}``), claimed in the write's
+transaction (``_once``): a second submit of the same form page — a double click, two tabs, a resend — is
+refused with a message and writes nothing."""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ import json
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,15 +36,24 @@ from shebao.benefits.services import (
     enrollment_suspend,
     enrollment_terminate,
 )
+from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
+from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.registry.models import Person
 from shebao.registry.selectors import bank_choices, person_get, person_search, persons_visible, towns_visible
 from shebao.registry.services import RegistryError
 from shebao.self_managed import forms as f
 from shebao.self_managed import selectors as sel
 from shebao.self_managed.models import Income, RosterImport
-from shebao.self_managed.permissions import INCOME_ADD, INCOME_VIEW, MANAGE, VIEW
+from shebao.self_managed.permissions import (
+    INCOME_ADD_RULE,
+    INCOME_VIEW_RULE,
+    MANAGE_RULE,
+    RAISE_APPLY_RULE,
+    RAISE_VIEW_RULE,
+    VIEW_RULE,
+)
 from shebao.self_managed.roster import (
     RosterFileError,
     read_rows,
@@ -55,9 +69,22 @@ from shebao.self_managed.services import (
     roster_upload,
     zg_enroll,
 )
+from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
 
 ERRORS = (ZgError, BenefitError, RegistryError, MonthError)
+
+
+def _can_manage(request) -> bool:
+    return policy.allows(request.user, MANAGE_RULE)
+
+
+def _once(request, form: str, write):
+    """``write()`` in one transaction with the claim of the form's one-time token: a second submit of
+    the same form raises ``AlreadySubmitted`` and writes nothing."""
+    with transaction.atomic():
+        once_claim(request, form=form)
+        return write()
 
 
 def _crumbs(*items):
@@ -122,12 +149,11 @@ class ZgPersonTable(Table):
     dom_id = "zg-persons"
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def person_list(request):
     table = ZgPersonTable(request, sel.zg_enrollments(user=request.user))
     return render_table(request, table, "self_managed/person_list.html", {
-        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_("人员管理")), "")),
+        "can_manage": _can_manage(request), "breadcrumbs": _crumbs((str(_("人员管理")), "")),
     })
 
 
@@ -135,24 +161,31 @@ def person_list(request):
 # 人员新增
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 def enroll(request):
+    """人员新增. A registered person is chosen from the search by an opaque id (``person``), never by
+    carrying their 身份证号 through the page: the number is shown masked unless the user may see it, and
+    the current bank account is not put into the form (left empty = unchanged)."""
     q = (request.GET.get("q") or "").strip()
     found = list(person_search(user=request.user, q=q, limit=20)) if q else []
     chosen = None
-    if request.GET.get("person"):
-        chosen = person_get(user=request.user, pk=int(request.GET["person"]))
+    raw_choice = request.POST.get("person") or request.GET.get("person")
+    if raw_choice:
+        if not str(raw_choice).isdigit():
+            raise Http404(gettext("人员不存在或不在您的管辖范围内"))
+        chosen = person_get(user=request.user, pk=int(raw_choice))
+    masker = masker_for(request.user)
     initial = {"start_month": f.this_month()}
+    current_account = None
     if chosen:
-        initial.update(id_number=chosen.id_number, name=chosen.name, town=chosen.town_id, mobile=chosen.mobile)
-        acc = chosen.bank_accounts.filter(valid_to__isnull=True).first()
-        if acc:
-            initial.update(bank=acc.bank, account_number=acc.account_number, holder_name=acc.holder_name)
-    form = f.EnrollForm(request.POST or None, user=request.user, initial=initial)
+        initial.update(person=chosen.pk, id_number=masker.id_number(chosen.id_number), name=chosen.name,
+                       town=chosen.town_id, mobile=masker.phone(chosen.mobile or ""))
+        current_account = chosen.bank_accounts.filter(valid_to__isnull=True).first()
+    form = f.EnrollForm(request.POST or None, user=request.user, initial=initial, chosen=chosen,
+                        current_account=current_account, masker=masker)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        person = _person_by_id_number(request.user, d["id_number"])
+        person = chosen if chosen is not None else _person_by_id_number(request.user, d["id_number"])
         try:
             if person is not None and d["name"] and d["name"].strip() != person.name:
                 raise ZgError(gettext("姓名“%(name)s”与登记的“%(registered)s”不一致")
@@ -170,9 +203,15 @@ def enroll(request):
                 if current is None or (current.bank, current.account_number, current.holder_name) != wanted:
                     account = {"bank": d["bank"], "account_number": d["account_number"],
                                "holder_name": d["holder_name"]}
-            enrollment = zg_enroll(user=request.user, person=person, new_person=new_person, account=account,
-                                   start_month=d["start_month"], items=form.item_amounts(),
-                                   service_years=d["service_years"], note=d["note"])
+            enrollment = _once(request, "zg.enroll", lambda: zg_enroll(
+                user=request.user, person=person, new_person=new_person, account=account,
+                start_month=d["start_month"], items=form.item_amounts(), service_years=d["service_years"],
+                note=d["note"]))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            if person is not None:
+                return redirect("self_managed:person", pk=person.pk)
+            return redirect("self_managed:person_list")
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
@@ -189,8 +228,7 @@ def enroll(request):
 # one person: status, items, adjustments
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def person(request, pk: int):
     person, enrollment = _zg_person(request, pk)
     return render(request, "self_managed/person.html", {
@@ -199,7 +237,7 @@ def person(request, pk: int):
         "current": sel.current_amounts(enrollment), "amounts": sel.amounts_history(enrollment),
         "history": sel.enrollment_history(enrollment=enrollment),
         "adjustments": sel.adjustments_of(enrollment), "lines": sel.last_lines(person, 12),
-        "can_manage": request.user.has_perm(MANAGE),
+        "can_manage": _can_manage(request),
         "breadcrumbs": _crumbs((str(_("人员管理")), reverse("self_managed:person_list")), (person.name, "")),
     })
 
@@ -212,8 +250,7 @@ def _action_page(request, person, *, form, title, intro="", submit=None, extra=N
     })
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 def terminate(request, pk: int):
     """减员: the first POST shows what will happen (the overpaid months after a death); the second,
     with confirm=1, does it."""
@@ -226,9 +263,12 @@ def terminate(request, pk: int):
         months, total = sel.overpaid_after(enrollment=enrollment, last_month=last)
         if request.POST.get("confirm") == "1":
             try:
-                result = enrollment_terminate(enrollment=enrollment, reason=d["reason"], user=request.user,
-                                              death_date=d.get("death_date"), last_month=d.get("last_month"),
-                                              note=d["note"])
+                result = _once(request, "zg.terminate", lambda: enrollment_terminate(
+                    enrollment=enrollment, reason=d["reason"], user=request.user, death_date=d.get("death_date"),
+                    last_month=d.get("last_month"), note=d["note"]))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect("self_managed:person", pk=person.pk)
             except ERRORS as exc:
                 form.add_error(None, str(exc))
             else:
@@ -248,8 +288,7 @@ def terminate(request, pk: int):
                         submit=gettext("预览"))
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 def status(request, pk: int):
     person, enrollment = _zg_person(request, pk)
     if enrollment.payment_status == PaymentStatus.ACTIVE:
@@ -265,19 +304,23 @@ def status(request, pk: int):
         d = form.cleaned_data
         try:
             if enrollment.payment_status == PaymentStatus.ACTIVE:
-                enrollment_suspend(enrollment=enrollment, reason=d["reason"], from_month=d["from_month"],
-                                   user=request.user, note=d["note"])
+                _once(request, "zg.status", lambda: enrollment_suspend(
+                    enrollment=enrollment, reason=d["reason"], from_month=d["from_month"], user=request.user,
+                    note=d["note"]))
                 messages.success(request, gettext("%(name)s %(month)s 起暂停发放") % {
                     "name": person.name, "month": format_month(d["from_month"])})
             else:
-                result = enrollment_resume(enrollment=enrollment, from_month=d["from_month"], user=request.user,
-                                           note=d["note"])
+                result = _once(request, "zg.status", lambda: enrollment_resume(
+                    enrollment=enrollment, from_month=d["from_month"], user=request.user, note=d["note"]))
                 msg = gettext("%(name)s %(month)s 起恢复发放") % {
                     "name": person.name, "month": format_month(d["from_month"])}
                 if result.arrears:
                     msg += gettext("，补发 %(amount)s 元（%(count)s 个月）") % {
                         "amount": result.arrears.total, "count": len(result.months)}
                 messages.success(request, msg)
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("self_managed:person", pk=person.pk)
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
@@ -285,16 +328,19 @@ def status(request, pk: int):
     return _action_page(request, person, form=form, title=title)
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 def amount(request, pk: int):
     person, enrollment = _zg_person(request, pk)
     form = f.AmountForm(request.POST or None, initial={"item": request.GET.get("item")})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            new = benefit_amount_set(enrollment=enrollment, item=d["item"], amount=d["amount"],
-                                     from_month=d["from_month"], user=request.user, note=d["note"])
+            new = _once(request, "zg.amount", lambda: benefit_amount_set(
+                enrollment=enrollment, item=d["item"], amount=d["amount"], from_month=d["from_month"],
+                user=request.user, note=d["note"]))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("self_managed:person", pk=person.pk)
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
@@ -306,16 +352,19 @@ def amount(request, pk: int):
                         extra={"amounts": sel.amounts_history(enrollment)})
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 def adjust(request, pk: int):
     person, enrollment = _zg_person(request, pk)
     form = f.AdjustmentForm(request.POST or None, initial={"kind": request.GET.get("kind") or "arrears"})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            adj = adjustment_create(enrollment=enrollment, kind=d["kind"], total=d["total"], reason=d["reason"],
-                                    user=request.user, monthly_cap=d.get("monthly_cap"), source=d["source"])
+            adj = _once(request, "zg.adjust", lambda: adjustment_create(
+                enrollment=enrollment, kind=d["kind"], total=d["total"], reason=d["reason"], user=request.user,
+                monthly_cap=d.get("monthly_cap"), source=d["source"]))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("self_managed:person", pk=person.pk)
         except ERRORS as exc:
             form.add_error(None, str(exc))
         else:
@@ -354,8 +403,7 @@ class AdjustmentTable(Table):
     dom_id = "zg-adjustments"
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def benefits(request):
     qs = sel.adjustments_visible(request.user)
     if "state" not in request.GET:
@@ -371,8 +419,7 @@ def benefits(request):
 # 批量调待
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(RAISE_VIEW_RULE)
 def raise_page(request):
     form = f.RaiseForm(request.POST or None, request.FILES or None)
     preview = None
@@ -397,9 +444,14 @@ def raise_page(request):
                 terms = raise_terms_parse(data)
                 rule_json = json.dumps(data, ensure_ascii=False)
                 if request.POST.get("apply") == "1":
-                    if not request.user.has_perm(MANAGE):
+                    if not policy.allows(request.user, RAISE_APPLY_RULE):
                         raise ZgError(gettext("您没有执行调待的权限"))
-                    rule, done = raise_apply(terms=terms, apply_month=apply_month, user=request.user)
+                    try:
+                        rule, done = _once(request, "zg.raise", lambda: raise_apply(
+                            terms=terms, apply_month=apply_month, user=request.user))
+                    except AlreadySubmitted as exc:
+                        messages.warning(request, str(exc))
+                        return redirect("self_managed:raise")
                     messages.success(request, gettext(
                         "已执行调待“%(name)s”：%(count)s 人，月增 %(monthly)s 元，补发合计 %(arrears)s 元") % {
                         "name": rule.name, "count": rule.person_count, "monthly": rule.monthly_total,
@@ -416,7 +468,7 @@ def raise_page(request):
             form.add_error(None, str(exc))
     return render(request, "self_managed/raise.html", {
         "form": form, "preview": preview, "rule_json": rule_json, "rules": sel.raise_rules()[:20],
-        "can_manage": request.user.has_perm(MANAGE), "breadcrumbs": _crumbs((str(_("批量调待")), "")),
+        "can_manage": policy.allows(request.user, RAISE_APPLY_RULE), "breadcrumbs": _crumbs((str(_("批量调待")), "")),
     })
 
 
@@ -424,8 +476,7 @@ def raise_page(request):
 # 综合查询
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def query(request):
     q = (request.GET.get("q") or "").strip()
     found = list(person_search(user=request.user, q=q, limit=50)) if q else []
@@ -436,8 +487,7 @@ def query(request):
     })
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def query_person(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     return render(request, "self_managed/query_person.html", {
@@ -450,30 +500,34 @@ def query_person(request, pk: int):
 # 花名册
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def roster(request):
     form = f.RosterUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        if not request.user.has_perm(MANAGE):
-            raise Http404
+        policy.check(request.user, MANAGE_RULE)
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                batch = roster_upload(file_name=upload.name, data=upload.read(), user=request.user)
+                batch = _once(request, "zg.roster_upload", lambda: roster_upload(
+                    file_name=upload.name, data=upload.read(), user=request.user))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect("self_managed:roster")
             except ZgError as exc:
                 form.add_error("file", str(exc))
             else:
                 return redirect("self_managed:roster_batch", pk=batch.pk)
-    batches = RosterImport.objects.defer("content").select_related("created_by")[:20]
+    batches = RosterImport.objects.defer("content").select_related("created_by")
+    if not policy.county_wide(request.user):  # a town's clerk sees the batches they uploaded
+        batches = batches.filter(created_by=request.user)
+    batches = batches[:20]
     return render(request, "self_managed/roster.html", {
-        "form": form, "batches": batches, "can_manage": request.user.has_perm(MANAGE),
+        "form": form, "batches": batches, "can_manage": _can_manage(request),
         "breadcrumbs": _crumbs((str(_("花名册")), "")),
     })
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 def roster_batch(request, pk: int):
     batch = get_object_or_404(RosterImport, pk=pk)
     if batch.created_by_id != request.user.pk and not request.user.is_superuser:
@@ -491,13 +545,16 @@ def roster_batch(request, pk: int):
     })
 
 
-@login_required
-@permission_required(MANAGE, raise_exception=True)
+@page(MANAGE_RULE)
 @require_POST
 def roster_batch_confirm(request, pk: int):
     batch = get_object_or_404(RosterImport, pk=pk)
+    if batch.created_by_id != request.user.pk and not request.user.is_superuser:
+        raise Http404
     try:
-        result = roster_confirm(batch=batch, user=request.user)
+        result = _once(request, "zg.roster_confirm", lambda: roster_confirm(batch=batch, user=request.user))
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
     except ERRORS as exc:
         messages.error(request, str(exc))
     else:
@@ -505,8 +562,7 @@ def roster_batch_confirm(request, pk: int):
     return redirect("self_managed:roster_batch", pk=pk)
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def roster_export(request):
     """The roster in the import layout; 身份证号 and 银行账号 masked unless the user may see them (a
     masked file cannot be imported back)."""
@@ -552,13 +608,11 @@ class FlexTable(Table):
     dom_id = "zg-flex"
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@page(VIEW_RULE)
 def flex(request):
     form = f.FlexForm(request.POST or None)
     if request.method == "POST":
-        if not request.user.has_perm(MANAGE):
-            raise Http404
+        policy.check(request.user, MANAGE_RULE)
         if form.is_valid():
             d = form.cleaned_data
             person = _person_by_id_number(request.user, d["id_number"])
@@ -566,8 +620,12 @@ def flex(request):
                 form.add_error("id_number", gettext("找不到该身份证号的人员（或不在您的管辖范围内）"))
             else:
                 try:
-                    payment = flex_payment_create(person=person, amount=d["amount"], reason=d["reason"],
-                                                  source=d["source"], user=request.user)
+                    payment = _once(request, "zg.flex", lambda: flex_payment_create(
+                        person=person, amount=d["amount"], reason=d["reason"], source=d["source"],
+                        user=request.user))
+                except AlreadySubmitted as exc:
+                    messages.warning(request, str(exc))
+                    return redirect("self_managed:flex")
                 except ERRORS as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -577,7 +635,7 @@ def flex(request):
                     return redirect("self_managed:flex")
     table = FlexTable(request, sel.flex_visible(request.user))
     return render_table(request, table, "self_managed/flex.html", {
-        "form": form, "can_manage": request.user.has_perm(MANAGE),
+        "form": form, "can_manage": _can_manage(request),
         "breadcrumbs": _crumbs((str(_("灵活支付和收入")), ""), (gettext("灵活支付"), "")),
     })
 
@@ -608,13 +666,11 @@ class IncomeTable(Table):
 
 
 
-@login_required
-@permission_required(INCOME_VIEW, raise_exception=True)
+@page(INCOME_VIEW_RULE)
 def income(request):
     form = f.IncomeForm(request.POST or None, initial={"received_on": timezone.localdate()})
     if request.method == "POST":
-        if not request.user.has_perm(INCOME_ADD):
-            raise Http404
+        policy.check(request.user, INCOME_ADD_RULE)
         if form.is_valid():
             d = form.cleaned_data
             person = _person_by_id_number(request.user, d["id_number"])
@@ -622,9 +678,12 @@ def income(request):
                 form.add_error("id_number", gettext("找不到该身份证号的人员（或不在您的管辖范围内）"))
             else:
                 try:
-                    inc = income_record(person=person, kind=d["kind"], amount=d["amount"],
-                                        received_on=d["received_on"], source=d["source"], note=d["note"],
-                                        user=request.user)
+                    inc = _once(request, "zg.income", lambda: income_record(
+                        person=person, kind=d["kind"], amount=d["amount"], received_on=d["received_on"],
+                        source=d["source"], note=d["note"], user=request.user))
+                except AlreadySubmitted as exc:
+                    messages.warning(request, str(exc))
+                    return redirect("self_managed:income")
                 except ERRORS as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -636,6 +695,6 @@ def income(request):
                     return redirect("self_managed:income")
     table = IncomeTable(request, sel.incomes_visible(request.user))
     return render_table(request, table, "self_managed/income.html", {
-        "form": form, "can_add": request.user.has_perm(INCOME_ADD),
+        "form": form, "can_add": policy.allows(request.user, INCOME_ADD_RULE),
         "breadcrumbs": _crumbs((str(_("灵活支付和收入")), reverse("self_managed:flex")), (gettext("收入"), "")),
     })

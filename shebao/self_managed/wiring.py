@@ -9,10 +9,11 @@ from django.utils.translation import gettext
 
 def person_section(person, request):
     """The person page's 自管人员 section: status, monthly items, last payments."""
+    from shebao.common import policy
     from shebao.self_managed import selectors as sel
-    from shebao.self_managed.permissions import MANAGE, VIEW
+    from shebao.self_managed.permissions import MANAGE_RULE, VIEW_RULE
 
-    if not request.user.has_perm(VIEW):
+    if not policy.allows(request.user, VIEW_RULE):  # scheme ZG too: an NB-only clerk sees no ZG section
         return None
     enrollment = sel.zg_enrollment_of(person)
     if enrollment is None:
@@ -21,15 +22,16 @@ def person_section(person, request):
     return (gettext("自管人员"), "self_managed/person_section.html", {
         "enrollment": enrollment, "current": current, "total": sum((a.amount for a in current if a.item.recurring), 0),
         "lines": sel.last_lines(person, 3), "pending": sel.adjustments_of(enrollment),
-        "can_manage": request.user.has_perm(MANAGE),
+        "can_manage": policy.allows(request.user, MANAGE_RULE),
     })
 
 
 def suspended_work(request):
-    from shebao.self_managed.permissions import MANAGE
+    from shebao.common import policy
+    from shebao.self_managed.permissions import MANAGE_RULE
     from shebao.self_managed.selectors import zg_enrollments
 
-    if not request.user.has_perm(MANAGE):
+    if not policy.allows(request.user, MANAGE_RULE):
         return []
     n = zg_enrollments(user=request.user).filter(payment_status="suspended").count()
     return [(gettext("暂停发放的自管人员"), n, reverse("self_managed:person_list") + "?status=suspended")]

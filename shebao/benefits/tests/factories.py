@@ -18,11 +18,16 @@ def id_number(birth: dt.date, *, male: bool = True) -> str:
     return registry_factories.id_number(birth, male=male)
 
 
-def make_user(username: str, *, reviewer: bool = False) -> User:
+def make_user(username: str, *, reviewer: bool = False, perms=()) -> User:
+    """``perms``: extra permissions as ``app_label.codename`` (e.g. what a command's ``--as`` needs)."""
     # no password: Argon2 hashing is slow and these users never log in
     user = User.objects.create(username=username, password="!", all_regions=True, must_change_password=False)
     if reviewer:
         user.user_permissions.add(Permission.objects.get(content_type__app_label="accounts", codename="review"))
+    for dotted in perms:
+        app_label, codename = dotted.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    if reviewer or perms:
         user = User.objects.get(pk=user.pk)  # drop the permission cache
     return user
 

@@ -32,7 +32,7 @@ def test_compute_approve_and_refusals(capsys, tmp_path):
 
 
 def test_raise_dry_run_and_apply(capsys, tmp_path):
-    clerk = make_user("clerk1")
+    clerk = make_user("clerk1", perms=["self_managed.manage_zg"])  # `benefits raise --as` needs 待遇经办
     enroll(make_person(), user=clerk, start="2025-01", items={"basic": "2000.00"})
     rule = tmp_path / "rule.json"
     rule.write_text(json.dumps({"name": "2026调待", "scheme": "ZG", "item": "basic", "effective_month": "2026-01",

@@ -31,7 +31,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 @pytest.fixture
 def clerk(db):
-    return make_user("it1")
+    return make_user("it1", perms=["accounts.it_ops"])  # `rural import --as` is 信息科's
 
 
 def counts():

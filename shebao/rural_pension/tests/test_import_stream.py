@@ -160,7 +160,7 @@ def test_a_file_changed_during_the_import_stops_it(monkeypatch, tmp_path):
 
 @pytest.mark.django_db
 def test_rejections_are_written_in_chunks_and_exported_whole(monkeypatch, tmp_path, capsys):
-    clerk = make_user("it_stream3")
+    clerk = make_user("it_stream3", perms=["accounts.it_ops"])
     monkeypatch.setattr(legacy_import, "REJECT_FLUSH", 2)
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "rates.csv").write_text(

@@ -34,6 +34,7 @@ from shebao.rural_pension.models import (
 from shebao.rural_pension.services import rural_refund_settle, rural_years_recompute
 from shebao.rural_pension.tests.factories import HAND_FLOWS, make_account, make_person, set_rates
 from shebao.rural_pension.views import EDIT_PERM, REFUND_PERM, ROLLBACK_PERM, VIEW_PERM
+from shebao.web.tests.helpers import once
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def quote_url(account, on="2024-06-15", pay="cash"):
 
 def settle(client, account, *, on="2024-06-15", pay="cash", amount="3001.45"):
     return client.post(reverse("rural:refund_settle", args=[account.pk]),
-                       {"on": on, "pay": pay, "amount": amount, "confirm": "1"})
+                       once({"on": on, "pay": pay, "amount": amount, "confirm": "1"}))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ def test_pdf_is_a_pdf_inline_and_a_reprint_is_counted(client_for, account, clerk
 
 
 def rollback(client, doc, reason="录入错误"):
-    return client.post(reverse("rural:document_rollback", args=[doc.number]), {"reason": reason, "confirm": "1"})
+    return client.post(reverse("rural:document_rollback", args=[doc.number]), once({"reason": reason, "confirm": "1"}))
 
 
 def test_rollback_through_the_page_restores_the_account(client_for, account, clerk):
@@ -333,11 +334,11 @@ def test_info_change_confirm_then_audited(client_for, account, clerk):
     data = {"name": account.person.name, "town": account.town_id, "community": "", "enrolled_on": "2019-11-01",
             "status": "suspended", "residence_address": "", "mobile": "", "legacy_bank": "", "legacy_account_number": "",
             "note": "", "reason": "档案核对"}
-    page = c.post(url, data).content.decode()
+    page = c.post(url, once(data)).content.decode()
     assert "请确认" in page and "2019-12-01" in page and "2019-11-01" in page and "中断缴费" in page
     account.refresh_from_db()
     assert account.status == "paying"  # nothing yet
-    response = c.post(url, {**data, "confirm": "1"})
+    response = c.post(url, once({**data, "confirm": "1"}))
     assert response.status_code == 302
     account.refresh_from_db()
     assert (account.status, account.enrolled_on) == ("suspended", dt.date(2019, 11, 1))
@@ -345,16 +346,16 @@ def test_info_change_confirm_then_audited(client_for, account, clerk):
     assert event.reason == "档案核对"
     # nothing changed → said so
     data2 = {**data, "reason": "再改"}
-    assert "没有修改任何内容" in c.post(url, data2).content.decode()
+    assert "没有修改任何内容" in c.post(url, once(data2)).content.decode()
 
 
 def test_rate_change_confirm_recomputes_and_says_what_it_did(client_for, account, clerk):
     c = client_for(clerk)
     url = reverse("rural:rates")
-    page = c.post(url, {"year": 2022, "rate": "0.0100", "reason": "文件调整"}).content.decode()
+    page = c.post(url, once({"year": 2022, "rate": "0.0100", "reason": "文件调整"})).content.decode()
     assert "请确认" in page and "0.0000" in page
     assert AccountYear.objects.get(account=account, year=2022).interest == D("0.00")
-    response = c.post(url, {"year": 2022, "rate": "0.0100", "reason": "文件调整", "confirm": "1"})
+    response = c.post(url, once({"year": 2022, "rate": "0.0100", "reason": "文件调整", "confirm": "1"}))
     assert response.status_code == 302
     assert CreditedRate.objects.get(year=2022).rate == D("0.0100")
     # 2022: opening 2088.44, 500.00 in May → 0.01 × (12 × 2088.44 + 500 × 8) / 12 = 24.22
@@ -362,7 +363,7 @@ def test_rate_change_confirm_recomputes_and_says_what_it_did(client_for, account
     message = c.get(url).content.decode()
     assert "已修改 2022 年度记账利率 0.0100" in message and "已重算全部年账户明细" in message
     viewer = make_user("nbratev", VIEW_PERM)
-    assert client_for(viewer).post(url, {"year": 2022, "rate": "0.0200", "reason": "x", "confirm": "1"}).status_code == 403
+    assert client_for(viewer).post(url, once({"year": 2022, "rate": "0.0200", "reason": "x", "confirm": "1"})).status_code == 403
 
 
 # --------------------------------------------------------------------------------------------------
@@ -378,8 +379,8 @@ def test_import_dry_run_then_commit_with_reconciliation(client_for, tmp_path, se
     samples = legacy_import.__file__.rsplit("/", 1)[0] + "/samples"
     folder = tmp_path / "legacy"
     shutil.copytree(samples, folder)
-    assert "请填写服务器目录" in c.post(reverse("rural:import_start"), {}).content.decode()
-    response = c.post(reverse("rural:import_start"), {"directory": str(folder)})
+    assert "请填写服务器目录" in c.post(reverse("rural:import_start"), once({})).content.decode()
+    response = c.post(reverse("rural:import_start"), once({"directory": str(folder)}))
     job = Job.objects.get()
     assert response.url == reverse("rural:import_job", args=[job.pk]) and job.params["dry_run"] is True
     job_run(job.pk)
@@ -387,7 +388,7 @@ def test_import_dry_run_then_commit_with_reconciliation(client_for, tmp_path, se
     assert "试运行" in page and "读入 = 载入 + 拒绝" in page and 'id="confirm-import"' in page
     assert "不平" not in page
     assert not RuralAccount.objects.exists()  # a dry run writes nothing
-    response = c.post(reverse("rural:import_commit", args=[job.pk]), {"confirm": "1"})
+    response = c.post(reverse("rural:import_commit", args=[job.pk]), once({"confirm": "1"}))
     commit = Job.objects.exclude(pk=job.pk).get()
     job_run(commit.pk)
     commit.refresh_from_db()
@@ -407,7 +408,7 @@ def test_import_by_upload(client_for, tmp_path, settings):
     c = client_for(make_user("nbit2", roles=("it_admin",)))
     samples = legacy_import.__file__.rsplit("/", 1)[0] + "/samples"
     with open(f"{samples}/rates.csv", "rb") as rates:
-        response = c.post(reverse("rural:import_start"), {"file_rates": rates})
+        response = c.post(reverse("rural:import_start"), once({"file_rates": rates}))
     job = Job.objects.get()
     assert response.status_code == 302 and (tmp_path / "media" / "rural_import").exists()
     assert job.params["directory"].startswith(str(tmp_path / "media"))

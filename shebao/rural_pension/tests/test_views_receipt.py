@@ -37,6 +37,7 @@ from shebao.rural_pension.services import (
     rural_years_recompute,
 )
 from shebao.rural_pension.tests.factories import HAND_FLOWS, make_account, make_person, set_rates
+from shebao.web.tests.helpers import once
 
 pytestmark = pytest.mark.django_db
 
@@ -107,14 +108,14 @@ def url(name, account, **query) -> str:
 
 
 def confirm_benefit(client, account, *, start="2024-07", monthly="25.95", note=""):
-    return client.post(url("benefit_confirm", account), {"start": start, "monthly": monthly, "note": note,
-                                                         "confirm": "1"})
+    return client.post(url("benefit_confirm", account), once({"start": start, "monthly": monthly, "note": note,
+                                                         "confirm": "1"}))
 
 
 def settle_death(client, account, heir, *, death_date="2024-06-01", on="2024-06-15", pay="cash",
                  amount="3001.45"):
-    return client.post(url("death_settle", account), {"death_date": death_date, "on": on, "pay": pay,
-                                                      "heir": heir.pk, "amount": amount, "confirm": "1"})
+    return client.post(url("death_settle", account), once({"death_date": death_date, "on": on, "pay": pay,
+                                                      "heir": heir.pk, "amount": amount, "confirm": "1"}))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,11 +242,11 @@ def test_heir_found_chosen_and_set_with_a_reason(c, account, heir):
     before = written(account)
     shown = page(c.get(url("heir", account, q="王小二", heir=heir.pk)))
     assert 'id="confirm-heir"' in shown and "6222********0077" in shown and "6222020000000077" not in shown
-    response = c.post(url("heir", account, q="王小二", heir=heir.pk), {"heir": heir.pk, "reason": "", "confirm": "1"})
+    response = c.post(url("heir", account, q="王小二", heir=heir.pk), once({"heir": heir.pk, "reason": "", "confirm": "1"}))
     assert "这个字段是必填项" in page(response)
     assert written(account) == before
 
-    response = c.post(url("heir", account), {"heir": heir.pk, "reason": "家属申报", "confirm": "1"})
+    response = c.post(url("heir", account), once({"heir": heir.pk, "reason": "家属申报", "confirm": "1"}))
     assert response.url == reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit"
     shown = follow(c, response)
     assert "已登记 王阿大 的代领人：王小二（原因：家属申报）" in shown and "6222********0077" in shown
@@ -255,7 +256,7 @@ def test_heir_found_chosen_and_set_with_a_reason(c, account, heir):
     assert (event.reason, event.before, event.after) == ("家属申报", {"heir": None}, {"heir": heir.pk})
 
     after = written(account)  # the second click
-    shown = follow(c, c.post(url("heir", account), {"heir": heir.pk, "reason": "家属申报", "confirm": "1"}))
+    shown = follow(c, c.post(url("heir", account), once({"heir": heir.pk, "reason": "家属申报", "confirm": "1"})))
     assert "代领人已是 王小二，未做修改" in shown
     assert written(account) == after
 
@@ -280,12 +281,12 @@ def test_heir_refusals_show_the_message_and_write_nothing(c, account, heir, cler
     cases = [(account.person_id, "代领人不能是本人"), (dead.pk, "已故者 已于 2025-01-01 死亡，不能作为代领人"),
              (999999, "人员不存在或不在您的管辖范围内")]
     for pk, message in cases:
-        shown = page(c.post(url("heir", account), {"heir": pk, "reason": "核对", "confirm": "1"}))
+        shown = page(c.post(url("heir", account), once({"heir": pk, "reason": "核对", "confirm": "1"})))
         assert message in shown, message
     scoped = make_user("nbr_scoped", towns=[account.town])
     c.force_login(scoped)  # a login is audited
     before = written(account)
-    shown = page(c.post(url("heir", account), {"heir": stranger.pk, "reason": "核对", "confirm": "1"}))
+    shown = page(c.post(url("heir", account), once({"heir": stranger.pk, "reason": "核对", "confirm": "1"})))
     assert "人员不存在或不在您的管辖范围内" in shown
     shown = page(c.get(url("heir", account, q="外镇人")))
     assert "没有找到“外镇人”" in shown and f"heir={stranger.pk}" not in shown
@@ -293,7 +294,7 @@ def test_heir_refusals_show_the_message_and_write_nothing(c, account, heir, cler
     c.force_login(clerk)
     rural_refund_settle(account=account, on=dt.date(2024, 6, 15), pay_method="cash", user=clerk)
     before = written(account)
-    shown = page(c.post(url("heir", account), {"heir": heir.pk, "reason": "核对", "confirm": "1"}))
+    shown = page(c.post(url("heir", account), once({"heir": heir.pk, "reason": "核对", "confirm": "1"})))
     assert "王阿大 的账户已退保，不能变更代领人" in shown
     assert written(account) == before
 
@@ -431,8 +432,8 @@ def test_coefficient_table_set_with_confirm_and_audited(client, account, clerk):
     client.force_login(viewer)
     shown = page(client.get(reverse("rural:coefficients")))
     assert '<td class="num mono">0.008631526</td>' in shown and "1992-01" in shown and "下一步" not in shown
-    assert client.post(reverse("rural:coefficients"), {"from_month": "2027-01", "coefficient": "0.0085",
-                                                       "reason": "x", "confirm": "1"}).status_code == 403
+    assert client.post(reverse("rural:coefficients"), once({"from_month": "2027-01", "coefficient": "0.0085",
+                                                       "reason": "x", "confirm": "1"})).status_code == 403
     reviewer = make_user("nbr_rev", roles=("reviewer",))
     client.force_login(reviewer)
     rural_benefit_start(account=account, start_month="2024-07", user=clerk)
@@ -441,17 +442,17 @@ def test_coefficient_table_set_with_confirm_and_audited(client, account, clerk):
                            ("0.008631526", "1992-01 起的计发系数已是 0.008631526，无需修改")]:
         month = "1992-01" if value == "0.008631526" else "2024-01"
         assert message in page(client.post(reverse("rural:coefficients"),
-                                           {"from_month": month, "coefficient": value, "reason": "文件"}))
+                                           once({"from_month": month, "coefficient": value, "reason": "文件"})))
     assert "这个字段是必填项" in page(client.post(reverse("rural:coefficients"),
-                                               {"from_month": "2024-01", "coefficient": "0.0085"}))
+                                               once({"from_month": "2024-01", "coefficient": "0.0085"})))
     shown = page(client.post(reverse("rural:coefficients"),
-                             {"from_month": "2024-01", "coefficient": "0.0085", "reason": "县文件调整"}))
+                             once({"from_month": "2024-01", "coefficient": "0.0085", "reason": "县文件调整"})))
     assert "将新增 <strong>2024-01</strong> 起的计发系数 <strong>0.008500000</strong>" in shown
     assert "目前该月适用 1992-01 起的 0.008631526" in shown
     assert '<strong id="coefficient-started">1</strong>' in shown  # started 2024-07: its amount stays
     assert written(account) == before
-    response = client.post(reverse("rural:coefficients"), {"from_month": "2024-01", "coefficient": "0.0085",
-                                                           "reason": "县文件调整", "confirm": "1"})
+    response = client.post(reverse("rural:coefficients"), once({"from_month": "2024-01", "coefficient": "0.0085",
+                                                           "reason": "县文件调整", "confirm": "1"}))
     shown = follow(client, response)
     assert "已设置 2024-01 起的计发系数 0.008500000" in shown
     row = BenefitCoefficient.objects.get(from_month=dt.date(2024, 1, 1))
@@ -481,7 +482,7 @@ def test_permissions_and_town_scope(client, account, heir):
         for target in targets:
             assert client.get(target).status_code == 403, (username, target)
         for target, data in posts:
-            assert client.post(target, data).status_code == 403, (username, target)
+            assert client.post(target, once(data)).status_code == 403, (username, target)
         assert written(account) == before
     client.force_login(make_user("nbr_nobody2", roles=()))
     assert client.get(reverse("rural:coefficients")).status_code == 403
@@ -491,7 +492,7 @@ def test_permissions_and_town_scope(client, account, heir):
     for target in targets:
         assert client.get(target).status_code == 404, target
     for target, data in posts:
-        assert client.post(target, data).status_code == 404, target
+        assert client.post(target, once(data)).status_code == 404, target
     assert written(account) == before
 
 

@@ -25,7 +25,7 @@ B = idn("33028219510707002")  # 孙雅琴
 
 @pytest.fixture
 def clerk(db):
-    return make_user("zgclerk")
+    return make_user("zgclerk", perms=["self_managed.manage_zg"])  # `zg import --as` needs 经办 of ZG
 
 
 def csv_bytes(rows, header=COLUMNS, encoding="utf-8-sig") -> bytes:

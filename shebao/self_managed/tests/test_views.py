@@ -15,7 +15,7 @@ from shebao.registry.models import BankAccount, Person
 from shebao.registry.services import bank_account_set
 from shebao.self_managed.models import FlexPayment, Income, RosterImport
 from shebao.self_managed.services import income_record
-from shebao.web.tests.helpers import id_number, make_person, make_user
+from shebao.web.tests.helpers import id_number, make_person, make_user, once
 
 pytestmark = pytest.mark.django_db
 
@@ -96,11 +96,11 @@ def test_enroll_a_new_person(client, clerk):
     number = id_number(dt.date(1949, 8, 8))
     from shebao.registry.models import Region
 
-    response = client.post("/zg/enroll/", {
+    response = client.post("/zg/enroll/", once({
         "id_number": number, "name": "新来的", "town": Region.objects.get(name="坎墩街道").pk, "mobile": "13800001111",
         "start_month": "2026-01", "service_years": "25.5", "bank": "ABC", "account_number": "6228480000000000001",
         "holder_name": "新来的", "item_basic": "1888.00", "item_extra": "", "item_living": "66.60", "note": "",
-    })
+    }))
     assert response.status_code == 302, response.content.decode()[:2000]
     e = Enrollment.objects.get(person__id_number=number)
     assert (e.start_month, e.service_years) == (dt.date(2026, 1, 1), D("25.50"))
@@ -113,8 +113,8 @@ def test_enroll_refuses_name_mismatch_and_writes_nothing(client, clerk):
     person = make_person("真名字", number=id_number(dt.date(1948, 1, 1)))
     client.force_login(clerk)
     before = (Enrollment.objects.count(), AuditEvent.objects.count())
-    response = client.post("/zg/enroll/", {"id_number": person.id_number, "name": "假名字", "start_month": "2026-01",
-                                           "service_years": "0", "item_basic": "100"})
+    response = client.post("/zg/enroll/", once({"id_number": person.id_number, "name": "假名字", "start_month": "2026-01",
+                                           "service_years": "0", "item_basic": "100"}))
     assert response.status_code == 200
     assert "与登记的“真名字”不一致" in response.content.decode()
     assert (Enrollment.objects.count(), AuditEvent.objects.count()) == before
@@ -133,10 +133,10 @@ def test_death_shows_overpaid_months_then_records_the_deduction(client, clerk):
     client.force_login(clerk)
     url = f"/zg/p/{person.pk}/terminate/"
     data = {"reason": "death", "death_date": "2026-01-20", "note": "家属告知"}
-    page = client.post(url, data).content.decode()
+    page = client.post(url, once(data)).content.decode()
     assert "2026-02" in page and "2026-03" in page and "4,300.00" in page and "合计 2 个月" in page
     assert Enrollment.objects.get(person=person).payment_status == "active"
-    response = client.post(url, {**data, "confirm": "1"})
+    response = client.post(url, once({**data, "confirm": "1"}))
     assert response.status_code == 302
     e = Enrollment.objects.get(person=person)
     assert (e.payment_status, e.end_month) == ("terminated", dt.date(2026, 1, 1))
@@ -150,8 +150,8 @@ def test_income_reduces_the_open_deduction(client, clerk):
     deduction = adjustment_create(enrollment=e, kind="deduction", total="1000.00", reason="多发扣回", user=clerk,
                                   monthly_cap="200.00")
     client.force_login(clerk)
-    response = client.post("/zg/income/", {"id_number": person.id_number, "kind": "overpayment", "amount": "300.00",
-                                           "received_on": "2026-01-05", "source": "家属退回"})
+    response = client.post("/zg/income/", once({"id_number": person.id_number, "kind": "overpayment", "amount": "300.00",
+                                           "received_on": "2026-01-05", "source": "家属退回"}))
     assert response.status_code == 302
     deduction.refresh_from_db()
     assert (deduction.remaining, deduction.state) == (D("700.00"), "pending")
@@ -187,7 +187,7 @@ def test_raise_page_preview_totals_then_apply_once(client, clerk):
     client.force_login(clerk)
     form = {"name": "2026年调整", "item": "basic", "effective_month": "2026-01", "apply_month": "2026-07",
             "fixed": "50.00", "per_service_year": "2.00", "percent": "1", "age_tilts": "70:20,80:40"}
-    page = client.post("/zg/raise/", form).content.decode()
+    page = client.post("/zg/raise/", once(form)).content.decode()
     # 甲: 50 + 2×30 + 20.00 + 40 (age 86 on 2026-01-01) = 170.00 × 6 months = 1020.00
     # 乙: 50 + 2×10 + 15.00 = 85.00 × 4 months (2026-03..06) = 340.00
     assert "调整 <strong>2</strong> 人，月增合计 <strong>255.00</strong> 元，补发合计 <strong>1360.00</strong> 元" in page
@@ -196,13 +196,13 @@ def test_raise_page_preview_totals_then_apply_once(client, clerk):
     rule_json = json.dumps({"name": "2026年调整", "scheme": "ZG", "item": "basic", "effective_month": "2026-01",
                             "fixed": "50.00", "per_service_year": "2.00", "percent": "1",
                             "age_tilts": [{"min_age": 70, "amount": "20"}, {"min_age": 80, "amount": "40"}]})
-    response = client.post("/zg/raise/", {"rule_json": rule_json, "apply_month_confirm": "2026-07", "apply": "1"})
+    response = client.post("/zg/raise/", once({"rule_json": rule_json, "apply_month_confirm": "2026-07", "apply": "1"}))
     assert response.status_code == 302
     rule = RaiseRule.objects.get()
     assert (rule.person_count, rule.monthly_total, rule.arrears_total) == (2, D("255.00"), D("1360.00"))
     assert BenefitAmount.objects.get(enrollment__person=a, to_month__isnull=True).amount == D("2170.00")
     before = (BenefitAmount.objects.count(), Adjustment.objects.count())
-    page = client.post("/zg/raise/", {"rule_json": rule_json, "apply_month_confirm": "2026-07", "apply": "1"})
+    page = client.post("/zg/raise/", once({"rule_json": rule_json, "apply_month_confirm": "2026-07", "apply": "1"}))
     assert "已执行过，不能重复执行" in page.content.decode()
     assert (BenefitAmount.objects.count(), Adjustment.objects.count()) == before
 
@@ -213,22 +213,22 @@ def test_roster_upload_preview_confirm(client, clerk):
     client.force_login(clerk)
     sample = Path(__file__).resolve().parents[3] / "docs" / "samples" / "zg_roster_sample.xlsx"
     with sample.open("rb") as fh:
-        response = client.post("/zg/roster/", {"file": fh})
+        response = client.post("/zg/roster/", once({"file": fh}))
     assert response.status_code == 302
     batch = RosterImport.objects.get()
     page = client.get(response.url).content.decode()
     assert "检查通过" in page and "新增人员 5" in page and "确认导入 5 人的变动" in page
     assert Person.objects.count() == 0
-    client.post(f"/zg/roster/{batch.pk}/confirm/")
+    client.post(f"/zg/roster/{batch.pk}/confirm/", once())
     assert Person.objects.count() == 5
     batch.refresh_from_db()
     assert (batch.state, batch.changed_count) == ("applied", 5)
     # a double click changes nothing
-    client.post(f"/zg/roster/{batch.pk}/confirm/")
+    client.post(f"/zg/roster/{batch.pk}/confirm/", once())
     assert Enrollment.objects.count() == 5
     bad = io.BytesIO("身份证号,姓名\n1,2\n".encode())
     bad.name = "bad.csv"
-    page = client.post("/zg/roster/", {"file": bad}).content.decode()
+    page = client.post("/zg/roster/", once({"file": bad})).content.decode()
     assert "表头缺少列" in page
 
 
@@ -237,7 +237,7 @@ def test_roster_errors_shown_on_the_preview(client, clerk):
     f = io.BytesIO(("身份证号,姓名,待遇项目,月金额,开始年月,状态,开户银行,银行账号,户名,工龄(年),镇街道,联系电话,备注\n"
                     "330282195001010011,某人,基本养老金,12.345,2026-01,正常,,,,,浒山街道,,\n").encode("gb18030"))
     f.name = "r.csv"
-    response = client.post("/zg/roster/", {"file": f})
+    response = client.post("/zg/roster/", once({"file": f}))
     page = client.get(response.url).content.decode()
     assert "整个文件不能导入" in page and "最多两位小数" in page
     assert "确认导入" not in page
@@ -246,8 +246,8 @@ def test_roster_errors_shown_on_the_preview(client, clerk):
 def test_flex_payment_creates_a_one_off_run(client, clerk):
     person = zg_person(clerk)
     client.force_login(clerk)
-    response = client.post("/zg/flex/", {"id_number": person.id_number, "amount": "1234.56", "reason": "丧葬补助",
-                                         "source": "慈人社〔2026〕1号"})
+    response = client.post("/zg/flex/", once({"id_number": person.id_number, "amount": "1234.56", "reason": "丧葬补助",
+                                         "source": "慈人社〔2026〕1号"}))
     assert response.status_code == 302
     payment = FlexPayment.objects.get()
     run = PayrollRun.objects.get(pk=payment.run_id)
@@ -279,12 +279,64 @@ def test_out_of_scope_person_is_404(client, clerk):
 def test_suspend_and_resume_pages(client, clerk):
     person = zg_person(clerk, start="2025-01")
     client.force_login(clerk)
-    assert client.post(f"/zg/p/{person.pk}/status/", {"reason": "no_cert", "from_month": "2026-02"}).status_code == 302
+    assert client.post(f"/zg/p/{person.pk}/status/", once({"reason": "no_cert", "from_month": "2026-02"})).status_code == 302
     assert Enrollment.objects.get(person=person).payment_status == "suspended"
-    response = client.post(f"/zg/p/{person.pk}/status/", {"from_month": "2026-04"})
+    response = client.post(f"/zg/p/{person.pk}/status/", once({"from_month": "2026-04"}))
     assert response.status_code == 302
     arrears = Adjustment.objects.get(enrollment__person=person, kind="arrears")
     assert arrears.total == D("4300.00")  # 2026-02 and 2026-03, 2150.00 each, not paid: paid on resume
-    page = client.post(f"/zg/p/{person.pk}/amount/", {"item": "basic", "amount": "2100.00", "from_month": "2025-01",
-                                                      "note": "x"}).content.decode()
+    page = client.post(f"/zg/p/{person.pk}/amount/", once({"item": "basic", "amount": "2100.00", "from_month": "2025-01",
+                                                      "note": "x"})).content.decode()
     assert "历史标准不可覆盖" in page
+
+
+def test_enroll_a_registered_person_chosen_by_id_shows_no_full_number(client, plain_clerk):
+    """The chosen person travels as an opaque id: the page shows the 身份证号 masked (it was the full number in
+    the input's value for users without 查看敏感信息) and the POST enrolls that person without it."""
+    person = make_person("登记过", number=id_number(dt.date(1947, 2, 2)), mobile="13805749999")
+    bank_account_set(user=plain_clerk, person=person, bank="ICBC", account_number="6222021234567890128",
+                     holder_name="登记过", valid_from=dt.date(2024, 1, 1))
+    client.force_login(plain_clerk)
+    page = client.get(f"/zg/enroll/?person={person.pk}").content.decode()
+    assert person.id_number not in page and "6222021234567890128" not in page and "13805749999" not in page
+    assert person.id_number[:6] + "********" + person.id_number[-4:] in page
+    assert f'name="person" value="{person.pk}"' in page
+    response = client.post(f"/zg/enroll/?person={person.pk}", once({
+        "person": person.pk, "name": "登记过", "start_month": "2026-01", "service_years": "3", "item_basic": "1500.00"}))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    e = Enrollment.objects.get(person=person)
+    assert (e.start_month, e.service_years) == (dt.date(2026, 1, 1), D("3.00"))
+    assert list(BankAccount.objects.filter(person=person).values_list("account_number", flat=True)) == [
+        "6222021234567890128"]  # left empty: unchanged
+    assert Person.objects.filter(name="登记过").count() == 1
+
+
+def test_enroll_of_another_towns_person_is_missing(client):
+    town_clerk = make_user("zg_town", roles=["clerk"], towns=["浒山街道"])
+    person = make_person("别镇的", number=id_number(dt.date(1946, 6, 6)), town_name="附海镇")
+    client.force_login(town_clerk)
+    assert client.get(f"/zg/enroll/?person={person.pk}").status_code == 404
+    before = Enrollment.objects.count()
+    response = client.post("/zg/enroll/", once({"person": person.pk, "start_month": "2026-01", "service_years": "0",
+                                                "item_basic": "1500.00"}))
+    assert response.status_code == 404
+    assert Enrollment.objects.count() == before
+
+
+def test_roster_list_shows_a_town_clerk_only_their_own_uploads(client, clerk):
+    """花名册: the recent imports of other users (file names, counts) are the county's; a town's clerk sees
+    the batches they uploaded."""
+    from pathlib import Path
+
+    from shebao.self_managed.services import roster_upload
+
+    sample = Path(__file__).resolve().parents[3] / "docs" / "samples" / "zg_roster_sample.csv"
+    roster_upload(file_name="全市名单.csv", data=sample.read_bytes(), user=clerk)
+    town_clerk = make_user("zg_town2", roles=["clerk"], towns=["浒山街道"])
+    roster_upload(file_name="浒山名单.csv", data=sample.read_bytes(), user=town_clerk)
+    client.force_login(town_clerk)
+    page = client.get("/zg/roster/").content.decode()
+    assert "浒山名单.csv" in page and "全市名单.csv" not in page
+    client.force_login(clerk)
+    page = client.get("/zg/roster/").content.decode()
+    assert "浒山名单.csv" in page and "全市名单.csv" in page

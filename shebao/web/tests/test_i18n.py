@@ -31,7 +31,7 @@ from shebao.registry.models import Person, Region
 from shebao.registry.services import bank_account_set
 from shebao.self_managed.models import RosterImport
 from shebao.self_managed.services import income_record
-from shebao.web.tests.helpers import id_number, make_person, make_user
+from shebao.web.tests.helpers import id_number, make_person, make_user, once
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +165,7 @@ def _client(user, language: str) -> Client:
 
 def _roster_batch(client) -> RosterImport:
     with SAMPLE.open("rb") as fh:
-        response = client.post("/zg/roster/", {"file": fh})
+        response = client.post("/zg/roster/", once({"file": fh}))
     assert response.status_code == 302, response.content.decode()[:1000]
     return RosterImport.objects.get(pk=int(response.url.rstrip("/").rsplit("/", 1)[1]))
 
@@ -257,9 +257,9 @@ def test_login_page_in_english_before_logging_in(world):
 def test_flash_messages_in_english(world):
     clerk = _client(world["clerk"], "en")
     a = world["a"]
-    page = clerk.post(f"/zg/p/{a.pk}/status/", {"reason": "no_cert", "from_month": "2026-02"}, follow=True)
+    page = clerk.post(f"/zg/p/{a.pk}/status/", once({"reason": "no_cert", "from_month": "2026-02"}), follow=True)
     assert "Payment to 王阿三 suspended from 2026-02" in page.content.decode()
-    page = clerk.post(f"/zg/p/{a.pk}/status/", {"from_month": "2026-04"}, follow=True)
+    page = clerk.post(f"/zg/p/{a.pk}/status/", once({"from_month": "2026-04"}), follow=True)
     assert "Payment to 王阿三 resumed from 2026-04, arrears 4300.00 yuan (2 months)" in page.content.decode()
     page = clerk.post("/zg/income/", {"id_number": "110101199003070000", "kind": "overpayment", "amount": "1",
                                       "received_on": "2026-01-05", "source": "x"})
@@ -294,7 +294,7 @@ def test_roster_file_stays_chinese_whatever_the_page_language(world):
     page = clerk.get(f"/zg/roster/{batch.pk}/").content.decode()
     assert batch.state == "previewed" and batch.error_count == 0
     assert "account registered: ICBC 6222023901000012345" in page
-    clerk.post(f"/zg/roster/{batch.pk}/confirm/")
+    clerk.post(f"/zg/roster/{batch.pk}/confirm/", once())
     batch.refresh_from_db()
     assert (batch.state, batch.changed_count) == ("applied", 5)
     person = Person.objects.get(name="胡阿毛")
@@ -464,8 +464,8 @@ def test_rural_refund_flash_message_in_english(rural):
 
     clerk = _client(rural["clerk"], "en")
     account = rural["account"]
-    page = clerk.post(f"/nb/{account.pk}/refund/settle/", {"on": "2024-06-15", "pay": "cash", "amount": "3001.45",
-                                                           "confirm": "1"}, follow=True).content.decode()
+    page = clerk.post(f"/nb/{account.pk}/refund/settle/", once({"on": "2024-06-15", "pay": "cash", "amount": "3001.45",
+                                                                "confirm": "1"}), follow=True).content.decode()
     doc = RuralDocument.objects.get(account=account)
     assert (doc.amount, doc.state) == (D("3001.45"), "settled")
     assert (f"Refunded: 王阿大, settlement statement {doc.number}, 3,001.45 yuan (叁仟零壹元肆角伍分), Cash; "
@@ -510,7 +510,7 @@ def test_rural_import_dry_run_page_in_english(rural, tmp_path, settings):
     shutil.copytree(Path(legacy_import.__file__).parent / "samples", folder)
     accounts = RuralAccount.objects.count()
     clerk = _client(rural["clerk"], "en")
-    response = clerk.post("/nb/import/", {"directory": str(folder)})
+    response = clerk.post("/nb/import/", once({"directory": str(folder)}))
     job = Job.objects.get()
     assert response.status_code == 302 and job.title == "老农保原系统数据导入：试运行（不写入）"
     job_run(job.pk)

@@ -9,10 +9,18 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.cli import acting_user
+from shebao.accounts.cli import acting_user, command_rule
+from shebao.accounts.roles import ZG_MANAGE
 from shebao.benefits.months import MonthError
 from shebao.benefits.raises import raise_apply, raise_preview, raise_terms_parse
 from shebao.benefits.services import BenefitError
+from shebao.common.policy import rule
+
+# A raise changes the amounts of every person of a scheme (county-wide): 经办 of 待遇 with 全市范围, and
+# the scheme the rule file names must be one of the --as user's schemes (checked after reading the file,
+# before anything is previewed or written).
+RAISE_RULE = command_rule("benefits raise", rule(ZG_MANAGE, county=True,
+                                                 note="待遇经办、全市范围；规则文件的 scheme 须在用户的险种范围内"))
 
 
 class Command(BaseCommand):
@@ -28,13 +36,15 @@ class Command(BaseCommand):
         raise_.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        user = acting_user(opts["as_user"])
+        acting_user(opts["as_user"])  # unknown or inactive: refused before the file is read
         try:
             data = json.loads(Path(opts["rule"]).read_text(encoding="utf-8"))
         except OSError as exc:
             raise CommandError(f"无法读取规则文件：{exc}") from None
         except json.JSONDecodeError as exc:
             raise CommandError(f"规则文件不是有效的 JSON：第 {exc.lineno} 行 {exc.msg}") from None
+        scheme = str(data.get("scheme") or "").strip().upper() if isinstance(data, dict) else ""
+        user = acting_user(opts["as_user"], RAISE_RULE, scheme=scheme or None)
         try:
             terms = raise_terms_parse(data)
             if opts["dry_run"]:

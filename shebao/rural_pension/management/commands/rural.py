@@ -19,7 +19,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.cli import acting_user
+from shebao.accounts.cli import acting_user, command_rule
+from shebao.accounts.roles import NB_EDIT, NB_RATES, NB_REFUND, NB_ROLLBACK
+from shebao.common import policy
 from shebao.common.jobs import CliProgress
 from shebao.common.masking import masker_for
 from shebao.common.money import amount_in_words, format_yuan
@@ -37,6 +39,29 @@ from shebao.rural_pension.services import (
     rural_refund_settle,
     rural_years_recompute,
 )
+
+IT_OPS = "accounts.it_ops"
+
+# Who the --as user must be (shebao.common.policy). The account or document a command names must also be
+# in the user's towns. quote and recompute take no --as (the operator at the server); so does an import
+# with --dry-run and without --as.
+IMPORT_RULE = command_rule("rural import", policy.rule(IT_OPS, scheme="NB", county=True,
+                                                       note="信息科、全市范围；--dry-run 可不带 --as"))
+QUOTE_RULE = command_rule("rural quote", policy.CONSOLE)
+REFUND_RULE = command_rule("rural refund", policy.rule(NB_REFUND, scheme="NB", note="老农保退款经办，本人管辖镇街道"))
+ROLLBACK_RULE = command_rule("rural rollback", policy.rule(NB_ROLLBACK, scheme="NB", note="退款回退，本人管辖镇街道"))
+PRINT_RULE = command_rule("rural print", policy.rule(NB_REFUND, scheme="NB", note="打印结算单，本人管辖镇街道"))
+RATE_RULE = command_rule("rural rate", policy.rule(NB_RATES, scheme="NB", county=True,
+                                                   note="记账利率（复核员），重算全部账户"))
+RECOMPUTE_RULE = command_rule("rural recompute", policy.CONSOLE)
+PAYOUTS_RULE = command_rule("rural payouts", policy.rule(NB_EDIT, scheme="NB", county=True,
+                                                         note="整期结算记入账户，全市范围"))
+
+
+def _in_town(user, town_id: int | None, username: str) -> None:
+    """The account's person must be in the --as user's towns (the same refusal as a page's 404)."""
+    if user is not None and not policy.town_allowed(user, town_id):
+        raise CommandError(f"用户 {username}：{policy.NO_TOWN}")
 
 
 def _date(value: str) -> dt.date:
@@ -99,7 +124,7 @@ class Command(BaseCommand):
 
     # ----------------------------------------------------------------------------------------------
     def _import(self, opts) -> None:
-        user = acting_user(opts["as_user"])
+        user = acting_user(opts["as_user"], IMPORT_RULE, scheme="NB")
         if user is None and not opts["dry_run"]:
             raise CommandError("导入须用 --as 指定经办人；只检查请加 --dry-run")
         progress = CliProgress(self.stderr._out)
@@ -162,8 +187,10 @@ class Command(BaseCommand):
         self.stdout.write(f"退款金额：{format_yuan(quote.amount)}（{amount_in_words(quote.amount)}）")
 
     def _refund(self, opts) -> None:
-        user = acting_user(opts["as_user"])
-        doc = rural_refund_settle(account=self._account(opts["id_number"]), on=_date(opts["date"]),
+        user = acting_user(opts["as_user"], REFUND_RULE, scheme="NB")
+        account = self._account(opts["id_number"])
+        _in_town(user, account.person.town_id, opts["as_user"])
+        doc = rural_refund_settle(account=account, on=_date(opts["date"]),
                                   pay_method=opts["pay"], user=user, expected_amount=opts["amount"])
         extra = f"，零星发放批次 {doc.payroll_run_id}（待审核后报盘）" if doc.payroll_run_id else ""
         self.stdout.write(f"{doc.number}")
@@ -177,18 +204,22 @@ class Command(BaseCommand):
         return doc
 
     def _rollback(self, opts) -> None:
-        doc = rural_refund_rollback(document=self._document(opts["document"]), user=acting_user(opts["as_user"]),
-                                    reason=opts["reason"])
+        user = acting_user(opts["as_user"], ROLLBACK_RULE, scheme="NB")
+        document = self._document(opts["document"])
+        _in_town(user, document.account.person.town_id, opts["as_user"])
+        doc = rural_refund_rollback(document=document, user=user, reason=opts["reason"])
         self.stdout.write(f"结算单 {doc.number} 已回退，账户已恢复为“{doc.account.get_status_display()}”")
 
     def _print(self, opts) -> None:
-        user = acting_user(opts["as_user"])
-        data = rural_document_pdf(document=self._document(opts["document"]), user=user, masker=masker_for(user))
+        user = acting_user(opts["as_user"], PRINT_RULE, scheme="NB")
+        document = self._document(opts["document"])
+        _in_town(user, document.account.person.town_id, opts["as_user"])
+        data = rural_document_pdf(document=document, user=user, masker=masker_for(user))
         Path(opts["out"]).write_bytes(data)
         self.stdout.write(f"已写入 {opts['out']}（{len(data):,} 字节）")
 
     def _rate(self, opts) -> None:
-        obj = credited_rate_set(user=acting_user(opts["as_user"]), year=opts["year"], rate=opts["rate"],
+        obj = credited_rate_set(user=acting_user(opts["as_user"], RATE_RULE, scheme="NB"), year=opts["year"], rate=opts["rate"],
                                 reason=opts["reason"])
         self.stdout.write(f"{obj.year} 年度记账利率 {obj.rate}；年账户明细已重算")
 
@@ -198,5 +229,6 @@ class Command(BaseCommand):
         self.stdout.write(f"已重算 {n:,} 个账户年度，{time.monotonic() - t0:.1f} 秒")
 
     def _payouts(self, opts) -> None:
-        n = rural_benefit_payouts_record(period=opts["period"], user=acting_user(opts["as_user"]))
+        user = acting_user(opts["as_user"], PAYOUTS_RULE, scheme="NB")
+        n = rural_benefit_payouts_record(period=opts["period"], user=user)
         self.stdout.write(f"记入养老金支付 {n:,} 笔")

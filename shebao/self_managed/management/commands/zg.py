@@ -10,12 +10,19 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shebao.accounts.cli import acting_user
+from shebao.accounts.cli import acting_user, command_rule
 from shebao.common.jobs import CliProgress
+from shebao.common.policy import CONSOLE, rule
+from shebao.self_managed.permissions import MANAGE
 from shebao.self_managed.roster import RosterFileError, roster_export_rows, write_roster
 from shebao.self_managed.services import ZgError, roster_import
 
 MAX_SHOWN = 500
+
+# --as must hold 经办 of 自管人员 in scheme ZG; rows of persons outside the user's towns are refused by
+# the roster check itself. A --dry-run without --as and the export are the operator's (server shell).
+IMPORT_RULE = command_rule("zg import", rule(MANAGE, scheme="ZG", note="自管人员经办（ZG）；--dry-run 可不带 --as"))
+EXPORT_RULE = command_rule("zg export", CONSOLE)
 
 
 class Command(BaseCommand):
@@ -47,7 +54,7 @@ class Command(BaseCommand):
         self.stdout.write(f"已导出 {persons} 人 {len(rows)} 行 → {path}")
 
     def _import(self, opts) -> None:
-        user = acting_user(opts["as_user"])
+        user = acting_user(opts["as_user"], IMPORT_RULE, scheme="ZG")
         if user is None and not opts["dry_run"]:
             raise CommandError("导入须用 --as 指定经办人（写入审计和发放状态记录）；只检查请加 --dry-run")
         path = Path(opts["file"])
