@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django import forms
@@ -12,6 +12,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shebao.benefits.forms import MonthField
+from shebao.common.fields import DecimalField
+from shebao.common.money import MoneyError, to_decimal
 from shebao.registry.models import Region
 from shebao.registry.selectors import towns_visible
 from shebao.rural_pension.legacy_import import FILES
@@ -76,7 +78,7 @@ class RefundForm(forms.Form):
 
 
 class SettleForm(RefundForm):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+    amount = DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class ReasonForm(forms.Form):
@@ -91,9 +93,9 @@ class RateForm(forms.Form):
     def clean_rate(self):
         raw = self.cleaned_data["rate"].strip()
         try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise forms.ValidationError(gettext("“%(raw)s”不是数字") % {"raw": raw}) from None
+            value = to_decimal(raw)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if value != value.quantize(Decimal("0.0001")) or not (0 <= value < 1):
             raise forms.ValidationError(gettext("记账利率应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）"))
         return value.quantize(Decimal("0.0001"))
@@ -109,9 +111,9 @@ class CoefficientForm(forms.Form):
     def clean_coefficient(self):
         raw = self.cleaned_data["coefficient"].strip()
         try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise forms.ValidationError(gettext("“%(raw)s”不是数字") % {"raw": raw}) from None
+            value = to_decimal(raw)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if not value.is_finite() or not (0 < value < 1) or value != value.quantize(Decimal("0.000000001")):
             raise forms.ValidationError(gettext("计发系数应为大于 0、小于 1、最多 9 位小数的小数（如 0.008631526）"))
         return value.quantize(Decimal("0.000000001"))
@@ -127,7 +129,7 @@ class BenefitStartForm(forms.Form):
 
 
 class BenefitConfirmForm(BenefitStartForm):
-    monthly = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+    monthly = DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class HeirForm(forms.Form):
@@ -144,7 +146,7 @@ class DeathForm(RefundForm):
 
 class DeathSettleForm(DeathForm):
     heir = forms.IntegerField(widget=forms.HiddenInput)
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+    amount = DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class ImportForm(forms.Form):
