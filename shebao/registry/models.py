@@ -96,6 +96,22 @@ class Bank(models.TextChoices):
     CXRCB = "CXRCB", _("慈溪农商银行")
 
 
+# Account numbers are digits only, with a length range per bank (debit cards are 16–19 digits; the
+# ranges also admit each bank's passbook/settlement accounts: BOC's 12-digit, CCB's 20-digit and
+# BOCOM's 21-digit accounts, the 一折通 and passbooks of 慈溪农商银行 from 12 to 22 digits).
+# Checked at every entry by ``registry.services.account_number_check``.
+ACCOUNT_NUMBER_LENGTHS: dict[str, tuple[int, int]] = {
+    Bank.ICBC: (16, 19),
+    Bank.ABC: (15, 19),
+    Bank.BOC: (12, 19),
+    Bank.CCB: (16, 20),
+    Bank.BOCOM: (16, 21),
+    Bank.PSBC: (17, 19),
+    Bank.NBCB: (12, 19),
+    Bank.CXRCB: (12, 22),
+}
+
+
 class BankAccount(models.Model):
     """A person's payment account over time. The current one has ``valid_to`` empty; a change closes
     the old one and opens a new one, so history is kept."""

@@ -11,12 +11,14 @@ from pypinyin import Style, lazy_pinyin
 from shebao.common.audit import audit_record, audit_record_many, diff, snapshot
 from shebao.common.identity import (
     IdNumberError,
+    account_number_error,
     account_number_warnings,
     check_consistent,
+    name_error,
     normalize_account_number,
     parse_id_number,
 )
-from shebao.registry.models import BankAccount, Person, Region
+from shebao.registry.models import ACCOUNT_NUMBER_LENGTHS, Bank, BankAccount, Person, Region
 
 PERSON_FIELDS = [
     "id_number", "id_number_original", "name", "name_initials", "sex", "birth_date", "town", "community",
@@ -38,6 +40,29 @@ class AccountChange:
 def name_initials(name: str) -> str:
     """Pinyin initials of a Chinese name, lower case: 张三丰 → zsf."""
     return "".join(p[0] for p in lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore") if p).lower()
+
+
+def account_number_check(*, bank: str, account_number: str) -> str:
+    """The account number as stored (spaces and hyphens removed, full-width digits read as ASCII), or
+    ``RegistryError``: an unknown bank, a character other than 0-9 (control bytes such as \\x05 once
+    reached a bank file), a length outside the bank's range (``ACCOUNT_NUMBER_LENGTHS``)."""
+    if bank not in ACCOUNT_NUMBER_LENGTHS:
+        raise RegistryError(f"未知的开户银行代码 {bank}（可选：{'、'.join(Bank.values)}）")
+    number = normalize_account_number(account_number)
+    error = account_number_error(number, ACCOUNT_NUMBER_LENGTHS[bank], str(Bank(bank).label))
+    if error:
+        raise RegistryError(error)
+    return number
+
+
+def holder_name_check(holder_name: str, *, label: str = "户名") -> str:
+    """The 户名 (or 姓名) as stored, stripped, or ``RegistryError`` (``identity.name_error``: no control
+    character, no | , ; quote or formula character, at most 50 characters)."""
+    name = (holder_name or "").strip()
+    error = name_error(name, label=label)
+    if error:
+        raise RegistryError(error)
+    return name
 
 
 def _check_region(town: Region, community: Region | None) -> None:
@@ -73,9 +98,7 @@ def person_create(
         check_consistent(idn, birth_date=birth_date, sex=sex)
     except IdNumberError as exc:
         raise RegistryError(str(exc)) from None
-    name = (name or "").strip()
-    if not name:
-        raise RegistryError("姓名不能为空")
+    name = holder_name_check(name, label="姓名")
     _check_region(town, community)
     _check_scope(user, town)
     unknown = set(details) - set(EDITABLE_FIELDS)
@@ -123,8 +146,9 @@ def person_bulk_create(*, user, rows: list[dict], reason: str = "") -> list[Pers
         except IdNumberError as exc:
             raise _refuse_row(i, str(exc)) from None
         name = (row.pop("name", "") or "").strip()
-        if not name:
-            raise _refuse_row(i, f"{idn.number}：姓名不能为空")
+        problem = name_error(name, label="姓名")
+        if problem:
+            raise _refuse_row(i, f"{idn.number}：{problem}")
         town, community = row.pop("town", None), row.pop("community", None)
         if town is None:
             raise _refuse_row(i, f"{idn.number}：请选择镇街道")
@@ -171,8 +195,8 @@ def person_update(*, user, person: Person, reason: str = "", **changes) -> Perso
         before = snapshot(person, PERSON_FIELDS)
         for key, value in changes.items():
             setattr(person, key, value.strip() if isinstance(value, str) else value)
-        if not person.name:
-            raise RegistryError("姓名不能为空")
+        if "name" in changes or not person.name:
+            person.name = holder_name_check(person.name, label="姓名")
         person.name_initials = name_initials(person.name)
         _check_region(person.town, person.community)
         _check_scope(user, person.town)
@@ -200,11 +224,8 @@ def bank_account_set(
 ) -> AccountChange:
     """Make this the person's current payment account: the old current one is closed the day before
     ``valid_from`` (history kept). A Luhn failure is only a warning."""
-    number = normalize_account_number(account_number)
-    if not number:
-        raise RegistryError("银行账号不能为空")
-    if not holder_name.strip():
-        raise RegistryError("户名不能为空")
+    number = account_number_check(bank=bank, account_number=account_number)
+    holder_name = holder_name_check(holder_name)
     valid_from = valid_from or dt.date.today()
     warnings = account_number_warnings(number)
     with transaction.atomic():
@@ -218,7 +239,7 @@ def bank_account_set(
             current.save(update_fields=["valid_to"])
         account = BankAccount.objects.create(
             person=person, bank=bank, branch=branch.strip(), account_number=number,
-            holder_name=holder_name.strip(), valid_from=valid_from, luhn_warning=bool(warnings),
+            holder_name=holder_name, valid_from=valid_from, luhn_warning=bool(warnings),
         )
         audit_record(user=user, action="update" if current else "create", obj=account, person_id=person.pk,
                      summary=f"{'变更' if current else '登记'}支付账户 {person.name}", before=before,
@@ -239,12 +260,11 @@ def bank_account_bulk_set(*, user, rows: list[dict], reason: str = "") -> list[A
     seen: set[int] = set()
     for i, row in enumerate(rows):
         person = row["person"]
-        number = normalize_account_number(row.get("account_number", ""))
-        holder = (row.get("holder_name") or "").strip()
-        if not number:
-            raise _refuse_row(i, f"{person.name}：银行账号不能为空")
-        if not holder:
-            raise _refuse_row(i, f"{person.name}：户名不能为空")
+        try:
+            number = account_number_check(bank=row["bank"], account_number=row.get("account_number", ""))
+            holder = holder_name_check(row.get("holder_name") or "")
+        except RegistryError as exc:
+            raise _refuse_row(i, f"{person.name}：{exc}") from None
         if person.pk in seen:
             raise _refuse_row(i, f"{person.name} 重复（每人一行）")
         seen.add(person.pk)

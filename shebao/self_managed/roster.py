@@ -33,10 +33,11 @@ from django.utils import translation
 
 from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, PaymentStatus
 from shebao.benefits.months import MonthError, format_month, month_of, parse_month
-from shebao.common.identity import IdNumberError, normalize_account_number, parse_id_number
+from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
 from shebao.common.money import MoneyError, quantize, to_decimal
 from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, read_table
 from shebao.registry.models import Bank, BankAccount, Person, Region
+from shebao.registry.services import RegistryError, account_number_check
 
 COLUMNS = ["身份证号", "姓名", "待遇项目", "月金额", "开始年月", "状态", "开户银行", "银行账号", "户名",
            "工龄(年)", "镇街道", "联系电话", "备注"]
@@ -228,6 +229,14 @@ def _money_cell(text: str) -> tuple[Decimal | None, str]:
     return quantize(value), ""
 
 
+def _account_problem(bank: str, number: str) -> str | None:
+    try:
+        account_number_check(bank=bank, account_number=number)
+    except RegistryError as exc:
+        return str(exc)
+    return None
+
+
 def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") -> RosterPlan:
     """Check every row and work out what would change. Reads the database in a few set-based queries
     (persons, accounts, enrollments, amounts, items, towns: each once), writes nothing."""
@@ -315,6 +324,8 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             pp.name = existing["name"]
         elif not name:
             plan.errors.append(RowError(first_row, "姓名", "新人员须填写姓名"))
+        elif problem := name_error(name):
+            plan.errors.append(RowError(row_of("姓名"), "姓名", problem))
 
         # town
         town_text = val("镇街道")
@@ -357,8 +368,10 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             missing = [c for c, v in (("开户银行", bank_text), ("银行账号", number_text), ("户名", holder)) if not v]
             if missing:
                 plan.errors.append(RowError(first_row, missing[0], "开户银行、银行账号、户名须同时填写"))
-            elif number_text and not re.fullmatch(r"[0-9A-Za-z]{6,32}", number_text):
-                plan.errors.append(RowError(row_of("银行账号"), "银行账号", f"银行账号“{number_text}”格式不正确"))
+            elif bank and (problem := _account_problem(bank, number_text)):
+                plan.errors.append(RowError(row_of("银行账号"), "银行账号", problem))
+            elif problem := name_error(holder, label="户名"):
+                plan.errors.append(RowError(row_of("户名"), "户名", problem))
             elif bank:
                 current = accounts.get(existing["id"]) if existing else None
                 new = (bank, number_text, holder)
@@ -477,6 +490,36 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
         plan.persons.append(pp)
     plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
     return plan
+
+
+# --------------------------------------------------------------------------------------------------
+# the stored preview (what the batch page shows, kept with the batch: the page never re-reads the file)
+
+PREVIEW_ERRORS = 1000
+PREVIEW_CHANGED = 500
+
+
+def plan_preview(plan: RosterPlan) -> dict:
+    """The plan as JSON for the batch page: the counts, the first ``PREVIEW_ERRORS`` errors and the
+    first ``PREVIEW_CHANGED`` changed persons (what the page lists)."""
+    changed = plan.changed
+    return {
+        "rows": plan.rows, "person_count": len(plan.persons), "error_count": len(plan.errors),
+        "changed_count": len(changed),
+        "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in plan.errors[:PREVIEW_ERRORS]],
+        "changed": [{
+            "row": p.rows[0], "name": p.name, "id_number": p.id_number, "new_person": p.new_person,
+            "new_enrollment": p.new_enrollment, "status": str(p.status),
+            "start_month": format_month(p.start_month) if p.start_month else "",
+            "person_changes": bool(p.person_changes), "account": list(p.account[:2]) if p.account else None,
+            "account_before": bool(p.account_before),
+            "service_years": None if p.service_years is None else str(p.service_years),
+            "service_years_before": None if p.service_years_before is None else str(p.service_years_before),
+            "items": [{"item": c.item.name, "amount": str(c.amount),
+                       "old_amount": None if c.old_amount is None else str(c.old_amount),
+                       "from_month": format_month(c.from_month)} for c in p.items],
+        } for p in changed[:PREVIEW_CHANGED]],
+    }
 
 
 # --------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from shebao.registry.services import (
     person_update,
 )
 from shebao.self_managed.models import FlexPayment, Income, RosterImport
-from shebao.self_managed.roster import RosterFileError, RosterPlan, read_rows, roster_plan
+from shebao.self_managed.roster import RosterFileError, RosterPlan, plan_preview, read_rows, roster_plan
 
 SCHEME = "ZG"
 
@@ -224,7 +224,7 @@ def roster_upload(*, file_name: str, data: bytes, user) -> RosterImport:
         file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
         state=RosterImport.State.PREVIEWED if plan.ok else RosterImport.State.REFUSED,
         row_count=plan.rows, error_count=len(plan.errors), changed_count=len(plan.changed),
-        summary=plan.summary(), created_by=user, created_by_name=user.get_username(),
+        summary=plan.summary(), preview=plan_preview(plan), created_by=user, created_by_name=user.get_username(),
     )
 
 

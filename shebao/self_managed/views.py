@@ -41,10 +41,7 @@ from shebao.self_managed import selectors as sel
 from shebao.self_managed.models import Income, RosterImport
 from shebao.self_managed.permissions import INCOME_ADD, INCOME_VIEW, MANAGE, VIEW
 from shebao.self_managed.roster import (
-    RosterFileError,
-    read_rows,
     roster_export_rows,
-    roster_plan,
     write_roster,
 )
 from shebao.self_managed.services import (
@@ -478,15 +475,11 @@ def roster_batch(request, pk: int):
     batch = get_object_or_404(RosterImport, pk=pk)
     if batch.created_by_id != request.user.pk and not request.user.is_superuser:
         raise Http404
-    plan = None
-    if batch.state != RosterImport.State.APPLIED:
-        try:
-            plan = roster_plan(read_rows(batch.file_name, bytes(batch.content)), user=request.user)
-        except RosterFileError as exc:
-            messages.error(request, str(exc))
+    # the check stored at upload (``batch.preview``): the file is never parsed again to show this page
+    plan = batch.preview or None if batch.state != RosterImport.State.APPLIED else None
     return render(request, "self_managed/roster_batch.html", {
-        "batch": batch, "plan": plan, "changed": plan.changed[:500] if plan else [],
-        "errors": plan.errors[:1000] if plan else [],
+        "batch": batch, "plan": plan, "changed": plan["changed"] if plan else [],
+        "errors": plan["errors"] if plan else [],
         "breadcrumbs": _crumbs((str(_("花名册")), reverse("self_managed:roster")), (batch.file_name, "")),
     })
 
