@@ -14,11 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from shebao.benefits.forms import MonthField
 from shebao.common.fields import DecimalField
 from shebao.common.money import MoneyError, to_decimal
+from shebao.common.safefile import Limits, MiB, upload_validator
 from shebao.registry.models import Region
 from shebao.registry.selectors import towns_visible
 from shebao.rural_pension.legacy_import import FILES
 from shebao.rural_pension.models import AccountStatus, RuralDocument
 
+# a legacy file is read streaming, line by line (memory independent of its size): only its size is bounded
+LEGACY_UPLOAD_LIMITS = Limits(max_bytes=2048 * MiB)
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -158,7 +161,8 @@ class ImportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in FILES:
-            self.fields[_field(name)] = forms.FileField(label=name, required=False)
+            self.fields[_field(name)] = forms.FileField(label=name, required=False,
+                                                        validators=[upload_validator(LEGACY_UPLOAD_LIMITS)])
 
     def uploads(self) -> dict[str, object]:
         return {name: self.cleaned_data.get(_field(name)) for name in FILES if self.cleaned_data.get(_field(name))}
