@@ -157,6 +157,18 @@ def decode_text(data: bytes, *, gb18030: bool = True, what: str = "文件") -> s
         raise FileRefused(f"{what}编码无法识别（应为 UTF-8 或 GB18030），第 {exc.start} 字节附近") from None
 
 
+def read_text_upload(upload, limits: Limits = Limits(max_bytes=1 * MiB), *, gb18030: bool = False,
+                     what: str = "文件") -> str:
+    """A small uploaded text file (a JSON rule file …) as text: size first, then ``decode_text``."""
+    check_size(getattr(upload, "size", 0) or 0, limits)
+    data = upload.read(limits.max_bytes + 1)
+    check_size(len(data), limits)
+    text = decode_text(data, gb18030=gb18030, what=what)
+    if "\\u0000" in text.lower():  # JSON's escape of NUL: the same refusal as the byte
+        raise FileRefused(f"{what}含有空字符（NUL，\\u0000），不予读取")
+    return text
+
+
 def strip_csv_quote(text: str) -> str:
     """``'=SUM(…)`` → ``=SUM(…)``: the apostrophe our writer put before a formula-leading text."""
     if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_LEADING):

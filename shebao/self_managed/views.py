@@ -33,6 +33,7 @@ from shebao.benefits.services import (
 )
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
+from shebao.common.safefile import read_text_upload
 from shebao.registry.models import Bank, Person
 from shebao.registry.selectors import person_get, person_search, persons_visible, towns_visible
 from shebao.registry.services import RegistryError
@@ -380,7 +381,7 @@ def raise_page(request):
                 data = json.loads(request.POST["rule_json"])
                 apply_month = request.POST.get("apply_month_confirm", "")
             elif request.FILES.get("rule_file"):
-                data = json.loads(request.FILES["rule_file"].read().decode("utf-8-sig"))
+                data = json.loads(read_text_upload(request.FILES["rule_file"], what="规则文件"))
                 apply_month = request.POST.get("apply_month") or f.this_month()
                 data.setdefault("scheme", "ZG")
             elif form.is_valid():

@@ -171,3 +171,17 @@ def test_rows_cells_and_quote_round_trip():
     buf = io.BytesIO()
     write_csv(buf, headers=["备注"], rows=[["=HYPERLINK(1)"], ["'普通"]])
     assert read_table("a.csv", buf.getvalue()) == [["备注"], ["=HYPERLINK(1)"], ["'普通"]]
+
+
+def test_text_upload_size_encoding_and_json_nul():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shebao.common.safefile import read_text_upload
+
+    assert read_text_upload(SimpleUploadedFile("r.json", "\ufeff{\"name\": \"调待\"}".encode())) == '{"name": "调待"}'
+    with pytest.raises(FileRefused, match="超过上限"):
+        read_text_upload(SimpleUploadedFile("r.json", b" " * (2 * MiB)))
+    with pytest.raises(FileRefused, match="NUL"):
+        read_text_upload(SimpleUploadedFile("r.json", b'{"name": "a\\u0000b"}'))
+    with pytest.raises(FileRefused, match="编码应为 UTF-8"):
+        read_text_upload(SimpleUploadedFile("r.json", "调待".encode("gb18030")))
