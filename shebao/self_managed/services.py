@@ -237,7 +237,10 @@ def roster_confirm(*, batch: RosterImport, user) -> RosterResult:
             raise ZgError(f"该批次{locked.get_state_display()}，不能导入")
         if locked.created_by_id != user.pk:
             raise ZgError("只能确认自己上传的花名册")
-        result = roster_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
+        try:
+            result = roster_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
+        except RosterFileError as exc:  # a batch stored before the safe reader refused such files
+            raise ZgError(str(exc)) from None
         if not result.applied:
             raise ZgError(f"花名册有 {len(result.plan.errors)} 处错误（数据已变化），未导入，请重新上传")
     return result

@@ -130,3 +130,17 @@ def test_export_neutralises_formulas_in_xlsx_and_csv(client, clerk):
     assert batch.state == "previewed" and batch.changed_count == 0, batch.preview
     assert again.status_code == 302 and AuditEvent.objects.count() == audits
     assert Enrollment.objects.get().note == note and D("1200.50") == D(str(rows[1][3]))
+
+
+def test_confirm_of_a_stored_batch_with_nul_is_a_message(client, clerk):
+    """A batch uploaded before the reader refused NUL: confirming it is a message, nothing written."""
+    client.force_login(clerk)
+    data = (HEADER + "\n" + ROW.format(note="备\x00注") + "\n").encode()
+    batch = RosterImport.objects.create(file_name="old.csv", sha256="0" * 64, content=data, state="previewed",
+                                        created_by=clerk, created_by_name=clerk.username)
+    before = (Person.objects.count(), BankAccount.objects.count(), Enrollment.objects.count())
+    page = client.post(f"/zg/roster/{batch.pk}/confirm/", follow=True).content.decode()
+    assert "第 2 行含有空字符（NUL）" in page
+    _nothing_written(before)
+    batch.refresh_from_db()
+    assert batch.state == "previewed"
