@@ -33,12 +33,15 @@ def person_get(*, user, pk: int) -> Person:
     return person
 
 
+MAX_QUERY = 100  # a 身份证号, a name or initials: far less; longer input finds nobody
+
+
 def person_search(*, user, q: str, limit: int | None = 50) -> QuerySet[Person]:
     """Search by full 身份证号 (15 or 18), its last digits (≥3), name (contains), or the pinyin
     initials of the name ("zsf" finds 张三丰)."""
     q = (q or "").strip()
     qs = persons_visible(user)
-    if not q:
+    if not q or len(q) > MAX_QUERY or not q.isprintable():  # a control character (NUL) or a pasted page
         return qs.none()
     if len(q) in (15, 18) and ID_FRAGMENT.match(q):
         try:
