@@ -201,6 +201,7 @@ def test_bulk_account_set_opens_closes_and_audits():
     changes = bank_account_bulk_set(user=None, reason="花名册导入", rows=[
         {"person": a, "bank": "ABC", "account_number": "6228 4800 0000 0002", "holder_name": "甲",
          "valid_from": dt.date(2026, 3, 1)},
+        # a 19-digit ICBC number failing Luhn (was "1234567": 7 digits is no ICBC account and is now refused)
         {"person": b, "bank": "ICBC", "account_number": "6222021234567890124", "holder_name": "乙",
          "valid_from": dt.date(2026, 3, 1)},
     ])
