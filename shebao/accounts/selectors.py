@@ -75,6 +75,6 @@ def audit_events(
     tz = timezone.get_current_timezone()
     if date_from:
         qs = qs.filter(occurred_at__gte=dt.datetime.combine(date_from, dt.time.min, tzinfo=tz))
-    if date_to:
+    if date_to and date_to < dt.date.max:  # 9999-12-31: no upper bound (the day after would overflow)
         qs = qs.filter(occurred_at__lt=dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
     return qs

@@ -5,6 +5,7 @@ Errors are JSON ``{"detail": "中文消息"}``: 400 refused change, 401 not sign
 404 missing or outside the caller's region scope, 422 malformed request."""
 
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
@@ -30,6 +31,13 @@ def _detail(request, message: str, status: int, **extra):
 @api.exception_handler(AccountError)
 def _refused(request, exc):
     return _detail(request, str(exc), 400)
+
+
+@api.exception_handler(DataError)
+def _out_of_range(request, exc):
+    """A value the database cannot hold (a number past bigint, a date past its range) that got past the
+    schemas: the caller's mistake, said in Chinese, never a 500."""
+    return _detail(request, "请求数据超出范围（数字或日期过大）", 400)
 
 
 @api.exception_handler(Http404)

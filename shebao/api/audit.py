@@ -7,7 +7,7 @@ import datetime as dt
 from ninja import Query, Router
 
 from shebao.accounts.selectors import audit_events
-from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
+from shebao.api.pagination import DEFAULT_PAGE_SIZE, MAX_ID, MAX_PAGE, page_of
 from shebao.api.permissions import require
 from shebao.api.schemas import AuditPage
 
@@ -17,13 +17,13 @@ router = Router(tags=["审计"])
 @router.get("/events", response=AuditPage, summary="审计记录（需“查看审计日志”权限）")
 def audit_events_list(
     request,
-    person_id: int | None = None,
-    username: str = "",
-    action: str = "",
-    object_type: str = "",
+    person_id: int | None = Query(None, ge=1, le=MAX_ID),
+    username: str = Query("", max_length=150),
+    action: str = Query("", max_length=100),
+    object_type: str = Query("", max_length=100),
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=200),
 ):
     require(request, "accounts.view_audit")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ninja import Query, Router, Status
+from ninja import Path, Query, Router, Status
 from ninja.errors import HttpError
 
-from shebao.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_of
+from shebao.api.pagination import DEFAULT_PAGE_SIZE, MAX_ID, MAX_PAGE, MAX_PAGE_SIZE, page_of
 from shebao.api.permissions import require
 from shebao.api.schemas import (
     BankAccountChangeOut,
@@ -37,7 +37,7 @@ def _region(region_id: int | None, level: str, label: str) -> Region | None:
 
 
 @router.get("/search", response=list[PersonItem], summary="按身份证号、尾号、姓名或拼音首字母查找")
-def persons_search(request, q: str, limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE)):
+def persons_search(request, q: str = Query(..., max_length=100), limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE)):
     require(request, VIEW)
     return list(person_search(user=request.auth, q=q, limit=limit))
 
@@ -45,10 +45,10 @@ def persons_search(request, q: str, limit: int = Query(20, ge=1, le=MAX_PAGE_SIZ
 @router.get("", response=PersonPage, summary="人员列表")
 def persons_list(
     request,
-    town: int | None = None,
-    community: int | None = None,
+    town: int | None = Query(None, ge=1, le=MAX_ID),
+    community: int | None = Query(None, ge=1, le=MAX_ID),
     sex: Literal["M", "F"] | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
     limit: int | None = Query(None, ge=1, le=MAX_PAGE_SIZE, description="每页条数（同 page_size，优先）"),
 ):
@@ -78,13 +78,13 @@ def persons_create(request, payload: PersonCreateIn):
 
 
 @router.get("/{int:person_id}", response=PersonDetail, summary="人员详情")
-def persons_detail(request, person_id: int):
+def persons_detail(request, person_id: int = Path(..., ge=1, le=MAX_ID)):
     require(request, VIEW)
     return person_get(user=request.auth, pk=person_id)
 
 
 @router.patch("/{int:person_id}", response=PersonDetail, summary="修改人员信息（须填写原因）")
-def persons_update(request, person_id: int, payload: PersonUpdateIn):
+def persons_update(request, payload: PersonUpdateIn, person_id: int = Path(..., ge=1, le=MAX_ID)):
     require(request, CHANGE)
     person = person_get(user=request.auth, pk=person_id)
     changes = payload.dict(exclude_unset=True)
@@ -104,7 +104,7 @@ def persons_update(request, person_id: int, payload: PersonUpdateIn):
 
 
 @router.get("/{int:person_id}/bank-accounts", response=list[BankAccountOut], summary="支付账户（含历史）")
-def bank_accounts_list(request, person_id: int):
+def bank_accounts_list(request, person_id: int = Path(..., ge=1, le=MAX_ID)):
     require(request, VIEW)
     person = person_get(user=request.auth, pk=person_id)
     return list(person.bank_accounts.order_by("-valid_from", "-id"))
@@ -114,7 +114,7 @@ def bank_accounts_list(request, person_id: int):
     "/{int:person_id}/bank-accounts", response={201: BankAccountChangeOut},
     summary="设置当前支付账户（Luhn 校验不通过只提示）",
 )
-def bank_accounts_set(request, person_id: int, payload: BankAccountIn):
+def bank_accounts_set(request, payload: BankAccountIn, person_id: int = Path(..., ge=1, le=MAX_ID)):
     require(request, CHANGE_ACCOUNT)
     person = person_get(user=request.auth, pk=person_id)
     codes = bank_codes()

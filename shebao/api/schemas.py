@@ -98,7 +98,7 @@ class PersonCreateIn(Schema):
     residence_address: str = Field("", max_length=200)
     mobile: str = Field("", max_length=20)
     phone: str = Field("", max_length=20)
-    notes: str = ""
+    notes: str = Field("", max_length=2000)
     reason: str = Field("", max_length=500)
 
 
@@ -114,12 +114,12 @@ class PersonUpdateIn(Schema):
     mobile: str | None = Field(None, max_length=20)
     phone: str | None = Field(None, max_length=20)
     death_date: dt.date | None = None
-    notes: str | None = None
+    notes: str | None = Field(None, max_length=2000)
 
 
 class BankAccountIn(Schema):
-    bank: str = Field(..., description="银行代码，如 ICBC、CXRCB")
-    account_number: str = Field(..., max_length=40)
+    bank: str = Field(..., max_length=10, description="银行代码，如 ICBC、CXRCB")
+    account_number: str = Field(..., max_length=40, description="数字 0-9，长度按开户银行（见 README“Files in and out”）")
     holder_name: str = Field(..., max_length=50)
     branch: str = Field("", max_length=100)
     valid_from: dt.date | None = None

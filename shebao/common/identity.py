@@ -117,8 +117,57 @@ def account_number_warnings(account_number: str) -> list[str]:
     return warnings
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def normalize_account_number(raw: str) -> str:
-    return re.sub(r"[\s-]", "", str(raw or ""))
+    """As typed → as stored: spaces and hyphens removed (6228 4800 …), full-width digits read as ASCII.
+    Whatever else is left (letters, control bytes) is for ``account_number_error`` to refuse."""
+    text = str(raw or "").translate(_FULL_WIDTH_DIGITS)
+    return re.sub(r"[ \t\u3000-]", "", text.strip())
+
+
+def account_number_error(number: str, lengths: tuple[int, int] | None, bank_label: str = "") -> str | None:
+    """Why a (normalised) account number is refused, or None: digits only (0-9), and a length within
+    the bank's range (the banks table, ``registry.selectors.bank_rules``). Luhn is not checked here: it only warns."""
+    if not number:
+        return "银行账号不能为空"
+    if not (number.isascii() and number.isdigit()):
+        bad = next((ch for ch in number if not ("0" <= ch <= "9")), "")
+        shown = repr(bad) if not bad.isprintable() else f"“{bad}”"
+        return f"银行账号只能包含数字 0-9（含有 {shown}）"
+    if lengths is not None:
+        low, high = lengths
+        if not low <= len(number) <= high:
+            span = f"{low} 位" if low == high else f"{low}–{high} 位"
+            return f"{bank_label}账号应为 {span}数字，实际 {len(number)} 位"
+    return None
+
+
+# Characters never allowed in a name (a person's 姓名 or an account's 户名): the field delimiters of
+# the bank files (| and ,), quotes and the characters that start a spreadsheet formula.
+_NAME_FORBIDDEN = set('|,;"\\<>=+@＝＋＠＂＜＞｜，；')
+
+
+def name_error(name: str, *, label: str = "姓名", max_length: int = 50) -> str | None:
+    """Why a person's name or an account holder's name is refused, or None: not empty, at most
+    ``max_length`` characters, no control or format character (CR, LF, tab, NUL, \\x05, zero-width …),
+    none of ``| , ; " \\ < > = + @`` (nor their full-width forms), not starting with a hyphen."""
+    import unicodedata
+
+    if not name:
+        return f"{label}不能为空"
+    if len(name) > max_length:
+        return f"{label}过长（最多 {max_length} 个字符）"
+    for ch in name:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return f"{label}含有控制字符 {ch!r}，请重新输入"
+        if ch in _NAME_FORBIDDEN:
+            return f"{label}不能含有字符“{ch}”"
+    if name[0] in "-－":
+        return f"{label}不能以“{name[0]}”开头"
+    return None
 
 
 def validate_uscc(raw: str) -> str:

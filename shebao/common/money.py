@@ -2,26 +2,83 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# The largest amount any entry accepts: what DecimalField(max_digits=14, decimal_places=2) can hold.
+MAX_AMOUNT = Decimal("999999999999.99")
+MAX_NUMBER = Decimal(10) ** 15  # any other number (rates, years, percentages): |x| below this
+MAX_TEXT = 32  # characters of a number as typed (spaces and separators included)
+
+# The syntax of a number as typed: digits, optionally grouped by thousands with commas, an optional
+# fraction, an optional leading minus. No exponent (2e3), no NaN/Infinity, no leading plus.
+_NUMBER = re.compile(r"-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]+)?")
+# Full-width digits, point, minus and comma (a Chinese input method in full-width mode) are read as
+# their ASCII forms: １２３．４５ is 123.45. Nothing else is normalised.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．－，", "0123456789.-,")
 
 
 class MoneyError(ValueError):
     pass
 
 
+def normalize_digits(text: str) -> str:
+    """Full-width digits, point, minus and comma → ASCII (the rest unchanged)."""
+    return text if text.isascii() else text.translate(_FULL_WIDTH)
+
+
 def to_decimal(value) -> Decimal:
-    """A Decimal from str/int/Decimal (floats are refused: they cannot hold cents exactly)."""
+    """The ONE number parser: a Decimal from str/int/Decimal by the syntax above (floats are refused:
+    they cannot hold cents exactly). Refused with a Chinese ``MoneyError``: an exponent, NaN/Infinity,
+    a NUL or other stray character, more than ``MAX_TEXT`` characters, |x| ≥ 10^15."""
     if isinstance(value, float):
         raise MoneyError("金额不能使用浮点数")
-    if isinstance(value, Decimal):
-        return value
+    if isinstance(value, bool):
+        raise MoneyError(f"{value!r} 不是数字")
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    else:
+        text = str(value)
+        if len(text) > MAX_TEXT:
+            raise MoneyError(f"数字过长（{len(text):,} 个字符）")
+        text = normalize_digits(text.strip()).replace(" ", "")
+        if not _NUMBER.fullmatch(text):
+            shown = text if text.isprintable() else repr(text)
+            if re.fullmatch(r"[-+]?[0-9.,]*[eE][-+]?[0-9]+", text):
+                raise MoneyError(f"“{shown}”不是数字（不接受科学计数法，请直接写出数字）")
+            raise MoneyError(f"“{shown}”不是数字（只能是数字，最多一个小数点，可带负号）")
+        try:
+            number = Decimal(text.replace(",", ""))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+            raise MoneyError(f"“{text}”不是有效数字") from None
+    if not number.is_finite():
+        raise MoneyError(f"“{value}”不是有效数字")
+    if abs(number) >= MAX_NUMBER:
+        raise MoneyError("数字超出范围")
+    return number
+
+
+def parse_amount(value, *, negative: bool = False, positive: bool = False, maximum: Decimal = MAX_AMOUNT,
+                 label: str = "金额") -> Decimal:
+    """An amount in yuan as typed or imported: ``to_decimal``'s syntax, at most 2 decimals, not negative
+    unless ``negative``, above 0 when ``positive``, |x| ≤ ``maximum``. Returns it with 2 places."""
     try:
-        return Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        raise MoneyError(f"金额 {value!r} 不是有效数字") from None
+        number = to_decimal(value)
+    except MoneyError as exc:
+        raise MoneyError(f"{label}：{exc}") from None
+    if number != number.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise MoneyError(f"{label} {number} 最多两位小数")
+    if number < 0 and not negative:
+        raise MoneyError(f"{label}不能为负数（{number}）")
+    if positive and number <= 0:
+        raise MoneyError(f"{label}必须大于 0")
+    if abs(number) > maximum:
+        raise MoneyError(f"{label} {number} 超出上限 {maximum}")
+    return number.quantize(CENT)
 
 
 def quantize(value) -> Decimal:

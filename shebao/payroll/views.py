@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -41,7 +41,7 @@ from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.common import policy
 from shebao.common.masking import masker_for
 from shebao.common.models import Job
-from shebao.common.money import ZERO, format_yuan
+from shebao.common.money import ZERO, MoneyError, format_yuan, parse_amount
 from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.common.policy import rule
 from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
@@ -567,18 +567,19 @@ def _oneoff_rows(request):
     ids = request.POST.getlist("person")
     amounts = request.POST.getlist("amount")
     memos = request.POST.getlist("memo")
-    persons = {p.pk: p for p in persons_visible(request.user).filter(pk__in=[i for i in ids if i.isdigit()])}
+    ids = [i if i.isascii() and i.isdigit() and len(i) < 19 else "" for i in ids]
+    persons = {p.pk: p for p in persons_visible(request.user).filter(pk__in=[i for i in ids if i])}
     rows, errors = [], []
     for n, (pid, amount, memo) in enumerate(zip(ids, amounts, memos, strict=False), start=1):
-        person = persons.get(int(pid)) if pid.isdigit() else None
+        person = persons.get(int(pid)) if pid else None
         if person is None:
             errors.append(_("第 %(n)s 行：人员不存在或不在您的管辖范围内") % {"n": n})
             continue
         try:
-            value = Decimal(amount.strip().replace(",", ""))
-        except (InvalidOperation, AttributeError):
+            value = parse_amount(amount, positive=True)
+        except MoneyError:
             value = None
-        if value is None or value <= 0 or value != value.quantize(Decimal("0.01")):
+        if value is None:
             errors.append(_("第 %(n)s 行 %(name)s：金额“%(amount)s”应为大于 0 的两位小数")
                           % {"n": n, "name": person.name, "amount": amount})
         rows.append({"person": person, "amount": amount.strip(), "value": value, "memo": memo.strip()[:100]})

@@ -33,12 +33,15 @@ def person_get(*, user, pk: int) -> Person:
     return person
 
 
+MAX_QUERY = 100  # a 身份证号, a name or initials: far less; longer input finds nobody
+
+
 def person_search(*, user, q: str, limit: int | None = 50) -> QuerySet[Person]:
     """Search by full 身份证号 (15 or 18), its last digits (≥3), name (contains), or the pinyin
     initials of the name ("zsf" finds 张三丰)."""
     q = (q or "").strip()
     qs = persons_visible(user)
-    if not q:
+    if not q or len(q) > MAX_QUERY or not q.isprintable():  # a control character (NUL) or a pasted page
         return qs.none()
     if len(q) in (15, 18) and ID_FRAGMENT.match(q):
         try:
@@ -133,6 +136,13 @@ def bank_choices(request=None, *, include_inactive: bool = False) -> list[tuple[
 
 def bank_codes(*, active_only: bool = True) -> list[str]:
     return [code for code, _ in bank_choices(include_inactive=not active_only)]
+
+
+def bank_rules() -> dict[str, tuple[int, int, str, bool]]:
+    """code → (shortest, longest account number in digits, name, active) of every bank in the table:
+    the rule every account and payee number is checked by (``registry.services.account_number_check``)."""
+    return {code: (lo, hi, gettext(name), active) for code, lo, hi, name, active in
+            Bank.objects.values_list("code", "account_min_length", "account_max_length", "name", "active")}
 
 
 def bank_account_length_problem(*, bank: str, number: str) -> str | None:

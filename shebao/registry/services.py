@@ -12,13 +12,16 @@ from pypinyin import Style, lazy_pinyin
 from shebao.common.audit import audit_record, audit_record_many, diff, snapshot
 from shebao.common.identity import (
     IdNumberError,
+    account_number_error,
     account_number_warnings,
     check_consistent,
+    name_error,
     normalize_account_number,
     parse_id_number,
     validate_uscc,
 )
 from shebao.registry.models import Bank, BankAccount, Payee, Person, Region
+from shebao.registry.selectors import bank_rules
 
 PERSON_FIELDS = [
     "id_number", "id_number_original", "name", "name_initials", "sex", "birth_date", "town", "community",
@@ -40,6 +43,38 @@ class AccountChange:
 def name_initials(name: str) -> str:
     """Pinyin initials of a Chinese name, lower case: 张三丰 → zsf."""
     return "".join(p[0] for p in lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore") if p).lower()
+
+
+def account_number_check(*, bank: str, account_number: str, rules: dict | None = None) -> str:
+    """The account number as stored (spaces and hyphens removed, full-width digits read as ASCII), or
+    ``RegistryError``: a bank not in the banks table or stopped, a character other than 0-9 (control
+    bytes such as \\x05 once reached a bank file), a length outside the bank's range (the table's
+    ``account_min_length``..``account_max_length``). ``rules``: ``selectors.bank_rules()`` read once by
+    a caller checking many rows."""
+    rules = rules if rules is not None else bank_rules()
+    if not bank:
+        raise RegistryError("请选择开户银行")
+    rule = rules.get(bank)
+    if rule is None:
+        raise RegistryError(f"未知的开户银行代码“{bank}”")
+    low, high, name, active = rule
+    if not active:
+        raise RegistryError(f"开户银行 {bank} 已停用，不能登记新账户")
+    number = normalize_account_number(account_number)
+    error = account_number_error(number, (low, high), name)
+    if error:
+        raise RegistryError(error)
+    return number
+
+
+def holder_name_check(holder_name: str, *, label: str = "户名") -> str:
+    """The 户名 (or 姓名) as stored, stripped, or ``RegistryError`` (``identity.name_error``: no control
+    character, no | , ; quote or formula character, at most 50 characters)."""
+    name = (holder_name or "").strip()
+    error = name_error(name, label=label)
+    if error:
+        raise RegistryError(error)
+    return name
 
 
 def _check_region(town: Region, community: Region | None) -> None:
@@ -75,9 +110,7 @@ def person_create(
         check_consistent(idn, birth_date=birth_date, sex=sex)
     except IdNumberError as exc:
         raise RegistryError(str(exc)) from None
-    name = (name or "").strip()
-    if not name:
-        raise RegistryError("姓名不能为空")
+    name = holder_name_check(name, label="姓名")
     _check_region(town, community)
     _check_scope(user, town)
     unknown = set(details) - set(EDITABLE_FIELDS)
@@ -125,8 +158,9 @@ def person_bulk_create(*, user, rows: list[dict], reason: str = "") -> list[Pers
         except IdNumberError as exc:
             raise _refuse_row(i, str(exc)) from None
         name = (row.pop("name", "") or "").strip()
-        if not name:
-            raise _refuse_row(i, f"{idn.number}：姓名不能为空")
+        problem = name_error(name, label="姓名")
+        if problem:
+            raise _refuse_row(i, f"{idn.number}：{problem}")
         town, community = row.pop("town", None), row.pop("community", None)
         if town is None:
             raise _refuse_row(i, f"{idn.number}：请选择镇街道")
@@ -173,8 +207,8 @@ def person_update(*, user, person: Person, reason: str = "", **changes) -> Perso
         before = snapshot(person, PERSON_FIELDS)
         for key, value in changes.items():
             setattr(person, key, value.strip() if isinstance(value, str) else value)
-        if not person.name:
-            raise RegistryError("姓名不能为空")
+        if "name" in changes or not person.name:
+            person.name = holder_name_check(person.name, label="姓名")
         person.name_initials = name_initials(person.name)
         _check_region(person.town, person.community)
         _check_scope(user, person.town)
@@ -202,14 +236,8 @@ def bank_account_set(
 ) -> AccountChange:
     """Make this the person's current payment account: the old current one is closed the day before
     ``valid_from`` (history kept). A Luhn failure is only a warning."""
-    number = normalize_account_number(account_number)
-    if not number:
-        raise RegistryError("银行账号不能为空")
-    if not holder_name.strip():
-        raise RegistryError("户名不能为空")
-    bank_problem = _bank_problem(bank, _open_banks())
-    if bank_problem:
-        raise RegistryError(bank_problem)
+    number = account_number_check(bank=bank, account_number=account_number)
+    holder_name = holder_name_check(holder_name)
     valid_from = valid_from or dt.date.today()
     warnings = account_number_warnings(number)
     with transaction.atomic():
@@ -223,7 +251,7 @@ def bank_account_set(
             current.save(update_fields=["valid_to"])
         account = BankAccount.objects.create(
             person=person, bank=bank, branch=branch.strip(), account_number=number,
-            holder_name=holder_name.strip(), valid_from=valid_from, luhn_warning=bool(warnings),
+            holder_name=holder_name, valid_from=valid_from, luhn_warning=bool(warnings),
         )
         audit_record(user=user, action="update" if current else "create", obj=account, person_id=person.pk,
                      summary=f"{'变更' if current else '登记'}支付账户 {person.name}", before=before,
@@ -242,18 +270,15 @@ def bank_account_bulk_set(*, user, rows: list[dict], reason: str = "") -> list[A
     today = dt.date.today()
     prepared = []
     seen: set[int] = set()
-    banks = _open_banks()
+    rules = bank_rules()
     for i, row in enumerate(rows):
         person = row["person"]
-        number = normalize_account_number(row.get("account_number", ""))
-        holder = (row.get("holder_name") or "").strip()
-        if not number:
-            raise _refuse_row(i, f"{person.name}：银行账号不能为空")
-        if not holder:
-            raise _refuse_row(i, f"{person.name}：户名不能为空")
-        bank_problem = _bank_problem(row.get("bank") or "", banks)
-        if bank_problem:
-            raise _refuse_row(i, f"{person.name}：{bank_problem}")
+        try:
+            number = account_number_check(bank=row.get("bank") or "", account_number=row.get("account_number", ""),
+                                          rules=rules)
+            holder = holder_name_check(row.get("holder_name") or "")
+        except RegistryError as exc:
+            raise _refuse_row(i, f"{person.name}：{exc}") from None
         if person.pk in seen:
             raise _refuse_row(i, f"{person.name} 重复（每人一行）")
         seen.add(person.pk)
@@ -304,16 +329,10 @@ def _payee_values(*, name, bank, account_number, branch="", uscc="", note="") ->
     name = (name or "").strip()
     if not name:
         raise RegistryError("请填写收款方户名")
-    if len(name) > 100:
-        raise RegistryError("收款方户名超过 100 字")
-    problem = _bank_problem(bank, _open_banks())
-    if problem:
-        raise RegistryError(problem)
-    number = normalize_account_number(account_number)
-    if not number:
-        raise RegistryError("请填写收款方银行账号")
-    if len(number) > 32:
-        raise RegistryError("银行账号超过 32 位")
+    error = name_error(name, label="收款方户名", max_length=100)  # the 户名 goes into the bank files
+    if error:
+        raise RegistryError(error)
+    number = account_number_check(bank=bank, account_number=account_number)
     code = (uscc or "").strip().upper()
     if code:
         try:
@@ -374,22 +393,6 @@ def payee_change(*, payee: Payee, user, reason: str, **changes) -> Payee:
 
 # --------------------------------------------------------------------------------------------------
 # 开户银行 (the banks table)
-
-
-def _open_banks() -> dict[str, bool]:
-    """code → active, of every bank in the table."""
-    return dict(Bank.objects.values_list("code", "active"))
-
-
-def _bank_problem(code: str, banks: dict[str, bool]) -> str | None:
-    """A new account's bank must be in the banks table and active."""
-    if not code:
-        return "请选择开户银行"
-    if code not in banks:
-        return f"未知的开户银行代码“{code}”"
-    if not banks[code]:
-        return f"开户银行 {code} 已停用，不能登记新账户"
-    return None
 
 
 BANK_FIELDS = ["code", "name", "account_min_length", "account_max_length", "active", "sort", "notes"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django import forms
@@ -12,11 +12,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shebao.benefits.forms import MonthField
+from shebao.common.fields import DecimalField
+from shebao.common.money import MoneyError, to_decimal
+from shebao.common.safefile import Limits, MiB, upload_validator
 from shebao.registry.models import Region
 from shebao.registry.selectors import towns_visible
 from shebao.rural_pension.legacy_import import FILES
 from shebao.rural_pension.models import AccountStatus, RuralDocument
 
+# a legacy file is read streaming, line by line (memory independent of its size): only its size is bounded
+LEGACY_UPLOAD_LIMITS = Limits(max_bytes=2048 * MiB)
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -76,7 +81,7 @@ class RefundForm(forms.Form):
 
 
 class SettleForm(RefundForm):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+    amount = DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class ReasonForm(forms.Form):
@@ -91,9 +96,9 @@ class RateForm(forms.Form):
     def clean_rate(self):
         raw = self.cleaned_data["rate"].strip()
         try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise forms.ValidationError(gettext("“%(raw)s”不是数字") % {"raw": raw}) from None
+            value = to_decimal(raw)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if value != value.quantize(Decimal("0.0001")) or not (0 <= value < 1):
             raise forms.ValidationError(gettext("记账利率应为 0 到 1 之间、最多 4 位小数的小数（如 0.0250 表示 2.5%）"))
         return value.quantize(Decimal("0.0001"))
@@ -109,9 +114,9 @@ class CoefficientForm(forms.Form):
     def clean_coefficient(self):
         raw = self.cleaned_data["coefficient"].strip()
         try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise forms.ValidationError(gettext("“%(raw)s”不是数字") % {"raw": raw}) from None
+            value = to_decimal(raw)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if not value.is_finite() or not (0 < value < 1) or value != value.quantize(Decimal("0.000000001")):
             raise forms.ValidationError(gettext("计发系数应为大于 0、小于 1、最多 9 位小数的小数（如 0.008631526）"))
         return value.quantize(Decimal("0.000000001"))
@@ -127,7 +132,7 @@ class BenefitStartForm(forms.Form):
 
 
 class BenefitConfirmForm(BenefitStartForm):
-    monthly = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+    monthly = DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class HeirForm(forms.Form):
@@ -144,7 +149,7 @@ class DeathForm(RefundForm):
 
 class DeathSettleForm(DeathForm):
     heir = forms.IntegerField(widget=forms.HiddenInput)
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
+    amount = DecimalField(max_digits=14, decimal_places=2, widget=forms.HiddenInput)
 
 
 class ImportForm(forms.Form):
@@ -156,7 +161,8 @@ class ImportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in FILES:
-            self.fields[_field(name)] = forms.FileField(label=name, required=False)
+            self.fields[_field(name)] = forms.FileField(label=name, required=False,
+                                                        validators=[upload_validator(LEGACY_UPLOAD_LIMITS)])
 
     def uploads(self) -> dict[str, object]:
         return {name: self.cleaned_data.get(_field(name)) for name in FILES if self.cleaned_data.get(_field(name))}

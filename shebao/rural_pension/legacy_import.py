@@ -44,7 +44,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,10 +52,19 @@ from django.db import connection, transaction
 from stdnum import luhn
 
 from shebao.common.audit import audit_record
-from shebao.common.identity import IdNumberError, check_consistent, parse_id_number
+from shebao.common.identity import (
+    IdNumberError,
+    account_number_error,
+    check_consistent,
+    name_error,
+    normalize_account_number,
+    parse_id_number,
+)
 from shebao.common.jobs import NullProgress, Progress
+from shebao.common.money import MoneyError, normalize_digits, to_decimal
+from shebao.common.sheets import csv_text, write_csv
 from shebao.registry.models import Bank, Region
-from shebao.registry.selectors import bank_labels
+from shebao.registry.selectors import bank_labels, bank_rules
 from shebao.registry.services import name_initials
 from shebao.rural_pension.models import ImportBatch, ImportReconciliation
 
@@ -319,6 +328,8 @@ def _rows(scan: FileScan) -> Iterator[tuple[int, list[str] | None, str]]:
                 continue
             if text is None:
                 yield n, None, raw.hex(" ")[:200]
+            elif "\x00" in text:  # PostgreSQL cannot store it: the line is rejected, shown with \x00
+                yield n, None, text.replace("\x00", "\\x00")[:200]
             elif text.strip():
                 yield n, split_fields(text), text
     if hasher.hexdigest() != scan.sha256:
@@ -367,7 +378,7 @@ def _copy(table: str, columns: list[str], rows) -> None:
             copy.write_row(row)
 
 
-BAD_ENCODING = "编码错误：该行不是有效的 UTF-8 / GB18030 文本"
+BAD_ENCODING = "编码错误：该行不是有效的 UTF-8 / GB18030 文本，或含有空字符（NUL）"
 REJECT_FLUSH = 5000
 
 
@@ -552,12 +563,18 @@ class _Importer:
                 problems.append(f"未知状态“{status}”（应为 缴费、中断缴费、领取、已退保、已终止）")
             if number in seen:
                 problems.append(f"重复行：与第 {seen[number]} 行是同一身份证号")
+            if pname and (problem := name_error(pname)):
+                problems.append(problem)  # the name is also the 户名 of the bank account created
+            account_no = normalize_account_number(account_no)
+            code = bank_code(bank, self.bank_codes)
+            rule = self.bank_rules.get(code)
+            if account_no and (problem := account_number_error(account_no, rule[:2] if rule else None,
+                                                                 rule[2] if rule else "")):
+                problems.append(problem)
             if problems:
                 yield (n, content, "；".join(problems), *bad)
                 continue
             seen[number] = n
-            account_no = re.sub(r"[\s-]", "", account_no)
-            code = bank_code(bank, self.bank_codes)
             initials = self.initials.get(pname)
             if initials is None:
                 initials = self.initials[pname] = name_initials(pname)
@@ -572,6 +589,7 @@ class _Importer:
         towns = {r.name: r.pk for r in Region.objects.filter(level=Region.Level.TOWN)}
         communities = {(r.parent_id, r.name): r.pk for r in Region.objects.filter(level=Region.Level.COMMUNITY)}
         self.bank_codes = frozenset(bank_labels())  # read now: the rows are made inside the COPY
+        self.bank_rules = bank_rules()  # code → (min length, max length, name, active), read now too
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS _rp_person")
             cursor.execute("""
@@ -683,7 +701,9 @@ class _Importer:
                 if raw_id not in ids_seen:
                     self._id(raw_id)
                 padded = (fields + ["", "", "", ""])[:4]
-                yield (n, False, len(fields), raw_id, padded[1], padded[2], padded[3], content)
+                # the amount's syntax is checked in SQL (``AMOUNT_RE``, the syntax of money.to_decimal
+                # with at most 2 decimals); full-width digits are read as ASCII here, as everywhere
+                yield (n, False, len(fields), raw_id, padded[1], padded[2], normalize_digits(padded[3]), content)
 
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS _rp_flow")
@@ -758,10 +778,10 @@ class _Importer:
                 self.reject(name, n, content, f"年度“{year_text}”无效")
                 continue
             try:
-                rate = Decimal(rate_text)
-            except InvalidOperation:
+                rate = to_decimal(rate_text)
+            except MoneyError:
                 rate = None
-            if rate is None or not rate.is_finite() or rate != rate.quantize(Decimal("0.0001")) or not 0 <= rate < 1:
+            if rate is None or rate != rate.quantize(Decimal("0.0001")) or not 0 <= rate < 1:
                 self.reject(name, n, content, f"记账利率“{rate_text}”无效（应为 0 到 1 之间、最多 4 位小数，如 0.0250）")
                 continue
             year = int(year_text)
@@ -877,8 +897,10 @@ class _Importer:
         with part.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(REJECTED_HEADER)
-            for r in rejections.values_list("file", "line_no", "reason", "content").iterator(chunk_size=5000):
-                writer.writerow(r)
+            for file, line_no, reason, content in rejections.values_list(
+                    "file", "line_no", "reason", "content").iterator(chunk_size=5000):
+                # the one writer's text rule: a rejected line that starts like a formula is neutralised
+                writer.writerow([file, line_no, csv_text(reason), csv_text(content)])
         part.replace(self.rejected_file)
 
 
@@ -1002,10 +1024,8 @@ REJECTED_HEADER = ["文件", "行号", "原因", "内容"]
 
 
 def rejected_csv(rows: list[Rejected]) -> bytes:
-    """The rejected rows as a CSV (UTF-8 with BOM, so Excel opens it): 文件, 行号, 原因, 内容."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(REJECTED_HEADER)
-    for r in rows:
-        writer.writerow([r.file, r.line_no, r.reason, r.content])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """The rejected rows as a CSV (UTF-8 with BOM, so Excel opens it): 文件, 行号, 原因, 内容 — by the one
+    writer's text rule (``shebao.common.sheets``: a line that starts like a formula is neutralised)."""
+    buf = io.BytesIO()
+    write_csv(buf, headers=REJECTED_HEADER, rows=([r.file, r.line_no, r.reason, r.content] for r in rows))
+    return buf.getvalue()

@@ -12,8 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from shebao.benefits.forms import MonthField
 from shebao.benefits.models import Adjustment
 from shebao.benefits.months import format_month, month_of
+from shebao.common.fields import DecimalField
+from shebao.common.safefile import upload_validator
 from shebao.registry.selectors import bank_choices, towns_visible
 from shebao.self_managed.models import Income
+from shebao.self_managed.roster import ROSTER_LIMITS
 from shebao.self_managed.selectors import suspend_reasons, terminate_reasons, zg_items
 
 
@@ -32,7 +35,7 @@ class EnrollForm(forms.Form):
     town = forms.ChoiceField(label=_("镇街道"), required=False, help_text=_("新人员必填"))
     mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
     start_month = MonthField(label=_("开始发放年月"))
-    service_years = forms.DecimalField(label=_("工龄(年)"), max_digits=5, decimal_places=2, min_value=0, initial=0)
+    service_years = DecimalField(label=_("工龄(年)"), max_digits=5, decimal_places=2, min_value=0, initial=0)
     bank = forms.ChoiceField(label=_("开户银行"), choices=lambda: [("", "—"), *bank_choices()],
                              required=False)
     account_number = forms.CharField(label=_("银行账号"), max_length=32, required=False)
@@ -57,7 +60,7 @@ class EnrollForm(forms.Form):
                     "holder": current_account.holder_name}
         self.items = list(zg_items())
         for item in self.items:
-            self.fields[f"item_{item.code}"] = forms.DecimalField(
+            self.fields[f"item_{item.code}"] = DecimalField(
                 label=gettext("%(item)s（月金额）") % {"item": item.name}, required=False, **MONEY)
 
     def clean(self):
@@ -125,7 +128,7 @@ class ResumeForm(forms.Form):
 
 class AmountForm(forms.Form):
     item = forms.ChoiceField(label=_("待遇项目"))
-    amount = forms.DecimalField(label=_("新月金额"), **MONEY)
+    amount = DecimalField(label=_("新月金额"), **MONEY)
     from_month = MonthField(label=_("起始年月"), help_text=_("新金额从该月起生效；原标准在前一月截止，历史保留"))
     note = forms.CharField(label=_("依据/说明"), max_length=200)
 
@@ -137,8 +140,8 @@ class AmountForm(forms.Form):
 
 class AdjustmentForm(forms.Form):
     kind = forms.ChoiceField(label=_("类型"), choices=Adjustment.Kind.choices)
-    total = forms.DecimalField(label=_("总金额"), max_digits=14, decimal_places=2, min_value=0.01)
-    monthly_cap = forms.DecimalField(label=_("每月上限"), max_digits=14, decimal_places=2, min_value=0.01,
+    total = DecimalField(label=_("总金额"), max_digits=14, decimal_places=2, min_value=0.01)
+    monthly_cap = DecimalField(label=_("每月上限"), max_digits=14, decimal_places=2, min_value=0.01,
                                      required=False, help_text=_("仅扣减：每月最多扣回的金额，其余顺延"))
     reason = forms.CharField(label=_("原因"), max_length=200)
     source = forms.CharField(label=_("来源/依据"), max_length=200, required=False)
@@ -149,10 +152,10 @@ class RaiseForm(forms.Form):
     item = forms.ChoiceField(label=_("调整项目"))
     effective_month = MonthField(label=_("生效年月 E"))
     apply_month = MonthField(label=_("执行年月 A"), help_text=_("A ≥ E；E 至 A 前的月份补发"))
-    fixed = forms.DecimalField(label=_("定额"), max_digits=14, decimal_places=2, min_value=0, initial=0)
-    per_service_year = forms.DecimalField(label=_("每满一年工龄"), max_digits=14, decimal_places=2, min_value=0,
+    fixed = DecimalField(label=_("定额"), max_digits=14, decimal_places=2, min_value=0, initial=0)
+    per_service_year = DecimalField(label=_("每满一年工龄"), max_digits=14, decimal_places=2, min_value=0,
                                           initial=0)
-    percent = forms.DecimalField(label=_("比例(%)"), max_digits=7, decimal_places=4, min_value=0, max_value=100,
+    percent = DecimalField(label=_("比例(%)"), max_digits=7, decimal_places=4, min_value=0, max_value=100,
                                  initial=0, help_text=_("按基本养老金的百分比"))
     age_reference_date = forms.DateField(label=_("年龄计算日"), required=False,
                                          widget=forms.DateInput(attrs={"type": "date"}),
@@ -187,12 +190,13 @@ class RaiseForm(forms.Form):
 
 
 class RosterUploadForm(forms.Form):
-    file = forms.FileField(label=_("花名册文件"), help_text=_("xlsx、xls 或 csv（UTF-8 或 GB18030）"))
+    file = forms.FileField(label=_("花名册文件"), help_text=_("xlsx、xls 或 csv（UTF-8 或 GB18030）"),
+                           validators=[upload_validator(ROSTER_LIMITS)])
 
 
 class FlexForm(forms.Form):
     id_number = forms.CharField(label=_("收款人身份证号"), max_length=18)
-    amount = forms.DecimalField(label=_("金额"), max_digits=14, decimal_places=2, min_value=0.01)
+    amount = DecimalField(label=_("金额"), max_digits=14, decimal_places=2, min_value=0.01)
     reason = forms.CharField(label=_("事由"), max_length=200)
     source = forms.CharField(label=_("依据/来源"), max_length=200, required=False)
 
@@ -200,7 +204,7 @@ class FlexForm(forms.Form):
 class IncomeForm(forms.Form):
     id_number = forms.CharField(label=_("身份证号"), max_length=18)
     kind = forms.ChoiceField(label=_("收入类型"), choices=Income.Kind.choices)
-    amount = forms.DecimalField(label=_("金额"), max_digits=14, decimal_places=2, min_value=0.01)
+    amount = DecimalField(label=_("金额"), max_digits=14, decimal_places=2, min_value=0.01)
     received_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(attrs={"type": "date"}))
     source = forms.CharField(label=_("来源"), max_length=200, help_text=_("如 家属退回、银行退回（批次号）"))
     note = forms.CharField(label=_("备注"), max_length=300, required=False)

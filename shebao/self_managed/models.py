@@ -27,6 +27,9 @@ class RosterImport(models.Model):
     error_count = models.PositiveIntegerField(_("错误数"), default=0)
     changed_count = models.PositiveIntegerField(_("变动人数"), default=0)
     summary = models.JSONField(_("摘要"), default=dict, blank=True)
+    # the check's result as the batch page shows it (``roster.plan_preview``), stored once at upload so
+    # that the page never parses the file again (six views of a large batch once took 6 GB)
+    preview = models.JSONField(_("检查结果"), default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", verbose_name=_("经办人"))
     created_by_name = models.CharField(_("经办人"), max_length=150, blank=True)

@@ -23,9 +23,7 @@ importing the same file twice changes nothing the second time.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -35,10 +33,12 @@ from django.utils import translation
 
 from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, PaymentStatus
 from shebao.benefits.months import MonthError, format_month, month_of, parse_month
-from shebao.common.identity import IdNumberError, normalize_account_number, parse_id_number
+from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
 from shebao.common.money import MoneyError, quantize, to_decimal
+from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, read_table
 from shebao.registry.models import BankAccount, Person, Region
 from shebao.registry.selectors import bank_choices
+from shebao.registry.services import RegistryError, account_number_check
 
 COLUMNS = ["身份证号", "姓名", "待遇项目", "月金额", "开始年月", "状态", "开户银行", "银行账号", "户名",
            "工龄(年)", "镇街道", "联系电话", "备注"]
@@ -69,65 +69,25 @@ class RowError:
 # reading
 
 
-def _cell_text(value) -> str:
-    """A spreadsheet cell as text: floats that are whole become integers (202603.0 → "202603"),
-    others their shortest repr (1234.56 → "1234.56"), dates ISO."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
 def decode_csv(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (which also reads GBK/GB2312)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+    """UTF-8 (with or without BOM), else GB18030 (which also reads GBK/GB2312); NUL refused."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise RosterFileError(f"CSV 文件编码无法识别（应为 UTF-8 或 GB18030），第 {exc.start} 字节附近") from None
+        return decode_text(data, what="CSV 文件")
+    except FileRefused as exc:
+        raise RosterFileError(str(exc)) from None
+
+
+# a roster: 200,000 rows at most (one file per batch), 10 MB, cells of at most 500 characters
+ROSTER_LIMITS = Limits(max_bytes=20 * MiB, max_unzipped=64 * MiB, max_rows=MAX_ROWS, max_cell_chars=500)
 
 
 def read_rows(file_name: str, data: bytes) -> list[list[str]]:
-    """The sheet (first worksheet of xlsx/xls, or the csv) as rows of text cells, header first."""
-    ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
-    if ext == "csv":
-        text = decode_csv(data)
-        sample = text[:4096]
-        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    elif ext in ("xlsx", "xls", "xlsm"):
-        from python_calamine import CalamineWorkbook
-
-        try:
-            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            sheet = book.get_sheet_by_index(0)
-            raw = sheet.to_python(skip_empty_area=False)
-        except Exception as exc:  # noqa: BLE001 - any parser failure is "not a readable workbook"
-            raise RosterFileError(f"无法读取 Excel 文件：{exc}") from None
-        rows = [[_cell_text(c) for c in r] for r in raw]
-    else:
-        raise RosterFileError(f"不支持的文件类型“.{ext}”：请用 xlsx、xls 或 csv")
-    while rows and not any(rows[-1]):
-        rows.pop()
-    if not rows:
-        raise RosterFileError("文件是空的")
-    if len(rows) > MAX_ROWS + 1:
-        raise RosterFileError(f"文件超过 {MAX_ROWS:,} 行，请分批导入")
-    return rows
+    """The sheet (first worksheet of xlsx/xls, or the csv) as rows of text cells, header first — read by
+    the one safe reader (``shebao.common.safefile``: size, zip bomb, encoding, NUL, rows, cell length)."""
+    try:
+        return read_table(file_name, data, ROSTER_LIMITS)
+    except FileRefused as exc:
+        raise RosterFileError(str(exc)) from None
 
 
 def header_map(header: list[str]) -> dict[str, int]:
@@ -270,6 +230,14 @@ def _money_cell(text: str) -> tuple[Decimal | None, str]:
     return quantize(value), ""
 
 
+def _account_problem(bank: str, number: str) -> str | None:
+    try:
+        account_number_check(bank=bank, account_number=number)
+    except RegistryError as exc:
+        return str(exc)
+    return None
+
+
 def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") -> RosterPlan:
     """Check every row and work out what would change. Reads the database in a few set-based queries
     (persons, accounts, enrollments, amounts, items, towns: each once), writes nothing."""
@@ -357,6 +325,8 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             pp.name = existing["name"]
         elif not name:
             plan.errors.append(RowError(first_row, "姓名", "新人员须填写姓名"))
+        elif problem := name_error(name):
+            plan.errors.append(RowError(row_of("姓名"), "姓名", problem))
 
         # town
         town_text = val("镇街道")
@@ -399,8 +369,10 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             missing = [c for c, v in (("开户银行", bank_text), ("银行账号", number_text), ("户名", holder)) if not v]
             if missing:
                 plan.errors.append(RowError(first_row, missing[0], "开户银行、银行账号、户名须同时填写"))
-            elif number_text and not re.fullmatch(r"[0-9A-Za-z]{6,32}", number_text):
-                plan.errors.append(RowError(row_of("银行账号"), "银行账号", f"银行账号“{number_text}”格式不正确"))
+            elif bank and (problem := _account_problem(bank, number_text)):
+                plan.errors.append(RowError(row_of("银行账号"), "银行账号", problem))
+            elif problem := name_error(holder, label="户名"):
+                plan.errors.append(RowError(row_of("户名"), "户名", problem))
             elif bank:
                 current = accounts.get(existing["id"]) if existing else None
                 new = (bank, number_text, holder)
@@ -522,6 +494,36 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
 
 
 # --------------------------------------------------------------------------------------------------
+# the stored preview (what the batch page shows, kept with the batch: the page never re-reads the file)
+
+PREVIEW_ERRORS = 1000
+PREVIEW_CHANGED = 500
+
+
+def plan_preview(plan: RosterPlan) -> dict:
+    """The plan as JSON for the batch page: the counts, the first ``PREVIEW_ERRORS`` errors and the
+    first ``PREVIEW_CHANGED`` changed persons (what the page lists)."""
+    changed = plan.changed
+    return {
+        "rows": plan.rows, "person_count": len(plan.persons), "error_count": len(plan.errors),
+        "changed_count": len(changed),
+        "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in plan.errors[:PREVIEW_ERRORS]],
+        "changed": [{
+            "row": p.rows[0], "name": p.name, "id_number": p.id_number, "new_person": p.new_person,
+            "new_enrollment": p.new_enrollment, "status": str(p.status),
+            "start_month": format_month(p.start_month) if p.start_month else "",
+            "person_changes": bool(p.person_changes), "account": list(p.account[:2]) if p.account else None,
+            "account_before": bool(p.account_before),
+            "service_years": None if p.service_years is None else str(p.service_years),
+            "service_years_before": None if p.service_years_before is None else str(p.service_years_before),
+            "items": [{"item": c.item.name, "amount": str(c.amount),
+                       "old_amount": None if c.old_amount is None else str(c.old_amount),
+                       "from_month": format_month(c.from_month)} for c in p.items],
+        } for p in changed[:PREVIEW_CHANGED]],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
 # export
 
 
@@ -563,21 +565,15 @@ def roster_export_rows(*, persons_qs=None, scheme_code: str = "ZG") -> list[list
 
 
 def write_roster(fileobj, rows: list[list], *, fmt: str) -> None:
-    """Write header + rows as xlsx or csv (UTF-8 with BOM, what Excel opens)."""
+    """Write header + rows as xlsx or csv (UTF-8 with BOM, what Excel opens) with the one spreadsheet
+    writer (``shebao.common.sheets``): every text a text cell, a formula-leading one neutralised,
+    月金额 with two decimals."""
+    from shebao.common.sheets import XlsxWriter, write_csv
+
+    money = {COLUMNS.index("月金额")}
     if fmt == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        for r in rows:
-            writer.writerow(["" if v is None else (f"{v:.2f}" if isinstance(v, Decimal) else v) for v in r])
-        fileobj.write(b"\xef\xbb\xbf" + text.getvalue().encode("utf-8"))
+        write_csv(fileobj, headers=COLUMNS, rows=rows, money_columns=money)
         return
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("自管人员花名册")
-    sheet.append(COLUMNS)
-    for r in rows:
-        sheet.append([str(v) if i == 0 else (v if v is not None else None) for i, v in enumerate(r)])
-    book.save(fileobj)
-
+    with XlsxWriter(fileobj, sheet_name="自管人员花名册", headers=COLUMNS, money_columns=money) as writer:
+        for r in rows:
+            writer.write_row([str(v) if i == 0 and v is not None else v for i, v in enumerate(r)])

@@ -38,7 +38,7 @@ from shebao.registry.services import (
     person_update,
 )
 from shebao.self_managed.models import FlexPayment, Income, RosterImport
-from shebao.self_managed.roster import RosterFileError, RosterPlan, read_rows, roster_plan
+from shebao.self_managed.roster import RosterFileError, RosterPlan, plan_preview, read_rows, roster_plan
 
 SCHEME = "ZG"
 
@@ -224,7 +224,7 @@ def roster_upload(*, file_name: str, data: bytes, user) -> RosterImport:
         file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
         state=RosterImport.State.PREVIEWED if plan.ok else RosterImport.State.REFUSED,
         row_count=plan.rows, error_count=len(plan.errors), changed_count=len(plan.changed),
-        summary=plan.summary(), created_by=user, created_by_name=user.get_username(),
+        summary=plan.summary(), preview=plan_preview(plan), created_by=user, created_by_name=user.get_username(),
     )
 
 
@@ -237,7 +237,10 @@ def roster_confirm(*, batch: RosterImport, user) -> RosterResult:
             raise ZgError(f"该批次{locked.get_state_display()}，不能导入")
         if locked.created_by_id != user.pk:
             raise ZgError("只能确认自己上传的花名册")
-        result = roster_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
+        try:
+            result = roster_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
+        except RosterFileError as exc:  # a batch stored before the safe reader refused such files
+            raise ZgError(str(exc)) from None
         if not result.applied:
             raise ZgError(f"花名册有 {len(result.plan.errors)} 处错误（数据已变化），未导入，请重新上传")
     return result

@@ -40,6 +40,7 @@ from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
 from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.safefile import read_text_upload
 from shebao.registry.models import Person
 from shebao.registry.selectors import bank_choices, person_get, person_search, persons_visible, towns_visible
 from shebao.registry.services import RegistryError
@@ -55,10 +56,7 @@ from shebao.self_managed.permissions import (
     VIEW_RULE,
 )
 from shebao.self_managed.roster import (
-    RosterFileError,
-    read_rows,
     roster_export_rows,
-    roster_plan,
     write_roster,
 )
 from shebao.self_managed.services import (
@@ -430,7 +428,7 @@ def raise_page(request):
                 data = json.loads(request.POST["rule_json"])
                 apply_month = request.POST.get("apply_month_confirm", "")
             elif request.FILES.get("rule_file"):
-                data = json.loads(request.FILES["rule_file"].read().decode("utf-8-sig"))
+                data = json.loads(read_text_upload(request.FILES["rule_file"], what="规则文件"))
                 apply_month = request.POST.get("apply_month") or f.this_month()
                 data.setdefault("scheme", "ZG")
             elif form.is_valid():
@@ -532,15 +530,11 @@ def roster_batch(request, pk: int):
     batch = get_object_or_404(RosterImport, pk=pk)
     if batch.created_by_id != request.user.pk and not request.user.is_superuser:
         raise Http404
-    plan = None
-    if batch.state != RosterImport.State.APPLIED:
-        try:
-            plan = roster_plan(read_rows(batch.file_name, bytes(batch.content)), user=request.user)
-        except RosterFileError as exc:
-            messages.error(request, str(exc))
+    # the check stored at upload (``batch.preview``): the file is never parsed again to show this page
+    plan = batch.preview or None if batch.state != RosterImport.State.APPLIED else None
     return render(request, "self_managed/roster_batch.html", {
-        "batch": batch, "plan": plan, "changed": plan.changed[:500] if plan else [],
-        "errors": plan.errors[:1000] if plan else [],
+        "batch": batch, "plan": plan, "changed": plan["changed"] if plan else [],
+        "errors": plan["errors"] if plan else [],
         "breadcrumbs": _crumbs((str(_("花名册")), reverse("self_managed:roster")), (batch.file_name, "")),
     })
 

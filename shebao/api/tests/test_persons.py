@@ -258,3 +258,40 @@ def test_no_role_is_403_on_every_persons_route():
                 f"/api/v1/persons/{person.pk}/bank-accounts"):
         response = client.get(url)
         assert response.status_code == 403 and response.json() == {"detail": "您没有查看人员信息的权限"}, url
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    ({"bank": "ICBC", "account_number": "6222\u000502123456789\u0018", "holder_name": "张三"},
+     "银行账号只能包含数字 0-9（含有 '\\x05'）"),
+    ({"bank": "CCB", "account_number": "6217", "holder_name": "张三"}, "中国建设银行账号应为 16–20 位数字，实际 4 位"),
+    ({"bank": "ICBC", "account_number": "6222021234567890123", "holder_name": "张三|0.01"}, "户名不能含有字符“|”"),
+    ({"bank": "ICBC", "account_number": "6222021234567890123", "holder_name": "张\r\n三"},
+     "户名含有控制字符 '\\r'，请重新输入"),
+])
+def test_bank_account_api_refuses_bad_number_or_holder(clerk_all, payload, message):
+    person = make_person()
+    audits = AuditEvent.objects.count()
+    response = logged_in(clerk_all).post(f"/api/v1/persons/{person.pk}/bank-accounts", payload,
+                                         content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": message}
+    assert BankAccount.objects.count() == 0 and AuditEvent.objects.count() == audits
+
+
+def test_api_refuses_nul_and_huge_numbers_without_500(clerk_all):
+    person = make_person()
+    client = logged_in(clerk_all)
+    audits = AuditEvent.objects.count()
+    response = client.patch(f"/api/v1/persons/{person.pk}", {"reason": "改名", "name": "张\u0000三"},
+                            content_type="application/json")
+    assert response.status_code == 400 and response.json() == {"detail": "输入含有空字符（NUL），已拒绝"}
+    response = client.get("/api/v1/persons/search?q=%00")
+    assert response.status_code == 400 and response.json() == {"detail": "输入含有空字符（NUL），已拒绝"}
+    for url in ("/api/v1/persons?page=100000000000000000000000000", "/api/v1/persons?page=1e26",
+                "/api/v1/persons?town=99999999999999999999", "/api/v1/audit/events?person_id=99999999999999999999",
+                "/api/v1/persons/99999999999999999999", "/api/v1/persons/99999999999999999999/bank-accounts"):
+        response = client.get(url)
+        assert response.status_code in (404, 422), (url, response.status_code, response.content)
+        assert response.json()["detail"]
+    person.refresh_from_db()
+    assert person.name == "张三" and AuditEvent.objects.count() == audits

@@ -7,7 +7,6 @@ import codecs
 import datetime as dt
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -42,6 +41,7 @@ RETURN_DETAIL_NAMES = PAYMENT_DETAIL_NAMES | {"processed_amount", "status", "rea
 PAYMENT_SUMMARY_NAMES = {"batch_no", "date", "count", "total"}
 
 MAX_LISTED_ERRORS = 20
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # never in a text field of a bank file (\x05, \x18 got through); a tab may be
 _INT_RE = re.compile(r"^[0-9]+$")
 _YUAN_RE = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
 _FEN_RE = re.compile(r"^-?[0-9]+$")
@@ -49,6 +49,16 @@ _FEN_RE = re.compile(r"^-?[0-9]+$")
 _INT_COLUMN = re.compile(r"(?:[0-9]+\n)*")
 _YUAN_COLUMN = re.compile(r"(?:-?[0-9]+(?:\.[0-9]{1,2})?\n)*")
 _FEN_COLUMN = re.compile(r"(?:-?[0-9]+\n)*")
+
+
+def _bank_limits():
+    from shebao.common.safefile import Limits, MiB
+
+    # a return of 800,000 lines is about 80 MB of text or 60 MB of sheet XML
+    return Limits(max_bytes=256 * MiB, max_members=100, max_unzipped=512 * MiB, max_rows=1_048_576)
+
+
+BANK_FILE_LIMITS = _bank_limits()
 
 
 class _Fallback(Exception):
@@ -369,6 +379,8 @@ class Template:
                 col = [v.strftime(f.date_format) for v in values]
             else:
                 col = [v if v.__class__ is str else ("" if v is None else str(v)) for v in values]
+                if _CONTROL.search("".join(col)):
+                    raise _Fallback  # a control character: the generic path names the line
         if not fixed:
             return col
         codec, width, pad, right = self.codec, f.width, f.pad.encode("ascii"), f.align == "right"
@@ -490,6 +502,8 @@ class Template:
             s = "" if v is None else str(v)
             if (delimiter and delimiter in s) or "\n" in s or "\r" in s:
                 raise ValueError(f"{label}“{s}”含分隔符或换行，不能写入文件")
+            if _CONTROL.search(s):
+                raise ValueError(f"{label}“{s!r}”含控制字符，不能写入文件")
             return s
 
         return text
@@ -548,14 +562,21 @@ class Template:
             return int(value)
         if f.kind == "date":
             return value.strftime(f.date_format)
-        return str(value)
+        text = str(value)
+        if _CONTROL.search(text):
+            raise ValueError(f"{f.label}“{text!r}”含控制字符或换行，不能写入文件")
+        return text
 
     def _render_xlsx(self, layout, summary, rows, errors, title) -> bytes:
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
+        """One sheet by the one spreadsheet writer (``shebao.common.sheets``): every text is a text cell
+        (a formula-leading one quote-prefixed, never a formula), amounts are numbers with 2 decimals."""
+        from shebao.common.sheets import XlsxWriter
 
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(self.sheet)
+        when = summary.get("date")
+        when = when if isinstance(when, dt.date) else dt.date(2000, 1, 1)
+        buf = io.BytesIO()
+        amount_columns = {i for i, f in enumerate(layout.detail) if f.kind == "amount" and f.unit != "fen"}
+        summary_amounts = {i for i, f in enumerate(layout.header) if f.kind == "amount" and f.unit != "fen"}
 
         def cells(fields, source, where):
             out = []
@@ -565,23 +586,19 @@ class Template:
                 except (ValueError, TypeError, AttributeError) as exc:
                     errors.append((None, f"{where}：{exc}"))
                     v = None
-                if isinstance(v, Decimal):
-                    c = WriteOnlyCell(ws, value=v)
-                    c.number_format = "0.00"
-                    v = c
                 out.append(v)
             return out
 
-        if layout.header:
-            ws.append(cells(layout.header, summary, "汇总行"))
-        ws.append([f.title for f in layout.detail])
-        for row in rows:
-            ws.append(cells(layout.detail, row, f"第{getattr(row, 'seq', '?')}笔"))
+        with XlsxWriter(buf, sheet_name=self.sheet, headers=None, money_columns=amount_columns,
+                        money_format="0.00", created=dt.datetime(when.year, when.month, when.day)) as ws:
+            if layout.header:
+                ws.write_row(cells(layout.header, summary, "汇总行"), money_columns=summary_amounts)
+            ws.write_row([f.title for f in layout.detail], money_columns=frozenset())
+            for row in rows:
+                ws.write_row(cells(layout.detail, row, f"第{getattr(row, 'seq', '?')}笔"))
         if errors:
             raise BankFileError(errors, title)
-        buf = io.BytesIO()
-        wb.save(buf)
-        return _normalise_zip(buf.getvalue(), summary.get("date"))
+        return buf.getvalue()
 
     # ---- parsing -------------------------------------------------------------------------------
     def parse_payment(self, data: bytes) -> ParsedFile:
@@ -655,6 +672,7 @@ class Template:
             if self.format == "xlsx":
                 if not is_zip or not layout.header:
                     return None
+                _check_file(data)
                 from python_calamine import CalamineWorkbook
 
                 wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -688,6 +706,7 @@ class Template:
         """→ (summary dict, [(line_no, record dict)], errors, line number of the summary)."""
         if not data:
             raise BankFileError([(None, "文件为空")])
+        _check_file(data)
         if self.format == "xlsx":
             return self._read_xlsx(layout, data)
         rows = self._decode_lines(data)
@@ -1018,25 +1037,20 @@ def cut_to_bytes(text: str, limit: int, codec: str = "gb18030") -> bytes:
     return bytes(out)
 
 
-def _normalise_zip(data: bytes, date) -> bytes:
-    """openpyxl stamps the time of saving into the archive; rewrite it with the file's own date so
-    the same payments always give the same bytes."""
-    when = date if isinstance(date, dt.date) else dt.date(2000, 1, 1)
-    stamp = (when.year, when.month, when.day, 0, 0, 0)
-    iso = f"{when:%Y-%m-%d}T00:00:00Z"
-    src = zipfile.ZipFile(io.BytesIO(data))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso.encode() + rb"\3",
-                                 content)
-            zi = zipfile.ZipInfo(info.filename, date_time=stamp)
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = info.external_attr
-            dst.writestr(zi, content)
-    return buf.getvalue()
+def _check_file(data: bytes) -> None:
+    """The safe reader's checks (``shebao.common.safefile``) before any parser: size; for a zip (xlsx)
+    its members and inflated size from the central directory; for text, no NUL byte."""
+    from shebao.common.safefile import FileRefused, check_size, check_zip
+
+    try:
+        check_size(len(data), BANK_FILE_LIMITS)
+        if data[:4] == b"PK\x03\x04":
+            check_zip(data, BANK_FILE_LIMITS)
+        elif b"\x00" in data:
+            line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+            raise BankFileError([(line, "含有空字符（NUL），不是银行的文本文件或已损坏")])
+    except FileRefused as exc:
+        raise BankFileError([(None, str(exc))]) from None
 
 
 def _definition_errors(d) -> list[str]:

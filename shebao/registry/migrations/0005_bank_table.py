@@ -5,19 +5,20 @@ import re
 from django.db import migrations, models
 
 # The banks of the former fixed list (registry.models.Bank choices), with their account-number
-# lengths (README "开户银行"): debit cards of the big banks are 19 digits; the ranges admit the
-# passbook (存折) and 一折通 numbers the agency pays to — ABC/PSBC passbooks of 17–18 digits, BOCOM's
-# old 17-digit cards, 宁波银行's 16-digit cards, and the 农商银行's account numbers of 15 to 23 digits.
+# lengths (README "开户银行"). Debit cards of the big banks are 19 digits; the ranges also admit the
+# passbook (存折) and 一折通 numbers the agency pays to, and every length accepted before the table
+# existed (older cards of 16–17 digits, 宁波银行's and the 农商银行's shorter account numbers), so no
+# account stored before is refused at its next change. Reviewers narrow a range on the banks page.
 SEED = [
     # code, name, min, max, sort, notes
-    ("ICBC", "中国工商银行", 19, 19, 10, "借记卡 19 位"),
-    ("ABC", "中国农业银行", 17, 19, 20, "借记卡 19 位，存折 17–18 位"),
-    ("BOC", "中国银行", 19, 19, 30, "借记卡 19 位"),
-    ("CCB", "中国建设银行", 19, 19, 40, "借记卡 19 位"),
-    ("BOCOM", "交通银行", 17, 19, 50, "借记卡 19 位，旧卡 17 位"),
+    ("ICBC", "中国工商银行", 16, 19, 10, "借记卡 19 位，旧卡 16–17 位"),
+    ("ABC", "中国农业银行", 15, 19, 20, "借记卡 19 位，存折 15–18 位"),
+    ("BOC", "中国银行", 12, 19, 30, "借记卡 19 位，存折 12–18 位"),
+    ("CCB", "中国建设银行", 16, 20, 40, "借记卡 19 位，旧卡 16 位，存折 20 位"),
+    ("BOCOM", "交通银行", 16, 21, 50, "借记卡 19 位，旧卡 16–17 位，存折 21 位"),
     ("PSBC", "中国邮政储蓄银行", 17, 19, 60, "借记卡 19 位，存折 17–18 位"),
-    ("NBCB", "宁波银行", 16, 19, 70, "借记卡 16–19 位"),
-    ("CXRCB", "慈溪农商银行", 15, 23, 80, "丰收卡 19 位；一折通、存折 15–23 位不等"),
+    ("NBCB", "宁波银行", 12, 19, 70, "借记卡 16–19 位，存折 12 位起"),
+    ("CXRCB", "慈溪农商银行", 12, 23, 80, "丰收卡 19 位；一折通、存折 12–23 位不等"),
 ]
 
 

@@ -201,9 +201,11 @@ def test_bulk_account_set_opens_closes_and_audits():
     changes = bank_account_bulk_set(user=None, reason="花名册导入", rows=[
         {"person": a, "bank": "ABC", "account_number": "6228 4800 0000 0002", "holder_name": "甲",
          "valid_from": dt.date(2026, 3, 1)},
-        {"person": b, "bank": "ICBC", "account_number": "1234567", "holder_name": "乙", "valid_from": dt.date(2026, 3, 1)},
+        # a 19-digit ICBC number failing Luhn (was "1234567": 7 digits is no ICBC account and is now refused)
+        {"person": b, "bank": "ICBC", "account_number": "6222021234567890124", "holder_name": "乙",
+         "valid_from": dt.date(2026, 3, 1)},
     ])
-    assert [c.account.account_number for c in changes] == ["6228480000000002", "1234567"]
+    assert [c.account.account_number for c in changes] == ["6228480000000002", "6222021234567890124"]
     assert changes[1].warnings and changes[1].account.luhn_warning
     assert list(BankAccount.objects.filter(person=a).order_by("valid_from").values_list(
         "bank", "valid_from", "valid_to")) == [("ICBC", dt.date(2020, 1, 1), dt.date(2026, 2, 28)),
@@ -226,6 +228,7 @@ def test_bulk_account_set_refusal_writes_nothing():
              "valid_from": dt.date(2026, 3, 1)}])
     assert exc.value.index == 1
     with pytest.raises(RegistryError, match="户名不能为空"):
-        bank_account_bulk_set(user=None, rows=[{"person": a, "bank": "ICBC", "account_number": "1", "holder_name": ""}])
+        bank_account_bulk_set(user=None, rows=[{"person": a, "bank": "ICBC", "account_number": "6222020000004444",
+                                                "holder_name": ""}])
     assert (BankAccount.objects.count(), AuditEvent.objects.count()) == before
     assert BankAccount.objects.get(person=b).valid_to is None

@@ -317,3 +317,32 @@ def test_town_clerk_export_holds_only_own_towns(client, person, other_town_perso
     body = b"".join(client.get(reverse("registry:person_list") + "?export=xlsx").streaming_content)
     rows = list(openpyxl.load_workbook(io.BytesIO(body), read_only=True).active.iter_rows(values_only=True))
     assert [r[0] for r in rows[1:]] == ["王小明"]
+
+
+@pytest.mark.parametrize(("number", "holder", "message"), [
+    ("6222\x0502123456789\x18", "王小明", "银行账号只能包含数字 0-9（含有 '\\x05'）"),
+    ("62220212345678901A", "王小明", "银行账号只能包含数字 0-9（含有 “A”）"),
+    ("622202123456", "王小明", "中国工商银行账号应为 16–19 位数字，实际 12 位"),
+    ("6222021234567890123", "王|小明", "户名不能含有字符“|”"),
+    ("6222021234567890123", "王小明\r\nD|2|62", "户名含有控制字符 '\\r'"),
+    ("6222021234567890123", "=HYPERLINK(1)", "户名不能含有字符“=”"),
+])
+def test_account_page_refuses_bad_number_or_holder(client, person, number, holder, message):
+    login(client, towns=["浒山街道"])
+    url = reverse("registry:person_account", args=[person.pk])
+    audits, accounts = AuditEvent.objects.count(), BankAccount.objects.filter(person=person).count()
+    html = client.post(url, {"bank": "ICBC", "account_number": number, "holder_name": holder,
+                             "valid_from": "2026-01-01"}).content.decode()
+    from django.utils.html import escape
+
+    assert escape(message) in html
+    assert BankAccount.objects.get(person=person, valid_to__isnull=True).account_number == ACCOUNT
+    assert BankAccount.objects.filter(person=person).count() == accounts and AuditEvent.objects.count() == audits
+
+
+def test_account_page_reads_full_width_digits(client, person):
+    login(client, towns=["浒山街道"])
+    url = reverse("registry:person_account", args=[person.pk])
+    client.post(url, {"bank": "ICBC", "account_number": "６２２２ ０２１２ ３４５６ ７８９０ １２３", "holder_name": "王小明",
+                      "valid_from": "2026-01-01"})
+    assert BankAccount.objects.get(person=person, valid_to__isnull=True).account_number == "6222021234567890123"
