@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from django.db import transaction
@@ -292,8 +292,8 @@ def _outcomes(runs: dict[Any, dict]) -> list[dict]:
 )
 def returns_import(
     request,
-    file: UploadedFile = File(..., description="银行回盘文件"),
-    template: str | None = Form(None, max_length=30, description="银行模板代码；不填则按报盘时的模板识别"),
+    file: Annotated[UploadedFile, File(description="银行回盘文件")],
+    template: Annotated[str | None, Form(max_length=30, description="银行模板代码；不填则按报盘时的模板识别")] = None,
 ):
     """201 with the return and each run's outcome; 200 with ``created: false`` when the same bytes were
     imported before (nothing changed); 400 when the file is refused (the reason names each line)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
@@ -247,7 +247,9 @@ def nb_account_years(request, account_id: int):
 
 
 @router.get("/accounts/{int:account_id}/refund-quote", response=QuoteOut, summary="退款试算（不写入任何数据）")
-def nb_refund_quote(request, account_id: int, on: dt.date | None = Query(None, description="结算日期，默认今天")):
+def nb_refund_quote(
+    request, account_id: int, on: Annotated[dt.date | None, Query(description="结算日期，默认今天")] = None,
+):
     """The yearly rows to the date (full years before its year; its year with interest for month − 1
     months) and the balance on that date, which a refund would pay."""
     require(request, QUOTE)
