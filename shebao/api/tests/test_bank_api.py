@@ -131,6 +131,10 @@ def test_a_refused_return_writes_nothing(world, clerk):
     garbage = client.post("/api/v1/bank/returns", upload("不是回盘文件\n".encode()))
     assert garbage.status_code == 400
     assert "无法从文件中读出批次号" in garbage.json()["detail"]
+    for junk in (b"", bytes(range(256)) * 4, b"PK\x03\x04" + bytes(200)):  # empty, binary, a broken xlsx
+        refused = client.post("/api/v1/bank/returns", upload(junk, "junk.xlsx"))
+        assert refused.status_code == 400, junk[:8]
+        assert refused.json()["detail"].startswith("回盘文件被拒绝")
     unknown = client.post("/api/v1/bank/returns", {**upload(world.return_ok), "template": "nosuch"})
     assert unknown.status_code == 422 and unknown.json()["detail"].startswith("请求数据有误：template：")
     assert client.post("/api/v1/bank/returns", {}).status_code == 422
