@@ -281,6 +281,19 @@ def returns_list(
     return page_of(qs, page=page, page_size=page_size)
 
 
+def _answered_file_id(data: bytes, template, digest: str) -> int:
+    """The payment file a return answers, found by the import's own whole-file check (writing nothing).
+    When the check refuses the file because the same bytes were imported meanwhile (another request,
+    between our look-up and the check), that import's file: the import then answers "already"."""
+    try:
+        return bank_return_check(data=data, template=template).bank_file.pk
+    except BankFileError:
+        seen = return_file_list().filter(sha256=digest).first()
+        if seen is None:
+            raise
+        return seen.bank_file_id
+
+
 def _outcomes(runs: dict[Any, dict]) -> list[dict]:
     return [{"run_id": int(k), "state": v["state"], "paid": v["paid"], "failed": v["failed"]}
             for k, v in sorted(runs.items(), key=lambda kv: int(kv[0]))]
@@ -309,11 +322,7 @@ def returns_import(
     digest = hashlib.sha256(data).hexdigest()
     seen = return_file_list().filter(sha256=digest).first()
     try:
-        if seen is not None:
-            _file(request, seen.bank_file_id, IMPORT)
-        else:
-            check = bank_return_check(data=data, template=chosen)  # writes nothing
-            _file(request, check.bank_file.pk, IMPORT)
+        _file(request, seen.bank_file_id if seen is not None else _answered_file_id(data, chosen, digest), IMPORT)
         result = bank_return_import(data=data, filename=name, user=request.auth, template=chosen)
     except (BankFileError, BankError, PayrollError) as exc:
         raise HttpError(400, str(exc)) from None

@@ -119,6 +119,24 @@ def test_return_import_applies_the_bank_answer(world, clerk):
     assert written() == before
 
 
+def test_a_return_imported_by_another_request_meanwhile_is_already_there(world, clerk, monkeypatch):
+    """Another request imports the same bytes between this one's look-up and its check: the check then
+    refuses the lines as returned before, and the answer is the other import (200), not a 400."""
+    from shebao.api import bank as api_bank
+    from shebao.bank.services import bank_return_check, bank_return_import
+
+    def check_after_the_other_import(*, data, template=None):
+        bank_return_import(data=data, filename="other.txt", user=clerk)
+        return bank_return_check(data=data, template=template)
+
+    monkeypatch.setattr(api_bank, "bank_return_check", check_after_the_other_import)
+    response = bearer(clerk).post("/api/v1/bank/returns", upload(world.return_ok))
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] is False
+    assert response.json()["return_file"]["file_name"] == "other.txt"
+    assert ReturnFile.objects.count() == 1 and ReturnLine.objects.count() == 2
+
+
 def test_a_refused_return_writes_nothing(world, clerk):
     client = bearer(clerk)
     before = written()
