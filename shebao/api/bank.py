@@ -180,6 +180,19 @@ def _outside_schemes(user):
     return PayrollRun.objects.exclude(scheme__code__in=codes)
 
 
+def _returns(**filters):
+    """Return files (``return_file_list``) without the bytes of the payment file each answers (its
+    ``select_related`` would read every payment file whole: 66 MB at 800,000 lines)."""
+    return return_file_list(**filters).defer("bank_file__content", "bank_file__definition")
+
+
+def returns_in_scope(user, **filters):
+    """``_returns`` of files whose runs are all in the caller's schemes."""
+    qs = _returns(**filters)
+    outside = _outside_schemes(user)
+    return qs if outside is None else qs.exclude(bank_file__runs__in=outside)
+
+
 def files_in_scope(user):
     qs = bank_file_list()
     outside = _outside_schemes(user)
@@ -231,7 +244,7 @@ def files_list(
 def files_detail(request, file_id: int):
     require(request, VIEW)
     bank_file = _file(request, file_id, VIEW)
-    bank_file.returns_list = list(return_file_list(bank_file=bank_file))
+    bank_file.returns_list = list(returns_in_scope(request.auth, bank_file=bank_file))
     return bank_file
 
 
@@ -272,10 +285,7 @@ def returns_list(
     page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=200),
 ):
     require(request, VIEW)
-    qs = return_file_list()
-    outside = _outside_schemes(request.auth)
-    if outside is not None:
-        qs = qs.exclude(bank_file__runs__in=outside)
+    qs = returns_in_scope(request.auth)
     if bank_file is not None:
         qs = qs.filter(bank_file_id=bank_file)
     return page_of(qs, page=page, page_size=page_size)
@@ -288,7 +298,7 @@ def _answered_file_id(data: bytes, template, digest: str) -> int:
     try:
         return bank_return_check(data=data, template=template).bank_file.pk
     except BankFileError:
-        seen = return_file_list().filter(sha256=digest).first()
+        seen = _returns().filter(sha256=digest).first()
         if seen is None:
             raise
         return seen.bank_file_id
@@ -320,12 +330,12 @@ def returns_import(
         except LookupError as exc:
             raise HttpError(422, f"请求数据有误：template：{exc}") from None
     digest = hashlib.sha256(data).hexdigest()
-    seen = return_file_list().filter(sha256=digest).first()
+    seen = _returns().filter(sha256=digest).first()
     try:
         _file(request, seen.bank_file_id if seen is not None else _answered_file_id(data, chosen, digest), IMPORT)
         result = bank_return_import(data=data, filename=name, user=request.auth, template=chosen)
     except (BankFileError, BankError, PayrollError) as exc:
         raise HttpError(400, str(exc)) from None
-    rf = return_file_list().get(pk=result.return_file.pk)
+    rf = _returns().get(pk=result.return_file.pk)
     body = {"created": result.created, "note": result.note, "return_file": rf, "runs": _outcomes(result.runs)}
     return Status(201 if result.created else 200, body)

@@ -185,3 +185,18 @@ def test_session_clients_import_with_the_csrf_token_only(world, clerk):
     strict_bearer = bearer(clerk)
     strict_bearer.handler.enforce_csrf_checks = True
     assert strict_bearer.post("/api/v1/bank/returns", upload(world.return_ok)).status_code == 201
+
+
+def test_lists_never_read_the_files_bytes(world, clerk):
+    """A return row names its payment file; the file's bytes (66 MB at 800,000 lines) are not read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = bearer(clerk)
+    assert client.post("/api/v1/bank/returns", upload(world.return_ok)).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/bank/returns").status_code == 200
+        assert client.get("/api/v1/bank/files").status_code == 200
+        assert client.get(f"/api/v1/bank/files/{world.bank_file.pk}").status_code == 200
+    read = [q["sql"] for q in queries.captured_queries if '"bank_bankfile"."content"' in q["sql"]]
+    assert read == []

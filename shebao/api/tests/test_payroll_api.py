@@ -242,3 +242,18 @@ def test_approve_refusals_write_nothing(world, clerk):
     assert scheme.status_code == 403 and scheme.json() == {"detail": "您没有ZG险种的权限"}
     assert nb_reviewer.post("/api/v1/payroll/runs/999999/approve").status_code == 404
     assert snapshot() == before
+
+
+def test_the_openapi_document_has_the_work_routes_and_money_as_strings():
+    doc = Client().get("/api/v1/openapi.json").json()
+    for path in ("/api/v1/payroll/runs", "/api/v1/payroll/runs/compute", "/api/v1/payroll/runs/{run_id}/approve",
+                 "/api/v1/payroll/runs/{run_id}/lines", "/api/v1/payroll/lines/{line_id}",
+                 "/api/v1/bank/files/{file_id}/download", "/api/v1/bank/returns", "/api/v1/zg/persons/{person_id}",
+                 "/api/v1/nb/accounts/{account_id}/years", "/api/v1/nb/accounts/{account_id}/refund-quote"):
+        assert path in doc["paths"], path
+    net = doc["components"]["schemas"]["RunOut"]["properties"]["net"]
+    assert (net["type"], net["pattern"]) == ("string", r"^-?\d+\.\d{2}$")
+    upload = doc["paths"]["/api/v1/bank/returns"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["required"] == ["file"]
+    assert doc["paths"]["/api/v1/bank/returns"]["post"]["security"] == [{"BearerTokenAuth": []},
+                                                                        {"SessionCsrfAuth": []}]
