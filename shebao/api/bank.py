@@ -2,7 +2,7 @@
 files (list, import). Thin: parse, check, call a selector or the service, shape the answer.
 
 The rules are the bank pages' (``shebao.bank.views``, which take the payroll pages' rules):
-- read: ``payroll.view_payrollrun``, in the schemes of the file's runs (a file or return of a run in
+- read: the payroll pages' reading rule (``shebao.api.payroll.VIEW``), in the schemes of the file's runs (a file or return of a run in
   another scheme → 403; lists hold only files whose runs are all in the caller's schemes);
 - download: the file's bytes hold every payee's full 身份证号 and account number, so it needs
   ``payroll.export_run`` and 全市范围 (TODO: the dedicated permission ``bank.download_file`` once the
@@ -30,9 +30,10 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from shebao.accounts.roles import PAYROLL_EXPORT, PAYROLL_VIEW
-from shebao.api.fields import Money, Month
+from shebao.accounts.roles import PAYROLL_EXPORT
+from shebao.api.fields import Money, Month, bank_label
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
+from shebao.api.payroll import VIEW
 from shebao.api.permissions import require
 from shebao.bank.formats import BankFileError
 from shebao.bank.models import BankFile
@@ -43,18 +44,15 @@ from shebao.common.audit import audit_record
 from shebao.common.policy import rule
 from shebao.payroll.models import PayrollRun
 from shebao.payroll.services import PayrollError
-from shebao.registry.models import Bank
 
 router = Router(tags=["银行专线接口"])
 
-VIEW = rule(PAYROLL_VIEW, note="报盘、回盘文件只读")
 # TODO(permissions): ``bank.download_file`` (下载报盘文件) is not defined yet; until it is, a download
 # takes the 报盘 right and 全市范围 — the file holds every payee's full numbers.
 DOWNLOAD = rule(PAYROLL_EXPORT, county=True, note="文件含全部收款人的完整身份证号和账号")
 IMPORT = rule(PAYROLL_EXPORT, county=True, note="回盘涉及全市人员")
 
 FILE_MISSING = "报盘文件不存在"
-_BANK_LABELS = dict(Bank.choices)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -96,7 +94,7 @@ class FileOut(Schema):
 
     @staticmethod
     def resolve_bank_label(obj) -> str:
-        return str(_BANK_LABELS.get(obj.bank, obj.bank))
+        return bank_label(obj.bank)
 
     @staticmethod
     def resolve_run_ids(obj) -> list[int]:

@@ -17,6 +17,8 @@ from pydantic import PlainSerializer, WithJsonSchema
 
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.common.money import quantize
+from shebao.registry import selectors as registry_selectors
+from shebao.registry.models import Bank
 
 MONEY_PATTERN = r"^-?\d+\.\d{2}$"
 
@@ -45,6 +47,17 @@ Month = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-03"],
                     "description": "年月 YYYY-MM"}),
 ]
+
+
+def bank_label(code: str) -> str:
+    """The bank's name for its code (the code itself for a code it does not know).
+
+    Stopgap while banks move from a list in code (``registry.models.Bank`` choices) to a table with its
+    selector ``registry.selectors.bank_label``: that selector is used where it exists; once it does
+    everywhere, call it directly and drop this."""
+    if hasattr(registry_selectors, "bank_label"):
+        return str(registry_selectors.bank_label(code))
+    return str(dict(Bank.choices).get(code, code))
 
 
 def month_or_422(value: str, *, label: str = "年月") -> dt.date:

@@ -2,7 +2,7 @@
 refund quote (退款试算) on a date. Read only: a quote writes nothing.
 
 The rules are the 老农保 pages' (``shebao.rural_pension.views``), in scheme NB:
-- accounts, detail, yearly table: ``rural_pension.view_ruralaccount``;
+- accounts, detail, yearly table: ``rural_pension.view_ruralaccount`` (or any of the 老农保 write rights);
 - refund quote: ``rural_pension.add_ruraldocument`` (the page that shows it is the refund clerk's);
 - accounts of persons in the caller's 镇街道 only (another town's account → 404, as missing);
   身份证号 and account numbers masked without 查看敏感信息.
@@ -21,13 +21,12 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from shebao.accounts.roles import NB_REFUND, NB_VIEW
-from shebao.api.fields import Money, Month
+from shebao.accounts.roles import NB_EDIT, NB_RATES, NB_REFUND, NB_ROLLBACK, NB_VIEW
+from shebao.api.fields import Money, Month, bank_label
 from shebao.api.masking import AccountNumber, IdNumber
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.permissions import require
 from shebao.common.policy import rule
-from shebao.registry.models import Bank
 from shebao.registry.selectors import person_current_account
 from shebao.rural_pension.interest import RateMissing
 from shebao.rural_pension.models import AccountStatus
@@ -43,9 +42,9 @@ from shebao.rural_pension.services import RuralError, rural_refund_quote
 router = Router(tags=["老农保"])
 
 SCHEME = "NB"
-VIEW = rule(NB_VIEW, scheme=SCHEME, note="老农保账户只读")
+# as the pages: whoever works on 老农保 accounts reads them
+VIEW = rule(NB_VIEW, NB_EDIT, NB_REFUND, NB_ROLLBACK, NB_RATES, scheme=SCHEME, note="老农保账户只读")
 QUOTE = rule(NB_REFUND, scheme=SCHEME, note="退款试算是退款经办的页面")
-_BANK_LABELS = dict(Bank.choices)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,7 +213,7 @@ def nb_account(request, account_id: int):
         "status": account.status, "status_label": str(account.get_status_display()),
         "enrolled_on": account.enrolled_on, "closed_on": account.closed_on, "legacy_bank": account.legacy_bank,
         "legacy_account_number": account.legacy_account_number,
-        "bank_account": {"bank": current.bank, "bank_label": str(_BANK_LABELS.get(current.bank, current.bank)),
+        "bank_account": {"bank": current.bank, "bank_label": bank_label(current.bank),
                          "account_number": current.account_number, "holder_name": current.holder_name}
         if current else None,
         "contribution_total": overview["contribution_total"], "contribution_years": overview["contribution_years"],

@@ -3,7 +3,7 @@ one line explained — "why is this amount" (``payroll_line_explain``). Thin: pa
 selector or the job handler, shape the answer.
 
 The rules are the payroll pages' (``shebao.payroll.views``):
-- read: ``payroll.view_payrollrun``, in the run's scheme (another scheme → 403; lists hold only the
+- read: ``payroll.view_payrollrun`` (or compute, export, review), in the run's scheme (another scheme → 403; lists hold only the
   caller's schemes); a line belongs to its person's 镇街道 (another town's line → 404, a run's line list
   holds only the caller's towns); 身份证号 and account numbers are masked without 查看敏感信息;
 - compute / recompute: ``payroll.compute_run``, county-wide (a run spans every town), in the scheme;
@@ -28,8 +28,8 @@ from django.db.models import Count
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from shebao.accounts.roles import PAYROLL_COMPUTE, PAYROLL_VIEW, REVIEW
-from shebao.api.fields import Money, Month, month_or_422
+from shebao.accounts.roles import PAYROLL_COMPUTE, PAYROLL_EXPORT, PAYROLL_VIEW, REVIEW
+from shebao.api.fields import Money, Month, bank_label, month_or_422
 from shebao.api.masking import AccountNumber, IdNumber
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.permissions import require
@@ -44,18 +44,17 @@ from shebao.payroll.jobs import RECOMPUTE as RECOMPUTE_JOB
 from shebao.payroll.models import PayrollComponent, PayrollLine, PayrollRun
 from shebao.payroll.selectors import payroll_line_explain, payroll_runs
 from shebao.payroll.services import PayrollError
-from shebao.registry.models import Bank
 
 router = Router(tags=["月度结算"])
 
-VIEW = rule(PAYROLL_VIEW, note="结算批次、明细只读")
+# as the pages: whoever works on payroll (clerks, reviewers, finance) reads it
+VIEW = rule(PAYROLL_VIEW, PAYROLL_COMPUTE, PAYROLL_EXPORT, REVIEW, note="结算批次、明细只读")
 COMPUTE = rule(PAYROLL_COMPUTE, county=True, note="结算涉及全市人员")
 APPROVE = rule(REVIEW, county=True, note="审核整批结算")
 
 RUN_MISSING = "结算批次不存在"
 LINE_MISSING = "结算明细不存在或不在您的管辖范围内"
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
-_BANK_LABELS = dict(Bank.choices)
 
 RunState = Literal["computed", "approved", "exported", "returned", "completed"]
 RunKind = Literal["regular", "one_off", "reissue"]
@@ -178,7 +177,7 @@ class LineBase(Schema):
 
     @staticmethod
     def resolve_bank_label(obj) -> str:
-        return str(_BANK_LABELS.get(obj.bank, obj.bank))
+        return bank_label(obj.bank)
 
     @staticmethod
     def resolve_status_label(obj) -> str:

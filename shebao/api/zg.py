@@ -18,14 +18,13 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from shebao.accounts.roles import ZG_VIEW
-from shebao.api.fields import Money, Month
+from shebao.api.fields import Money, Month, bank_label
 from shebao.api.masking import AccountNumber, IdNumber
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.permissions import require
 from shebao.benefits.models import BenefitAmount
 from shebao.benefits.months import month_of
 from shebao.common.policy import rule
-from shebao.registry.models import Bank
 from shebao.registry.selectors import person_get, person_search
 from shebao.self_managed import selectors as sel
 
@@ -34,7 +33,6 @@ router = Router(tags=["自管人员"])
 SCHEME = "ZG"
 VIEW = rule(ZG_VIEW, scheme=SCHEME, note="自管人员只读")
 NOT_ZG = "该人员不是自管人员"
-_BANK_LABELS = dict(Bank.choices)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -141,7 +139,7 @@ def _row(e, items: list[dict]) -> dict:
         "town": e.person.town.name, "payment_status": e.payment_status,
         "payment_status_label": str(e.get_payment_status_display()), "start_month": e.start_month,
         "end_month": e.end_month, "service_years": e.service_years, "monthly_total": e.monthly_total,
-        "bank": e.bank, "bank_label": str(_BANK_LABELS.get(e.bank, e.bank)) if e.bank else None,
+        "bank": e.bank, "bank_label": bank_label(e.bank) if e.bank else None,
         "account_number": e.account_number, "items": items,
     }
 

@@ -18,14 +18,16 @@ from shebao.api.tests.world import build_world
 from shebao.common.policy import rule
 from tests.authz.harness import Entry, make_identities, run_api_row
 
-PAYROLL_VIEW = rule("payroll.view_payrollrun")
+PAYROLL_VIEW = rule("payroll.view_payrollrun", "payroll.compute_run", "payroll.export_run", "accounts.review")
 PAYROLL_COMPUTE = rule("payroll.compute_run", county=True)
 PAYROLL_APPROVE = rule("accounts.review", county=True)
 # TODO(permissions): ``bank.download_file`` once it exists; the export right and 全市范围 until then
 BANK_DOWNLOAD = rule("payroll.export_run", county=True)
 BANK_IMPORT = rule("payroll.export_run", county=True)
 ZG_VIEW = rule("self_managed.view_zg", scheme="ZG")
-NB_VIEW = rule("rural_pension.view_ruralaccount", scheme="NB")
+NB_VIEW = rule("rural_pension.view_ruralaccount", "rural_pension.change_ruralaccount",
+               "rural_pension.add_ruraldocument", "rural_pension.change_ruraldocument",
+               "rural_pension.change_creditedrate", scheme="NB")
 NB_QUOTE = rule("rural_pension.add_ruraldocument", scheme="NB")
 
 

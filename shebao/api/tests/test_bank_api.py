@@ -63,7 +63,7 @@ def test_files_of_another_scheme_are_hidden_and_refused(world):
     assert refused.status_code == 403 and refused.json() == {"detail": "您没有ZG险种的权限"}
     assert nb_clerk.get(f"/api/v1/bank/files/{world.bank_file.pk}/download").status_code == 403
     nobody = bearer(make_user("api_nobody", roles=(), all_regions=True))
-    assert nobody.get("/api/v1/bank/files").json() == {"detail": "您没有查看结算的权限"}
+    assert nobody.get("/api/v1/bank/files").json() == {"detail": "您没有此功能的权限"}
     assert Client().get("/api/v1/bank/files").status_code == 401
 
 

@@ -86,7 +86,7 @@ def test_no_right_is_403_and_no_login_is_401(world):
                  f"/api/v1/payroll/lines/{world.home_line.pk}"):
         response = bearer(nobody).get(path)
         assert response.status_code == 403, path
-        assert response.json() == {"detail": "您没有查看结算的权限"}
+        assert response.json() == {"detail": "您没有此功能的权限"}
         assert Client().get(path).status_code == 401
 
 

@@ -185,7 +185,7 @@ def test_nb_town_scope_scheme_scope_and_rights(world):
     quote = reviewer.get(f"/api/v1/nb/accounts/{account}/refund-quote")
     assert quote.status_code == 403 and quote.json() == {"detail": "您没有老农保退款的权限"}
     sysadmin = bearer(make_user("api_sys", roles=("sys_admin",), all_regions=True))
-    assert sysadmin.get("/api/v1/nb/accounts").json() == {"detail": "您没有查看老农保账户的权限"}
+    assert sysadmin.get("/api/v1/nb/accounts").json() == {"detail": "您没有此功能的权限"}
 
 
 def test_nb_in_full_for_the_sensitive_right(world):
