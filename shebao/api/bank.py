@@ -31,7 +31,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from shebao.accounts.roles import PAYROLL_EXPORT
-from shebao.api.fields import Money, Month, bank_label
+from shebao.api.fields import TEXT, Money, Month, bank_label
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.payroll import VIEW
 from shebao.api.permissions import require
@@ -218,7 +218,7 @@ def _file(request, file_id: int, access) -> BankFile:
 @router.get("/files", response=FilePage, summary="报盘文件列表（含回盘情况）")
 def files_list(
     request,
-    bank: str | None = Query(None, max_length=10, description="开户银行代码，如 ICBC"),
+    bank: str | None = Query(None, max_length=10, pattern=TEXT, description="开户银行代码，如 ICBC"),
     run: int | None = Query(None, description="含此结算批次"),
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
@@ -314,7 +314,7 @@ def _outcomes(runs: dict[Any, dict]) -> list[dict]:
 def returns_import(
     request,
     file: Annotated[UploadedFile, File(description="银行回盘文件")],
-    template: Annotated[str | None, Form(max_length=30, description="银行模板代码；不填则按报盘时的模板识别")] = None,
+    template: Annotated[str | None, Form(max_length=30, pattern=TEXT, description="银行模板代码；不填则按报盘时的模板识别")] = None,
 ):
     """201 with the return and each run's outcome; 200 with ``created: false`` when the same bytes were
     imported before (nothing changed); 400 when the file is refused (the reason names each line)."""

@@ -21,6 +21,8 @@ from shebao.registry import selectors as registry_selectors
 from shebao.registry.models import Bank
 
 MONEY_PATTERN = r"^-?\d+\.\d{2}$"
+# text parameters: no control characters (a NUL cannot even reach PostgreSQL) → 422
+TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 def _money(value: Any) -> str | None:
@@ -66,3 +68,5 @@ def month_or_422(value: str, *, label: str = "年月") -> dt.date:
         return parse_month(value)
     except MonthError as exc:
         raise HttpError(422, f"请求数据有误：{label}：{exc}") from None
+    except ValueError:  # a month of year 0 matches the pattern but is no date
+        raise HttpError(422, f"请求数据有误：{label}：年月 {value!r} 超出范围") from None

@@ -22,7 +22,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from shebao.accounts.roles import NB_EDIT, NB_RATES, NB_REFUND, NB_ROLLBACK, NB_VIEW
-from shebao.api.fields import Money, Month, bank_label
+from shebao.api.fields import TEXT, Money, Month, bank_label
 from shebao.api.masking import AccountNumber, IdNumber
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.permissions import require
@@ -185,7 +185,7 @@ def _year_row(r) -> dict:
 @router.get("/accounts", response=AccountPage, summary="老农保账户列表")
 def nb_accounts(
     request,
-    q: str = Query("", max_length=50, description="姓名包含，或身份证号后几位"),
+    q: str = Query("", max_length=50, pattern=TEXT, description="姓名包含，或身份证号后几位"),
     town: int | None = Query(None, description="镇街道编号"),
     community: int | None = Query(None, description="村编号"),
     status: Literal["paying", "suspended", "receiving", "refunded", "terminated"] | None = None,

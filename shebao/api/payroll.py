@@ -29,7 +29,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from shebao.accounts.roles import PAYROLL_COMPUTE, PAYROLL_EXPORT, PAYROLL_VIEW, REVIEW
-from shebao.api.fields import Money, Month, bank_label, month_or_422
+from shebao.api.fields import TEXT, Money, Month, bank_label, month_or_422
 from shebao.api.masking import AccountNumber, IdNumber
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.permissions import require
@@ -121,8 +121,8 @@ class RunPage(Schema):
 
 
 class ComputeIn(Schema):
-    scheme: str = Field(..., max_length=10, description="险种代码 ZG/NB/BZ/TB")
-    period: str = Field(..., max_length=20, description="结算年月 YYYY-MM", examples=["2026-03"])
+    scheme: str = Field(..., max_length=10, pattern=TEXT, description="险种代码 ZG/NB/BZ/TB")
+    period: str = Field(..., max_length=20, pattern=TEXT, description="结算年月 YYYY-MM", examples=["2026-03"])
     recompute: bool = Field(False, description="重新计算该月尚未审核的月度结算（现有明细全部替换）")
 
 
@@ -269,8 +269,8 @@ def _run_job(kind: str, params: dict, user) -> JobOutcome:
 @router.get("/runs", response=RunPage, summary="结算批次列表（仅本人有权的险种）")
 def runs_list(
     request,
-    scheme: str | None = Query(None, max_length=10, description="险种代码"),
-    period: str | None = Query(None, max_length=20, description="结算年月 YYYY-MM"),
+    scheme: str | None = Query(None, max_length=10, pattern=TEXT, description="险种代码"),
+    period: str | None = Query(None, max_length=20, pattern=TEXT, description="结算年月 YYYY-MM"),
     state: RunState | None = None,
     kind: RunKind | None = None,
     page: int = Query(1, ge=1),
@@ -343,7 +343,7 @@ def run_lines(
     request,
     run_id: int,
     status: LineStatus | None = None,
-    q: str = Query("", max_length=50, description="姓名包含，或身份证号后几位"),
+    q: str = Query("", max_length=50, pattern=TEXT, description="姓名包含，或身份证号后几位"),
     page: int = Query(1, ge=1),
     page_size: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=200),
 ):

@@ -18,7 +18,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from shebao.accounts.roles import ZG_VIEW
-from shebao.api.fields import Money, Month, bank_label
+from shebao.api.fields import TEXT, Money, Month, bank_label
 from shebao.api.masking import AccountNumber, IdNumber
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
 from shebao.api.permissions import require
@@ -151,7 +151,7 @@ def _row(e, items: list[dict]) -> dict:
 @router.get("/persons", response=ZgPersonPage, summary="自管人员名单（发放状态、本月待遇项目、支付账户）")
 def zg_persons(
     request,
-    q: str = Query("", max_length=50, description="姓名、身份证号或后几位、拼音首字母"),
+    q: str = Query("", max_length=50, pattern=TEXT, description="姓名、身份证号或后几位、拼音首字母"),
     town: int | None = Query(None, description="镇街道编号"),
     status: Literal["active", "suspended", "terminated"] | None = None,
     page: int = Query(1, ge=1),

@@ -257,3 +257,23 @@ def test_the_openapi_document_has_the_work_routes_and_money_as_strings():
     assert upload["multipart/form-data"]["schema"]["required"] == ["file"]
     assert doc["paths"]["/api/v1/bank/returns"]["post"]["security"] == [{"BearerTokenAuth": []},
                                                                         {"SessionCsrfAuth": []}]
+
+
+def test_control_characters_and_impossible_months_are_422_not_500(world, clerk):
+    """A NUL cannot reach PostgreSQL (it refuses it in text: a 500 before); year 0 matches YYYY-MM but is
+    no date. Both are the caller's mistake: 422 in Chinese, nothing written."""
+    client = bearer(clerk)
+    client.raise_request_exception = False
+    runs = PayrollRun.objects.count()
+    for path in ("/api/v1/payroll/runs?scheme=Z%00G", f"/api/v1/payroll/runs/{world.run_computed.pk}/lines?q=%00",
+                 "/api/v1/bank/files?bank=%00", "/api/v1/zg/persons?q=%00", "/api/v1/nb/accounts?q=%01"):
+        response = client.get(path)
+        assert response.status_code == 422, path
+        assert response.json()["detail"].startswith("请求数据有误：")
+    for body in ({"scheme": "Z\x00G", "period": "2026-04"}, {"scheme": "ZG", "period": "0000-04"}):
+        response = client.post("/api/v1/payroll/runs/compute", body, content_type="application/json")
+        assert response.status_code == 422, body
+        assert response.json()["detail"].startswith("请求数据有误：")
+    assert client.get("/api/v1/payroll/runs?period=0000-01").json() == {
+        "detail": "请求数据有误：period：年月 '0000-01' 超出范围"}
+    assert PayrollRun.objects.count() == runs
