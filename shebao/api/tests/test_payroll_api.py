@@ -277,3 +277,24 @@ def test_control_characters_and_impossible_months_are_422_not_500(world, clerk):
     assert client.get("/api/v1/payroll/runs?period=0000-01").json() == {
         "detail": "请求数据有误：period：年月 '0000-01' 超出范围"}
     assert PayrollRun.objects.count() == runs
+
+
+def test_a_reissue_line_names_the_failed_line_it_repays_masked_or_in_full(world):
+    from shebao.bank.services import bank_return_import
+    from shebao.bank.tests.helpers import bank_answer
+    from shebao.payroll.services import payroll_reissue_create
+
+    li_seq = world.bank_file.lines.get(name="李四").seq
+    bank_return_import(data=bank_answer(world.bank_file, {li_seq: "账户已销户"}), filename="r.txt", user=world.maker)
+    reissue = payroll_reissue_create(run=world.run_exported, user=world.maker)
+    line = world.line(reissue, world.li)
+    failed = world.line(world.run_exported, world.li)
+    clerk = bearer(make_user("api_clerk2", roles=("clerk",), all_regions=True))
+    data = clerk.get(f"/api/v1/payroll/lines/{line.pk}").json()
+    assert (data["net"], data["origin_line_id"], data["run"]["kind"]) == ("2050.00", failed.pk, "reissue")
+    assert data["explanation"]["origin_chain"] == [
+        {"line_id": failed.pk, "run_id": world.run_exported.pk, "seq": failed.seq, "status": "reissued",
+         "account_number": LI_ACCOUNT[:4] + "********" + LI_ACCOUNT[-4:], "fail_reason": "账户已销户"}]
+    sensitive = bearer(make_user("api_sens2", roles=("clerk",), all_regions=True, sensitive=True))
+    chain = sensitive.get(f"/api/v1/payroll/lines/{line.pk}").json()["explanation"]["origin_chain"]
+    assert chain[0]["account_number"] == LI_ACCOUNT
