@@ -57,7 +57,7 @@ LINE_MISSING = "结算明细不存在或不在您的管辖范围内"
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
 
 RunState = Literal["computed", "approved", "exported", "returned", "completed"]
-RunKind = Literal["regular", "one_off", "reissue"]
+RunKind = Literal["regular", "annual", "one_off", "reissue"]
 LineStatus = Literal["pending", "sent", "paid", "failed", "reissued", "written_off"]
 
 
@@ -157,7 +157,8 @@ class LineBase(Schema):
     id: int
     run_id: int
     seq: int
-    person_id: int
+    person_id: int | None = Field(None, description="收款人（人员）；付给单位收款方的明细为空")
+    payee_id: int | None = Field(None, description="单位收款方（其 id_number 为统一社会信用代码）")
     name: str
     id_number: IdNumber
     bank: str
@@ -174,6 +175,10 @@ class LineBase(Schema):
     fail_reason: str
     origin_line_id: int | None = Field(None, description="二次报盘明细所重发的原失败明细")
     memo: str
+
+    @staticmethod
+    def resolve_payee_id(obj) -> int | None:
+        return getattr(obj, "payee_id", None)  # lines paying an organisation (registry.Payee)
 
     @staticmethod
     def resolve_bank_label(obj) -> str:
@@ -247,7 +252,8 @@ def run_in_scope(request, run_id: int, access=VIEW) -> PayrollRun:
 
 
 def lines_in_scope(user):
-    """Payroll lines of persons in the caller's towns."""
+    """Payroll lines of persons in the caller's towns (a line paying an organisation payee belongs to
+    no town: county-wide callers only)."""
     return policy.scope_town(PayrollLine.objects.all(), user, "person__town_id")
 
 
