@@ -2,11 +2,12 @@
 files (list, import). Thin: parse, check, call a selector or the service, shape the answer.
 
 The rules are the bank pages' (``shebao.bank.views``, which take the payroll pages' rules):
-- read: the payroll pages' reading rule (``shebao.api.payroll.VIEW``), in the schemes of the file's runs (a file or return of a run in
-  another scheme → 403; lists hold only files whose runs are all in the caller's schemes);
+- read: the payroll pages' reading rule (``shebao.api.payroll.VIEW``) in a scheme of the file's runs
+  (as the pages: lists hold the files paying a run of one of the caller's schemes; a file of none of
+  them → 403);
 - download: the file's bytes hold every payee's full 身份证号 and account number, so it needs
-  ``payroll.export_run`` and 全市范围 (TODO: the dedicated permission ``bank.download_file`` once the
-  permission work adds it), in the file's schemes; every download is written to the audit trail;
+  ``bank.download_file`` (until the permission exists: ``payroll.export_run``) and 全市范围, in every
+  scheme of the file's runs; every download is written to the audit trail;
 - return import: ``payroll.export_run``, county-wide (a file pays persons of every town), in the
   schemes of the file it answers.
 
@@ -25,11 +26,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
+from shebao.accounts import roles
 from shebao.accounts.roles import PAYROLL_EXPORT
 from shebao.api.fields import TEXT, Money, Month, bank_label
 from shebao.api.pagination import DEFAULT_PAGE_SIZE, page_of
@@ -42,14 +45,14 @@ from shebao.bank.services import BankError, bank_return_check, bank_return_impor
 from shebao.common import policy
 from shebao.common.audit import audit_record
 from shebao.common.policy import rule
-from shebao.payroll.models import PayrollRun
 from shebao.payroll.services import PayrollError
 
 router = Router(tags=["银行专线接口"])
 
-# TODO(permissions): ``bank.download_file`` (下载报盘文件) is not defined yet; until it is, a download
-# takes the 报盘 right and 全市范围 — the file holds every payee's full numbers.
-DOWNLOAD = rule(PAYROLL_EXPORT, county=True, note="文件含全部收款人的完整身份证号和账号")
+# The download right ``bank.download_file`` (下载报盘文件, ``roles.BANK_DOWNLOAD``) where it is defined (the
+# permission work adds it); until then the 报盘 right. Both are the clerks', with 全市范围: the file holds
+# every payee's full numbers. TODO: name BANK_DOWNLOAD directly once every branch has it.
+DOWNLOAD = rule(getattr(roles, "BANK_DOWNLOAD", PAYROLL_EXPORT), county=True, note="文件含全部收款人的完整身份证号和账号")
 IMPORT = rule(PAYROLL_EXPORT, county=True, note="回盘涉及全市人员")
 
 FILE_MISSING = "报盘文件不存在"
@@ -170,12 +173,14 @@ class ReturnImportOut(Schema):
 # scope
 
 
-def _outside_schemes(user):
-    """Runs in schemes the caller may not work in (None when the caller has every scheme)."""
+def _of_user_schemes(qs, user, file_field: str):
+    """``qs`` limited to files (through ``file_field``) paying a run of one of the caller's schemes —
+    what the bank pages list (``bank.selectors``)."""
     codes = policy.schemes_of(user)
     if codes is None:
-        return None
-    return PayrollRun.objects.exclude(scheme__code__in=codes)
+        return qs
+    runs = BankFile.runs.through.objects.filter(bankfile_id=OuterRef(file_field), payrollrun__scheme__code__in=codes)
+    return qs.filter(Exists(runs))
 
 
 def _returns(**filters):
@@ -185,29 +190,24 @@ def _returns(**filters):
 
 
 def returns_in_scope(user, **filters):
-    """``_returns`` of files whose runs are all in the caller's schemes."""
-    qs = _returns(**filters)
-    outside = _outside_schemes(user)
-    return qs if outside is None else qs.exclude(bank_file__runs__in=outside)
+    return _of_user_schemes(_returns(**filters), user, "bank_file_id")
 
 
 def files_in_scope(user):
-    qs = bank_file_list()
-    outside = _outside_schemes(user)
-    return qs if outside is None else qs.exclude(runs__in=outside)
+    return _of_user_schemes(bank_file_list(), user, "pk")
 
 
-def _require_file_schemes(request, bank_file: BankFile, access) -> None:
-    codes = sorted({r.scheme.code for r in bank_file.runs.all()})
-    for code in codes or [None]:
-        require(request, access, scheme=code)
-
-
-def _file(request, file_id: int, access) -> BankFile:
+def _file(request, file_id: int, access, *, every: bool) -> BankFile:
+    """The file, once the caller passes ``access`` in its runs' schemes — in ``every`` one of them to
+    act on its bytes (download, return), in one of them to read it (as the pages): missing → 404,
+    none of the caller's schemes → 403."""
     bank_file = bank_file_list().prefetch_related("runs__scheme").filter(pk=file_id).first()
     if bank_file is None:
         raise HttpError(404, FILE_MISSING)
-    _require_file_schemes(request, bank_file, access)
+    codes = sorted({r.scheme.code for r in bank_file.runs.all()}) or [None]
+    if every or not any(policy.allows(request.auth, access, scheme=code) for code in codes):
+        for code in codes:
+            require(request, access, scheme=code)
     return bank_file
 
 
@@ -241,7 +241,7 @@ def files_list(
 @router.get("/files/{int:file_id}", response=FileDetail, summary="报盘文件详情（结算批次、回盘）")
 def files_detail(request, file_id: int):
     require(request, VIEW)
-    bank_file = _file(request, file_id, VIEW)
+    bank_file = _file(request, file_id, VIEW, every=False)
     bank_file.returns_list = list(returns_in_scope(request.auth, bank_file=bank_file))
     return bank_file
 
@@ -254,7 +254,7 @@ def files_detail(request, file_id: int):
 )
 def files_download(request, file_id: int):
     require(request, DOWNLOAD)
-    listed = _file(request, file_id, DOWNLOAD)
+    listed = _file(request, file_id, DOWNLOAD, every=True)
     bank_file = BankFile.objects.only("pk", "file_name", "content", "sha256").get(pk=listed.pk)
     content = bytes(bank_file.content)
     with transaction.atomic():
@@ -330,7 +330,8 @@ def returns_import(
     digest = hashlib.sha256(data).hexdigest()
     seen = _returns().filter(sha256=digest).first()
     try:
-        _file(request, seen.bank_file_id if seen is not None else _answered_file_id(data, chosen, digest), IMPORT)
+        _file(request, seen.bank_file_id if seen is not None else _answered_file_id(data, chosen, digest), IMPORT,
+              every=True)
         result = bank_return_import(data=data, filename=name, user=request.auth, template=chosen)
     except (BankFileError, BankError, PayrollError) as exc:
         raise HttpError(400, str(exc)) from None

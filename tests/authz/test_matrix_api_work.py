@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
+from shebao.accounts import roles
 from shebao.api.tests.world import build_world
 from shebao.common.policy import rule
 from tests.authz.harness import Entry, make_identities, run_api_row
@@ -21,8 +22,8 @@ from tests.authz.harness import Entry, make_identities, run_api_row
 PAYROLL_VIEW = rule("payroll.view_payrollrun", "payroll.compute_run", "payroll.export_run", "accounts.review")
 PAYROLL_COMPUTE = rule("payroll.compute_run", county=True)
 PAYROLL_APPROVE = rule("accounts.review", county=True)
-# TODO(permissions): ``bank.download_file`` once it exists; the export right and 全市范围 until then
-BANK_DOWNLOAD = rule("payroll.export_run", county=True)
+# ``bank.download_file`` where the permission exists, the export right until then; 全市范围 either way
+BANK_DOWNLOAD = rule(getattr(roles, "BANK_DOWNLOAD", "payroll.export_run"), county=True)
 BANK_IMPORT = rule("payroll.export_run", county=True)
 ZG_VIEW = rule("self_managed.view_zg", scheme="ZG")
 NB_VIEW = rule("rural_pension.view_ruralaccount", "rural_pension.change_ruralaccount",

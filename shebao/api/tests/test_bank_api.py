@@ -8,6 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from shebao.accounts.tests.factories import make_user
+from shebao.api.bank import DOWNLOAD
+from shebao.api.permissions import MESSAGES
 from shebao.api.tests.world import bearer, build_world
 from shebao.bank.models import ReturnFile, ReturnLine
 from shebao.common.models import AuditEvent
@@ -85,7 +87,8 @@ def test_download_needs_the_export_right_and_the_whole_county(world):
     town_clerk = bearer(make_user("api_town", roles=("clerk",), towns=["浒山街道"]))
     audits = AuditEvent.objects.count()
     refused = reviewer.get(f"/api/v1/bank/files/{world.bank_file.pk}/download")
-    assert refused.status_code == 403 and refused.json() == {"detail": "您没有报盘、回盘的权限"}
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": MESSAGES[DOWNLOAD.perms[0]]}  # 下载报盘文件 (or 报盘、回盘 before it exists)
     county = town_clerk.get(f"/api/v1/bank/files/{world.bank_file.pk}/download")
     assert county.status_code == 403
     assert county.json() == {"detail": "此操作涉及全市数据，须由全市范围的用户办理"}
@@ -200,3 +203,31 @@ def test_lists_never_read_the_files_bytes(world, clerk):
         assert client.get(f"/api/v1/bank/files/{world.bank_file.pk}").status_code == 200
     read = [q["sql"] for q in queries.captured_queries if '"bank_bankfile"."content"' in q["sql"]]
     assert read == []
+
+
+def test_a_file_paying_runs_of_two_schemes(world, clerk):
+    """Listed and readable by a clerk of either scheme (as on the pages); its bytes — every payee's full
+    numbers — only for a clerk of both."""
+    import datetime as dt
+
+    from shebao.bank.selectors import bank_template_get
+    from shebao.bank.services import bank_export
+    from shebao.benefits.models import Scheme
+    from shebao.payroll.services import payroll_oneoff_create, payroll_run_approve
+
+    runs = []
+    for code, person in (("ZG", world.zhang), ("NB", world.li)):
+        run = payroll_oneoff_create(scheme=Scheme.objects.get(code=code), items=[(person, "100.00", "")],
+                                    user=world.maker, period="2026-03")
+        runs.append(payroll_run_approve(run=run, user=world.checker).pk)
+    [mixed] = bank_export(runs=runs, template=bank_template_get("standard"), user=world.maker, on=dt.date(2026, 3, 20))
+    zg_clerk = bearer(make_user("api_zg", roles=("clerk",), all_regions=True, schemes=["ZG"]))
+    nb_clerk = bearer(make_user("api_nb", roles=("clerk",), all_regions=True, schemes=["NB"]))
+    for client in (zg_clerk, nb_clerk):
+        assert mixed.pk in [f["id"] for f in client.get("/api/v1/bank/files").json()["items"]]
+        detail = client.get(f"/api/v1/bank/files/{mixed.pk}").json()
+        assert (detail["total"], [r["scheme"] for r in detail["runs"]]) == ("200.00", ["ZG", "NB"])
+    assert zg_clerk.get(f"/api/v1/bank/files/{mixed.pk}/download").json() == {"detail": "您没有NB险种的权限"}
+    assert nb_clerk.get(f"/api/v1/bank/files/{mixed.pk}/download").json() == {"detail": "您没有ZG险种的权限"}
+    assert bearer(clerk).get(f"/api/v1/bank/files/{mixed.pk}/download").status_code == 200
+    assert [f["id"] for f in nb_clerk.get("/api/v1/bank/files").json()["items"]] == [mixed.pk]
