@@ -14,6 +14,12 @@ MESSAGES = {
     "registry.change_person": "您没有修改人员信息的权限",
     "registry.change_bankaccount": "您没有变更支付账户的权限",
     "accounts.view_audit": "您没有查看审计日志的权限",
+    "payroll.compute_run": "您没有结算的权限",
+    "payroll.export_run": "您没有报盘、回盘的权限",
+    "bank.download_file": "您没有下载报盘文件的权限",
+    "accounts.review": "您没有审核的权限",
+    "self_managed.view_zg": "您没有查看自管人员的权限",
+    "rural_pension.add_ruraldocument": "您没有老农保退款的权限",
 }
 
 

@@ -175,21 +175,25 @@ def run_page_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> lis
 
 
 def run_api_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> list[str]:
-    """``run_page_row`` for an API operation (``"api METHOD /api/v1/…"``): the path's ``{name}`` filled
-    from ``args(world)``, the query from ``query``, the body (JSON) from ``data(world)``; signed in by the
-    session, as the web UI calls it (anonymous → 401 → ``login``)."""
+    """``run_page_row`` for an API operation: ``entry.name`` is ``"api METHOD /api/v1/…/{param}"`` as
+    the OpenAPI document writes it, its ``{param}`` parts filled from ``entry.args(world)``. Each
+    identity uses its session (anonymous: 401 → ``login``); ``entry.data(world)`` is called for each
+    request and sent as JSON, or as multipart when one of its values is a file."""
     import json
 
-    _api, method, path = entry.name.split(" ", 2)
-    url = path.format(**(entry.args(world) if entry.args else {}))
+    _api, method, template = entry.name.split(" ", 2)
+    path = template.format(**(entry.args(world) if entry.args else {}))
     problems = []
     for ident in identities:
         client = client_for(users, ident)
-        body = json.dumps(entry.data(world)) if entry.data else None
         if method == "GET":
-            response = client.get(url, entry.query)
+            response = client.get(path, entry.query)
         else:
-            response = client.generic(method, url, body or "{}", content_type="application/json")
+            data = entry.data(world) if entry.data else {}
+            if isinstance(data, dict) and any(hasattr(v, "read") for v in data.values()):
+                response = client.post(path, data)
+            else:
+                response = client.generic(method, path, json.dumps(data), content_type="application/json")
         got = classify_page(response)
         if got == "ok" and response.status_code >= 400 and response.status_code not in entry.allowed_status:
             got = f"status {response.status_code}"
