@@ -116,6 +116,8 @@ def test_every_job_kind_names_its_rule():
 
     with contextlib.suppress(jobs.JobError):
         jobs.job_kind("__none__")
-    without = sorted(k for k, spec in jobs._HANDLERS.items() if spec.rule is None)
+    # kinds registered by test modules (the job framework's own tests) are not entry points
+    without = sorted(k for k, spec in jobs._HANDLERS.items()
+                     if spec.rule is None and ".tests." not in spec.handler.__module__)
     assert jobs._HANDLERS, "no job kind registered"
     assert not without, f"job kinds without a policy rule: {without}"

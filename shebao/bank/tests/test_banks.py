@@ -20,17 +20,17 @@ pytestmark = pytest.mark.django_db
 def test_seeded_with_the_former_list_and_their_lengths():
     rows = {b.code: (b.name, b.account_min_length, b.account_max_length, b.active) for b in Bank.objects.all()}
     assert rows == {
-        "ICBC": ("中国工商银行", 19, 19, True), "ABC": ("中国农业银行", 17, 19, True), "BOC": ("中国银行", 19, 19, True),
-        "CCB": ("中国建设银行", 19, 19, True), "BOCOM": ("交通银行", 17, 19, True),
-        "PSBC": ("中国邮政储蓄银行", 17, 19, True), "NBCB": ("宁波银行", 16, 19, True),
-        "CXRCB": ("慈溪农商银行", 15, 23, True)}
+        "ICBC": ("中国工商银行", 16, 19, True), "ABC": ("中国农业银行", 15, 19, True), "BOC": ("中国银行", 12, 19, True),
+        "CCB": ("中国建设银行", 16, 20, True), "BOCOM": ("交通银行", 16, 21, True),
+        "PSBC": ("中国邮政储蓄银行", 17, 19, True), "NBCB": ("宁波银行", 12, 19, True),
+        "CXRCB": ("慈溪农商银行", 12, 23, True)}
     assert bank_label("CXRCB") == "慈溪农商银行" and bank_label("ZZZ") == "ZZZ"
 
 
 def test_length_rule_as_data():
     assert bank_account_length_problem(bank="ICBC", number="6222021234567890123") is None
-    assert bank_account_length_problem(bank="ICBC", number="6222021234") == "中国工商银行的账号应为 19 位，现为 10 位"
-    assert bank_account_length_problem(bank="CXRCB", number="1" * 24) == "慈溪农商银行的账号应为 15–23 位，现为 24 位"
+    assert bank_account_length_problem(bank="ICBC", number="6222021234") == "中国工商银行的账号应为 16–19 位，现为 10 位"
+    assert bank_account_length_problem(bank="CXRCB", number="1" * 24) == "慈溪农商银行的账号应为 12–23 位，现为 24 位"
     assert bank_account_length_problem(bank="NOPE", number="1") is None
 
 
@@ -52,13 +52,13 @@ def test_a_new_bank_is_a_row_offered_everywhere(reviewer):
 
 
 def test_edit_keeps_the_code_and_audits_only_a_change(reviewer):
-    bank_save(user=reviewer, code="ICBC", name="中国工商银行", account_min_length=16, account_max_length=19,
-              sort=10, notes="含旧卡")
+    bank_save(user=reviewer, code="ICBC", name="中国工商银行", account_min_length=19, account_max_length=19,
+              sort=10, notes="仅借记卡")
     event = AuditEvent.objects.order_by("-id").first()
-    assert (event.action, event.before["account_min_length"], event.after["account_min_length"]) == ("update", 19, 16)
+    assert (event.action, event.before["account_min_length"], event.after["account_min_length"]) == ("update", 16, 19)
     audits = AuditEvent.objects.count()
-    bank_save(user=reviewer, code="ICBC", name="中国工商银行", account_min_length=16, account_max_length=19,
-              sort=10, notes="含旧卡")
+    bank_save(user=reviewer, code="ICBC", name="中国工商银行", account_min_length=19, account_max_length=19,
+              sort=10, notes="仅借记卡")
     assert AuditEvent.objects.count() == audits  # the same values again write nothing
 
 
@@ -97,10 +97,12 @@ def test_account_at_an_unknown_or_stopped_bank_is_refused(reviewer, clerk):
 
 
 def test_pages_list_add_and_edit(client, reviewer, clerk):
-    make_person("吴十", "6222020000001111")  # 16 digits at ICBC (19): counted as outside its range
+    make_person("吴十", "6222020000001111")  # 16 digits at ICBC: inside its seeded 16–19 …
+    bank_save(user=reviewer, code="ICBC", name="中国工商银行", account_min_length=19, account_max_length=19, sort=10)
+    # … and outside once the range is narrowed to 19: the page counts it
     client.force_login(clerk)
     page = client.get(reverse("bank:banks")).content.decode()
-    assert "慈溪农商银行" in page and "15–23" in page and "新增开户银行" not in page
+    assert "慈溪农商银行" in page and "12–23" in page and "新增开户银行" not in page
     client.force_login(reviewer)
     page = client.get(reverse("bank:banks")).content.decode()
     assert "新增开户银行" in page and '<span class="neg">1</span>' in page

@@ -24,7 +24,8 @@ ON = dt.date(2024, 8, 20)
 @pytest.fixture
 def clerk(db):
     set_rates()
-    return make_user("nb_p_clerk")
+    # the payouts command checks its --as user: 信息修改 of 老农保 (rural_pension.change_ruralaccount)
+    return make_user("nb_p_clerk", perms=("rural_pension.change_ruralaccount",))
 
 
 @pytest.fixture

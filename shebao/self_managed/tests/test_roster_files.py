@@ -15,7 +15,7 @@ from shebao.common.models import AuditEvent
 from shebao.registry.models import BankAccount, Person
 from shebao.self_managed.models import RosterImport
 from shebao.self_managed.roster import COLUMNS
-from shebao.web.tests.helpers import make_user
+from shebao.web.tests.helpers import make_user, once
 
 HEADER = ",".join(COLUMNS)
 ROW = "330282195001010011,王某,基本养老金,1200.50,2026-01,正常,工行,6222021234567890123,王某,12,浒山街道,,{note}"
@@ -29,7 +29,7 @@ def clerk(db):
 def _upload(client, data: bytes, name: str = "r.csv"):
     f = io.BytesIO(data)
     f.name = name
-    return client.post("/zg/roster/", {"file": f})
+    return client.post("/zg/roster/", once({"file": f}))
 
 
 def _nothing_written(before):
@@ -113,7 +113,7 @@ def test_export_neutralises_formulas_in_xlsx_and_csv(client, clerk):
     client.force_login(clerk)
     note = "=cmd|' /C calc'!A0"
     response = _upload(client, (HEADER + "\n" + ROW.format(note=note) + "\n").encode())
-    client.post(f"{response.url}confirm/")
+    client.post(f"{response.url}confirm/", once())
     assert Enrollment.objects.get().note == note
     xlsx = client.get("/zg/roster/export/").getvalue()
     sheet = zipfile.ZipFile(io.BytesIO(xlsx)).read("xl/worksheets/sheet1.xml").decode()
@@ -139,7 +139,7 @@ def test_confirm_of_a_stored_batch_with_nul_is_a_message(client, clerk):
     batch = RosterImport.objects.create(file_name="old.csv", sha256="0" * 64, content=data, state="previewed",
                                         created_by=clerk, created_by_name=clerk.username)
     before = (Person.objects.count(), BankAccount.objects.count(), Enrollment.objects.count())
-    page = client.post(f"/zg/roster/{batch.pk}/confirm/", follow=True).content.decode()
+    page = client.post(f"/zg/roster/{batch.pk}/confirm/", once(), follow=True).content.decode()
     assert "第 2 行含有空字符（NUL）" in page
     _nothing_written(before)
     batch.refresh_from_db()
