@@ -9,7 +9,9 @@ the policy code under test — and then a real request (or command, or job) must
 
 Outcomes: ``login`` (anonymous on a page → the login page; on the API → 401), ``denied`` (403, or 404
 for an object outside the identity's towns — out of scope looks missing), ``ok`` (anything else below
-500). A 5xx is always a failure.
+500). A 5xx is always a failure. An ``ok`` page or API answer to an identity without 查看敏感信息
+must not show any full 身份证号 or current account number of the test database (``leaked``), unless the
+row says ``full_numbers=True`` (the bank file download, which has its own permission).
 
 The identities (all but the town/scheme ones are county-wide and see every scheme):
 - ``anonymous``; ``noroles`` (signed in, no role);
@@ -89,6 +91,7 @@ class Entry:
     home: bool = False
     scheme: str | None = None  # the scheme the request works in (if not the rule's own)
     allowed_status: tuple[int, ...] = ()
+    full_numbers: bool = False  # the answer may carry full 身份证号/账号 (a bank file download)
     note: str = ""
 
     @property
@@ -152,6 +155,32 @@ def make_identities() -> dict:
     return users
 
 
+def full_numbers() -> set[str]:
+    """Every full 身份证号 and current account number in the test database (the world's persons): what a
+    user without 查看敏感信息 must never be shown."""
+    from shebao.registry.models import BankAccount, Person
+
+    numbers = set(Person.objects.values_list("id_number", flat=True))
+    numbers |= set(BankAccount.objects.filter(valid_to__isnull=True).values_list("account_number", flat=True))
+    return {n for n in numbers if n and len(n) >= 12}
+
+
+def leaked(ident: Identity, entry: Entry, response, numbers: set[str], sent: str = "") -> str | None:
+    """The full number an ``ok`` page or API answer shows to an identity without 查看敏感信息 (None when
+    it shows none) — other than one the request itself sent (``sent``: a form echoing what the user
+    typed shows them nothing new). Pages and JSON only: a bank file download carries full numbers by
+    design (its own permission), and xlsx exports are checked by their own tests (compressed text)."""
+    if "accounts.view_sensitive" in ident.perms() or entry.full_numbers:
+        return None
+    ctype = response.get("Content-Type", "")
+    if not (ctype.startswith("text/html") or ctype.startswith("application/json")):
+        return None
+    if getattr(response, "streaming", False):
+        return None
+    body = response.content.decode("utf-8", "replace")
+    return next((n for n in sorted(numbers) if n in body and n not in sent), None)
+
+
 def run_page_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> list[str]:
     """Request ``entry`` as every identity; the list of mismatches (empty when the matrix holds)."""
     from django.urls import reverse
@@ -159,18 +188,24 @@ def run_page_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> lis
     problems = []
     kwargs = entry.args(world) if entry.args else {}
     url = reverse(entry.name, kwargs=kwargs)
+    numbers = full_numbers()
     for ident in identities:
         client = client_for(users, ident)
+        sent = repr(entry.query)
         if entry.method == "GET":
             response = client.get(url, entry.query)
         else:
-            response = client.post(url, entry.data(world) if entry.data else {})
+            data = entry.data(world) if entry.data else {}
+            sent += repr(data)
+            response = client.post(url, data)
         got = classify_page(response)
         if got == "ok" and response.status_code >= 400 and response.status_code not in entry.allowed_status:
             got = f"status {response.status_code}"
         want = expected(ident, entry)
         if got != want:
             problems.append(f"{entry.id} as {ident.name}: expected {want}, got {got}")
+        elif got == "ok" and (number := leaked(ident, entry, response, numbers, sent)):
+            problems.append(f"{entry.id} as {ident.name}: shows the full number {number} without 查看敏感信息")
     return problems
 
 
@@ -184,6 +219,7 @@ def run_api_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> list
     _api, method, template = entry.name.split(" ", 2)
     path = template.format(**(entry.args(world) if entry.args else {}))
     problems = []
+    numbers = full_numbers()
     for ident in identities:
         client = client_for(users, ident)
         if method == "GET":
@@ -200,4 +236,6 @@ def run_api_row(entry: Entry, world, users: dict, identities=IDENTITIES) -> list
         want = expected(ident, entry)
         if got != want:
             problems.append(f"{entry.id} as {ident.name}: expected {want}, got {got} ({response.content[:200]!r})")
+        elif got == "ok" and (number := leaked(ident, entry, response, numbers)):
+            problems.append(f"{entry.id} as {ident.name}: shows the full number {number} without 查看敏感信息")
     return problems

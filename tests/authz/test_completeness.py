@@ -121,3 +121,24 @@ def test_every_job_kind_names_its_rule():
                      if spec.rule is None and ".tests." not in spec.handler.__module__)
     assert jobs._HANDLERS, "no job kind registered"
     assert not without, f"job kinds without a policy rule: {without}"
+
+
+def test_the_leak_check_sees_a_full_number_and_spares_what_was_sent():
+    """The matrix's masking check (``harness.leaked``) is not a check that cannot fail."""
+    from django.http import HttpResponse, JsonResponse
+
+    from shebao.common.policy import rule
+    from tests.authz.harness import BY_NAME, Entry, leaked
+
+    numbers = {"330282195003010031", "6222021234567890123"}
+    entry = Entry("x:y", rule("registry.view_person"))
+    page = HttpResponse("<td>330282195003010031</td>", content_type="text/html; charset=utf-8")
+    masked = HttpResponse("<td>330282********0031</td>", content_type="text/html; charset=utf-8")
+    api = JsonResponse({"account": "6222021234567890123"})
+    assert leaked(BY_NAME["clerk"], entry, page, numbers) == "330282195003010031"
+    assert leaked(BY_NAME["clerk"], entry, api, numbers) == "6222021234567890123"
+    assert leaked(BY_NAME["clerk"], entry, masked, numbers) is None
+    assert leaked(BY_NAME["clerk_sensitive"], entry, page, numbers) is None
+    assert leaked(BY_NAME["clerk"], entry, page, numbers, sent="{'id_number': '330282195003010031'}") is None
+    download = Entry("x:z", rule("bank.download_file"), full_numbers=True)
+    assert leaked(BY_NAME["clerk"], download, page, numbers) is None
