@@ -235,7 +235,8 @@ def bank_account_set(
     reason: str = "",
 ) -> AccountChange:
     """Make this the person's current payment account: the old current one is closed the day before
-    ``valid_from`` (history kept). A Luhn failure is only a warning."""
+    ``valid_from`` (history kept). A Luhn failure is only a warning. The same account from the same day
+    again (a double submit; the person's row lock orders two at once) writes nothing."""
     number = account_number_check(bank=bank, account_number=account_number)
     holder_name = holder_name_check(holder_name)
     valid_from = valid_from or dt.date.today()
@@ -243,6 +244,10 @@ def bank_account_set(
     with transaction.atomic():
         Person.objects.select_for_update().filter(pk=person.pk).first()
         current = BankAccount.objects.filter(person=person, valid_to__isnull=True).first()
+        if current is not None and (current.bank, current.account_number, current.holder_name, current.branch,
+                                    current.valid_from) == (bank, number, holder_name, branch.strip(), valid_from):
+            # the same change again (a double click, a resent form): it is already the current account
+            return AccountChange(current, warnings)
         before = snapshot(current) if current else None
         if current:
             if current.valid_from > valid_from:

@@ -232,3 +232,25 @@ def test_bulk_account_set_refusal_writes_nothing():
                                                 "holder_name": ""}])
     assert (BankAccount.objects.count(), AuditEvent.objects.count()) == before
     assert BankAccount.objects.get(person=b).valid_to is None
+
+
+def test_the_same_account_change_twice_writes_once():
+    """A double submit of the account page: the second identical change (same bank, number, 户名,
+    网点 and start day) finds it already current and writes nothing — no second history row, no audit."""
+    import datetime as dt
+
+    from shebao.common.models import AuditEvent
+    from shebao.registry.models import BankAccount
+    from shebao.registry.services import bank_account_set
+
+    person = make_person(name="双击")
+    first = bank_account_set(user=None, person=person, bank="ICBC", account_number="6222021234567890123",
+                             holder_name="双击", valid_from=dt.date(2026, 1, 1))
+    rows, audits = BankAccount.objects.filter(person=person).count(), AuditEvent.objects.count()
+    again = bank_account_set(user=None, person=person, bank="ICBC", account_number="6222 0212 3456 7890 123",
+                             holder_name=" 双击 ", valid_from=dt.date(2026, 1, 1))
+    assert again.account.pk == first.account.pk
+    assert (BankAccount.objects.filter(person=person).count(), AuditEvent.objects.count()) == (rows, audits)
+    changed = bank_account_set(user=None, person=person, bank="ICBC", account_number="6222021234567890124",
+                               holder_name="双击", valid_from=dt.date(2026, 1, 1))
+    assert changed.account.pk != first.account.pk and BankAccount.objects.filter(person=person).count() == rows + 1
