@@ -406,3 +406,24 @@ def test_retry_for_the_creator_of_a_failed_job_only(client):
     assert Job.objects.filter(retry_of=job).count() == 1
     client.force_login(other)
     assert "重新发起" not in client.get(f"/jobs/{new.pk}/").content.decode()  # not visible to other anyway
+
+
+def test_the_reap_schedule_marks_a_dead_job_failed():
+    """The periodic ``jobs_reap`` (every 5 minutes in the worker) reaps a running job without a heartbeat."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shebao.common.models import PeriodicRun
+    from shebao.common.periodic import periodic_run, schedules
+
+    assert "jobs_reap" in schedules()
+    owner = _user("reapowner")
+    job = job_start(kind="test_ok", title="测试：中断", params={}, user=owner)
+    old = timezone.now() - dt.timedelta(hours=1)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, started_at=old, heartbeat_at=old)
+    run = periodic_run("jobs_reap")
+    assert run.outcome == PeriodicRun.Outcome.OK and run.message == "已将 1 个中断的任务标为失败"
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert periodic_run("jobs_reap").message == "没有中断的任务"
