@@ -11,7 +11,6 @@ looks missing (404)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
@@ -38,20 +37,4 @@ def page(rule: Rule, *, scheme_kwarg: str | None = None):
         wrapped.policy_scheme_kwarg = scheme_kwarg
         return wrapped
 
-    return decorator
-
-
-def guard(check: Callable[[object], bool]):
-    """Deprecated: a bare ``check(user)`` the matrix cannot read. Use ``page(rule)``."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not check(request.user):
-                raise PermissionDenied(gettext(policy.NO_RIGHT))
-            return view(request, *args, **kwargs)
-        wrapped.guard_check = check  # read by the menu until the view moves to ``page``
-        return wrapped
     return decorator
