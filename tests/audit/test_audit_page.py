@@ -1,5 +1,8 @@
 """The audit page, its export and the API show every kind of recorded event (one of each audited write
-of the system is made here), and mask sensitive values in them for users without 查看敏感信息."""
+of the system is made here), and mask sensitive values in them for users without 查看敏感信息.
+
+An integration test across every app, so it lives with the other cross-app tests, not in common (the
+bottom layer may not import the apps above it: an import-linter contract)."""
 
 from __future__ import annotations
 
