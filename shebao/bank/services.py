@@ -86,8 +86,9 @@ def _lines_to_send(run, bank: str | None):
 def _memo(run, memo: str) -> str:
     if memo:
         return memo
+    _, PayrollRun, _ = _payroll()
     label = f"{run.period.year}年{run.period.month}月待遇"
-    return label + ("（二次）" if run.kind == "reissue" else "")
+    return label + ("（二次）" if run.kind == PayrollRun.Kind.REISSUE else "")
 
 
 def _next_batch_no(on: dt.date, bank: str) -> str:
