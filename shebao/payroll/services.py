@@ -115,6 +115,9 @@ def _fill_annual(run: PayrollRun, progress: Stage) -> None:
     if rule is None:
         raise PayrollError(f"{run.scheme.name}没有登记年度发放规则，不能进行年度发放")
     rule_sql, rule_params = rule(run)
+    clash = sorted(set(rule_params or {}) & {*_STATES, "scheme", "period", "run", "memo"})
+    if clash:  # a programming error of the rule: its own params would be replaced by the service's
+        raise ValueError(f"annual rule of {run.scheme.code}: parameter names {clash} are the service's own")
     params = {**(rule_params or {}), **_STATES, "scheme": run.scheme_id, "period": run.period, "run": run.pk,
               "memo": f"{run.scheme.name}{run.period.year}年度发放"}
     with connection.cursor() as cursor:

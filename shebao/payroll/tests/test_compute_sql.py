@@ -90,3 +90,21 @@ def test_the_services_report_their_stages_in_order(people, clerk, reviewer):
     run = payroll_run_approve(run=run, user=reviewer, progress=seen.append)
     assert seen == ["settle", "audit"]
     assert (run.line_count, str(run.gross), str(run.deductions), str(run.net)) == (2, "4300.00", "100.00", "4200.00")
+
+
+@pytest.mark.django_db
+def test_an_annual_rule_naming_a_state_parameter_is_refused_and_nothing_written(people, clerk):
+    """A rule's own parameter named like a state would be replaced by the service's: refused, loudly."""
+    from shebao.payroll import schemes
+    from shebao.payroll.models import PayrollRun
+
+    before = schemes._registry.get("ZG")
+    schemes.register("ZG", schemes.SchemeRules(annual=lambda run: ("SELECT 1::bigint AS enrollment_id, NULL::bigint "
+                                                                   "AS item_id, 1 AS amount, '' AS description "
+                                                                   "WHERE %(paid)s = 'x'", {"paid": "x"})))
+    try:
+        with pytest.raises(ValueError, match=r"\['paid'\] are the service's own"):
+            payroll_run_compute(scheme=zg(), period="2026", user=clerk, kind="annual")
+    finally:
+        schemes.register("ZG", before)
+    assert not PayrollRun.objects.exists() and not PayrollLine.objects.exists()
