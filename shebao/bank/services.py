@@ -54,7 +54,7 @@ class BankError(Exception):
     """A refused bank action; ``str()`` is the message for the user (Chinese)."""
 
 
-Stage = Callable[[str], None]  # a service's ``progress``: called with a stage's key as the stage starts
+OnStage = Callable[[str], None]  # a service's ``progress``: called with a stage's key as the stage starts
 
 
 def _quiet(key: str) -> None:
@@ -145,7 +145,7 @@ def _read_content(model, pk: int) -> bytes:
 
 def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = None,
                 out_dir: str | os.PathLike | None = None, on: dt.date | None = None,
-                username: str = "", progress: Stage | None = None) -> list[BankFile]:
+                username: str = "", progress: OnStage | None = None) -> list[BankFile]:
     """报盘: write the payment files of approved runs, one file per bank (see the module docstring).
     Returns every file holding these runs' lines, the ones written earlier included, in batch order;
     with ``out_dir`` each file's stored bytes are written there as ``<batch_no>_<template><ext>``.
@@ -364,7 +364,7 @@ def _holder_matches(returned: str, sent: str, engine: Template) -> bool:
     return bool(returned) and returned == cut_to_bytes(sent, field.width, engine.codec).decode(engine.codec).strip()
 
 
-def _match(bank_file: BankFile, parsed, progress: Stage = _quiet):
+def _match(bank_file: BankFile, parsed, progress: OnStage = _quiet):
     """Every return line against the sent lines (sequence, account, 户名 when the layout has it, amount;
     not returned before). → (sent lines by seq, returned-before map); raises BankFileError naming each
     bad line. A return without a single line is refused: it says nothing was paid, or is cut off.
@@ -417,7 +417,7 @@ def _read_return(data: bytes, template: BankTemplate | None):
 
 
 def bank_return_check(*, data: bytes, template: BankTemplate | None = None,
-                      progress: Stage | None = None) -> ReturnCheck:
+                      progress: OnStage | None = None) -> ReturnCheck:
     """The whole-file checks of ``bank_return_import`` without writing anything: the payment file it
     answers and its totals, or ``BankFileError`` with the same message the import would give.
     ``progress``: "match" as the lines are matched against the payment file's."""
@@ -425,7 +425,7 @@ def bank_return_check(*, data: bytes, template: BankTemplate | None = None,
         return _return_check(data, template, progress or _quiet)
 
 
-def _return_check(data: bytes, template: BankTemplate | None, progress: Stage) -> ReturnCheck:
+def _return_check(data: bytes, template: BankTemplate | None, progress: OnStage) -> ReturnCheck:
     bank_file, parsed = _read_return(data, template)
     sent, returned = _match(bank_file, parsed, progress)
     ok = [r for r in parsed.lines if r.ok]
@@ -435,7 +435,7 @@ def _return_check(data: bytes, template: BankTemplate | None, progress: Stage) -
 
 
 def bank_return_import(*, data: bytes, filename: str, user, template: BankTemplate | None = None,
-                       progress: Stage | None = None) -> ReturnImport:
+                       progress: OnStage | None = None) -> ReturnImport:
     """回盘: check the whole file, then record every line's outcome and apply it to the payroll lines
     (paid with the amount processed, or failed with the bank's reason). Refusal raises
     ``BankFileError`` (message names each line and reason) and writes nothing. ``progress`` (a job's
@@ -450,7 +450,7 @@ def bank_return_import(*, data: bytes, filename: str, user, template: BankTempla
 
 
 def _return_import(data: bytes, digest: str, filename: str, user, template: BankTemplate | None,
-                   progress: Stage) -> ReturnImport:
+                   progress: OnStage) -> ReturnImport:
     bank_file, parsed = _read_return(data, template)
     payroll_services, PayrollRun, _ = _payroll()
     with transaction.atomic():

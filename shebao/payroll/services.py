@@ -84,14 +84,14 @@ def _delete_lines(run_id: int) -> None:
         cursor.execute("DELETE FROM payroll_payrollline WHERE run_id = %s", [run_id])
 
 
-Stage = Callable[[str], None]  # a service's ``progress``: called with a stage's key as the stage starts
+OnStage = Callable[[str], None]  # a service's ``progress``: called with a stage's key as the stage starts
 
 
 def _quiet(key: str) -> None:
     """No one watching: the stages pass unseen."""
 
 
-def _fill_regular(run: PayrollRun, progress: Stage) -> None:
+def _fill_regular(run: PayrollRun, progress: OnStage) -> None:
     items = BenefitItem.objects.filter(scheme_id=run.scheme_id, recurring=True).order_by("pk")
     params = {**_STATES, "scheme": run.scheme_id, "period": run.period, "run": run.pk, "items": _id_array(
               items.values_list("pk", flat=True)), "memo": f"{run.scheme.name}{run.period:%Y年%m月}待遇"}
@@ -109,7 +109,7 @@ def _fill_regular(run: PayrollRun, progress: Stage) -> None:
 # (its SELECT becomes ``amt``), then pend and tail as a monthly run.
 
 
-def _fill_annual(run: PayrollRun, progress: Stage) -> None:
+def _fill_annual(run: PayrollRun, progress: OnStage) -> None:
     """The lines of a yearly run from the scheme's registered annual rule (``payroll.schemes``)."""
     rule = schemes.rules_for(run.scheme).annual
     if rule is None:
@@ -136,7 +136,7 @@ def _annual_sql(rule_sql: str) -> str:
         + _SQL_COMPUTE_TAIL
 
 
-def _fill(run: PayrollRun, progress: Stage = _quiet) -> None:
+def _fill(run: PayrollRun, progress: OnStage = _quiet) -> None:
     if run.kind == PayrollRun.Kind.ANNUAL:
         _fill_annual(run, progress)
     else:
@@ -165,7 +165,7 @@ def _run_name(scheme: Scheme, period, kind: str) -> str:
 
 
 def payroll_run_compute(*, scheme: Scheme, period, user, note: str = "", kind: str = "regular",
-                        progress: Stage | None = None) -> PayrollRun:
+                        progress: OnStage | None = None) -> PayrollRun:
     """月度结算 of a scheme for period P: for each beneficiary payable in P, gross = Σ recurring items in
     effect in P + pending 补发 (whole); deductions = pending 扣减 in recorded order, each at most its
     monthly cap and its remaining, together at most the gross (the rest carries over); net = gross −
@@ -201,7 +201,7 @@ def payroll_run_compute(*, scheme: Scheme, period, user, note: str = "", kind: s
     return run
 
 
-def payroll_run_recompute(*, run: PayrollRun, user, progress: Stage | None = None) -> PayrollRun:
+def payroll_run_recompute(*, run: PayrollRun, user, progress: OnStage | None = None) -> PayrollRun:
     """Recompute a regular run that is still 已计算: its lines and components are replaced in one
     transaction. Refused once approved. ``progress``: "delete", "lines", "totals", "audit" as each starts."""
     progress = progress or _quiet
@@ -244,7 +244,7 @@ GROUP BY c.adjustment_id
 """
 
 
-def payroll_run_approve(*, run: PayrollRun, user, progress: Stage | None = None) -> PayrollRun:
+def payroll_run_approve(*, run: PayrollRun, user, progress: OnStage | None = None) -> PayrollRun:
     """审核: by a reviewer who is not the one who computed it (maker-checker, also a DB check). The
     补发/扣减 the run takes are consumed in one set-based update (remaining reduced, settled at 0), so
     they are never taken twice; if another run consumed them first, approval is refused (recompute).
