@@ -19,8 +19,8 @@ Who may (checked when the job runs, in the worker too): ``payroll.export_run`` a
 holds every town), in the scheme of every run the file or the export holds (``User.schemes``). A
 command without ``--as`` (user None) is the console operator.
 
-The services are called unchanged; progress is by stage (``shebao.payroll.jobs.sql_stages``). A
-refusal becomes a ``JobError`` with the service's Chinese message and nothing is written.
+Progress is by stage: the services call their ``progress`` with a stage's key as it starts (one
+"file:<bank code>" per file) and ``Stages`` (``shebao.common.jobs``) names it. A refusal becomes a ``JobError`` with the service's Chinese message and nothing is written.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from shebao.bank.services import (
     bank_return_check,
     bank_return_import,
 )
-from shebao.common.jobs import JobError, JobOutcome, register_job
+from shebao.common.jobs import JobError, JobOutcome, Stage, Stages, register_job
 from shebao.common.money import format_yuan
 from shebao.common.policy import rule, schemes_of
-from shebao.payroll.jobs import AUDIT, Stage, check_scheme, sql_stages
+from shebao.payroll.jobs import AUDIT, check_scheme
 from shebao.payroll.services import PayrollError
 
 EXPORT = "bank_export"
@@ -57,31 +57,28 @@ def _check_schemes(user, the_rule, codes) -> None:
     for code in sorted(codes):
         check_scheme(user, the_rule, code)
 
-# _next_batch_no's look-up of the day's last batch number: the first statement of each file
-_FILE_STARTS = ("from bank_bankfile where bank_bankfile.batch_no", " like ")
-_MARK_SENT = ("update payroll_payrollline set status = 'sent'",)
 
 
 def export_stages(banks: list | None) -> list[Stage]:
     """One stage per file (the files are made in bank-code order, as the service does)."""
     stages = [Stage("锁定结算批次，读取待发明细")]
     if banks:
-        for _code, label, count, total in sorted(banks):
-            stages.append(Stage(f"生成并保存{label}报盘文件（{count:,} 笔，{format_yuan(total)} 元）", _FILE_STARTS))
+        for code, label, count, total in sorted(banks):
+            stages.append(Stage(f"生成并保存{label}报盘文件（{count:,} 笔，{format_yuan(total)} 元）", f"file:{code}"))
     else:
-        stages.append(Stage("生成并保存报盘文件", _FILE_STARTS))
-    stages.append(Stage("标记明细已报盘，更新批次状态", _MARK_SENT))
+        stages.append(Stage("生成并保存报盘文件", "file:"))
+    stages.append(Stage("标记明细已报盘，更新批次状态", "mark_sent"))
     return stages
 
 
 CHECK_STAGES = (
     Stage("读取回盘文件，整份解析和校验"),
-    Stage("逐笔核对报盘明细（序号、账号、金额）", ("from bank_bankfileline",)),
+    Stage("逐笔核对报盘明细（序号、账号、金额）", "match"),
 )
 RETURN_STAGES = (
     *CHECK_STAGES,
-    Stage("写回盘记录", ("insert into bank_returnfile",)),
-    Stage("更新发放状态（成功/失败）", ("create temp table payroll_results",)),
+    Stage("写回盘记录", "record"),
+    Stage("更新发放状态（成功/失败）", "results"),
     AUDIT,
 )
 
@@ -111,10 +108,10 @@ def bank_export_job(*, params, progress, user) -> JobOutcome:
     _check_schemes(user, EXPORT_RULE, set(PayrollRun.objects.filter(pk__in=ids).values_list("scheme__code", flat=True)))
     template = _template(params["template"])
     on = dt.date.fromisoformat(params["on"]) if params.get("on") else None
+    stages = Stages(progress, export_stages(params.get("banks")))
     try:
-        with sql_stages(progress, export_stages(params.get("banks"))):
-            files = bank_export(runs=ids, template=template, user=user, bank=params.get("bank") or None,
-                                on=on, username=params.get("username", ""))
+        files = bank_export(runs=ids, template=template, user=user, bank=params.get("bank") or None, on=on,
+                            username=params.get("username", ""), progress=stages)
     except (BankError, BankFileError, PayrollError) as exc:
         raise JobError(str(exc)) from exc
     listed = "；".join(f"{f.batch_no}（{f.line_count} 笔，{format_yuan(f.total)} 元）" for f in files)
@@ -162,8 +159,8 @@ def bank_return_check_job(*, params, progress, user) -> JobOutcome:
         _unstash(params)  # a refused file is not kept
         raise
     try:
-        with sql_stages(progress, CHECK_STAGES):
-            check = bank_return_check(data=data, template=_template(params.get("template")))
+        check = bank_return_check(data=data, template=_template(params.get("template")),
+                                  progress=Stages(progress, CHECK_STAGES))
     except (BankFileError, BankError) as exc:
         _unstash(params)  # a refused file is not kept
         raise JobError(str(exc)) from exc
@@ -189,9 +186,8 @@ def bank_return_import_job(*, params, progress, user) -> JobOutcome:
         template = _template(params.get("template"))
         _check_file_schemes(user, data, template)
         try:
-            with sql_stages(progress, RETURN_STAGES):
-                result = bank_return_import(data=data, filename=params.get("filename") or Path(params["path"]).name,
-                                            user=user, template=template)
+            result = bank_return_import(data=data, filename=params.get("filename") or Path(params["path"]).name,
+                                        user=user, template=template, progress=Stages(progress, RETURN_STAGES))
         except (BankFileError, BankError, PayrollError) as exc:
             raise JobError(str(exc)) from exc
     finally:

@@ -554,3 +554,45 @@ def job_get(*, user, pk: int) -> Job | None:
     if job is None or not job_visible_to(job, user):
         return None
     return job
+
+
+# --------------------------------------------------------------------------------------------------
+# progress by stage: a service reports each stage as it starts (its ``progress`` callback, called with
+# the stage's key); the job names the stages for the person watching
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of a service's work as its job shows it: ``label`` from the moment the service reports
+    ``key`` (the first stage, shown before the service is called, has none). A key ending in ":" is
+    started by every key it begins ("file:" by "file:ICBC")."""
+
+    label: str
+    key: str = ""
+
+    def starts(self, key: str) -> bool:
+        return bool(self.key) and (key == self.key or (self.key.endswith(":") and key.startswith(self.key)))
+
+
+class Stages:
+    """The callback a job hands to a service as its ``progress``: done = the stage's index, total = the
+    number of stages, message = its label. Made at the first stage (shown at once). Forward only: a key
+    of a LATER stage moves there; any other key (an earlier stage, one the job does not name) changes
+    nothing — at worst a label shows late, never a different result."""
+
+    def __init__(self, progress: Progress, stages: Iterable[Stage]) -> None:
+        self.progress = progress
+        self.stages = list(stages)
+        self.current = 0
+        self._enter(0)
+
+    def _enter(self, index: int) -> None:
+        self.current = index
+        self.progress.done, self.progress.total = index, len(self.stages)
+        self.progress.note(self.stages[index].label)  # shown at once (one write)
+
+    def __call__(self, key: str) -> None:
+        for index in range(self.current + 1, len(self.stages)):
+            if self.stages[index].starts(key):
+                self._enter(index)
+                return

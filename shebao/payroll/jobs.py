@@ -6,10 +6,11 @@ in-process by ``shebao payroll compute`` with ``job_run_here``):
 - ``payroll_approve``: params {"run_id": id} → ``payroll_run_approve`` (measured 13.6 s at 800,000
   lines: too long for a request).
 
-The handlers call the services unchanged: the services stay the one place of the rules. A service
-does its work in a few large SQL statements (compute is ONE statement for every person), so
-progress is by stage, not by person: ``sql_stages`` watches the statements the service sends and
-names the stage each one starts ("计算明细", "汇总", "写审计日志" …). A service refusal
+The handlers call the services: the services stay the one place of the rules. A service does its
+work in a few large SQL statements (compute is ONE statement for every person), so progress is by
+stage, not by person: the service calls its ``progress`` with a stage's key as the stage starts
+("lines", "totals", "audit" …) and the job's ``Stages`` (``shebao.common.jobs``) names it for the
+person watching ("计算明细", "汇总批次合计", "写审计日志" …). A service refusal
 (``PayrollError``) becomes a ``JobError`` with the same Chinese message; the job's transaction rolls
 back, so nothing is written.
 
@@ -24,19 +25,13 @@ scheme and month) is still queued or running — a double click shows the job al
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-
-from django.db import connection
-
 from shebao.benefits.models import Scheme
 from shebao.benefits.months import format_month, parse_month
 from shebao.common.jobs import (  # noqa: F401 - job_active, job_start_once: used from here by the views
     JobError,
     JobOutcome,
-    Progress,
+    Stage,
+    Stages,
     job_active,
     job_start_once,
     register_job,
@@ -72,80 +67,26 @@ def check_scheme(user, the_rule: Rule, scheme_code: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# progress by stage
+# progress by stage: the keys the services report (their docstrings list them), named for the person watching
 
-
-@dataclass(frozen=True)
-class Stage:
-    """A step of a service's work: ``label`` is shown from the first statement containing every
-    fragment of ``sql`` (compared lower case, without double quotes, whitespace collapsed); the first
-    stage has none."""
-
-    label: str
-    sql: tuple[str, ...] = ()
-
-    def starts(self, statement: str) -> bool:
-        return bool(self.sql) and all(fragment in statement for fragment in self.sql)
-
-
-_SPACES = re.compile(r"\s+")
-
-
-def _normal(sql: str) -> str:
-    return _SPACES.sub(" ", sql.replace('"', "")).lower()
-
-
-class _StageWatcher:
-    def __init__(self, progress: Progress, stages: Sequence[Stage]) -> None:
-        self.progress = progress
-        self.stages = list(stages)
-        self.current = 0
-
-    def enter(self, index: int) -> None:
-        self.current = index
-        self.progress.done, self.progress.total = index, len(self.stages)
-        self.progress.note(self.stages[index].label)  # shown at once (one write)
-
-    def __call__(self, execute, sql, params, many, context):
-        if self.current + 1 < len(self.stages) and isinstance(sql, str):
-            text = _normal(sql)
-            for index in range(self.current + 1, len(self.stages)):
-                if self.stages[index].starts(text):
-                    self.enter(index)
-                    break
-        return execute(sql, params, many, context)
-
-
-@contextmanager
-def sql_stages(progress: Progress, stages: Sequence[Stage]) -> Iterator[None]:
-    """Progress by stage of the work done inside: done = the stage's index, total = the number of
-    stages, message = its label. Forward only: a statement matching a LATER stage moves there; any
-    other statement changes nothing. The statements themselves are untouched, so if a service's
-    SQL changes, at worst a label shows late — never a different result."""
-    watcher = _StageWatcher(progress, stages)
-    watcher.enter(0)
-    with connection.execute_wrapper(watcher):
-        yield
-
-
-AUDIT = Stage("写审计日志", ("common_auditevent",))
+AUDIT = Stage("写审计日志", "audit")
 COMPUTE_NOTE = "一条 SQL 语句算出全部人员的明细和构成，在数据库内一次完成，不能逐人显示进度"
 COMPUTE_STAGES = (
     Stage("检查并登记结算批次"),
-    Stage(f"计算明细（{COMPUTE_NOTE}）", ("insert into payroll_payrollline",)),
-    Stage("汇总批次合计", ("update payroll_payrollrun r set line_count",)),
+    Stage(f"计算明细（{COMPUTE_NOTE}）", "lines"),
+    Stage("汇总批次合计", "totals"),
     AUDIT,
 )
 RECOMPUTE_STAGES = (
     Stage("锁定结算批次"),
-    Stage("删除原明细", ("delete from payroll_payrollcomponent",)),
-    Stage(f"重新计算明细（{COMPUTE_NOTE}）", ("insert into payroll_payrollline",)),
-    Stage("汇总批次合计", ("update payroll_payrollrun r set line_count",)),
+    Stage("删除原明细", "delete"),
+    Stage(f"重新计算明细（{COMPUTE_NOTE}）", "lines"),
+    Stage("汇总批次合计", "totals"),
     AUDIT,
 )
 APPROVE_STAGES = (
     Stage("锁定结算批次，核对所含补发和扣减"),
-    Stage("结清补发和扣减", ("update benefits_adjustment a set remaining",)),
+    Stage("结清补发和扣减", "settle"),
     AUDIT,
 )
 
@@ -184,8 +125,7 @@ def payroll_compute_job(*, params, progress, user) -> JobOutcome:
         raise JobError(f"险种 {params['scheme']} 不存在")
     period = parse_month(params["period"])
     try:
-        with sql_stages(progress, COMPUTE_STAGES):
-            run = payroll_run_compute(scheme=scheme, period=period, user=user)
+        run = payroll_run_compute(scheme=scheme, period=period, user=user, progress=Stages(progress, COMPUTE_STAGES))
     except PayrollError as exc:
         raise JobError(str(exc)) from exc
     return JobOutcome(message=f"已计算 {scheme.name} {format_month(period)}：{totals_text(run)}。请交另一位审核员审核。",
@@ -200,8 +140,7 @@ def payroll_recompute_job(*, params, progress, user) -> JobOutcome:
     check_scheme(user, COMPUTE_RULE, run.scheme.code)
     before = totals_text(run)
     try:
-        with sql_stages(progress, RECOMPUTE_STAGES):
-            run = payroll_run_recompute(run=run, user=user)
+        run = payroll_run_recompute(run=run, user=user, progress=Stages(progress, RECOMPUTE_STAGES))
     except PayrollError as exc:
         raise JobError(str(exc)) from exc
     return JobOutcome(message=f"已重新计算 {run}：{before} → {totals_text(run)}",
@@ -215,8 +154,7 @@ def payroll_approve_job(*, params, progress, user) -> JobOutcome:
         raise JobError(f"结算批次 {params['run_id']} 不存在")
     check_scheme(user, APPROVE_RULE, run.scheme.code)
     try:
-        with sql_stages(progress, APPROVE_STAGES):
-            run = payroll_run_approve(run=run, user=user)
+        run = payroll_run_approve(run=run, user=user, progress=Stages(progress, APPROVE_STAGES))
     except PayrollError as exc:
         raise JobError(f"审核被拒绝：{exc}") from exc
     return JobOutcome(message=f"已审核 {run}：{totals_text(run)}。可以生成报盘文件了。", result=run_result(run))

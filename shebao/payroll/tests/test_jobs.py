@@ -81,7 +81,7 @@ def test_compute_job_happy_path_with_stages_and_exact_totals(client, clerk, peop
 def test_compute_job_shows_each_stage_in_order(clerk, people):
     shown = Shown()
     outcome = job_run_here("payroll_compute", {"scheme": "ZG", "period": "2026-03"}, user=clerk, progress=shown)
-    # every stage was named, in order: the fragments still match the service's statements
+    # every stage was named, in order: the service reported each as it started
     assert stages_seen(shown) == [s.label for s in COMPUTE_STAGES] + [outcome.message]
     assert [(d, t) for d, t, _ in shown.seen[:4]] == [(0, 4), (1, 4), (2, 4), (3, 4)]
     assert "不能逐人显示进度" in COMPUTE_STAGES[1].label
