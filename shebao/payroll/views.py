@@ -27,8 +27,8 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Q, Sum
-from django.http import FileResponse, Http404, HttpResponse
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -43,7 +43,6 @@ from shebao.common.masking import masker_for
 from shebao.common.models import Job
 from shebao.common.money import ZERO, MoneyError, format_yuan, parse_amount
 from shebao.common.once import AlreadySubmitted, once_claim
-from shebao.common.policy import rule
 from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
 from shebao.payroll.jobs import (
     APPROVE,
@@ -57,13 +56,27 @@ from shebao.payroll.jobs import (
     run_key,
 )
 from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.rules import (
+    CLERK_PERM,
+    EXPORT_PERM,
+    EXPORT_RULE,
+    ONEOFF_RULE,
+    REISSUE_RULE,
+    REVIEW_PERM,
+    VIEW_RULE,
+    WRITE_OFF_RULE,
+)
 from shebao.payroll.selectors import (
     month_end_figures,
+    payroll_failed_lines,
     payroll_line_explain,
     payroll_line_get,
+    payroll_owed,
     payroll_person_lines,
+    payroll_run_family,
     payroll_run_lines,
     payroll_runs,
+    payroll_schemes,
 )
 from shebao.payroll.services import (
     PayrollError,
@@ -71,16 +84,20 @@ from shebao.payroll.services import (
     payroll_oneoff_create,
     payroll_reissue_create,
 )
-from shebao.registry.selectors import bank_choices, bank_label, person_search, persons_visible
+from shebao.registry.selectors import (
+    bank_accounts_current,
+    bank_choices,
+    bank_label,
+    payees_current_of,
+    person_search,
+    persons_visible,
+)
 from shebao.web.guards import page
+from shebao.web.jobs import job_started_message, render_job
 from shebao.web.redirects import safe_next
+from shebao.web.scope import county_note
 from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
 from shebao.web.xlsx import XlsxWriter
-
-VIEW_PERM = "payroll.view_payrollrun"
-CLERK_PERM = "payroll.compute_run"
-EXPORT_PERM = "payroll.export_run"
-REVIEW_PERM = "accounts.review"
 
 State = PayrollRun.State
 LineStatus = PayrollLine.Status
@@ -92,13 +109,6 @@ _STEP_TIME = {State.COMPUTED: "computed_at", State.APPROVED: "approved_at", Stat
 
 # --------------------------------------------------------------------------------------------------
 # access
-
-
-VIEW_RULE = rule(VIEW_PERM, CLERK_PERM, EXPORT_PERM, REVIEW_PERM, note="查看结算（经办、审核、财务）")
-ONEOFF_RULE = rule(CLERK_PERM, note="经办；所选人员须在其管辖镇街道，须有所选险种")
-REISSUE_RULE = rule(CLERK_PERM, county=True, note="经办（二次报盘整批失败明细），全市范围，须有该批次的险种")
-WRITE_OFF_RULE = rule(REVIEW_PERM, note="审核员；该笔的人员须在其管辖镇街道，须有该批次的险种")
-EXPORT_RULE = rule(EXPORT_PERM, county=True, note="报盘/回盘：经办，全市范围")
 
 
 def is_clerk(user) -> bool:
@@ -123,18 +133,6 @@ def check_posted_scheme(request, the_rule) -> None:
     code = (request.POST.get("scheme") or "").strip().upper()
     if code:
         policy.check(request.user, the_rule, scheme=code)
-
-
-def user_schemes(user):
-    """The schemes the user may choose, in the usual order."""
-    return policy.scope_scheme(Scheme.objects.order_by("sort", "code"), user, "code")
-
-
-def county_note(user) -> str:
-    """For a user of some towns: the totals shown are the county's, the lines only theirs."""
-    if policy.county_wide(user):
-        return ""
-    return _("合计为全市合计（含其他镇街道）；明细只列出您管辖镇街道的人员。")
 
 
 def _confirmed(request) -> bool:
@@ -167,7 +165,7 @@ def _period_filter(qs, value, request):
 
 
 def scheme_choices(request):
-    return list(user_schemes(request.user).values_list("code", "name"))
+    return list(payroll_schemes(user=request.user).values_list("code", "name"))
 
 
 class RunTable(Table):
@@ -229,7 +227,7 @@ def _beneficiaries(scheme: Scheme, period: dt.date) -> int:
 def compute(request):
     check_posted_scheme(request, COMPUTE_RULE)
     form = ComputeForm(request.POST or None)
-    form.fields["scheme"].queryset = user_schemes(request.user)
+    form.fields["scheme"].queryset = payroll_schemes(user=request.user)
     context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), ""))}
     if request.method == "POST" and form.is_valid():
         scheme, period = form.cleaned_data["scheme"], form.cleaned_data["period"]
@@ -302,28 +300,13 @@ def _steps(run: PayrollRun) -> list[dict]:
     return out
 
 
-def _family(run: PayrollRun) -> list[int]:
-    """The run and every re-issue run descending from it (a few levels at most)."""
-    ids, level = [run.pk], [run.pk]
-    while level:
-        level = list(PayrollRun.objects.filter(parent_run_id__in=level).values_list("pk", flat=True))
-        ids += level
-    return ids
-
-
-def _owed(run_ids, user) -> dict:
-    """The failed lines still owed of these runs, of persons in the user's towns."""
-    return policy.scope_town(PayrollLine.objects.filter(run_id__in=run_ids, status=LineStatus.FAILED), user,
-                             "person__town_id").aggregate(n=Count("id"), total=Sum("net"))
-
-
 @page(VIEW_RULE)
 def run_detail(request, pk: int):
     user = request.user
     run = get_object_or_404(payroll_runs(user=user), pk=pk)
     lines = payroll_run_lines(run=run, user=user)
     table = LineTable(request, lines)
-    owed = _owed(_family(run), user)
+    owed = payroll_owed(run_ids=payroll_run_family(run=run), user=user)
     by_status = dict(lines.values_list("status").annotate(n=Count("id")))
     return render_table(request, table, "payroll/run_detail.html", {
         "run": run, "steps": _steps(run), "owed": owed,
@@ -397,10 +380,10 @@ def run_reissue(request, pk: int):
             messages.warning(request, _("以下人员仍发往原失败账户，如账户有误请先变更账户并核销或再次重发：%(names)s")
                              % {"names": names})
         return redirect("payroll:run_detail", pk=new.pk)
-    lines = list(PayrollLine.objects.filter(run_id__in=_family(run), status=LineStatus.FAILED)
-                 .select_related("person").order_by("id_number"))
-    accounts = {a.person_id: a for a in _current_accounts([ln.person_id for ln in lines if ln.person_id])}
-    payees = _current_payees([ln.payee_id for ln in lines if ln.payee_id])
+    lines = list(payroll_failed_lines(run_ids=payroll_run_family(run=run)).select_related("person")
+                 .order_by("id_number"))
+    accounts = bank_accounts_current(person_ids=[ln.person_id for ln in lines if ln.person_id])
+    payees = payees_current_of(payee_ids=[ln.payee_id for ln in lines if ln.payee_id])
     masker = masker_for(request.user)
     rows = []
     for ln in lines:
@@ -416,66 +399,11 @@ def run_reissue(request, pk: int):
     })
 
 
-def _current_accounts(person_ids):
-    from shebao.registry.models import BankAccount
-
-    return BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)
-
-
-def _current_payees(payee_ids) -> dict:
-    """payee version id → the current version of the same payee (a re-issue pays the corrected account)."""
-    from shebao.registry.models import Payee
-
-    codes = dict(Payee.objects.filter(pk__in=payee_ids).values_list("pk", "code"))
-    current = {p.code: p for p in Payee.objects.filter(code__in=codes.values(), current=True)}
-    return {pk: current.get(code) for pk, code in codes.items()}
-
-
 # --------------------------------------------------------------------------------------------------
 # background jobs: compute, recompute, approve (the bank pages use the same page and helpers)
 
 JOB_NOTE = _l("进度按步骤显示：每一步是数据库里的一条或几条语句（计算明细是一条语句算出全部人员），"
               "不能逐笔显示进度。8 万笔约需数秒，80 万笔约需一两分钟。")
-
-
-def job_started_message(request, job: Job, started: bool) -> None:
-    """Say so when the confirm found the same work already queued or running (a double click)."""
-    if not started:
-        messages.info(request, _("已有任务在进行中（任务 %(n)s：%(title)s，%(who)s 于 %(when)s 提交），未重复提交。") % {
-            "n": job.pk, "title": job.title, "who": job.created_by.display_name,
-            "when": timezone.localtime(job.created_at).strftime("%H:%M:%S")})
-
-
-def job_context(job: Job) -> dict:
-    elapsed = None
-    if job.started_at:
-        elapsed = int(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
-    finished = job.state in (Job.State.DONE, Job.State.FAILED)
-    return {"job": job, "finished": finished, "failed": job.state == Job.State.FAILED,
-            "running": job.state == Job.State.RUNNING, "queued": job.state == Job.State.QUEUED,
-            "step": min(job.done + 1, job.total), "elapsed": elapsed}
-
-
-def render_job(request, job: Job, *, poll_url: str, links: list, unchanged: str, breadcrumbs: list,
-               done_url: str = "", announce=None, note: str = "", done_template: str = "", extra: dict | None = None):
-    """The job's page, or (``?partial=1``) its progress section that htmx polls every second. When a
-    polled job has ended well, the page that watched it goes on to ``done_url`` (``HX-Redirect``)
-    and ``announce()`` puts the outcome in a message there — or, without ``done_url``, the section
-    shows ``done_template`` (a next step to confirm). A failed job stays on the page with the
-    service's message."""
-    if request.GET.get("partial"):
-        if job.state == Job.State.DONE and done_url and request.headers.get("HX-Request"):
-            if announce is not None:
-                announce()
-            response = HttpResponse()
-            response["HX-Redirect"] = done_url
-            return response
-        template = "payroll/_job.html"
-    else:
-        template = "payroll/job.html"
-    return render(request, template, job_context(job) | {
-        "poll_url": poll_url, "links": links, "unchanged": unchanged, "note": note or JOB_NOTE,
-        "done_template": done_template, "breadcrumbs": breadcrumbs, **(extra or {})})
 
 
 @page(VIEW_RULE)
@@ -500,7 +428,8 @@ def job_page(request, pk: int):
 
     return render_job(request, job, poll_url=reverse("payroll:job", args=[job.pk]), links=links,
                       unchanged=unchanged, done_url=reverse("payroll:run_detail", args=[run.pk]) if run else "",
-                      announce=announce, breadcrumbs=_crumbs((job.title, "")))
+                      announce=announce, note=JOB_NOTE, head_template="payroll/_head.html",
+                      breadcrumbs=_crumbs((job.title, "")))
 
 
 def _job_in_scope(job: Job, user) -> bool:
@@ -594,7 +523,7 @@ def oneoff_create(request):
     carries a one-time token: a second submit of the page creates nothing."""
     check_posted_scheme(request, ONEOFF_RULE)
     form = OneOffForm(request.POST or None)
-    form.fields["scheme"].queryset = user_schemes(request.user)
+    form.fields["scheme"].queryset = payroll_schemes(user=request.user)
     rows, errors = ([], [])
     masker = masker_for(request.user)
     context = {"form": form, "breadcrumbs": _crumbs((_("零星发放"), ""))}
@@ -657,7 +586,7 @@ def stats(request):
     code = request.GET.get("scheme") or ""
     if code:
         policy.check(request.user, VIEW_RULE, scheme=code)
-    schemes = list(user_schemes(request.user))
+    schemes = list(payroll_schemes(user=request.user))
     code = code or (schemes[0].code if schemes else "")
     scheme = next((s for s in schemes if s.code == code), None)
     if scheme is None:
