@@ -43,6 +43,7 @@ from shebao.common.masking import masker_for
 from shebao.common.models import Job
 from shebao.common.money import ZERO, MoneyError, format_yuan, parse_amount
 from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.payroll import schemes
 from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
 from shebao.payroll.jobs import (
     APPROVE,
@@ -50,6 +51,7 @@ from shebao.payroll.jobs import (
     COMPUTE,
     COMPUTE_RULE,
     RECOMPUTE,
+    annual_compute_key,
     compute_key,
     job_active,
     job_start_once,
@@ -225,28 +227,41 @@ def _beneficiaries(scheme: Scheme, period: dt.date) -> int:
 
 @page(COMPUTE_RULE)
 def compute(request):
+    """月度结算 of a month, or 年度发放 of a year for a scheme that registered an annual rule: a confirm
+    with the estimate, then the compute job (the same job, ``kind`` in its params)."""
     check_posted_scheme(request, COMPUTE_RULE)
     form = ComputeForm(request.POST or None)
     form.fields["scheme"].queryset = payroll_schemes(user=request.user)
-    context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), ""))}
+    annual_schemes = [s for s in form.fields["scheme"].queryset if schemes.rules_for(s).annual is not None]
+    if not annual_schemes:
+        form.fields["kind"].choices = form.fields["kind"].choices[:1]
+    context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), "")), "annual_schemes": annual_schemes}
     if request.method == "POST" and form.is_valid():
-        scheme, period = form.cleaned_data["scheme"], form.cleaned_data["period"]
-        existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR).first()
+        scheme, period, kind = form.cleaned_data["scheme"], form.cleaned_data["period"], form.cleaned_data["kind"]
+        annual = kind == PayrollRun.Kind.ANNUAL
+        when = _("%(year)s 年") % {"year": period.year} if annual else format_month(period)
+        existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=kind).first()
         if existing is not None:
-            form.add_error(None, _("%(scheme)s %(period)s 的月度结算已存在（批次 %(n)s，%(state)s），不能重复结算。")
-                           % {"scheme": scheme.name, "period": format_month(period), "n": existing.pk,
-                              "state": existing.get_state_display()})
+            text = (_("%(scheme)s %(period)s的年度发放已存在（批次 %(n)s，%(state)s），不能重复发放。") if annual
+                    else _("%(scheme)s %(period)s 的月度结算已存在（批次 %(n)s，%(state)s），不能重复结算。"))
+            form.add_error(None, text % {"scheme": scheme.name, "period": when, "n": existing.pk,
+                                         "state": existing.get_state_display()})
             context["existing"] = existing
         elif _confirmed(request):
-            job, started = job_start_once(
-                kind=COMPUTE, keys=[compute_key(scheme.code, period)], user=request.user,
-                title=_("计算月度结算：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": format_month(period)},
-                params={"scheme": scheme.code, "period": format_month(period)})
+            if annual:
+                title = _("计算年度发放：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": when}
+                key = annual_compute_key(scheme.code, period.year)
+                params = {"scheme": scheme.code, "period": str(period.year), "kind": kind}
+            else:
+                title = _("计算月度结算：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": when}
+                key = compute_key(scheme.code, period)
+                params = {"scheme": scheme.code, "period": format_month(period)}
+            job, started = job_start_once(kind=COMPUTE, keys=[key], user=request.user, title=title, params=params)
             job_started_message(request, job, started)
             return redirect("payroll:job", pk=job.pk)
         else:
-            context.update(confirm=True, scheme=scheme, period=period,
-                           beneficiaries=_beneficiaries(scheme, period))
+            context.update(confirm=True, scheme=scheme, period=period, kind=kind, annual=annual, when=when,
+                           beneficiaries=None if annual else _beneficiaries(scheme, period))
     return render(request, "payroll/compute.html", context)
 
 
