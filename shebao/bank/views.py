@@ -1,6 +1,6 @@
 """银行专线接口 pages: export (报盘), files sent, return import (回盘), return lines, failed-and-owed,
 templates. Thin: parse, ask a selector or call one service, render. Access as in the payroll pages
-(``shebao.payroll.views``, each page ``@page(rule)``): ``payroll.export_run`` with 全市范围 exports and
+(``shebao.payroll.rules``, each page ``@page(rule)``): ``payroll.export_run`` with 全市范围 exports and
 imports returns, ``payroll.compute_run`` re-issues, reviewers write off, ``payroll.view_payrollrun``
 reads. Downloading a file's bytes (every payee's full 身份证号 and account) needs
 ``bank.download_file`` (the clerk role) and 全市范围, and is audited (who, file, sha256, size).
