@@ -6,11 +6,13 @@ totals are the county's (the run's own columns), whoever reads them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
-from shebao.benefits.models import Scheme
+from shebao.benefits.models import Enrollment, Scheme
 from shebao.common import policy
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 
@@ -25,6 +27,13 @@ def payroll_lines_for_export(run: PayrollRun) -> QuerySet[PayrollLine]:
 def payroll_schemes(*, user) -> QuerySet[Scheme]:
     """The schemes the user may choose (``User.schemes``), in the usual order."""
     return policy.scope_scheme(Scheme.objects.order_by("sort", "code"), user, "code")
+
+
+def payroll_beneficiaries_count(*, scheme: Scheme, period: dt.date) -> int:
+    """How many enrollments of the scheme are in effect in the month (before suspensions): the compute
+    confirm's estimate of who will be looked at."""
+    return (Enrollment.objects.filter(scheme=scheme, start_month__lte=period)
+            .filter(Q(end_month__isnull=True) | Q(end_month__gte=period)).count())
 
 
 def payroll_runs(*, scheme: Scheme | None = None, user=None) -> QuerySet[PayrollRun]:

@@ -20,14 +20,13 @@ message; a refused job stays on its page with the service's message."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,7 +35,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from shebao.benefits.models import Enrollment, Scheme
+from shebao.benefits.models import Scheme
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.common import policy
 from shebao.common.masking import masker_for
@@ -70,6 +69,7 @@ from shebao.payroll.rules import (
 )
 from shebao.payroll.selectors import (
     month_end_figures,
+    payroll_beneficiaries_count,
     payroll_failed_lines,
     payroll_line_explain,
     payroll_line_get,
@@ -218,13 +218,6 @@ def run_list(request):
 # compute
 
 
-def _beneficiaries(scheme: Scheme, period: dt.date) -> int:
-    """How many enrollments of the scheme are in effect in the period (before suspensions): the
-    confirm page's estimate of who will be looked at."""
-    return (Enrollment.objects.filter(scheme=scheme, start_month__lte=period)
-            .filter(Q(end_month__isnull=True) | Q(end_month__gte=period)).count())
-
-
 @page(COMPUTE_RULE)
 def compute(request):
     """月度结算 of a month, or 年度发放 of a year for a scheme that registered an annual rule: a confirm
@@ -261,7 +254,7 @@ def compute(request):
             return redirect("payroll:job", pk=job.pk)
         else:
             context.update(confirm=True, scheme=scheme, period=period, kind=kind, annual=annual, when=when,
-                           beneficiaries=None if annual else _beneficiaries(scheme, period))
+                           beneficiaries=None if annual else payroll_beneficiaries_count(scheme=scheme, period=period))
     return render(request, "payroll/compute.html", context)
 
 
