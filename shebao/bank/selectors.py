@@ -129,3 +129,16 @@ def failed_owed_lines(*, scheme=None, run=None, user=None):
         file_seq=Subquery(sent.values("seq")[:1]),
         bank_reason=Subquery(sent.values("return_line__reason")[:1]),
     ).order_by("run__period", "run_id", "seq")
+
+
+def bank_export_pending(*, user) -> QuerySet:
+    """报盘 to do: approved runs' lines still to send (net > 0, 待发, in no file), counted per run and
+    bank (``run_id``, ``bank``, ``n``, ``total``), runs of the user's schemes. (Reads the payroll app's
+    lines.)"""
+    from shebao.payroll.models import PayrollLine, PayrollRun
+
+    sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
+    qs = PayrollLine.objects.filter(run__state=PayrollRun.State.APPROVED, status=PayrollLine.Status.PENDING, net__gt=0)
+    return (policy.scope_scheme(qs, user, "run__scheme__code")
+            .filter(~Exists(sent)).values("run_id", "bank").annotate(n=Count("id"), total=Sum("net"))
+            .order_by("run_id", "bank"))

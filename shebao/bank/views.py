@@ -1,6 +1,6 @@
 """银行专线接口 pages: export (报盘), files sent, return import (回盘), return lines, failed-and-owed,
 templates. Thin: parse, ask a selector or call one service, render. Access as in the payroll pages
-(``shebao.payroll.views``, each page ``@page(rule)``): ``payroll.export_run`` with 全市范围 exports and
+(``shebao.payroll.rules``, each page ``@page(rule)``): ``payroll.export_run`` with 全市范围 exports and
 imports returns, ``payroll.compute_run`` re-issues, reviewers write off, ``payroll.view_payrollrun``
 reads. Downloading a file's bytes (every payee's full 身份证号 and account) needs
 ``bank.download_file`` (the clerk role) and 全市范围, and is audited (who, file, sha256, size).
@@ -24,7 +24,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Subquery, Sum
+from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,8 +34,9 @@ from django.utils.translation import gettext_lazy as _l
 
 from shebao.bank.forms import ReturnUploadForm
 from shebao.bank.jobs import EXPORT, GONE, RETURN_CHECK, RETURN_IMPORT, export_key, return_key
-from shebao.bank.models import BankFile, BankFileLine, ReturnFile
+from shebao.bank.models import BankFile, ReturnFile
 from shebao.bank.selectors import (
+    bank_export_pending,
     bank_file_lines,
     bank_file_list,
     bank_file_scheme_codes,
@@ -52,20 +53,12 @@ from shebao.common.money import ZERO, format_yuan
 from shebao.common.policy import rule
 from shebao.payroll.jobs import job_start_once
 from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.selectors import payroll_runs
-from shebao.payroll.views import (
-    EXPORT_RULE,
-    REISSUE_RULE,
-    VIEW_RULE,
-    WRITE_OFF_RULE,
-    county_note,
-    job_started_message,
-    render_job,
-    scheme_choices,
-)
-from shebao.registry.models import BankAccount
-from shebao.registry.selectors import bank_choices, bank_label
+from shebao.payroll.rules import EXPORT_RULE, REISSUE_RULE, VIEW_RULE, WRITE_OFF_RULE
+from shebao.payroll.selectors import payroll_run_family, payroll_runs, payroll_schemes
+from shebao.registry.selectors import bank_account_current_number, bank_choices, bank_label
 from shebao.web.guards import page
+from shebao.web.jobs import job_started_message, render_job
+from shebao.web.scope import county_note
 from shebao.web.tables import (
     ChoiceFilter,
     Column,
@@ -86,6 +79,10 @@ DOWNLOAD_RULE = rule(DOWNLOAD_PERM, county=True,
 STASH_DAYS = 2  # an upload never confirmed is removed after this
 JOB_NOTE = _l("进度按步骤显示：每一步是整份文件的一次处理（生成、解析）或数据库里的一条语句，不能逐笔显示进度。"
               "8 万笔约需数秒，80 万笔约需半分钟到一分钟。")
+
+
+def scheme_choices(request):
+    return list(payroll_schemes(user=request.user).values_list("code", "name"))
 
 
 def _uploads() -> Path:
@@ -113,16 +110,6 @@ def _int_filter(field):
 # export (报盘)
 
 
-def _pending_by_run_and_bank(user):
-    """Approved runs' lines still to send (net > 0, 待发, in no file), counted per run and bank (runs of
-    the user's schemes)."""
-    sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
-    qs = PayrollLine.objects.filter(run__state=PayrollRun.State.APPROVED, status=PayrollLine.Status.PENDING, net__gt=0)
-    return (policy.scope_scheme(qs, user, "run__scheme__code")
-            .filter(~Exists(sent)).values("run_id", "bank").annotate(n=Count("id"), total=Sum("net"))
-            .order_by("run_id", "bank"))
-
-
 def _check_posted_runs(request) -> None:
     """403 with the policy's reason when a posted run is of a scheme not the user's."""
     ids = [int(x) for x in request.POST.getlist("runs") if str(x).isdigit()]
@@ -134,7 +121,7 @@ def _check_posted_runs(request) -> None:
 def export(request):
     if request.method == "POST":
         _check_posted_runs(request)
-    pending = list(_pending_by_run_and_bank(request.user))
+    pending = list(bank_export_pending(user=request.user))
     banks = sorted({p["bank"] for p in pending})
     run_ids = sorted({p["run_id"] for p in pending})
     runs = {r.pk: r for r in payroll_runs(user=request.user).filter(pk__in=run_ids)}
@@ -481,6 +468,7 @@ def job_page(request, pk: int):
                         reverse("bank:failed"), _("失败待发清单")))
     return render_job(request, job, poll_url=reverse("bank:job", args=[job.pk]), links=links, unchanged=unchanged,
                       done_url=done_url, announce=announce, done_template=done_template, note=JOB_NOTE,
+                      head_template="payroll/_head.html",
                       extra={"result": result, "can_confirm": job.created_by_id == request.user.pk
                              and policy.allows(request.user, EXPORT_RULE)},
                       breadcrumbs=_crumbs((_("回盘导入"), reverse("bank:returns")) if job.kind != EXPORT
@@ -547,11 +535,7 @@ def _run_family_filter(qs, value, request):
     run = payroll_runs(user=request.user).filter(pk=int(value)).first()
     if run is None:
         return qs.none()
-    ids, level = [run.pk], [run.pk]
-    while level:
-        level = list(PayrollRun.objects.filter(parent_run_id__in=level).values_list("pk", flat=True))
-        ids += level
-    return qs.filter(run_id__in=ids)
+    return qs.filter(run_id__in=payroll_run_family(run=run))
 
 
 class FailedTable(Table):
@@ -603,8 +587,7 @@ class FailedTable(Table):
 
 @page(VIEW_RULE)
 def failed(request):
-    current = BankAccount.objects.filter(person_id=OuterRef("person_id"), valid_to__isnull=True)
-    qs = failed_owed_lines(user=request.user).annotate(current_account=Subquery(current.values("account_number")[:1]))
+    qs = failed_owed_lines(user=request.user).annotate(current_account=bank_account_current_number("person_id"))
     table = FailedTable(request, qs)
     sums = table.queryset.aggregate(n=Count("id"), total=Sum("net"))
     return render_table(request, table, "bank/failed.html", {

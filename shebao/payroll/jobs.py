@@ -100,6 +100,10 @@ def compute_key(scheme_code: str, period) -> str:
     return f"payroll:{scheme_code}:{format_month(parse_month(period))}"
 
 
+def annual_compute_key(scheme_code: str, year: int) -> str:
+    return f"payroll:{scheme_code}:annual:{year}"
+
+
 def run_key(run_id: int) -> str:
     return f"payroll:run:{run_id}"
 
@@ -123,12 +127,15 @@ def payroll_compute_job(*, params, progress, user) -> JobOutcome:
     scheme = Scheme.objects.filter(code=params["scheme"]).first()
     if scheme is None:
         raise JobError(f"险种 {params['scheme']} 不存在")
-    period = parse_month(params["period"])
+    kind = params.get("kind") or PayrollRun.Kind.REGULAR  # "annual": 年度发放, its period a year (2026)
+    period = params["period"] if kind == PayrollRun.Kind.ANNUAL else parse_month(params["period"])
     try:
-        run = payroll_run_compute(scheme=scheme, period=period, user=user, progress=Stages(progress, COMPUTE_STAGES))
+        run = payroll_run_compute(scheme=scheme, period=period, user=user, kind=kind,
+                                  progress=Stages(progress, COMPUTE_STAGES))
     except PayrollError as exc:
         raise JobError(str(exc)) from exc
-    return JobOutcome(message=f"已计算 {scheme.name} {format_month(period)}：{totals_text(run)}。请交另一位审核员审核。",
+    when = f"{run.period.year} 年度发放" if kind == PayrollRun.Kind.ANNUAL else format_month(period)
+    return JobOutcome(message=f"已计算 {scheme.name} {when}：{totals_text(run)}。请交另一位审核员审核。",
                       result=run_result(run))
 
 

@@ -6,10 +6,13 @@ totals are the county's (the run's own columns), whoever reads them."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
-from shebao.benefits.models import Scheme
+from shebao.benefits.models import Enrollment, Scheme
 from shebao.common import policy
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 
@@ -19,6 +22,18 @@ _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, 
 def payroll_lines_for_export(run: PayrollRun) -> QuerySet[PayrollLine]:
     """The lines that go into the bank file: net > 0, by sequence. (Net-0 lines go to no file.)"""
     return PayrollLine.objects.filter(run=run, net__gt=0).order_by("seq")
+
+
+def payroll_schemes(*, user) -> QuerySet[Scheme]:
+    """The schemes the user may choose (``User.schemes``), in the usual order."""
+    return policy.scope_scheme(Scheme.objects.order_by("sort", "code"), user, "code")
+
+
+def payroll_beneficiaries_count(*, scheme: Scheme, period: dt.date) -> int:
+    """How many enrollments of the scheme are in effect in the month (before suspensions): the compute
+    confirm's estimate of who will be looked at."""
+    return (Enrollment.objects.filter(scheme=scheme, start_month__lte=period)
+            .filter(Q(end_month__isnull=True) | Q(end_month__gte=period)).count())
 
 
 def payroll_runs(*, scheme: Scheme | None = None, user=None) -> QuerySet[PayrollRun]:
@@ -95,3 +110,29 @@ def month_end_figures(*, scheme: Scheme, limit: int | None = None) -> QuerySet[M
     """The statistics page's month-by-month table (月末数据), newest first."""
     qs = MonthEndSnapshot.objects.filter(scheme=scheme).order_by("-period")
     return qs[:limit] if limit else qs
+
+
+# --------------------------------------------------------------------------------------------------
+# a run's family (the run and its re-issues) and what is still owed of it
+
+
+def payroll_run_family(*, run: PayrollRun) -> list[int]:
+    """The run and every re-issue run descending from it (二次报盘 of 二次报盘 …), the run first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH RECURSIVE f(id) AS (SELECT %s::bigint UNION ALL "
+            "SELECT r.id FROM payroll_payrollrun r JOIN f ON r.parent_run_id = f.id) SELECT id FROM f", [run.pk])
+        return [r[0] for r in cursor.fetchall()]
+
+
+def payroll_failed_lines(*, run_ids: list[int], user=None) -> QuerySet[PayrollLine]:
+    """The failed lines still owed (失败, neither re-issued nor written off) of these runs; with ``user``,
+    only of persons in the user's towns."""
+    qs = PayrollLine.objects.filter(run_id__in=run_ids, status=PayrollLine.Status.FAILED)
+    return policy.scope_town(qs, user, "person__town_id") if user is not None else qs
+
+
+def payroll_owed(*, run_ids: list[int], user) -> dict:
+    """How many failed lines are still owed of these runs and their total (``{"n", "total"}``), of
+    persons in the user's towns."""
+    return payroll_failed_lines(run_ids=run_ids, user=user).aggregate(n=Count("id"), total=Sum("net"))

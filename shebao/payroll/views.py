@@ -20,15 +20,14 @@ message; a refused job stays on its page with the service's message."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from decimal import Decimal
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Q, Sum
-from django.http import FileResponse, Http404, HttpResponse
+from django.db.models import Count
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,14 +35,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from shebao.benefits.models import Enrollment, Scheme
+from shebao.benefits.models import Scheme
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.common import policy
 from shebao.common.masking import masker_for
 from shebao.common.models import Job
 from shebao.common.money import ZERO, MoneyError, format_yuan, parse_amount
 from shebao.common.once import AlreadySubmitted, once_claim
-from shebao.common.policy import rule
+from shebao.payroll import schemes
 from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
 from shebao.payroll.jobs import (
     APPROVE,
@@ -51,19 +50,35 @@ from shebao.payroll.jobs import (
     COMPUTE,
     COMPUTE_RULE,
     RECOMPUTE,
+    annual_compute_key,
     compute_key,
     job_active,
     job_start_once,
     run_key,
 )
 from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.rules import (
+    CLERK_PERM,
+    EXPORT_PERM,
+    EXPORT_RULE,
+    ONEOFF_RULE,
+    REISSUE_RULE,
+    REVIEW_PERM,
+    VIEW_RULE,
+    WRITE_OFF_RULE,
+)
 from shebao.payroll.selectors import (
     month_end_figures,
+    payroll_beneficiaries_count,
+    payroll_failed_lines,
     payroll_line_explain,
     payroll_line_get,
+    payroll_owed,
     payroll_person_lines,
+    payroll_run_family,
     payroll_run_lines,
     payroll_runs,
+    payroll_schemes,
 )
 from shebao.payroll.services import (
     PayrollError,
@@ -71,16 +86,20 @@ from shebao.payroll.services import (
     payroll_oneoff_create,
     payroll_reissue_create,
 )
-from shebao.registry.selectors import bank_choices, bank_label, person_search, persons_visible
+from shebao.registry.selectors import (
+    bank_accounts_current,
+    bank_choices,
+    bank_label,
+    payees_current_of,
+    person_search,
+    persons_visible,
+)
 from shebao.web.guards import page
+from shebao.web.jobs import job_started_message, render_job
 from shebao.web.redirects import safe_next
+from shebao.web.scope import county_note
 from shebao.web.tables import ChoiceFilter, Column, FilterError, Table, TextFilter, render_table
 from shebao.web.xlsx import XlsxWriter
-
-VIEW_PERM = "payroll.view_payrollrun"
-CLERK_PERM = "payroll.compute_run"
-EXPORT_PERM = "payroll.export_run"
-REVIEW_PERM = "accounts.review"
 
 State = PayrollRun.State
 LineStatus = PayrollLine.Status
@@ -92,13 +111,6 @@ _STEP_TIME = {State.COMPUTED: "computed_at", State.APPROVED: "approved_at", Stat
 
 # --------------------------------------------------------------------------------------------------
 # access
-
-
-VIEW_RULE = rule(VIEW_PERM, CLERK_PERM, EXPORT_PERM, REVIEW_PERM, note="查看结算（经办、审核、财务）")
-ONEOFF_RULE = rule(CLERK_PERM, note="经办；所选人员须在其管辖镇街道，须有所选险种")
-REISSUE_RULE = rule(CLERK_PERM, county=True, note="经办（二次报盘整批失败明细），全市范围，须有该批次的险种")
-WRITE_OFF_RULE = rule(REVIEW_PERM, note="审核员；该笔的人员须在其管辖镇街道，须有该批次的险种")
-EXPORT_RULE = rule(EXPORT_PERM, county=True, note="报盘/回盘：经办，全市范围")
 
 
 def is_clerk(user) -> bool:
@@ -123,18 +135,6 @@ def check_posted_scheme(request, the_rule) -> None:
     code = (request.POST.get("scheme") or "").strip().upper()
     if code:
         policy.check(request.user, the_rule, scheme=code)
-
-
-def user_schemes(user):
-    """The schemes the user may choose, in the usual order."""
-    return policy.scope_scheme(Scheme.objects.order_by("sort", "code"), user, "code")
-
-
-def county_note(user) -> str:
-    """For a user of some towns: the totals shown are the county's, the lines only theirs."""
-    if policy.county_wide(user):
-        return ""
-    return _("合计为全市合计（含其他镇街道）；明细只列出您管辖镇街道的人员。")
 
 
 def _confirmed(request) -> bool:
@@ -167,7 +167,7 @@ def _period_filter(qs, value, request):
 
 
 def scheme_choices(request):
-    return list(user_schemes(request.user).values_list("code", "name"))
+    return list(payroll_schemes(user=request.user).values_list("code", "name"))
 
 
 class RunTable(Table):
@@ -218,37 +218,43 @@ def run_list(request):
 # compute
 
 
-def _beneficiaries(scheme: Scheme, period: dt.date) -> int:
-    """How many enrollments of the scheme are in effect in the period (before suspensions): the
-    confirm page's estimate of who will be looked at."""
-    return (Enrollment.objects.filter(scheme=scheme, start_month__lte=period)
-            .filter(Q(end_month__isnull=True) | Q(end_month__gte=period)).count())
-
-
 @page(COMPUTE_RULE)
 def compute(request):
+    """月度结算 of a month, or 年度发放 of a year for a scheme that registered an annual rule: a confirm
+    with the estimate, then the compute job (the same job, ``kind`` in its params)."""
     check_posted_scheme(request, COMPUTE_RULE)
     form = ComputeForm(request.POST or None)
-    form.fields["scheme"].queryset = user_schemes(request.user)
-    context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), ""))}
+    form.fields["scheme"].queryset = payroll_schemes(user=request.user)
+    annual_schemes = [s for s in form.fields["scheme"].queryset if schemes.rules_for(s).annual is not None]
+    if not annual_schemes:
+        form.fields["kind"].choices = form.fields["kind"].choices[:1]
+    context = {"form": form, "breadcrumbs": _crumbs((_("计算月度结算"), "")), "annual_schemes": annual_schemes}
     if request.method == "POST" and form.is_valid():
-        scheme, period = form.cleaned_data["scheme"], form.cleaned_data["period"]
-        existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=PayrollRun.Kind.REGULAR).first()
+        scheme, period, kind = form.cleaned_data["scheme"], form.cleaned_data["period"], form.cleaned_data["kind"]
+        annual = kind == PayrollRun.Kind.ANNUAL
+        when = _("%(year)s 年") % {"year": period.year} if annual else format_month(period)
+        existing = PayrollRun.objects.filter(scheme=scheme, period=period, kind=kind).first()
         if existing is not None:
-            form.add_error(None, _("%(scheme)s %(period)s 的月度结算已存在（批次 %(n)s，%(state)s），不能重复结算。")
-                           % {"scheme": scheme.name, "period": format_month(period), "n": existing.pk,
-                              "state": existing.get_state_display()})
+            text = (_("%(scheme)s %(period)s的年度发放已存在（批次 %(n)s，%(state)s），不能重复发放。") if annual
+                    else _("%(scheme)s %(period)s 的月度结算已存在（批次 %(n)s，%(state)s），不能重复结算。"))
+            form.add_error(None, text % {"scheme": scheme.name, "period": when, "n": existing.pk,
+                                         "state": existing.get_state_display()})
             context["existing"] = existing
         elif _confirmed(request):
-            job, started = job_start_once(
-                kind=COMPUTE, keys=[compute_key(scheme.code, period)], user=request.user,
-                title=_("计算月度结算：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": format_month(period)},
-                params={"scheme": scheme.code, "period": format_month(period)})
+            if annual:
+                title = _("计算年度发放：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": when}
+                key = annual_compute_key(scheme.code, period.year)
+                params = {"scheme": scheme.code, "period": str(period.year), "kind": kind}
+            else:
+                title = _("计算月度结算：%(scheme)s %(period)s") % {"scheme": scheme.name, "period": when}
+                key = compute_key(scheme.code, period)
+                params = {"scheme": scheme.code, "period": format_month(period)}
+            job, started = job_start_once(kind=COMPUTE, keys=[key], user=request.user, title=title, params=params)
             job_started_message(request, job, started)
             return redirect("payroll:job", pk=job.pk)
         else:
-            context.update(confirm=True, scheme=scheme, period=period,
-                           beneficiaries=_beneficiaries(scheme, period))
+            context.update(confirm=True, scheme=scheme, period=period, kind=kind, annual=annual, when=when,
+                           beneficiaries=None if annual else payroll_beneficiaries_count(scheme=scheme, period=period))
     return render(request, "payroll/compute.html", context)
 
 
@@ -302,28 +308,13 @@ def _steps(run: PayrollRun) -> list[dict]:
     return out
 
 
-def _family(run: PayrollRun) -> list[int]:
-    """The run and every re-issue run descending from it (a few levels at most)."""
-    ids, level = [run.pk], [run.pk]
-    while level:
-        level = list(PayrollRun.objects.filter(parent_run_id__in=level).values_list("pk", flat=True))
-        ids += level
-    return ids
-
-
-def _owed(run_ids, user) -> dict:
-    """The failed lines still owed of these runs, of persons in the user's towns."""
-    return policy.scope_town(PayrollLine.objects.filter(run_id__in=run_ids, status=LineStatus.FAILED), user,
-                             "person__town_id").aggregate(n=Count("id"), total=Sum("net"))
-
-
 @page(VIEW_RULE)
 def run_detail(request, pk: int):
     user = request.user
     run = get_object_or_404(payroll_runs(user=user), pk=pk)
     lines = payroll_run_lines(run=run, user=user)
     table = LineTable(request, lines)
-    owed = _owed(_family(run), user)
+    owed = payroll_owed(run_ids=payroll_run_family(run=run), user=user)
     by_status = dict(lines.values_list("status").annotate(n=Count("id")))
     return render_table(request, table, "payroll/run_detail.html", {
         "run": run, "steps": _steps(run), "owed": owed,
@@ -397,10 +388,10 @@ def run_reissue(request, pk: int):
             messages.warning(request, _("以下人员仍发往原失败账户，如账户有误请先变更账户并核销或再次重发：%(names)s")
                              % {"names": names})
         return redirect("payroll:run_detail", pk=new.pk)
-    lines = list(PayrollLine.objects.filter(run_id__in=_family(run), status=LineStatus.FAILED)
-                 .select_related("person").order_by("id_number"))
-    accounts = {a.person_id: a for a in _current_accounts([ln.person_id for ln in lines if ln.person_id])}
-    payees = _current_payees([ln.payee_id for ln in lines if ln.payee_id])
+    lines = list(payroll_failed_lines(run_ids=payroll_run_family(run=run)).select_related("person")
+                 .order_by("id_number"))
+    accounts = bank_accounts_current(person_ids=[ln.person_id for ln in lines if ln.person_id])
+    payees = payees_current_of(payee_ids=[ln.payee_id for ln in lines if ln.payee_id])
     masker = masker_for(request.user)
     rows = []
     for ln in lines:
@@ -416,66 +407,11 @@ def run_reissue(request, pk: int):
     })
 
 
-def _current_accounts(person_ids):
-    from shebao.registry.models import BankAccount
-
-    return BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)
-
-
-def _current_payees(payee_ids) -> dict:
-    """payee version id → the current version of the same payee (a re-issue pays the corrected account)."""
-    from shebao.registry.models import Payee
-
-    codes = dict(Payee.objects.filter(pk__in=payee_ids).values_list("pk", "code"))
-    current = {p.code: p for p in Payee.objects.filter(code__in=codes.values(), current=True)}
-    return {pk: current.get(code) for pk, code in codes.items()}
-
-
 # --------------------------------------------------------------------------------------------------
 # background jobs: compute, recompute, approve (the bank pages use the same page and helpers)
 
 JOB_NOTE = _l("进度按步骤显示：每一步是数据库里的一条或几条语句（计算明细是一条语句算出全部人员），"
               "不能逐笔显示进度。8 万笔约需数秒，80 万笔约需一两分钟。")
-
-
-def job_started_message(request, job: Job, started: bool) -> None:
-    """Say so when the confirm found the same work already queued or running (a double click)."""
-    if not started:
-        messages.info(request, _("已有任务在进行中（任务 %(n)s：%(title)s，%(who)s 于 %(when)s 提交），未重复提交。") % {
-            "n": job.pk, "title": job.title, "who": job.created_by.display_name,
-            "when": timezone.localtime(job.created_at).strftime("%H:%M:%S")})
-
-
-def job_context(job: Job) -> dict:
-    elapsed = None
-    if job.started_at:
-        elapsed = int(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
-    finished = job.state in (Job.State.DONE, Job.State.FAILED)
-    return {"job": job, "finished": finished, "failed": job.state == Job.State.FAILED,
-            "running": job.state == Job.State.RUNNING, "queued": job.state == Job.State.QUEUED,
-            "step": min(job.done + 1, job.total), "elapsed": elapsed}
-
-
-def render_job(request, job: Job, *, poll_url: str, links: list, unchanged: str, breadcrumbs: list,
-               done_url: str = "", announce=None, note: str = "", done_template: str = "", extra: dict | None = None):
-    """The job's page, or (``?partial=1``) its progress section that htmx polls every second. When a
-    polled job has ended well, the page that watched it goes on to ``done_url`` (``HX-Redirect``)
-    and ``announce()`` puts the outcome in a message there — or, without ``done_url``, the section
-    shows ``done_template`` (a next step to confirm). A failed job stays on the page with the
-    service's message."""
-    if request.GET.get("partial"):
-        if job.state == Job.State.DONE and done_url and request.headers.get("HX-Request"):
-            if announce is not None:
-                announce()
-            response = HttpResponse()
-            response["HX-Redirect"] = done_url
-            return response
-        template = "payroll/_job.html"
-    else:
-        template = "payroll/job.html"
-    return render(request, template, job_context(job) | {
-        "poll_url": poll_url, "links": links, "unchanged": unchanged, "note": note or JOB_NOTE,
-        "done_template": done_template, "breadcrumbs": breadcrumbs, **(extra or {})})
 
 
 @page(VIEW_RULE)
@@ -500,7 +436,8 @@ def job_page(request, pk: int):
 
     return render_job(request, job, poll_url=reverse("payroll:job", args=[job.pk]), links=links,
                       unchanged=unchanged, done_url=reverse("payroll:run_detail", args=[run.pk]) if run else "",
-                      announce=announce, breadcrumbs=_crumbs((job.title, "")))
+                      announce=announce, note=JOB_NOTE, head_template="payroll/_head.html",
+                      breadcrumbs=_crumbs((job.title, "")))
 
 
 def _job_in_scope(job: Job, user) -> bool:
@@ -594,7 +531,7 @@ def oneoff_create(request):
     carries a one-time token: a second submit of the page creates nothing."""
     check_posted_scheme(request, ONEOFF_RULE)
     form = OneOffForm(request.POST or None)
-    form.fields["scheme"].queryset = user_schemes(request.user)
+    form.fields["scheme"].queryset = payroll_schemes(user=request.user)
     rows, errors = ([], [])
     masker = masker_for(request.user)
     context = {"form": form, "breadcrumbs": _crumbs((_("零星发放"), ""))}
@@ -657,7 +594,7 @@ def stats(request):
     code = request.GET.get("scheme") or ""
     if code:
         policy.check(request.user, VIEW_RULE, scheme=code)
-    schemes = list(user_schemes(request.user))
+    schemes = list(payroll_schemes(user=request.user))
     code = code or (schemes[0].code if schemes else "")
     scheme = next((s for s in schemes if s.code == code), None)
     if scheme is None:

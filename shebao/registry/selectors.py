@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Reverse, Upper
 from django.http import Http404
 from django.utils.translation import gettext, gettext_noop
@@ -66,6 +66,17 @@ def person_current_account(person: Person) -> BankAccount | None:
     return person.bank_accounts.filter(valid_to__isnull=True).first()
 
 
+def bank_accounts_current(*, person_ids) -> dict[int, BankAccount]:
+    """person id → the person's current account (persons without one are left out)."""
+    return {a.person_id: a for a in BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)}
+
+
+def bank_account_current_number(person_field: str = "person_id") -> Subquery:
+    """The current account number of the person in ``person_field`` of the outer query (an annotation)."""
+    current = BankAccount.objects.filter(person_id=OuterRef(person_field), valid_to__isnull=True)
+    return Subquery(current.values("account_number")[:1])
+
+
 def towns() -> QuerySet[Region]:
     return Region.objects.filter(level=Region.Level.TOWN).order_by("sort", "code")
 
@@ -85,6 +96,13 @@ def payees_current(*, q: str = "") -> QuerySet[Payee]:
 
         qs = qs.filter(Q(name__contains=q) | Q(code__iexact=q) | Q(uscc__iexact=q) | Q(account_number__contains=q))
     return qs.order_by("code")
+
+
+def payees_current_of(*, payee_ids) -> dict[int, Payee | None]:
+    """payee version id → the current version of the same payee (a re-issue pays the corrected account)."""
+    codes = dict(Payee.objects.filter(pk__in=payee_ids).values_list("pk", "code"))
+    current = {p.code: p for p in Payee.objects.filter(code__in=codes.values(), current=True)}
+    return {pk: current.get(code) for pk, code in codes.items()}
 
 
 def payee_versions(*, code: str) -> QuerySet[Payee]:

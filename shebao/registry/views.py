@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
 from shebao.common.models import AuditEvent
-from shebao.common.views import audit_rows
 from shebao.registry.forms import BankAccountForm, PersonCreateForm, PersonEditForm
 from shebao.registry.models import Person, Region
 from shebao.registry.rules import ADD, CHANGE, CHANGE_ACCOUNT, FORM_REGIONS, VIEW
@@ -28,6 +27,7 @@ from shebao.registry.selectors import (
 )
 from shebao.registry.services import RegistryError, bank_account_set, person_create, person_update
 from shebao.web import person_sections
+from shebao.web.audit import audit_rows
 from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
 
