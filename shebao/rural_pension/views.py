@@ -77,6 +77,7 @@ from shebao.rural_pension.models import (
     RuralDocument,
 )
 from shebao.rural_pension.payment import nb_payment_sent, nb_payment_state
+from shebao.rural_pension.rules import REFUNDABLE_STATUSES, death_refusal, refund_refusal
 from shebao.rural_pension.selectors import (
     GUARANTEE_MONTHS,
     account_benefit,
@@ -334,7 +335,7 @@ def account_pick(request, purpose: str):
     if purpose in ("edit", "heir", "death"):
         qs = qs.filter(status__in=OPEN_STATUSES)
     elif purpose in ("refund", "benefit"):
-        qs = qs.filter(status__in=[AccountStatus.PAYING, AccountStatus.SUSPENDED])
+        qs = qs.filter(status__in=REFUNDABLE_STATUSES)  # the state ``rules.refund_refusal`` accepts
     if purpose == "benefit":
         qs = qs.filter(person__birth_date__lt=_sixty_cutoff(timezone.localdate()), person__death_date__isnull=True)
     table = AccountTable(request, qs)
@@ -358,11 +359,10 @@ def _account_context(request, account: RuralAccount, tab: str) -> dict:
         "overview": account_overview(account=account),
         "bank": person_current_account(account.person),
         "can_edit": _may(user, EDIT_RULE) and account.status in OPEN_STATUSES,
-        "can_refund": _may(user, REFUND_RULE) and account.status in (AccountStatus.PAYING,
-                                                                     AccountStatus.SUSPENDED),
+        "can_refund": _may(user, REFUND_RULE) and refund_refusal(account) is None,
         "can_start": _can_start(user, account),
         "can_heir": _may(user, REFUND_RULE) and account.status in OPEN_STATUSES,
-        "can_death": _may(user, REFUND_RULE) and account.status in OPEN_STATUSES,
+        "can_death": _may(user, REFUND_RULE) and death_refusal(account) is None,
         "receipt": _receipt(account),
         "heir_bank": person_current_account(account.heir) if account.heir_id else None,
         "breadcrumbs": _crumbs((gettext("%(name)s 的账户") % {"name": account.person.name}, "")),
@@ -489,10 +489,7 @@ def refund(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = RefundForm(initial={"on": timezone.localdate(), "pay": Doc.PayMethod.BANK})
     ctx = _refund_context(request, account, form)
-    if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
-        ctx["refused"] = (gettext("%(name)s 的账户%(status)s，不能退款")
-                          % {"name": account.person.name, "status": account.get_status_display()}
-                          + (gettext("；人员死亡请办理死亡结算") if account.status == AccountStatus.RECEIVING else ""))
+    ctx["refused"] = refund_refusal(account)
     return render(request, "rural_pension/refund.html", ctx)
 
 
@@ -505,10 +502,10 @@ def refund_quote(request, pk: int):
     if not form.is_valid():
         return render(request, "rural_pension/refund.html", ctx)
     on, pay = form.cleaned_data["on"], form.cleaned_data["pay"]
+    if refusal := refund_refusal(account):
+        ctx["refused"] = refusal
+        return render(request, "rural_pension/refund.html", ctx)
     try:
-        if account.status == AccountStatus.RECEIVING:
-            raise RuralError(gettext("%(name)s 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
-                             % {"name": account.person.name})
         quote = rural_refund_quote(account=account, on=on)
     except RuralError as exc:
         ctx["refused"] = str(exc)
@@ -520,12 +517,7 @@ def refund_quote(request, pk: int):
         breadcrumbs=_account_crumbs(account, (gettext("退款"), reverse("rural:refund", args=[account.pk])),
                                     (gettext("试算"), "")),
     )
-    if quote.amount <= 0:
-        ctx["refused"] = gettext("%(name)s 的账户余额为 %(amount)s，没有可退金额") % {
-            "name": account.person.name, "amount": format_yuan(quote.amount)}
-    elif pay == Doc.PayMethod.BANK and (ctx["bank"] is None or not ctx["bank"].account_number):
-        ctx["refused"] = gettext("%(name)s 没有登记银行账户，不能银行代发；请先登记支付账户，或选择现金支付") % {
-            "name": account.person.name}
+    ctx["refused"] = refund_refusal(account, amount=quote.amount, pay_method=pay)  # what the settle refuses
     return render(request, "rural_pension/refund_quote.html", ctx)
 
 
@@ -735,20 +727,13 @@ def _death_context(request, account, form) -> dict:
             "breadcrumbs": _account_crumbs(account, (gettext("死亡结算"), ""))}
 
 
-def _death_refusal(account: RuralAccount) -> str:
-    if account.status not in OPEN_STATUSES:
-        return gettext("%(name)s 的账户%(status)s，不能办理死亡结算") % {"name": account.person.name,
-                                                                "status": account.get_status_display()}
-    return ""
-
-
 @refund_required
 def death(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = DeathForm(initial={"on": timezone.localdate(), "death_date": account.person.death_date,
                               "pay": Doc.PayMethod.BANK})
     ctx = _death_context(request, account, form)
-    ctx["refused"] = _death_refusal(account)
+    ctx["refused"] = death_refusal(account)
     return render(request, "rural_pension/death.html", ctx)
 
 
@@ -759,16 +744,12 @@ def death_quote(request, pk: int):
     account = account_get(user=request.user, pk=pk)
     form = DeathForm(request.GET)
     ctx = _death_context(request, account, form)
-    ctx["refused"] = _death_refusal(account)
+    ctx["refused"] = death_refusal(account)
     if ctx["refused"] or not form.is_valid():
         return render(request, "rural_pension/death.html", ctx)
     death_date, on, pay = (form.cleaned_data[k] for k in ("death_date", "on", "pay"))
-    heir_ = ctx["heir"]
-    if heir_ is None:
-        ctx["refused"] = gettext("请先登记代领人（领取死亡结算款项的人）")
-        return render(request, "rural_pension/death.html", ctx)
     try:
-        due = rural_death_quote(account=account, death_date=death_date, on=on)
+        due = rural_death_quote(account=account, death_date=death_date, on=on, pay_method=pay)
     except RuralError as exc:
         ctx["refused"] = str(exc)
         return render(request, "rural_pension/death.html", ctx)
@@ -777,13 +758,8 @@ def death_quote(request, pk: int):
                totals=_year_totals(rows), words=amount_in_words(due.amount) if due.amount > 0 else "",
                guarantee=due.table.get("guarantee"),
                breadcrumbs=_account_crumbs(account, (gettext("死亡结算"), reverse("rural:death", args=[account.pk])),
-                                           (gettext("试算"), "")))
-    bank = ctx["heir_bank"]
-    if heir_.death_date:
-        ctx["blocked"] = gettext("代领人 %(heir)s 已死亡，请先变更代领人") % {"heir": heir_.name}
-    elif due.amount > 0 and pay == Doc.PayMethod.BANK and (bank is None or not bank.account_number):
-        ctx["blocked"] = gettext("代领人 %(heir)s 没有登记银行账户，不能银行代发；请先登记其支付账户，或选择现金支付") % {
-            "heir": heir_.name}
+                                           (gettext("试算"), "")),
+               blocked=due.blocked)  # what the settle refuses (rules.death_settle_refusal)
     return render(request, "rural_pension/death_quote.html", ctx)
 
 
