@@ -32,11 +32,10 @@ def nb_payment_create(*, person, amount: Decimal, memo: str, user, period) -> Pa
     from shebao.benefits.services import scheme_get
     from shebao.payroll.models import PayrollLine
     from shebao.payroll.services import PayrollError, payroll_oneoff_create
-    from shebao.registry.selectors import person_current_account
+    from shebao.rural_pension.rules import bank_payee_refusal
 
-    account = person_current_account(person)
-    if account is None or not account.account_number or not account.bank:
-        raise PaymentError(f"{person.name} 没有登记银行账户（或未登记开户银行），不能银行代发；请先登记支付账户，或选择现金支付")
+    if refusal := bank_payee_refusal(person):
+        raise PaymentError(refusal)
     try:
         run = payroll_oneoff_create(scheme=scheme_get("NB"), items=[(person, amount, memo)], user=user,
                                     period=period, note=memo)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
@@ -35,6 +35,12 @@ from shebao.rural_pension.models import (
     RuralDocument,
 )
 from shebao.rural_pension.payment import PaymentError, nb_payment_cancel, nb_payment_create
+from shebao.rural_pension.rules import (
+    account_closed_refusal,
+    death_refusal,
+    death_settle_refusal,
+    refund_refusal,
+)
 from shebao.rural_pension.selectors import GUARANTEE_MONTHS, account_flows_and_rates, coefficient_for
 
 PENSION_AGE = 60
@@ -375,9 +381,10 @@ def rural_refund_quote(*, account: RuralAccount, on: dt.date) -> Quote:
     """退款试算 on date D: the yearly rows (full years before D's year; D's year with interest on the
     opening for month(D) − 1 months and on each earlier flow for month(D) − m months, over 12, rounded
     to the cent; D's month's flows without interest) and the balance, which the refund pays. Refused
-    for an account already refunded or closed, and when a year needs a rate that is missing."""
-    if account.status not in OPEN_STATUSES:
-        raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能再试算或退款")
+    for an account already refunded or closed (``rules.account_closed_refusal``), and when a year needs a
+    rate that is missing."""
+    if refusal := account_closed_refusal(account):
+        raise RuralError(refusal)
     return _quote(account, on)
 
 
@@ -420,19 +427,20 @@ def rural_refund_settle(*, account: RuralAccount, on: dt.date, pay_method: str, 
     """退款结算: pay the balance on D (the quote) by bank (a line in the NB payment flow: a one-off run
     to approve and send) or cash; the account is settled to zero (a 退保 payout of the balance in D's
     month) and closed (已退保); a numbered 结算单 keeps the yearly table. ``expected_amount`` (what the
-    user confirmed) must still be the quote. Refused for an account already refunded or closed, for a
-    receiving account, and when there is nothing to pay."""
+    user confirmed) must still be the quote. Refused by ``rules.refund_refusal`` (the pages show the same
+    reasons): an account already refunded or closed, a receiving account, nothing to pay, a bank payment
+    without a bank account."""
     pay_method = _pay_method(pay_method)
     if on > timezone.localdate():
         raise RuralError("结算日期不能晚于今天")
     try:
         with transaction.atomic():
             account = _lock(account)
-            if account.status == AccountStatus.RECEIVING:
-                raise RuralError(f"{_label(account)} 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
+            if refusal := refund_refusal(account):
+                raise RuralError(refusal)
             quote = rural_refund_quote(account=account, on=on)
-            if quote.amount <= 0:
-                raise RuralError(f"{_label(account)} 的账户余额为 {quote.amount}，没有可退金额")
+            if refusal := refund_refusal(account, amount=quote.amount, pay_method=pay_method):
+                raise RuralError(refusal)
             if expected_amount is not None and quantize(expected_amount) != quote.amount:
                 raise RuralError(f"退款金额已变化（确认时 {quantize(expected_amount)}，现为 {quote.amount}），请重新试算")
             before = snapshot(account, ACCOUNT_FIELDS)
@@ -755,6 +763,7 @@ class DeathQuote:
     death_date: dt.date
     quote: Quote | None
     table: dict
+    blocked: str | None = None  # why it cannot be settled with the registered heir now (rules.death_settle_refusal)
 
 
 def rural_death_guarantee_left(*, account: RuralAccount, death_date: dt.date) -> int:
@@ -772,8 +781,8 @@ def _death_quote(account: RuralAccount, death_date: dt.date, on: dt.date) -> Dea
         raise RuralError("结算日期不能晚于今天")
     if death_date > on:
         raise RuralError("死亡日期不能晚于结算日期")
-    if account.status not in OPEN_STATUSES:
-        raise RuralError(f"{_label(account)} 的账户{account.get_status_display()}，不能办理死亡结算")
+    if refusal := death_refusal(account):
+        raise RuralError(refusal)
     if death_date < person.birth_date:
         raise RuralError("死亡日期不能早于出生日期")
     if account.status == AccountStatus.RECEIVING:
@@ -790,10 +799,14 @@ def _death_quote(account: RuralAccount, death_date: dt.date, on: dt.date) -> Dea
     return DeathQuote(RuralDocument.Kind.DEATH_BALANCE, quote.amount, 0, on, death_date, quote, quote.as_dict())
 
 
-def rural_death_quote(*, account: RuralAccount, death_date: dt.date, on: dt.date | None = None) -> DeathQuote:
+def rural_death_quote(*, account: RuralAccount, death_date: dt.date, on: dt.date | None = None,
+                      pay_method: str | None = None) -> DeathQuote:
     """死亡结算 试算: what ``rural_death_settle`` would pay on ``on`` (default today), refused for the
-    same reasons, writing nothing."""
-    return _death_quote(account, death_date, on or timezone.localdate())
+    same reasons, writing nothing. ``blocked``: why the settlement with the account's registered heir,
+    paid by ``pay_method``, would be refused (``rules.death_settle_refusal``, which the settle applies)."""
+    due = _death_quote(account, death_date, on or timezone.localdate())
+    blocked = death_settle_refusal(account, heir=account.heir, amount=due.amount, pay_method=pay_method)
+    return replace(due, blocked=blocked)
 
 
 def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Person, pay_method: str, user,
@@ -811,10 +824,8 @@ def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Pers
 
     on = on or timezone.localdate()
     pay_method = _pay_method(pay_method)
-    if heir.pk == account.person_id:
-        raise RuralError("代领人不能是本人")
-    if heir.death_date:
-        raise RuralError(f"代领人 {heir.name} 已死亡")
+    if refusal := death_settle_refusal(account, heir=heir, amount=Decimal("0.00"), pay_method=pay_method):
+        raise RuralError(refusal)  # the heir itself, before any amount
     if death_date > on:
         raise RuralError("死亡日期不能晚于结算日期")
     with transaction.atomic():
@@ -822,6 +833,8 @@ def rural_death_settle(*, account: RuralAccount, death_date: dt.date, heir: Pers
         person = account.person
         due = _death_quote(account, death_date, on)
         amount, kind, months, table = due.amount, due.kind, due.months, due.table
+        if refusal := death_settle_refusal(account, heir=heir, amount=amount, pay_method=pay_method):
+            raise RuralError(refusal)
         if expected_amount is not None and quantize(expected_amount) != amount:
             raise RuralError(f"应付金额已变化（确认时 {quantize(expected_amount)}，现为 {amount}），请重新试算")
         before = snapshot(account, ACCOUNT_FIELDS)
