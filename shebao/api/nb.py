@@ -29,7 +29,7 @@ from shebao.api.permissions import require
 from shebao.common.policy import rule
 from shebao.registry.selectors import person_current_account
 from shebao.rural_pension.interest import RateMissing
-from shebao.rural_pension.models import AccountStatus
+from shebao.rural_pension.rules import refund_refusal
 from shebao.rural_pension.selectors import (
     account_benefit,
     account_get,
@@ -257,8 +257,8 @@ def nb_refund_quote(
     on = on or today
     if on > today:
         raise HttpError(422, "请求数据有误：on：结算日期不能晚于今天")
-    if account.status == AccountStatus.RECEIVING:
-        raise HttpError(409, f"{account.person.name} 正在按月领取养老金，不能退保；人员死亡请办理死亡结算")
+    if refusal := refund_refusal(account):  # the one refundable rule of the pages and the service
+        raise HttpError(409, refusal)
     try:
         quote = rural_refund_quote(account=account, on=on)
     except RuralError as exc:
