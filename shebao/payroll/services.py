@@ -23,7 +23,9 @@ from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.common.pgcopy import copy_rows
 from shebao.payroll import schemes
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+from shebao.payroll.selectors import payroll_run_family
 from shebao.registry.models import Payee
+from shebao.registry.selectors import bank_accounts_current, payees_current_of
 
 State = PayrollRun.State
 LineStatus = PayrollLine.Status
@@ -329,7 +331,7 @@ def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, not
 def _oneoff_lines(run: PayrollRun, rows: list) -> list[PayrollLine]:
     """The lines of a run from [(person or Payee, enrollment_id, amount, memo)], numbered by 身份证号 /
     统一社会信用代码 (persons first), written in one bulk insert."""
-    accounts = _current_accounts([w.pk for w, _, _, _ in rows if not _is_payee(w)])
+    accounts = bank_accounts_current(person_ids=[w.pk for w, _, _, _ in rows if not _is_payee(w)])
 
     def order(row):
         who = row[0]
@@ -390,12 +392,6 @@ def payroll_oneoff_cancel(*, run: PayrollRun, user, reason: str) -> None:
                      summary=f"撤销零星发放 {_label(run)}", before=before, after=None, reason=reason.strip())
 
 
-def _current_accounts(person_ids: list[int]) -> dict:
-    from shebao.registry.models import BankAccount
-
-    return {a.person_id: a for a in BankAccount.objects.filter(person_id__in=person_ids, valid_to__isnull=True)}
-
-
 def _new_line(run, seq, person_id, enrollment_id, id_number, name, account, amount, memo) -> PayrollLine:
     return PayrollLine(
         run=run, seq=seq, person_id=person_id, enrollment_id=enrollment_id, id_number=id_number, name=name,
@@ -411,15 +407,6 @@ def _set_totals(run: PayrollRun) -> None:
     run.refresh_from_db()
 
 
-def _family(run: PayrollRun) -> list[int]:
-    """The run and every re-issue run descending from it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH RECURSIVE f(id) AS (SELECT %s::bigint UNION ALL "
-            "SELECT r.id FROM payroll_payrollrun r JOIN f ON r.parent_run_id = f.id) SELECT id FROM f", [run.pk])
-        return [r[0] for r in cursor.fetchall()]
-
-
 def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollRun:
     """二次报盘: a new re-issue run with the failed lines (not written off, not already re-issued) of the
     run and of its earlier re-issues, each sent to the person's CURRENT account (an organisation payee's
@@ -427,7 +414,7 @@ def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollR
     made twice. Repeat until paid."""
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
-        family = _family(run)
+        family = payroll_run_family(run=run)
         failed = list(PayrollLine.objects.select_for_update().filter(run_id__in=family, status=LineStatus.FAILED)
                       .order_by("id_number", "id"))
         if not failed:
@@ -436,16 +423,16 @@ def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollR
                            .values_list("pk", "code"))
         if len({(ln.person_id, payee_codes.get(ln.payee_id)) for ln in failed}) != len(failed):
             raise PayrollError("同一人有多笔失败明细，请先核销或分别处理")
-        current_payees = {p.code: p for p in Payee.objects.filter(code__in=set(payee_codes.values()), current=True)}
+        current_payees = payees_current_of(payee_ids=list(payee_codes))
         reissue = PayrollRun.objects.create(
             scheme=run.scheme, period=run.period, kind=PayrollRun.Kind.REISSUE, parent_run=run, created_by=user,
             computed_at=timezone.now(), note=note or f"批次 {run.pk} 的二次报盘",
         )
-        accounts = _current_accounts([line.person_id for line in failed if line.person_id])
+        accounts = bank_accounts_current(person_ids=[line.person_id for line in failed if line.person_id])
         lines = []
         for seq, old in enumerate(failed, start=1):
             if old.payee_id:  # an organisation payee: its current version (the corrected account)
-                line = _payee_line(reissue, seq, current_payees[payee_codes[old.payee_id]], old.enrollment_id,
+                line = _payee_line(reissue, seq, current_payees[old.payee_id], old.enrollment_id,
                                    old.net, old.memo)
             else:
                 line = _new_line(reissue, seq, old.person_id, old.enrollment_id, old.id_number, old.name,

@@ -26,13 +26,13 @@ from shebao.payroll import schemes
 from shebao.payroll.models import PayrollComponent, PayrollLine, PayrollRun
 from shebao.payroll.services import (
     PayrollError,
-    _current_accounts,
     _is_payee,
     _label,
     _new_line,
     _payee_line,
     _set_totals,
 )
+from shebao.registry.selectors import bank_accounts_current
 
 
 @dataclass
@@ -173,7 +173,7 @@ def _settlement_run(*, enrollment, payee, arrears, deductions, extras, user, mem
         current = Payee.objects.get(code=payee.code, current=True)
         line = _payee_line(run, 1, current, enrollment.pk, gross, memo[:100])
     else:
-        account = _current_accounts([payee.pk]).get(payee.pk)
+        account = bank_accounts_current(person_ids=[payee.pk]).get(payee.pk)
         line = _new_line(run, 1, payee.pk, enrollment.pk, payee.id_number, payee.name, account, gross, memo[:100])
     line.deductions, line.net = taken, gross - taken
     line.save()
