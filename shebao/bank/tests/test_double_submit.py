@@ -5,11 +5,8 @@ recompute, approve, export, return import) start one job, by the job's key under
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
 from django.test import Client
 
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person, paybank_world
@@ -17,36 +14,12 @@ from shebao.common.models import AuditEvent, Job
 from shebao.common.once import REPEATED
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.tests.helpers import once, run_queued
+from shebao.web.tests.helpers import post_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def at_once(user, url: str, data: dict) -> list:
-    """POST ``data`` to ``url`` from two sessions of ``user`` in two threads released together."""
-    clients = []
-    for _ in range(2):
-        client = Client()
-        client.force_login(user)
-        clients.append(client)
-    barrier = threading.Barrier(2)
-    responses, errors = [None, None], []
-
-    def post(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            responses[i] = clients[i].post(url, data)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    return responses
+at_once = post_at_once
 
 
 @pytest.fixture

@@ -27,36 +27,32 @@ def once(data: dict | None = None) -> dict:
     return {**(data or {}), FIELD: new_token()}
 
 
-def post_twice_in_parallel(user, url: str, data: dict) -> list[str]:
-    """POST the same form (one one-time token) from two clients signed in as ``user``, in two threads
-    released together; the two final pages' HTML (redirects followed). For ``transaction=True`` tests:
-    each thread has its own database connection and sees what the test committed."""
+def post_at_once(user, url: str, data: dict, *, follow: bool = False) -> list:
+    """POST ``data`` as it is to ``url`` from two sessions of ``user`` in two threads released together;
+    the two responses. For ``transaction=True`` tests: each thread has its own database connection and
+    sees what the test committed."""
     import threading
 
-    from django.db import connection
+    from django.db import connections
     from django.test import Client
 
-    from shebao.common.once import FIELD, new_token
-
-    payload = {**data, FIELD: new_token()}
     clients = []
     for _ in range(2):
         client = Client()
         client.force_login(user, backend="shebao.accounts.backends.LockoutModelBackend")
         clients.append(client)
     barrier = threading.Barrier(2)
-    pages: list = [None, None]
+    responses: list = [None, None]
     errors: list = []
 
     def post(i: int) -> None:
         try:
             barrier.wait(timeout=30)
-            response = clients[i].post(url, payload, follow=True)
-            pages[i] = f"{response.status_code}\n" + response.content.decode()
+            responses[i] = clients[i].post(url, data, follow=follow)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
-            connection.close()
+            connections.close_all()
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(2)]
     for t in threads:
@@ -64,4 +60,13 @@ def post_twice_in_parallel(user, url: str, data: dict) -> list[str]:
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
-    return pages
+    return responses
+
+
+def post_twice_in_parallel(user, url: str, data: dict) -> list[str]:
+    """The same form (one fresh one-time token) posted twice at once (``post_at_once``), redirects
+    followed; the two final pages as "status\\nHTML"."""
+    from shebao.common.once import FIELD, new_token
+
+    responses = post_at_once(user, url, {**data, FIELD: new_token()}, follow=True)
+    return [f"{r.status_code}\n" + r.content.decode() for r in responses]
