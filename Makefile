@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# the suite runs in two processes (this machine's cores); PYTEST_WORKERS=0 runs it in one
+PYTEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test test-browser bench lint migrate worker clean-db stop-db
@@ -19,7 +21,7 @@ run: install
 	SHEBAO_DEBUG=1 $(PY) -m shebao.devserver
 
 test: install
-	@SHEBAO_PG_THROWAWAY=1 $(PY) -m pytest $(PYTEST_ARGS)
+	@SHEBAO_PG_THROWAWAY=1 $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-browser: install
 	@SHEBAO_PG_THROWAWAY=1 $(PY) -m pytest -m browser $(PYTEST_ARGS)
