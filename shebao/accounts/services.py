@@ -322,6 +322,8 @@ def api_token_create(*, user: User, name: str, days: int | None = 365) -> str:
     if days is not None and days <= 0:
         raise AccountError("有效期天数须大于 0")
     key = secrets.token_urlsafe(32)
+    while key[0] == "-":  # its prefix is typed after --prefix: one starting with "-" reads as an option
+        key = secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user, name=name, key_hash=ApiToken.hash_key(key), prefix=key[:8],

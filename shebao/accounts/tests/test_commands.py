@@ -92,3 +92,14 @@ def test_token_create_command_prints_key_once():
 def test_token_create_for_unknown_user():
     with pytest.raises(CommandError, match="用户 ghost 不存在"):
         _run("token", "create", "--user", "ghost", "--name", "x")
+
+
+def test_a_token_prefix_never_starts_with_a_hyphen(monkeypatch):
+    """``shebao token revoke --prefix P`` would read a P starting with "-" as an option (1 key in 64 did)."""
+    import secrets
+
+    keys = iter(["-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "Zabcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(keys))
+    make_user("dash_user", all_regions=True)
+    out, _ = _run("token", "create", "--user", "dash_user", "--name", "连字符")
+    assert out.strip().startswith("Z") and ApiToken.objects.get(name="连字符").prefix == "Zabcdefg"
