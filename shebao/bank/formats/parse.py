@@ -23,7 +23,6 @@ from shebao.bank.formats.values import (
     _check_summary,
     _converter,
     _number_by_position,
-    _Refused,
 )
 
 
@@ -244,17 +243,7 @@ class Parsing:
                 errors.append((line_no, f"有 {len(parts)} 个字段，应为 {n} 个"))
                 return out
             for (f, name, conv), part in zip(convs, parts, strict=True):
-                part = part.strip()
-                try:
-                    value = conv(part)
-                except _Refused as exc:
-                    errors.append((line_no, str(exc)))
-                    continue
-                except ValueError as exc:
-                    errors.append((line_no, f"{f.label}“{part}”{exc}"))
-                    continue
-                if name:
-                    out[name] = value
+                _apply(f, name, conv, part.strip(), line_no, out, errors)
             return out
 
         return parse_delimited
