@@ -18,6 +18,7 @@ from django.utils import timezone
 from shebao.benefits.models import Adjustment, BenefitItem, Scheme
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.benefits.services import BenefitError, adjustments_consume
+from shebao.common import policy
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.common.pgcopy import copy_rows
@@ -235,7 +236,7 @@ def _totals(run: PayrollRun) -> dict:
 
 
 def _is_reviewer(user) -> bool:
-    return bool(user and (user.is_superuser or user.has_perm("accounts.review")))
+    return policy.has_perm(user, "accounts.review")
 
 
 _SQL_TAKEN = """
