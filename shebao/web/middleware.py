@@ -114,3 +114,37 @@ class InputSafetyMiddleware:
             f'<!doctype html><html lang="zh-hans"><meta charset="utf-8"><title>请求有误</title>'
             f"<h1>请求有误（400）</h1><p>{escape(message)}</p><p><a href=\"javascript:history.back()\">返回</a></p>",
             content_type="text/html; charset=utf-8")
+
+
+class OnceRepeatMiddleware:
+    """A repeated submit of a form (its one-time token already recorded by the first submit) that the
+    view answered without reaching its claim — refused by a check the first submit's write now trips,
+    e.g. "代领人已是…" — gets the same "此表单已经提交过" warning as one stopped at the claim
+    (``shebao.common.once``): the page is shown again by GET, never the misleading error. Runs inside
+    the message middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (request.method != "POST" or request.path.startswith("/api/")
+                or request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data")
+                or response.status_code not in (200, 302, 303)):
+            return response
+        from shebao.common.once import REPEATED, already_used, claimed_by_this_request, posted_token
+
+        if claimed_by_this_request(request) is not None:
+            return response
+        token = posted_token(request)
+        if token is None or not already_used(token):
+            return response
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        messages.warning(request, REPEATED)
+        if response.status_code in (302, 303):
+            return response
+        if not (response.get("Content-Type") or "").startswith("text/html"):
+            return response
+        return redirect(request.get_full_path())

@@ -20,7 +20,7 @@ from shebao.common.once import REPEATED
 from shebao.rural_pension.models import BenefitCoefficient, CreditedRate, RuralAccount, RuralDocument
 from shebao.rural_pension.services import rural_heir_set, rural_refund_settle, rural_years_recompute
 from shebao.rural_pension.tests.factories import HAND_FLOWS, make_account, make_person, set_rates
-from shebao.web.tests.helpers import make_user, post_twice_in_parallel
+from shebao.web.tests.helpers import make_user, post_twice_in_parallel, post_twice_in_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,3 +145,14 @@ def test_the_same_form_posted_twice_in_parallel_writes_once(name, settings, tmp_
     assert all(p.startswith("200\n") for p in pages), [p[:2000] for p in pages]
     told = [p for p in pages if REPEATED in p]
     assert len(told) == 1, [p[:3000] for p in pages]
+
+
+@pytest.mark.parametrize("name", list(FORMS))
+def test_the_same_form_posted_again_after_it_was_done_is_told_it_was_a_repeat(name, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    setup, role = FORMS[name]
+    user = make_user("nb_once", roles=[role], all_regions=True, sensitive=True)
+    url, data, written, once_written = setup(user)
+    first, second = post_twice_in_turn(user, url, data)
+    assert written() == once_written, first[:3000]
+    assert REPEATED not in first and REPEATED in second, second[:3000]

@@ -23,7 +23,13 @@ from shebao.registry.models import Person, Region
 from shebao.registry.services import bank_account_set
 from shebao.self_managed.models import FlexPayment, Income, RosterImport
 from shebao.self_managed.services import roster_upload
-from shebao.web.tests.helpers import id_number, make_person, make_user, post_twice_in_parallel
+from shebao.web.tests.helpers import (
+    id_number,
+    make_person,
+    make_user,
+    post_twice_in_parallel,
+    post_twice_in_turn,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,6 +146,15 @@ def test_the_same_form_posted_twice_in_parallel_writes_once(name):
     assert all(p.startswith("200\n") for p in pages), [p[:2000] for p in pages]
     told = [p for p in pages if REPEATED in p]
     assert len(told) == 1, [p[:3000] for p in pages]
+
+
+@pytest.mark.parametrize("name", list(FORMS))
+def test_the_same_form_posted_again_after_it_was_done_is_told_it_was_a_repeat(name):
+    clerk = make_user("zg_once", roles=["clerk"], all_regions=True, sensitive=True)
+    url, data, written, once_written = FORMS[name](clerk)
+    first, second = post_twice_in_turn(clerk, url, data)
+    assert written() == once_written, first[:3000]
+    assert REPEATED not in first and REPEATED in second, second[:3000]
 
 
 def test_a_post_without_its_token_writes_nothing_and_says_why(client):

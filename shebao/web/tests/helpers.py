@@ -70,3 +70,23 @@ def post_twice_in_parallel(user, url: str, data: dict) -> list[str]:
 
     responses = post_at_once(user, url, {**data, FIELD: new_token()}, follow=True)
     return [f"{r.status_code}\n" + r.content.decode() for r in responses]
+
+
+def post_twice_in_turn(user, url: str, data: dict) -> list[str]:
+    """The same form (one fresh one-time token) posted twice, the second after the first has finished —
+    the slow double click, and the order the parallel race ends in when the first commits before the
+    second is read; the two final pages as "status\nHTML". The second must be told it was a repeat,
+    not refused by a check that the first submit's own write now trips."""
+    from django.test import Client
+
+    from shebao.common.once import FIELD, new_token
+
+    client = Client()
+    client.force_login(user, backend="shebao.accounts.backends.LockoutModelBackend")
+    data = {**data, FIELD: new_token()}
+    pages = []
+    for _ in range(2):
+        r = client.post(url, data, follow=True)
+        pages.append(f"{r.status_code}\n" + r.content.decode())
+    return pages
+
