@@ -20,6 +20,7 @@ from stdnum import luhn
 
 from shebao.common.identity import check_char
 from shebao.common.jobs import Progress
+from shebao.common.pgcopy import copy_rows
 from shebao.demo import names
 from shebao.demo.steps import demo_step, scale_size
 from shebao.registry.models import Region
@@ -134,12 +135,8 @@ def _death_date(rng: random.Random, born: dt.date) -> dt.date | None:
 
 
 def _copy(table: str, columns: tuple[str, ...], rows) -> int:
-    n = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
+    with connection.cursor() as cursor:
+        return copy_rows(cursor, table, columns, rows)
 
 
 def _allocate_person_ids(n: int) -> list[int]:

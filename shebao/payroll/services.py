@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from importlib import resources
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
@@ -22,6 +21,7 @@ from shebao.common import policy
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.common.pgcopy import copy_rows
+from shebao.common.sqlfiles import sql_parts
 from shebao.payroll import schemes
 from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 from shebao.payroll.selectors import payroll_run_family
@@ -49,17 +49,7 @@ def _label(run: PayrollRun) -> str:
 
 
 def _sql_parts(name: str) -> dict[str, str]:
-    """The parts of ``payroll/sql/<name>``: a ``-- part: NAME`` line starts one; every other line whose first
-    non-blank characters are ``--`` is a comment and dropped; the rest is kept byte for byte."""
-    parts: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in (resources.files("shebao.payroll") / "sql" / name).read_text(encoding="utf-8").splitlines(True):
-        stripped = line.strip()
-        if stripped.startswith("-- part:"):
-            current = parts.setdefault(stripped[len("-- part:"):].strip(), [])
-        elif not stripped.startswith("--") and current is not None:
-            current.append(line)
-    return {key: "".join(lines) for key, lines in parts.items()}
+    return sql_parts("shebao.payroll", name)
 
 
 _COMPUTE = _sql_parts("compute.sql")

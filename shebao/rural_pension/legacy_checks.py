@@ -27,9 +27,11 @@ from shebao.common.identity import (
     parse_id_number,
 )
 from shebao.common.money import MoneyError, to_decimal
+from shebao.common.sqlfiles import sql_parts
 from shebao.registry.models import Bank
 from shebao.registry.selectors import bank_labels
 from shebao.registry.services import name_initials
+from shebao.rural_pension.models import PayoutKind
 
 FILES: dict[str, list[str]] = {
     "persons.csv": ["身份证号", "姓名", "性别", "出生日期", "镇街道", "村", "参保日期", "状态", "开户银行", "银行账号"],
@@ -54,6 +56,7 @@ BANK_WORDS = [
 ]
 AMOUNT_RE = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
 BAD_ENCODING = "编码错误：该行不是有效的 UTF-8 / GB18030 文本，或含有空字符（NUL）"
+LEGACY_SQL = sql_parts("shebao.rural_pension", "legacy_import.sql")  # the staging statements, with their notes
 
 
 class ImportFileError(Exception):
@@ -120,82 +123,25 @@ def _amount(text: str) -> Decimal | None:
     return Decimal(text)
 
 
-def flow_check_sql(name: str) -> list[str]:
-    """The statements that validate the staged rows of contributions.csv or payouts.csv (``_rp_flow``,
-    with ``_rp_ids``) into ``_rp_flow2`` (line_no, account_id, month, kind_code, amount, reason, unchanged,
-    content): each row's rejection reason (NULL when good), whether it is already stored with the same
-    amount, and the line's content for a row rejected by its own values (a duplicate or a conflict with a
-    stored row takes it from ``_rp_flow``).
-    Parameter: ``amount_re``.
-
-    ``_rp_chk`` holds each row's parsed values and reason, computed ONCE (the OFFSET 0 fence: without it
-    the planner inlines the parsing into every reference — the reason, the sort key, the join — and runs
-    the regular expressions and date parsing several times per row) and analysed, so the second step is
-    planned on real counts; it carries the content of its rejected rows only, so the window that finds
-    duplicates sorts narrow rows, of the good rows only. At 4.8 M rows the check
-    went from 65–108 s (one statement, reasons and content through the sort) to about 25 s."""
+def flow_check_sql(name: str) -> list[tuple[str, dict | None]]:
+    """The statements (with their parameters) that validate the staged rows of contributions.csv or
+    payouts.csv (``_rp_flow``, with ``_rp_ids``) into ``_rp_flow2`` (line_no, account_id, month,
+    kind_code, amount, reason, unchanged, content): each row's rejection reason (NULL when good), whether
+    it is already stored with the same amount, and the line's content for a row rejected by its own values
+    (a duplicate or a conflict with a stored row takes it from ``_rp_flow``). The statements and their
+    planner notes are in ``sql/legacy_import.sql`` (parts flows_check and flows_dedupe)."""
     kinds = CONTRIBUTION_KINDS if name == "contributions.csv" else PAYOUT_KINDS
-    table = "rural_pension_contribution" if name == "contributions.csv" else "rural_pension_payout"
-    payouts = table == "rural_pension_payout"
-    kind_case = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in kinds.items())
-    kind_names = "、".join(kinds)
+    payouts = name != "contributions.csv"
+    table = "rural_pension_payout" if payouts else "rural_pension_contribution"
+    params = {"bad_encoding": BAD_ENCODING, "kind_labels": list(kinds), "kind_codes": list(kinds.values()),
+              "kind_list": "、".join(kinds), "amount_re": AMOUNT_RE, "pension": PayoutKind.PENSION.value}
     # a pension month the NB payroll pays (from the linked enrollment's start) is not the legacy system's
     nb_start = "e.start_month" if payouts else "NULL::date"
     nb_join = "LEFT JOIN benefits_enrollment e ON e.id = a.enrollment_id" if payouts else ""
-    return [f"""
-        CREATE TEMP TABLE _rp_chk ON COMMIT DROP AS
-        SELECT c.line_no, c.account_id, c.month, c.kind_code, c.amount, c.reason,
-               CASE WHEN c.reason IS NOT NULL THEN c.content END AS content
-        FROM (
-            SELECT b.line_no, b.account_id, b.month, b.kind_code, b.amount, b.content, CASE
-                WHEN b.bad THEN '{BAD_ENCODING}'
-                WHEN b.nf <> 4 THEN '列数应为 4，实际 ' || b.nf || ' 列'
-                WHEN b.id_err <> '' THEN b.id_err
-                WHEN b.month IS NULL THEN '年月“' || b.ym || '”无效（应为 YYYYMM，月份 01–12）'
-                WHEN b.kind_code IS NULL THEN '未知类别“' || b.kind || '”（应为 {kind_names}）'
-                WHEN b.amount IS NULL THEN '金额“' || b.amount_text || '”无效（应为最多两位小数的数字）'
-                WHEN b.amount <= 0 THEN '金额 ' || b.amount || ' 必须大于 0'
-                WHEN b.account_id IS NULL THEN '人员 ' || b.id18 || ' 没有老农保账户（不在 persons.csv 中，也未曾导入）'
-                WHEN b.kind_code = 'pension' AND b.month >= b.nb_start
-                    THEN '该人员 ' || to_char(b.nb_start, 'YYYY-MM') || ' 起由老农保月度发放（NB）支付，原系统 '
-                         || to_char(b.month, 'YYYY-MM') || ' 的养老金不能再导入（同一月份不能发放两次）'
-            END AS reason
-            FROM (
-                SELECT f.line_no, f.bad, f.nf, f.ym, f.kind, f.amount_text, f.content, i.id18, i.err AS id_err,
-                       CASE WHEN f.ym ~ '^[0-9]{{6}}$' AND substr(f.ym, 5, 2) BETWEEN '01' AND '12'
-                                 AND substr(f.ym, 1, 4) BETWEEN '1950' AND '2100'
-                            THEN make_date(substr(f.ym, 1, 4)::int, substr(f.ym, 5, 2)::int, 1) END AS month,
-                       CASE f.kind {kind_case} END AS kind_code,
-                       CASE WHEN f.amount_text ~ %(amount_re)s THEN f.amount_text::numeric(16, 2) END AS amount,
-                       a.id AS account_id, {nb_start} AS nb_start
-                FROM _rp_flow f
-                LEFT JOIN _rp_ids i ON i.raw = f.id_raw
-                LEFT JOIN registry_person p ON p.id_number = i.id18
-                LEFT JOIN rural_pension_ruralaccount a ON a.person_id = p.id
-                {nb_join}
-                OFFSET 0
-            ) b
-            OFFSET 0
-        ) c
-    """, "ANALYZE _rp_chk", f"""
-        CREATE TEMP TABLE _rp_flow2 ON COMMIT DROP AS
-        WITH good AS (
-            SELECT line_no, account_id, month, kind_code, amount,
-                   min(line_no) OVER w AS first_line, row_number() OVER w AS rn
-            FROM _rp_chk WHERE reason IS NULL
-            WINDOW w AS (PARTITION BY account_id, month, kind_code ORDER BY line_no)
-        )
-        SELECT g.line_no, g.account_id, g.month, g.kind_code, g.amount,
-               CASE WHEN g.rn > 1 THEN '重复行：与第 ' || g.first_line || ' 行是同一人、同一年月、同一类别'
-                    WHEN e.amount <> g.amount THEN '与已导入的记录不一致（已有金额 ' || e.amount || '）' END AS reason,
-               (g.rn = 1 AND COALESCE(e.amount = g.amount, false)) AS unchanged, NULL::text AS content
-        FROM good g
-        LEFT JOIN {table} e ON e.account_id = g.account_id AND e.month = g.month AND e.kind = g.kind_code
-        UNION ALL
-        SELECT line_no, account_id, month, kind_code, amount, reason, false, content
-        FROM _rp_chk WHERE reason IS NOT NULL
-    """, "DROP TABLE _rp_chk"]
-
+    return [(LEGACY_SQL["flows_check"].format(nb_start=nb_start, nb_join=nb_join), params),
+            ("ANALYZE _rp_chk", None),
+            (LEGACY_SQL["flows_dedupe"].format(table=table), None),
+            ("DROP TABLE _rp_chk", None)]
 
 
 class RowChecks:

@@ -11,18 +11,20 @@ from __future__ import annotations
 from django.db import connection
 
 from shebao.common.money import normalize_digits
+from shebao.common.pgcopy import copy_rows
 from shebao.registry.models import Region
 from shebao.registry.selectors import bank_labels, bank_rules
 from shebao.registry.services import bank_accounts_bulk_open_from, persons_bulk_insert_from
-from shebao.rural_pension.legacy_checks import AMOUNT_RE, Recon, flow_check_sql
+from shebao.rural_pension.legacy_checks import LEGACY_SQL as SQL
+from shebao.rural_pension.legacy_checks import Recon, flow_check_sql
+from shebao.rural_pension.models import AccountStatus, PayoutKind
 
 
 def _copy(table: str, columns: list[str], rows) -> None:
-    """COPY an iterable of rows into ``table``: psycopg sends them in buffered chunks as they come, so
-    a generator is staged without ever being held whole."""
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    """COPY an iterable of rows into ``table`` (``common.pgcopy``: a generator is staged without ever
+    being held whole)."""
+    with connection.cursor() as cursor:
+        copy_rows(cursor, table, columns, rows)
 
 
 
@@ -38,50 +40,17 @@ class Staging:
         self.bank_rules = bank_rules()  # code → (min length, max length, name, active), read now too
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS _rp_person")
-            cursor.execute("""
-                CREATE TEMP TABLE _rp_person (line_no int, content text, reason text, id_number text,
-                    id_number_original text, name text, name_initials text, sex text, birth_date date, town_id bigint,
-                    community_id bigint,
-                    enrolled_on date, status text, bank_text text, account_no text, bank_code text,
-                    luhn_warning boolean)
-                ON COMMIT DROP""")
+            cursor.execute(SQL["persons_stage"])
         _copy("_rp_person", ["line_no", "content", "reason", "id_number", "id_number_original", "name",
                              "name_initials", "sex", "birth_date", "town_id", "community_id", "enrolled_on", "status", "bank_text", "account_no",
                              "bank_code", "luhn_warning"], self._person_rows(name, rows, towns, communities))
         self.parsed.clear()  # only persons.csv needs the parsed numbers
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE _rp_person")
-            # conflicts with what is stored: another name for the same number; an account with other facts
-            cursor.execute("""
-                UPDATE _rp_person s SET reason =
-                       CASE WHEN p.name <> s.name THEN '姓名与已登记人员“' || p.name || '”不一致'
-                            ELSE '老农保账户已存在且信息不同（' || concat_ws('、',
-                                 CASE WHEN a.town_id <> s.town_id THEN '镇街道' END,
-                                 CASE WHEN a.community_id IS DISTINCT FROM s.community_id THEN '村' END,
-                                 CASE WHEN a.enrolled_on <> s.enrolled_on THEN '参保日期' END,
-                                 CASE WHEN a.status <> s.status THEN '状态' END,
-                                 CASE WHEN a.legacy_bank <> s.bank_text THEN '开户银行' END,
-                                 CASE WHEN a.legacy_account_number <> s.account_no THEN '银行账号' END)
-                                 || '），请通过信息修改处理' END
-                FROM registry_person p
-                LEFT JOIN rural_pension_ruralaccount a ON a.person_id = p.id
-                WHERE s.reason IS NULL AND p.id_number = s.id_number
-                  AND (p.name <> s.name
-                   OR (a.id IS NOT NULL AND (a.town_id <> s.town_id OR a.community_id IS DISTINCT FROM s.community_id
-                       OR a.enrolled_on <> s.enrolled_on OR a.status <> s.status OR a.legacy_bank <> s.bank_text
-                       OR a.legacy_account_number <> s.account_no)))""")
-            cursor.execute("""
-                SELECT count(*), count(*) FILTER (WHERE s.reason IS NOT NULL),
-                       count(*) FILTER (WHERE s.reason IS NULL AND a.id IS NOT NULL),
-                       count(*) FILTER (WHERE s.reason IS NULL AND a.id IS NULL)
-                FROM _rp_person s
-                LEFT JOIN registry_person p ON s.reason IS NULL AND p.id_number = s.id_number
-                LEFT JOIN rural_pension_ruralaccount a ON a.person_id = p.id""")
+            cursor.execute(SQL["persons_conflicts"])  # another name for the same number, other facts
+            cursor.execute(SQL["persons_counts"])
             rec.rows_read, rec.rows_rejected, rec.rows_unchanged, rec.rows_new = cursor.fetchone()
-            cursor.execute("""
-                INSERT INTO rural_pension_importrejection (batch_id, file, line_no, content, reason)
-                SELECT %(batch)s, %(file)s, line_no, left(content, 500), left(reason, 300)
-                FROM _rp_person WHERE reason IS NOT NULL""", {"batch": self.batch.pk, "file": name})
+            cursor.execute(SQL["persons_reject"], {"batch": self.batch.pk, "file": name})
             cursor.execute("DELETE FROM _rp_person WHERE reason IS NOT NULL")
             # the registry's writes, by its services (set-based, from the staging table): the persons not
             # registered yet (their ids kept in _rp_new for the accounts' person_created_by_import) …
@@ -92,26 +61,11 @@ class Staging:
             self.person_ids = (registered.first_id, registered.last_id) if registered.count else None
             # … and the bank account of each person of a new 老农保 account who has no current one
             cursor.execute("DROP TABLE IF EXISTS _rp_bank")
-            cursor.execute("""
-                CREATE TEMP TABLE _rp_bank ON COMMIT DROP AS
-                SELECT p.id AS person_id, s.bank_code AS bank, s.account_no AS account_number, s.name AS holder_name,
-                       s.luhn_warning
-                FROM _rp_person s JOIN registry_person p ON p.id_number = s.id_number
-                WHERE s.bank_code <> '' AND s.account_no <> ''
-                  AND NOT EXISTS (SELECT 1 FROM rural_pension_ruralaccount a WHERE a.person_id = p.id)""")
+            cursor.execute(SQL["persons_bank"])
             self.created["bank_accounts"] = bank_accounts_bulk_open_from(table="_rp_bank", user=self.user,
                                                                          reason=why)
             cursor.execute("DROP TABLE _rp_bank")
-            cursor.execute("""
-                INSERT INTO rural_pension_ruralaccount (person_id, town_id, community_id, enrolled_on, status,
-                    legacy_bank, legacy_account_number, import_batch_id, person_created_by_import, note,
-                    created_at, updated_at)
-                SELECT p.id, s.town_id, s.community_id, s.enrolled_on, s.status, s.bank_text, s.account_no,
-                       %(batch)s, n.id IS NOT NULL, '', now(), now()
-                FROM _rp_person s JOIN registry_person p ON p.id_number = s.id_number
-                LEFT JOIN _rp_new n ON n.id = p.id
-                WHERE NOT EXISTS (SELECT 1 FROM rural_pension_ruralaccount a WHERE a.person_id = p.id)""",
-                           {"batch": self.batch.pk})
+            cursor.execute(SQL["accounts_insert"], {"batch": self.batch.pk})
             self.created["accounts"] = cursor.rowcount
             cursor.execute("DROP TABLE _rp_new")
 
@@ -141,9 +95,7 @@ class Staging:
 
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS _rp_flow")
-            cursor.execute("""
-                CREATE TEMP TABLE _rp_flow (line_no int, bad boolean, nf int, id_raw text, ym text, kind text,
-                    amount_text text, content text) ON COMMIT DROP""")
+            cursor.execute(SQL["flows_stage"])
         _copy("_rp_flow", ["line_no", "bad", "nf", "id_raw", "ym", "kind", "amount_text", "content"], staged())
         self._ids_table()
         with connection.cursor() as cursor:
@@ -151,42 +103,25 @@ class Staging:
             cursor.execute("ANALYZE _rp_flow")
             cursor.execute("DROP TABLE IF EXISTS _rp_flow2")
             cursor.execute("DROP TABLE IF EXISTS _rp_chk")
-            for sql in flow_check_sql(name):
-                cursor.execute(sql, {"amount_re": AMOUNT_RE} if "%(amount_re)s" in sql else None)
-            cursor.execute(f"""
-                INSERT INTO {table} (account_id, month, kind, amount, import_batch_id{', document_id, payroll_line_id' if payouts else ''})
-                SELECT account_id, month, kind_code, amount, %(batch)s{', NULL, NULL' if payouts else ''}
-                FROM _rp_flow2 WHERE reason IS NULL AND NOT unchanged""", {"batch": self.batch.pk})
+            for sql, params in flow_check_sql(name):
+                cursor.execute(sql, params)
+            cursor.execute(SQL["payouts_insert" if payouts else "contributions_insert"], {"batch": self.batch.pk})
             self.created[table.removeprefix("rural_pension_") + "s"] = cursor.rowcount
-            cursor.execute("""
-                SELECT count(*), COALESCE(sum(amount), 0),
-                       count(*) FILTER (WHERE reason IS NULL AND NOT unchanged),
-                       COALESCE(sum(amount) FILTER (WHERE reason IS NULL AND NOT unchanged), 0),
-                       count(*) FILTER (WHERE unchanged), COALESCE(sum(amount) FILTER (WHERE unchanged), 0),
-                       count(*) FILTER (WHERE reason IS NOT NULL), COALESCE(sum(amount) FILTER (WHERE reason IS NOT NULL), 0),
-                       count(*) FILTER (WHERE reason IS NOT NULL AND content IS NULL)
-                FROM _rp_flow2""")
+            cursor.execute(SQL["flows_counts"])
             rec = self.recon[name]
             (rec.rows_read, rec.amount_read, rec.rows_new, rec.amount_new, rec.rows_unchanged, rec.amount_unchanged,
              rec.rows_rejected, rec.amount_rejected, without_content) = cursor.fetchone()
             params = {"batch": self.batch.pk, "file": name}
-            cursor.execute("""
-                INSERT INTO rural_pension_importrejection (batch_id, file, line_no, content, reason)
-                SELECT %(batch)s, %(file)s, line_no, left(content, 500), left(reason, 300)
-                FROM _rp_flow2 WHERE reason IS NOT NULL AND content IS NOT NULL""", params)
+            cursor.execute(SQL["flows_reject"], params)
             if without_content:  # duplicates and conflicts: their lines from the staging table (one scan)
-                cursor.execute("""
-                    INSERT INTO rural_pension_importrejection (batch_id, file, line_no, content, reason)
-                    SELECT %(batch)s, %(file)s, r.line_no, left(f.content, 500), left(r.reason, 300)
-                    FROM _rp_flow2 r JOIN _rp_flow f ON f.line_no = r.line_no
-                    WHERE r.reason IS NOT NULL AND r.content IS NULL""", params)
+                cursor.execute(SQL["flows_reject_dups"], params)
             cursor.execute("DROP TABLE _rp_flow2")
             cursor.execute("DROP TABLE _rp_flow")
 
     def _ids_table(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS _rp_ids")
-            cursor.execute("CREATE TEMP TABLE _rp_ids (raw text PRIMARY KEY, id18 text, err text) ON COMMIT DROP")
+            cursor.execute(SQL["ids_stage"])
         _copy("_rp_ids", ["raw", "id18", "err"], ((raw, v[0], v[2]) for raw, v in self.ids.items()))
 
     # receivers: the benefit facts the legacy payouts imply -----------------------------------------
@@ -195,12 +130,6 @@ class Staging:
         first month, and the amount of the last one (any batch's account: payouts may come in a later
         file than the person)."""
         with connection.cursor() as cursor:
-            cursor.execute("""
-                UPDATE rural_pension_ruralaccount a
-                SET benefit_start_month = p.first_month, monthly_benefit = p.last_amount
-                FROM (SELECT account_id, min(month) AS first_month,
-                             (array_agg(amount ORDER BY month DESC))[1] AS last_amount
-                      FROM rural_pension_payout WHERE kind = 'pension' GROUP BY account_id) p
-                WHERE a.id = p.account_id AND a.status = 'receiving' AND a.benefit_start_month IS NULL
-                  AND a.enrollment_id IS NULL AND a.import_batch_id IS NOT NULL""")
+            cursor.execute(SQL["receivers"], {"pension": PayoutKind.PENSION.value,
+                                              "receiving": AccountStatus.RECEIVING.value})
 

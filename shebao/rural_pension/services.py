@@ -9,7 +9,6 @@ SPEC names. The legacy import lives in ``legacy_import``; the PDF in ``statement
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
@@ -21,12 +20,14 @@ from shebao.benefits.months import format_month, month_of, months_between, parse
 from shebao.common.audit import audit_record, diff, snapshot
 from shebao.common.masking import Masker
 from shebao.common.money import amount_in_words, quantize, to_decimal
+from shebao.common.sqlfiles import local_settings, sql_parts
 from shebao.registry.models import Person, Region
 from shebao.rural_pension.interest import Quote, RateMissing, refund_quote
 from shebao.rural_pension.models import (
     OPEN_STATUSES,
     AccountStatus,
     BenefitCoefficient,
+    ContributionKind,
     CreditedRate,
     DocumentCounter,
     Payout,
@@ -174,70 +175,12 @@ def benefit_coefficient_set(*, user, from_month, coefficient, reason: str) -> Be
     return obj
 
 
-# The yearly tables, set-based, by the rule of ``interest`` (the same formula: interest = round(r × (12 ×
-# opening + Σ flow × (13 − m)) / 12, 2); numeric round is half away from zero, as ROUND_HALF_UP).
-#
-# 1. The flows are summed per account and year into ``AccountYearFlow`` (credits by kind, payouts, and the
-#    month-products ``weighted`` = Σ credit × (13 − m) − Σ payout × (13 − m)): one aggregate over the flows,
-#    in integer cents (a numeric sum per row costs twice as much at 3.6 million flows).
-# 2. The years are walked over these sums with ONE recursive statement for all accounts: a seed row per
-#    account (the year before its first year with a flow, closing 0 — or, from a year Y on, the stored
-#    closing of Y − 1), then year + 1 as long as that year has a rate (a year without one ends the
-#    account's rows: the same rule as ``interest.yearly_table``, which raises there). The sums are hashed
-#    once and probed by the ~75,000 accounts of each step; its rows go straight into ``AccountYear``.
-# A rate change (``rural_years_rerate``) only does step 2; a writer of flows (``rural_years_refresh``)
-# does both for its accounts.
-_SQL_SUMS = """
-INSERT INTO rural_pension_accountyearflow (account_id, year, personal, collective, other, payouts, weighted)
-SELECT account_id, y,
-       COALESCE(sum(c) FILTER (WHERE kind = 'personal'), 0) * 0.01,
-       COALESCE(sum(c) FILTER (WHERE kind = 'collective'), 0) * 0.01,
-       COALESCE(sum(c) FILTER (WHERE kind = 'other'), 0) * 0.01,
-       COALESCE(sum(c) FILTER (WHERE kind = 'payout'), 0) * 0.01,
-       sum(CASE WHEN kind = 'payout' THEN -c ELSE c END * (13 - m)) * 0.01
-FROM (
-    SELECT account_id, date_part('year', month)::int AS y, date_part('month', month)::int AS m, kind,
-           (amount * 100)::bigint AS c
-    FROM rural_pension_contribution WHERE {where}
-    UNION ALL
-    SELECT account_id, date_part('year', month)::int, date_part('month', month)::int, 'payout', (amount * 100)::bigint
-    FROM rural_pension_payout WHERE {where}
-) f
-GROUP BY account_id, y
-"""
-
-_SQL_WALK = """
-WITH RECURSIVE w (account_id, year, opening, personal, collective, other, payouts, rate, interest, closing, seed) AS (
-    SELECT account_id, year::int, 0::numeric, 0::numeric, 0::numeric, 0::numeric, 0::numeric, 0::numeric, 0::numeric,
-           closing::numeric, true
-    FROM ({seed}) s0 (account_id, year, closing)
-  UNION ALL
-    SELECT w.account_id, w.year + 1, w.closing, COALESCE(s.personal, 0)::numeric, COALESCE(s.collective, 0)::numeric,
-           COALESCE(s.other, 0)::numeric, COALESCE(s.payouts, 0)::numeric, r.rate::numeric, t.interest,
-           w.closing + COALESCE(s.personal + s.collective + s.other - s.payouts, 0) + t.interest, false
-    FROM w
-    JOIN rural_pension_creditedrate r ON r.year = w.year + 1
-    LEFT JOIN {sums} s ON s.account_id = w.account_id AND s.year = w.year + 1
-    CROSS JOIN LATERAL (SELECT round(r.rate * (12 * w.closing + COALESCE(s.weighted, 0)) / 12, 2) AS interest) t
-)
-INSERT INTO rural_pension_accountyear (account_id, year, opening, personal, collective, other, payouts, rate, interest,
-                                       closing)
-SELECT account_id, year, opening, personal, collective, other, payouts, rate, interest, closing FROM w WHERE NOT seed
-"""
-
-
-@contextmanager
-def _local_settings(cursor, **values: str):
-    """Planner/memory settings for the length of a block, inside the caller's transaction, then back to
-    what they were (``SET LOCAL`` alone would last to the end of an outer transaction)."""
-    before = {}
-    for name, value in values.items():
-        cursor.execute("SELECT current_setting(%s)", [name])
-        before[name] = cursor.fetchone()[0]
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
-    yield  # on an error the transaction (or savepoint) is rolled back, and the settings with it
-    for name, value in before.items():
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+# The yearly tables, set-based, by the rule of ``interest``: the statements and their notes are in
+# ``sql/years.sql`` (the sums per account and year, then the recursive walk over them).
+_YEARS = sql_parts("shebao.rural_pension", "years.sql")
+_SQL_SUMS, _SQL_WALK = _YEARS["sums"], _YEARS["walk"]
+_KINDS = {"personal": ContributionKind.PERSONAL.value, "collective": ContributionKind.COLLECTIVE.value,
+          "other": ContributionKind.OTHER.value}
 
 
 # a walk over many accounts: hash the sums once (the planner, seeing a small work table, would probe the
@@ -311,20 +254,20 @@ def rural_years_refresh(*, account_ids: list[int] | None = None, from_year: int 
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_cache(cursor)
         if ids is None and from_year is None:  # everything: empty and refill, the index built after
-            with _local_settings(cursor, **_BULK):
+            with local_settings(cursor, **_BULK):
                 cursor.execute("TRUNCATE rural_pension_accountyearflow")
                 cursor.execute("ALTER TABLE rural_pension_accountyearflow DROP CONSTRAINT "
                                "rural_pension_accountyearflow_pkey")
-                cursor.execute(_SQL_SUMS.format(where="true"))
+                cursor.execute(_SQL_SUMS.format(where="true"), _KINDS)
                 cursor.execute("ALTER TABLE rural_pension_accountyearflow ADD CONSTRAINT "
                                "rural_pension_accountyearflow_pkey PRIMARY KEY (account_id, year)")
                 cursor.execute("ANALYZE rural_pension_accountyearflow")
                 return _walk_all(cursor)
         by_id = "account_id = ANY(%(ids)s)" if ids is not None else ""
         params = {"ids": ids, "from_year": from_year,
-                  "from_month": dt.date(from_year, 1, 1) if from_year is not None else None}
+                  "from_month": dt.date(from_year, 1, 1) if from_year is not None else None, **_KINDS}
         bulk = _BULK if ids is None or len(ids) >= _BULK_IDS else {"work_mem": "64MB"}
-        with _local_settings(cursor, **bulk):
+        with local_settings(cursor, **bulk):
             cursor.execute(f"DELETE FROM rural_pension_accountyearflow WHERE "
                            f"{_where(by_id, 'year >= %(from_year)s' if from_year is not None else '')}", params)
             cursor.execute(_SQL_SUMS.format(
@@ -349,7 +292,7 @@ def rural_years_rerate(*, from_year: int | None = None) -> int:
                        "OR EXISTS (SELECT 1 FROM rural_pension_payout))")
         if cursor.fetchone()[0]:  # sums never built (a database loaded without them): from the flows
             return rural_years_refresh()
-        with _local_settings(cursor, **_BULK):
+        with local_settings(cursor, **_BULK):
             if from_year is not None:
                 cursor.execute("SELECT count(*) FILTER (WHERE year >= %s), count(*) FROM rural_pension_accountyear",
                                [from_year])

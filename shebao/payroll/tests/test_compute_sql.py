@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from importlib import resources
 
 import pytest
 from django.db import connection
@@ -64,7 +65,7 @@ def test_the_states_come_from_the_textchoices():
 
 
 def test_the_files_keep_the_planner_notes():
-    text = (services.resources.files("shebao.payroll") / "sql" / "compute.sql").read_text(encoding="utf-8")
+    text = (resources.files("shebao.payroll") / "sql" / "compute.sql").read_text(encoding="utf-8")
     assert "-- Run with nested loops off" in text and "the greedy fill as a window" in text
 
 
