@@ -222,6 +222,10 @@ class BankChannel(models.Model):
     import_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                     null=True, blank=True, verbose_name=_("导入身份"))
     notes = models.CharField(_("说明"), max_length=200, blank=True)
+    # 自动发送: the periodic job delivers every payment file of this bank written since ``auto_since``
+    # (set when it was switched on: files older than that were delivered some other way and are never sent)
+    auto_deliver = models.BooleanField(_("自动发送"), default=False)
+    auto_since = models.DateTimeField(_("自动发送起始时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,11 +13,14 @@ Rules:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.utils import timezone
 
 from shebao.bank.formats import BankFileError
 from shebao.bank.models import BankChannel, BankFile, BankTransfer, ReturnFile
@@ -25,6 +28,7 @@ from shebao.bank.services import BankError, _find_bank_file, _read_content, bank
 from shebao.bank.transport import TransportError, channel_problems, open_transport
 from shebao.common.audit import audit_record, snapshot
 from shebao.common.policy import check, rule
+from shebao.common.policy import denial as policy_denial
 
 SETTLE_SECONDS = 120  # a return file not written to for this long is complete
 # the right to import a return (the return page's): the channel's import user must hold it
@@ -38,15 +42,17 @@ Direction = BankTransfer.Direction
 # channels
 
 CHANNEL_FIELDS = ["bank", "kind", "active", "out_dir", "in_dir", "host", "port", "username", "key_path",
-                  "password_env", "password_file", "host_key_fingerprint", "import_user", "notes"]
+                  "password_env", "password_file", "host_key_fingerprint", "import_user", "notes", "auto_deliver"]
 
 
 def bank_channel_save(*, user, bank: str, kind: str, out_dir: str, in_dir: str, active: bool = True,
                       host: str = "", port: int = 22, username: str = "", key_path: str = "",
                       password_env: str = "", password_file: str = "", host_key_fingerprint: str = "",
-                      import_user=None, notes: str = "") -> BankChannel:
+                      import_user=None, notes: str = "", auto_deliver: bool = False) -> BankChannel:
     """Set a bank's delivery channel (one per bank). SFTP needs host, user, the pinned host-key
     fingerprint and a key file or a secret source; the import user must hold the return-import right.
+    ``auto_deliver``: the periodic job sends this bank's new payment files as the import user (who then
+    must be set); switching it on sets ``auto_since`` to now — files written before are never sent by it.
     Audited (no secret is stored: only where to read it)."""
     from shebao.registry.models import Bank
 
@@ -65,6 +71,8 @@ def bank_channel_save(*, user, bank: str, kind: str, out_dir: str, in_dir: str, 
             raise BankError("SFTP 通道须设置私钥文件，或口令环境变量/口令文件")
         if not 1 <= port <= 65535:
             raise BankError("端口须在 1–65535 之间")
+    if auto_deliver and import_user is None:
+        raise BankError("自动发送须设置导入身份（自动发送和接收回盘都以该用户的名义进行）")
     if import_user is not None:
         try:
             check(import_user, IMPORT_RULE)
@@ -79,21 +87,25 @@ def bank_channel_save(*, user, bank: str, kind: str, out_dir: str, in_dir: str, 
               "host": host.strip(), "port": port, "username": username.strip(), "key_path": key_path.strip(),
               "password_env": password_env.strip(), "password_file": password_file.strip(),
               "host_key_fingerprint": host_key_fingerprint.strip(), "import_user": import_user,
-              "notes": notes.strip()[:200]}
+              "notes": notes.strip()[:200], "auto_deliver": bool(auto_deliver)}
     with transaction.atomic():
         channel = BankChannel.objects.select_for_update().filter(bank=bank).first()
         before = snapshot(channel, CHANNEL_FIELDS) if channel else None
         if channel is None:
             try:
                 with transaction.atomic():
-                    channel = BankChannel.objects.create(bank=bank, **values)
+                    channel = BankChannel.objects.create(
+                        bank=bank, auto_since=timezone.now() if auto_deliver else None, **values)
             except IntegrityError:  # set at the same moment by another request: that one stands
                 raise BankError(f"{bank} 的传输通道刚被他人设置，请刷新后再修改") from None
         else:
+            was_auto = channel.auto_deliver
             for k, v in values.items():
                 setattr(channel, k, v)
             if snapshot(channel, CHANNEL_FIELDS) == before:
                 return channel
+            if channel.auto_deliver and not was_auto:
+                channel.auto_since = timezone.now()
             channel.save()
         audit_record(user=user, action="update" if before else "create", obj=channel,
                      summary=f"{'修改' if before else '设置'}传输通道 {bank}（{channel.get_kind_display()}）",
@@ -109,7 +121,7 @@ def bank_file_delivered(bank_file: BankFile) -> BankTransfer | None:
     return BankTransfer.objects.filter(bank_file=bank_file, direction=Direction.OUT, outcome=Outcome.SENT).first()
 
 
-def bank_file_deliver(*, bank_file: BankFile, user) -> BankTransfer:
+def bank_file_deliver(*, bank_file: BankFile, user, auto: bool = False) -> BankTransfer:
     """Send a payment file, as stored (its sha256 checked), into its bank's channel. Refused when the
     bank has no active channel or the file was delivered before; a transport failure is logged
     (outcome 传输失败) and raised as ``BankError`` — the file may be sent again."""
@@ -137,14 +149,78 @@ def bank_file_deliver(*, bank_file: BankFile, user) -> BankTransfer:
             BankTransfer.objects.create(**log, outcome=Outcome.FAILED, message=failure)
         else:
             transfer = BankTransfer.objects.create(**log, outcome=Outcome.SENT,
-                                                   message=f"已发送到 {channel.get_kind_display()} {channel.out_dir}")
+                                                   message=f"已{'自动' if auto else ''}发送到 "
+                                                           f"{channel.get_kind_display()} {channel.out_dir}")
             audit_record(user=user, action="bank_deliver", obj=bank_file,
-                         summary=f"发送报盘文件 {bank_file.batch_no} 到 {bank_file.bank}（{channel.get_kind_display()}）",
+                         summary=f"{'自动' if auto else ''}发送报盘文件 {bank_file.batch_no} 到 {bank_file.bank}"
+                                 f"（{channel.get_kind_display()}）",
                          after={"batch_no": bank_file.batch_no, "sha256": digest, "size": len(content),
                                 "channel": channel.pk, "transfer": transfer.pk})
     if failure is not None:
         raise BankError(f"报盘文件 {bank_file.batch_no} 发送失败：{failure}")
     return transfer
+
+
+AUTO_RETRY_MINUTES = 10  # a failed automatic delivery is tried again after this long …
+AUTO_MAX_FAILURES = 3  # … this many times; then the file waits for a person (发送到银行 on its page)
+
+
+@dataclass
+class DeliveryResult:
+    sent: list[str] = field(default_factory=list)  # batch numbers
+    failed: list[str] = field(default_factory=list)  # "batch: reason", this round
+    given_up: list[str] = field(default_factory=list)  # batch numbers left to a person
+
+    @property
+    def message(self) -> str:
+        text = f"自动发送 {len(self.sent)} 个"
+        if self.failed:
+            text += f"，失败 {len(self.failed)} 个（{'；'.join(self.failed)}）"
+        if self.given_up:
+            text += f"；{len(self.given_up)} 个已连续失败 {AUTO_MAX_FAILURES} 次，须人工发送：{'、'.join(self.given_up)}"
+        return text
+
+
+def bank_files_pending_auto(channel: BankChannel):
+    """The payment files the channel's automatic delivery still has to send: its bank's, written since
+    ``auto_since``, never sent; with ``failures`` (failed attempts) and ``last_failure``."""
+    sent = BankTransfer.objects.filter(bank_file=OuterRef("pk"), direction=Direction.OUT, outcome=Outcome.SENT)
+    failed = Q(transfers__direction=Direction.OUT, transfers__outcome=Outcome.FAILED)
+    return (BankFile.objects.filter(bank=channel.bank, created_at__gte=channel.auto_since)
+            .filter(~Exists(sent)).annotate(failures=Count("transfers", filter=failed),
+                                             last_failure=Max("transfers__at", filter=failed))
+            .defer("content", "definition").order_by("id"))
+
+
+def bank_files_auto_deliver(*, now=None) -> DeliveryResult:
+    """自动发送: every active channel with automatic delivery sends its bank's new payment files (see
+    ``bank_files_pending_auto``) through ``bank_file_deliver`` — each at most once, as the channel's
+    import user, who must still hold the right. A failed attempt is logged and tried again after
+    ``AUTO_RETRY_MINUTES``, at most ``AUTO_MAX_FAILURES`` times. Idempotent: a second run right after
+    sends nothing."""
+    now = now or timezone.now()
+    result = DeliveryResult()
+    for ch in (BankChannel.objects.filter(active=True, auto_deliver=True, auto_since__isnull=False)
+               .select_related("import_user").order_by("bank")):
+        user = ch.import_user
+        problem = "未设置导入身份" if user is None else policy_denial(user, IMPORT_RULE)
+        if problem:
+            result.failed.append(f"{ch.bank}：{problem}，未自动发送")
+            continue
+        for f in bank_files_pending_auto(ch):
+            if f.failures >= AUTO_MAX_FAILURES:
+                result.given_up.append(f.batch_no)
+                continue
+            if f.last_failure is not None and now - f.last_failure < dt.timedelta(minutes=AUTO_RETRY_MINUTES):
+                continue
+            try:
+                bank_file_deliver(bank_file=f, user=user, auto=True)
+            except BankError as exc:
+                if bank_file_delivered(f) is None:  # sent by a person at the same moment: nothing to say
+                    result.failed.append(f"{f.batch_no}：{exc}")
+            else:
+                result.sent.append(f.batch_no)
+    return result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ class ChannelForm(forms.Form):
                                          .order_by("username"), required=False,
                                          help_text=_l("定时接收回盘时以此用户导入（须有报盘权限、全市范围）"))
     notes = forms.CharField(label=_l("说明"), max_length=200, required=False)
+    auto_deliver = forms.BooleanField(label=_l("自动发送"), required=False,
+                                      help_text=_l("开启后生成的报盘文件由定时任务自动发送（各一次，以导入身份的名义）；"
+                                                   "开启以前的文件不会自动发送"))
 
 
 @page(CHANNEL_EDIT)
