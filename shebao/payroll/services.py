@@ -203,7 +203,7 @@ def payroll_run_recompute(*, run: PayrollRun, user, progress: OnStage | None = N
         if run.kind not in (PayrollRun.Kind.REGULAR, PayrollRun.Kind.ANNUAL):
             raise PayrollError("只有月度结算和年度发放可以重新计算")
         if run.state != State.COMPUTED:
-            raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能重新计算")
+            raise PayrollError(f"{_label(run)} {run.get_state_display()}，不能重新计算")
         before = _totals(run)
         progress("delete")
         _delete_lines(run.pk)
@@ -246,7 +246,7 @@ def payroll_run_approve(*, run: PayrollRun, user, progress: OnStage | None = Non
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
         if run.state != State.COMPUTED:
-            raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能再次审核")
+            raise PayrollError(f"{_label(run)} {run.get_state_display()}，不能再次审核")
         if run.created_by_id == user.pk:
             raise PayrollError("审核人不能与经办人为同一人")
         if not _is_reviewer(user):
@@ -365,7 +365,7 @@ def payroll_oneoff_cancel(*, run: PayrollRun, user, reason: str) -> None:
         if run.kind != PayrollRun.Kind.ONE_OFF:
             raise PayrollError(f"{_label(run)} 不是零星发放，不能撤销")
         if run.state not in (State.COMPUTED, State.APPROVED):
-            raise PayrollError(f"{_label(run)} 已{run.get_state_display()}，不能撤销")
+            raise PayrollError(f"{_label(run)} {run.get_state_display()}，不能撤销")
         # a line put in a bank file is 已报盘 at once (``payroll_lines_mark_sent``): all 待发 = none has left
         if _run_has_line(run.pk, "status <> %(pending)s"):
             raise PayrollError(f"{_label(run)} 已有明细报盘，不能撤销")
@@ -554,7 +554,7 @@ def payroll_lines_mark_sent(*, run: PayrollRun, line_ids, user) -> PayrollRun:
             return run
         if run.state != State.APPROVED:
             raise PayrollError(f"{_label(run)} " + ("尚未审核，不能报盘" if run.state == State.COMPUTED
-                                                    else f"已{run.get_state_display()}，不能再报盘"))
+                                                    else f"{run.get_state_display()}，不能再报盘"))
         with connection.cursor() as cursor:
             if ids:
                 cursor.execute(

@@ -190,7 +190,7 @@ def test_compute_refusals_write_nothing(world, clerk):
         (clerk, {"scheme": "ZG", "period": "2026-05", "recompute": True}, 404,
          "自管人员 2026-05 还没有月度结算，无需重新计算"),
         (clerk, {"scheme": "ZG", "period": "2026-02", "recompute": True}, 409,
-         f"自管人员 2026-02 月度结算（批次 {world.run_exported.pk}） 已已报盘，不能重新计算"),
+         f"自管人员 2026-02 月度结算（批次 {world.run_exported.pk}） 已报盘，不能重新计算"),
     ]
     for client, body, status, detail in cases:
         response = client.post("/api/v1/payroll/runs/compute", body, content_type="application/json")
@@ -218,7 +218,7 @@ def test_approve_by_a_county_reviewer(world):
     before = snapshot()
     again = client.post(f"/api/v1/payroll/runs/{world.run_computed.pk}/approve")
     assert again.status_code == 409
-    assert again.json() == {"detail": f"审核被拒绝：自管人员 2026-03 月度结算（批次 {world.run_computed.pk}） 已已审核，不能再次审核"}
+    assert again.json() == {"detail": f"审核被拒绝：自管人员 2026-03 月度结算（批次 {world.run_computed.pk}） 已审核，不能再次审核"}
     assert snapshot() == before
 
 

@@ -169,7 +169,7 @@ def test_recompute_of_an_approved_run_refused_and_nothing_written(client, clerk,
     started = client.post(f"/payroll/{run.pk}/recompute/", {"confirm": "1"})
     [job] = run_queued()
     assert job.state == "failed"
-    assert job.message == f"自管人员 2026-03 月度结算（批次 {run.pk}） 已已审核，不能重新计算"
+    assert job.message == f"自管人员 2026-03 月度结算（批次 {run.pk}） 已审核，不能重新计算"
     assert snapshot() == before
     text = watched(client, started.url).content.decode()
     assert "已审核，不能重新计算" in text
