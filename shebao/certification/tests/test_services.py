@@ -246,3 +246,65 @@ def test_death_with_no_overpayment_and_refusals(clerk, reviewer):
                  "--json", stdout=out)
     data = json.loads(out.getvalue())
     assert (data["overpayment"], data["recovered_from_owed"], data["to_recover"]) == ("0.00", "0.00", "0.00")
+
+
+def test_import_keeps_the_good_rows_reports_the_bad_and_reimport_changes_nothing(clerk, reviewer, tmp_path):
+    from shebao.common.identity import upgrade_15
+    from shebao.registry.models import Person
+
+    good = make_person("丁")
+    suspended = make_person("戊", birth=dt.date(1948, 3, 3))
+    e2 = enroll(suspended, user=clerk)
+    old = make_person("己", birth=dt.date(1947, 1, 1))
+    Person.objects.filter(pk=old.pk).update(id_number=upgrade_15("330282470101123"),
+                                            id_number_original="330282470101123")
+    dead = make_person("庚", birth=dt.date(1946, 1, 1))
+    Person.objects.filter(pk=dead.pk).update(death_date=dt.date(2025, 1, 1))
+    for p in ("2026-01", "2026-02"):
+        run(p, clerk, reviewer)
+    certification_sweep(on=dt.date(2026, 2, 10), user=clerk)  # 戊: never certified, due 2026-01 → from 2026-03
+    assert Suspension.objects.get(enrollment=e2).from_month == dt.date(2026, 3, 1)
+    csv = ("身份证号,姓名,认证日期\n"
+           f"{good.id_number},丁,2026-02-01\n"
+           f"{suspended.id_number},戊,2026-02-15\n"
+           "330282470101123,己,2026-02-02\n"
+           f"{dead.id_number},庚,2026-02-01\n"
+           f"{good.id_number},丁丁,2026-02-03\n"
+           "110101194001011234,无名,2026-02-01\n"
+           f"{good.id_number},丁,2026/02/01\n")
+    path = tmp_path / "bank.csv"
+    path.write_bytes(csv.encode("gb18030"))
+    before = (Certification.objects.count(), AuditEvent.objects.count())
+    out = io.StringIO()
+    call_command("certification", "import", str(path), "--method", "银行", "--as", clerk.username, "--dry-run",
+                 "--json", stdout=out)
+    assert json.loads(out.getvalue())["created"] == 0
+    assert before == (Certification.objects.count(), AuditEvent.objects.count())
+    out = io.StringIO()
+    call_command("certification", "import", str(path), "--method", "银行", "--as", clerk.username, "--json",
+                 stdout=out)
+    data = json.loads(out.getvalue())
+    assert (data["rows"], data["created"], data["rejected"], data["resumed"]) == (7, 3, 4, 1)
+    reasons = {e["line"]: e["reason"] for e in data["errors"]}
+    assert reasons[5] == "该人员已于 2025-01-01 死亡"
+    assert reasons[6] == "姓名与登记不符（登记为 丁）"
+    assert reasons[7] == "查无此人（身份证号未登记）"
+    assert reasons[8] == "认证日期“2026/02/01”格式不正确，应为 YYYY-MM-DD"
+    assert set(Certification.objects.filter(method="bank").values_list("person__name", "certified_on")) == {
+        ("丁", dt.date(2026, 2, 1)), ("戊", dt.date(2026, 2, 15)), ("己", dt.date(2026, 2, 2))}
+    assert not Certification.objects.filter(person=dead).exists()
+    # 戊 was suspended from 2026-03 and no run withheld a month yet: cancelled, no gap
+    assert not Suspension.objects.filter(enrollment=e2).exists()
+    count = (Certification.objects.count(), AuditEvent.objects.count())
+    out = io.StringIO()
+    call_command("certification", "import", str(path), "--method", "银行", "--as", clerk.username, "--json",
+                 stdout=out)
+    data = json.loads(out.getvalue())
+    assert (data["created"], data["unchanged"]) == (0, 3)
+    assert count == (Certification.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(CommandError, match="认证方式“邮寄”不正确"):
+        call_command("certification", "import", str(path), "--method", "邮寄", "--as", clerk.username)
+    (tmp_path / "bad.csv").write_text("身份证号,名字\n1,2\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="文件缺少列：姓名、认证日期"):
+        call_command("certification", "import", str(tmp_path / "bad.csv"), "--method", "银行", "--as", clerk.username)
+    assert count == (Certification.objects.count(), AuditEvent.objects.count())
