@@ -1,4 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from shebao.certification import views
 
 app_name = "certification"
-urlpatterns: list = []
+urlpatterns = [
+    path("certification/", views.certification_list, name="list"),
+    path("certification/due/", views.due, name="due"),
+    path("certification/import/", views.import_page, name="import"),
+    path("certification/person/<int:pk>/", views.person, name="person"),
+    path("certification/person/<int:pk>/record/", views.record, name="record"),
+    path("certification/person/<int:pk>/death/", views.death, name="death"),
+]

@@ -1,0 +1,58 @@
+"""Reads of 生存认证: the receiving enrollments with their last certification and due date (one SQL
+expression per row, so lists filter and sort by it in the database), the certification records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+
+from shebao.benefits.models import Enrollment
+from shebao.benefits.months import add_months, month_of
+from shebao.certification.models import Certification
+from shebao.certification.services import DEFAULT_CYCLE
+from shebao.common import policy
+
+_LAST = ("(SELECT max(c.certified_on) FROM certification_certification c "
+         "WHERE c.person_id = benefits_enrollment.person_id)")
+_CYCLE = ("COALESCE((SELECT y.months FROM certification_schemecycle y "
+          "WHERE y.scheme_id = benefits_enrollment.scheme_id), %s)")
+_DUE = (f"(COALESCE({_LAST}, benefits_enrollment.start_month) "
+        f"+ make_interval(months => {_CYCLE}::int))::date")
+
+
+def receiving(*, user) -> QuerySet[Enrollment]:
+    """Enrollments being paid or suspended (not ended) of living persons in the user's towns, with
+    ``last_certified`` and ``due_on`` (last certification, or the first paid month, + the scheme's
+    cycle); grace ends with the due month."""
+    qs = (Enrollment.objects.filter(payment_status__in=["active", "suspended"], person__death_date__isnull=True)
+          .select_related("person", "scheme", "person__town", "person__community")
+          .annotate(last_certified=RawSQL(_LAST, []), due_on=RawSQL(_DUE, [DEFAULT_CYCLE])))
+    return policy.scope_town(qs, user, "person__town_id")
+
+
+def due_window(qs: QuerySet[Enrollment], state: str, *, today: dt.date, days: int = 30) -> QuerySet[Enrollment]:
+    """``due``: active and due within ``days`` (or in grace); ``overdue``: active and past grace (the
+    sweep will suspend them); ``suspended``: suspended."""
+    if state == "suspended":
+        return qs.filter(payment_status="suspended")
+    if state == "overdue":
+        return qs.filter(payment_status="active", due_on__lt=month_of(today))
+    if state == "due":
+        return qs.filter(payment_status="active", due_on__gte=month_of(today),
+                         due_on__lte=today + dt.timedelta(days=days))
+    return qs
+
+
+def certifications(*, user) -> QuerySet[Certification]:
+    qs = Certification.objects.select_related("person", "person__town", "operator")
+    return policy.scope_town(qs, user, "person__town_id")
+
+
+def history_of(person) -> QuerySet[Certification]:
+    return Certification.objects.filter(person=person).select_related("operator").order_by("-certified_on")
+
+
+def next_month_start(today: dt.date) -> dt.date:
+    return add_months(month_of(today), 1)
