@@ -26,7 +26,15 @@ from shebao.certification.permissions import DEATH_RULE, IMPORT_RULE, RECORD_RUL
 from shebao.certification.services import certification_record
 from shebao.common.models import AuditEvent
 from shebao.registry.models import Person
-from tests.authz.harness import FOREIGN_TOWN, HOME_TOWN, IDENTITIES, Entry, expected, make_identities, run_page_row
+from tests.authz.harness import (
+    FOREIGN_TOWN,
+    HOME_TOWN,
+    IDENTITIES,
+    Entry,
+    expected,
+    make_identities,
+    run_page_row,
+)
 
 
 @dataclasses.dataclass
