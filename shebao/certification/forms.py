@@ -51,3 +51,18 @@ class ImportForm(forms.Form):
     method = forms.ChoiceField(label=_("认证方式"), choices=Method.choices)
     file = forms.FileField(label=_("文件（xlsx 或 csv）"), validators=[upload_validator()],
                            help_text=_("列：身份证号、姓名、认证日期（YYYY-MM-DD）；csv 可为 UTF-8 或 GB18030"))
+
+
+class CommunityForm(forms.Form):
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    contact_name = forms.CharField(label=_("联系人"), max_length=50, required=False)
+    phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+    mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+
+
+class ContactForm(forms.Form):
+    name = forms.CharField(label=_("联系人姓名"), max_length=50)
+    relation = forms.ChoiceField(label=_("关系"), choices=[("family", _("家属")), ("agent", _("代理人"))])
+    relation_note = forms.CharField(label=_("具体关系"), max_length=20, required=False, help_text=_("如 子女、配偶"))
+    phone = forms.CharField(label=_("电话"), max_length=20)

@@ -65,3 +65,48 @@ class SchemeCycle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scheme_id} {self.months}"
+
+
+class CommunityInfo(models.Model):
+    """What the agency keeps of a 村社区 (a ``registry.Region`` of level community) for 社会化管理:
+    address, the contact person and phones. Edited on the community page; audited."""
+
+    region = models.OneToOneField("registry.Region", on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("村社区"))
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    mobile = models.CharField(_("手机"), max_length=20, blank=True)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("村社区信息")
+
+    def __str__(self) -> str:
+        return f"{self.region_id}"
+
+
+class PersonContact(models.Model):
+    """A person's own contact for 社会化管理: a family member (家属) or an agent (代理人)."""
+
+    class Relation(models.TextChoices):
+        FAMILY = "family", _("家属")
+        AGENT = "agent", _("代理人")
+
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="social_contacts",
+                               verbose_name=_("人员"))
+    name = models.CharField(_("姓名"), max_length=50)
+    relation = models.CharField(_("关系"), max_length=10, choices=Relation.choices)
+    relation_note = models.CharField(_("具体关系"), max_length=20, blank=True)  # 子女, 配偶 …
+    phone = models.CharField(_("电话"), max_length=20)
+    active = models.BooleanField(_("有效"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("人员联系人")
+        ordering = ["person", "-active", "id"]
+        permissions = [("manage_community", _("维护村社区信息与人员联系人"))]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.name}"

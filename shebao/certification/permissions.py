@@ -12,12 +12,14 @@ VIEW = "certification.view_certification"
 RECORD = "certification.add_certification"
 DEATH = "certification.record_death"
 SWEEP = "certification.run_sweep"
+COMMUNITY = "certification.manage_community"
 
 VIEW_RULE = rule(VIEW, note="生存认证查询，本人管辖镇街道")
 RECORD_RULE = rule(RECORD, note="生存认证登记，本人管辖镇街道")
 DEATH_RULE = rule(DEATH, note="死亡减员，本人管辖镇街道，且须有该人员所在各险种的权限")
 SWEEP_RULE = rule(SWEEP, county=True, note="生存认证到期清理涉及全市人员")
 IMPORT_RULE = rule(SWEEP, county=True, note="生存认证批量导入涉及全市人员")
+COMMUNITY_RULE = rule(COMMUNITY, note="维护村社区信息与人员联系人，本人管辖范围")
 
 
 def death_denial(user, person) -> str | None:

@@ -56,3 +56,31 @@ def history_of(person) -> QuerySet[Certification]:
 
 def next_month_start(today: dt.date) -> dt.date:
     return add_months(month_of(today), 1)
+
+
+def communities_visible(*, user):
+    """The 村社区 of the user's scope (a community worker: their communities)."""
+    from shebao.registry.models import Region
+
+    qs = Region.objects.filter(level="community").select_related("parent").order_by("parent__sort", "sort", "code")
+    scope = policy.region_scope(user)
+    if scope is None:
+        return qs
+    from django.db.models import Q
+
+    whole, communities = scope
+    return qs.filter(Q(parent_id__in=whole) | Q(pk__in=communities))
+
+
+def community_counts(*, user, today: dt.date, days: int = 30) -> dict[int | None, dict[str, int]]:
+    """Per 村社区 id: receiving, due within ``days``, overdue (active, past grace), suspended — one query."""
+    from django.db.models import Count, Q
+
+    month = month_of(today)
+    rows = (receiving(user=user).values("person__community_id").annotate(
+        receiving=Count("pk"),
+        due=Count("pk", filter=Q(payment_status="active", due_on__gte=month,
+                                 due_on__lte=today + dt.timedelta(days=days))),
+        overdue=Count("pk", filter=Q(payment_status="active", due_on__lt=month)),
+        suspended=Count("pk", filter=Q(payment_status="suspended"))))
+    return {r["person__community_id"]: r for r in rows}

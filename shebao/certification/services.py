@@ -445,3 +445,101 @@ def person_death(*, person: Person, on: dt.date, user, source: str = "", note: s
     to_recover = sum((-s.net for _, s in settlements if s.net < 0), ZERO)
     to_pay = sum((s.net for _, s in settlements if s.net > 0), ZERO)
     return DeathResult(person, settlements, overpayment, recovered, to_recover, to_pay)
+
+
+# --------------------------------------------------------------------------------------------------
+# communities, contacts, community workers
+
+COMMUNITY_FIELDS = ["address", "contact_name", "phone", "mobile", "note"]
+_PHONE = re.compile(r"^[0-9+\-() ]{0,20}$")
+
+
+def _check_phone(value: str, label: str) -> str:
+    value = (value or "").strip()
+    if not _PHONE.match(value):
+        raise CertificationError(f"{label}“{value}”格式不正确（只能包含数字、空格和 + - ( )）")
+    return value
+
+
+def community_save(*, region, user, **changes):
+    """Save a 村社区's address, contact person and phones; audited with before/after."""
+    from shebao.certification.models import CommunityInfo
+    from shebao.common.audit import diff, snapshot
+
+    if region.level != "community":
+        raise CertificationError(f"{region.name} 不是村社区")
+    unknown = set(changes) - set(COMMUNITY_FIELDS)
+    if unknown:
+        raise CertificationError(f"不能修改的字段：{', '.join(sorted(unknown))}")
+    for key in ("phone", "mobile"):
+        if key in changes:
+            changes[key] = _check_phone(changes[key], "电话" if key == "phone" else "手机")
+    limits = {"address": 200, "contact_name": 50, "note": 200}
+    for key, n in limits.items():
+        if len((changes.get(key) or "").strip()) > n:
+            raise CertificationError(f"{key} 超过 {n} 字")
+    with transaction.atomic():
+        info, _ = CommunityInfo.objects.select_for_update().get_or_create(region=region)
+        before = snapshot(info, COMMUNITY_FIELDS)
+        for key, value in changes.items():
+            setattr(info, key, (value or "").strip())
+        b, a = diff(before, snapshot(info, COMMUNITY_FIELDS))
+        if a:
+            info.save()
+            audit_record(user=user, action="update", obj=info, summary=f"村社区 {region.name} 信息变更",
+                         before=b, after=a)
+    return info
+
+
+def contact_add(*, person: Person, user, name: str, relation: str, phone: str, relation_note: str = ""):
+    """Add a 家属/代理人 contact to a person; audited."""
+    from shebao.certification.models import PersonContact
+    from shebao.common.identity import name_error
+
+    name = (name or "").strip()
+    if error := name_error(name):
+        raise CertificationError(error)
+    if relation not in PersonContact.Relation.values:
+        raise CertificationError("关系应为 家属 或 代理人")
+    phone = _check_phone(phone, "电话")
+    if not phone:
+        raise CertificationError("请填写联系人电话")
+    with transaction.atomic():
+        contact = PersonContact.objects.create(person=person, name=name, relation=relation, phone=phone,
+                                               relation_note=(relation_note or "").strip()[:20])
+        audit_record(user=user, action="create", obj=contact, person_id=person.pk,
+                     summary=f"{person.name} 新增联系人 {name}（{contact.get_relation_display()}）",
+                     after={"name": name, "relation": relation, "phone": phone})
+    return contact
+
+
+def contact_deactivate(*, contact, user):
+    from shebao.certification.models import PersonContact
+
+    with transaction.atomic():
+        changed = PersonContact.objects.filter(pk=contact.pk, active=True).update(active=False)
+        if not changed:
+            raise CertificationError("该联系人已停用")
+        audit_record(user=user, action="update", obj=contact, person_id=contact.person_id,
+                     summary=f"停用联系人 {contact.name}", before={"active": True}, after={"active": False})
+
+
+def community_worker_assign(*, worker, communities: list, actor) -> None:
+    """Make ``worker`` a 社区专管员 of ``communities`` (村社区 regions): the role 社区专管员 and those
+    communities in their regions (the policy layer narrows their towns to them). Audited."""
+    from django.contrib.auth.models import Group
+
+    from shebao.accounts.models import Role
+
+    if not communities or any(c.level != "community" for c in communities):
+        raise CertificationError("请选择村社区（不能是镇街道）")
+    if worker.all_regions:
+        raise CertificationError(f"用户 {worker.username} 为全市范围，不能限定到村社区")
+    with transaction.atomic():
+        group, _ = Group.objects.get_or_create(name=Role.COMMUNITY)
+        worker.groups.add(group)
+        worker.regions.add(*communities)
+        audit_record(user=actor, action="update", obj=worker,
+                     summary=f"{worker.username} 任社区专管员：{'、'.join(c.name for c in communities)}",
+                     after={"role": Role.COMMUNITY, "communities": [c.pk for c in communities]},
+                     username="" if actor else "system")

@@ -10,4 +10,7 @@ urlpatterns = [
     path("certification/person/<int:pk>/", views.person, name="person"),
     path("certification/person/<int:pk>/record/", views.record, name="record"),
     path("certification/person/<int:pk>/death/", views.death, name="death"),
+    path("certification/person/<int:pk>/contact/", views.contact, name="contact"),
+    path("communities/", views.communities, name="communities"),
+    path("communities/<int:pk>/", views.community, name="community"),
 ]

@@ -20,12 +20,21 @@ from django.utils.translation import gettext_lazy as _
 from shebao.benefits.models import Enrollment, PaymentStatus, Suspension
 from shebao.certification import forms as f
 from shebao.certification import selectors as sel
-from shebao.certification.models import Method
-from shebao.certification.permissions import DEATH_RULE, IMPORT_RULE, RECORD_RULE, VIEW_RULE, death_denial
+from shebao.certification.models import CommunityInfo, Method, PersonContact
+from shebao.certification.permissions import (
+    COMMUNITY_RULE,
+    DEATH_RULE,
+    IMPORT_RULE,
+    RECORD_RULE,
+    VIEW_RULE,
+    death_denial,
+)
 from shebao.certification.services import (
     CertificationError,
     certification_import,
     certification_record,
+    community_save,
+    contact_add,
     grace_end,
     person_death,
 )
@@ -82,6 +91,9 @@ class DueTable(Table):
     filters = [
         TextFilter("q", _("姓名/身份证号"), method=_search, placeholder=_("姓名、身份证号或后几位")),
         ChoiceFilter("town", _("镇街道"), field="person__town_id", choices=_towns),
+        ChoiceFilter("community", _("村社区"), field="person__community_id",
+                     choices=lambda request: [(c.pk, f"{c.parent.name} {c.name}")
+                                              for c in sel.communities_visible(user=request.user)]),
         ChoiceFilter("state", _("认证状态"), method=_state, choices=STATES),
         ChoiceFilter("days", _("到期范围"), method=lambda qs, v, r: qs, choices=DAYS),
         ChoiceFilter("scheme", _("险种"), field="scheme__code",
@@ -156,6 +168,9 @@ def _person_page(request, person, form, title, extra=None):
         "person": person, "form": form, "title": title, "enrollments": enrollments,
         "history": sel.history_of(person)[:50], "can_record": policy.allows(request.user, RECORD_RULE),
         "can_death": death_denial(request.user, person) is None and person.death_date is None,
+        "contacts": PersonContact.objects.filter(person=person, active=True),
+        "can_contact": policy.allows(request.user, COMMUNITY_RULE),
+        "contact_form": (extra or {}).pop("contact_form", None), "contact_blank": f.ContactForm(),
         "breadcrumbs": _crumbs((str(_("生存认证")), reverse("certification:list")), (person.name, "")),
         **(extra or {}),
     })
@@ -293,3 +308,78 @@ def import_page(request):
                         "method_label": Method(form.cleaned_data["method"]).label,
                         "to_write": len(result.good) - result.unchanged})
     return render(request, "certification/import.html", ctx)
+
+
+@page(COMMUNITY_RULE)
+def contact(request, pk: int):
+    """Add a 家属/代理人 contact to a person (POST from the person page)."""
+    person = person_get(user=request.user, pk=pk)
+    form = f.ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            _once(request, "certification.contact", lambda: contact_add(
+                person=person, user=request.user, name=d["name"], relation=d["relation"], phone=d["phone"],
+                relation_note=d["relation_note"]))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+        except CertificationError as exc:
+            form.add_error(None, str(exc))
+            return _person_page(request, person, None, gettext("生存认证"), {"contact_form": form})
+        else:
+            messages.success(request, gettext("已添加联系人 %(name)s") % {"name": d["name"]})
+        return redirect("certification:person", pk=person.pk)
+    return _person_page(request, person, None, gettext("生存认证"), {"contact_form": form})
+
+
+@page(VIEW_RULE)
+def communities(request):
+    """村社区 of the user's scope with their people: receiving, due in 30 days, overdue, suspended."""
+    today = timezone.localdate()
+    counts = sel.community_counts(user=request.user, today=today)
+    infos = {i.region_id: i for i in CommunityInfo.objects.all()}
+    rows = []
+    for c in sel.communities_visible(user=request.user):
+        n = counts.get(c.pk, {})
+        rows.append({"region": c, "info": infos.get(c.pk), "receiving": n.get("receiving", 0), "due": n.get("due", 0),
+                     "overdue": n.get("overdue", 0), "suspended": n.get("suspended", 0)})
+    show_all = request.GET.get("all") == "1"
+    if not show_all:
+        rows = [r for r in rows if r["receiving"]]
+    return render(request, "certification/communities.html", {
+        "rows": rows, "show_all": show_all, "breadcrumbs": _crumbs((str(_("社区与联系人")), "")),
+    })
+
+
+@page(VIEW_RULE)
+def community(request, pk: int):
+    region = sel.communities_visible(user=request.user).filter(pk=pk).first()
+    if region is None:
+        raise Http404(gettext("村社区不存在或不在您的管辖范围内"))
+    info = CommunityInfo.objects.filter(region=region).first()
+    can_edit = policy.allows(request.user, COMMUNITY_RULE)
+    form = f.CommunityForm(request.POST or None, initial={k: getattr(info, k) for k in
+                                                          ("address", "contact_name", "phone", "mobile", "note")}
+                           if info else None)
+    if request.method == "POST":
+        if not can_edit:
+            raise policy.Denied()
+        if form.is_valid():
+            try:
+                _once(request, "certification.community", lambda: community_save(
+                    region=region, user=request.user, **form.cleaned_data))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+            except CertificationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, gettext("村社区信息已保存"))
+                return redirect("certification:community", pk=region.pk)
+    counts = sel.community_counts(user=request.user, today=timezone.localdate()).get(region.pk, {})
+    return render(request, "certification/community.html", {
+        "region": region, "info": info, "form": form, "can_edit": can_edit, "counts": counts,
+        "states": [("", _("领取待遇"), counts.get("receiving", 0)), ("due", _("30 天内到期"), counts.get("due", 0)),
+                   ("overdue", _("逾期未认证"), counts.get("overdue", 0)),
+                   ("suspended", _("已暂停"), counts.get("suspended", 0))],
+        "breadcrumbs": _crumbs((str(_("社区与联系人")), reverse("certification:communities")), (region.name, "")),
+    })

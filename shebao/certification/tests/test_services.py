@@ -308,3 +308,21 @@ def test_import_keeps_the_good_rows_reports_the_bad_and_reimport_changes_nothing
     with pytest.raises(CommandError, match="文件缺少列：姓名、认证日期"):
         call_command("certification", "import", str(tmp_path / "bad.csv"), "--method", "银行", "--as", clerk.username)
     assert count == (Certification.objects.count(), AuditEvent.objects.count())
+
+
+def test_the_daily_sweep_schedule_runs_as_the_system_user(clerk):
+    from shebao.common.periodic import periodic_run, schedules
+
+    assert schedules()["certification_sweep"].cron == "30 17 * * *"
+    person = make_person("辛")
+    enrollment = enroll(person, user=clerk, start="2025-01")  # never certified: due 2026-01, long past
+    run1 = periodic_run("certification_sweep")
+    run1.refresh_from_db()
+    assert (run1.outcome, run1.message) == ("ok", "暂停 1 人次")
+    today = dt.date.today()
+    assert Suspension.objects.get(enrollment=enrollment).from_month == today.replace(day=1)
+    event = AuditEvent.objects.get(action="suspend", person_id=person.pk)
+    assert event.username == "system"
+    run2 = periodic_run("certification_sweep")
+    run2.refresh_from_db()
+    assert (run2.outcome, run2.message) == ("ok", "暂停 0 人次")

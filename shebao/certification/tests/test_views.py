@@ -126,3 +126,66 @@ def test_import_page_previews_then_imports(world, settings, tmp_path):
     assert Certification.objects.get(certified_on=dt.date(2026, 5, 2)).method == "mobile"
     # the town clerk is not county-wide: refused
     assert client_of(world["town"]).get(reverse("certification:import")).status_code == 403
+
+
+def test_a_community_worker_sees_and_certifies_only_their_community(world):
+    from shebao.accounts.tests.factories import town
+    from shebao.certification.services import community_worker_assign
+    from shebao.registry.models import Person, Region
+
+    hushan = town("浒山街道")
+    ours, other = list(Region.objects.filter(parent=hushan, level="community").order_by("sort")[:2])
+    home = world["home"]
+    Person.objects.filter(pk=home.pk).update(community=ours)
+    neighbour = make_person("浒山邻", number=id_number(dt.date(1952, 5, 3)), community=other)
+    enrollment_create(person=neighbour, scheme=scheme_get("ZG"), start_month="2025-01", user=world["clerk"],
+                      items={"basic": "1000.00"})
+    worker = make_user("c_worker", roles=("community",))
+    community_worker_assign(worker=worker, communities=[ours], actor=world["clerk"])
+    c = client_of(worker)
+    body = c.get(reverse("certification:due")).content.decode()
+    assert "浒山甲" in body and "浒山邻" not in body and "附海乙" not in body
+    assert c.get(reverse("certification:record", args=[neighbour.pk])).status_code == 404
+    assert c.get(reverse("certification:community", args=[other.pk])).status_code == 404
+    assert c.get(reverse("certification:community", args=[ours.pk])).status_code == 200
+    communities = c.get(reverse("certification:communities")).content.decode()
+    assert ours.name in communities and other.name not in communities
+    # no other subsystem: the role holds only the certification permissions
+    assert c.get("/zg/").status_code == 403
+    assert c.get(reverse("certification:death", args=[home.pk])).status_code == 403
+    r = c.post(reverse("certification:record", args=[home.pk]), once({"certified_on": "2026-05-06",
+                                                                       "method": "community"}), follow=True)
+    assert "恢复发放" in r.content.decode()
+    # the town clerk still sees both
+    body = client_of(world["town"]).get(reverse("certification:due")).content.decode()
+    assert "浒山甲" in body and "浒山邻" in body
+
+
+def test_community_info_and_person_contacts(world):
+    from shebao.accounts.tests.factories import town
+    from shebao.certification.models import CommunityInfo, PersonContact
+    from shebao.registry.models import Region
+
+    region = Region.objects.filter(parent=town("浒山街道"), level="community").first()
+    c = client_of(world["town"])
+    url = reverse("certification:community", args=[region.pk])
+    r = c.post(url, once({"address": "浒山街道某路 1 号", "contact_name": "王主任", "phone": "0574-63000000"}),
+               follow=True)
+    assert "村社区信息已保存" in r.content.decode()
+    assert CommunityInfo.objects.get(region=region).contact_name == "王主任"
+    before = AuditEvent.objects.count()
+    r = c.post(url, once({"phone": "电话号码"}))
+    assert "格式不正确" in r.content.decode()
+    assert CommunityInfo.objects.get(region=region).phone == "0574-63000000"
+    assert AuditEvent.objects.count() == before
+    person = world["home"]
+    r = c.post(reverse("certification:contact", args=[person.pk]),
+               once({"name": "浒山甲之子", "relation": "family", "relation_note": "儿子", "phone": "13900000000"}),
+               follow=True)
+    assert "已添加联系人" in r.content.decode()
+    assert PersonContact.objects.get(person=person).relation_note == "儿子"
+    r = c.post(reverse("certification:contact", args=[person.pk]),
+               once({"name": "坏=名", "relation": "agent", "phone": "1"}))
+    assert PersonContact.objects.filter(person=person).count() == 1
+    assert client_of(world["town"]).get(reverse("certification:contact", args=[world["foreign"].pk])).status_code \
+        == 404
