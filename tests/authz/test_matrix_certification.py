@@ -22,7 +22,7 @@ from shebao.benefits.services import enrollment_create, scheme_get
 from shebao.certification.management.commands import certification as cert_cmd
 from shebao.certification.management.commands import person as person_cmd
 from shebao.certification.models import Certification
-from shebao.certification.permissions import DEATH_RULE, IMPORT_RULE, RECORD_RULE, VIEW_RULE
+from shebao.certification.permissions import COMMUNITY_RULE, DEATH_RULE, IMPORT_RULE, RECORD_RULE, VIEW_RULE
 from shebao.certification.services import certification_record
 from shebao.common.models import AuditEvent
 from shebao.registry.models import Person
@@ -43,6 +43,8 @@ class World:
     foreign: Person
     home: Person
     tmp: Path
+    foreign_community: object = None
+    home_community: object = None
 
 
 def build_world(tmp_path) -> World:
@@ -60,7 +62,12 @@ def build_world(tmp_path) -> World:
         people.append(p)
     (tmp_path / "cert.csv").write_text(f"身份证号,姓名,认证日期\n{people[0].id_number},附海认证,2026-01-05\n",
                                        encoding="utf-8")
-    return World(users, people[0], people[1], tmp_path)
+    from shebao.accounts.tests.factories import town
+    from shebao.registry.models import Region
+
+    foreign_c = Region.objects.filter(parent=town(FOREIGN_TOWN), level="community").first()
+    home_c = Region.objects.filter(parent=town(HOME_TOWN), level="community").first()
+    return World(users, people[0], people[1], tmp_path, foreign_c, home_c)
 
 
 def written() -> tuple:
@@ -91,6 +98,17 @@ PAGE_ROWS = [
     Entry("certification:death", DEATH_RULE, args=p(home=True), town_scoped=True, home=True, scheme="ZG"),
     Entry("certification:death", DEATH_RULE, args=p(), town_scoped=True, scheme="ZG", method="POST",
           data=lambda w: {"death_date": "2026-01-05", "source": "x", "confirm": "1"}),
+    Entry("certification:contact", COMMUNITY_RULE, args=p(), town_scoped=True),
+    Entry("certification:contact", COMMUNITY_RULE, args=p(), town_scoped=True, method="POST",
+          data=lambda w: {"name": "家属", "relation": "family", "phone": "13900000000"}),
+    Entry("certification:communities", VIEW_RULE),
+    Entry("certification:communities", VIEW_RULE, query={"all": "1"}),
+    # saving needs 维护村社区: checked inside the page (a viewer's POST is refused with 403)
+    Entry("certification:community", COMMUNITY_RULE, args=lambda w: {"pk": w.home_community.pk},
+          town_scoped=True, home=True, method="POST", data=lambda w: {"contact_name": "x"}),
+    Entry("certification:community", VIEW_RULE, args=lambda w: {"pk": w.foreign_community.pk}, town_scoped=True),
+    Entry("certification:community", VIEW_RULE, args=lambda w: {"pk": w.home_community.pk}, town_scoped=True,
+          home=True),
     Entry("certification:import", IMPORT_RULE),
     Entry("certification:import", IMPORT_RULE, method="POST",
           data=lambda w: {"token": "abc123", "method": "mobile", "name": "x.csv"}),
@@ -165,3 +183,36 @@ def test_lists_stay_in_the_users_towns(world):
         body = client.get(url).content.decode()
         assert world.foreign.name not in body, url
         assert world.home.name in body, url
+
+
+def test_a_community_worker_is_limited_to_their_community(world):
+    """社区专管员 of one 浒山街道 community: the certification pages of their community's persons; every
+    other person (another community of the same town, another town) looks missing; nothing else."""
+    from django.test import Client
+
+    from shebao.certification.services import community_worker_assign
+    from shebao.web.tests.helpers import make_user
+
+    Person.objects.filter(pk=world.home.pk).update(community=world.home_community)
+    worker = make_user("cw_matrix", roles=("community",))
+    community_worker_assign(worker=worker, communities=[world.home_community], actor=world.users["clerk"])
+    client = Client(raise_request_exception=False)
+    client.force_login(worker, backend="shebao.accounts.backends.LockoutModelBackend")
+    home, foreign = world.home.pk, world.foreign.pk
+    want = {
+        f"/shgl/certification/person/{home}/": 200, f"/shgl/certification/person/{home}/record/": 200,
+        f"/shgl/certification/person/{foreign}/record/": 404, f"/shgl/certification/person/{home}/death/": 403,
+        f"/shgl/certification/person/{home}/contact/": 403, "/shgl/certification/import/": 403,
+        f"/shgl/communities/{world.home_community.pk}/": 200, f"/shgl/communities/{world.foreign_community.pk}/": 404,
+        "/shgl/certification/": 200, "/shgl/certification/due/": 200, "/zg/": 403, "/nb/": 403, "/persons/": 403,
+        "/payroll/": 403,
+    }
+    got = {url: client.get(url).status_code for url in want}
+    assert got == want
+    body = client.get("/shgl/certification/due/").content.decode()
+    assert world.home.name in body and world.foreign.name not in body
+    # the commands refuse them (no permission of any command)
+    with pytest.raises(CommandError, match="您没有此功能的权限"):
+        call_command("person", "death", "--id", world.home.id_number, "--date", "2026-01-01", "--as", "cw_matrix")
+    with pytest.raises(CommandError, match="您没有此功能的权限"):
+        call_command("certification", "sweep", "--on", "2026-01-01", "--as", "cw_matrix")
