@@ -37,7 +37,11 @@ def test_community_worker_certifies_from_the_due_list(live_server):
     from shebao.accounts.tests.factories import town
     from shebao.benefits.models import Enrollment
     from shebao.benefits.services import enrollment_create, scheme_get
-    from shebao.certification.services import certification_record, certification_sweep, community_worker_assign
+    from shebao.certification.services import (
+        certification_record,
+        certification_sweep,
+        community_worker_assign,
+    )
     from shebao.payroll.models import PayrollLine
     from shebao.payroll.services import payroll_run_approve, payroll_run_compute
     from shebao.registry.models import Region
