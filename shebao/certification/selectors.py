@@ -84,3 +84,40 @@ def community_counts(*, user, today: dt.date, days: int = 30) -> dict[int | None
         overdue=Count("pk", filter=Q(payment_status="active", due_on__lt=month)),
         suspended=Count("pk", filter=Q(payment_status="suspended"))))
     return {r["person__community_id"]: r for r in rows}
+
+
+def statistics(*, user, today: dt.date, town_id: int | None = None, days: int = 30) -> list[dict]:
+    """Per 镇街道 (or, given ``town_id``, per 村社区 of it): receiving, due within ``days``, overdue,
+    suspended, and the certifications of this year by method — two grouped queries."""
+    from django.db.models import Count, Q
+
+    from shebao.certification.models import Method
+    from shebao.registry.models import Region
+
+    key = "person__community_id" if town_id else "person__town_id"
+    month = month_of(today)
+    people = receiving(user=user)
+    certs = certifications(user=user).filter(certified_on__gte=today.replace(month=1, day=1),
+                                             certified_on__lte=today)
+    if town_id:
+        people, certs = people.filter(person__town_id=town_id), certs.filter(person__town_id=town_id)
+    counts = {r[key]: r for r in people.values(key).annotate(
+        receiving=Count("pk"), suspended=Count("pk", filter=Q(payment_status="suspended")),
+        due=Count("pk", filter=Q(payment_status="active", due_on__gte=month,
+                                 due_on__lte=today + dt.timedelta(days=days))),
+        overdue=Count("pk", filter=Q(payment_status="active", due_on__lt=month)))}
+    by_method: dict = {}
+    for r in certs.values(key, "method").annotate(n=Count("pk")):
+        by_method.setdefault(r[key], {})[r["method"]] = r["n"]
+    regions = (Region.objects.filter(parent_id=town_id) if town_id else Region.objects.filter(level="town"))
+    names = {r.pk: r.name for r in regions}
+    rows = []
+    for rid in sorted(set(counts) | set(by_method), key=lambda i: (i is None, names.get(i, ""))):
+        c = counts.get(rid, {})
+        methods = by_method.get(rid, {})
+        rows.append({"id": rid, "name": names.get(rid, "（未填村社区）" if town_id else "—"),
+                     "receiving": c.get("receiving", 0), "suspended": c.get("suspended", 0),
+                     "due": c.get("due", 0), "overdue": c.get("overdue", 0),
+                     "methods": [methods.get(m.value, 0) for m in Method],
+                     "certified": sum(methods.values())})
+    return rows

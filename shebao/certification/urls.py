@@ -12,5 +12,6 @@ urlpatterns = [
     path("certification/person/<int:pk>/death/", views.death, name="death"),
     path("certification/person/<int:pk>/contact/", views.contact, name="contact"),
     path("communities/", views.communities, name="communities"),
+    path("certification/stats/", views.stats, name="stats"),
     path("communities/<int:pk>/", views.community, name="community"),
 ]

@@ -383,3 +383,48 @@ def community(request, pk: int):
                    ("suspended", _("已暂停"), counts.get("suspended", 0))],
         "breadcrumbs": _crumbs((str(_("社区与联系人")), reverse("certification:communities")), (region.name, "")),
     })
+
+
+@page(VIEW_RULE)
+def stats(request):
+    """统计: by 镇街道 (or the 村社区 of one): receiving, suspended, due, overdue, certified this year by
+    method; a chart; xlsx."""
+    today = timezone.localdate()
+    towns = _towns(request)
+    town_id = request.GET.get("town") or ""
+    if town_id and town_id not in {str(t) for t, _ in towns}:
+        town_id = ""
+    rows = sel.statistics(user=request.user, today=today, town_id=int(town_id) if town_id else None)
+    methods = [str(label) for _, label in Method.choices]
+    headers = [gettext("村社区") if town_id else gettext("镇街道"), gettext("领取待遇"), gettext("已暂停"),
+               gettext("30 天内到期"), gettext("逾期未认证"), *[gettext("%(m)s认证") % {"m": m} for m in methods],
+               gettext("本年认证合计")]
+    if request.GET.get("export") == "xlsx":
+        return _stats_xlsx(headers, rows, today)
+    chart = {"labels": [r["name"] for r in rows], "receiving": [r["receiving"] for r in rows],
+             "due": [r["due"] for r in rows], "overdue": [r["overdue"] for r in rows],
+             "suspended": [r["suspended"] for r in rows]}
+    return render(request, "certification/stats.html", {
+        "rows": rows, "headers": headers, "chart": chart, "towns": towns, "town_id": town_id, "year": today.year,
+        "breadcrumbs": _crumbs((str(_("统计")), "")),
+    })
+
+
+def _stats_xlsx(headers, rows, today):
+    import io
+    from urllib.parse import quote
+
+    from django.http import FileResponse
+
+    from shebao.common.sheets import XlsxWriter
+
+    buffer = io.BytesIO()
+    with XlsxWriter(buffer, sheet_name="生存认证统计", headers=[str(h) for h in headers]) as writer:
+        for r in rows:
+            writer.write_row([r["name"], r["receiving"], r["suspended"], r["due"], r["overdue"], *r["methods"],
+                              r["certified"]])
+    buffer.seek(0)
+    name = f"生存认证统计-{today:%Y%m%d}.xlsx"
+    response = FileResponse(buffer, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename=\"stats.xlsx\"; filename*=UTF-8''{quote(name)}"
+    return response

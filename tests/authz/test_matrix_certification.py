@@ -101,6 +101,8 @@ PAGE_ROWS = [
     Entry("certification:contact", COMMUNITY_RULE, args=p(), town_scoped=True),
     Entry("certification:contact", COMMUNITY_RULE, args=p(), town_scoped=True, method="POST",
           data=lambda w: {"name": "家属", "relation": "family", "phone": "13900000000"}),
+    Entry("certification:stats", VIEW_RULE),
+    Entry("certification:stats", VIEW_RULE, query={"export": "xlsx"}),
     Entry("certification:communities", VIEW_RULE),
     Entry("certification:communities", VIEW_RULE, query={"all": "1"}),
     # saving needs 维护村社区: checked inside the page (a viewer's POST is refused with 403)
@@ -204,7 +206,7 @@ def test_a_community_worker_is_limited_to_their_community(world):
         f"/shgl/certification/person/{foreign}/record/": 404, f"/shgl/certification/person/{home}/death/": 403,
         f"/shgl/certification/person/{home}/contact/": 403, "/shgl/certification/import/": 403,
         f"/shgl/communities/{world.home_community.pk}/": 200, f"/shgl/communities/{world.foreign_community.pk}/": 404,
-        "/shgl/certification/": 200, "/shgl/certification/due/": 200, "/zg/": 403, "/nb/": 403, "/persons/": 403,
+        "/shgl/certification/": 200, "/shgl/certification/due/": 200, "/shgl/certification/stats/": 200, "/zg/": 403, "/nb/": 403, "/persons/": 403,
         "/payroll/": 403,
     }
     got = {url: client.get(url).status_code for url in want}

@@ -189,3 +189,21 @@ def test_community_info_and_person_contacts(world):
     assert PersonContact.objects.filter(person=person).count() == 1
     assert client_of(world["town"]).get(reverse("certification:contact", args=[world["foreign"].pk])).status_code \
         == 404
+
+
+def test_statistics_by_town_and_community(world):
+    from shebao.accounts.tests.factories import town
+
+    c = client_of(world["clerk"])
+    r = c.get(reverse("certification:stats"))
+    rows = {row["name"]: row for row in r.context["rows"]}
+    assert (rows["浒山街道"]["receiving"], rows["浒山街道"]["suspended"]) == (1, 1)
+    assert (rows["附海镇"]["receiving"], rows["附海镇"]["suspended"]) == (1, 1)
+    assert 'id="cert-data"' in r.content.decode()
+    r = c.get(reverse("certification:stats"), {"town": town("浒山街道").pk})
+    assert [row["receiving"] for row in r.context["rows"]] == [1]
+    export = c.get(reverse("certification:stats"), {"export": "xlsx"})
+    assert "spreadsheetml" in export["Content-Type"]
+    # the town clerk: their town only
+    r = client_of(world["town"]).get(reverse("certification:stats"))
+    assert [row["name"] for row in r.context["rows"]] == ["浒山街道"]
