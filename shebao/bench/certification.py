@@ -67,8 +67,8 @@ def bench_certification(sweep_n: int = SWEEP_N, import_n: int = IMPORT_N) -> dic
                     INSERT INTO certification_certification (person_id, certified_on, method, place, note, source,
                         attachment, operator_id, created_at)
                     SELECT e.person_id,
-                           CASE WHEN e.person_id %% 20 = 0 THEN %(today)s::date - 420 - (e.person_id %% 60)
-                                ELSE %(today)s::date - 5 - (e.person_id %% 300) END,
+                           CASE WHEN e.person_id %% 20 = 0 THEN %(today)s::date - (420 + e.person_id %% 60)::int
+                                ELSE %(today)s::date - (5 + e.person_id %% 300)::int END,
                            'bank', '', '', '基准', '', %(user)s, now()
                     FROM benefits_enrollment e WHERE e.scheme_id = %(scheme)s
                     ON CONFLICT DO NOTHING
