@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -367,18 +368,16 @@ def certification_import(*, file_name: str, data: bytes, method: str, user, dry_
                 "ON CONFLICT (person_id, certified_on) DO NOTHING RETURNING id, person_id, certified_on",
                 [method, source, user.pk, [r.person_id for r in todo], [r.certified_on for r in todo]])
             created = cursor.fetchall()
-        names = {r.person_id: r.name for r in todo}
-        label = Method(method).label
-        events = [{"user": user, "action": "certification_record", "object_type": "certification.certification",
-                   "object_id": cid, "person_id": pid,
-                   "summary": f"{names.get(pid, '')} 生存认证 {on:%Y-%m-%d}（{label}，{source}）",
-                   "after": {"certified_on": on, "method": method, "source": source}}
-                  for cid, pid, on in created]
-        events.append({"user": user, "action": "certification_import", "object_type": "certification.import",
-                       "object_id": file_name[:60],
-                       "summary": f"导入生存认证 {file_name}：新增 {len(created)} 条，错误 {len(result.bad)} 行",
-                       "after": {"created": len(created), "bad": len(result.bad), "unchanged": result.unchanged,
-                                 "method": method}})
+        # one audit event for the file: the records themselves are immutable and carry their operator,
+        # source and time; what each resume changes is audited by the benefits services below
+        ids = sorted(cid for cid, _, _ in created)
+        events = [{"user": user, "action": "certification_import", "object_type": "certification.import",
+                   "object_id": file_name[:60],
+                   "summary": f"导入生存认证 {file_name}（{Method(method).label}）：新增 {len(created)} 条，"
+                              f"已有 {result.unchanged} 行，错误 {len(result.bad)} 行",
+                   "after": {"created": len(created), "bad": len(result.bad), "unchanged": result.unchanged,
+                             "method": method, "source": source, "sha256": hashlib.sha256(data).hexdigest(),
+                             "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None}}]
         audit_record_many(events)
         result.created = len(created)
         # the few persons suspended for 未提供生存证明 among them: resumed one by one
@@ -386,8 +385,13 @@ def certification_import(*, file_name: str, data: bytes, method: str, user, dry_
         for cid, pid, on in created:
             _ = cid
             latest[pid] = max(on, latest.get(pid, on))
-        suspended = set(Suspension.objects.filter(enrollment__person_id__in=list(latest), to_month__isnull=True,
-                                                  reason__code=NO_CERT).values_list("enrollment__person_id", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DISTINCT e.person_id FROM benefits_suspension s "
+                           "JOIN benefits_enrollment e ON e.id = s.enrollment_id "
+                           "JOIN benefits_suspensionreason r ON r.id = s.reason_id "
+                           "WHERE s.to_month IS NULL AND r.code = %s AND e.person_id = ANY(%s::bigint[])",
+                           [NO_CERT, list(latest)])
+            suspended = {row[0] for row in cursor.fetchall()}
         for pid in sorted(suspended):
             person = Person.objects.select_for_update().get(pk=pid)
             result.resumed += len(_resume_after(person=person, on=latest[pid], user=user))
