@@ -78,7 +78,7 @@ def _towns(request):
 class DueTable(Table):
     columns = [
         Column("person__name", _("姓名"), sortable=True,
-               link=lambda row: reverse("certification:record", args=[row["person_id"]])),
+               link=lambda row: reverse("certification:person", args=[row["person_id"]])),
         Column("person__id_number", _("身份证号"), kind="id_number", sortable=True),
         Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort"),
         Column("person__community__name", _("村社区"), sortable=True),
@@ -125,7 +125,7 @@ def due(request):
 class CertificationTable(Table):
     columns = [
         Column("person__name", _("姓名"), sortable=True,
-               link=lambda row: reverse("certification:record", args=[row["person_id"]])),
+               link=lambda row: reverse("certification:person", args=[row["person_id"]])),
         Column("person__id_number", _("身份证号"), kind="id_number", sortable=True),
         Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort"),
         Column("certified_on", _("认证日期"), kind="date", sortable=True),
@@ -189,7 +189,7 @@ def record(request, pk: int):
                 attachment=d.get("attachment")))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
-            return redirect("certification:record", pk=person.pk)
+            return redirect("certification:person", pk=person.pk)
         except CertificationError as exc:
             form.add_error(None, str(exc))
         else:
@@ -206,14 +206,15 @@ def record(request, pk: int):
                             "scheme": r.enrollment.scheme.name, "month": f"{r.from_month:%Y-%m}",
                             "amount": r.arrears, "count": len(r.months)}
                 messages.success(request, msg)
-            return redirect("certification:record", pk=person.pk)
+            return redirect("certification:person", pk=person.pk)
     return _person_page(request, person, form, gettext("生存认证"))
 
 
 @page(VIEW_RULE)
 def person(request, pk: int):
     person = person_get(user=request.user, pk=pk)
-    return _person_page(request, person, None, gettext("生存认证"))
+    form = f.RecordForm() if policy.allows(request.user, RECORD_RULE) else None
+    return _person_page(request, person, form, gettext("生存认证"))
 
 
 @page(DEATH_RULE)

@@ -81,7 +81,7 @@ def test_community_worker_certifies_from_the_due_list(live_server):
         page.screenshot(path=str(ARTIFACTS / "cert-1-due.png"), full_page=True)
 
         page.click("#cert-due a:has-text('认证甲')")
-        page.wait_for_url(f"**/shgl/certification/person/{target.pk}/record/")
+        page.wait_for_url(f"**/shgl/certification/person/{target.pk}/")
         expect(page.locator("#cert-status")).to_contain_text("未提供生存证明")
         page.fill("input[name=certified_on]", "2026-05-06")
         page.select_option("select[name=method]", "community")
