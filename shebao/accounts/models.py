@@ -12,6 +12,7 @@ class Role(models.TextChoices):
     FINANCE = "finance", _("财务")
     IT_ADMIN = "it_admin", _("信息管理员")
     SYS_ADMIN = "sys_admin", _("系统管理员")
+    COMMUNITY = "community", _("社区专管员")  # 生存认证 in the 村社区 held (shebao.certification)
 
 
 class User(AbstractUser):

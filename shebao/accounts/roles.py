@@ -43,3 +43,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW, NB_VIEW],
     Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", REGISTRY_VIEW],
 }
+# 生存认证 (shebao.certification): clerks record certifications and deaths; the county-wide sweep and
+# file import are a clerk's too (the rule asks 全市范围 besides); the others read.
+CERT_VIEW = "certification.view_certification"
+ROLE_PERMISSIONS[Role.CLERK] += [CERT_VIEW, "certification.add_certification", "certification.record_death",
+                                 "certification.run_sweep", "certification.manage_community"]
+for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
+    ROLE_PERMISSIONS[_role] += [CERT_VIEW]
+# 社区专管员: the due list and certifications of the 村社区 held (User.regions holding communities)
+ROLE_PERMISSIONS[Role.COMMUNITY] = [CERT_VIEW, "certification.add_certification"]

@@ -536,6 +536,40 @@ def enrollment_resume(*, enrollment: Enrollment, from_month, user, note: str = "
     return ResumeResult(suspension=suspension, arrears=arrears, months=months)
 
 
+def suspension_cancel(*, enrollment: Enrollment, user, note: str = "") -> Suspension:
+    """撤销 an open suspension that has not withheld any month yet (no regular run of the scheme for a
+    month from its first month on exists): the suspension is removed, the status is 正常 again from
+    its first month (a StatusChange records it), and no month was ever unpaid, so nothing is owed.
+    Used when a 生存认证 arrives inside the suspension's first month. Once a run has withheld a month,
+    resume instead (``enrollment_resume``, with its 补发)."""
+    with transaction.atomic():
+        enrollment = _lock(enrollment)
+        suspension = Suspension.objects.filter(enrollment=enrollment, to_month__isnull=True).select_related(
+            "reason").first()
+        if enrollment.payment_status != PaymentStatus.SUSPENDED or suspension is None:
+            raise BenefitError(f"{enrollment.person.name} 当前不是暂停状态，不能撤销暂停")
+        run = apps.get_model("payroll", "PayrollRun")
+        withheld = run.objects.filter(scheme_id=enrollment.scheme_id, kind="regular",
+                                      period__gte=suspension.from_month).order_by("period").first()
+        if withheld is not None:
+            raise BenefitError(f"{format_month(withheld.period)} 已结算，暂停已生效，请办理恢复发放")
+        changed = Enrollment.objects.filter(pk=enrollment.pk, payment_status=PaymentStatus.SUSPENDED).update(
+            payment_status=PaymentStatus.ACTIVE)
+        if not changed:  # pragma: no cover - locked above
+            raise BenefitError(f"{enrollment.person.name} 当前不是暂停状态，不能撤销暂停")
+        before = snapshot(suspension)
+        suspension.delete()
+        StatusChange.objects.create(enrollment=enrollment, from_status=PaymentStatus.SUSPENDED,
+                                    to_status=PaymentStatus.ACTIVE, effective_month=suspension.from_month,
+                                    reason=suspension.reason, operator=user, note=f"撤销暂停：{note}"[:300])
+        audit_record(user=user, action="suspension_cancel", obj=enrollment, person_id=enrollment.person_id,
+                     summary=f"{enrollment.person.name} 撤销 {format_month(suspension.from_month)} 起的暂停"
+                             f"（{suspension.reason.name}），照常发放",
+                     before={"payment_status": PaymentStatus.SUSPENDED, "suspension": before},
+                     after={"payment_status": PaymentStatus.ACTIVE}, reason=note)
+    return suspension
+
+
 @dataclass
 class TerminationResult:
     enrollment: Enrollment

@@ -12,7 +12,11 @@ A decision has four parts:
 - **scheme scope**: ``User.all_schemes``, or the scheme's code in ``User.schemes``;
 - **town scope**: ``User.all_regions``, or the person's 镇街道 in ``User.regions``. Objects tied to a
   person are filtered by their person's town (``scope_town``); an object out of scope looks missing
-  (404). Acts over a whole run or file that spans towns (approve, export, return import) are
+  (404). A 村社区 in ``User.regions`` (a 社区专管员, assigned by ``shebao.certification``) narrows its
+  town to that community: lists and lookups through ``scope_town``/``scope_town_q`` on a
+  ``…town_id`` field keep only persons of the whole towns held or of the communities held. Checks
+  by a town id alone (``town_allowed``, ``denial(check_town=True)``) pass the community's town: the
+  community role holds no permission of an entry point that checks that way (commands, API). Acts over a whole run or file that spans towns (approve, export, return import) are
   county-wide: ``Rule(county=True)`` needs 全市范围;
 - **sensitive right**: ``accounts.view_sensitive`` decides masking (``sees_sensitive``).
 
@@ -114,18 +118,48 @@ def scheme_allowed(user, scheme: str | None) -> bool:
     return codes is None or scheme in codes
 
 
+def _region_scope(user) -> tuple[frozenset[int], frozenset[int], frozenset[int]]:
+    """(towns held whole, communities held, their towns) of a user limited to regions; one query,
+    cached on the user object for the request (a user's regions change only through user management)."""
+    cached = getattr(user, "_policy_region_scope", None)
+    if cached is None:
+        rows = list(user.regions.values_list("id", "level", "parent_id"))
+        whole = frozenset(i for i, level, _ in rows if level != "community")
+        communities = frozenset(i for i, level, _ in rows if level == "community")
+        parents = frozenset(p for _, level, p in rows if level == "community" and p is not None)
+        cached = (whole, communities, parents)
+        user._policy_region_scope = cached
+    return cached
+
+
 def town_ids(user) -> frozenset[int] | None:
-    """The ids of the 镇街道 the user may see; None = the whole county. Cached on the user object for
-    the request (a user's towns change only through user management)."""
+    """The ids of the 镇街道 the user may see (whole, or a community of it); None = the whole county."""
     if not _active(user):
         return frozenset()
     if user.is_superuser or user.all_regions:
         return None
-    cached = getattr(user, "_policy_town_ids", None)
-    if cached is None:
-        cached = frozenset(user.regions.values_list("id", flat=True))
-        user._policy_town_ids = cached
-    return cached
+    whole, _, parents = _region_scope(user)
+    return whole | parents
+
+
+def region_scope(user) -> tuple[frozenset[int], frozenset[int]] | None:
+    """(towns held whole, 村社区 held) of a user limited to regions; None = the whole county."""
+    if town_ids(user) is None:
+        return None
+    if not _active(user):
+        return frozenset(), frozenset()
+    whole, communities, _ = _region_scope(user)
+    return whole, communities
+
+
+def community_ids(user) -> frozenset[int] | None:
+    """The 村社区 a community-scoped user holds (empty when none: only whole towns); None = county."""
+    ids = town_ids(user)
+    if ids is None:
+        return None
+    if not _active(user):
+        return frozenset()
+    return _region_scope(user)[1]
 
 
 def town_allowed(user, town_id: int | None) -> bool:
@@ -167,12 +201,19 @@ def check(user, rule: Rule | str, **kwargs) -> None:
         raise Denied(reason)
 
 
+def _community_field(field: str) -> str | None:
+    return field[: -len("town_id")] + "community_id" if field.endswith("town_id") else None
+
+
 def scope_town(qs: QuerySet, user, field: str = "town_id") -> QuerySet:
-    """``qs`` limited to the user's towns; ``field`` leads to the town id (``"person__town_id"``)."""
+    """``qs`` limited to the user's towns; ``field`` leads to the town id (``"person__town_id"``). A
+    community held (社区专管员) narrows its town to the community (the ``…community_id`` next to it)."""
     ids = town_ids(user)
     if ids is None:
         return qs
-    return qs.filter(**{f"{field}__in": ids}) if ids else qs.none()
+    if not ids:
+        return qs.none()
+    return qs.filter(scope_town_q(user, field))
 
 
 def scope_scheme(qs: QuerySet, user, field: str = "scheme__code") -> QuerySet:
@@ -189,4 +230,10 @@ def scope_town_q(user, field: str = "town_id") -> Q:
     ids = town_ids(user)
     if ids is None:
         return Q()
-    return Q(**{f"{field}__in": ids}) if ids else Q(pk__in=[])
+    if not ids:
+        return Q(pk__in=[])
+    whole, communities, _ = _region_scope(user)
+    cfield = _community_field(field)
+    if communities and cfield:
+        return Q(**{f"{field}__in": whole}) | Q(**{f"{cfield}__in": communities})
+    return Q(**{f"{field}__in": ids})
