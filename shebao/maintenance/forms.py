@@ -1,0 +1,63 @@
+"""Forms of the 数据维护 pages: they parse shapes; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from shebao.common.safefile import DEFAULT, upload_validator
+from shebao.maintenance.services import ATTACHMENT_LIMITS
+from shebao.registry.selectors import bank_choices
+
+
+class CorrectionForm(forms.Form):
+    target = forms.ChoiceField(label=_("更正项目"))
+    value = forms.CharField(label=_("新值"), max_length=1000, required=False,
+                            help_text=_("人员基本信息、参保信息：填写新值（日期 YYYY-MM-DD；清空某项请留空）"))
+    amount = forms.CharField(label=_("新月金额（元）"), max_length=32, required=False,
+                             help_text=_("待遇金额：新的月金额"))
+    from_month = forms.CharField(label=_("起始年月"), max_length=10, required=False,
+                                 help_text=_("待遇金额：从该月起（YYYY-MM）；已发放的月份自动补发或扣减"))
+    bank = forms.ChoiceField(label=_("开户银行"), required=False, choices=lambda: [("", "—"), *bank_choices()],
+                             help_text=_("支付账户：新账户的开户银行"))
+    account_number = forms.CharField(label=_("银行账号"), max_length=32, required=False)
+    holder_name = forms.CharField(label=_("户名"), max_length=50, required=False, help_text=_("默认为本人姓名"))
+    branch = forms.CharField(label=_("开户网点"), max_length=100, required=False)
+    valid_from = forms.CharField(label=_("启用日期"), max_length=10, required=False,
+                                 help_text=_("支付账户：YYYY-MM-DD，默认今天；原账户于前一天停用"))
+    reason = forms.CharField(label=_("更正原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    attachment = forms.FileField(label=_("附件"), required=False, validators=[upload_validator(ATTACHMENT_LIMITS)],
+                                 help_text=_("可选：证明材料（pdf、图片、Excel、Word，5 MB 以内）"))
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [("", "—"), *targets]
+
+    def parsed_target(self) -> tuple[str, str, int | None]:
+        """``(kind, field, enrollment_id)`` of the chosen target."""
+        parts = self.cleaned_data["target"].split(":")
+        if len(parts) == 3:
+            return parts[0], parts[2], int(parts[1])
+        return parts[0], parts[1], None
+
+    def new_value(self) -> dict:
+        d = self.cleaned_data
+        return {k: d.get(k) or "" for k in ("value", "amount", "from_month", "bank", "account_number",
+                                              "holder_name", "branch", "valid_from")}
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(label=_("审核意见"), max_length=500, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2}), help_text=_("驳回时必填"))
+
+
+class CompareForm(forms.Form):
+    file_a = forms.FileField(label=_("文件 A"), validators=[upload_validator(DEFAULT)],
+                             help_text=_("xlsx、xls 或 csv（UTF-8 或 GB18030），第一行为列名"))
+    file_b = forms.FileField(label=_("文件 B"), validators=[upload_validator(DEFAULT)])
+    keys = forms.CharField(label=_("关键列"), max_length=300,
+                           help_text=_("按哪些列对应两边的行：列名，多个用逗号分隔，如 身份证号 或 身份证号,待遇项目"))
+
+    def key_list(self) -> list[str]:
+        raw = self.cleaned_data["keys"].replace("，", ",").replace("、", ",")
+        return [k.strip() for k in raw.split(",") if k.strip()]

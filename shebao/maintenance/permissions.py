@@ -1,0 +1,14 @@
+"""The rules (``shebao.common.policy``) of the 数据维护 pages and commands. Permissions are held by roles
+in ``shebao.accounts.roles.ROLE_PERMISSIONS``: a clerk proposes, a reviewer (``accounts.review``)
+approves or refuses — never their own request (a CHECK constraint). A request's person must be in the
+user's towns (out of scope looks missing) and a benefit request's scheme in the user's schemes."""
+
+from shebao.accounts.roles import MAINT_COMPARE, MAINT_PROPOSE, MAINT_VIEW, REVIEW
+from shebao.common.policy import rule
+
+VIEW_RULE = rule(MAINT_VIEW, note="数据更正申请查询，本人管辖镇街道")
+PROPOSE_RULE = rule(MAINT_PROPOSE, note="提出数据更正申请，本人管辖镇街道的人员")
+DECIDE_RULE = rule(REVIEW, note="审核数据更正申请（不能审核本人提出的）")
+COMPARE_RULE = rule(MAINT_COMPARE, note="数据比对：上传的两个文件，不读写业务数据")
+
+__all__ = ["COMPARE_RULE", "DECIDE_RULE", "PROPOSE_RULE", "VIEW_RULE"]

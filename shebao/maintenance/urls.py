@@ -1,0 +1,13 @@
+from django.urls import path
+
+from shebao.maintenance import views
+
+app_name = "maintenance"
+urlpatterns = [
+    path("corrections/", views.corrections, name="corrections"),
+    path("corrections/new/", views.correction_new, name="correction_new"),
+    path("corrections/<int:pk>/", views.correction, name="correction"),
+    path("corrections/<int:pk>/decide/", views.correction_decide, name="correction_decide"),
+    path("corrections/<int:pk>/attachment/", views.correction_attachment, name="correction_attachment"),
+    path("compare/", views.compare, name="compare"),
+]

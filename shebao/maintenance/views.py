@@ -1,0 +1,241 @@
+"""数据维护 pages: correction requests (list, propose, detail, approve/refuse, attachment) and 数据比对.
+Thin: parse, call one selector or service, render. Persons and requests are looked up within the
+user's towns (out of scope is a 404, the same as missing)."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from shebao.benefits.models import Enrollment
+from shebao.common import policy
+from shebao.common.masking import masker_for
+from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.maintenance import forms as f
+from shebao.maintenance import selectors as sel
+from shebao.maintenance.compare import KIND_LABELS, CompareError, compare_files, write_report
+from shebao.maintenance.models import CorrectionRequest
+from shebao.maintenance.permissions import COMPARE_RULE, DECIDE_RULE, PROPOSE_RULE, VIEW_RULE
+from shebao.maintenance.services import (
+    CorrectionError,
+    correction_approve,
+    correction_propose,
+    correction_refuse,
+)
+from shebao.registry.selectors import person_get, person_search
+from shebao.web.guards import page
+from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
+
+SHOWN = 200  # rows of each kind of difference shown on the compare page (the report has all)
+
+
+def _crumbs(*items):
+    return [(str(_("数据维护")), "")] + list(items)
+
+
+def _once(request, form: str, write):
+    with transaction.atomic():
+        once_claim(request, form=form)
+        return write()
+
+
+# --------------------------------------------------------------------------------------------------
+# correction requests
+
+
+def _search(qs, value, request):
+    return qs.filter(person__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+
+
+class CorrectionTable(Table):
+    columns = [
+        Column("id", _("申请编号"), sortable=True, link=lambda row: reverse("maintenance:correction", args=[row["id"]])),
+        Column("person__name", _("姓名"), sortable=True),
+        Column("person__id_number", _("身份证号"), kind="id_number"),
+        Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort"),
+        Column("kind", _("更正类型"), kind="choice", choices=CorrectionRequest.Kind.choices, sortable=True),
+        Column("field", _("字段")),
+        Column("state", _("状态"), kind="choice", choices=CorrectionRequest.State.choices, sortable=True),
+        Column("proposed_by__username", _("申请人")),
+        Column("proposed_at", _("申请时间"), kind="datetime", sortable=True),
+        Column("decided_by__username", _("审核人")),
+        Column("decided_at", _("审核时间"), kind="datetime", sortable=True),
+        Column("reason", _("更正原因")),
+    ]
+    filters = [
+        TextFilter("q", _("姓名/身份证号"), method=_search, placeholder=_("姓名、身份证号或后几位")),
+        ChoiceFilter("state", _("状态"), field="state", choices=CorrectionRequest.State.choices),
+        ChoiceFilter("kind", _("更正类型"), field="kind", choices=CorrectionRequest.Kind.choices),
+    ]
+    default_sort = "-id"
+    export_name = _("数据更正申请")
+    dom_id = "corrections"
+
+    def cell_id(self, value, row):
+        from django.utils.html import format_html
+
+        return format_html('<a href="{}">GZ{:06d}</a>', reverse("maintenance:correction", args=[value]), value)
+
+    def xlsx_id(self, value, row):
+        return f"GZ{value:06d}"
+
+
+@page(VIEW_RULE)
+def corrections(request):
+    table = CorrectionTable(request, sel.corrections_visible(request.user))
+    return render_table(request, table, "maintenance/corrections.html", {
+        "can_propose": policy.allows(request.user, PROPOSE_RULE),
+        "breadcrumbs": _crumbs((str(_("错误数据修改")), "")),
+    })
+
+
+@page(PROPOSE_RULE)
+def correction_new(request):
+    """Step 1: find the person (in the user's towns); step 2: what to change, the new value, the reason."""
+    q = (request.GET.get("q") or "").strip()
+    found = list(person_search(user=request.user, q=q, limit=20).select_related("town")) if q else []
+    chosen = None
+    form = None
+    raw_pk = request.POST.get("person") or request.GET.get("person")
+    if raw_pk:
+        try:
+            chosen = person_get(user=request.user, pk=int(raw_pk))
+        except (TypeError, ValueError):
+            raise Http404 from None
+        form = f.CorrectionForm(request.POST or None, request.FILES or None,
+                                targets=sel.targets_for(chosen, request.user),
+                                initial={"target": request.GET.get("target", "")})
+        if request.method == "POST" and form.is_valid():
+            kind, field, enrollment_id = form.parsed_target()
+            enrollment = None
+            if enrollment_id is not None:
+                enrollment = Enrollment.objects.select_related("scheme").filter(pk=enrollment_id,
+                                                                                person=chosen).first()
+            upload = form.cleaned_data.get("attachment")
+            try:
+                req = _once(request, "maint.correction", lambda: correction_propose(
+                    user=request.user, person=chosen, kind=kind, field=field, enrollment=enrollment,
+                    new_value=form.new_value(), reason=form.cleaned_data["reason"],
+                    attachment_name=upload.name if upload else "", attachment=upload.read() if upload else None))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect("maintenance:corrections")
+            except CorrectionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, gettext("已提交更正申请 %(number)s，待另一位用户审核") % {"number": req.number})
+                return redirect("maintenance:correction", pk=req.pk)
+    return render(request, "maintenance/correction_new.html", {
+        "q": q, "found": found, "chosen": chosen, "form": form,
+        "breadcrumbs": _crumbs((str(_("错误数据修改")), reverse("maintenance:corrections")),
+                               (str(_("新建更正申请")), "")),
+    })
+
+
+@page(VIEW_RULE)
+def correction(request, pk: int):
+    req = sel.correction_get(user=request.user, pk=pk)
+    masker = masker_for(request.user)
+    can_decide = (req.state == CorrectionRequest.State.OPEN and req.proposed_by_id != request.user.pk
+                  and policy.allows(request.user, DECIDE_RULE))
+    return render(request, "maintenance/correction.html", {
+        "req": req, "label": sel.request_label(req),
+        "current": sel.value_text(req.kind, req.field, req.current_value, masker),
+        "new": sel.value_text(req.kind, req.field, req.new_value, masker),
+        "can_decide": can_decide, "own": req.proposed_by_id == request.user.pk,
+        "form": f.DecisionForm(),
+        "breadcrumbs": _crumbs((str(_("错误数据修改")), reverse("maintenance:corrections")), (req.number, "")),
+    })
+
+
+@page(DECIDE_RULE)
+@require_POST
+def correction_decide(request, pk: int):
+    """``action=approve`` applies the change through the owning service; ``action=refuse`` needs a note."""
+    req = sel.correction_get(user=request.user, pk=pk)
+    form = f.DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    action = request.POST.get("action")
+    if action not in ("approve", "refuse"):
+        messages.error(request, gettext("请选择通过或驳回"))
+        return redirect("maintenance:correction", pk=pk)
+    try:
+        if action == "approve":
+            _once(request, "maint.decide", lambda: correction_approve(request=req, user=request.user, note=note))
+            messages.success(request, gettext("已通过并更正：%(number)s") % {"number": req.number})
+        else:
+            _once(request, "maint.decide", lambda: correction_refuse(request=req, user=request.user, note=note))
+            messages.success(request, gettext("已驳回：%(number)s") % {"number": req.number})
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+    except CorrectionError as exc:
+        messages.error(request, str(exc))
+    return redirect("maintenance:correction", pk=pk)
+
+
+@page(VIEW_RULE)
+def correction_attachment(request, pk: int):
+    req = sel.correction_get(user=request.user, pk=pk)
+    if not req.attachment_name:
+        raise Http404("没有附件")
+    data = CorrectionRequest.objects.filter(pk=req.pk).values_list("attachment", flat=True).first()
+    response = HttpResponse(bytes(data or b""), content_type="application/octet-stream")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(req.attachment_name)}"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# 数据比对
+
+
+@page(COMPARE_RULE)
+def compare(request):
+    """Two uploaded files by key columns: the counts and the first rows of each kind of difference on the
+    page; 下载比对报告 returns every difference as xlsx. Nothing is stored. ID-number columns are masked
+    for users without 查看敏感信息, on the page and in the report."""
+    form = f.CompareForm(request.POST or None, request.FILES or None)
+    result = None
+    context: dict = {}
+    if request.method == "POST" and form.is_valid():
+        a, b = form.cleaned_data["file_a"], form.cleaned_data["file_b"]
+        try:
+            result = compare_files(file_a=a.name, data_a=a.read(), file_b=b.name, data_b=b.read(),
+                                   keys=form.key_list())
+        except CompareError as exc:
+            form.add_error(None, str(exc))
+        else:
+            masker = masker_for(request.user)
+            masker = None if masker.can_view else masker
+            if request.POST.get("export") == "xlsx":
+                out = io.BytesIO()
+                write_report(result, out, masker=masker)
+                response = HttpResponse(out.getvalue(), content_type=(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+                response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote('比对结果.xlsx')}"
+                return response
+            rows = list(_limited(result, masker))
+            context = {"summary": result.summary(), "result": result, "headers": result.report_headers(),
+                       "rows": rows, "shown": SHOWN, "kinds": KIND_LABELS}
+    return render(request, "maintenance/compare.html", {
+        "form": form, **context, "breadcrumbs": _crumbs((str(_("数据比对")), "")),
+    })
+
+
+def _limited(result, masker):
+    """At most ``SHOWN`` rows of each kind, in the report's order."""
+    counts: dict[str, int] = {}
+    for row in result.report_rows(masker):
+        n = counts.get(row[0], 0)
+        if n < SHOWN:
+            counts[row[0]] = n + 1
+            yield row
