@@ -58,7 +58,7 @@ def _search(qs, value, request):
 
 class CorrectionTable(Table):
     columns = [
-        Column("id", _("申请编号"), sortable=True, link=lambda row: reverse("maintenance:correction", args=[row["id"]])),
+        Column("id", _("申请编号"), sortable=True),
         Column("person__name", _("姓名"), sortable=True),
         Column("person__id_number", _("身份证号"), kind="id_number"),
         Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort"),
@@ -83,7 +83,7 @@ class CorrectionTable(Table):
     def cell_id(self, value, row):
         from django.utils.html import format_html
 
-        return format_html('<a href="{}">GZ{:06d}</a>', reverse("maintenance:correction", args=[value]), value)
+        return format_html('<a href="{}">{}</a>', reverse("maintenance:correction", args=[value]), f"GZ{value:06d}")
 
     def xlsx_id(self, value, row):
         return f"GZ{value:06d}"
