@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from shebao.common.safefile import DEFAULT, upload_validator
+from shebao.maintenance.batch import BATCH_LIMITS
 from shebao.maintenance.services import ATTACHMENT_LIMITS
 from shebao.registry.selectors import bank_choices
 
@@ -61,3 +62,16 @@ class CompareForm(forms.Form):
     def key_list(self) -> list[str]:
         raw = self.cleaned_data["keys"].replace("，", ",").replace("、", ",")
         return [k.strip() for k in raw.split(",") if k.strip()]
+
+
+class BatchUploadForm(forms.Form):
+    file = forms.FileField(label=_("更正文件"), validators=[upload_validator(BATCH_LIMITS)],
+                           help_text=_("xlsx、xls 或 csv；列：身份证号、字段、新值（可加姓名核对）；最多 2,000 行"))
+    reason = forms.CharField(label=_("更正原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class BatchDecisionForm(forms.Form):
+    clean_only = forms.BooleanField(label=_("只更正无误的行"), required=False,
+                                    help_text=_("有错误行时：勾选后只更正无误的行，错误行不更正；不勾选则整批不更正"))
+    note = forms.CharField(label=_("审核意见"), max_length=500, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2}), help_text=_("驳回时必填"))

@@ -71,3 +71,51 @@ class CorrectionRequest(models.Model):
     @property
     def number(self) -> str:
         return f"GZ{self.pk:06d}" if self.pk else ""
+
+
+class CorrectionBatch(models.Model):
+    """批量数据处理: a file of corrections (身份证号 + 字段 + 新值), checked at upload into ``rows`` (each row:
+    its person, current → new value, or its error), approved by another user (the same CHECK as a
+    request) and applied in one transaction through ``registry.services.person_update``."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("待审核")
+        APPLIED = "applied", _("已更正")
+        REFUSED = "refused", _("已驳回")
+
+    file_name = models.CharField(_("文件"), max_length=200)
+    reason = models.CharField(_("更正原因"), max_length=500)
+    rows = models.JSONField(_("逐行检查结果"), default=list)
+    row_count = models.PositiveIntegerField(_("行数"), default=0)
+    error_count = models.PositiveIntegerField(_("错误行数"), default=0)
+    applied_count = models.PositiveIntegerField(_("已更正行数"), default=0)
+    clean_only = models.BooleanField(_("只更正无误的行"), default=False)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.OPEN)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("申请人"))
+    proposed_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("审核人"))
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审核意见"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("批量更正")
+        verbose_name_plural = _("批量更正")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")),
+                                   name="correctionbatch_decider_not_proposer"),
+            models.CheckConstraint(
+                condition=(Q(state="open") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True))
+                | (Q(state__in=["applied", "refused"]) & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
+                name="correctionbatch_decided_iff_closed"),
+            models.CheckConstraint(condition=~Q(reason=""), name="correctionbatch_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"批量更正 {self.number}"
+
+    @property
+    def number(self) -> str:
+        return f"PL{self.pk:06d}" if self.pk else ""

@@ -9,6 +9,8 @@ from shebao.common.policy import rule
 VIEW_RULE = rule(MAINT_VIEW, note="数据更正申请查询，本人管辖镇街道")
 PROPOSE_RULE = rule(MAINT_PROPOSE, note="提出数据更正申请，本人管辖镇街道的人员")
 DECIDE_RULE = rule(REVIEW, note="审核数据更正申请（不能审核本人提出的）")
+# a batch may name persons of several towns: its approval is a county-wide act
+BATCH_DECIDE_RULE = rule(REVIEW, county=True, note="审核批量更正（涉及多个镇街道，须全市范围；不能审核本人上传的）")
 COMPARE_RULE = rule(MAINT_COMPARE, note="数据比对：上传的两个文件，不读写业务数据")
 
-__all__ = ["COMPARE_RULE", "DECIDE_RULE", "PROPOSE_RULE", "VIEW_RULE"]
+__all__ = ["BATCH_DECIDE_RULE", "COMPARE_RULE", "DECIDE_RULE", "PROPOSE_RULE", "VIEW_RULE"]

@@ -9,5 +9,8 @@ urlpatterns = [
     path("corrections/<int:pk>/", views.correction, name="correction"),
     path("corrections/<int:pk>/decide/", views.correction_decide, name="correction_decide"),
     path("corrections/<int:pk>/attachment/", views.correction_attachment, name="correction_attachment"),
+    path("batch/", views.batch, name="batch"),
+    path("batch/<int:pk>/", views.batch_detail, name="batch_detail"),
+    path("batch/<int:pk>/decide/", views.batch_decide, name="batch_decide"),
     path("compare/", views.compare, name="compare"),
 ]

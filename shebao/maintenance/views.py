@@ -20,12 +20,21 @@ from shebao.benefits.models import Enrollment
 from shebao.common import policy
 from shebao.common.masking import masker_for
 from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.sheets import XlsxWriter
 from shebao.maintenance import forms as f
 from shebao.maintenance import selectors as sel
+from shebao.maintenance.batch import STATUS_LABELS, batch_approve, batch_refuse, batch_upload
 from shebao.maintenance.compare import KIND_LABELS, CompareError, compare_files, write_report
-from shebao.maintenance.models import CorrectionRequest
-from shebao.maintenance.permissions import COMPARE_RULE, DECIDE_RULE, PROPOSE_RULE, VIEW_RULE
+from shebao.maintenance.models import CorrectionBatch, CorrectionRequest
+from shebao.maintenance.permissions import (
+    BATCH_DECIDE_RULE,
+    COMPARE_RULE,
+    DECIDE_RULE,
+    PROPOSE_RULE,
+    VIEW_RULE,
+)
 from shebao.maintenance.services import (
+    PERSON_FIELDS,
     CorrectionError,
     correction_approve,
     correction_propose,
@@ -239,3 +248,109 @@ def _limited(result, masker):
         if n < SHOWN:
             counts[row[0]] = n + 1
             yield row
+
+
+# --------------------------------------------------------------------------------------------------
+# 批量数据处理
+
+
+def _batches_visible(user):
+    qs = CorrectionBatch.objects.defer("rows").select_related("proposed_by", "decided_by")
+    if not policy.county_wide(user):  # a town's user sees the batches they uploaded
+        qs = qs.filter(proposed_by=user)
+    return qs
+
+
+def _batch_get(user, pk: int) -> CorrectionBatch:
+    b = _batches_visible(user).defer(None).filter(pk=pk).first()
+    if b is None:
+        raise Http404("没有这个批量更正")
+    return b
+
+
+@page(VIEW_RULE)
+def batch(request):
+    """The recent batches; 上传 (经办) checks a file and shows its preview."""
+    form = f.BatchUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        policy.check(request.user, PROPOSE_RULE)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                b = _once(request, "maint.batch_upload", lambda: batch_upload(
+                    user=request.user, file_name=upload.name, data=upload.read(),
+                    reason=form.cleaned_data["reason"]))
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect("maintenance:batch")
+            except CorrectionError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("maintenance:batch_detail", pk=b.pk)
+    return render(request, "maintenance/batch.html", {
+        "form": form, "batches": _batches_visible(request.user)[:30],
+        "can_propose": policy.allows(request.user, PROPOSE_RULE),
+        "breadcrumbs": _crumbs((str(_("批量数据处理")), "")),
+    })
+
+
+def _batch_rows(b: CorrectionBatch, masker):
+    for r in b.rows:
+        yield {**r, "id_number": masker.id_number(r["id_number"]) if r["id_number"] else "",
+               "field_label": PERSON_FIELDS.get(r["field"], r["field"]), "status_label": STATUS_LABELS[r["status"]],
+               "current": sel.value_text("person", r["field"], {"value": r["current"]}, masker)
+               if r["status"] != "error" else "",
+               "new": sel.value_text("person", r["field"], {"value": r["new"]}, masker)
+               if r["status"] != "error" else r["new"]}
+
+
+@page(VIEW_RULE)
+def batch_detail(request, pk: int):
+    b = _batch_get(request.user, pk)
+    masker = masker_for(request.user)
+    rows = list(_batch_rows(b, masker))
+    if request.GET.get("export") == "xlsx":
+        out = io.BytesIO()
+        with XlsxWriter(out, sheet_name=b.number, headers=["行号", "身份证号", "姓名", "字段", "原值", "新值", "状态",
+                                                            "错误"]) as w:
+            for r in rows:
+                w.write_row([r["line"], r["id_number"], r["name"], r["field_label"], r["current"], r["new"],
+                             r["status_label"], r["error"]])
+        response = HttpResponse(out.getvalue(), content_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(b.number + '.xlsx')}"
+        return response
+    can_decide = (b.state == CorrectionBatch.State.OPEN and b.proposed_by_id != request.user.pk
+                  and policy.allows(request.user, BATCH_DECIDE_RULE))
+    return render(request, "maintenance/batch_detail.html", {
+        "b": b, "rows": rows, "can_decide": can_decide, "form": f.BatchDecisionForm(),
+        "clean": b.row_count - b.error_count,
+        "breadcrumbs": _crumbs((str(_("批量数据处理")), reverse("maintenance:batch")), (b.number, "")),
+    })
+
+
+@page(BATCH_DECIDE_RULE)
+@require_POST
+def batch_decide(request, pk: int):
+    b = _batch_get(request.user, pk)
+    form = f.BatchDecisionForm(request.POST)
+    form.is_valid()
+    d = getattr(form, "cleaned_data", {})
+    action = request.POST.get("action")
+    try:
+        if action == "approve":
+            done = _once(request, "maint.batch_decide", lambda: batch_approve(
+                batch=b, user=request.user, clean_only=d.get("clean_only", False), note=d.get("note", "")))
+            messages.success(request, gettext("已通过并更正 %(n)s 行：%(number)s") % {"n": done.applied_count,
+                                                                                  "number": b.number})
+        elif action == "refuse":
+            _once(request, "maint.batch_decide", lambda: batch_refuse(batch=b, user=request.user,
+                                                                      note=d.get("note", "")))
+            messages.success(request, gettext("已驳回：%(number)s") % {"number": b.number})
+        else:
+            messages.error(request, gettext("请选择通过或驳回"))
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+    except CorrectionError as exc:
+        messages.error(request, str(exc))
+    return redirect("maintenance:batch_detail", pk=pk)

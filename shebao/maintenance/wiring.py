@@ -9,6 +9,7 @@ def connect() -> None:
     from shebao.web import menu
 
     for key, url, rule in [("maint.corrections", "maintenance:corrections", VIEW_RULE),
+                           ("maint.batch", "maintenance:batch", VIEW_RULE),
                            ("maint.compare", "maintenance:compare", COMPARE_RULE)]:
         if menu.find_entry(key) is not None:
             menu.set_url(key, url, rule=rule)

@@ -18,9 +18,16 @@ from django.core.management.base import CommandError
 
 from shebao.benefits.services import enrollment_create, scheme_get
 from shebao.common.models import AuditEvent
+from shebao.maintenance.batch import batch_upload
 from shebao.maintenance.management.commands import compare as compare_cmd
-from shebao.maintenance.models import CorrectionRequest
-from shebao.maintenance.permissions import COMPARE_RULE, DECIDE_RULE, PROPOSE_RULE, VIEW_RULE
+from shebao.maintenance.models import CorrectionBatch, CorrectionRequest
+from shebao.maintenance.permissions import (
+    BATCH_DECIDE_RULE,
+    COMPARE_RULE,
+    DECIDE_RULE,
+    PROPOSE_RULE,
+    VIEW_RULE,
+)
 from shebao.maintenance.services import correction_propose
 from shebao.registry.models import BankAccount, Person
 from shebao.registry.services import bank_account_set
@@ -28,8 +35,9 @@ from tests.authz.harness import FOREIGN_TOWN, HOME_TOWN, Entry, make_identities,
 
 
 class World:
-    def __init__(self, users, foreign, home, req, home_req, tmp):
+    def __init__(self, users, foreign, home, req, home_req, batch, tmp):
         self.users, self.foreign, self.home, self.req, self.home_req, self.tmp = users, foreign, home, req, home_req, tmp
+        self.batch = batch
 
 
 def _person(name: str, born: dt.date, town: str, clerk) -> Person:
@@ -53,13 +61,16 @@ def build_world(tmp_path) -> World:
                              attachment_name="证明.pdf", attachment=b"%PDF-1.4")
     home_req = correction_propose(user=clerk, person=home, kind="person", field="notes", reason="补记",
                                   new_value={"value": "补记"})
+    batch = batch_upload(user=clerk, file_name="fix.csv", reason="核对", data=(
+        f"身份证号,字段,新值\r\n{foreign.id_number},备注,批量\r\n{home.id_number},备注,批量\r\n").encode())
     (tmp_path / "a.csv").write_text("身份证号,金额\r\n330282195003010011,1\r\n", encoding="utf-8")
     (tmp_path / "b.csv").write_text("身份证号,金额\r\n330282195003010011,2\r\n", encoding="utf-8")
-    return World(users, foreign, home, req, home_req, tmp_path)
+    return World(users, foreign, home, req, home_req, batch, tmp_path)
 
 
 def written() -> tuple:
-    return (AuditEvent.objects.count(), CorrectionRequest.objects.count(),
+    return (AuditEvent.objects.count(), CorrectionRequest.objects.count(), CorrectionBatch.objects.count(),
+            CorrectionBatch.objects.filter(state="open").count(),
             CorrectionRequest.objects.filter(state="open").count(), BankAccount.objects.count(),
             list(Person.objects.order_by("pk").values_list("notes", flat=True)))
 
@@ -82,6 +93,14 @@ PAGE_ROWS = [
           data=lambda w: {"action": "approve"}),
     Entry("maintenance:correction_decide", DECIDE_RULE, args=req_pk(home=True), town_scoped=True, home=True,
           method="POST", data=lambda w: {"action": "refuse", "note": "x"}),
+    # a batch is visible to county-wide users and to its uploader (the world's clerk): a town user's 404
+    Entry("maintenance:batch", PROPOSE_RULE, method="POST", data=lambda w: {"reason": "x"}),
+    Entry("maintenance:batch", VIEW_RULE),
+    Entry("maintenance:batch_detail", VIEW_RULE, args=lambda w: {"pk": w.batch.pk}, town_scoped=True),
+    Entry("maintenance:batch_detail", VIEW_RULE, args=lambda w: {"pk": w.batch.pk}, town_scoped=True,
+          query={"export": "xlsx"}),
+    Entry("maintenance:batch_decide", BATCH_DECIDE_RULE, args=lambda w: {"pk": w.batch.pk}, method="POST",
+          data=lambda w: {"action": "approve", "clean_only": "on"}),
     Entry("maintenance:compare", COMPARE_RULE, method="POST", data=lambda w: {"keys": "身份证号"}),
     Entry("maintenance:compare", COMPARE_RULE),
 ]
