@@ -75,3 +75,22 @@ class BatchDecisionForm(forms.Form):
                                     help_text=_("有错误行时：勾选后只更正无误的行，错误行不更正；不勾选则整批不更正"))
     note = forms.CharField(label=_("审核意见"), max_length=500, required=False,
                            widget=forms.Textarea(attrs={"rows": 2}), help_text=_("驳回时必填"))
+
+
+class LayoutForm(forms.Form):
+    name = forms.CharField(label=_("格式名称"), max_length=100)
+    note = forms.CharField(label=_("说明"), max_length=300, required=False)
+    spec = forms.CharField(label=_("列定义"), max_length=20000, widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}),
+                           help_text=_("每行一列，按输出顺序：目标列 = 源列 [| 代码 1=男,2=女] [| 日期 YYYYMMDD] "
+                                       "[| 金额 分] [| 固定 值]"))
+
+
+class ConvertForm(forms.Form):
+    layout = forms.ChoiceField(label=_("目标格式"))
+    file = forms.FileField(label=_("源文件"), validators=[upload_validator(DEFAULT)],
+                           help_text=_("xlsx、xls 或 csv（UTF-8 或 GB18030），第一行为列名"))
+    fmt = forms.ChoiceField(label=_("输出"), choices=[("xlsx", "Excel (xlsx)"), ("csv", "CSV (UTF-8)")])
+
+    def __init__(self, *args, layouts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["layout"].choices = [("", "—"), *[(str(x.pk), x.name) for x in layouts]]

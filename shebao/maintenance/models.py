@@ -119,3 +119,23 @@ class CorrectionBatch(models.Model):
     @property
     def number(self) -> str:
         return f"PL{self.pk:06d}" if self.pk else ""
+
+
+class ConvertLayout(models.Model):
+    """数据转换: a saved target layout — which source column fills each target column, in order, with an
+    optional code translation, date format, amount format or fixed value (``shebao.maintenance.convert``)."""
+
+    name = models.CharField(_("格式名称"), max_length=100, unique=True)
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+    spec = models.TextField(_("列定义"))  # the text as typed (one target column a line)
+    columns = models.JSONField(_("列定义（解析后）"), default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("转换格式")
+        verbose_name_plural = _("转换格式")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

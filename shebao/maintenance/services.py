@@ -321,3 +321,32 @@ def correction_refuse(*, request: CorrectionRequest, user, note: str) -> Correct
         req.decision_note = note[:500]
         req.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
     return req
+
+
+# --------------------------------------------------------------------------------------------------
+# 数据转换: saved layouts
+
+
+def layout_save(*, user, name: str, spec: str, note: str = "", layout=None):
+    """Create (``layout`` None) or change a saved convert layout; the spec is parsed first (Chinese
+    message naming the line)."""
+    from shebao.maintenance.convert import ConvertError, columns_to_json, parse_layout
+    from shebao.maintenance.models import ConvertLayout
+
+    name = (name or "").strip()
+    if not name:
+        raise CorrectionError("请填写格式名称")
+    try:
+        columns = parse_layout(spec)
+    except ConvertError as exc:
+        raise CorrectionError(str(exc)) from None
+    with transaction.atomic():
+        clash = ConvertLayout.objects.filter(name=name).exclude(pk=getattr(layout, "pk", None)).exists()
+        if clash:
+            raise CorrectionError(f"格式名称“{name}”已存在")
+        if layout is None:
+            layout = ConvertLayout(created_by=user)
+        layout.name, layout.note, layout.spec = name, (note or "").strip()[:300], spec.strip()
+        layout.columns = columns_to_json(columns)
+        layout.save()
+    return layout

@@ -12,5 +12,6 @@ urlpatterns = [
     path("batch/", views.batch, name="batch"),
     path("batch/<int:pk>/", views.batch_detail, name="batch_detail"),
     path("batch/<int:pk>/decide/", views.batch_decide, name="batch_decide"),
+    path("convert/", views.convert, name="convert"),
     path("compare/", views.compare, name="compare"),
 ]

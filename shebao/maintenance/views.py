@@ -24,8 +24,9 @@ from shebao.common.sheets import XlsxWriter
 from shebao.maintenance import forms as f
 from shebao.maintenance import selectors as sel
 from shebao.maintenance.batch import STATUS_LABELS, batch_approve, batch_refuse, batch_upload
-from shebao.maintenance.compare import KIND_LABELS, CompareError, compare_files, write_report
-from shebao.maintenance.models import CorrectionBatch, CorrectionRequest
+from shebao.maintenance.compare import KIND_LABELS, CompareError, compare_files, read_sheet, write_report
+from shebao.maintenance.convert import ConvertError, convert_sheet, parse_layout, write_converted
+from shebao.maintenance.models import ConvertLayout, CorrectionBatch, CorrectionRequest
 from shebao.maintenance.permissions import (
     BATCH_DECIDE_RULE,
     COMPARE_RULE,
@@ -39,6 +40,7 @@ from shebao.maintenance.services import (
     correction_approve,
     correction_propose,
     correction_refuse,
+    layout_save,
 )
 from shebao.registry.selectors import person_get, person_search
 from shebao.web.guards import page
@@ -354,3 +356,64 @@ def batch_decide(request, pk: int):
     except CorrectionError as exc:
         messages.error(request, str(exc))
     return redirect("maintenance:batch_detail", pk=pk)
+
+
+# --------------------------------------------------------------------------------------------------
+# 数据转换
+
+
+@page(COMPARE_RULE)
+def convert(request):
+    """Saved layouts; convert an uploaded file to one (download), or list its errors; create or edit a
+    layout. Nothing of the uploaded file is stored."""
+    layouts = list(ConvertLayout.objects.all())
+    editing = None
+    if request.GET.get("layout"):
+        editing = ConvertLayout.objects.filter(pk=request.GET["layout"]).first() if request.GET["layout"].isdigit() \
+            else None
+        if editing is None:
+            raise Http404("没有这个格式")
+    action = request.POST.get("action") if request.method == "POST" else None
+    run_form = f.ConvertForm(request.POST if action == "run" else None, request.FILES if action == "run" else None,
+                             layouts=layouts)
+    layout_form = f.LayoutForm(request.POST if action == "save" else None, initial={
+        "name": editing.name, "note": editing.note, "spec": editing.spec} if editing else None)
+    errors: list[str] = []
+    error_count = 0
+    if action == "save" and layout_form.is_valid():
+        d = layout_form.cleaned_data
+        try:
+            saved = _once(request, "maint.layout", lambda: layout_save(
+                user=request.user, name=d["name"], note=d["note"], spec=d["spec"], layout=editing))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("maintenance:convert")
+        except CorrectionError as exc:
+            layout_form.add_error(None, str(exc))
+        else:
+            messages.success(request, gettext("已保存格式：%(name)s") % {"name": saved.name})
+            return redirect("maintenance:convert")
+    if action == "run" and run_form.is_valid():
+        layout = next(x for x in layouts if str(x.pk) == run_form.cleaned_data["layout"])
+        upload = run_form.cleaned_data["file"]
+        fmt = run_form.cleaned_data["fmt"]
+        try:
+            sheet = read_sheet("源文件", upload.name, upload.read())
+            result = convert_sheet(sheet, parse_layout(layout.spec))
+            if result.error_count:
+                errors, error_count = result.errors, result.error_count
+            else:
+                out = io.BytesIO()
+                write_converted(result, out, fmt=fmt)
+                name = f"{layout.name}.{fmt}"
+                response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8" if fmt == "csv" else
+                                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+                return response
+        except (CompareError, ConvertError) as exc:
+            run_form.add_error(None, str(exc))
+    return render(request, "maintenance/convert.html", {
+        "layouts": layouts, "run_form": run_form, "layout_form": layout_form, "editing": editing,
+        "errors": errors, "error_count": error_count,
+        "breadcrumbs": _crumbs((str(_("数据转换")), "")),
+    })

@@ -10,6 +10,7 @@ def connect() -> None:
 
     for key, url, rule in [("maint.corrections", "maintenance:corrections", VIEW_RULE),
                            ("maint.batch", "maintenance:batch", VIEW_RULE),
-                           ("maint.compare", "maintenance:compare", COMPARE_RULE)]:
+                           ("maint.compare", "maintenance:compare", COMPARE_RULE),
+                           ("maint.convert", "maintenance:convert", COMPARE_RULE)]:
         if menu.find_entry(key) is not None:
             menu.set_url(key, url, rule=rule)

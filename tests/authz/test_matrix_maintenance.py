@@ -20,7 +20,7 @@ from shebao.benefits.services import enrollment_create, scheme_get
 from shebao.common.models import AuditEvent
 from shebao.maintenance.batch import batch_upload
 from shebao.maintenance.management.commands import compare as compare_cmd
-from shebao.maintenance.models import CorrectionBatch, CorrectionRequest
+from shebao.maintenance.models import ConvertLayout, CorrectionBatch, CorrectionRequest
 from shebao.maintenance.permissions import (
     BATCH_DECIDE_RULE,
     COMPARE_RULE,
@@ -28,7 +28,7 @@ from shebao.maintenance.permissions import (
     PROPOSE_RULE,
     VIEW_RULE,
 )
-from shebao.maintenance.services import correction_propose
+from shebao.maintenance.services import correction_propose, layout_save
 from shebao.registry.models import BankAccount, Person
 from shebao.registry.services import bank_account_set
 from tests.authz.harness import FOREIGN_TOWN, HOME_TOWN, Entry, make_identities, run_page_row
@@ -70,6 +70,7 @@ def build_world(tmp_path) -> World:
 
 def written() -> tuple:
     return (AuditEvent.objects.count(), CorrectionRequest.objects.count(), CorrectionBatch.objects.count(),
+            ConvertLayout.objects.count(),
             CorrectionBatch.objects.filter(state="open").count(),
             CorrectionRequest.objects.filter(state="open").count(), BankAccount.objects.count(),
             list(Person.objects.order_by("pk").values_list("notes", flat=True)))
@@ -101,6 +102,10 @@ PAGE_ROWS = [
           query={"export": "xlsx"}),
     Entry("maintenance:batch_decide", BATCH_DECIDE_RULE, args=lambda w: {"pk": w.batch.pk}, method="POST",
           data=lambda w: {"action": "approve", "clean_only": "on"}),
+    Entry("maintenance:convert", COMPARE_RULE, method="POST",
+          data=lambda w: {"action": "save", "name": "x", "spec": "a = b"}),
+    Entry("maintenance:convert", COMPARE_RULE, method="POST", data=lambda w: {"action": "run", "fmt": "csv"}),
+    Entry("maintenance:convert", COMPARE_RULE),
     Entry("maintenance:compare", COMPARE_RULE, method="POST", data=lambda w: {"keys": "身份证号"}),
     Entry("maintenance:compare", COMPARE_RULE),
 ]
@@ -109,11 +114,12 @@ SCOPED_GETS = [
     Entry("maintenance:correction_new", PROPOSE_RULE, query={"person": "FOREIGN"}, town_scoped=True),
     Entry("maintenance:correction_new", PROPOSE_RULE, query={"person": "HOME"}, town_scoped=True, home=True),
 ]
+LAYOUT_GETS = [Entry("maintenance:convert", COMPARE_RULE, query={"layout": "WORLD"}, note="修改保存的格式")]
 CMD_ROWS = [
     Entry("compare", compare_cmd.COMPARE_RULE,
           args=lambda w: [str(w.tmp / "a.csv"), str(w.tmp / "b.csv"), "--key", "身份证号", "--json"]),
 ]
-ROWS = PAGE_ROWS + SCOPED_GETS + CMD_ROWS
+ROWS = LAYOUT_GETS + PAGE_ROWS + SCOPED_GETS + CMD_ROWS
 
 
 @pytest.fixture
@@ -127,6 +133,8 @@ def test_page_rows(world):
     problems = []
     rows = PAGE_ROWS + [dataclasses.replace(e, query={"person": (world.foreign if e.query["person"] == "FOREIGN"
                                                                  else world.home).pk}) for e in SCOPED_GETS]
+    layout = layout_save(user=world.users["clerk"], name="银行代发", spec="身份证号 = 身份证号")
+    rows += [dataclasses.replace(e, query={"layout": str(layout.pk)}) for e in LAYOUT_GETS]
     for entry in rows:
         before = written()
         problems += run_page_row(entry, world, world.users)
