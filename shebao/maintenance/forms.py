@@ -94,3 +94,29 @@ class ConvertForm(forms.Form):
     def __init__(self, *args, layouts, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["layout"].choices = [("", "—"), *[(str(x.pk), x.name) for x in layouts]]
+
+
+def _keys(text: str) -> list[str]:
+    return [k.strip() for k in (text or "").replace("，", ",").split(",") if k.strip()]
+
+
+class QueryForm(forms.Form):
+    name = forms.CharField(label=_("查询名称"), max_length=100)
+    note = forms.CharField(label=_("说明"), max_length=300, required=False)
+    source = forms.ChoiceField(label=_("数据来源"))
+    dimensions = forms.CharField(label=_("分组"), max_length=200, required=False,
+                                 help_text=_("分组的键，逗号分隔，最多三项（见下表）"))
+    measures = forms.CharField(label=_("统计"), max_length=200, help_text=_("统计的键，逗号分隔"))
+    parameters = forms.CharField(label=_("参数"), max_length=200, required=False,
+                                 help_text=_("运行时可填写的筛选条件的键，逗号分隔"))
+    chart = forms.ChoiceField(label=_("图表"))
+
+    def __init__(self, *args, sources, charts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = sources
+        self.fields["chart"].choices = charts
+
+    def lists(self) -> dict:
+        d = self.cleaned_data
+        return {"dimensions": _keys(d["dimensions"]), "measures": _keys(d["measures"]),
+                "parameters": _keys(d["parameters"])}

@@ -49,7 +49,8 @@ class CorrectionRequest(models.Model):
         verbose_name = _("数据更正申请")
         verbose_name_plural = _("数据更正申请")
         ordering = ["-id"]
-        permissions = [("compare_files", "数据比对与转换")]
+        permissions = [("compare_files", "数据比对与转换"), ("run_query", "临时数据统计（运行保存的查询）"),
+                       ("manage_query", "维护临时数据统计的查询")]
         indexes = [models.Index(fields=["state", "-id"]), models.Index(fields=["person", "-id"])]
         constraints = [
             # maker-checker: whoever decides is not who proposed (approve AND refuse; a proposer withdraws
@@ -135,6 +136,36 @@ class ConvertLayout(models.Model):
     class Meta:
         verbose_name = _("转换格式")
         verbose_name_plural = _("转换格式")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedQuery(models.Model):
+    """临时数据统计: a saved, parameterised statistic — data, not SQL. ``source`` names one of the
+    whitelisted sources of ``shebao.maintenance.statistics.SOURCES``; ``dimensions`` and ``measures`` are
+    keys that source offers; ``parameters`` are the filter keys the user fills in when running it.
+    Run with the user's towns and schemes (and never showing an ID or account number)."""
+
+    class Chart(models.TextChoices):
+        BAR = "bar", _("柱状图")
+        LINE = "line", _("折线图")
+        NONE = "none", _("不画图")
+
+    name = models.CharField(_("查询名称"), max_length=100, unique=True)
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+    source = models.CharField(_("数据来源"), max_length=30)
+    dimensions = models.JSONField(_("分组"), default=list)
+    measures = models.JSONField(_("统计"), default=list)
+    parameters = models.JSONField(_("参数"), default=list)
+    chart = models.CharField(_("图表"), max_length=10, choices=Chart.choices, default=Chart.BAR)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("临时数据统计查询")
+        verbose_name_plural = _("临时数据统计查询")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -350,3 +350,32 @@ def layout_save(*, user, name: str, spec: str, note: str = "", layout=None):
         layout.columns = columns_to_json(columns)
         layout.save()
     return layout
+
+
+# --------------------------------------------------------------------------------------------------
+# 临时数据统计: saved queries (data over a whitelist, see shebao.maintenance.statistics)
+
+
+def query_save(*, user, name: str, source: str, dimensions: list[str], measures: list[str],
+               parameters: list[str], chart: str = "bar", note: str = "", query=None):
+    from shebao.maintenance.models import SavedQuery
+    from shebao.maintenance.statistics import StatisticsError, check_definition
+
+    name = (name or "").strip()
+    if not name:
+        raise CorrectionError("请填写查询名称")
+    try:
+        check_definition(source, dimensions, measures, parameters)
+    except StatisticsError as exc:
+        raise CorrectionError(str(exc)) from None
+    if chart not in SavedQuery.Chart.values:
+        raise CorrectionError(f"图表类型 {chart} 不支持")
+    with transaction.atomic():
+        if SavedQuery.objects.filter(name=name).exclude(pk=getattr(query, "pk", None)).exists():
+            raise CorrectionError(f"查询名称“{name}”已存在")
+        if query is None:
+            query = SavedQuery(created_by=user)
+        query.name, query.note, query.source, query.chart = name, (note or "").strip()[:300], source, chart
+        query.dimensions, query.measures, query.parameters = dimensions, measures, parameters
+        query.save()
+    return query

@@ -12,6 +12,10 @@ urlpatterns = [
     path("batch/", views.batch, name="batch"),
     path("batch/<int:pk>/", views.batch_detail, name="batch_detail"),
     path("batch/<int:pk>/decide/", views.batch_decide, name="batch_decide"),
+    path("queries/", views.queries, name="queries"),
+    path("queries/new/", views.query_edit, name="query_new"),
+    path("queries/<int:pk>/", views.query_run, name="query_run"),
+    path("queries/<int:pk>/edit/", views.query_edit, name="query_edit"),
     path("convert/", views.convert, name="convert"),
     path("compare/", views.compare, name="compare"),
 ]

@@ -26,12 +26,14 @@ from shebao.maintenance import selectors as sel
 from shebao.maintenance.batch import STATUS_LABELS, batch_approve, batch_refuse, batch_upload
 from shebao.maintenance.compare import KIND_LABELS, CompareError, compare_files, read_sheet, write_report
 from shebao.maintenance.convert import ConvertError, convert_sheet, parse_layout, write_converted
-from shebao.maintenance.models import ConvertLayout, CorrectionBatch, CorrectionRequest
+from shebao.maintenance.models import ConvertLayout, CorrectionBatch, CorrectionRequest, SavedQuery
 from shebao.maintenance.permissions import (
     BATCH_DECIDE_RULE,
     COMPARE_RULE,
     DECIDE_RULE,
     PROPOSE_RULE,
+    QUERY_MANAGE_RULE,
+    QUERY_RUN_RULE,
     VIEW_RULE,
 )
 from shebao.maintenance.services import (
@@ -41,7 +43,9 @@ from shebao.maintenance.services import (
     correction_propose,
     correction_refuse,
     layout_save,
+    query_save,
 )
+from shebao.maintenance.statistics import SOURCES, StatisticsError, run_query
 from shebao.registry.selectors import person_get, person_search
 from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
@@ -416,4 +420,99 @@ def convert(request):
         "layouts": layouts, "run_form": run_form, "layout_form": layout_form, "editing": editing,
         "errors": errors, "error_count": error_count,
         "breadcrumbs": _crumbs((str(_("数据转换")), "")),
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# 临时数据统计
+
+
+def _query_form(data=None, initial=None):
+    return f.QueryForm(data, initial=initial, sources=[(k, s.label) for k, s in SOURCES.items()],
+                       charts=SavedQuery.Chart.choices)
+
+
+@page(QUERY_RUN_RULE)
+def queries(request):
+    return render(request, "maintenance/queries.html", {
+        "queries": SavedQuery.objects.all(), "sources": SOURCES,
+        "can_manage": policy.allows(request.user, QUERY_MANAGE_RULE),
+        "breadcrumbs": _crumbs((str(_("临时数据统计")), "")),
+    })
+
+
+@page(QUERY_RUN_RULE)
+def query_run(request, pk: int):
+    """The query's parameters (GET), its table and chart; ?export=xlsx the same rows."""
+    query = SavedQuery.objects.filter(pk=pk).first()
+    if query is None:
+        raise Http404("没有这个查询")
+    src = SOURCES.get(query.source)
+    params = []
+    for key in query.parameters:
+        p = src.params[key]
+        params.append({"key": key, "label": p.label, "kind": p.kind, "value": request.GET.get(key, ""),
+                       "choices": p.choices(request.user) if p.choices else None})
+    result, error = None, ""
+    try:
+        result = run_query(user=request.user, source=query.source, dimensions=query.dimensions,
+                           measures=query.measures, parameters=query.parameters, values=request.GET)
+    except StatisticsError as exc:
+        error = str(exc)
+    if result is not None and request.GET.get("export") == "xlsx":
+        out = io.BytesIO()
+        with XlsxWriter(out, sheet_name=query.name, headers=result.headers, money_columns=result.money_columns) as w:
+            for row in result.rows:
+                w.write_row(row)
+        response = HttpResponse(out.getvalue(), content_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(query.name + '.xlsx')}"
+        return response
+    chart = None
+    if result is not None and result.dims and query.chart != "none" and result.rows:
+        labels = [" / ".join(str(v) for v in r[:result.dims]) for r in result.rows[:200]]
+        chart = {"type": query.chart, "labels": labels, "datasets": [
+            {"label": h, "data": [float(r[result.dims + i]) for r in result.rows[:200]]}
+            for i, h in enumerate(result.headers[result.dims:])]}
+    export_query = request.GET.copy()
+    export_query["export"] = "xlsx"
+    return render(request, "maintenance/query_run.html", {
+        "query": query, "params": params, "result": result, "error": error, "chart": chart,
+        "export_url": "?" + export_query.urlencode(),
+        "can_manage": policy.allows(request.user, QUERY_MANAGE_RULE),
+        "breadcrumbs": _crumbs((str(_("临时数据统计")), reverse("maintenance:queries")), (query.name, "")),
+    })
+
+
+@page(QUERY_MANAGE_RULE)
+def query_edit(request, pk: int | None = None):
+    query = None
+    if pk is not None:
+        query = SavedQuery.objects.filter(pk=pk).first()
+        if query is None:
+            raise Http404("没有这个查询")
+    initial = None
+    if query is not None:
+        initial = {"name": query.name, "note": query.note, "source": query.source, "chart": query.chart,
+                   "dimensions": ",".join(query.dimensions), "measures": ",".join(query.measures),
+                   "parameters": ",".join(query.parameters)}
+    form = _query_form(request.POST or None, initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            saved = _once(request, "maint.query", lambda: query_save(
+                user=request.user, name=d["name"], note=d["note"], source=d["source"], chart=d["chart"],
+                query=query, **form.lists()))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("maintenance:queries")
+        except CorrectionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, gettext("已保存查询：%(name)s") % {"name": saved.name})
+            return redirect("maintenance:query_run", pk=saved.pk)
+    return render(request, "maintenance/query_edit.html", {
+        "form": form, "query": query, "sources": SOURCES,
+        "breadcrumbs": _crumbs((str(_("临时数据统计")), reverse("maintenance:queries")),
+                               (query.name if query else str(_("新建查询")), "")),
     })

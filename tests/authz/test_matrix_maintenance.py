@@ -20,15 +20,17 @@ from shebao.benefits.services import enrollment_create, scheme_get
 from shebao.common.models import AuditEvent
 from shebao.maintenance.batch import batch_upload
 from shebao.maintenance.management.commands import compare as compare_cmd
-from shebao.maintenance.models import ConvertLayout, CorrectionBatch, CorrectionRequest
+from shebao.maintenance.models import ConvertLayout, CorrectionBatch, CorrectionRequest, SavedQuery
 from shebao.maintenance.permissions import (
     BATCH_DECIDE_RULE,
     COMPARE_RULE,
     DECIDE_RULE,
     PROPOSE_RULE,
+    QUERY_MANAGE_RULE,
+    QUERY_RUN_RULE,
     VIEW_RULE,
 )
-from shebao.maintenance.services import correction_propose, layout_save
+from shebao.maintenance.services import correction_propose, layout_save, query_save
 from shebao.registry.models import BankAccount, Person
 from shebao.registry.services import bank_account_set
 from tests.authz.harness import FOREIGN_TOWN, HOME_TOWN, Entry, make_identities, run_page_row
@@ -38,6 +40,8 @@ class World:
     def __init__(self, users, foreign, home, req, home_req, batch, tmp):
         self.users, self.foreign, self.home, self.req, self.home_req, self.tmp = users, foreign, home, req, home_req, tmp
         self.batch = batch
+        self.query = query_save(user=users["it_admin"], name="各镇街道人数", source="persons", dimensions=["town"],
+                                measures=["count"], parameters=["town"])
 
 
 def _person(name: str, born: dt.date, town: str, clerk) -> Person:
@@ -70,7 +74,7 @@ def build_world(tmp_path) -> World:
 
 def written() -> tuple:
     return (AuditEvent.objects.count(), CorrectionRequest.objects.count(), CorrectionBatch.objects.count(),
-            ConvertLayout.objects.count(),
+            ConvertLayout.objects.count(), SavedQuery.objects.count(),
             CorrectionBatch.objects.filter(state="open").count(),
             CorrectionRequest.objects.filter(state="open").count(), BankAccount.objects.count(),
             list(Person.objects.order_by("pk").values_list("notes", flat=True)))
@@ -102,6 +106,12 @@ PAGE_ROWS = [
           query={"export": "xlsx"}),
     Entry("maintenance:batch_decide", BATCH_DECIDE_RULE, args=lambda w: {"pk": w.batch.pk}, method="POST",
           data=lambda w: {"action": "approve", "clean_only": "on"}),
+    Entry("maintenance:queries", QUERY_RUN_RULE),
+    Entry("maintenance:query_new", QUERY_MANAGE_RULE, method="POST", data=lambda w: {"name": "x"}),
+    Entry("maintenance:query_new", QUERY_MANAGE_RULE),
+    Entry("maintenance:query_run", QUERY_RUN_RULE, args=lambda w: {"pk": w.query.pk}),
+    Entry("maintenance:query_run", QUERY_RUN_RULE, args=lambda w: {"pk": w.query.pk}, query={"export": "xlsx"}),
+    Entry("maintenance:query_edit", QUERY_MANAGE_RULE, args=lambda w: {"pk": w.query.pk}),
     Entry("maintenance:convert", COMPARE_RULE, method="POST",
           data=lambda w: {"action": "save", "name": "x", "spec": "a = b"}),
     Entry("maintenance:convert", COMPARE_RULE, method="POST", data=lambda w: {"action": "run", "fmt": "csv"}),
