@@ -49,9 +49,9 @@ def test_propose_approve_and_see_it_on_the_persons_history(live_server):
         page.click("a:has-text('错误数据修改')")
         expect(page.locator("main")).to_contain_text("没有符合条件的记录")
         page.click("a:has-text('新建更正申请')")
-        page.fill("input[name=q]", "沈阿五")
-        page.click("button:has-text('查找')")
-        page.click("a:has-text('选择')")
+        page.fill("main input[name=q]", "沈阿五")  # not the global search box
+        page.click("main button:has-text('查找')")
+        page.click("main a:has-text('选择')")
         page.select_option("#id_target", "person:mobile")
         page.fill("#id_value", "13905742222")
         page.fill("#id_reason", "本人到窗口更正手机号")
@@ -64,13 +64,13 @@ def test_propose_approve_and_see_it_on_the_persons_history(live_server):
 
         review = _login(browser, live_server.url, "corrrev")
         review.goto(f"{live_server.url}/maint/corrections/?state=open")
-        review.click(f"a:has-text('{req.number}')")
+        review.click(f"main a:has-text('{req.number}')")
         expect(review.locator("#new-value")).to_contain_text("139****2222")  # masked without 查看敏感信息
         review.fill("#id_note", "已核对身份证件")
         review.click("button:has-text('通过并更正')")
         expect(review.locator("main")).to_contain_text("已通过并更正")
         expect(review.locator("h1")).to_contain_text("已更正")
-        review.click("a:has-text('沈阿五')")
+        review.click("main dl a:has-text('沈阿五')")
         review.wait_for_url(f"**/persons/{person.pk}/")
         history = review.locator("#history")
         expect(history).to_contain_text(f"更正申请 {req.number}：本人到窗口更正手机号")
