@@ -27,6 +27,7 @@ from shebao.common.sheets import XlsxWriter, write_csv
 
 # the command line reads what the server's operator gives it: larger files than an upload
 CLI_LIMITS = Limits(max_bytes=300 * MiB, max_unzipped=1500 * MiB, max_rows=2_000_000)
+ACCOUNT_HEADER = re.compile(r"账号|卡号|帐号|account", re.IGNORECASE)
 ID_HEADER = re.compile(r"身份证|证件号|身份号码|公民身份|id_?number|idcard|sfzh", re.IGNORECASE)
 _ID_SHAPE = re.compile(r"^(\d{15}|\d{17}[\dXx])$")
 _NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$|^-?\.\d+$")
@@ -108,21 +109,21 @@ class CompareResult:
         return [*out, "不同的列"]
 
     def report_rows(self, masker=None):
-        """One row per difference: type, key, then each compared column as A | B side by side."""
-        ids = {i for i, k in enumerate(self.keys) if k in self.id_keys}
-        id_cols = {i for i, c in enumerate(self.columns) if ID_HEADER.search(c)}
+        """One row per difference: type, key, then each compared column as A | B side by side. With a
+        ``masker`` (a user without 查看敏感信息) ID-number and account-number columns are masked."""
+        key_kinds = [("id_number" if k in self.id_keys else mask_kind(k)) for k in self.keys]
+        col_kinds = [mask_kind(c) for c in self.columns]
+
+        def masked(kind, v):
+            return masker.apply(kind, v) if masker is not None and kind and v else v
 
         def mask_key(values):
-            if masker is None:
-                return values
-            return [masker.id_number(v) if i in ids and v else v for i, v in enumerate(values)]
+            return [masked(key_kinds[i], v) for i, v in enumerate(values)]
 
         def pair(a, b):
             out = []
             for i, (x, y) in enumerate(zip(a, b, strict=True)):
-                if masker is not None and i in id_cols:
-                    x, y = masker.id_number(x) if x else x, masker.id_number(y) if y else y
-                out += [x, y]
+                out += [masked(col_kinds[i], x), masked(col_kinds[i], y)]
             return out
 
         blank = [""] * len(self.columns)
@@ -133,6 +134,15 @@ class CompareResult:
             yield [KIND_LABELS["only_a"], *mask_key(self.key_of_a(r)), *pair(self.values_a(r), blank), ""]
         for r in self.only_b:
             yield [KIND_LABELS["only_b"], *mask_key(self.key_of_b(r)), *pair(blank, self.values_b(r)), ""]
+
+
+def mask_kind(header: str) -> str | None:
+    """What a column holds that a user without 查看敏感信息 sees masked: by its header."""
+    if ID_HEADER.search(header):
+        return "id_number"
+    if ACCOUNT_HEADER.search(header):
+        return "account"
+    return None
 
 
 def sheet_from_rows(name: str, rows: list[list[str]]) -> Sheet:

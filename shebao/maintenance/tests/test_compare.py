@@ -157,6 +157,21 @@ def test_the_page_shows_counts_and_masks_id_numbers_without_the_sensitive_right(
     assert len(rows) == 4 and ID2 not in str(rows)
 
 
+def test_account_number_columns_are_masked_too(db, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shebao.web.tests.helpers import make_user
+
+    a = [["身份证号", "银行账号"], [ID1, "6222021234567890128"]]
+    b = [["身份证号", "银行账号"], [ID1, "6222021234567890136"]]
+    client.force_login(make_user("cmp3", roles=["clerk"], all_regions=True))
+    html = client.post("/maint/compare/", {"file_a": SimpleUploadedFile("a.csv", csv_bytes(a)),
+                                           "file_b": SimpleUploadedFile("b.csv", csv_bytes(b)),
+                                           "keys": "身份证号"}).content.decode()
+    assert '<td class="num" id="n-changed">1</td>' in html
+    assert "6222021234567890128" not in html and "0128" in html
+
+
 def test_the_page_shows_full_numbers_to_a_sensitive_user_and_a_bad_key_as_an_error(db, client, files):
     from shebao.web.tests.helpers import make_user
 
