@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "shebao.self_managed",
     "shebao.rural_pension",
     "shebao.certification",
+    "shebao.maintenance",
     "shebao.web",
 ]
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("zg/", include("shebao.self_managed.urls")),
     path("nb/", include("shebao.rural_pension.urls")),
     path("shgl/", include("shebao.certification.urls")),
+    path("maint/", include("shebao.maintenance.urls")),
     path("", include("shebao.web.urls")),
 ]

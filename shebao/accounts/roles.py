@@ -28,19 +28,29 @@ NB_REFUND = "rural_pension.add_ruraldocument"  # 退款 (quote, settle, print �
 NB_ROLLBACK = "rural_pension.change_ruraldocument"  # 退款回退
 NB_RATES = "rural_pension.change_creditedrate"  # 记账利率 (recomputes every account)
 
+# 数据维护 (shebao.maintenance): a clerk proposes a correction, a reviewer (``REVIEW``) approves it
+MAINT_VIEW = "maintenance.view_correctionrequest"
+MAINT_PROPOSE = "maintenance.add_correctionrequest"
+MAINT_COMPARE = "maintenance.compare_files"  # 数据比对 and 转换 of uploaded files
+MAINT_QUERY_RUN = "maintenance.run_query"  # 临时数据统计: run saved queries (own towns and schemes)
+MAINT_QUERY_MANAGE = "maintenance.manage_query"  # define them (信息科)
+
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CLERK: [REGISTRY_VIEW, "registry.add_person", "registry.change_person",
                  "registry.add_bankaccount", "registry.change_bankaccount",
                  PAYROLL_VIEW, PAYROLL_COMPUTE, PAYROLL_EXPORT, BANK_DOWNLOAD,
                  ZG_VIEW, ZG_MANAGE, ZG_INCOME_VIEW, ZG_INCOME_ADD,
-                 NB_VIEW, NB_EDIT, NB_REFUND, NB_ROLLBACK],
+                 NB_VIEW, NB_EDIT, NB_REFUND, NB_ROLLBACK,
+                 MAINT_VIEW, MAINT_PROPOSE, MAINT_COMPARE, MAINT_QUERY_RUN],
     # the rate table changes every account's interest: a reviewer's act, not a clerk's
-    Role.REVIEWER: [REGISTRY_VIEW, REVIEW, PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, NB_VIEW, NB_RATES],
+    Role.REVIEWER: [REGISTRY_VIEW, REVIEW, PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, NB_VIEW, NB_RATES,
+                    MAINT_VIEW, MAINT_COMPARE, MAINT_QUERY_RUN],
     # finance reads payroll and 自管人员, and records/reviews income
     Role.FINANCE: [REGISTRY_VIEW, "accounts.finance_review", PAYROLL_VIEW, ZG_VIEW, ZG_INCOME_VIEW, ZG_INCOME_ADD,
-                    NB_VIEW],
-    Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW, NB_VIEW],
+                    NB_VIEW, MAINT_QUERY_RUN],
+    Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW, NB_VIEW, MAINT_COMPARE,
+                    MAINT_QUERY_RUN, MAINT_QUERY_MANAGE],
     Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", REGISTRY_VIEW],
 }
 # 生存认证 (shebao.certification): clerks record certifications and deaths; the county-wide sweep and
