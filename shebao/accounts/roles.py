@@ -28,6 +28,13 @@ NB_REFUND = "rural_pension.add_ruraldocument"  # 退款 (quote, settle, print �
 NB_ROLLBACK = "rural_pension.change_ruraldocument"  # 退款回退
 NB_RATES = "rural_pension.change_creditedrate"  # 记账利率 (recomputes every account)
 
+# 社会保险特殊业务 (shebao.finance): the ledger of money outside the payrolls
+TS_VIEW = "finance.view_ledger"
+TS_MANAGE = "finance.manage_ledger"  # 收支录入/修改/删除, 收款方登记, 经银行支付
+TS_ARRIVAL = "finance.confirm_arrival"  # 到账确认
+TS_REVIEW = "finance.review_ledger"  # 复核 (another user than the maker) and 红冲
+TS_TYPES = "finance.manage_types"  # 业务类型 (data)
+
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CLERK: [REGISTRY_VIEW, "registry.add_person", "registry.change_person",
@@ -43,3 +50,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW, NB_VIEW],
     Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", REGISTRY_VIEW],
 }
+ROLE_PERMISSIONS[Role.CLERK] += [TS_VIEW, TS_MANAGE]
+ROLE_PERMISSIONS[Role.REVIEWER] += [TS_VIEW, TS_REVIEW]
+ROLE_PERMISSIONS[Role.FINANCE] += [TS_VIEW, TS_MANAGE, TS_ARRIVAL, TS_REVIEW, TS_TYPES]
