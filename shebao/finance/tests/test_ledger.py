@@ -128,9 +128,8 @@ def test_reviewed_record_refuses_edit_and_delete_in_service_and_database(clerk, 
         entry_delete(entry=entry, user=clerk, reason="误录")
     with pytest.raises(IntegrityError, match="已复核，不能修改"), transaction.atomic():
         Entry.objects.filter(pk=entry.pk).update(amount=D("1.00"))
-    with pytest.raises(IntegrityError, match="已复核，不能删除"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM finance_entry WHERE id = %s", [entry.pk])
+    with pytest.raises(IntegrityError, match="已复核，不能删除"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM finance_entry WHERE id = %s", [entry.pk])
     entry.refresh_from_db()
     assert (entry.amount, entry.state) == (D("12000.00"), "reviewed")
     with pytest.raises(FinanceError, match="已复核，不能再添加附件"):
