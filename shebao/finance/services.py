@@ -18,7 +18,6 @@ import hashlib
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from shebao.common import policy
@@ -524,7 +523,3 @@ def results_received(*, run: PayrollRun, user) -> None:
         audit_record(user=user, action="finance_bank_result", obj=entry, person_id=entry.person_id,
                      summary=summary[:300], before=before, after=_snap(entry))
 
-
-def entries_for_review(user):
-    """What waits for this user's 复核 (arrived, entered by someone else)."""
-    return Entry.objects.filter(state=Entry.State.ARRIVED).filter(~Q(created_by=user))
