@@ -158,7 +158,7 @@ def entry_create(*, user, type: BusinessType, amount, occurred_on: dt.date, paye
                  run: PayrollRun | None = None) -> Entry:
     """新增 a record of ``type`` (its direction): amount > 0 with two decimals, a date not after today,
     a payee (the current version of its code) or a person or neither. Audited."""
-    if not type.active:
+    if not type.active and source is None:  # a scheme's money is recorded whatever the type's state
         raise FinanceError(f"业务类型 {type.name} 已停用")
     value = _amount(amount)
     if occurred_on > timezone.localdate():

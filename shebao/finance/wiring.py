@@ -20,15 +20,36 @@ def _results(*, run, user):
     results_received(run=run, user=user)
 
 
+def review_work(request):
+    """The home page's work items: records waiting for this user's 到账确认 or 复核."""
+    from django.urls import reverse
+    from django.utils.translation import gettext
+
+    from shebao.common import policy
+    from shebao.finance.models import Entry
+    from shebao.finance.rules import ARRIVAL_RULE, REVIEW_RULE
+
+    items = []
+    url = reverse("finance:review")
+    if policy.allows(request.user, ARRIVAL_RULE):
+        n = Entry.objects.filter(state=Entry.State.ENTERED).exclude(run__isnull=False, pay_status="pending").count()
+        items.append((gettext("特殊业务待到账确认"), n, url + "?state=entered"))
+    if policy.allows(request.user, REVIEW_RULE):
+        n = Entry.objects.filter(state=Entry.State.ARRIVED).exclude(created_by=request.user).count()
+        items.append((gettext("特殊业务待复核"), n, url + "?state=arrived"))
+    return [i for i in items if i[1]]
+
+
 def connect() -> None:
     from django.utils.translation import gettext_lazy as _
 
     from shebao.finance.rules import REVIEW_PAGE_RULE, TYPES_RULE, VIEW_RULE
     from shebao.payroll import schemes
-    from shebao.web import menu
+    from shebao.web import menu, work
 
     schemes.ledger_listen(_receive)
     schemes.results_listen(_results)
+    work.register(review_work)
     for key, url, rule in [("ts.payees", "finance:payees", VIEW_RULE),
                            ("ts.expenditure", "finance:expenditure", VIEW_RULE),
                            ("ts.income", "finance:income", VIEW_RULE),

@@ -301,3 +301,30 @@ def test_report_command_prints_the_same_totals(clerk, finance, reviewer, org):
     assert "支出 1 笔 1,000.10" in text.getvalue() and "收入 1 笔 250.05" in text.getvalue()
     with pytest.raises(CommandError, match="月份 2026-13 无效"):
         call_command("finance", "report", "--month", "2026-13")
+
+
+def test_types_are_data_a_used_type_keeps_its_side(clerk):
+    from shebao.finance.services import type_save
+
+    t = type_save(user=clerk, code="FUND_TRANSFER_OUT", name="基金划转支出", direction="expenditure",
+                  subject_code="5402", subject_name="转移支出—基金划转", create=True)
+    with pytest.raises(FinanceError, match="类型代码 FUND_TRANSFER_OUT 已存在"):
+        type_save(user=clerk, code="FUND_TRANSFER_OUT", name="x", direction="income", subject_code="1",
+                  subject_name="y", create=True)
+    _entry(clerk, code="FUND_TRANSFER_OUT", amount="1.00")
+    with pytest.raises(FinanceError, match="已有收支记录，不能改变收支方向"):
+        type_save(user=clerk, code="FUND_TRANSFER_OUT", name="基金划转支出", direction="income", subject_code="5402",
+                  subject_name="转移支出—基金划转")
+    t.refresh_from_db()
+    assert t.direction == "expenditure"
+    # an inactive type takes no new hand-entered record, but a scheme's money is still recorded
+    type_save(user=clerk, code="OVERPAY_RECOVERY", name="追回多发待遇", direction="income", subject_code="4404",
+              subject_name="其他收入—追回多发待遇", active=False)
+    with pytest.raises(FinanceError, match="已停用"):
+        _entry(clerk, code="OVERPAY_RECOVERY", amount="1.00")
+    (linked,) = schemes.ledger_report(schemes.LedgerEntry(source="test:1", kind="OVERPAY_RECOVERY", amount=D("5.00"),
+                                                          on=ON), user=clerk)
+    assert linked.amount == D("5.00")
+    with pytest.raises(Exception, match="没有业务类型 NO_SUCH"):
+        schemes.ledger_report(schemes.LedgerEntry(source="test:2", kind="NO_SUCH", amount=D("5.00"), on=ON), user=clerk)
+    assert not Entry.objects.filter(source="test:2").exists()

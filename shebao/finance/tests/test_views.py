@@ -119,3 +119,16 @@ def test_enter_twice_writes_once(users):
     pages = post_twice_in_turn(users["clerk"], reverse("finance:income"), data)
     assert Entry.objects.count() == 1
     assert any("此表单已经提交过" in p for p in pages)
+
+
+def test_home_shows_the_records_waiting_for_finance(users):
+    from shebao.finance.services import entry_confirm_arrival, entry_create, type_by_code
+
+    entry = entry_create(user=users["clerk"], type=type_by_code("EXTRA_FUND_RECOVERY"), amount="10.00",
+                         occurred_on=dt.date.today())
+    fin, rev = logged_in(users["finance"]), logged_in(users["reviewer"])
+    assert "特殊业务待到账确认" in fin.get("/").content.decode()
+    assert "特殊业务待到账确认" not in rev.get("/").content.decode()
+    entry_confirm_arrival(entry=entry, user=users["finance"], arrival_on=dt.date.today(), amount="10.00")
+    assert "特殊业务待复核" in rev.get("/").content.decode()
+    assert "特殊业务待到账确认" not in fin.get("/").content.decode()
