@@ -60,8 +60,12 @@ def seed(apps, schema_editor):
 
 def link_existing(apps, schema_editor):
     """One ledger record per existing 自管人员 income and 灵活支付 (待到账确认, entered by its maker);
-    set-based, skipping a source already linked (safe to run again)."""
-    with schema_editor.connection.cursor() as cursor:
+    set-based, skipping a source already linked (safe to run again; the test suite re-runs the seeds
+    without a schema editor)."""
+    from django.db import connection as default_connection
+
+    connection = schema_editor.connection if schema_editor is not None else default_connection
+    with connection.cursor() as cursor:
         cursor.execute("""
             INSERT INTO finance_entry (number, direction, type_id, payee_id, person_id, amount, occurred_on, voucher_no,
                 note, state, source, run_id, pay_status, created_by_id, created_at, updated_at)
