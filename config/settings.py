@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "shebao.rural_pension",
     "shebao.certification",
     "shebao.maintenance",
+    "shebao.finance",
     "shebao.web",
 ]
 

@@ -18,5 +18,6 @@ urlpatterns = [
     path("nb/", include("shebao.rural_pension.urls")),
     path("shgl/", include("shebao.certification.urls")),
     path("maint/", include("shebao.maintenance.urls")),
+    path("ts/", include("shebao.finance.urls")),
     path("", include("shebao.web.urls")),
 ]

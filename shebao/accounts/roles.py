@@ -34,6 +34,12 @@ MAINT_PROPOSE = "maintenance.add_correctionrequest"
 MAINT_COMPARE = "maintenance.compare_files"  # 数据比对 and 转换 of uploaded files
 MAINT_QUERY_RUN = "maintenance.run_query"  # 临时数据统计: run saved queries (own towns and schemes)
 MAINT_QUERY_MANAGE = "maintenance.manage_query"  # define them (信息科)
+# 社会保险特殊业务 (shebao.finance): the ledger of money outside the payrolls
+TS_VIEW = "finance.view_ledger"
+TS_MANAGE = "finance.manage_ledger"  # 收支录入/修改/删除, 收款方登记, 经银行支付
+TS_ARRIVAL = "finance.confirm_arrival"  # 到账确认
+TS_REVIEW = "finance.review_ledger"  # 复核 (another user than the maker) and 红冲
+TS_TYPES = "finance.manage_types"  # 业务类型 (data)
 
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -62,3 +68,6 @@ for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
     ROLE_PERMISSIONS[_role] += [CERT_VIEW]
 # 社区专管员: the due list and certifications of the 村社区 held (User.regions holding communities)
 ROLE_PERMISSIONS[Role.COMMUNITY] = [CERT_VIEW, "certification.add_certification"]
+ROLE_PERMISSIONS[Role.CLERK] += [TS_VIEW, TS_MANAGE]
+ROLE_PERMISSIONS[Role.REVIEWER] += [TS_VIEW, TS_REVIEW]
+ROLE_PERMISSIONS[Role.FINANCE] += [TS_VIEW, TS_MANAGE, TS_ARRIVAL, TS_REVIEW, TS_TYPES]

@@ -656,6 +656,8 @@ def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict
             hook = schemes.rules_for(run.scheme).lines_paid
             if hook is not None:  # e.g. NB: the paid pensions into the 老农保 accounts, in this transaction
                 hook(run=run, user=user)
+        if updated:
+            schemes.results_applied(run=run, user=user)  # e.g. the ledger's expenditures paid by bank
         if run.state == State.EXPORTED:
             PayrollRun.objects.filter(pk=run.pk, state=State.EXPORTED).update(state=State.RETURNED,
                                                                             returned_at=timezone.now())

@@ -1,5 +1,5 @@
 """The 结算单 (settlement statement) as a PDF: A4 portrait, ReportLab, the CJK font vendored in
-``fonts/`` embedded (subset) so it prints the same on any machine.
+``shebao/common/fonts/`` embedded (subset, ``shebao.common.pdf``) so it prints the same on any machine.
 
 Contents: agency name and title, document number, the person (numbers masked per the viewer's
 right), the yearly account table as computed at settlement, the amount in figures and in 大写,
@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
-from pathlib import Path
 
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from shebao.common.masking import Masker
 from shebao.common.money import format_yuan
-
-FONT_FILE = Path(__file__).resolve().parent / "fonts" / "wqy-zenhei.ttc"
-FONT = "WQYZenHei"
+from shebao.common.pdf import FONT, register_font, style
 
 TITLES = {
     "refund": "老农保退保结算单",
@@ -35,17 +30,8 @@ TITLES = {
 }
 
 
-def _register_font() -> None:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT, str(FONT_FILE), subfontIndex=0))
-
-
-def _style(size: float, *, align=None, leading: float | None = None, color=colors.black) -> ParagraphStyle:
-    style = ParagraphStyle(f"s{size}", fontName=FONT, fontSize=size, leading=leading or size * 1.35,
-                           textColor=color)
-    if align is not None:
-        style.alignment = align
-    return style
+_register_font = register_font
+_style = style
 
 
 def _money(value) -> str:

@@ -27,6 +27,7 @@ from shebao.benefits.services import (
 from shebao.common.audit import audit_record, snapshot
 from shebao.common.jobs import NullProgress, Progress
 from shebao.common.money import ZERO, quantize, to_decimal
+from shebao.payroll import schemes
 from shebao.payroll.services import PayrollError, payroll_oneoff_create
 from shebao.registry.models import Person
 from shebao.registry.services import (
@@ -308,7 +309,16 @@ def flex_payment_create(*, person: Person, amount, reason: str, user, source: st
         audit_record(user=user, action="create", obj=payment, person_id=person.pk,
                      summary=f"灵活支付 {person.name} {quantize(value)}（零星发放批次 {run.pk}）",
                      after=snapshot(payment), reason=reason)
+        # the ledger (社会保险特殊业务) records it once as an expenditure paid by the run
+        schemes.ledger_report(schemes.LedgerEntry(
+            source=f"self_managed.flex:{payment.pk}", kind="FLEX_PAYMENT", amount=payment.amount,
+            on=timezone.localdate(), person_id=person.pk, run_id=run.pk, note=f"灵活支付：{reason}"[:300]), user=user)
     return payment
+
+
+# the ledger's business type of each kind of 自管人员 income
+LEDGER_KINDS = {Income.Kind.OVERPAYMENT: "OVERPAY_RECOVERY", Income.Kind.BANK_RETURN: "BANK_RETURN",
+                Income.Kind.OTHER: "OTHER_INCOME"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -374,6 +384,11 @@ def income_record(
                      summary=f"收入 {person.name} {income.get_kind_display()} {value}"
                      + (f"，冲减扣减 {applied}" if applied else ""),
                      after=snapshot(income), reason=note or source)
+        # the ledger records the money once (追回/退回 as income), for 到账确认 and 复核 by finance
+        schemes.ledger_report(schemes.LedgerEntry(
+            source=f"self_managed.income:{income.pk}", kind=LEDGER_KINDS[income.kind], amount=income.amount,
+            on=income.received_on, person_id=person.pk,
+            note=f"自管人员{income.get_kind_display()}：{income.source}"[:300]), user=user)
     return income
 
 
