@@ -14,7 +14,7 @@ from django.http import Http404
 
 from shebao.benefits.models import Enrollment, Scheme
 from shebao.common import policy
-from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+from shebao.payroll.models import LineRisk, MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
 
@@ -136,3 +136,39 @@ def payroll_owed(*, run_ids: list[int], user) -> dict:
     """How many failed lines are still owed of these runs and their total (``{"n", "total"}``), of
     persons in the user's towns."""
     return payroll_failed_lines(run_ids=run_ids, user=user).aggregate(n=Count("id"), total=Sum("net"))
+
+
+# --------------------------------------------------------------------------------------------------
+# risky lines (风险明细) and bank rejections of an account
+
+
+def payroll_account_rejections(*, account_number: str, limit: int = 3) -> list[PayrollLine]:
+    """The latest lines to this account number the bank rejected (失败, then perhaps re-issued or written
+    off; lines the export held out are no rejection), newest first — for the warning when an account is
+    entered. Reads the partial index of rejected lines."""
+    if not account_number:
+        return []
+    return list(PayrollLine.objects.filter(account_number=account_number, status__in=REJECTED_STATUSES)
+                .exclude(risk__held_out_at__isnull=False).select_related("run").order_by("-id")[:limit])
+
+
+REJECTED_STATUSES = [PayrollLine.Status.FAILED, PayrollLine.Status.REISSUED, PayrollLine.Status.WRITTEN_OFF]
+
+
+def payroll_run_risks(*, run: PayrollRun, user) -> QuerySet[LineRisk]:
+    """A run's risky lines the user may see (persons in the user's towns), by sequence, with the line and
+    who released them."""
+    qs = (LineRisk.objects.filter(run=run).select_related("line", "released_by")
+          .order_by("line__seq"))
+    return policy.scope_town(qs, user, "line__person__town_id")
+
+
+def payroll_run_risk_counts(*, run: PayrollRun) -> dict:
+    """How many of the run's risky lines are held (not released, not yet held out), released and held
+    out, with their net totals: the county's figures, for the run and approval pages."""
+    held = Q(released_at__isnull=True, held_out_at__isnull=True)
+    return LineRisk.objects.filter(run=run).aggregate(
+        held=Count("id", filter=held), held_total=Sum("line__net", filter=held),
+        released=Count("id", filter=Q(released_at__isnull=False)),
+        held_out=Count("id", filter=Q(held_out_at__isnull=False)),
+        held_out_total=Sum("line__net", filter=Q(held_out_at__isnull=False)))
