@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
@@ -40,6 +41,8 @@ from shebao.bank.selectors import (
     bank_file_lines,
     bank_file_list,
     bank_file_scheme_codes,
+    bank_run_files,
+    bank_run_unsent,
     bank_template_list,
     failed_owed_lines,
     return_file_list,
@@ -279,6 +282,33 @@ def file_detail(request, pk: int):
     })
 
 
+def _run_files_context(run, request) -> dict:
+    files = bank_run_files(run=run, user=request.user)
+    for x in files:
+        x["bank_label"] = _bank_label(x["file"].bank)
+    states = [x["state"] for x in files]
+    return {"run": run, "files": files, "n_waiting": states.count("waiting"), "n_partial": states.count("partial"),
+            "n_returned": states.count("returned"),
+            "unsent": [{**u, "label": _bank_label(u["bank"])} for u in bank_run_unsent(run=run)]}
+
+
+@page(VIEW_RULE)
+def run_files(request, pk: int):
+    """A run's files (one per bank) and their returns: each file 未回盘 / 部分回盘 / 已回盘, with the lines
+    not yet in a file — where a multi-bank export lands."""
+    run = get_object_or_404(payroll_runs(user=request.user), pk=pk)
+    return render(request, "bank/run_files.html", {
+        **_run_files_context(run, request), "county_note": county_note(request.user),
+        "breadcrumbs": _crumbs((str(run), reverse("payroll:run_detail", args=[run.pk])), (_("报盘文件与回盘"), ""))})
+
+
+def run_files_section(run, request):
+    """The run page's section of its files (``payroll.run_sections``), once the run was approved."""
+    if run.state == PayrollRun.State.COMPUTED:
+        return None
+    return render_to_string("bank/_run_files.html", _run_files_context(run, request), request=request)
+
+
 @page(DOWNLOAD_RULE)
 def file_download(request, pk: int):
     """The kept bytes of the file, exactly as written: every payee's full numbers, so the file's
@@ -435,7 +465,9 @@ def job_page(request, pk: int):
             links.append((_("返回报盘"), reverse("bank:export")))
         unchanged = _("没有生成报盘文件，结算批次未做任何更改。")
         if files:
-            done_url = reverse("bank:file_detail", args=[files[-1].pk])
+            # one file: that file; several (one per bank): the run's summary of all its files and returns
+            done_url = (reverse("bank:run_files", args=[runs[0]]) if len(files) > 1 and runs
+                        else reverse("bank:file_detail", args=[files[-1].pk]))
 
             def announce():
                 listed = format_html_join("；", '<a href="{}">{}</a>（{} 笔，{} 元）<a href="{}">下载</a>', (

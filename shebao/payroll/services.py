@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from importlib import resources
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
@@ -25,6 +24,7 @@ from shebao.common.pgcopy import copy_rows
 from shebao.payroll import schemes
 from shebao.payroll.models import LineRisk, MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 from shebao.payroll.selectors import payroll_run_family
+from shebao.payroll.sqlfiles import sql_parts as _sql_parts
 from shebao.registry.models import Payee
 from shebao.registry.selectors import bank_accounts_current, payees_current_of
 
@@ -46,20 +46,6 @@ def _label(run: PayrollRun) -> str:
 
 # The compute statements live in ``payroll/sql/*.sql`` with their planner notes (why nested loops are
 # off, why the CTEs are shaped as they are): read compute.sql top down. Each file is read once, here.
-
-
-def _sql_parts(name: str) -> dict[str, str]:
-    """The parts of ``payroll/sql/<name>``: a ``-- part: NAME`` line starts one; every other line whose first
-    non-blank characters are ``--`` is a comment and dropped; the rest is kept byte for byte."""
-    parts: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in (resources.files("shebao.payroll") / "sql" / name).read_text(encoding="utf-8").splitlines(True):
-        stripped = line.strip()
-        if stripped.startswith("-- part:"):
-            current = parts.setdefault(stripped[len("-- part:"):].strip(), [])
-        elif not stripped.startswith("--") and current is not None:
-            current.append(line)
-    return {key: "".join(lines) for key, lines in parts.items()}
 
 
 _COMPUTE = _sql_parts("compute.sql")
