@@ -57,7 +57,12 @@ from shebao.common.policy import rule
 from shebao.payroll.jobs import job_start_once
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.rules import EXPORT_RULE, REISSUE_RULE, VIEW_RULE, WRITE_OFF_RULE
-from shebao.payroll.selectors import payroll_run_family, payroll_runs, payroll_schemes
+from shebao.payroll.selectors import (
+    payroll_run_family,
+    payroll_run_risk_counts,
+    payroll_runs,
+    payroll_schemes,
+)
 from shebao.registry.selectors import bank_account_current_number, bank_choices, bank_label
 from shebao.web.guards import page
 from shebao.web.jobs import job_started_message, render_job
@@ -182,7 +187,8 @@ def export(request):
             return redirect("bank:job", pk=job.pk)
         else:
             context.update(confirm=True, chosen=chosen, count=sum(o["n"] for o in chosen),
-                           total=sum((o["total"] for o in chosen), ZERO))
+                           total=sum((o["total"] for o in chosen), ZERO),
+                           held=sum(payroll_run_risk_counts(run=o["run"])["held"] for o in chosen))
     return render(request, "bank/export.html", context)
 
 
@@ -581,7 +587,7 @@ class FailedTable(Table):
         Column("net", _l("金额"), kind="money", sortable=True),
         Column("account_number", _l("失败账号"), kind="account"),
         Column("batch_no", _l("报盘批次")),
-        Column("fail_reason", _l("银行返回原因")),
+        Column("fail_reason", _l("失败原因（银行返回或风险暂缓）")),
         Column("current_account", _l("当前账号"), kind="account"),
         Column("actions", _l("处理"), field="person_id", export=False),
     ]

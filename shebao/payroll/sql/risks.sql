@@ -3,7 +3,8 @@
 --   l          the run's lines to send (its (run, seq) index);
 --   rej        per line, the latest earlier line to the same account number that the bank rejected
 --              (failed, re-issued or written off — a line the export held out is no bank rejection),
---              unless a later run paid that account to the same person or payee. The lookup reads the
+--              unless a later run paid that account to the same person or payee (looked up per rejected
+--              line through the lines' (run, person) and (run, payee) keys). The lookup reads the
 --              partial index payrollline_rejected_account (rejected lines only: a few hundred rows);
 --   luhn       accounts registered with a check warning (registry_bankaccount/registry_payee.luhn_warning)
 --              at a bank whose rule asks for Luhn (registry_bank.luhn_check);
@@ -26,8 +27,11 @@ WITH l AS MATERIALIZED (
     WHERE l.account_number <> ''
       AND NOT EXISTS (SELECT 1 FROM payroll_linerisk h WHERE h.line_id = f.id AND h.held_out_at IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM payroll_payrollrun pr JOIN payroll_payrollline p ON p.run_id = pr.id
-                      WHERE pr.id > f.run_id AND p.status = %(paid)s AND p.account_number = f.account_number
-                        AND (p.person_id = f.person_id OR p.payee_id = f.payee_id))
+                      WHERE pr.id > f.run_id AND p.person_id = f.person_id AND p.status = %(paid)s
+                        AND p.account_number = f.account_number)
+      AND NOT EXISTS (SELECT 1 FROM payroll_payrollrun pr JOIN payroll_payrollline p ON p.run_id = pr.id
+                      WHERE pr.id > f.run_id AND p.payee_id = f.payee_id AND p.status = %(paid)s
+                        AND p.account_number = f.account_number)
     ORDER BY l.id, f.id DESC
 ), luhn AS (
     SELECT l.id FROM l JOIN registry_bankaccount b ON b.id = l.bank_account_id AND b.luhn_warning

@@ -166,4 +166,4 @@ def test_run_page_per_file_states_and_export_landing(clerk, reviewer, client):
     assert "部分回盘" in page
     assert 'id="tbl-run-files"' in page and "共 2 个文件：已回盘 1 个，部分回盘 0 个，未回盘 1 个。" in page
     summary = client.get(reverse("bank:run_files", args=[run.pk])).content.decode()
-    assert f'<tr data-state="returned">' in summary and f'<tr data-state="waiting">' in summary
+    assert '<tr data-state="returned">' in summary and '<tr data-state="waiting">' in summary
