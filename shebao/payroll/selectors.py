@@ -14,7 +14,14 @@ from django.http import Http404
 
 from shebao.benefits.models import Enrollment, Scheme
 from shebao.common import policy
-from shebao.payroll.models import LineRisk, MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+from shebao.payroll.models import (
+    AccountRejection,
+    LineRisk,
+    MonthEndSnapshot,
+    PayrollComponent,
+    PayrollLine,
+    PayrollRun,
+)
 from shebao.payroll.sqlfiles import sql_parts
 
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
@@ -143,17 +150,13 @@ def payroll_owed(*, run_ids: list[int], user) -> dict:
 # risky lines (风险明细) and bank rejections of an account
 
 
-def payroll_account_rejections(*, account_number: str, limit: int = 3) -> list[PayrollLine]:
-    """The latest lines to this account number the bank rejected (失败, then perhaps re-issued or written
-    off; lines the export held out are no rejection), newest first — for the warning when an account is
-    entered. Reads the partial index of rejected lines."""
+def payroll_account_rejections(*, account_number: str, limit: int = 3) -> list[AccountRejection]:
+    """The latest bank rejections of this account number (回盘 失败; ``models.AccountRejection``), newest
+    first — for the warning when an account is entered."""
     if not account_number:
         return []
-    return list(PayrollLine.objects.filter(account_number=account_number, status__in=REJECTED_STATUSES)
-                .exclude(risk__held_out_at__isnull=False).select_related("run").order_by("-id")[:limit])
-
-
-REJECTED_STATUSES = [PayrollLine.Status.FAILED, PayrollLine.Status.REISSUED, PayrollLine.Status.WRITTEN_OFF]
+    return list(AccountRejection.objects.filter(account_number=account_number).select_related("run")
+                .order_by("-id")[:limit])
 
 
 def payroll_run_risks(*, run: PayrollRun, user) -> QuerySet[LineRisk]:

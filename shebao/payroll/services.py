@@ -689,7 +689,8 @@ WHERE l.id IS NULL OR (t.ok AND t.paid <> l.net) OR (NOT t.ok AND t.paid <> 0)
 ORDER BY t.ord LIMIT 1
 """
 
-# Apply them: only lines still 已报盘 change (the same outcome again is skipped by the check above).
+# Apply them: only lines still 已报盘 change (the same outcome again is skipped by the check above). The
+# lines the bank rejected are recorded by account (models.AccountRejection: the risk check's lookup).
 _SQL_RESULTS_APPLY = """
 WITH u AS (
     UPDATE payroll_payrollline l
@@ -697,7 +698,13 @@ WITH u AS (
         fail_reason = CASE WHEN t.ok THEN '' ELSE t.reason END
     FROM payroll_results t
     WHERE l.id = t.id AND l.run_id = %(run)s AND l.status = %(sent)s
-    RETURNING t.ok
+    RETURNING t.ok, l.id, l.run_id, l.seq, l.person_id, l.payee_id, l.account_number, t.reason
+), rejected AS (
+    INSERT INTO payroll_accountrejection (line_id, run_id, seq, person_id, payee_id, account_number, reason,
+                                          created_at)
+    SELECT id, run_id, seq, person_id, payee_id, account_number, left(reason, 200), now()
+    FROM u WHERE NOT ok AND account_number <> ''
+    ON CONFLICT (line_id) DO NOTHING
 )
 SELECT count(*), count(*) FILTER (WHERE ok) FROM u
 """

@@ -200,7 +200,7 @@ def person_account_view(request, pk: int):
                 messages.warning(request, _("该账号曾被银行退回：%(period)s 结算批次 #%(run)s 第 %(seq)s 笔（%(reason)s）。"
                                             "如账户仍有问题，发往该账户的待遇在报盘时将作为风险明细暂缓，须审核员放行")
                                  % {"period": f"{line.run.period:%Y-%m}", "run": line.run_id, "seq": line.seq,
-                                    "reason": line.fail_reason or _("失败")})
+                                    "reason": line.reason or _("失败")})
             return redirect("registry:person_detail", pk=person.pk)
     current = person.bank_accounts.filter(valid_to__isnull=True).first()
     return render(request, "registry/person_account_form.html", {

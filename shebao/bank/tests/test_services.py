@@ -21,8 +21,13 @@ from shebao.bank.services import (
 )
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person, make_user
 from shebao.common.models import AuditEvent
-from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.services import payroll_oneoff_create, payroll_run_approve, payroll_run_compute
+from shebao.payroll.models import LineRisk, PayrollLine, PayrollRun
+from shebao.payroll.services import (
+    payroll_line_risk_release,
+    payroll_oneoff_create,
+    payroll_run_approve,
+    payroll_run_compute,
+)
 from shebao.registry.services import bank_account_set
 
 pytestmark = pytest.mark.django_db
@@ -367,6 +372,10 @@ def test_failed_corrected_reissued_paid_completes_run(run, standard, clerk, revi
     first_try = bank_reissue(run=run, user=clerk)
     assert [a for _, _, a in first_try.same_account] == [failed.account_number]
     payroll_run_approve(run=first_try.run, user=reviewer)
+    # the same account the bank rejected: held out of the file unless a reviewer releases it
+    risk = LineRisk.objects.get(run=first_try.run)
+    assert risk.kinds == "rejected"
+    payroll_line_risk_release(risk=risk, user=reviewer, reason="本人称账户已恢复，再试一次")
     retry_file = _export(first_try.run, standard, clerk)[0]
     bank_return_import(data=bank_answer(retry_file, {1: "账号不存在"}), filename="retry.txt", user=clerk)
     # now the clerk corrects the account, and the second re-issue goes to the new one

@@ -15,7 +15,7 @@ from django.db import connection
 
 from shebao.benefits.models import Adjustment
 from shebao.benefits.tests.factories import zg
-from shebao.payroll import services
+from shebao.payroll import services, sqlfiles
 from shebao.payroll.models import PayrollComponent, PayrollLine
 from shebao.payroll.services import payroll_run_approve, payroll_run_compute, payroll_run_recompute
 
@@ -64,7 +64,7 @@ def test_the_states_come_from_the_textchoices():
 
 
 def test_the_files_keep_the_planner_notes():
-    text = (services.resources.files("shebao.payroll") / "sql" / "compute.sql").read_text(encoding="utf-8")
+    text = (sqlfiles.resources.files("shebao.payroll") / "sql" / "compute.sql").read_text(encoding="utf-8")
     assert "-- Run with nested loops off" in text and "the greedy fill as a window" in text
 
 
