@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from shebao.bank.models import BankFileLine, BankTemplate
 from shebao.bank.services import bank_export, bank_reissue, bank_return_import
@@ -217,3 +218,18 @@ def test_run_state_follows_every_file(clerk, reviewer, standard):
         states.append((run.state, run.returned_at is not None))
     assert states == [("partial", False), ("partial", False), ("partial", False), ("returned", True)]
     assert str(run.get_state_display()) == "已回盘"
+
+
+def test_entering_a_rejected_account_warns_not_refuses(december, client):
+    """The account page warns when the account entered was rejected by the bank before; it is saved."""
+    dec, bad, _ = december
+    clerk = make_user("clerk2")
+    clerk.user_permissions.add(*Permission.objects.filter(codename="change_bankaccount"))
+    other = make_person("陈十二", None)
+    client.force_login(clerk)
+    page = client.post(f"/persons/{other.pk}/account/", {
+        "bank": "ICBC", "account_number": CLOSED, "holder_name": "陈十二", "valid_from": "2026-01-05"}, follow=True)
+    text = page.content.decode()
+    seq = PayrollLine.objects.get(run=dec, person=bad).seq
+    assert f"该账号曾被银行退回：2025-12 结算批次 #{dec.pk} 第 {seq} 笔（已销户）" in text
+    assert other.bank_accounts.get(valid_to__isnull=True).account_number == CLOSED
