@@ -58,6 +58,10 @@ def _clean(scheme_id: int) -> None:
         cur.execute("DELETE FROM bank_bankfileline WHERE bank_file_id = ANY(%s)", [files])
         cur.execute("DELETE FROM bank_bankfile_runs WHERE bankfile_id = ANY(%s)", [files])
         cur.execute("DELETE FROM bank_bankfile WHERE id = ANY(%s)", [files])
+        # the runs' risky lines and the bank's rejections of their accounts: else the next run's lines to
+        # the same synthetic accounts would be held out of its file as once rejected
+        cur.execute("DELETE FROM payroll_linerisk WHERE run_id = ANY(%s)", [runs])
+        cur.execute("DELETE FROM payroll_accountrejection WHERE run_id = ANY(%s)", [runs])
         cur.execute("DELETE FROM payroll_payrollline WHERE run_id = ANY(%s)", [runs])
         cur.execute("DELETE FROM payroll_payrollrun WHERE id = ANY(%s)", [runs])
     with connection.cursor() as cur:
