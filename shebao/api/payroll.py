@@ -56,7 +56,7 @@ RUN_MISSING = "结算批次不存在"
 LINE_MISSING = "结算明细不存在或不在您的管辖范围内"
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
 
-RunState = Literal["computed", "approved", "exported", "returned", "completed"]
+RunState = Literal["computed", "approved", "exported", "partial", "returned", "completed"]  # partial: 部分回盘
 RunKind = Literal["regular", "annual", "one_off", "reissue"]
 LineStatus = Literal["pending", "sent", "paid", "failed", "reissued", "written_off"]
 

@@ -18,6 +18,9 @@ class BankConfig(AppConfig):
         menu.set_url("bank.reissue", "bank:failed")
         menu.set_url("bank.templates", "bank:templates")
         work.register(views.work_failed_owed)
+        from shebao.payroll import run_sections
+
+        run_sections.register(views.run_files_section)
         menu.add_entry("bank", "bank.banks", _("开户银行"), url_name="bank:banks", perm="payroll.view_payrollrun",
                        order=60, note=_("银行代码、名称、账号位数"))
         menu.add_entry("bank", "bank.channels", _("传输通道"), url_name="bank:channels", perm="payroll.view_payrollrun",

@@ -142,3 +142,27 @@ def bank_export_pending(*, user) -> QuerySet:
     return (policy.scope_scheme(qs, user, "run__scheme__code")
             .filter(~Exists(sent)).values("run_id", "bank").annotate(n=Count("id"), total=Sum("net"))
             .order_by("run_id", "bank"))
+
+
+FILE_WAITING, FILE_PARTLY, FILE_RETURNED = "waiting", "partial", "returned"
+
+
+def bank_run_files(*, run, user=None) -> list[dict]:
+    """The files holding a run's lines, each with its return state: ``waiting`` (未回盘: no line returned),
+    ``partial`` (部分回盘: some lines returned) or ``returned`` (已回盘: every line), how many lines
+    were returned and their totals. The file's figures are the county's (the file's own)."""
+    out = []
+    for f in bank_file_list(run=run, user=user).order_by("batch_no"):
+        returned = f.ok_count + f.failed_count
+        state = FILE_WAITING if returned == 0 else FILE_RETURNED if returned >= f.line_count else FILE_PARTLY
+        out.append({"file": f, "returned": returned, "state": state, "waiting": f.line_count - returned})
+    return out
+
+
+def bank_run_unsent(*, run) -> QuerySet:
+    """A run's lines still to send (net > 0, 待发, in no file), counted per bank (``bank``, ``n``, ``total``)."""
+    from shebao.payroll.models import PayrollLine
+
+    sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
+    return (PayrollLine.objects.filter(run=run, status=PayrollLine.Status.PENDING, net__gt=0).filter(~Exists(sent))
+            .values("bank").annotate(n=Count("id"), total=Sum("net")).order_by("bank"))

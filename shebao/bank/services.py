@@ -8,7 +8,12 @@ Rules (SPEC "Bank files"):
   ``YYYYMMDD`` + bank code + ``NNN``. ``bank=`` restricts an export to one bank: the lines in its
   file become 已报盘 at once (``payroll_lines_mark_sent``), so that bank's return can be imported
   before the other banks' files are made; a run becomes 已报盘 when every line it has to send is in
-  a file.
+  a file (or held out, below).
+- Risky lines are held out: before the lines are read, the payroll engine finds each run's risky lines
+  again (an account the bank rejected before and not changed since, a 户名 not the person's name, an
+  account with a check warning — ``payroll.models.LineRisk``) and those a reviewer has not released
+  become 失败 (``风险暂缓，未报盘``) instead of going into the file: owed, re-issued or written off like
+  a bank failure. Set-based: one statement finds them, one marks them.
 - A return file is accepted only whole: it is read with the template its payment file was written
   with, every line must match a sent line by sequence, account and amount, must not have been
   returned before, and the totals must add up — otherwise it is refused with the line and the reason
@@ -178,6 +183,10 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
         by_id = {r.pk: r for r in locked}
         rows = []
         for run in approved:
+            # risky lines (an account the bank rejected before, …) found again now — a return imported
+            # since the approval counts — and those not released by a reviewer are held out of the file
+            payroll_services.payroll_run_risks_refresh(run=run)
+            payroll_services.payroll_lines_hold_out(run=run, user=user, username=username, bank=bank)
             rows += _lines_to_send(run, bank).values_list(
                 "pk", "run_id", "seq", "bank", "account_number", "holder_name", "net", "id_number", "name", "memo")
         problems = [f"结算批次 #{r[1]} 第 {r[2]} 笔 {r[8]}：没有支付账户（账号或户名为空）"
@@ -206,7 +215,7 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
         files = list(BankFile.objects.filter(pk__in=BankFile.runs.through.objects.filter(
             payrollrun_id__in=run_ids).values("bankfile_id")).defer("content").order_by("batch_no"))
     if not files:
-        raise BankError("这些结算批次没有需要报盘的明细（实发均为 0）")
+        raise BankError("这些结算批次没有需要报盘的明细（实发均为 0，或风险明细已全部暂缓未报盘）")
     if out_dir is not None:
         for f in files:
             bank_file_write(bank_file=f, out_dir=out_dir, content=written.get(f.pk))

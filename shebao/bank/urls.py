@@ -8,6 +8,7 @@ urlpatterns = [
     path("export/", views.export, name="export"),
     path("files/<int:pk>/", views.file_detail, name="file_detail"),
     path("files/<int:pk>/download/", views.file_download, name="file_download"),
+    path("runs/<int:pk>/", views.run_files, name="run_files"),
     path("returns/", views.returns, name="returns"),
     path("returns/<int:pk>/", views.return_detail, name="return_detail"),
     path("jobs/<int:pk>/", views.job_page, name="job"),

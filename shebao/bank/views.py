@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
@@ -40,6 +41,8 @@ from shebao.bank.selectors import (
     bank_file_lines,
     bank_file_list,
     bank_file_scheme_codes,
+    bank_run_files,
+    bank_run_unsent,
     bank_template_list,
     failed_owed_lines,
     return_file_list,
@@ -54,7 +57,12 @@ from shebao.common.policy import rule
 from shebao.payroll.jobs import job_start_once
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.payroll.rules import EXPORT_RULE, REISSUE_RULE, VIEW_RULE, WRITE_OFF_RULE
-from shebao.payroll.selectors import payroll_run_family, payroll_runs, payroll_schemes
+from shebao.payroll.selectors import (
+    payroll_run_family,
+    payroll_run_risk_counts,
+    payroll_runs,
+    payroll_schemes,
+)
 from shebao.registry.selectors import bank_account_current_number, bank_choices, bank_label
 from shebao.web.guards import page
 from shebao.web.jobs import job_started_message, render_job
@@ -179,7 +187,8 @@ def export(request):
             return redirect("bank:job", pk=job.pk)
         else:
             context.update(confirm=True, chosen=chosen, count=sum(o["n"] for o in chosen),
-                           total=sum((o["total"] for o in chosen), ZERO))
+                           total=sum((o["total"] for o in chosen), ZERO),
+                           held=sum(payroll_run_risk_counts(run=o["run"])["held"] for o in chosen))
     return render(request, "bank/export.html", context)
 
 
@@ -277,6 +286,33 @@ def file_detail(request, pk: int):
         "county_note": county_note(user),
         "breadcrumbs": _crumbs((bank_file.batch_no, "")),
     })
+
+
+def _run_files_context(run, request) -> dict:
+    files = bank_run_files(run=run, user=request.user)
+    for x in files:
+        x["bank_label"] = _bank_label(x["file"].bank)
+    states = [x["state"] for x in files]
+    return {"run": run, "files": files, "n_waiting": states.count("waiting"), "n_partial": states.count("partial"),
+            "n_returned": states.count("returned"),
+            "unsent": [{**u, "label": _bank_label(u["bank"])} for u in bank_run_unsent(run=run)]}
+
+
+@page(VIEW_RULE)
+def run_files(request, pk: int):
+    """A run's files (one per bank) and their returns: each file 未回盘 / 部分回盘 / 已回盘, with the lines
+    not yet in a file — where a multi-bank export lands."""
+    run = get_object_or_404(payroll_runs(user=request.user), pk=pk)
+    return render(request, "bank/run_files.html", {
+        **_run_files_context(run, request), "county_note": county_note(request.user),
+        "breadcrumbs": _crumbs((str(run), reverse("payroll:run_detail", args=[run.pk])), (_("报盘文件与回盘"), ""))})
+
+
+def run_files_section(run, request):
+    """The run page's section of its files (``payroll.run_sections``), once the run was approved."""
+    if run.state == PayrollRun.State.COMPUTED:
+        return None
+    return render_to_string("bank/_run_files.html", _run_files_context(run, request), request=request)
 
 
 @page(DOWNLOAD_RULE)
@@ -435,7 +471,9 @@ def job_page(request, pk: int):
             links.append((_("返回报盘"), reverse("bank:export")))
         unchanged = _("没有生成报盘文件，结算批次未做任何更改。")
         if files:
-            done_url = reverse("bank:file_detail", args=[files[-1].pk])
+            # one file: that file; several (one per bank): the run's summary of all its files and returns
+            done_url = (reverse("bank:run_files", args=[runs[0]]) if len(files) > 1 and runs
+                        else reverse("bank:file_detail", args=[files[-1].pk]))
 
             def announce():
                 listed = format_html_join("；", '<a href="{}">{}</a>（{} 笔，{} 元）<a href="{}">下载</a>', (
@@ -549,7 +587,7 @@ class FailedTable(Table):
         Column("net", _l("金额"), kind="money", sortable=True),
         Column("account_number", _l("失败账号"), kind="account"),
         Column("batch_no", _l("报盘批次")),
-        Column("fail_reason", _l("银行返回原因")),
+        Column("fail_reason", _l("失败原因（银行返回或风险暂缓）")),
         Column("current_account", _l("当前账号"), kind="account"),
         Column("actions", _l("处理"), field="person_id", export=False),
     ]

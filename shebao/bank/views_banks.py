@@ -32,6 +32,9 @@ class BankForm(forms.Form):
     sort = forms.IntegerField(label=_l("排序"), min_value=0, max_value=32767, initial=100)
     active = forms.BooleanField(label=_l("启用"), required=False, initial=True,
                                 help_text=_l("停用后不能再登记该银行的新账户；已有账户和文件不受影响"))
+    luhn_check = forms.BooleanField(label=_l("账号须通过 Luhn 校验"), required=False, initial=False,
+                                    help_text=_l("该行账号（借记卡）均应通过 Luhn 校验时勾选：未通过的账号登记时提示，"
+                                                 "报盘时作为风险明细暂缓，须审核员放行"))
     notes = forms.CharField(label=_l("说明"), max_length=200, required=False)
     reason = forms.CharField(label=_l("原因"), max_length=500, required=False)
 
@@ -67,7 +70,8 @@ def _save(request, form: BankForm, *, create: bool):
     try:
         bank = bank_save(user=request.user, code=d["code"], name=d["name"], create=create,
                          account_min_length=d["account_min_length"], account_max_length=d["account_max_length"],
-                         active=d["active"], sort=d["sort"], notes=d["notes"], reason=d["reason"])
+                         active=d["active"], sort=d["sort"], notes=d["notes"], reason=d["reason"],
+                         luhn_check=d["luhn_check"])
     except RegistryError as exc:
         form.add_error(None, str(exc))
         return None
@@ -92,7 +96,7 @@ def bank_edit(request, code: str):
     if bank is None:
         raise Http404(_("开户银行不存在"))
     initial = {f: getattr(bank, f) for f in ("code", "name", "account_min_length", "account_max_length", "sort",
-                                             "active", "notes")}
+                                             "active", "luhn_check", "notes")}
     data = None
     if request.method == "POST":
         data = request.POST.copy()

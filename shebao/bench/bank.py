@@ -58,6 +58,10 @@ def _clean(scheme_id: int) -> None:
         cur.execute("DELETE FROM bank_bankfileline WHERE bank_file_id = ANY(%s)", [files])
         cur.execute("DELETE FROM bank_bankfile_runs WHERE bankfile_id = ANY(%s)", [files])
         cur.execute("DELETE FROM bank_bankfile WHERE id = ANY(%s)", [files])
+        # the runs' risky lines and the bank's rejections of their accounts: else the next run's lines to
+        # the same synthetic accounts would be held out of its file as once rejected
+        cur.execute("DELETE FROM payroll_linerisk WHERE run_id = ANY(%s)", [runs])
+        cur.execute("DELETE FROM payroll_accountrejection WHERE run_id = ANY(%s)", [runs])
         cur.execute("DELETE FROM payroll_payrollline WHERE run_id = ANY(%s)", [runs])
         cur.execute("DELETE FROM payroll_payrollrun WHERE id = ANY(%s)", [runs])
     with connection.cursor() as cur:
@@ -222,7 +226,7 @@ def bank_section(ctx) -> None:
         results.append(r)
         first = results[0]
         rows.append(row(f"报盘 {n // 10_000} 万", r["lines"], r["export_seconds"], r["floor_seconds"],
-                        target(n, 2.0, first["export_seconds"])))
+                        target(n, 1.0, first["export_seconds"])))
         rows.append(row(f"回盘 {n // 10_000} 万", r["lines"], r["import_seconds"], r["return_floor_seconds"],
                         target(n, 5.0, first["import_seconds"])))
     notes = ["模板 standard；回盘中每 50 笔失败 1 笔（账户冻结）："
@@ -233,7 +237,7 @@ def bank_section(ctx) -> None:
              "下限：报盘为同样笔数的 INSERT … SELECT 写报盘明细；回盘为同样笔数的 INSERT … SELECT 写回盘明细；"
              "同一次运行中测、已回滚；倍数 = 秒 / 下限",
              f"负载（1 分钟平均）：{os.getloadavg()[0]:.1f}，{os.cpu_count()} 核 —— 负载高于核数时看倍数而非绝对秒数",
-             "目标：8 万笔报盘 ≤ 2 秒、回盘 ≤ 5 秒；80 万笔 ≤ 8 万笔用时的 12 倍"]
+             "目标：8 万笔报盘 ≤ 1 秒（issue 17；原为 2 秒）、回盘 ≤ 5 秒；80 万笔 ≤ 8 万笔用时的 12 倍"]
     if all(r["export_cpu_seconds"] and r["import_cpu_seconds"] for r in results):
         notes.append(cpu_note([r["export_cpu_seconds"] for r in results], " 报盘"))
         notes.append(cpu_note([r["import_cpu_seconds"] for r in results], " 回盘"))

@@ -132,6 +132,9 @@ def _drop_runs(scheme_id: int) -> None:
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cur:
+        for table in ("payroll_linerisk", "payroll_accountrejection"):  # the runs' risky lines and rejections
+            cur.execute(f"DELETE FROM {table} t USING payroll_payrollrun r "
+                        "WHERE t.run_id = r.id AND r.scheme_id = %s AND r.kind = 'regular'", [scheme_id])
         cur.execute(
             "DELETE FROM payroll_payrollcomponent c USING payroll_payrollline l, payroll_payrollrun r "
             "WHERE c.line_id = l.id AND l.run_id = r.id AND r.scheme_id = %s AND r.kind = 'regular'", [scheme_id])

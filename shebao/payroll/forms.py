@@ -67,6 +67,11 @@ class WriteOffForm(forms.Form):
                              widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("例如：本人已死亡且无继承人，经领导批准核销")}))
 
 
+class RiskReleaseForm(forms.Form):
+    reason = forms.CharField(label=_("放行原因"), max_length=200,
+                             widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("例如：已电话核实，账户已恢复正常")}))
+
+
 class OneOffForm(forms.Form):
     """The run's scheme, month and note; the persons come as repeated ``person``/``amount``/``memo``."""
 

@@ -12,6 +12,7 @@ from shebao.common.dbfields import MONEY
 class PayrollRun(models.Model):
     """One payroll (结算) of a scheme: regular monthly, annual (年度发放: period = 1 January of the year),
     one-off (零星发放) or re-issue (二次报盘). computed → approved (by another user) → exported →
+    partly returned (部分回盘: some lines still wait for their bank file's return) →
     returned → completed. Immutable once approved."""
 
     class Kind(models.TextChoices):
@@ -24,6 +25,7 @@ class PayrollRun(models.Model):
         COMPUTED = "computed", _("已计算")
         APPROVED = "approved", _("已审核")
         EXPORTED = "exported", _("已报盘")
+        PARTLY_RETURNED = "partial", _("部分回盘")  # some lines returned, some still waiting for their file's return
         RETURNED = "returned", _("已回盘")
         COMPLETED = "completed", _("已完成")
 
@@ -222,3 +224,80 @@ class MonthEndSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scheme_id} {self.period:%Y-%m}"
+
+
+class AccountRejection(models.Model):
+    """A line the bank rejected (回盘 失败), kept by account number: what the risk check looks up
+    (``LineRisk`` kind ``rejected``) and the account entry warns of. Written with the return's outcome
+    (``payroll_lines_apply_results``, in the same statement); never changed. A table of its own rather
+    than an index on the lines' status: an index naming ``status`` would make every status change of a
+    line (已报盘, 已支付 — 80,000 rows at a time) a non-HOT update of every index of the lines."""
+
+    line = models.OneToOneField(PayrollLine, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    run = models.ForeignKey(PayrollRun, on_delete=models.CASCADE, related_name="+", db_index=False,
+                            db_constraint=False)
+    seq = models.PositiveIntegerField(_("序号"))
+    person = models.ForeignKey("registry.Person", on_delete=models.DO_NOTHING, related_name="+", null=True,
+                               db_index=False, db_constraint=False)
+    payee = models.ForeignKey("registry.Payee", on_delete=models.DO_NOTHING, related_name="+", null=True,
+                              db_index=False, db_constraint=False)
+    account_number = models.CharField(_("银行账号"), max_length=32, db_index=True)
+    reason = models.CharField(_("失败原因"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("银行退回记录")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_number[-4:]} {self.reason}"
+
+
+class LineRisk(models.Model):
+    """A line that must not go to the bank as it is (风险明细), found set-based when the run is computed
+    and again when it is approved and exported (``payroll.services.payroll_run_risks_refresh``):
+
+    - ``rejected``: an earlier line to the same account number was rejected by the bank (failed, then
+      re-issued or written off — the bank's reason kept) and no later line to that account was paid;
+    - ``holder``: the account's 户名 is not the person's name;
+    - ``luhn``: the account was registered with a check warning (Luhn) that no reviewer confirmed.
+
+    A risky line is HELD OUT of the bank file unless a reviewer releases it with a reason
+    (``released_*``, audited). At export a held line is not sent: it becomes 失败 with the reason
+    ``风险暂缓，未报盘：…`` (``held_out_at``), so it stays on the run, is owed like a bank failure and is
+    paid by the existing 二次报盘 (to the person's current account: a corrected account is no longer
+    risky; an unchanged one is held again unless released) or written off (核销)."""
+
+    class Kind(models.TextChoices):
+        REJECTED = "rejected", _("账户曾被银行退回")
+        HOLDER = "holder", _("户名与姓名不符")
+        LUHN = "luhn", _("账号校验未通过")
+
+    line = models.OneToOneField(PayrollLine, on_delete=models.CASCADE, related_name="risk", db_constraint=False,
+                                verbose_name=_("结算明细"))
+    run = models.ForeignKey(PayrollRun, on_delete=models.CASCADE, related_name="risks", verbose_name=_("结算批次"))
+    kinds = models.CharField(_("风险类型"), max_length=40)  # comma-separated Kind values, in Kind order
+    detail = models.CharField(_("风险说明"), max_length=300)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", verbose_name=_("放行人"))
+    released_at = models.DateTimeField(_("放行时间"), null=True, blank=True)
+    release_reason = models.CharField(_("放行原因"), max_length=200, blank=True)
+    held_out_at = models.DateTimeField(_("暂缓时间"), null=True, blank=True)  # kept out of a bank file
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("风险明细")
+        ordering = ["run", "line"]
+        constraints = [
+            models.CheckConstraint(condition=Q(released_at__isnull=True) | (Q(released_by__isnull=False)
+                                                                           & ~Q(release_reason="")),
+                                   name="linerisk_release_reviewer_reason"),
+            models.CheckConstraint(condition=Q(released_at__isnull=True) | Q(held_out_at__isnull=True),
+                                   name="linerisk_released_or_held"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.line_id} {self.kinds}"
+
+    def kind_labels(self) -> list[str]:
+        return [str(self.Kind(k).label) for k in self.kinds.split(",") if k in self.Kind.values]

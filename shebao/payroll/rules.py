@@ -16,3 +16,4 @@ ONEOFF_RULE = rule(CLERK_PERM, note="经办；所选人员须在其管辖镇街�
 REISSUE_RULE = rule(CLERK_PERM, county=True, note="经办（二次报盘整批失败明细），全市范围，须有该批次的险种")
 WRITE_OFF_RULE = rule(REVIEW_PERM, note="审核员；该笔的人员须在其管辖镇街道，须有该批次的险种")
 EXPORT_RULE = rule(EXPORT_PERM, county=True, note="报盘/回盘：经办，全市范围")
+RELEASE_RULE = rule(REVIEW_PERM, note="审核员放行风险明细；该笔的人员须在其管辖镇街道，须有该批次的险种")

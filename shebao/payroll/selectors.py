@@ -14,7 +14,15 @@ from django.http import Http404
 
 from shebao.benefits.models import Enrollment, Scheme
 from shebao.common import policy
-from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+from shebao.payroll.models import (
+    AccountRejection,
+    LineRisk,
+    MonthEndSnapshot,
+    PayrollComponent,
+    PayrollLine,
+    PayrollRun,
+)
+from shebao.payroll.sqlfiles import sql_parts
 
 _KIND_ORDER = {PayrollComponent.Kind.ITEM: 0, PayrollComponent.Kind.ARREARS: 1, PayrollComponent.Kind.DEDUCTION: 2}
 
@@ -136,3 +144,130 @@ def payroll_owed(*, run_ids: list[int], user) -> dict:
     """How many failed lines are still owed of these runs and their total (``{"n", "total"}``), of
     persons in the user's towns."""
     return payroll_failed_lines(run_ids=run_ids, user=user).aggregate(n=Count("id"), total=Sum("net"))
+
+
+# --------------------------------------------------------------------------------------------------
+# risky lines (风险明细) and bank rejections of an account
+
+
+def payroll_account_rejections(*, account_number: str, limit: int = 3) -> list[AccountRejection]:
+    """The latest bank rejections of this account number (回盘 失败; ``models.AccountRejection``), newest
+    first — for the warning when an account is entered."""
+    if not account_number:
+        return []
+    return list(AccountRejection.objects.filter(account_number=account_number).select_related("run")
+                .order_by("-id")[:limit])
+
+
+def payroll_run_risks(*, run: PayrollRun, user) -> QuerySet[LineRisk]:
+    """A run's risky lines the user may see (persons in the user's towns), by sequence, with the line and
+    who released them."""
+    qs = (LineRisk.objects.filter(run=run).select_related("line", "released_by")
+          .order_by("line__seq"))
+    return policy.scope_town(qs, user, "line__person__town_id")
+
+
+def payroll_run_risk_counts(*, run: PayrollRun) -> dict:
+    """How many of the run's risky lines are held (not released, not yet held out), released and held
+    out, with their net totals: the county's figures, for the run and approval pages."""
+    held = Q(released_at__isnull=True, held_out_at__isnull=True)
+    return LineRisk.objects.filter(run=run).aggregate(
+        held=Count("id", filter=held), held_total=Sum("line__net", filter=held),
+        released=Count("id", filter=Q(released_at__isnull=False)),
+        held_out=Count("id", filter=Q(held_out_at__isnull=False)),
+        held_out_total=Sum("line__net", filter=Q(held_out_at__isnull=False)))
+
+
+# --------------------------------------------------------------------------------------------------
+# the approval's comparison with the scheme's previous run, and months never computed
+
+_COMPARE = sql_parts("compare.sql")
+_LINE_STATES = {"item": PayrollComponent.Kind.ITEM.value, "arrears": PayrollComponent.Kind.ARREARS.value}
+COMPARE_LIMIT = 200  # rows of each list on the page; the export has them all
+
+
+def payroll_run_previous(run: PayrollRun) -> PayrollRun | None:
+    """The scheme's previous run of the same kind: the latest one of an earlier period (for a monthly
+    run normally the month before; a re-issue or one-off run: the latest earlier one of its kind)."""
+    return (PayrollRun.objects.filter(scheme_id=run.scheme_id, kind=run.kind, period__lt=run.period)
+            .order_by("-period", "-id").first())
+
+
+def _prev_month(period: dt.date) -> dt.date:
+    return dt.date(period.year - (period.month == 1), 12 if period.month == 1 else period.month - 1, 1)
+
+
+def payroll_run_compare(*, run: PayrollRun, limit: int | None = COMPARE_LIMIT) -> dict | None:
+    """What changed against the previous run (``payroll_run_previous``), set-based in two statements
+    (``payroll/sql/compare.sql``): None when there is none. ``{"previous", "months_between", "groups",
+    "items", "totals"}``:
+
+    - ``groups``: ``added`` (payees in this run only: cause ``new`` — the enrollment starts after the
+      previous run's period — or ``resumed``), ``stopped`` (in the previous run only: ``ended`` —
+      terminated —, ``suspended`` or ``other``), ``changed`` (in both with another gross or net: cause
+      ``raise`` — the items' amounts differ (增资/调整) —, ``arrears`` (补发), ``deduction`` (扣减); several
+      at once possible). Each ``{"n", "delta" (Σ net − previous net), "counts" by cause, "rows"}`` with at
+      most ``limit`` rows (by 身份证号; ``limit=None``: every row, for the export);
+    - ``items``: amounts by item, 补发 and 扣减 of both runs (``previous``, ``current``, ``delta``);
+    - ``totals``: line count, gross, deductions, net of both runs.
+    Run totals are the county's (the runs' own)."""
+    prev = payroll_run_previous(run)
+    if prev is None:
+        return None
+    params = {**_LINE_STATES, "run": run.pk, "prev": prev.pk, "period": run.period, "prev_period": prev.period,
+              "limit": limit if limit is not None else 2**31 - 1}
+    empty = {"n": 0, "delta": 0, "counts": {}, "rows": []}
+    groups = {"added": dict(empty, rows=[]), "stopped": dict(empty, rows=[]), "changed": dict(empty, rows=[])}
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPARE["diff"], params)
+        for (what, line_id, person_id, name, id_number, prev_net, net, by_raise, by_arrears, by_deduction,
+             status_cause, n, n_raise, n_arrears, n_deduction, n_new, n_resumed, n_ended, n_suspended,
+             delta) in cursor.fetchall():
+            g = groups[what]
+            if not g["rows"]:
+                g.update(n=n, delta=delta, counts={
+                    "added": {"new": n_new, "resumed": n_resumed, "other": n - n_new - n_resumed},
+                    "stopped": {"ended": n_ended, "suspended": n_suspended, "other": n - n_ended - n_suspended},
+                    "changed": {"raise": n_raise, "arrears": n_arrears, "deduction": n_deduction},
+                }[what])
+            causes = ([c for c, on in (("raise", by_raise), ("arrears", by_arrears), ("deduction", by_deduction)) if on]
+                      if what == "changed" else [status_cause])
+            g["rows"].append({"line_id": line_id, "person_id": person_id, "name": name, "id_number": id_number,
+                              "prev_net": prev_net, "net": net, "causes": causes})
+        cursor.execute(_COMPARE["items"], params)
+        items = [{"kind": kind, "item_id": item_id, "name": name, "previous": before, "current": now,
+                  "delta": now - before} for kind, item_id, name, before, now in cursor.fetchall()]
+    totals = [{"field": f, "previous": getattr(prev, f), "current": getattr(run, f),
+               "delta": getattr(run, f) - getattr(prev, f)} for f in ("line_count", "gross", "deductions", "net")]
+    months = (run.period.year - prev.period.year) * 12 + run.period.month - prev.period.month
+    return {"previous": prev, "months_between": months, "groups": groups, "items": items, "totals": totals}
+
+
+def payroll_missing_months(*, scheme: Scheme, period: dt.date) -> list[dt.date]:
+    """The months before ``period`` since the scheme's first monthly run that have no monthly run: what
+    computing ``period`` now skips. Empty for the scheme's first run (it may start at any month)."""
+    first = (PayrollRun.objects.filter(scheme=scheme, kind=PayrollRun.Kind.REGULAR, period__lt=period)
+             .order_by("period").values_list("period", flat=True).first())
+    if first is None:
+        return []
+    have = set(PayrollRun.objects.filter(scheme=scheme, kind=PayrollRun.Kind.REGULAR, period__gte=first,
+                                         period__lt=period).values_list("period", flat=True))
+    out, month = [], _prev_month(period)
+    while month > first:
+        if month not in have:
+            out.append(month)
+        month = _prev_month(month)
+    return sorted(out)
+
+
+def payroll_missing_months_warning(*, scheme: Scheme, period: dt.date) -> str:
+    """The warning for computing ``period`` while earlier months were never computed (empty: none
+    missing): the months, how many persons each concerns, and what computing out of order means."""
+    missing = payroll_missing_months(scheme=scheme, period=period)
+    if not missing:
+        return ""
+    named = "、".join(f"{m:%Y-%m}（{payroll_beneficiaries_count(scheme=scheme, period=m)} 人在册）" for m in missing[:12])
+    more = f"等 {len(missing)} 个月" if len(missing) > 12 else ""
+    return (f"{scheme.name} {named}{more}尚未计算月度结算。先计算 {period:%Y-%m}：这些月份在册人员的待遇不会随之发放，"
+            "须回头计算这些月份才会发放；待发的补发、扣减由先审核的批次结清，即计入 "
+            f"{period:%Y-%m} 而不是更早的月份。首次结算可从任何月份开始，如确属首次，请忽略本提示。")

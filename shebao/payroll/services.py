@@ -21,10 +21,10 @@ from shebao.common import policy
 from shebao.common.audit import audit_record
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.common.pgcopy import copy_rows
-from shebao.common.sqlfiles import sql_parts
 from shebao.payroll import schemes
-from shebao.payroll.models import MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
+from shebao.payroll.models import LineRisk, MonthEndSnapshot, PayrollComponent, PayrollLine, PayrollRun
 from shebao.payroll.selectors import payroll_run_family
+from shebao.payroll.sqlfiles import sql_parts as _sql_parts
 from shebao.registry.models import Payee
 from shebao.registry.selectors import bank_accounts_current, payees_current_of
 
@@ -48,15 +48,12 @@ def _label(run: PayrollRun) -> str:
 # off, why the CTEs are shaped as they are): read compute.sql top down. Each file is read once, here.
 
 
-def _sql_parts(name: str) -> dict[str, str]:
-    return sql_parts("shebao.payroll", name)
-
-
 _COMPUTE = _sql_parts("compute.sql")
 _ANNUAL = _sql_parts("compute_annual.sql")
 _SQL_COMPUTE_PEND, _SQL_COMPUTE_TAIL = _COMPUTE["pend"], _COMPUTE["tail"]
 _SQL_COMPUTE = _COMPUTE["head"] + _SQL_COMPUTE_PEND + _COMPUTE["base"] + _SQL_COMPUTE_TAIL
 _SQL_TOTALS = _sql_parts("totals.sql")["totals"]
+_SQL_RISKS = _sql_parts("risks.sql")["refresh"]
 
 # The states and kinds the statements name, bound from the TextChoices (``%(paid)s``), so a renamed
 # state cannot drift from the SQL. Merged into every statement's parameters.
@@ -71,6 +68,7 @@ _STATES = {
 
 def _delete_lines(run_id: int) -> None:
     with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM payroll_linerisk WHERE run_id = %s", [run_id])
         cursor.execute(
             "DELETE FROM payroll_payrollcomponent c USING payroll_payrollline l "
             "WHERE c.line_id = l.id AND l.run_id = %s", [run_id])
@@ -96,6 +94,7 @@ def _fill_regular(run: PayrollRun, progress: OnStage) -> None:
         cursor.execute("SET LOCAL enable_nestloop = on")
         progress("totals")
         cursor.execute(_SQL_TOTALS, params)
+        cursor.execute(_SQL_RISKS, {**_STATES, "run": run.pk})
 
 
 # A yearly run (年度发放): payroll/sql/compute_annual.sql — the scheme's annual rule gives the amounts
@@ -121,6 +120,7 @@ def _fill_annual(run: PayrollRun, progress: OnStage) -> None:
         cursor.execute("SET LOCAL enable_nestloop = on")
         progress("totals")
         cursor.execute(_SQL_TOTALS, params)
+        cursor.execute(_SQL_RISKS, {**_STATES, "run": run.pk})
 
 
 def _annual_sql(rule_sql: str) -> str:
@@ -252,6 +252,7 @@ def payroll_run_approve(*, run: PayrollRun, user, progress: OnStage | None = Non
         if not _is_reviewer(user):
             raise PayrollError("您没有审核权限")
         progress("settle")
+        payroll_run_risks_refresh(run=run)  # what the reviewer saw, brought up to date (returns since compute)
         try:
             consumed = adjustments_consume(taken_sql=_SQL_TAKEN, params=[run.pk])
         except BenefitError as exc:
@@ -314,6 +315,7 @@ def payroll_oneoff_create(*, scheme: Scheme, items: list, user, period=None, not
             for line in lines
         ])
         _set_totals(run)
+        payroll_run_risks_refresh(run=run)
         audit_record(user=user, action="payroll_oneoff", obj=run, summary=f"零星发放 {_label(run)}",
                      after=_totals(run))
     return run
@@ -441,6 +443,7 @@ def payroll_reissue_create(*, run: PayrollRun, user, note: str = "") -> PayrollR
         if changed != len(failed):  # pragma: no cover - rows are locked above
             raise PayrollError("失败明细已被处理，请刷新后重试")
         _set_totals(reissue)
+        payroll_run_risks_refresh(run=reissue)
         audit_record(user=user, action="payroll_reissue", obj=reissue, summary=f"二次报盘 {_label(reissue)}",
                      after={**_totals(reissue), "origin_lines": [line.pk for line in failed]})
         for run_id in {line.run_id for line in failed}:
@@ -470,6 +473,99 @@ def payroll_line_write_off(*, line: PayrollLine, user, reason: str) -> PayrollLi
 
 
 # --------------------------------------------------------------------------------------------------
+# risky lines (风险明细): found set-based, held out of the bank file unless a reviewer releases them
+
+
+def payroll_run_risks_refresh(*, run: PayrollRun) -> int:
+    """Find the run's risky lines (``models.LineRisk``: an account the bank rejected before and not
+    changed or paid since, a 户名 not the person's name, an account with a check warning) among its
+    lines still 待发 with net > 0, in one statement (``payroll/sql/risks.sql``): new ones are added, the
+    kinds of unreleased ones brought up to date, unreleased ones no longer risky removed; released and
+    held-out ones stay as they are. Called when a run is computed or made, approved and exported, in
+    the caller's transaction. Writes no audit event (nothing about a person or money changes: a risk
+    row only says what the export will do). Returns how many are held (unreleased)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_RISKS, {**_STATES, "run": run.pk})
+    return LineRisk.objects.filter(run_id=run.pk, released_at__isnull=True, held_out_at__isnull=True).count()
+
+
+def payroll_line_risk_release(*, risk: LineRisk, user, reason: str) -> LineRisk:
+    """放行: a reviewer (not the run's maker) lets one risky line go into the bank file as it is, with a
+    reason. Only a line still 待发 whose risk was not held out yet; audited in the same transaction.
+    A second release of the same line is refused with who released it and when (nothing changes)."""
+    if not _is_reviewer(user):
+        raise PayrollError("只有审核员可以放行风险明细")
+    reason = (reason or "").strip()
+    if not reason:
+        raise PayrollError("请填写放行原因")
+    with transaction.atomic():
+        locked = (LineRisk.objects.select_for_update(of=("self",)).select_related("line", "run", "run__scheme",
+                                                                                  "released_by")
+                  .filter(pk=risk.pk).first())
+        if locked is None:
+            raise PayrollError("风险明细不存在（可能已随重新计算消失），请刷新后重试")
+        risk = locked
+        line = risk.line
+        if risk.released_at is not None:
+            when = timezone.localtime(risk.released_at)
+            raise PayrollError(f"第 {line.seq} 笔 {line.name} 已于 {when:%Y-%m-%d %H:%M} 由 "
+                               f"{risk.released_by.display_name} 放行，无需再次放行")
+        if risk.held_out_at is not None or line.status != LineStatus.PENDING:
+            raise PayrollError(f"第 {line.seq} 笔 {line.name} 已{line.get_status_display()}"
+                               "（报盘时已暂缓），请通过二次报盘或核销处理")
+        if risk.run.created_by_id == user.pk:
+            raise PayrollError("放行人不能与经办人为同一人")
+        changed = LineRisk.objects.filter(pk=risk.pk, released_at__isnull=True, held_out_at__isnull=True).update(
+            released_by=user, released_at=timezone.now(), release_reason=reason[:200])
+        if not changed:  # pragma: no cover - the row is locked above
+            raise PayrollError("风险明细已被处理，请刷新后重试")
+        risk.refresh_from_db()
+        audit_record(user=user, action="payroll_risk_release", obj=line, person_id=line.person_id,
+                     summary=f"放行风险明细 {line.name} {line.net}（{_label(risk.run)} 第 {line.seq} 笔）"[:300],
+                     before={"held": True, "kinds": risk.kinds, "detail": risk.detail},
+                     after={"held": False, "released": True}, reason=reason)
+    return risk
+
+
+# The run's unreleased risky lines still 待发 (of one bank, or all) are kept out of the file: the risk
+# row is stamped held out and its line becomes 失败 with the risk as its reason — owed like a bank
+# failure, paid by 二次报盘 or written off. One UPDATE each, joined on the risk rows (few).
+_SQL_HOLD_OUT = """
+WITH h AS (
+    UPDATE payroll_linerisk r SET held_out_at = now()
+    FROM payroll_payrollline l
+    WHERE r.run_id = %(run)s AND r.released_at IS NULL AND r.held_out_at IS NULL AND l.id = r.line_id
+      AND l.run_id = %(run)s AND l.status = %(pending)s AND l.net > 0
+      AND (%(bank)s::text IS NULL OR l.bank = %(bank)s::text)
+    RETURNING r.line_id, r.detail
+)
+UPDATE payroll_payrollline l SET status = %(failed)s, paid_amount = 0,
+       fail_reason = left('风险暂缓，未报盘：' || h.detail, 200)
+FROM h WHERE l.id = h.line_id AND l.run_id = %(run)s
+RETURNING l.id, l.net
+"""
+
+
+def payroll_lines_hold_out(*, run: PayrollRun, user, bank: str | None = None, username: str = "") -> dict:
+    """报盘 of an approved run (or one bank of it): its risky lines not released are held out of the
+    file — each becomes 失败 (reason ``风险暂缓，未报盘：`` + the risk) and stays on the run, owed like a
+    bank failure: 二次报盘 pays it to the person's then current account (held again if still risky
+    and not released), or a reviewer writes it off. Call under the run's row lock (the export's), after
+    ``payroll_run_risks_refresh``. One audit event for the lines held. → {"count", "total"}."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_HOLD_OUT, {**_STATES, "run": run.pk, "bank": bank or None})
+        rows = cursor.fetchall()
+    if not rows:
+        return {"count": 0, "total": ZERO}
+    total = sum((r[1] for r in rows), ZERO)
+    audit_record(user=user, username=username, action="payroll_hold_out", obj=run,
+                 summary=f"报盘暂缓风险明细 {_label(run)}：{len(rows)} 笔 {total}"[:300],
+                 after={"lines": sorted(r[0] for r in rows), "count": len(rows), "total": total,
+                        "bank": bank or ""})
+    return {"count": len(rows), "total": total}
+
+
+# --------------------------------------------------------------------------------------------------
 # calls from the bank app
 
 
@@ -486,9 +582,10 @@ def _run_has_line(run_id: int, condition: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def _line_summary(run_id: int) -> tuple[bool, bool, bool]:
+def _line_summary(run_id: int) -> tuple[bool, bool, bool, bool]:
     """After lines were marked 已报盘, one pass over the run's lines: (any net > 0 line still 待发,
-    any net-0 line 待发, any net > 0 line already returned). One aggregate instead of two
+    any net-0 line 待发, any net > 0 line already returned — a line held out of the file is not —,
+    any line still 已报盘 waiting for its return). One aggregate instead of two
     ``_run_has_line`` checks that find nothing (each reads every line of the run) and an UPDATE of the
     net-0 lines that, for a run of half the table, was planned as a scan of all of it (1.0 s → 0.35 s
     at 800k lines)."""
@@ -496,8 +593,10 @@ def _line_summary(run_id: int) -> tuple[bool, bool, bool]:
         cursor.execute(
             "SELECT COALESCE(bool_or(status = %(pending)s AND net > 0), false), "
             "COALESCE(bool_or(status = %(pending)s AND net = 0), false), "
-            "COALESCE(bool_or(net > 0 AND status NOT IN (%(pending)s, %(sent)s)), false) "
-            "FROM payroll_payrollline WHERE run_id = %(run)s", {**_STATES, "run": run_id})
+            "COALESCE(bool_or(net > 0 AND status NOT IN (%(pending)s, %(sent)s) AND h.id IS NULL), false), "
+            "COALESCE(bool_or(status = %(sent)s), false) "
+            "FROM payroll_payrollline l LEFT JOIN payroll_linerisk h ON h.line_id = l.id AND h.run_id = %(run)s "
+            "AND h.held_out_at IS NOT NULL WHERE l.run_id = %(run)s", {**_STATES, "run": run_id})
         return cursor.fetchone()
 
 
@@ -507,18 +606,25 @@ def _id_array(ids) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def _finish_export(run: PayrollRun, user, *, zero_pending: bool, returned: bool) -> PayrollRun:
-    """Every net > 0 line of an approved run is in a file (``_line_summary`` said so, and whether a
-    net-0 line is 待发 and a line already returned): the run becomes 已报盘 (already 已回盘 when a
-    bank's return was imported before the last bank's file was made); net-0 lines (nothing to send)
-    are settled as paid 0.00."""
+def _returned_state(waiting_return: bool) -> str:
+    """A run some of whose lines the bank returned: 已回盘 once no line waits for its return, else 部分回盘."""
+    return State.PARTLY_RETURNED if waiting_return else State.RETURNED
+
+
+def _finish_export(run: PayrollRun, user, *, zero_pending: bool, returned: bool,
+                   waiting_return: bool = True) -> PayrollRun:
+    """Every net > 0 line of an approved run is in a file or held out (``_line_summary`` said so, and
+    whether a net-0 line is 待发, a line already returned and a line still waiting for its return): the
+    run becomes 已报盘 — or 部分回盘/已回盘 when a bank's return was imported before the last bank's
+    file was made; net-0 lines (nothing to send) are settled as paid 0.00."""
     if zero_pending:
         with connection.cursor() as cursor:
             cursor.execute("UPDATE payroll_payrollline SET status = %(paid)s WHERE run_id = %(run)s "
                            "AND status = %(pending)s AND net = 0", {**_STATES, "run": run.pk})
     now = timezone.now()
+    state = _returned_state(waiting_return) if returned else State.EXPORTED
     PayrollRun.objects.filter(pk=run.pk, state=State.APPROVED).update(
-        state=State.RETURNED if returned else State.EXPORTED, exported_at=now, returned_at=now if returned else None)
+        state=state, exported_at=now, returned_at=now if state == State.RETURNED else None)
     run.refresh_from_db()
     audit_record(user=user, action="payroll_export", obj=run, summary=f"报盘 {_label(run)}",
                  before={"state": State.APPROVED}, after=_totals(run))
@@ -531,13 +637,13 @@ def payroll_run_mark_exported(*, run: PayrollRun, user) -> PayrollRun:
     are settled as paid 0.00. Idempotent: a run already exported (or later) is returned unchanged."""
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
-        if run.state in (State.EXPORTED, State.RETURNED, State.COMPLETED):
+        if run.state in (State.EXPORTED, State.PARTLY_RETURNED, State.RETURNED, State.COMPLETED):
             return run
         if run.state != State.APPROVED:
             raise PayrollError(f"{_label(run)} 尚未审核，不能报盘")
         PayrollLine.objects.filter(run=run, status=LineStatus.PENDING, net__gt=0).update(status=LineStatus.SENT)
-        _, zero_pending, returned = _line_summary(run.pk)
-        run = _finish_export(run, user, zero_pending=zero_pending, returned=returned)
+        _, zero_pending, returned, waiting_return = _line_summary(run.pk)
+        run = _finish_export(run, user, zero_pending=zero_pending, returned=returned, waiting_return=waiting_return)
     return run
 
 
@@ -550,7 +656,7 @@ def payroll_lines_mark_sent(*, run: PayrollRun, line_ids, user) -> PayrollRun:
     ids = sorted({int(i) for i in line_ids})
     with transaction.atomic():
         run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
-        if run.state in (State.EXPORTED, State.RETURNED, State.COMPLETED) and not ids:
+        if run.state in (State.EXPORTED, State.PARTLY_RETURNED, State.RETURNED, State.COMPLETED) and not ids:
             return run
         if run.state != State.APPROVED:
             raise PayrollError(f"{_label(run)} " + ("尚未审核，不能报盘" if run.state == State.COMPUTED
@@ -566,9 +672,10 @@ def payroll_lines_mark_sent(*, run: PayrollRun, line_ids, user) -> PayrollRun:
                                        "或已报盘，不能报盘")
                 audit_record(user=user, action="payroll_export_lines", obj=run,
                              summary=f"报盘 {_label(run)} {len(ids)} 笔", after={"lines": len(ids)})
-        waiting, zero_pending, returned = _line_summary(run.pk)
+        waiting, zero_pending, returned, waiting_return = _line_summary(run.pk)
         if not waiting:
-            run = _finish_export(run, user, zero_pending=zero_pending, returned=returned)
+            run = _finish_export(run, user, zero_pending=zero_pending, returned=returned,
+                                 waiting_return=waiting_return)
     return run
 
 
@@ -582,7 +689,8 @@ WHERE l.id IS NULL OR (t.ok AND t.paid <> l.net) OR (NOT t.ok AND t.paid <> 0)
 ORDER BY t.ord LIMIT 1
 """
 
-# Apply them: only lines still 已报盘 change (the same outcome again is skipped by the check above).
+# Apply them: only lines still 已报盘 change (the same outcome again is skipped by the check above). The
+# lines the bank rejected are recorded by account (models.AccountRejection: the risk check's lookup).
 _SQL_RESULTS_APPLY = """
 WITH u AS (
     UPDATE payroll_payrollline l
@@ -590,7 +698,13 @@ WITH u AS (
         fail_reason = CASE WHEN t.ok THEN '' ELSE t.reason END
     FROM payroll_results t
     WHERE l.id = t.id AND l.run_id = %(run)s AND l.status = %(sent)s
-    RETURNING t.ok
+    RETURNING t.ok, l.id, l.run_id, l.seq, l.person_id, l.payee_id, l.account_number, t.reason
+), rejected AS (
+    INSERT INTO payroll_accountrejection (line_id, run_id, seq, person_id, payee_id, account_number, reason,
+                                          created_at)
+    SELECT id, run_id, seq, person_id, payee_id, account_number, left(reason, 200), now()
+    FROM u WHERE NOT ok AND account_number <> ''
+    ON CONFLICT (line_id) DO NOTHING
 )
 SELECT count(*), count(*) FILTER (WHERE ok) FROM u
 """
@@ -612,7 +726,8 @@ def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict
     applied with one UPDATE … FROM (no query per line, no id list in the SQL). Lines already given
     the same outcome are skipped (the same return twice changes nothing); a different outcome for a
     processed line, a line not yet sent or a line not of this run refuses the whole batch. An
-    exported run moves to 已回盘, and to 已完成 when no line is pending or failed. When lines became 已支付,
+    exported run moves to 部分回盘 while a line still waits for its return (another bank's file not
+    returned yet), to 已回盘 when none does, and to 已完成 when no line is pending or failed. When lines became 已支付,
     the scheme's registered ``lines_paid`` hook runs in this transaction (``payroll.schemes``). A run still being
     exported bank by bank (审核 with some lines 已报盘) takes the results of the lines sent so far."""
     rows = []
@@ -658,9 +773,12 @@ def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict
                 hook(run=run, user=user)
         if updated:
             schemes.results_applied(run=run, user=user)  # e.g. the ledger's expenditures paid by bank
-        if run.state == State.EXPORTED:
-            PayrollRun.objects.filter(pk=run.pk, state=State.EXPORTED).update(state=State.RETURNED,
-                                                                            returned_at=timezone.now())
+        if run.state in (State.EXPORTED, State.PARTLY_RETURNED):
+            # 已回盘 only when every line sent has its return (every file of the run came back), else 部分回盘
+            state = _returned_state(_run_has_line(run.pk, "status = %(sent)s"))
+            if state != run.state:
+                PayrollRun.objects.filter(pk=run.pk, state=run.state).update(
+                    state=state, returned_at=timezone.now() if state == State.RETURNED else None)
         run.refresh_from_db()
         audit_record(user=user, action="payroll_return", obj=run, summary=f"回盘 {_label(run)}：成功 {ok_count} 笔，"
                      f"失败 {updated - ok_count} 笔", after={"updated": updated, "state": run.state})
@@ -671,11 +789,12 @@ def payroll_lines_apply_results(*, run: PayrollRun, results: list, user) -> dict
 
 def _maybe_complete(run: PayrollRun, user) -> None:
     """已回盘 → 已完成 when no line is pending, sent or failed; then the month-end figures are kept."""
-    if run.state not in (State.EXPORTED, State.RETURNED):
+    if run.state not in (State.EXPORTED, State.PARTLY_RETURNED, State.RETURNED):
         return
     if _run_has_line(run.pk, "status IN (%(pending)s, %(sent)s, %(failed)s)"):
         return
-    changed = PayrollRun.objects.filter(pk=run.pk, state__in=[State.EXPORTED, State.RETURNED]).update(
+    changed = PayrollRun.objects.filter(pk=run.pk, state__in=[State.EXPORTED, State.PARTLY_RETURNED,
+                                                              State.RETURNED]).update(
         state=State.COMPLETED, completed_at=timezone.now())
     if changed:
         run.refresh_from_db()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/reissue/", views.run_reissue, name="run_reissue"),
     path("lines/<int:pk>/", views.line_detail, name="line_detail"),
     path("lines/<int:pk>/write-off/", views.line_write_off, name="line_write_off"),
+    path("lines/<int:pk>/release/", views.line_risk_release, name="line_risk_release"),
     path("oneoff/", views.oneoff_create, name="oneoff"),
     path("oneoff/search/", views.oneoff_search, name="oneoff_search"),
     path("stats/", views.stats, name="stats"),

@@ -42,8 +42,8 @@ from shebao.common.masking import masker_for
 from shebao.common.models import Job
 from shebao.common.money import ZERO, MoneyError, format_yuan, parse_amount
 from shebao.common.once import AlreadySubmitted, once_claim
-from shebao.payroll import schemes
-from shebao.payroll.forms import ComputeForm, OneOffForm, WriteOffForm
+from shebao.payroll import run_sections, schemes
+from shebao.payroll.forms import ComputeForm, OneOffForm, RiskReleaseForm, WriteOffForm
 from shebao.payroll.jobs import (
     APPROVE,
     APPROVE_RULE,
@@ -56,32 +56,39 @@ from shebao.payroll.jobs import (
     job_start_once,
     run_key,
 )
-from shebao.payroll.models import PayrollLine, PayrollRun
+from shebao.payroll.models import LineRisk, PayrollLine, PayrollRun
 from shebao.payroll.rules import (
     CLERK_PERM,
     EXPORT_PERM,
     EXPORT_RULE,
     ONEOFF_RULE,
     REISSUE_RULE,
+    RELEASE_RULE,
     REVIEW_PERM,
     VIEW_RULE,
     WRITE_OFF_RULE,
 )
 from shebao.payroll.selectors import (
+    COMPARE_LIMIT,
     month_end_figures,
     payroll_beneficiaries_count,
     payroll_failed_lines,
     payroll_line_explain,
     payroll_line_get,
+    payroll_missing_months_warning,
     payroll_owed,
     payroll_person_lines,
+    payroll_run_compare,
     payroll_run_family,
     payroll_run_lines,
+    payroll_run_risk_counts,
+    payroll_run_risks,
     payroll_runs,
     payroll_schemes,
 )
 from shebao.payroll.services import (
     PayrollError,
+    payroll_line_risk_release,
     payroll_line_write_off,
     payroll_oneoff_create,
     payroll_reissue_create,
@@ -107,6 +114,7 @@ LineStatus = PayrollLine.Status
 STEPS = [State.COMPUTED, State.APPROVED, State.EXPORTED, State.RETURNED, State.COMPLETED]
 _STEP_TIME = {State.COMPUTED: "computed_at", State.APPROVED: "approved_at", State.EXPORTED: "exported_at",
               State.RETURNED: "returned_at", State.COMPLETED: "completed_at"}
+_STEP_OF = {State.PARTLY_RETURNED: State.RETURNED}  # 部分回盘 stands on the 回盘 step, not yet done
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,8 +207,8 @@ class RunTable(Table):
 
 
 def _state_tag(value) -> str:
-    css = {State.COMPUTED: "warn", State.APPROVED: "brand", State.EXPORTED: "brand", State.RETURNED: "brand",
-           State.COMPLETED: "ok"}.get(value, "")
+    css = {State.COMPUTED: "warn", State.APPROVED: "brand", State.EXPORTED: "brand", State.PARTLY_RETURNED: "warn",
+           State.RETURNED: "brand", State.COMPLETED: "ok"}.get(value, "")
     return format_html('<span class="tag {}">{}</span>', css, State(value).label if value in State.values else value)
 
 
@@ -254,7 +262,9 @@ def compute(request):
             return redirect("payroll:job", pk=job.pk)
         else:
             context.update(confirm=True, scheme=scheme, period=period, kind=kind, annual=annual, when=when,
-                           beneficiaries=None if annual else payroll_beneficiaries_count(scheme=scheme, period=period))
+                           beneficiaries=None if annual else payroll_beneficiaries_count(scheme=scheme, period=period),
+                           missing_warning="" if annual else payroll_missing_months_warning(scheme=scheme,
+                                                                                            period=period))
     return render(request, "payroll/compute.html", context)
 
 
@@ -299,11 +309,14 @@ class LineTable(Table):
 
 
 def _steps(run: PayrollRun) -> list[dict]:
-    reached = STEPS.index(run.state) if run.state in STEPS else -1
+    step = _STEP_OF.get(run.state, run.state)
+    reached = STEPS.index(step) if step in STEPS else -1
     out = []
     for i, state in enumerate(STEPS):
         when = getattr(run, _STEP_TIME[state])
-        out.append({"label": State(state).label, "done": i <= reached, "current": i == reached,
+        partly = state == step and step != run.state  # 部分回盘: the step shown as reached in part
+        out.append({"label": State(run.state).label if partly else State(state).label,
+                    "done": i < reached or (i == reached and not partly), "current": i == reached,
                     "when": timezone.localtime(when) if when else None})
     return out
 
@@ -328,8 +341,22 @@ def run_detail(request, pk: int):
         "can_write_off": is_reviewer(user),
         "county_note": county_note(user),
         "active_job": job_active(kinds=[RECOMPUTE, APPROVE], keys=[run_key(run.pk)]),
+        "risk_counts": payroll_run_risk_counts(run=run),
+        "risks": _risk_rows(request, run),
+        "can_release": policy.allows(user, RELEASE_RULE),
+        "sections": run_sections.collect(run, request),
         "breadcrumbs": _crumbs((str(run), "")),
     })
+
+
+RISK_LIMIT = 200  # risky lines listed on a page (a run has a few; the list says when there are more)
+
+
+def _risk_rows(request, run: PayrollRun) -> list[dict]:
+    masker = masker_for(request.user)
+    return [{"r": r, "line": r.line, "labels": r.kind_labels(), "account": masker.account(r.line.account_number),
+             "id_number": masker.id_number(r.line.id_number)}
+            for r in payroll_run_risks(run=run, user=request.user)[:RISK_LIMIT]]
 
 
 @page(COMPUTE_RULE)
@@ -356,6 +383,8 @@ def run_approve(request, pk: int):
                                       title=_("审核 %(run)s") % {"run": run}, params={"run_id": run.pk})
         job_started_message(request, job, started)
         return redirect("payroll:job", pk=job.pk)
+    if request.GET.get("export") == "compare":
+        return _compare_xlsx(request, run)
     same = run.created_by_id == request.user.pk
     return render(request, "payroll/confirm.html", {
         "run": run, "title": _("审核"), "action": reverse("payroll:run_approve", args=[run.pk]),
@@ -363,6 +392,88 @@ def run_approve(request, pk: int):
         "warning": _("本批次由您计算：审核人不能与经办人为同一人，提交将被拒绝。") if same else "",
         "button": _("确认审核通过"), "breadcrumbs": _crumbs((str(run), reverse("payroll:run_detail", args=[pk])),
                                                         (_("审核"), "")),
+        "approving": True, "compare": _compare_context(request, run),
+        "risk_counts": payroll_run_risk_counts(run=run), "risks": _risk_rows(request, run),
+        "can_release": policy.allows(request.user, RELEASE_RULE), "compare_limit": COMPARE_LIMIT,
+    })
+
+
+CAUSES = {"raise": _l("待遇调整（增资）"), "arrears": _l("补发"), "deduction": _l("扣减"), "new": _l("新增人员"),
+          "resumed": _l("恢复发放"), "ended": _l("终止"), "suspended": _l("暂停"), "other": _l("其他（如无账户、金额为 0）")}
+GROUPS = {"added": _l("新增发放"), "stopped": _l("停发"), "changed": _l("金额变化")}
+_KIND_LABELS = {"item": _l("待遇项目"), "arrears": _l("补发"), "deduction": _l("扣减")}
+_TOTAL_LABELS = {"line_count": _l("笔数"), "gross": _l("应发合计"), "deductions": _l("扣减合计"), "net": _l("实发合计")}
+
+
+def _compare_context(request, run: PayrollRun) -> dict | None:
+    compare = payroll_run_compare(run=run)
+    if compare is None:
+        return None
+    masker = masker_for(request.user)
+    groups = []
+    for key in ("added", "stopped", "changed"):
+        g = compare["groups"][key]
+        groups.append({
+            "key": key, "label": GROUPS[key], "n": g["n"], "delta": g["delta"],
+            "counts": [(CAUSES[c], n) for c, n in g["counts"].items() if n],
+            "rows": [{**r, "id_number": masker.id_number(r["id_number"]), "causes": [CAUSES[c] for c in r["causes"]],
+                      "diff": (r["net"] or ZERO) - (r["prev_net"] or ZERO)} for r in g["rows"]],
+            "more": g["n"] > len(g["rows"]),
+        })
+    return {
+        "previous": compare["previous"], "months_between": compare["months_between"], "groups": groups,
+        "items": [{**i, "kind_label": _KIND_LABELS.get(i["kind"], i["kind"])} for i in compare["items"]],
+        "totals": [{**t, "label": _TOTAL_LABELS[t["field"]]} for t in compare["totals"]],
+    }
+
+
+def _compare_xlsx(request, run: PayrollRun):
+    """Every added, stopped and changed payee against the previous run (full 身份证号 only for users who
+    see them: the masking of the page), as one sheet."""
+    compare = payroll_run_compare(run=run, limit=None)
+    masker = masker_for(request.user)
+    buffer = io.BytesIO()
+    headers = [_("类别"), _("姓名"), _("身份证号"), _("上期实发"), _("本期实发"), _("差额"), _("原因")]
+    with XlsxWriter(buffer, sheet_name=_("与上期比较"), headers=[str(h) for h in headers],
+                    money_columns={3, 4, 5}) as writer:
+        for key in ("added", "stopped", "changed"):
+            for r in (compare["groups"][key]["rows"] if compare else []):
+                writer.write_row([str(GROUPS[key]), r["name"], masker.id_number(r["id_number"]), r["prev_net"], r["net"],
+                                  (r["net"] or ZERO) - (r["prev_net"] or ZERO),
+                                  "、".join(str(CAUSES[c]) for c in r["causes"])])
+    buffer.seek(0)
+    name = f"批次{run.pk}与上期比较-{timezone.localdate():%Y%m%d}.xlsx"
+    response = FileResponse(buffer, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename=\"compare.xlsx\"; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+@page(RELEASE_RULE)
+def line_risk_release(request, pk: int):
+    """放行 one risky line (a reviewer, with a reason): its person in the user's towns, its run in the
+    user's schemes (else 404). The form carries a one-time token: a second submit changes nothing."""
+    line = payroll_line_get(user=request.user, pk=pk)
+    risk = LineRisk.objects.select_related("released_by").filter(line=line).first()
+    if risk is None:
+        raise Http404(_("该笔不是风险明细"))
+    form = RiskReleaseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                once_claim(request, form="payroll.risk_release")
+                risk = payroll_line_risk_release(risk=risk, user=request.user, reason=form.cleaned_data["reason"])
+        except (PayrollError, AlreadySubmitted) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, format_html(
+                "{} {} {} 元（{}）。{}", _("已放行"), line.name, format_yuan(line.net),
+                _("批次 %(run)s 第 %(seq)s 笔，将进入报盘文件") % {"run": line.run_id, "seq": line.seq},
+                _run_link(line.run)))
+            return redirect(safe_next(request, reverse("payroll:run_detail", args=[line.run_id])))
+    return render(request, "payroll/risk_release.html", {
+        "form": form, "line": line, "risk": risk, "labels": risk.kind_labels(),
+        "account": masker_for(request.user).account(line.account_number), "next": safe_next(request, ""),
+        "breadcrumbs": _crumbs((str(line.run), reverse("payroll:run_detail", args=[line.run_id])), (_("放行"), "")),
     })
 
 

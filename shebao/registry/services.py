@@ -235,12 +235,18 @@ def bank_account_set(
     reason: str = "",
 ) -> AccountChange:
     """Make this the person's current payment account: the old current one is closed the day before
-    ``valid_from`` (history kept). A Luhn failure is only a warning. The same account from the same day
-    again (a double submit; the person's row lock orders two at once) writes nothing."""
+    ``valid_from`` (history kept). A Luhn failure is only a warning (at a bank whose rule asks for Luhn,
+    one saying the payment will be held), as is a 户名 that is not the person's name. The same account
+    from the same day again (a double submit; the person's row lock orders two at once) writes nothing."""
     number = account_number_check(bank=bank, account_number=account_number)
     holder_name = holder_name_check(holder_name)
     valid_from = valid_from or dt.date.today()
     warnings = account_number_warnings(number)
+    if warnings and Bank.objects.filter(code=bank, luhn_check=True).exists():
+        warnings.append("该银行要求账号通过 Luhn 校验：未核实前，发往该账号的待遇在报盘时将作为风险明细暂缓，须审核员放行")
+    if holder_name != (person.name or "").strip():
+        warnings.append(f"户名“{holder_name}”与姓名“{person.name}”不符：发往该账户的待遇在报盘时将作为风险明细暂缓，"
+                        "须审核员放行")
     with transaction.atomic():
         Person.objects.select_for_update().filter(pk=person.pk).first()
         current = BankAccount.objects.filter(person=person, valid_to__isnull=True).first()
@@ -256,7 +262,7 @@ def bank_account_set(
             current.save(update_fields=["valid_to"])
         account = BankAccount.objects.create(
             person=person, bank=bank, branch=branch.strip(), account_number=number,
-            holder_name=holder_name, valid_from=valid_from, luhn_warning=bool(warnings),
+            holder_name=holder_name, valid_from=valid_from, luhn_warning=bool(account_number_warnings(number)),
         )
         audit_record(user=user, action="update" if current else "create", obj=account, person_id=person.pk,
                      summary=f"{'变更' if current else '登记'}支付账户 {person.name}", before=before,
@@ -400,14 +406,16 @@ def payee_change(*, payee: Payee, user, reason: str, **changes) -> Payee:
 # 开户银行 (the banks table)
 
 
-BANK_FIELDS = ["code", "name", "account_min_length", "account_max_length", "active", "sort", "notes"]
+BANK_FIELDS = ["code", "name", "account_min_length", "account_max_length", "active", "luhn_check", "sort", "notes"]
 
 
 def bank_save(*, user, code: str, name: str, account_min_length: int, account_max_length: int,
-              active: bool = True, sort: int = 0, notes: str = "", reason: str = "", create: bool = False) -> Bank:
+              active: bool = True, sort: int = 0, notes: str = "", reason: str = "", create: bool = False,
+              luhn_check: bool | None = None) -> Bank:
     """Add a bank (``create``: refused when the code exists), or change one (found by ``code``, which
     never changes: accounts, payroll lines and bank files store it). The account-number length range is
-    6..32 digits, min ≤ max. Audited; saving the same values again writes nothing."""
+    6..32 digits, min ≤ max. ``luhn_check``: the bank's rule that its account numbers pass the Luhn check
+    (None: unchanged, off for a new bank). Audited; saving the same values again writes nothing."""
     code = (code or "").strip().upper()
     name = (name or "").strip()
     if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", code):
@@ -418,6 +426,8 @@ def bank_save(*, user, code: str, name: str, account_min_length: int, account_ma
         raise RegistryError("账号位数范围须在 6–32 之间，且最短不大于最长")
     values = {"name": name, "account_min_length": account_min_length, "account_max_length": account_max_length,
               "active": bool(active), "sort": sort, "notes": (notes or "").strip()[:200]}
+    if luhn_check is not None:
+        values["luhn_check"] = bool(luhn_check)
     from shebao.registry.selectors import bank_labels_forget
 
     try:

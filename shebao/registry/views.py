@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
 from shebao.common.models import AuditEvent
+from shebao.payroll.selectors import payroll_account_rejections
 from shebao.registry.forms import BankAccountForm, PersonCreateForm, PersonEditForm
 from shebao.registry.models import Person, Region
 from shebao.registry.rules import ADD, CHANGE, CHANGE_ACCOUNT, FORM_REGIONS, VIEW
@@ -195,6 +196,11 @@ def person_account_view(request, pk: int):
             messages.success(request, _("已变更 %(name)s 的支付账户") % {"name": person.name})
             for warning in change.warnings:
                 messages.warning(request, _("请核对账号：%(warning)s") % {"warning": warning})
+            for line in payroll_account_rejections(account_number=change.account.account_number):
+                messages.warning(request, _("该账号曾被银行退回：%(period)s 结算批次 #%(run)s 第 %(seq)s 笔（%(reason)s）。"
+                                            "如账户仍有问题，发往该账户的待遇在报盘时将作为风险明细暂缓，须审核员放行")
+                                 % {"period": f"{line.run.period:%Y-%m}", "run": line.run_id, "seq": line.seq,
+                                    "reason": line.reason or _("失败")})
             return redirect("registry:person_detail", pk=person.pk)
     current = person.bank_accounts.filter(valid_to__isnull=True).first()
     return render(request, "registry/person_account_form.html", {

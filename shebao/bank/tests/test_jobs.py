@@ -70,10 +70,13 @@ def test_export_job_files_with_exact_totals_and_stages(client, clerk, run):
     run.refresh_from_db()
     assert run.state == "exported"
     page = watched(client, started.url)
-    assert page.request["PATH_INFO"] == f"/bank/files/{files[-1].pk}/"
+    # two files (one per bank): the run's summary of all its files, not the last file alone
+    assert page.request["PATH_INFO"] == f"/bank/runs/{run.pk}/"
     text = page.content.decode()
     assert "已生成报盘文件" in text and f"{files[0].batch_no}</a>（1 笔，300.00 元）" in text
     assert f"{files[1].batch_no}</a>（2 笔，1,200.50 元）" in text
+    assert "共 2 个文件：已回盘 0 个，部分回盘 0 个，未回盘 2 个。" in text
+    assert text.count('<tr data-state="waiting">') == 2
 
 
 def test_export_job_shows_each_file_as_a_stage(clerk, run):

@@ -21,8 +21,13 @@ from shebao.bank.services import (
 )
 from shebao.bank.tests.helpers import approved_run, bank_answer, make_person, make_user
 from shebao.common.models import AuditEvent
-from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.services import payroll_oneoff_create, payroll_run_approve, payroll_run_compute
+from shebao.payroll.models import LineRisk, PayrollLine, PayrollRun
+from shebao.payroll.services import (
+    payroll_line_risk_release,
+    payroll_oneoff_create,
+    payroll_run_approve,
+    payroll_run_compute,
+)
 from shebao.registry.services import bank_account_set
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +190,7 @@ def test_export_one_bank_at_a_time(run, standard, clerk):
     assert [f.bank for f in both] == ["ABC", "ICBC"]
     assert both[1].pk == first[0].pk and bytes(both[1].content) == bytes(first[0].content)  # not made again
     run.refresh_from_db()
-    assert run.state == PayrollRun.State.RETURNED  # every line in a file, one bank has answered
+    assert run.state == PayrollRun.State.PARTLY_RETURNED  # every line in a file, one bank of two has answered
     abc = both[0]
     assert bank_return_import(data=bank_answer(abc), filename="abc.txt", user=clerk).return_file.ok_count == 1
     run.refresh_from_db()
@@ -222,7 +227,7 @@ def test_return_import_applies_outcomes(run, standard, clerk):
         else:
             assert (line.status, line.paid_amount) == ("paid", line.net)
     run.refresh_from_db()
-    assert run.state == PayrollRun.State.RETURNED
+    assert run.state == PayrollRun.State.PARTLY_RETURNED  # the ABC file has no return yet
     owed = list(failed_owed_lines(run=run))
     assert [(ln.pk, ln.bank_reason, ln.batch_no, ln.file_seq) for ln in owed] == [
         (failed_line, "户名不符", icbc.batch_no, failed_seq)]
@@ -367,6 +372,10 @@ def test_failed_corrected_reissued_paid_completes_run(run, standard, clerk, revi
     first_try = bank_reissue(run=run, user=clerk)
     assert [a for _, _, a in first_try.same_account] == [failed.account_number]
     payroll_run_approve(run=first_try.run, user=reviewer)
+    # the same account the bank rejected: held out of the file unless a reviewer releases it
+    risk = LineRisk.objects.get(run=first_try.run)
+    assert risk.kinds == "rejected"
+    payroll_line_risk_release(risk=risk, user=reviewer, reason="本人称账户已恢复，再试一次")
     retry_file = _export(first_try.run, standard, clerk)[0]
     bank_return_import(data=bank_answer(retry_file, {1: "账号不存在"}), filename="retry.txt", user=clerk)
     # now the clerk corrects the account, and the second re-issue goes to the new one

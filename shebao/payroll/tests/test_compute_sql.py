@@ -25,7 +25,8 @@ COMPUTE_SHA256 = "60420cbd606837ffd3b39f408a97d9c442042d2d8316b39d1d00d17908ac77
 ANNUAL_SHA256 = "e6fcb48c9eb8a6cfbd868e0b29fe92902d5cf4d418f1c3b5e329608176f5836b"  # with "{rule}" in place
 TOTALS_SHA256 = "1cbdfc46be8cafa8a410353eb9e18824b14c38d8712903f26c060ac09bce8a2d"
 RESULTS_BAD_SHA256 = "e3f3b2657f3a231177e31af33f6b2cc5027a3d269775203fa1a3a1aff4cb5508"
-RESULTS_APPLY_SHA256 = "20acad8e4579e4569f973fa1cc81f2cdf97d18e255863a77ea4973987f3fd424"
+# changed on purpose (issue 17): the rejected lines are recorded by account in the same statement
+RESULTS_APPLY_SHA256 = "e196c353890b7f01a02abcb626aab2094f399c2b618077d46e64a5cad40c20f3"
 
 
 def with_literals(sql: str) -> str:

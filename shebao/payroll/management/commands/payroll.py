@@ -3,7 +3,8 @@ shebao payroll compute --scheme TB --period 2026 --kind annual --as USER [--reco
 shebao payroll approve RUN --as USER [--json]
 
 Compute runs the same job handler as the page (``shebao.payroll.jobs``) in this process, with its
-progress by stage on stderr; stdout (the message or --json) is unchanged.
+progress by stage on stderr (and, for a month computed while earlier months never were, a warning naming them);
+stdout (the message or --json) and the exit code are unchanged.
 
 Who may (``--as``, checked before anything is read or written): compute and recompute need
 ``payroll.compute_run``, approve needs ``accounts.review``; both act on a whole run of the county
@@ -21,6 +22,7 @@ from shebao.benefits.services import BenefitError, scheme_get
 from shebao.common.jobs import JobError, job_run_here
 from shebao.payroll.jobs import APPROVE_RULE, COMPUTE, COMPUTE_RULE, RECOMPUTE
 from shebao.payroll.models import PayrollRun
+from shebao.payroll.selectors import payroll_missing_months_warning
 from shebao.payroll.services import PayrollError, payroll_run_approve
 
 command_rule("payroll compute", COMPUTE_RULE)
@@ -83,6 +85,11 @@ class Command(BaseCommand):
                         raise CommandError(f"{scheme.name} {format_month(period)} 还没有月度结算，无需重新计算")
                     outcome = job_run_here(RECOMPUTE, {"run_id": run.pk}, user=user)
                 else:
+                    # months before this one never computed: a warning on stderr, never a refusal (stdout,
+                    # --json and the exit code are the same as without it)
+                    missing = payroll_missing_months_warning(scheme=scheme, period=period)
+                    if missing:
+                        self.stderr.write(f"警告：{missing}")
                     outcome = job_run_here(COMPUTE, {"scheme": scheme.code, "period": format_month(period)}, user=user)
                 run = PayrollRun.objects.select_related("scheme").get(pk=outcome.result["run_id"])
                 message = (f"已计算 {scheme.name} {format_month(period)}：批次 {run.pk}，{run.line_count} 笔，"
