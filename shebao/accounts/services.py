@@ -268,7 +268,11 @@ def user_update(
         user.save(update_fields=["full_name", "all_regions", "schemes", "all_schemes", "is_active", "email"])
         roles_sync()
         user.groups.set(Group.objects.filter(name__in=roles))
-        user.regions.set([] if all_regions else (region_ids or []))
+        # the form sets towns only: a 社区专管员 keeps the 村社区 they hold (given by
+        # certification.community_worker_assign) while the role stays; without it they go too
+        kept = ([] if all_regions or Role.COMMUNITY not in roles else
+                list(user.regions.filter(level=Region.Level.COMMUNITY).values_list("pk", flat=True)))
+        user.regions.set([] if all_regions else [*(region_ids or []), *kept])
         if sensitive:
             user.user_permissions.add(_sensitive_permission())
         else:

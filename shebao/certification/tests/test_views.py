@@ -207,3 +207,23 @@ def test_statistics_by_town_and_community(world):
     # the town clerk: their town only
     r = client_of(world["town"]).get(reverse("certification:stats"))
     assert [row["name"] for row in r.context["rows"]] == ["浒山街道"]
+
+
+def test_the_user_page_keeps_a_community_workers_communities_while_the_role_stays(world):
+    """The user form sets towns only: saving a 社区专管员 there kept dropping the 村社区 given by
+    community_worker_assign (and with them the limit to those communities)."""
+    from shebao.accounts.models import Role
+    from shebao.accounts.services import user_update
+    from shebao.accounts.tests.factories import town
+    from shebao.certification.services import community_worker_assign
+    from shebao.registry.models import Region
+
+    hushan = town("浒山街道")
+    ours = Region.objects.filter(parent=hushan, level="community").order_by("sort").first()
+    admin = make_user("c_admin", roles=("sys_admin",), all_regions=True)
+    worker = make_user("c_worker2", roles=("community",))
+    community_worker_assign(worker=worker, communities=[ours], actor=world["clerk"])
+    user_update(actor=admin, user=worker, full_name="王专管", roles=[Role.COMMUNITY], region_ids=[])
+    assert list(worker.regions.values_list("pk", flat=True)) == [ours.pk]
+    user_update(actor=admin, user=worker, full_name="王专管", roles=[Role.CLERK], region_ids=[hushan.pk])
+    assert list(worker.regions.values_list("pk", flat=True)) == [hushan.pk]
