@@ -126,6 +126,9 @@ class Probe(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["target", "at"])]
 
+    def __str__(self) -> str:
+        return f"{self.target_id} {self.at:%Y-%m-%d %H:%M:%S} {'ok' if self.ok else self.stage}"
+
 
 class Incident(models.Model):
     """A fault: opened when a target failed ``failures_before_alert`` probes in a row, closed by the first
@@ -146,6 +149,9 @@ class Incident(models.Model):
             models.UniqueConstraint(fields=["target"], condition=models.Q(closed_at__isnull=True),
                                     name="ops_one_open_incident_per_target"),
         ]
+
+    def __str__(self) -> str:
+        return f"incident {self.pk} of target {self.target_id}"
 
     @property
     def duration(self):
@@ -191,6 +197,9 @@ class Alert(models.Model):
         verbose_name = _("告警")
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class Inspection(models.Model):
     """One 巡检 report: every check with its value, threshold and status, kept for the history."""
@@ -210,6 +219,9 @@ class Inspection(models.Model):
         verbose_name = _("巡检报告")
         ordering = ["-taken_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"inspection {self.taken_at:%Y-%m-%d %H:%M}"
+
 
 class RateWindow(models.Model):
     """Requests counted per (scope, client) and fixed time window, in PostgreSQL so every web process
@@ -226,6 +238,9 @@ class RateWindow(models.Model):
         verbose_name = _("访问频率计数")
         constraints = [models.UniqueConstraint(fields=["scope", "client", "window_start"], name="ops_rate_window_key")]
 
+    def __str__(self) -> str:
+        return f"{self.scope} {self.client} {self.window_start:%Y-%m-%d %H:%M:%S} {self.count}"
+
 
 class AppError(models.Model):
     """An application error (an unhandled exception answered with 500, a job's internal error), counted by
@@ -234,3 +249,6 @@ class AppError(models.Model):
     at = models.DateTimeField(db_index=True)
     logger = models.CharField(max_length=100)
     message = models.CharField(max_length=500)
+
+    def __str__(self) -> str:
+        return self.message
