@@ -192,6 +192,7 @@ LOGGING = {
 SHEBAO_BACKUP_DIR = Path(os.environ.get("SHEBAO_BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 SHEBAO_BACKUP_KEEP_DAYS = int(os.environ.get("SHEBAO_BACKUP_KEEP_DAYS", "30"))
 SHEBAO_BACKUP_KEEP_MIN = int(os.environ.get("SHEBAO_BACKUP_KEEP_MIN", "7"))
+SHEBAO_AUDIT_ARCHIVE_DIR = Path(os.environ.get("SHEBAO_AUDIT_ARCHIVE_DIR", str(BASE_DIR / "var" / "audit-archive")))
 SHEBAO_RATE_LOGIN = os.environ.get("SHEBAO_RATE_LOGIN", "30/300")  # login POSTs per client address / seconds
 SHEBAO_RATE_API = os.environ.get("SHEBAO_RATE_API", "600/60")  # API requests per client address / seconds
 EMAIL_HOST = os.environ.get("SHEBAO_EMAIL_HOST", "localhost")

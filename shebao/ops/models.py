@@ -252,3 +252,26 @@ class AppError(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class AuditArchive(models.Model):
+    """A stretch of the audit trail written to a file (``shebao ops audit-archive``), with the signed
+    checkpoint of its last row beside it. The rows stay in the database: archived, never deleted."""
+
+    created_at = models.DateTimeField(_("归档时间"))
+    before = models.DateTimeField(_("归档截止"))  # rows that occurred before this
+    first_id = models.BigIntegerField(_("起始编号"))
+    last_id = models.BigIntegerField(_("结束编号"), unique=True)
+    rows = models.PositiveIntegerField(_("条数"))
+    chain_count = models.BigIntegerField(_("截至末条的链长"))  # the checkpoint's count
+    last_hash = models.CharField(max_length=64)
+    folder = models.CharField(_("目录"), max_length=500)
+    file_name = models.CharField(_("文件"), max_length=200)
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("审计归档")
+        ordering = ["-last_id"]
+
+    def __str__(self) -> str:
+        return self.file_name

@@ -34,3 +34,14 @@ def ops_inspection() -> str:
     report = inspection_run(trigger="定时")
     bad = [i["name"] for i in report.items if i["level"] != "ok"]
     return f"结论：{LABELS[report.level]}" + (f"（{'、'.join(bad)}）" if bad else "")
+
+
+@periodic("ops_audit_archive", cron="0 19 1 * *", title="审计记录归档（每月 1 日 03:00，180 天前的记录，不删除）")
+def ops_audit_archive() -> str:
+    from shebao.ops.archive import ArchiveError, audit_archive
+
+    try:
+        done = audit_archive()
+    except ArchiveError as exc:
+        raise PeriodicError(str(exc)) from None
+    return f"已归档第 {done.first_id}–{done.last_id} 条（{done.rows} 条）" if done else "没有需要归档的审计记录"

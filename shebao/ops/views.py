@@ -17,7 +17,17 @@ from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.ops import forms as f
 from shebao.ops import inspection as insp
 from shebao.ops import links
-from shebao.ops.models import Alert, AlertChannel, Backup, Incident, Inspection, LinkTarget, Probe, RateWindow
+from shebao.ops.models import (
+    Alert,
+    AlertChannel,
+    AuditArchive,
+    Backup,
+    Incident,
+    Inspection,
+    LinkTarget,
+    Probe,
+    RateWindow,
+)
 from shebao.ops.permissions import OPS_RULE, SECURITY_RULE
 from shebao.ops.services import channel_save, target_save
 from shebao.web.guards import page
@@ -142,6 +152,7 @@ def backups(request):
 
     return render(request, "ops/backups.html", {
         "backups": Backup.objects.all()[:200], "folder": backup_dir(), "last_good": last_good_backup(),
+        "archives": AuditArchive.objects.all()[:50],
         "breadcrumbs": _crumbs((_("备份"), ""))})
 
 

@@ -31,6 +31,8 @@ ROWS = [
     Entry("ops restore", CONSOLE),
     Entry("ops inspect", CONSOLE),
     Entry("ops probe", CONSOLE),
+    Entry("ops audit-archive", CONSOLE),
+    Entry("ops audit-archive-verify", CONSOLE),
 ]
 PAGE_ROWS = [r for r in ROWS if " " not in r.name]
 COMMAND_ROWS = [r for r in ROWS if " " in r.name]

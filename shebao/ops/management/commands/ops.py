@@ -2,12 +2,16 @@
 shebao ops restore FILE [--database NAME] [--no-checksum]
 shebao ops inspect [--out FILE] [--json]
 shebao ops probe
+shebao ops audit-archive [--before YYYY-MM-DD] [--out DIR]
+shebao ops audit-archive-verify FILE
 
 互联网络和安全 at the server's console (the operator's commands: no --as). ``backup`` dumps the configured
 database into ``SHEBAO_BACKUP_DIR``; ``restore`` writes a backup into an EMPTY database (the configured
 one, or ``--database`` on the same server) and refuses any other; ``inspect`` runs the inspection, keeps
 it in the history and prints it (text, or the JSON of ``shebao.ops.inspection``), ``--out`` writes it
-to a file too (``.pdf`` → the printable report); ``probe`` probes the link targets that are due."""
+to a file too (``.pdf`` → the printable report); ``probe`` probes the link targets that are due;
+``audit-archive`` writes the audit rows older than 180 days (or ``--before``) not yet archived to a file
+with their signed checkpoint (rows are never deleted), ``audit-archive-verify`` checks such a file."""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ BACKUP_RULE = command_rule("ops backup", CONSOLE)
 RESTORE_RULE = command_rule("ops restore", CONSOLE)
 INSPECT_RULE = command_rule("ops inspect", CONSOLE)
 PROBE_RULE = command_rule("ops probe", CONSOLE)
+ARCHIVE_RULE = command_rule("ops audit-archive", CONSOLE)
+ARCHIVE_VERIFY_RULE = command_rule("ops audit-archive-verify", CONSOLE)
 
 
 class Command(BaseCommand):
@@ -39,9 +45,14 @@ class Command(BaseCommand):
         inspect.add_argument("--out", help="同时写入文件（扩展名 .pdf 为打印版，.json 或 --json 为 JSON，其余为文本）")
         inspect.add_argument("--json", action="store_true", help="以 JSON 输出")
         sub.add_parser("probe", help="链路监测：立即探测到期的目标")
+        archive = sub.add_parser("audit-archive", help="把 180 天前（或 --before 之前）尚未归档的审计记录写入归档文件（不删除）")
+        archive.add_argument("--before", help="归档此日期（YYYY-MM-DD，本地时间 0 点）之前的记录")
+        archive.add_argument("--out", help="归档目录，默认 SHEBAO_AUDIT_ARCHIVE_DIR")
+        verify = sub.add_parser("audit-archive-verify", help="核对归档文件：校验值、逐条哈希、检查点签名及数据库中的审计链")
+        verify.add_argument("file")
 
     def handle(self, *args, **opts):
-        getattr(self, f"_{opts['action']}")(opts)
+        getattr(self, f"_{opts['action'].replace('-', '_')}")(opts)
 
     def _backup(self, opts) -> None:
         from shebao.ops.backups import BackupError, backup_create
@@ -93,3 +104,36 @@ class Command(BaseCommand):
             self.stdout.write(f"{p.target.name}：{'成功' if p.ok else '失败'} {p.latency_ms or '-'} ms {p.message}")
         if not probes:
             self.stdout.write("没有到期的目标")
+
+    def _audit_archive(self, opts) -> None:
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from shebao.ops.archive import ArchiveError, audit_archive
+
+        before = None
+        if opts["before"]:
+            try:
+                day = dt.date.fromisoformat(opts["before"])
+            except ValueError:
+                raise CommandError(f"--before 应为日期 YYYY-MM-DD，而不是“{opts['before']}”") from None
+            before = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+        try:
+            done = audit_archive(before=before, folder=Path(opts["out"]) if opts["out"] else None)
+        except ArchiveError as exc:
+            raise CommandError(str(exc)) from None
+        if done is None:
+            self.stdout.write("没有需要归档的审计记录")
+            return
+        self.stdout.write(f"已归档第 {done.first_id}–{done.last_id} 条审计记录（{done.rows} 条）→ "
+                          f"{Path(done.folder) / done.file_name}；记录仍保留在数据库中")
+
+    def _audit_archive_verify(self, opts) -> None:
+        from shebao.ops.archive import ArchiveError, audit_archive_verify
+
+        try:
+            check = audit_archive_verify(Path(opts["file"]))
+        except ArchiveError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(check.message)
