@@ -9,6 +9,7 @@ urlpatterns = [
     path("links/targets/new/", views.target_add, name="target_add"),
     path("links/targets/<int:pk>/", views.target_detail, name="target"),
     path("links/targets/<int:pk>/edit/", views.target_edit, name="target_edit"),
+    path("links/incidents/", views.incidents, name="incidents"),
     path("links/incidents/<int:pk>/", views.incident_detail, name="incident"),
     path("links/channels/", views.channels, name="channels"),
     path("inspection/", views.inspection, name="inspection"),

@@ -11,7 +11,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.ops import forms as f
@@ -31,6 +33,7 @@ from shebao.ops.models import (
 from shebao.ops.permissions import OPS_RULE, SECURITY_RULE
 from shebao.ops.services import channel_save, target_save
 from shebao.web.guards import page
+from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
 
 
 def _crumbs(*items):
@@ -146,14 +149,65 @@ def inspection_pdf(request, pk: int):
     return response
 
 
+class BackupTable(Table):
+    columns = [
+        Column("started_at", _l("开始时间"), kind="datetime", sortable=True),
+        Column("trigger", _l("触发")),
+        Column("status", _l("结果"), kind="choice"),
+        Column("file_name", _l("文件"), sortable=True),
+        Column("size", _l("大小（字节）"), kind="num", sortable=True),
+        Column("sha256", "SHA-256"),
+        Column("server_version", _l("数据库版本")),
+        Column("removed_at", _l("按保留策略删除于"), kind="datetime"),
+        Column("message", _l("说明")),
+    ]
+    filters = [
+        ChoiceFilter("status", _l("结果"), field="status", choices=lambda request: Backup.Status.choices),
+        DateRangeFilter("date", _l("开始日期"), field="started_at__date"),
+    ]
+    default_sort = "-started_at"
+    export_name = _l("数据库备份")
+
+    def cell_sha256(self, value, row):
+        return format_html('<span class="mono" title="{}">{}…</span>', value, value[:12]) if value else ""
+
+
 @page(OPS_RULE)
 def backups(request):
     from shebao.ops.backups import backup_dir, last_good_backup
 
-    return render(request, "ops/backups.html", {
-        "backups": Backup.objects.all()[:200], "folder": backup_dir(), "last_good": last_good_backup(),
-        "archives": AuditArchive.objects.all()[:50],
+    table = BackupTable(request, Backup.objects.all())
+    return render_table(request, table, "ops/backups.html", {
+        "folder": backup_dir(), "last_good": last_good_backup(), "archives": AuditArchive.objects.all()[:50],
         "breadcrumbs": _crumbs((_("备份"), ""))})
+
+
+class IncidentTable(Table):
+    columns = [
+        Column("target__name", _l("目标"), sortable=True, link=("ops:incident", "pk")),
+        Column("target__owner", _l("归属"), kind="choice", choices=LinkTarget.Owner.choices),
+        Column("first_failure_at", _l("首次失败"), kind="datetime", sortable=True),
+        Column("opened_at", _l("告警时间"), kind="datetime", sortable=True),
+        Column("closed_at", _l("恢复时间"), kind="datetime", sortable=True),
+        Column("stage", _l("失败环节"), kind="choice", choices=Probe.Stage.choices),
+        Column("message", _l("原因")),
+    ]
+    filters = [
+        TextFilter("target", _l("目标"), lookups=["target__name__contains"]),
+        ChoiceFilter("owner", _l("归属"), field="target__owner", choices=lambda request: LinkTarget.Owner.choices),
+        ChoiceFilter("open", _l("状态"), choices=lambda request: [("1", _("未恢复")), ("0", _("已恢复"))],
+                     method=lambda qs, value, request: qs.filter(closed_at__isnull=value == "1")),
+        DateRangeFilter("date", _l("首次失败日期"), field="first_failure_at__date"),
+    ]
+    default_sort = "-first_failure_at"
+    export_name = _l("链路故障")
+
+
+@page(OPS_RULE)
+def incidents(request):
+    table = IncidentTable(request, Incident.objects.all())
+    return render_table(request, table, "ops/incidents.html", {
+        "breadcrumbs": _crumbs((_("链路监测"), reverse("ops:links")), (_("故障记录"), ""))})
 
 
 @page(SECURITY_RULE)

@@ -23,6 +23,24 @@ def test_backups_page_lists_runs(client):
     page = client.get(reverse("ops:backups")).content.decode()
     assert "shebao-20261201-023000.dump" in page and "pg_dump 失败（退出码 1）" in page
     assert "最近一次成功备份" in page
+    export = client.get(reverse("ops:backups"), {"export": "xlsx", "status": "failed"})
+    assert export.status_code == 200 and export["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert client.get(reverse("ops:backups"), {"status": "bogus"}).status_code == 200
+
+
+def test_incident_list_filters_and_sorts(client):
+    from shebao.accounts.tests.factories import make_user
+
+    now = timezone.now()
+    a = LinkTarget.objects.create(name="省专线", owner="province", kind="tcp", host="x", port=1)
+    b = LinkTarget.objects.create(name="宁波专线", owner="ningbo", kind="tcp", host="y", port=1)
+    Incident.objects.create(target=a, opened_at=now, first_failure_at=now, closed_at=now, message="已恢复的")
+    Incident.objects.create(target=b, opened_at=now, first_failure_at=now, message="还在中断")
+    client.force_login(make_user("inc_it", roles=("it_admin",)))
+    page = client.get(reverse("ops:incidents"), {"open": "1"}).content.decode()
+    assert "还在中断" in page and "已恢复的" not in page
+    page = client.get(reverse("ops:incidents"), {"owner": "province"}).content.decode()
+    assert "已恢复的" in page and "还在中断" not in page
 
 
 def test_security_page_for_the_system_administrator(client):
