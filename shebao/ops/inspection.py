@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shebao.ops.models import AppError, Inspection, RateWindow
@@ -250,11 +250,11 @@ def inspection_run(*, trigger: str = "手动", save: bool = True) -> Inspection:
     items: list[Item] = []
     for name, check in CHECKS:
         try:
-            items += check(state)
+            with transaction.atomic():  # a savepoint: a check that fails leaves the others' connection usable
+                items += check(state)
         except Exception as exc:  # noqa: BLE001 (one check that cannot run is reported, the others go on)
             items.append(Item(check.__name__.removeprefix("check_"), name, "无法检查", "—", WARN,
                               f"{type(exc).__name__}：{exc}"[:300]))
-            connection.close_if_unusable_or_obsolete()
     level = max((i.level for i in items), key=RANK.__getitem__, default=OK)
     report = Inspection(taken_at=timezone.now(), level=level, trigger=trigger, db_size=state.get("db_size", 0),
                         items=[i.as_dict() for i in items])

@@ -191,6 +191,17 @@ def alerts_send(incident: Incident, event: str) -> None:
         Alert.objects.create(incident=incident, channel=channel, at=timezone.now(), event=event, ok=ok, message=message)
 
 
+PROBE_KEEP_DAYS = 180
+
+
+def probes_prune(*, now: dt.datetime | None = None) -> int:
+    """Drop probes older than 180 days (a target probed every minute writes ≈ 525,000 a year); incidents
+    and alerts are kept."""
+    now = now or timezone.now()
+    deleted, _ = Probe.objects.filter(at__lt=now - dt.timedelta(days=PROBE_KEEP_DAYS)).delete()
+    return deleted
+
+
 # -- reads ----------------------------------------------------------------------------------------------
 
 def uptime(target: LinkTarget, *, days: int, now: dt.datetime | None = None) -> float | None:

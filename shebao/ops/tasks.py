@@ -28,9 +28,11 @@ def ops_link_probe() -> str:
 @periodic("ops_inspection", cron="0 23 * * *", title="每日巡检（07:00）")
 def ops_inspection() -> str:
     from shebao.ops.inspection import LABELS, inspection_run
+    from shebao.ops.links import probes_prune
     from shebao.ops.ratelimit import rate_windows_prune
 
     rate_windows_prune()
+    probes_prune()
     report = inspection_run(trigger="定时")
     bad = [i["name"] for i in report.items if i["level"] != "ok"]
     return f"结论：{LABELS[report.level]}" + (f"（{'、'.join(bad)}）" if bad else "")

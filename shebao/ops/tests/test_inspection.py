@@ -120,3 +120,20 @@ def test_daily_schedule_and_page(client):
     report = Inspection.objects.order_by("-id").first()
     pdf = client.get(reverse("ops:inspection_pdf", args=[report.pk]))
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+
+def test_a_check_that_fails_is_reported_and_the_others_still_run(monkeypatch):
+    from shebao.ops import inspection
+
+    def broken(state):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_here")
+        return []
+
+    monkeypatch.setattr(inspection, "CHECKS", [("坏的检查", broken), *inspection.CHECKS])
+    _fresh_backup(1)
+    report = inspection_run()
+    items = _items(report)
+    assert (items["broken"]["status"], items["broken"]["value"]) == ("警告", "无法检查")
+    assert "no_such_table_here" in items["broken"]["detail"]
+    assert items["audit_chain"]["status"] == "正常" and items["backup_age"]["status"] == "正常"

@@ -163,3 +163,16 @@ def test_webhook_channel_form(client):
     assert "Webhook 地址须以 http:// 或 https:// 开头" in bad.content.decode() and not AlertChannel.objects.exists()
     ok = client.post(url, once({"name": "短信", "kind": "webhook", "address": "http://10.0.0.5/sms", "active": "on"}))
     assert ok.status_code == 302 and AlertChannel.objects.get().address == "http://10.0.0.5/sms"
+
+
+def test_probes_older_than_180_days_are_pruned_incidents_kept():
+    from shebao.ops.links import probes_prune
+
+    target = _tcp_target(1)
+    now = timezone.now()
+    Probe.objects.create(target=target, at=now - dt.timedelta(days=181), ok=False, stage="tcp")
+    Probe.objects.create(target=target, at=now - dt.timedelta(days=179), ok=True)
+    Incident.objects.create(target=target, opened_at=now - dt.timedelta(days=200),
+                            first_failure_at=now - dt.timedelta(days=200), closed_at=now - dt.timedelta(days=199))
+    assert probes_prune(now=now) == 1
+    assert Probe.objects.count() == 1 and Incident.objects.count() == 1

@@ -12,7 +12,7 @@
         labels: d.labels,
         datasets: [
           { label: "延迟（毫秒）", data: d.latency, borderColor: "#2d6aa3", backgroundColor: "#2d6aa3", spanGaps: false, tension: 0.1, pointRadius: 1 },
-          { type: "scatter", label: "失败", data: d.failed, borderColor: "#c8102e", backgroundColor: "#c8102e", pointRadius: 3 }
+          { label: "失败", data: d.failed, showLine: false, borderColor: "#c8102e", backgroundColor: "#c8102e", pointRadius: 3 }
         ]
       },
       options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } }
