@@ -21,6 +21,8 @@ from django.utils import timezone
 from shebao.common.context import client_ip_of
 
 SCOPE_LABELS = {"login": "登录", "api": "API"}
+# the API's own description (OpenAPI document, docs page): static, no data, not counted
+UNCOUNTED = ("/openapi.json", "/docs", "/docs/")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class RateLimitMiddleware:
         if self._login_path is None:
             self._login_path = reverse("accounts:login")
         scope = None
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and not request.path.endswith(UNCOUNTED):
             scope, limit = "api", Limit.parse(settings.SHEBAO_RATE_API)
         elif request.method == "POST" and request.path == self._login_path:
             scope, limit = "login", Limit.parse(settings.SHEBAO_RATE_LOGIN)

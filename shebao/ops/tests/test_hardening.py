@@ -83,3 +83,10 @@ def test_500_page_never_shows_a_traceback_with_debug_off(settings):
     assert "系统内部错误" in text and "请联系信息科" in text
     assert "Traceback" not in text and "secret-detail-xyz" not in text and "RuntimeError" not in text
     assert AppError.objects.filter(logger="django.request").count() == 1
+
+
+def test_the_api_description_is_not_counted(settings):
+    settings.SHEBAO_RATE_API = "1/60"
+    client = Client()
+    assert [client.get("/api/v1/openapi.json").status_code for _ in range(3)] == [200, 200, 200]
+    assert not RateWindow.objects.exists()
