@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "shebao.certification",
     "shebao.maintenance",
     "shebao.finance",
+    "shebao.ops",
     "shebao.web",
 ]
 
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # login and API rate limits, counted in PostgreSQL (shebao.ops.ratelimit); 429 past the limit
+    "shebao.ops.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # a repeated form submit the view refused before its one-time token's claim is told it was a repeat
     "shebao.web.middleware.OnceRepeatMiddleware",
@@ -180,6 +183,24 @@ SHEBAO_SYSTEM_NAME = _("慈溪社保本地系统")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {"console": {"class": "logging.StreamHandler"},
+                 # application errors counted for the inspection (shebao.ops.logs)
+                 "app_errors": {"class": "shebao.ops.logs.AppErrorHandler"}},
+    "loggers": {"django.request": {"handlers": ["app_errors"], "level": "ERROR"},
+                "shebao": {"handlers": ["app_errors"], "level": "ERROR"}},
     "root": {"handlers": ["console"], "level": os.environ.get("SHEBAO_LOG_LEVEL", "WARNING")},
 }
+
+# 互联网络和安全 (shebao.ops): backups, rate limits, alert mail
+SHEBAO_BACKUP_DIR = Path(os.environ.get("SHEBAO_BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
+SHEBAO_BACKUP_KEEP_DAYS = int(os.environ.get("SHEBAO_BACKUP_KEEP_DAYS", "30"))
+SHEBAO_BACKUP_KEEP_MIN = int(os.environ.get("SHEBAO_BACKUP_KEEP_MIN", "7"))
+SHEBAO_AUDIT_ARCHIVE_DIR = Path(os.environ.get("SHEBAO_AUDIT_ARCHIVE_DIR", str(BASE_DIR / "var" / "audit-archive")))
+SHEBAO_RATE_LOGIN = os.environ.get("SHEBAO_RATE_LOGIN", "30/300")  # login POSTs per client address / seconds
+SHEBAO_RATE_API = os.environ.get("SHEBAO_RATE_API", "600/60")  # API requests per client address / seconds
+EMAIL_HOST = os.environ.get("SHEBAO_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("SHEBAO_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("SHEBAO_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("SHEBAO_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("SHEBAO_EMAIL_TLS", "0") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("SHEBAO_EMAIL_FROM", "shebao@localhost")

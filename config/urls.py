@@ -19,5 +19,6 @@ urlpatterns = [
     path("shgl/", include("shebao.certification.urls")),
     path("maint/", include("shebao.maintenance.urls")),
     path("ts/", include("shebao.finance.urls")),
+    path("ops/", include("shebao.ops.urls")),
     path("", include("shebao.web.urls")),
 ]

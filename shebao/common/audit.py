@@ -301,8 +301,19 @@ def audit_checkpoint_make() -> tuple[Checkpoint, str]:
         raise CheckpointError(f"审计链校验未通过，未生成检查点：{check.message}")
     cp = Checkpoint(count=check.count, last_id=check.last_id, hash=check.hash,
                     taken_at=timezone.now().astimezone(dt.UTC).isoformat())
+    return cp, audit_checkpoint_text(cp)
+
+
+def audit_checkpoint_text(cp: Checkpoint) -> str:
+    """The signed file text (JSON) of a checkpoint, as ``audit_checkpoint_read`` reads it back: the chain's
+    end here, the end of an archived stretch in ``shebao.ops.archive``."""
     body = _checkpoint_body(cp)
-    return cp, json.dumps(body | {"hmac": _sign(body)}, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(body | {"hmac": _sign(body)}, ensure_ascii=False, indent=2) + "\n"
+
+
+def audit_event_hash(event: AuditEvent) -> str:
+    """The hash an event must carry (its ``prev_hash`` and content): for checking archived rows."""
+    return _hash_payload(event)
 
 
 def audit_checkpoint_read(text: str, *, source: str = "") -> Checkpoint:

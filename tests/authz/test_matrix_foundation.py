@@ -74,6 +74,14 @@ def _target(w):
     return {"pk": w.target_user.pk}
 
 
+def _wip_key() -> str:
+    """A menu entry still 建设中 (whichever is left as the subsystems land their pages): its page is open
+    to anyone signed in."""
+    from shebao.web import menu
+
+    return next(e.key for g in menu.groups() for e in g.entries if not e.url_name and not e.scheme and e.own_rule() == SIGNED_IN)
+
+
 ROWS: list[Entry] = [
     # ---------------------------------------------------------------- accounts
     Entry("accounts:login", PUBLIC),
@@ -114,7 +122,7 @@ ROWS: list[Entry] = [
           data=lambda w: {}),
     # ---------------------------------------------------------------- shell
     Entry("web:home", SIGNED_IN),
-    Entry("web:wip", SIGNED_IN, args=lambda w: {"key": "ops.links"}),
+    Entry("web:wip", SIGNED_IN, args=lambda w: {"key": _wip_key()}),
     # ---------------------------------------------------------------- API
     Entry("api GET /api/v1/persons", VIEW),
     Entry("api GET /api/v1/persons", VIEW, query={"limit": "5"}),
