@@ -61,9 +61,25 @@ def _year_label(row: dict) -> str:
     return f"{row['year']}（计息{months}个月）" if months else f"{row['year']}（不计息）"
 
 
-def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str, copy: bool = False) -> bytes:
+class _Template(SimpleDocTemplate):
+    """Notes on which page each marked flowable (``_mark``) landed, in ``layout`` (the tests read it)."""
+
+    layout: dict | None = None
+
+    def afterFlowable(self, flowable) -> None:  # noqa: N802 - ReportLab's hook name
+        mark = getattr(flowable, "_mark", None)
+        if mark and self.layout is not None:
+            self.layout[mark] = self.page
+        if self.layout is not None:
+            self.layout["pages"] = self.page
+
+
+def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str, copy: bool = False,
+                     layout: dict | None = None) -> bytes:
     """PDF bytes of a ``RuralDocument``. ``reprint``: marked 补打 (an asked-for, counted reprint);
-    ``copy``: marked 副本 (the document looked at again after its original print, not counted)."""
+    ``copy``: marked 副本 (the document looked at again after its original print, not counted).
+    ``layout``, when given, is filled with the page count and the page of the amount (``amount``), the
+    operator line (``operator``, its text in ``operator_text``) and the signature boxes (``signatures``)."""
     _register_font()
     buf = io.BytesIO()
     account = doc.account
@@ -97,7 +113,7 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
             x -= width + 3 * mm
         canvas.restoreState()
 
-    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
+    pdf = _Template(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
                             bottomMargin=16 * mm, title=f"{TITLES.get(doc.kind, '结算单')} {doc.number}",
                             author=agency, subject="结算单", creator="慈溪社保本地系统")
     story = [
@@ -194,10 +210,16 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
     ]))
     # the amount, the operator line and the signature boxes stay on one page: a long yearly table used
     # to push the signature boxes alone onto page 2, away from the totals they sign for
+    amount_table._mark = "amount"
     closing: list = [amount_table, Spacer(1, 3 * mm)]
     operator = user_display_name(doc.operator)  # the person's name, not the login
     made = timezone.localtime(doc.created_at)
-    closing.append(Paragraph(f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}", _style(9.5)))
+    operator_line = f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}"
+    operator_par = Paragraph(operator_line, _style(9.5))
+    operator_par._mark = "operator"
+    if layout is not None:
+        layout["operator_text"] = operator_line
+    closing.append(operator_par)
     if doc.state == "rolled_back" and doc.rolled_back_at:
         closing.append(Paragraph(
             f"本结算单已于 {timezone.localtime(doc.rolled_back_at):%Y-%m-%d} 回退：{doc.rollback_reason}",
@@ -215,7 +237,9 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
         ("BOX", (2, 0), (2, -1), 0.8, colors.black),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
+    signatures._mark = "signatures"
     closing.append(signatures)
     story.append(KeepTogether(closing))
+    pdf.layout = layout
     pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buf.getvalue()
