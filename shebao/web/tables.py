@@ -61,7 +61,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from django.core.exceptions import FieldDoesNotExist
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import F, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import FileResponse, HttpResponse, QueryDict
@@ -527,10 +527,19 @@ class Table:
     @property
     def page(self):
         if self._page is None:
-            paginator = Paginator(self.queryset.values(*self.value_fields()), self.per_page)
+            rows = self.queryset.values(*self.value_fields())
+            paginator = Paginator(rows, self.per_page)
             number = (self.data.get(self.prefix + "page") or "1").strip()
             if not (number.isascii() and number.isdigit()) or len(number) > len(str(MAX_PAGE)):
                 number = 1  # 1e26, -3, １ …: the first page
+            if str(number) == "1":
+                # the first page read at once: when it is not full it is all there is, and the count
+                # query is spared (a search's usual case: a few persons)
+                first = list(rows[:self.per_page])
+                if len(first) < self.per_page:
+                    paginator.__dict__["count"] = len(first)
+                    self._page = Page(first, 1, paginator)
+                    return self._page
             try:
                 self._page = paginator.page(number)
             except PageNotAnInteger:

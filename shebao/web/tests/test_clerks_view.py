@@ -143,3 +143,24 @@ def test_table_body_is_escaped():
     assert "&lt;b&gt;粗&lt;/b&gt;" in page and "<b>粗</b>" not in page
     empty = logged_in(user).get("/persons/?q=没有这个人").content.decode()
     assert '<tr class="empty"><td colspan="9">' in empty
+
+
+def test_a_search_with_one_page_of_results_runs_no_count_query():
+    for i in range(3):
+        make_person(name=f"计数{i}人")
+    user = make_user("count_clerk", all_regions=True)
+    client = logged_in(user)
+    client.get("/persons/")
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/persons/?q=计数").content.decode()
+    assert "共 3 条" in page and "第 1–3 条" in page
+    assert not [q for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
+    # a full first page still asks for the count (there may be more pages)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/persons/?q=计数&per_page=20&sort=-name").content.decode()
+    assert "共 3 条" in page
+    for i in range(3, 21):
+        make_person(name=f"计数{i}人")
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/persons/?q=计数&per_page=20").content.decode()
+    assert "共 21 条" in page and [q for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
