@@ -5,6 +5,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from shebao.common.display import user_display_name
+
 
 class Role(models.TextChoices):
     CLERK = "clerk", _("经办员")
@@ -44,11 +46,12 @@ class User(AbstractUser):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.username
+        return user_display_name(self)
 
     @property
     def display_name(self) -> str:
-        return self.full_name or self.username
+        """The name shown to other people (``shebao.common.display.user_display_name``)."""
+        return user_display_name(self)
 
     @property
     def role_codes(self) -> list[str]:

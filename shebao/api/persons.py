@@ -54,7 +54,7 @@ def persons_list(
 ):
     """Within the caller's towns, by name; ``limit`` (or ``page_size``) persons a page, at most 200."""
     require(request, VIEW)
-    qs = persons_visible(request.auth).order_by("name", "id")
+    qs = persons_visible(request.auth).order_by("name_pinyin", "id")  # pinyin order (Person.name_pinyin)
     if town is not None:
         qs = qs.filter(town_id=town)
     if community is not None:

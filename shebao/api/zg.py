@@ -167,7 +167,7 @@ def zg_persons(
         qs = qs.filter(person__town_id=town)
     if status:
         qs = qs.filter(payment_status=status)
-    data = page_of(qs.order_by("person__name", "person_id"), page=page, page_size=page_size)
+    data = page_of(qs.order_by("person__name_pinyin", "person_id"), page=page, page_size=page_size)
     items = _current_items([e.pk for e in data["items"]], month)
     data["items"] = [_row(e, items.get(e.pk, [])) for e in data["items"]]
     data["month"] = month

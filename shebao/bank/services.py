@@ -49,6 +49,7 @@ from shebao.bank.models import (
     ReturnLine,
 )
 from shebao.common.audit import audit_record
+from shebao.common.display import user_display_name
 from shebao.common.money import ZERO
 from shebao.common.pgcopy import copy_bytes, copy_rows
 
@@ -258,7 +259,7 @@ def _write_file(engine: Template, template: BankTemplate, version: BankTemplateV
         bank=bank_code, file_date=on,
         file_name=f"{batch_no}_{template.code}{engine.extension}", content=b"",
         sha256=hashlib.sha256(content).hexdigest(), line_count=len(rows), total=total, created_by=user,
-        created_by_name=(user.get_username() if user else username)[:150],
+        created_by_name=user_display_name(user, fallback=username)[:150],  # the person's name, not the login
     )
     _store_content(BankFile, bank_file.pk, content)
     bank_file.content = content

@@ -25,7 +25,7 @@ from shebao.demo import names
 from shebao.demo.steps import demo_step, scale_size
 from shebao.registry.models import Region
 from shebao.registry.selectors import bank_label
-from shebao.registry.services import name_initials
+from shebao.registry.services import name_initials, person_name_keys_fill
 
 TODAY = dt.date(2026, 1, 1)  # fixed, so a seed always gives the same data
 PERSON_COLUMNS = (
@@ -245,6 +245,7 @@ def registry_people(scale: str, rng: random.Random, progress: Progress) -> str:
 
     progress.start(len(persons) + len(accounts), "写入数据库")
     _copy("registry_person", PERSON_COLUMNS, _counting(persons, progress))
+    person_name_keys_fill()  # the names' pinyin sort keys (set-based, each distinct name once)
     _copy("registry_bankaccount", ACCOUNT_COLUMNS, _counting(accounts, progress))
     dead = sum(1 for p in persons if p[13])
     old15 = sum(1 for p in persons if p[2])

@@ -1,5 +1,7 @@
-from django.contrib.postgres.indexes import OpClass
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models import Func
 from django.db.models.functions import Reverse, Upper
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +34,17 @@ class Region(models.Model):
         return self.name
 
 
+class NameChars(Func):
+    """``string_to_array(name, NULL)``: the characters of a name, one array element each. Indexed with
+    GIN (``person_name_chars``), it lets "name contains 建国" be answered from the index:
+    ``NameChars("name") @> ['建', '国']`` narrows to the names holding both characters, the ``LIKE`` then
+    checks their order (pg_trgm needs three characters; most names have two or three)."""
+
+    function = "string_to_array"
+    template = "string_to_array(%(expressions)s, NULL)"
+    output_field = ArrayField(models.TextField())
+
+
 class Person(models.Model):
     """One human, keyed by 身份证号 across every scheme."""
 
@@ -43,6 +56,9 @@ class Person(models.Model):
     id_number_original = models.CharField(_("原15位身份证号"), max_length=15, blank=True)
     name = models.CharField(_("姓名"), max_length=50)
     name_initials = models.CharField(_("姓名拼音首字母"), max_length=50, blank=True)  # e.g. "zsf" for 张三丰
+    # the sort key of the name: its pinyin with tone numbers ("zhang1 san1 feng1"), so lists sort as a
+    # Chinese dictionary does, not by code point (registry.services.name_sort_key; "" until filled)
+    name_pinyin = models.CharField(_("姓名拼音"), max_length=300, blank=True, default="", db_default="")
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
     town = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("镇街道"))
@@ -64,6 +80,8 @@ class Person(models.Model):
             # search by the last digits of the 身份证号: reverse(id_number) LIKE reverse(suffix) || '%'
             models.Index(OpClass(Reverse("id_number"), name="text_pattern_ops"), name="person_id_number_rev"),
             models.Index(OpClass("name", name="varchar_pattern_ops"), name="person_name_prefix"),
+            GinIndex(NameChars("name"), name="person_name_chars"),  # name contains …
+            models.Index(fields=["name_pinyin", "id"], name="person_name_pinyin"),  # lists sorted by name
             models.Index(OpClass(Upper("name_initials"), name="text_pattern_ops"), name="person_initials_prefix"),
             models.Index(fields=["town", "community"]),
             # a legacy 15-digit number typed in full (person_search ORs it with id_number)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
-from shebao.registry.models import Bank, BankAccount, Payee, Person, Region
+from shebao.registry.models import Bank, BankAccount, NameChars, Payee, Person, Region
 
 ID_FRAGMENT = re.compile(r"^[0-9]{3,17}[0-9Xx]?$")
 LETTERS = re.compile(r"^[A-Za-z]{1,20}$")
@@ -54,11 +54,15 @@ def person_search(*, user, q: str, limit: int | None = 50) -> QuerySet[Person]:
     elif LETTERS.match(q):
         qs = qs.annotate(_ini=Upper("name_initials")).filter(_ini__startswith=q.upper())
     else:
+        # the GIN index on the name's characters finds the candidates, LIKE checks their order
+        chars = sorted({ch for ch in q if not ch.isspace()})
+        if chars:
+            qs = qs.annotate(_chars=NameChars("name")).filter(_chars__contains=chars)
         qs = qs.filter(name__contains=q).annotate(
             _exact=Case(When(name=q, then=Value(0)), default=Value(1), output_field=IntegerField())
-        ).order_by("_exact", "name", "id")
+        ).order_by("_exact", "name_pinyin", "id")
         return qs[:limit] if limit else qs
-    qs = qs.order_by("name", "id")
+    qs = qs.order_by("name_pinyin", "id")
     return qs[:limit] if limit else qs
 
 

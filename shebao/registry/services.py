@@ -45,6 +45,38 @@ def name_initials(name: str) -> str:
     return "".join(p[0] for p in lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore") if p).lower()
 
 
+def name_sort_key(name: str) -> str:
+    """The sort key of a name: its pinyin with tone numbers, syllables separated by a space, lower case
+    (张三丰 → "zhang1 san1 feng1", 陈 before 程: "chen2" < "cheng2"). Stored in ``Person.name_pinyin`` so
+    the database sorts names as a Chinese dictionary does (its collation is by code point; no ICU).
+    Latin letters and digits stay as they are (lower case)."""
+    parts = lazy_pinyin(name, style=Style.TONE3, neutral_tone_with_five=True, errors="default")
+    return " ".join(p.lower() for p in parts if p.strip())[:300]
+
+
+def person_name_keys_fill(*, only_empty: bool = True) -> int:
+    """Fill ``Person.name_pinyin`` where empty (rows written by SQL or COPY: the legacy import, the demo
+    loader) or, with ``only_empty=False``, everywhere. Set-based: each distinct name computed once, one
+    UPDATE … FROM a temp table. Returns the number of rows updated."""
+    from django.db import connection
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT name FROM registry_person" + (" WHERE name_pinyin = ''" if only_empty else ""))
+        names = [row[0] for row in cursor.fetchall()]
+        if not names:
+            return 0
+        cursor.execute("CREATE TEMP TABLE _person_name_keys (name text PRIMARY KEY, key text) ON COMMIT DROP")
+        with cursor.cursor.copy("COPY _person_name_keys (name, key) FROM STDIN") as copy:
+            for name in names:
+                copy.write_row((name, name_sort_key(name)))
+        cursor.execute("UPDATE registry_person p SET name_pinyin = k.key FROM _person_name_keys k "
+                       "WHERE k.name = p.name" + (" AND p.name_pinyin = ''" if only_empty else
+                                                  " AND p.name_pinyin IS DISTINCT FROM k.key"))
+        count = cursor.rowcount
+        cursor.execute("DROP TABLE _person_name_keys")
+    return count
+
+
 def account_number_check(*, bank: str, account_number: str, rules: dict | None = None) -> str:
     """The account number as stored (spaces and hyphens removed, full-width digits read as ASCII), or
     ``RegistryError``: a bank not in the banks table or stopped, a character other than 0-9 (control
@@ -118,7 +150,8 @@ def person_create(
         raise RegistryError(f"未知字段：{', '.join(sorted(unknown))}")
     person = Person(
         id_number=idn.number, id_number_original=idn.original, name=name, name_initials=name_initials(name),
-        sex=idn.sex, birth_date=idn.birth_date, town=town, community=community, **details,
+        name_pinyin=name_sort_key(name), sex=idn.sex, birth_date=idn.birth_date, town=town, community=community,
+        **details,
     )
     try:
         with transaction.atomic():
@@ -178,7 +211,8 @@ def person_bulk_create(*, user, rows: list[dict], reason: str = "") -> list[Pers
         seen[idn.number] = i
         persons.append(Person(
             id_number=idn.number, id_number_original=idn.original, name=name, name_initials=name_initials(name),
-            sex=idn.sex, birth_date=idn.birth_date, town=town, community=community, **row,
+            name_pinyin=name_sort_key(name), sex=idn.sex, birth_date=idn.birth_date, town=town,
+            community=community, **row,
         ))
     taken = set(Person.objects.filter(id_number__in=list(seen)).values_list("id_number", flat=True))
     if taken:
@@ -210,6 +244,7 @@ def person_update(*, user, person: Person, reason: str = "", **changes) -> Perso
         if "name" in changes or not person.name:
             person.name = holder_name_check(person.name, label="姓名")
         person.name_initials = name_initials(person.name)
+        person.name_pinyin = name_sort_key(person.name)
         _check_region(person.town, person.community)
         _check_scope(user, person.town)
         if person.death_date and person.death_date < person.birth_date:
@@ -510,6 +545,7 @@ def persons_bulk_insert_from(*, table: str, user, reason: str, new_ids_table: st
                 RETURNING id)
             INSERT INTO {new} SELECT id FROM ins""")
         cursor.execute(f"ANALYZE {new}")
+        person_name_keys_fill()  # the sort keys of the names just inserted
         cursor.execute(f"SELECT count(*), min(id), max(id) FROM {new}")
         count, first, last = cursor.fetchone()
         if count:

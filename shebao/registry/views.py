@@ -124,7 +124,7 @@ def person_suggest(request):
 def person_detail(request, pk: int):
     person = person_get(user=request.user, pk=pk)
     accounts = person.bank_accounts.order_by(F("valid_to").desc(nulls_first=True), "-valid_from", "-id")
-    events = AuditEvent.objects.filter(person_id=person.pk).order_by("-id")[:100]
+    events = AuditEvent.objects.filter(person_id=person.pk).select_related("user").order_by("-id")[:100]
     user = request.user
     return render(request, "registry/person_detail.html", {
         "person": person,

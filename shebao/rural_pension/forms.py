@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -53,10 +54,27 @@ class AccountEditForm(forms.Form):
         self.account = account
         towns = towns_visible(user)
         self.fields["town"].queryset = towns
+        # the villages of the chosen town only (the posted one, else the account's): the list offered every
+        # village of every town, and a village of another town was accepted
+        town_id = self._town_id()
         self.fields["community"].queryset = Region.objects.filter(
-            level=Region.Level.COMMUNITY, parent__in=towns).order_by("parent__sort", "sort", "code")
+            level=Region.Level.COMMUNITY, parent__in=towns, parent_id=town_id).order_by("sort", "code")
+        self.fields["community"].error_messages["invalid_choice"] = _("所选的村不属于所选的镇街道，请重新选择")
+        self.fields["town"].widget.attrs.update({
+            "hx-get": reverse("registry:communities"), "hx-target": "#id_community", "hx-trigger": "change",
+            "hx-swap": "innerHTML",
+        })
         if account.status not in (AccountStatus.PAYING, AccountStatus.SUSPENDED):
             self.fields["status"].choices = [(account.status, account.get_status_display())]
+
+    def _town_id(self) -> int | None:
+        raw = self.data.get(self.add_prefix("town")) if self.is_bound else None
+        if raw is None:
+            return self.account.town_id
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            return None
 
     def changes(self) -> tuple[dict, dict]:
         """(account changes, person changes): only the fields whose value differs."""

@@ -452,9 +452,14 @@ def rural_refund_rollback(*, document: RuralDocument, user, reason: str, today: 
     return doc
 
 
-def rural_document_pdf(*, document: RuralDocument, user, masker: Masker) -> bytes:
-    """The 结算单 as PDF (A4). The first print is the original; every later one is marked 补打. The
-    person's numbers are masked per ``masker`` (the viewer's right). Each print is audited."""
+def rural_document_pdf(*, document: RuralDocument, user, masker: Masker, reprint: bool = False) -> bytes:
+    """The 结算单 as PDF (A4); the person's numbers masked per ``masker`` (the viewer's right).
+
+    The first print is the original (``printed_count`` 0 → 1, audited 打印结算单). Looking at it again
+    is not a print: the PDF is marked 副本 and nothing is counted (a browser's viewer fetches a PDF more
+    than once; every fetch was counted as a 补打). A reprint is only what the clerk asks for
+    (``reprint=True``: the 补打 button, its once-token claimed by the view): counted, audited
+    打印结算单（补打）, marked 补打."""
     from django.conf import settings
 
     from shebao.rural_pension.statement import render_statement
@@ -462,13 +467,15 @@ def rural_document_pdf(*, document: RuralDocument, user, masker: Masker) -> byte
     with transaction.atomic():
         doc = RuralDocument.objects.select_for_update(of=("self",)).select_related(
             "account", "account__person", "account__town", "account__community", "payee", "operator").get(pk=document.pk)
-        reprint = doc.printed_count > 0
-        RuralDocument.objects.filter(pk=doc.pk).update(printed_count=F("printed_count") + 1)
-        audit_record(user=user, action="rural_print", obj=doc, person_id=doc.account.person_id,
-                     summary=f"打印结算单 {doc.number}{'（补打）' if reprint else ''}",
-                     after={"printed_count": doc.printed_count + 1})
-    return render_statement(doc, masker=masker, reprint=reprint, agency=settings.SHEBAO_AGENCY_NAME,
-                            words=amount_in_words(doc.amount))
+        original = doc.printed_count == 0
+        counted = original or reprint
+        if counted:
+            RuralDocument.objects.filter(pk=doc.pk).update(printed_count=F("printed_count") + 1)
+            audit_record(user=user, action="rural_print", obj=doc, person_id=doc.account.person_id,
+                         summary=f"打印结算单 {doc.number}{'' if original else '（补打）'}",
+                         after={"printed_count": doc.printed_count + 1})
+    return render_statement(doc, masker=masker, reprint=counted and not original, copy=not counted,
+                            agency=settings.SHEBAO_AGENCY_NAME, words=amount_in_words(doc.amount))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 
 Contents: agency name and title, document number, the person (numbers masked per the viewer's
 right), the yearly account table as computed at settlement, the amount in figures and in 大写,
-payment method, operator and date, signature boxes (经办人/审核人/领款人签字). A reprint carries a 补打
-mark; a rolled-back document a 已回退（作废） mark."""
+payment method, operator (by name) and date, signature boxes (经办人/审核人/领款人签字), kept on one page
+with the amount. A reprint asked for carries a 补打 mark, a later look at an already printed document a
+副本 mark; a rolled-back document a 已回退（作废） mark."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from shebao.common.display import user_display_name
 from shebao.common.masking import Masker
 from shebao.common.money import format_yuan
 from shebao.common.pdf import FONT, register_font, style
@@ -45,8 +47,25 @@ def _year_label(row: dict) -> str:
     return f"{row['year']}（计息{months}个月）" if months else f"{row['year']}（不计息）"
 
 
-def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str) -> bytes:
-    """PDF bytes of a ``RuralDocument``."""
+class _Template(SimpleDocTemplate):
+    """Notes on which page each marked flowable (``_mark``) landed, in ``layout`` (the tests read it)."""
+
+    layout: dict | None = None
+
+    def afterFlowable(self, flowable) -> None:  # noqa: N802 - ReportLab's hook name
+        mark = getattr(flowable, "_mark", None)
+        if mark and self.layout is not None:
+            self.layout[mark] = self.page
+        if self.layout is not None:
+            self.layout["pages"] = self.page
+
+
+def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str, copy: bool = False,
+                     layout: dict | None = None) -> bytes:
+    """PDF bytes of a ``RuralDocument``. ``reprint``: marked 补打 (an asked-for, counted reprint);
+    ``copy``: marked 副本 (the document looked at again after its original print, not counted).
+    ``layout``, when given, is filled with the page count and the page of the amount (``amount``), the
+    operator line (``operator``, its text in ``operator_text``) and the signature boxes (``signatures``)."""
     _register_font()
     buf = io.BytesIO()
     account = doc.account
@@ -64,6 +83,8 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
         marks = []
         if reprint:
             marks.append(("补打", colors.HexColor("#c0392b")))
+        elif copy:
+            marks.append(("副本", colors.HexColor("#7f8c8d")))
         if doc.state == "rolled_back":
             marks.append(("已回退（作废）", colors.HexColor("#c0392b")))
         x = A4[0] - 15 * mm
@@ -78,7 +99,7 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
             x -= width + 3 * mm
         canvas.restoreState()
 
-    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
+    pdf = _Template(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
                             bottomMargin=16 * mm, title=f"{TITLES.get(doc.kind, '结算单')} {doc.number}",
                             author=agency, subject="结算单", creator="慈溪社保本地系统")
     story = [
@@ -173,14 +194,23 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
         ("TOPPADDING", (0, 0), (-1, -1), 4),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
     ]))
-    story += [amount_table, Spacer(1, 3 * mm)]
-    operator = doc.operator.get_full_name() or doc.operator.get_username()
+    # the amount, the operator line and the signature boxes stay on one page: a long yearly table used
+    # to push the signature boxes alone onto page 2, away from the totals they sign for
+    amount_table._mark = "amount"
+    closing: list = [amount_table, Spacer(1, 3 * mm)]
+    operator = user_display_name(doc.operator)  # the person's name, not the login
     made = timezone.localtime(doc.created_at)
-    story.append(Paragraph(f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}", _style(9.5)))
+    operator_line = f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}"
+    operator_par = Paragraph(operator_line, _style(9.5))
+    operator_par._mark = "operator"
+    if layout is not None:
+        layout["operator_text"] = operator_line
+    closing.append(operator_par)
     if doc.state == "rolled_back" and doc.rolled_back_at:
-        story.append(Paragraph(f"本结算单已于 {timezone.localtime(doc.rolled_back_at):%Y-%m-%d} 回退：{doc.rollback_reason}",
-                               _style(9.5, color=colors.HexColor("#c0392b"))))
-    story.append(Spacer(1, 5 * mm))
+        closing.append(Paragraph(
+            f"本结算单已于 {timezone.localtime(doc.rolled_back_at):%Y-%m-%d} 回退：{doc.rollback_reason}",
+            _style(9.5, color=colors.HexColor("#c0392b"))))
+    closing.append(Spacer(1, 5 * mm))
     box = _style(10)
     signatures = Table(
         [[Paragraph("经办人签字：", box), Paragraph("审核人签字：", box), Paragraph("领款人签字：", box)],
@@ -193,6 +223,9 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
         ("BOX", (2, 0), (2, -1), 0.8, colors.black),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
-    story.append(signatures)
+    signatures._mark = "signatures"
+    closing.append(signatures)
+    story.append(KeepTogether(closing))
+    pdf.layout = layout
     pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buf.getvalue()

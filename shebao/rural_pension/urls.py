@@ -22,6 +22,7 @@ urlpatterns = [
     path("documents/", views.document_list, name="document_list"),
     path("documents/<str:number>/", views.document_detail, name="document_detail"),
     path("documents/<str:number>/pdf/", views.document_pdf, name="document_pdf"),
+    path("documents/<str:number>/reprint/", views.document_reprint, name="document_reprint"),
     path("documents/<str:number>/rollback/", views.document_rollback, name="document_rollback"),
     path("rollback/", views.rollback_list, name="rollback_list"),
     path("rates/", views.rates, name="rates"),

@@ -25,6 +25,7 @@ from shebao.benefits.services import (
     scheme_get,
 )
 from shebao.common.audit import audit_record, snapshot
+from shebao.common.display import user_display_name
 from shebao.common.jobs import NullProgress, Progress
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.payroll import schemes
@@ -69,7 +70,7 @@ class RosterResult:
 
 def _user_label(user, username: str) -> str:
     if user is not None and getattr(user, "is_authenticated", False):
-        return user.get_username()
+        return user_display_name(user, fallback=username)
     return username
 
 
@@ -225,7 +226,7 @@ def roster_upload(*, file_name: str, data: bytes, user) -> RosterImport:
         file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
         state=RosterImport.State.PREVIEWED if plan.ok else RosterImport.State.REFUSED,
         row_count=plan.rows, error_count=len(plan.errors), changed_count=len(plan.changed),
-        summary=plan.summary(), preview=plan_preview(plan), created_by=user, created_by_name=user.get_username(),
+        summary=plan.summary(), preview=plan_preview(plan), created_by=user, created_by_name=user_display_name(user),
     )
 
 

@@ -37,6 +37,7 @@ from shebao.benefits.services import (
     enrollment_terminate,
 )
 from shebao.common import policy
+from shebao.common.display import operator_name
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
 from shebao.common.once import AlreadySubmitted, once_claim
@@ -645,7 +646,7 @@ class IncomeTable(Table):
         Column("received_on", _("到账日期"), kind="date", sortable=True),
         Column("source", _("来源")),
         Column("note", _("备注")),
-        Column("created_by__username", _("经办人")),
+        Column("created_by_name", _("经办人")),
     ]
     filters = [
         TextFilter("q", _("姓名/身份证号"), lookups=["person__name__contains", "person__id_number__endswith"]),
@@ -687,7 +688,7 @@ def income(request):
                             "applied": inc.applied, "remaining": inc.deduction.remaining}
                     messages.success(request, msg)
                     return redirect("self_managed:income")
-    table = IncomeTable(request, sel.incomes_visible(request.user))
+    table = IncomeTable(request, sel.incomes_visible(request.user).annotate(created_by_name=operator_name("created_by")))
     return render_table(request, table, "self_managed/income.html", {
         "form": form, "can_add": policy.allows(request.user, INCOME_ADD_RULE),
         "breadcrumbs": _crumbs((str(_("灵活支付和收入")), reverse("self_managed:flex")), (gettext("收入"), "")),

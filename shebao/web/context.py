@@ -25,6 +25,7 @@ def shell(request):
     built = SimpleLazyObject(lambda: menu.build_menu(request))
     context.update(
         shell_menu=built,
+        shell_menu_html=SimpleLazyObject(lambda: menu.menu_html(request, built)),
         shell_trail=SimpleLazyObject(lambda: menu.active_trail(built)),
         shell_scope=SimpleLazyObject(lambda: user_scope_label(user)),
         shell_roles=SimpleLazyObject(lambda: user.role_labels),

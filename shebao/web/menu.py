@@ -21,6 +21,7 @@ anyone signed in.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
@@ -41,6 +42,10 @@ class MenuEntry:
     note: str = ""  # what the page will do; shown on the 建设中 page
     scheme: str | None = None  # the scheme the entry works in ("ZG", "NB"): hidden from users without it
     rule: Rule | None = None  # instead of perm: the entry's whole rule
+
+    def __setattr__(self, name, value) -> None:
+        super().__setattr__(name, value)
+        _changed()  # an entry changed in place (a test, a late set_url): the cached menus start over
 
     def own_rule(self) -> Rule:
         """The entry's own rule (the page's is checked besides, see ``entry_visible``)."""
@@ -83,6 +88,11 @@ class ResolvedGroup:
 
 
 _GROUPS: dict[str, MenuGroup] = {}
+_VERSION = [0]  # bumped by every change to the menu, so the per-process caches below start over
+
+
+def _changed() -> None:
+    _VERSION[0] += 1
 
 
 def add_group(key: str, label, *, order: int, number: str = "") -> MenuGroup:
@@ -90,6 +100,7 @@ def add_group(key: str, label, *, order: int, number: str = "") -> MenuGroup:
         raise ValueError(f"menu group {key!r} already exists")
     group = MenuGroup(key=key, label=label, order=order, number=number)
     _GROUPS[key] = group
+    _changed()
     return group
 
 
@@ -104,6 +115,7 @@ def add_entry(group_key: str, key: str, label, *, url_name: str | None = None, u
                       scheme=scheme, rule=rule)
     group.entries.append(entry)
     group.entries.sort(key=lambda e: e.order)
+    _changed()
     return entry
 
 
@@ -121,6 +133,7 @@ def set_url(key: str, url_name: str, *, perm: str | None = None, url_kwargs: dic
         entry.scheme = scheme
     if rule is not None:
         entry.rule = rule
+    _changed()
     return entry
 
 
@@ -177,26 +190,70 @@ def entry_visible(user, entry: MenuEntry) -> bool:
     return not built or _page_allows(user, url, entry)
 
 
-def build_menu(request) -> list[ResolvedGroup]:
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return []
-    path = request.path
+# What a user sees of the menu depends only on what the policy layer looks at (active, superuser, the
+# permissions, the schemes, 全市范围) and the language: the visible entries and their URLs are worked out
+# once per such profile and process (resolving ~100 URLs and rules took more time than the page's own
+# queries) and reused; only the active entry is marked per request. Kept for a few minutes at most, a
+# bounded number of profiles.
+_PROFILE_TTL = 300.0
+_PROFILE_MAX = 256
+_profiles: dict[tuple, tuple[float, list[ResolvedGroup]]] = {}
+_html: dict[tuple, str] = {}
+
+
+def _profile_key(user) -> tuple:
+    from django.utils.translation import get_language
+
+    perms = frozenset() if user.is_superuser else frozenset(user.get_all_permissions())
+    return (_VERSION[0], get_language(), bool(user.is_active), bool(user.is_superuser), perms,
+            bool(getattr(user, "all_schemes", True)), tuple(sorted(getattr(user, "schemes", None) or ())),
+            bool(getattr(user, "all_regions", False)))
+
+
+def _visible_groups(user) -> list[ResolvedGroup]:
     result: list[ResolvedGroup] = []
-    best: tuple[int, ResolvedEntry, ResolvedGroup] | None = None
     for group in groups():
         entries = []
         for entry in group.entries:
             if not entry_visible(user, entry):
                 continue
             url, built = entry_url(entry)
-            resolved = ResolvedEntry(key=entry.key, label=entry.label, url=url, built=built)
-            entries.append(resolved)
-        if not entries:
-            continue
-        rg = ResolvedGroup(key=group.key, label=group.label, number=group.number, entries=entries)
+            entries.append(ResolvedEntry(key=entry.key, label=entry.label, url=url, built=built))
+        if entries:
+            result.append(ResolvedGroup(key=group.key, label=group.label, number=group.number, entries=entries))
+    return result
+
+
+def _profile_groups(user, key: tuple) -> list[ResolvedGroup]:
+    now = time.monotonic()
+    cached = _profiles.get(key)
+    if cached is not None and now - cached[0] < _PROFILE_TTL:
+        return cached[1]
+    if len(_profiles) >= _PROFILE_MAX:
+        _profiles.clear()
+        _html.clear()
+    groups_ = _visible_groups(user)
+    _profiles[key] = (now, groups_)
+    return groups_
+
+
+def build_menu(request) -> list[ResolvedGroup]:
+    """The menu groups ``request.user`` may open, the entry of the current page (the longest entry URL
+    that prefixes the path) and its group marked ``active``. Fresh objects: a caller may change them."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    key = _profile_key(user)
+    shared = _profile_groups(user, key)
+    path = request.path
+    result: list[ResolvedGroup] = []
+    best: tuple[int, ResolvedEntry, ResolvedGroup] | None = None
+    for group in shared:
+        rg = ResolvedGroup(key=group.key, label=group.label, number=group.number,
+                           entries=[ResolvedEntry(key=e.key, label=e.label, url=e.url, built=e.built)
+                                    for e in group.entries])
         result.append(rg)
-        for resolved in entries:
+        for resolved in rg.entries:
             # the longest entry URL that prefixes the current path wins ("/" only matches itself)
             url_path = resolved.url.split("?")[0]
             matches = path == url_path or (url_path != "/" and path.startswith(url_path))
@@ -205,7 +262,23 @@ def build_menu(request) -> list[ResolvedGroup]:
     if best is not None:
         best[1].active = True
         best[2].active = True
+    request._shell_menu_key = (key, best[1].key if best is not None else "")
     return result
+
+
+def menu_html(request, built: list[ResolvedGroup]) -> str:
+    """The side menu's HTML (``web/partials/sidemenu.html``), rendered once per profile, language and
+    active entry and process (see ``build_menu``)."""
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    key = getattr(request, "_shell_menu_key", None)
+    html = _html.get(key) if key is not None else None
+    if html is None:
+        html = render_to_string("web/partials/sidemenu.html", {"shell_menu": built})
+        if key is not None:
+            _html[key] = html
+    return mark_safe(html)  # rendered by the template engine (escaped there)
 
 
 def active_trail(menu: list[ResolvedGroup]) -> list[tuple[str, str]]:

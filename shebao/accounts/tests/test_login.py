@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def test_session_settings():
     assert settings.SESSION_COOKIE_AGE == 1800
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    # renewed by SessionRenewMiddleware at most once a minute, not written on every request
+    assert settings.SESSION_SAVE_EVERY_REQUEST is False
+    assert "shebao.accounts.middleware.SessionRenewMiddleware" in settings.MIDDLEWARE
     assert settings.SESSION_COOKIE_HTTPONLY is True
 
 

@@ -31,7 +31,7 @@ def _text(pdf: bytes, tmp_path: Path) -> str:
 def document(db):
     set_rates()
     clerk = make_user("nb_print")
-    clerk.first_name = "陈丽萍"
+    clerk.full_name = "陈丽萍"  # the statement names the operator by User.full_name, not by the login
     clerk.save()
     account = make_account(flows=HAND_FLOWS)
     rural_years_recompute()
@@ -53,12 +53,20 @@ def test_statement_pdf(document, tmp_path):
     from shebao.common.money import amount_in_words
 
     assert amount_in_words(document.amount) in text.replace(" ", "")
-    reprint = rural_document_pdf(document=document, user=user, masker=Masker(can_view=True))
+    assert "nb_print" not in text  # not the login name
+    # looking again is not a reprint: a 副本, not counted
+    again = _text(rural_document_pdf(document=document, user=user, masker=Masker(can_view=False)), tmp_path)
+    assert "副本" in again and "补打" not in again
+    document.refresh_from_db()
+    assert document.printed_count == 1
+    # a reprint asked for: counted, audited, marked 补打
+    reprint = rural_document_pdf(document=document, user=user, masker=Masker(can_view=True), reprint=True)
     text2 = _text(reprint, tmp_path)
     assert "补打" in text2 and document.account.person.id_number in text2
     document.refresh_from_db()
     assert document.printed_count == 2
     assert AuditEvent.objects.filter(action="rural_print").count() == 2
+    assert AuditEvent.objects.filter(action="rural_print", summary__endswith="（补打）").count() == 1
     if shutil.which("pdftoppm"):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "settlement.pdf").write_bytes(reprint)

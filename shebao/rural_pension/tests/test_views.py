@@ -236,7 +236,7 @@ def test_bank_refund_without_a_bank_account_is_refused_on_the_quote_page(client_
     assert "没有登记银行账户" in page and 'id="confirm-refund"' not in page
 
 
-def test_pdf_is_a_pdf_inline_and_a_reprint_is_counted(client_for, account, clerk):
+def test_pdf_is_a_pdf_inline_and_only_an_asked_reprint_is_counted(client_for, account, clerk):
     c = client_for(clerk)
     settle(c, account)
     doc = RuralDocument.objects.get()
@@ -244,11 +244,28 @@ def test_pdf_is_a_pdf_inline_and_a_reprint_is_counted(client_for, account, clerk
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("inline")
     assert response.content.startswith(b"%PDF")
-    c.get(reverse("rural:document_pdf", args=[doc.number]))
+    for _ in range(3):  # the viewer fetching it again, the clerk looking again: not reprints
+        assert c.get(reverse("rural:document_pdf", args=[doc.number])).status_code == 200
+    doc.refresh_from_db()
+    assert doc.printed_count == 1
+    assert AuditEvent.objects.filter(action="rural_print").count() == 1
+    detail = c.get(reverse("rural:document_detail", args=[doc.number])).content.decode()
+    assert "补打结算单" in detail and 'id="reprint-form"' in detail
+    # 补打: the form with its one-time token; the same form twice prints once
+    data = once({})
+    reprint = c.post(reverse("rural:document_reprint", args=[doc.number]), data)
+    assert reprint.status_code == 200 and reprint.content.startswith(b"%PDF")
+    again = c.post(reverse("rural:document_reprint", args=[doc.number]), data)
+    assert again.status_code == 302
     doc.refresh_from_db()
     assert doc.printed_count == 2
-    assert AuditEvent.objects.filter(action="rural_print").count() == 2
-    assert "补打结算单" in c.get(reverse("rural:document_detail", args=[doc.number])).content.decode()
+    assert AuditEvent.objects.filter(action="rural_print", summary__endswith="（补打）").count() == 1
+    # without a token: refused, nothing counted
+    assert c.post(reverse("rural:document_reprint", args=[doc.number]), {}).status_code == 302
+    doc.refresh_from_db()
+    assert doc.printed_count == 2
+    # a GET is no way to reprint
+    assert c.get(reverse("rural:document_reprint", args=[doc.number])).status_code == 405
 
 
 # --------------------------------------------------------------------------------------------------

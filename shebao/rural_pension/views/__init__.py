@@ -58,6 +58,7 @@ from shebao.rural_pension.views.documents import (
     document_detail,
     document_list,
     document_pdf,
+    document_reprint,
     document_rollback,
     rollback_list,
     work_refunds_awaiting_bank,
@@ -80,7 +81,7 @@ __all__ = [
     "REFUND_RULE", "ROLLBACK_PERM", "ROLLBACK_RULE", "SCHEME", "VIEW_PERM", "VIEW_RULE", "WRITE_PERMS",
     "account_detail", "account_edit", "account_list", "account_pick", "account_years", "benefit", "benefit_confirm",
     "benefit_quote", "can_view", "coefficients", "death", "death_quote", "death_settle", "document_detail",
-    "document_list", "document_pdf", "document_rollback", "heir", "import_batch", "import_commit", "import_job",
+    "document_list", "document_pdf", "document_reprint", "document_rollback", "heir", "import_batch", "import_commit", "import_job",
     "import_start", "person_section", "rates", "refund", "refund_quote", "refund_settle", "rollback_list",
     "work_refunds_awaiting_bank",
 ]

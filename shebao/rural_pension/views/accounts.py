@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import Http404
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from shebao.benefits.months import month_of
 from shebao.common import policy
+from shebao.common.masking import masker_for
 from shebao.common.once import AlreadySubmitted
 from shebao.registry.models import Region
 from shebao.registry.selectors import person_current_account, towns_visible
@@ -250,8 +252,59 @@ def account_detail(request, pk: int):
 
 @viewer_required
 def account_years(request, pk: int):
+    """The yearly account table: the account page's tab; ``?print=1`` the printable A4 page (the browser
+    prints it), ``?export=xlsx`` the workbook (``shebao.common.sheets``: amounts as numbers)."""
     account = account_get(user=request.user, pk=pk)  # another town's account looks missing, here too
+    if request.GET.get("export") == "xlsx":
+        return _years_xlsx(request, account)
+    if request.GET.get("print"):
+        ctx = _account_context(request, account, "years")
+        ctx["printed_at"] = timezone.localtime()
+        ctx["masker"] = masker_for(request.user)
+        ctx["id_number"] = ctx["masker"].id_number(account.person.id_number)
+        return render(request, "rural_pension/account_years_print.html", ctx)
     return redirect(reverse("rural:account_detail", args=[account.pk]) + "?tab=years")
+
+
+YEARS_HEADERS = (_("年度"), _("期初余额"), _("个人缴费"), _("集体补助"), _("其他"), _("支付"),
+                 _("记账利率"), _("计息月数"), _("利息"), _("期末余额"))
+
+
+def _years_xlsx(request, account: RuralAccount):
+    """个人年账户明细 as .xlsx: a title row (name, masked 身份证号, town), the column titles, a row a year
+    and the totals; amounts are numbers with two decimals, the rate a percentage as text."""
+    import io
+
+    from django.http import FileResponse
+
+    from shebao.common.sheets import XlsxWriter
+
+    try:
+        rows = _year_rows(account_yearly_table(account=account))
+    except RateMissing as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("rural:account_detail", args=[account.pk]) + "?tab=years")
+    totals = _year_totals(rows)
+    person = account.person
+    masker = masker_for(request.user)
+    buffer = io.BytesIO()
+    money = {1, 2, 3, 4, 5, 8, 9}
+    with XlsxWriter(buffer, sheet_name=gettext("个人年账户明细"), headers=[str(h) for h in YEARS_HEADERS],
+                    money_columns=money) as writer:
+        for r in rows:
+            writer.write_row([str(r["year"]), r["opening"], r["personal"], r["collective"], r["other"], r["payouts"],
+                              r["rate_pct"], r["months"], r["interest"], r["closing"]])
+        if rows:
+            writer.write_row([gettext("合计"), None, totals["personal"], totals["collective"], totals["other"],
+                              totals["payouts"], None, None, totals["interest"], rows[-1]["closing"]])
+        writer.write_row([])
+        writer.write_row([gettext("姓名"), person.name, gettext("身份证号"), masker.id_number(person.id_number),
+                          gettext("镇街道"), account.town.name], money_columns=set())
+    buffer.seek(0)
+    name = f"{gettext('个人年账户明细')}-{person.name}-{timezone.localdate():%Y%m%d}.xlsx"
+    response = FileResponse(buffer, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename=\"years.xlsx\"; filename*=UTF-8''{quote(name)}"
+    return response
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
 
 from shebao.common.masking import masker_for
 from shebao.common.money import amount_in_words, format_yuan
@@ -161,14 +162,34 @@ def document_detail(request, number: str):
     return render(request, "rural_pension/document_detail.html", ctx)
 
 
-@refund_required
-def document_pdf(request, number: str):
-    """The 结算单 PDF, inline (the browser's viewer prints it); a reprint is marked 补打 by the service."""
-    doc = document_get(user=request.user, number=number)
-    pdf = rural_document_pdf(document=doc, user=request.user, masker=masker_for(request.user))
+def _pdf_response(pdf: bytes, doc) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{doc.number}.pdf"'
     return response
+
+
+@refund_required
+@require_GET
+def document_pdf(request, number: str):
+    """The 结算单 PDF, inline (the browser's viewer prints it): the original the first time, a 副本 after
+    (not counted: viewing is not reprinting)."""
+    doc = document_get(user=request.user, number=number)
+    return _pdf_response(rural_document_pdf(document=doc, user=request.user, masker=masker_for(request.user)), doc)
+
+
+@refund_required
+@require_POST
+def document_reprint(request, number: str):
+    """补打: the clerk asks for a reprint (a form with its one-time token): counted, audited, marked 补打.
+    The same form sent twice prints once."""
+    doc = document_get(user=request.user, number=number)
+    try:
+        pdf = _once(request, "nb.reprint", lambda: rural_document_pdf(
+            document=doc, user=request.user, masker=masker_for(request.user), reprint=True))
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+        return redirect("rural:document_detail", number=doc.number)
+    return _pdf_response(pdf, doc)
 
 
 @rollback_required

@@ -100,3 +100,4 @@ def test_an_entry_follows_its_pages_rule():
         assert "ops.test_persons" not in _shown(User.objects.get(pk=clerk.pk))
     finally:
         menu._GROUPS["ops"].entries.remove(entry)
+        menu._changed()

@@ -214,7 +214,7 @@ class Command(BaseCommand):
         user = acting_user(opts["as_user"], PRINT_RULE, scheme="NB")
         document = self._document(opts["document"])
         _in_town(user, document.account.person.town_id, opts["as_user"])
-        data = rural_document_pdf(document=document, user=user, masker=masker_for(user))
+        data = rural_document_pdf(document=document, user=user, masker=masker_for(user), reprint=True)
         Path(opts["out"]).write_bytes(data)
         self.stdout.write(f"已写入 {opts['out']}（{len(data):,} 字节）")
 
