@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "shebao.bank",
     "shebao.self_managed",
     "shebao.rural_pension",
+    "shebao.warehouse",
     "shebao.web",
 ]
 

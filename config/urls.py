@@ -16,5 +16,6 @@ urlpatterns = [
     path("bank/", include("shebao.bank.urls")),
     path("zg/", include("shebao.self_managed.urls")),
     path("nb/", include("shebao.rural_pension.urls")),
+    path("wh/", include("shebao.warehouse.urls")),
     path("", include("shebao.web.urls")),
 ]

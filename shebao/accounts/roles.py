@@ -28,6 +28,14 @@ NB_REFUND = "rural_pension.add_ruraldocument"  # 退款 (quote, settle, print �
 NB_ROLLBACK = "rural_pension.change_ruraldocument"  # 退款回退
 NB_RATES = "rural_pension.change_creditedrate"  # 记账利率 (recomputes every account)
 
+# 回流库 (shebao.warehouse): IT keeps the dictionary, loads, rules and the SQL console; clerks read the
+# dictionary, run saved queries and work the audit's findings
+WH_VIEW = "warehouse.view_wh"
+WH_LOAD = "warehouse.load_wh"
+WH_AUDIT = "warehouse.audit_wh"
+WH_QUERY = "warehouse.query_wh"
+WH_CONSOLE = "warehouse.console_wh"
+
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CLERK: [REGISTRY_VIEW, "registry.add_person", "registry.change_person",
@@ -43,3 +51,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.IT_ADMIN: [REGISTRY_VIEW, "accounts.it_ops", "accounts.view_audit", ZG_VIEW, NB_VIEW],
     Role.SYS_ADMIN: ["accounts.manage_users", "accounts.view_audit", REGISTRY_VIEW],
 }
+ROLE_PERMISSIONS[Role.CLERK] += [WH_VIEW, WH_AUDIT, WH_QUERY]
+ROLE_PERMISSIONS[Role.REVIEWER] += [WH_VIEW, WH_QUERY]
+ROLE_PERMISSIONS[Role.IT_ADMIN] += [WH_VIEW, WH_LOAD, WH_AUDIT, WH_QUERY, WH_CONSOLE]
