@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
@@ -197,7 +198,7 @@ def _copy_delimited(cursor, names: list[str], body: str, delimiter: str) -> tupl
             for start in range(0, len(data), PIECE):
                 copy.write(data[start:start + PIECE])
         return [], 0
-    except DatabaseError as exc:
+    except (DatabaseError, psycopg.Error) as exc:
         problems = []
         n = 0
         try:
