@@ -63,7 +63,7 @@ def id_number_ok(v: sql.Composable) -> sql.Composable:
     d15 = sql.SQL("('19' || substr({}, 7, 6))").format(v)
     return sql.SQL(
         "(CASE WHEN {v} ~ '^[0-9]{{17}}[0-9X]$' THEN left({v}, 2) = ANY({p}::text[]) AND {b18} "
-        "AND substr({chars}, ({terms}) % 11 + 1, 1) = substr({v}, 18, 1) "
+        "AND substr({chars}, mod({terms}, 11) + 1, 1) = substr({v}, 18, 1) "
         "WHEN {v} ~ '^[0-9]{{15}}$' THEN left({v}, 2) = ANY({p}::text[]) AND {b15} ELSE false END)").format(
         v=v, p=provinces, b18=born_ok(d18), b15=born_ok(d15), chars=sql.Literal(CHECK_CHARS), terms=terms)
 
