@@ -133,9 +133,8 @@ def run_sql(*, query: str, user, params: dict | None = None, limit: int = ROW_LI
         try:
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
-                # one statement only: the extended protocol refuses a second one
-                cur.execute(query.encode(), params or None, prepare=False) if params else cur.execute(
-                    sql.SQL("{}").format(sql.SQL(query)), ())
+                # one statement only: a prepared statement cannot hold a second one
+                cur.execute(query, params or None, prepare=True)
                 if cur.description is None:
                     raise ConsoleError("控制台只能运行返回结果的查询（SELECT）")
                 result.columns = [d.name for d in cur.description]
