@@ -9,12 +9,14 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from shebao.common import policy
 from shebao.common.masking import mask_text, masker_for
+from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.common.sheets import XlsxWriter
 from shebao.warehouse import selectors as sel
 from shebao.warehouse.audit import AuditError, audit_run
@@ -95,8 +97,13 @@ def loads(request):
                 tmp.write(chunk)
             tmp.flush()
             try:
-                result = warehouse_load(source_name=table.source.name, table_name=table.name, path=Path(tmp.name),
-                                        mode=mode, user=request.user, file_name=upload.name)
+                with transaction.atomic():
+                    once_claim(request, form="warehouse.load")
+                    result = warehouse_load(source_name=table.source.name, table_name=table.name,
+                                            path=Path(tmp.name), mode=mode, user=request.user, file_name=upload.name)
+            except AlreadySubmitted as exc:
+                messages.warning(request, str(exc))
+                return redirect("warehouse:loads")
             except LandingError as exc:
                 messages.error(request, str(exc))
                 return redirect("warehouse:loads")
@@ -142,7 +149,11 @@ def findings(request):
 def audit_run_view(request):
     if request.method == "POST":
         try:
-            run = audit_run(user=request.user)
+            with transaction.atomic():
+                once_claim(request, form="warehouse.audit_run")
+                run = audit_run(user=request.user)
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
         except AuditError as exc:
             messages.error(request, str(exc))
         else:
@@ -157,14 +168,18 @@ def finding_detail(request, pk):
     if request.method == "POST":
         action, note = request.POST.get("action"), request.POST.get("note", "")
         try:
-            if action == "confirm":
-                finding_confirm(finding=finding, user=request.user, note=note)
-            elif action == "dismiss":
-                finding_dismiss(finding=finding, user=request.user, note=note)
-            elif action == "certify":
-                finding_accept_certification(finding=finding, user=request.user, note=note)
-            else:
-                raise FindingError(_("请选择处理方式"))
+            with transaction.atomic():
+                once_claim(request, form="warehouse.finding")
+                if action == "confirm":
+                    finding_confirm(finding=finding, user=request.user, note=note)
+                elif action == "dismiss":
+                    finding_dismiss(finding=finding, user=request.user, note=note)
+                elif action == "certify":
+                    finding_accept_certification(finding=finding, user=request.user, note=note)
+                else:
+                    raise FindingError(_("请选择处理方式"))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
         except FindingError as exc:
             messages.error(request, str(exc))
         else:
@@ -184,9 +199,13 @@ def rules(request):
         table = WhTable.objects.filter(pk=request.POST.get("table") or 0).first()
         ref = WhTable.objects.filter(pk=request.POST.get("ref_table") or 0).first()
         try:
-            rule_create(user=request.user, name=request.POST.get("name", ""), kind=request.POST.get("kind", ""),
-                        table=table, column=request.POST.get("column", ""), ref_table=ref,
-                        ref_column=request.POST.get("ref_column", ""), sql_text=request.POST.get("sql", ""))
+            with transaction.atomic():
+                once_claim(request, form="warehouse.rule")
+                rule_create(user=request.user, name=request.POST.get("name", ""), kind=request.POST.get("kind", ""),
+                            table=table, column=request.POST.get("column", ""), ref_table=ref,
+                            ref_column=request.POST.get("ref_column", ""), sql_text=request.POST.get("sql", ""))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
         except (FindingError, ValueError) as exc:
             messages.error(request, str(exc))
         else:
