@@ -252,7 +252,7 @@ def _json_rows(text: str, names_seen: list[str], columns: dict, incremental: boo
 # -- the load ----------------------------------------------------------------------------------------
 
 def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str = "full", user,
-                   file_name: str | None = None) -> LoadResult:
+                   file_name: str | None = None, username: str = "") -> LoadResult:
     """Land ``path`` into the table; → the load (its counts) and the first bad rows. Raises
     ``LandingError`` for a file refused as a whole before its rows are read (nothing recorded)."""
     if mode not in ("full", "incremental"):
@@ -374,7 +374,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
             load.message = "已装载"
         load.seconds = round(time.monotonic() - started, 3)
         load.save()
-        audit_record(user=user, action="warehouse.load", obj=load,
+        audit_record(user=user, username=username, action="warehouse.load", obj=load,
                      summary=f"{'装载' if not rejected else '拒绝'}回流数据 {source.name}.{table.name}（{load.get_mode_display()}）"
                              f"：读入 {load.read}，新增 {load.inserted}，更新 {load.updated}，删除 {load.deleted}，"
                              f"拒绝 {load.rejected}")

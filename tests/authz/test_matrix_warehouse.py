@@ -28,7 +28,15 @@ from shebao.warehouse.permissions import (
     RULES_EDIT_RULE,
     VIEW_RULE,
 )
-from tests.authz.harness import FOREIGN_TOWN, HOME_TOWN, IDENTITIES, Entry, expected, make_identities, run_page_row
+from tests.authz.harness import (
+    FOREIGN_TOWN,
+    HOME_TOWN,
+    IDENTITIES,
+    Entry,
+    expected,
+    make_identities,
+    run_page_row,
+)
 
 
 @dataclasses.dataclass

@@ -200,3 +200,22 @@ def test_command_json_counts_and_refusal(it, tmp_path, capsys):
     clerk = make_user("wh_clerk", roles=("clerk",), all_regions=True)
     with pytest.raises(CommandError, match="您没有此功能的权限"):
         call_command("warehouse", "load", "省", "ac01", str(f), "--as", clerk.username)
+
+
+def test_the_drop_folder_lands_each_file_and_parks_the_bad_ones(it, tmp_path):
+    from shebao.warehouse.drop import warehouse_drop_pick_up
+
+    folder = tmp_path / "drop" / "省" / "ac01"
+    folder.mkdir(parents=True)
+    (folder / "001.csv").write_text("aac001,aac003\nP1,张三\nP2,李四\n", encoding="utf-8")
+    (folder / "002.csv").write_text("_op,aac001,aac003\nU,P1,张三丰\nI,P3,王五\n", encoding="utf-8")
+    (folder / "003.csv").write_text("_op,aac001,aac003\nI,P1,重复\n", encoding="utf-8")
+    (tmp_path / "drop" / "省" / "nosuch").mkdir()
+    (tmp_path / "drop" / "省" / "nosuch" / "x.csv").write_text("a\n1\n", encoding="utf-8")
+    result = warehouse_drop_pick_up(tmp_path / "drop", min_age=0)
+    assert result.landed == ["省/ac01/001.csv", "省/ac01/002.csv"]
+    assert len(result.failed) == 2 and "1 条记录有错误" in result.failed[0] and "没有表“nosuch”" in result.failed[1]
+    assert [r[:3] for r in rows("ac01")] == [("P1", None, "张三丰"), ("P2", None, "李四"), ("P3", None, "王五")]
+    assert sorted(p.name[15:] for p in (folder / "done").iterdir()) == ["001.csv", "002.csv"]
+    assert any(p.name.endswith("003.csv.reason.txt") for p in (folder / "failed").iterdir())
+    assert not list(folder.glob("*.csv"))
