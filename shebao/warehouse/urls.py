@@ -15,5 +15,6 @@ urlpatterns = [
     path("rules/", views.rules, name="rules"),
     path("query/", views.queries, name="queries"),
     path("query/<int:pk>/", views.query_run, name="query_run"),
+    path("grouping/", views.grouping, name="grouping"),
     path("console/", views.console, name="console"),
 ]

@@ -245,6 +245,59 @@ def query_run(request, pk):
         "error": error})
 
 
+def _grouping_spec(get) -> dict:
+    from shebao.warehouse.grouping import OPS
+
+    split = lambda v: [c.strip().lower() for c in (v or "").replace("，", ",").split(",") if c.strip()]  # noqa: E731
+    fop = get.get("fop") if get.get("fop") in OPS else "eq"
+    filters = [[get.get("fcol", "").strip().lower(), fop, get.get("fval", "")]] if get.get("fcol", "").strip() else []
+    return {"table": get.get("table"), "group_by": split(get.get("group")), "sum": split(get.get("sum")),
+            "filters": filters}
+
+
+@page(QUERY_RULE)
+def grouping(request):
+    import json
+
+    from shebao.warehouse.grouping import OPS, GroupingError, chart_data, grouping_run, spec_from
+    from shebao.warehouse.services import saved_query_save
+
+    if request.method == "POST":
+        try:
+            data = json.loads(request.POST.get("spec") or "{}")
+            spec = spec_from(data)
+            with transaction.atomic():
+                once_claim(request, form="warehouse.grouping")
+                saved_query_save(user=request.user, name=request.POST.get("name", ""),
+                                 description=f"分组汇总：{spec.table.name}", grouping=spec.as_dict())
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+        except (GroupingError, FindingError, ValueError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("已保存"))
+        return redirect("warehouse:queries")
+    saved = SavedQuery.objects.filter(pk=request.GET.get("saved") or 0).exclude(grouping={}).first()
+    data = saved.grouping if saved else _grouping_spec(request.GET)
+    result, error, chart, spec = None, "", None, None
+    if saved or request.GET.get("run") or request.GET.get("export"):
+        try:
+            spec = spec_from(data)
+            result = grouping_run(spec=spec, user=request.user, saved=saved)
+            chart = chart_data(spec, result)
+        except (GroupingError, ConsoleError) as exc:
+            error = str(exc)
+        if result is not None and request.GET.get("export") == "xlsx":
+            return _xlsx("grouping", result.columns, _shown(result, request.user))
+    first = (data.get("filters") or [["", "eq", ""]])[0]
+    return render(request, "warehouse/grouping.html", {
+        "tables": WhTable.objects.filter(retired=False).select_related("source"),
+        "table_id": int(data["table"]) if str(data.get("table") or "").isdigit() else None,
+        "group": ",".join(data.get("group_by", [])), "sums": ",".join(data.get("sum", [])), "fcol": first[0],
+        "fop": first[1], "fval": first[2], "ops": OPS, "result": result, "error": error, "chart": chart,
+        "rows": _shown(result, request.user) if result else [], "spec_json": json.dumps(data, ensure_ascii=False)})
+
+
 @page(CONSOLE_RULE)
 def console(request):
     text = request.POST.get("sql", "") if request.method == "POST" else ""

@@ -100,6 +100,8 @@ PAGE_ROWS = [
     Entry("warehouse:rules", AUDIT_RULE),
     Entry("warehouse:queries", QUERY_RULE),
     Entry("warehouse:query_run", QUERY_RULE, args=lambda w: {"pk": w.query.pk}),
+    Entry("warehouse:grouping", QUERY_RULE, method="POST", data=lambda w: {"spec": "{}", "name": "x"}),
+    Entry("warehouse:grouping", QUERY_RULE),
     Entry("warehouse:console", CONSOLE_RULE),
 ]
 
