@@ -44,6 +44,8 @@ def bench_warehouse(rows: int = ROWS, seed: int = 42) -> dict:
     from shebao.warehouse.dictionary import dictionary_load
     from shebao.warehouse.landing import warehouse_load
     from shebao.warehouse.models import AuditRule, Source, WhTable
+
+    print(f"生成 {rows:,} 行并装载……", flush=True)
     from shebao.warehouse.services import rule_create
 
     rng = random.Random(seed)
@@ -72,6 +74,7 @@ def bench_warehouse(rows: int = ROWS, seed: int = 42) -> dict:
         t0 = time.perf_counter()
         first = warehouse_load(source_name="bench", table_name="pay", path=path, user=user).load
         out["full_s"] = time.perf_counter() - t0
+        print(f"  全量装载 {out['full_s']:.2f} 秒（{rows / out['full_s']:,.0f} 行/秒）", flush=True)
         out["full"] = first.counts()
         again = folder / "pay2.csv"
         again.write_bytes(path.read_bytes() + b"\n")  # another file (sha), the same rows
@@ -104,6 +107,7 @@ def bench_warehouse(rows: int = ROWS, seed: int = 42) -> dict:
         t0 = time.perf_counter()
         run = audit_run(user=user, rules=rules)
         out["audit_s"] = time.perf_counter() - t0
+        print(f"  审核 {out['audit_s']:.2f} 秒（结算明细 {out['lines']:,} 笔）", flush=True)
         out["findings"] = run.summary
         # clean up: the bench source's tables and metadata
         with connection.cursor() as cursor:
@@ -111,10 +115,11 @@ def bench_warehouse(rows: int = ROWS, seed: int = 42) -> dict:
                 cursor.execute(f'DROP TABLE IF EXISTS {ddl.SCHEMA}."{t.physical}" CASCADE')
         for r in rules[:4]:
             r.delete()
-        from shebao.warehouse.models import Finding, Load
+        from shebao.warehouse.models import DictionaryLoad, Finding, Load
 
         Finding.objects.filter(run=run).delete()
         Load.objects.filter(table__source__name="bench").delete()
+        DictionaryLoad.objects.filter(source__name="bench").delete()
         WhTable.objects.filter(source__name="bench").delete()
         Source.objects.filter(name="bench").delete()
     return out

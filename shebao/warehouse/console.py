@@ -2,7 +2,7 @@
 
 The role ``shebao_wh_reader`` (LOGIN, its password derived from the secret key unless
 ``SHEBAO_WH_READER_PASSWORD`` is set) is granted USAGE and SELECT on the schema ``warehouse`` (and
-``archive`` when it exists) and nothing else: the application's tables (users, sessions, tokens …) are
+``archive`` when it exists; a schema created later grants them itself: ``ddl.ensure_schema``) and nothing else: the application's tables (users, sessions, tokens …) are
 not readable by it. Queries run on a connection of their own that logs in AS that role — not by
 ``SET ROLE`` on the application's connection, which a query could undo with ``set_config('role', …)`` —
 inside a READ ONLY transaction, with ``statement_timeout`` and a row limit. The role is created at first
@@ -24,10 +24,9 @@ from django.db import connection, transaction
 from psycopg import sql
 
 from shebao.common.audit import audit_record
-from shebao.warehouse.ddl import SCHEMA
+from shebao.warehouse.ddl import READER_ROLE, SCHEMA
 from shebao.warehouse.models import ConsoleRun, SavedQuery
 
-READER_ROLE = "shebao_wh_reader"
 READ_SCHEMAS = (SCHEMA, "archive")
 ROW_LIMIT = 1000
 TIMEOUT_MS = 30_000
@@ -64,6 +63,8 @@ def reader_ensure() -> None:
     """Create (or refresh) the read-only role and its grants, committed on a connection of its own."""
     try:
         with _admin_connection() as conn, conn.cursor() as cur:
+            # never wait on another transaction (one creating the schema right now): fail and say so
+            cur.execute("SET lock_timeout = '5s'")
             role = sql.Identifier(READER_ROLE)
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE])
             if cur.fetchone() is None:
@@ -72,7 +73,6 @@ def reader_ensure() -> None:
             else:
                 cur.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(_password())))
             cur.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(role))
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
             cur.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(role))
             for schema in READ_SCHEMAS:
                 cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
@@ -83,6 +83,8 @@ def reader_ensure() -> None:
                 cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(ident, role))
                 cur.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
                     ident, role))
+    except psycopg.errors.LockNotAvailable:
+        raise ConsoleError("数据库正忙（回流库正在变更），请稍后再试") from None
     except psycopg.errors.InsufficientPrivilege:
         raise ConsoleError(
             f"数据库用户无权创建只读角色 {READER_ROLE}。请数据库管理员执行：CREATE ROLE {READER_ROLE} LOGIN PASSWORD '…'; "

@@ -106,8 +106,19 @@ def parse_type(text: str) -> ColType:
                           f"NUMERIC(p,s)、NUMBER、INTEGER、DATE、TIMESTAMP）")
 
 
+READER_ROLE = "shebao_wh_reader"  # the query service's read-only role (``console``)
+
+
 def ensure_schema(cursor) -> None:
+    """The schema, created on first use; the read-only role (when it exists) may use it."""
+    cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [SCHEMA])
+    if cursor.fetchone():
+        return
     cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [READER_ROLE])
+    if cursor.fetchone():
+        cursor.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(SCHEMA),
+                                                                    sql.Identifier(READER_ROLE)))
 
 
 def create_table(cursor, physical: str, columns: list[tuple[str, ColType]], key: list[str], partitions: int) -> None:

@@ -4,7 +4,7 @@ towns, the dictionary as one document (rows for xlsx, text for Markdown)."""
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from shebao.common import policy
@@ -50,8 +50,13 @@ def exact_count(table: WhTable) -> int:
 def codes_of(table: WhTable) -> dict[str, list[CodeValue]]:
     cats = {c.code_category for c in table.columns.all() if c.code_category}
     out: dict[str, list[CodeValue]] = {}
-    for cv in CodeValue.objects.filter(category__in=cats).filter(source__in=[table.source_id, None]).order_by(
-            "category", "value"):
+    own = Q(source_id=table.source_id) | Q(source__isnull=True)
+    own_cats = set()
+    for cv in CodeValue.objects.filter(own, category__in=cats).order_by("category", "source_id", "value"):
+        if cv.source_id is not None:
+            own_cats.add(cv.category)
+        elif cv.category in own_cats:
+            continue  # the source's own code table replaces the common one
         out.setdefault(cv.category, []).append(cv)
     return out
 

@@ -5,7 +5,6 @@ export, a saved parameterised query."""
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -86,43 +85,6 @@ def test_findings_are_masked_for_a_clerk_and_link_to_the_person(it, tmp_path):
     client(clerk).post(f"/wh/findings/{finding.pk}/", once({"action": "dismiss", "note": "曾用名"}))
     finding.refresh_from_db()
     assert finding.state == "dismissed" and finding.note == "曾用名" and finding.decided_by == clerk
-
-
-def test_grouping_with_chart_export_and_save(it, tmp_path):
-    write(tmp_path, "p.csv", "aac002,aae002,aae140,aae019\n"
-          "330282195001011236,202401,110,100.50\n330282195001011236,202402,110,100.50\n"
-          "330282195101011231,202401,120,300.00\n")
-    warehouse_load(source_name="省", table_name="ic_pay", user=it, path=tmp_path / "p.csv")
-    from django.db import connection
-
-    from shebao.warehouse.console import reader_ensure
-
-    reader_ensure()
-    connection.commit() if not connection.in_atomic_block else None
-    table = WhTable.objects.get(name="ic_pay")
-    q = {"table": table.pk, "group": "aae140", "sum": "aae019", "run": "1"}
-    # the read-only role reads committed data only: the rows above are in this test's transaction
-    from shebao.warehouse.grouping import grouping_sql, spec_from
-
-    text, params = grouping_sql(spec_from({"table": table.pk, "group_by": ["aae140"], "sum": ["aae019"],
-                                           "filters": [["aae002", "eq", "202401"]]}))
-    assert text == ('SELECT "aae140", count(*) AS "记录数", sum("aae019") AS "aae019合计" FROM "warehouse"."sheng_ic_pay"'
-                    ' WHERE "aae002"::text = %(f0)s GROUP BY "aae140" ORDER BY "aae140" LIMIT 5000')
-    assert params == {"f0": "202401"}
-    with connection.cursor() as cursor:
-        cursor.execute(text, params)
-        assert [(r[0], r[1], str(r[2])) for r in cursor.fetchall()] == [("110", 1, "100.50"), ("120", 1, "300.00")]
-    c = client(it)
-    page = c.get("/wh/grouping/", q)
-    assert page.status_code == 200 and 'id="wh-chart-data"' in page.content.decode()
-    export = c.get("/wh/grouping/", {**q, "export": "xlsx"})
-    assert sheet_text(export.content)[0] == ["aae140", "记录数", "aae019合计"]
-    spec = json.dumps({"table": table.pk, "group_by": ["aae140"], "sum": ["aae019"], "filters": []})
-    c.post("/wh/grouping/", once({"spec": spec, "name": "按险种汇总"}))
-    saved = SavedQuery.objects.get(name="按险种汇总")
-    assert saved.grouping == {"table": table.pk, "group_by": ["aae140"], "sum": ["aae019"], "filters": []}
-    bad = c.get("/wh/grouping/", {"table": table.pk, "group": "nope", "run": "1"}).content.decode()
-    assert "表 ic_pay 没有字段 nope" in bad
 
 
 def test_saved_query_with_a_parameter(it):
