@@ -121,9 +121,12 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
     kind = rule.kind
     if kind == AuditRule.Kind.ID_NUMBER:
         norm = sql.SQL("upper(regexp_replace({}, '\\s', '', 'g'))").format(ctext)
-        select = sql.SQL("SELECT {i}, {k}, {c}, {d}, NULL::date, NULL::date FROM {t} t "
-                         "WHERE {c} IS NOT NULL AND btrim({c}) <> '' AND NOT {ok}").format(
-            i=idx, k=key, c=ctext, d=sql.Literal(f"{label}不是有效的身份证号"), t=t, ok=id_number_ok(norm))
+        # each distinct number checked once (a person has many rows), then their rows found
+        select = sql.SQL("WITH bad AS (SELECT d.v FROM (SELECT DISTINCT {n} AS v FROM {t} t WHERE {c} IS NOT NULL "
+                         "AND btrim({c}) <> '') d WHERE NOT {ok}) "
+                         "SELECT {i}, {k}, {c}, {d}, NULL::date, NULL::date FROM {t} t JOIN bad ON bad.v = {n}").format(
+            i=idx, k=key, c=ctext, n=norm, d=sql.Literal(f"{label}不是有效的身份证号"), t=t,
+            ok=id_number_ok(sql.SQL("d.v")))
         n = _insert(cursor, run, rule, select)
         # the SQL rule is the Python rule; a value it flags that Python accepts is not a finding
         flagged = Finding.objects.filter(run=run, rule=rule).values_list("id", "value")
@@ -229,16 +232,17 @@ def _run_cross(cursor, run: AuditRun, rule: AuditRule, user) -> int:
             n += _insert(cursor, run, rule, select)
     elif kind == AuditRule.Kind.DOUBLE:
         for table, cols in _tables(WhTable.Purpose.PAYMENT, "id_number", "month", "amount"):
-            month = sql.SQL("to_date(btrim(t.{}::text), 'YYYYMM')").format(sql.Identifier(cols["month"]))
             select = sql.SQL(
                 "SELECT l.id_number, l.id_number || '|' || to_char(l.period, 'YYYY-MM') || '|' || {src}, l.net::text, "
                 "to_char(l.period, 'YYYY-MM') || ' 本地发放 ' || l.net::text || ' 元，' || {src} || ' 同月另发 ' "
                 "|| s.amount::text || ' 元', l.period, NULL::date "
-                "FROM (SELECT upper(btrim(t.{i}::text)) AS idn, {m} AS month, sum(t.{a}) AS amount FROM {t} t "
-                "WHERE t.{a} > 0 AND btrim(t.{mm}::text) ~ '^[0-9]{{4}}(0[1-9]|1[0-2])$' GROUP BY 1, 2) s "
+                "FROM (SELECT idn, to_date(mt, 'YYYYMM') AS month, amount FROM (SELECT upper(btrim(t.{i}::text)) AS idn, "
+                "btrim(t.{mm}::text) AS mt, sum(t.{a}) AS amount FROM {t} t WHERE t.{a} > 0 "
+                "AND upper(btrim(t.{i}::text)) IN (SELECT l0.id_number FROM ({lines}) l0(person_id, id_number, name, "
+                "period, net)) GROUP BY 1, 2) g WHERE mt ~ '^[0-9]{{4}}(0[1-9]|1[0-2])$') s "
                 "JOIN ({lines}) l(person_id, id_number, name, period, net) ON l.id_number = s.idn AND l.period = s.month"
             ).format(src=sql.Literal(f"{table.source.name}.{table.label or table.name}"),
-                     i=sql.Identifier(cols["id_number"]), m=month, a=sql.Identifier(cols["amount"]),
+                     i=sql.Identifier(cols["id_number"]), a=sql.Identifier(cols["amount"]),
                      mm=sql.Identifier(cols["month"]), t=ddl.qualified(table.physical), lines=_lines(user))
             n += _insert(cursor, run, rule, select)
     elif kind == AuditRule.Kind.NAME:

@@ -77,7 +77,7 @@ def bench_warehouse(rows: int = ROWS, seed: int = 42) -> dict:
         print(f"  全量装载 {out['full_s']:.2f} 秒（{rows / out['full_s']:,.0f} 行/秒）", flush=True)
         out["full"] = first.counts()
         again = folder / "pay2.csv"
-        again.write_bytes(path.read_bytes() + b"\n")  # another file (sha), the same rows
+        again.write_bytes(path.read_bytes().replace(b"\n", b"\r\n", 1))  # another file (sha), the same rows
         t0 = time.perf_counter()
         out["reload"] = warehouse_load(source_name="bench", table_name="pay", path=again, user=user).load.counts()
         out["reload_s"] = time.perf_counter() - t0
