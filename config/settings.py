@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "shebao.maintenance",
     "shebao.finance",
     "shebao.ops",
+    "shebao.warehouse",
     "shebao.web",
 ]
 
@@ -178,6 +179,8 @@ MEDIA_ROOT = BASE_DIR / "var" / "files"
 # a password environment variable must be named SHEBAO_BANK_… — so a channel can never read or move
 # other files of the server, nor send another secret (the database password, the secret key) anywhere.
 SHEBAO_BANK_SHARES = Path(os.environ.get("SHEBAO_BANK_SHARES", str(BASE_DIR / "var" / "bank")))
+# 回流库 drop folder: <来源>/<表名>/ files picked up by the periodic job warehouse_drop_pickup
+SHEBAO_WH_DROP = Path(os.environ.get("SHEBAO_WH_DROP", str(BASE_DIR / "var" / "warehouse" / "drop")))
 SHEBAO_BANK_SECRETS = Path(os.environ.get("SHEBAO_BANK_SECRETS", str(BASE_DIR / "var" / "secrets")))
 SHEBAO_AGENCY_NAME = os.environ.get("SHEBAO_AGENCY_NAME", "慈溪市社会保险管理服务中心")
 SHEBAO_SYSTEM_NAME = _("慈溪社保本地系统")

@@ -20,5 +20,6 @@ urlpatterns = [
     path("maint/", include("shebao.maintenance.urls")),
     path("ts/", include("shebao.finance.urls")),
     path("ops/", include("shebao.ops.urls")),
+    path("wh/", include("shebao.warehouse.urls")),
     path("", include("shebao.web.urls")),
 ]

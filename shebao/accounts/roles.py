@@ -40,6 +40,13 @@ TS_MANAGE = "finance.manage_ledger"  # 收支录入/修改/删除, 收款方登�
 TS_ARRIVAL = "finance.confirm_arrival"  # 到账确认
 TS_REVIEW = "finance.review_ledger"  # 复核 (another user than the maker) and 红冲
 TS_TYPES = "finance.manage_types"  # 业务类型 (data)
+# 回流库 (shebao.warehouse): IT keeps the dictionary, loads, rules and the SQL console; clerks read the
+# dictionary, run saved queries and work the audit's findings
+WH_VIEW = "warehouse.view_wh"
+WH_LOAD = "warehouse.load_wh"
+WH_AUDIT = "warehouse.audit_wh"
+WH_QUERY = "warehouse.query_wh"
+WH_CONSOLE = "warehouse.console_wh"
 
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -71,3 +78,6 @@ ROLE_PERMISSIONS[Role.COMMUNITY] = [CERT_VIEW, "certification.add_certification"
 ROLE_PERMISSIONS[Role.CLERK] += [TS_VIEW, TS_MANAGE]
 ROLE_PERMISSIONS[Role.REVIEWER] += [TS_VIEW, TS_REVIEW]
 ROLE_PERMISSIONS[Role.FINANCE] += [TS_VIEW, TS_MANAGE, TS_ARRIVAL, TS_REVIEW, TS_TYPES]
+ROLE_PERMISSIONS[Role.CLERK] += [WH_VIEW, WH_AUDIT, WH_QUERY]
+ROLE_PERMISSIONS[Role.REVIEWER] += [WH_VIEW, WH_QUERY]
+ROLE_PERMISSIONS[Role.IT_ADMIN] += [WH_VIEW, WH_LOAD, WH_AUDIT, WH_QUERY, WH_CONSOLE]
