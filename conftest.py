@@ -47,17 +47,23 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _reseed_from_migrations() -> None:
     """Re-run the data seeds of our migrations (regions, schemes, items, reasons, bank templates,
     role groups …). Each seed is idempotent (get_or_create / update_or_create)."""
+    from types import SimpleNamespace
+
     from django.apps import apps as django_apps
+    from django.db import connection
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.operations.special import RunPython
 
+    # a seed that reads ``schema_editor.connection`` (a raw cursor) gets the connection; nothing else of a
+    # schema editor is used by a data seed
+    editor = SimpleNamespace(connection=connection)
     loader = MigrationLoader(None, ignore_no_migrations=True)
     for _key, migration in sorted(loader.disk_migrations.items()):
         if not migration.__module__.startswith("shebao."):
             continue
         for operation in migration.operations:
             if isinstance(operation, RunPython):
-                operation.code(django_apps, None)
+                operation.code(django_apps, editor)
 
 
 @pytest.fixture(autouse=True)

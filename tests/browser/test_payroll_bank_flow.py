@@ -123,6 +123,9 @@ def export_and_download(page, ui, run_id: int, prefix: str) -> bytes:
     page.click("#confirm-export")
     expect(page.locator(".messages")).to_contain_text("已生成报盘文件")
     ui.shot(page, f"{prefix}-file")
+    if page.locator("#tbl-run-files").count():  # several files: the run's summary of them (issue 17)
+        expect(page.locator("#run-files-summary")).to_contain_text("未回盘")
+        page.click("#tbl-run-files tbody tr:first-child a")
     with page.expect_download() as info:
         page.click("#download-file")
     return Path(info.value.path()).read_bytes()

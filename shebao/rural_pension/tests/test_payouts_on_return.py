@@ -11,8 +11,8 @@ from shebao.bank.models import BankTemplate
 from shebao.bank.services import bank_export, bank_reissue, bank_return_import
 from shebao.bank.tests.helpers import bank_answer
 from shebao.common.models import AuditEvent
-from shebao.payroll.models import PayrollLine
-from shebao.payroll.services import payroll_run_approve, payroll_run_compute
+from shebao.payroll.models import LineRisk, PayrollLine
+from shebao.payroll.services import payroll_line_risk_release, payroll_run_approve, payroll_run_compute
 from shebao.rural_pension.models import AccountYear, Payout
 from shebao.rural_pension.services import rural_benefit_payouts_record, rural_benefit_start
 from shebao.rural_pension.tests.factories import HAND_FLOWS, make_account, make_user, set_rates
@@ -60,6 +60,9 @@ def test_return_import_writes_the_paid_pensions_once(clerk, reviewer):
     # the failed pension is re-issued and paid: written then, once
     reissue = bank_reissue(run=run, user=clerk)
     payroll_run_approve(run=reissue.run, user=reviewer)
+    # to the account the bank refused, unchanged: held out unless a reviewer releases it (risk list)
+    (risk,) = LineRisk.objects.filter(line__run=reissue.run)
+    payroll_line_risk_release(risk=risk, user=reviewer, reason="已与银行核实，账户已恢复")
     (retry,) = bank_export(runs=[reissue.run], template=standard, user=clerk, on=ON)
     bank_return_import(data=bank_answer(retry), filename="nb-retry.txt", user=clerk)
     failing_line = PayrollLine.objects.get(run=run, person=failing.person)

@@ -209,7 +209,8 @@ def test_rural_benefit_start_heir_death_settlement_and_statement(live_server):
                             str(ARTIFACTS / "rural-29-death-statement")], check=True)
             assert (ARTIFACTS / "rural-29-death-statement.png").stat().st_size > 10_000
         page.reload()
-        expect(page.locator("#btn-print")).to_have_text("补打结算单")
+        expect(page.locator("#btn-reprint")).to_have_text("补打结算单")  # printed once: a reprint is asked for
+        expect(page.locator("#btn-view-pdf")).to_have_text("查看结算单（副本）")
 
         # 6. the 计发系数 table the monthly benefit came from (a clerk reads it; reviewers maintain it)
         page.click(".sidemenu >> text=计发系数")
