@@ -133,7 +133,9 @@ def run_sql(*, query: str, user, params: dict | None = None, limit: int = ROW_LI
     try:
         conn = _reader_connection(timeout_ms)
         try:
-            with conn.transaction(), conn.cursor() as cur:
+            # never committed: whatever a statement could still do inside a READ ONLY transaction (PostgreSQL
+            # 15 lets lo_create() through, 16 refuses it) is rolled back with the connection
+            with conn.cursor() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
                 # one statement only: a prepared statement cannot hold a second one
                 cur.execute(query, params or None, prepare=True)
@@ -144,6 +146,7 @@ def run_sql(*, query: str, user, params: dict | None = None, limit: int = ROW_LI
                 result.truncated = len(rows) > limit
                 result.rows = rows[:limit]
         finally:
+            conn.rollback()
             conn.close()
     except ConsoleError as exc:
         error = str(exc)
