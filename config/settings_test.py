@@ -15,3 +15,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Argon2id at the smallest cost (see config/test_hashers.py); production's cost is checked by a test
+PASSWORD_HASHERS = ["config.test_hashers.QuickArgon2PasswordHasher"]
+
+# a test's commits need not wait for the disk (a crash loses a throw-away test database anyway); the
+# production settings keep synchronous_commit on
+DATABASES["default"]["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], "options": "-c synchronous_commit=off"}  # noqa: F405
