@@ -156,6 +156,27 @@ def fast_cast(c: sql.Composable, ctype: ddl.ColType, guarded: sql.Composable) ->
 
 # -- reading the file --------------------------------------------------------------------------------
 
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def delimiter_of(ext: str, first: str) -> str:
+    """A tab for .tsv, or when the header line has more tabs than commas; else a comma."""
+    return "\t" if ext == ".tsv" or first.count("\t") > first.count(",") else ","
+
+
+def first_line(path: Path, limit: int = 65536) -> str:
+    """The file's first line (the column names), decoded as a load decodes the file (UTF-8 or GB18030,
+    the byte-order mark dropped). A newline byte never occurs inside a GB18030 or UTF-8 character, so
+    the line can be cut from the bytes before decoding."""
+    with Path(path).open("rb") as fh:
+        head = fh.readline(limit)
+    try:
+        return safefile.decode_text(head.rstrip(b"\r\n"), what="文件").lstrip("\ufeff")
+    except safefile.FileRefused as exc:
+        raise LandingError(str(exc)) from None
+
+
 def _header(line: str, delimiter: str) -> list[str]:
     try:
         return [h.strip().lstrip("\ufeff") for h in next(csv.reader([line], delimiter=delimiter))]
@@ -302,7 +323,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7_302_100, table.pk])
         problems: list[tuple[int, str, str]] = []
         records = 0
-        if ext in (".jsonl", ".json", ".ndjson"):
+        if ext in JSON_SUFFIXES:
             names: list[str] = []
             rows = _json_rows(text, names, columns, incremental, problems)
             names = _check_header(names or list(table.primary_key), table, columns, incremental)
@@ -310,10 +331,10 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
             copy_rows(cursor, f"pg_temp.{STAGE}", ["_rec", *names],
                       ((str(n), *(r.get(c) for c in names)) for n, r in rows))
             line_expr = sql.SQL("_rec::bigint")
-        elif ext in (".csv", ".tsv", ".txt"):
+        elif ext in DELIMITED_SUFFIXES:
             first, _nl, body = text.partition("\n")
             first = first.rstrip("\r")
-            delimiter = "\t" if ext == ".tsv" or first.count("\t") > first.count(",") else ","
+            delimiter = delimiter_of(ext, first)
             names = _check_header(_header(first, delimiter), table, columns, incremental)
             _stage(cursor, names)
             copy_problems, records = _copy_delimited(cursor, names, body, delimiter)
