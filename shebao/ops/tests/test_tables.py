@@ -12,7 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
-from shebao.ops.models import Alert, AlertChannel, AuditArchive, Incident, Inspection, LinkTarget, Probe, RateWindow
+from shebao.ops.models import (
+    Alert,
+    AlertChannel,
+    AuditArchive,
+    Incident,
+    Inspection,
+    LinkTarget,
+    Probe,
+    RateWindow,
+)
 
 pytestmark = pytest.mark.django_db
 
