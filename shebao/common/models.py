@@ -137,6 +137,12 @@ class PeriodicRun(models.Model):
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
     message = models.TextField(_("说明"), blank=True)
+    # a quiet schedule (``periodic(quiet=True)``, e.g. every minute): a routine run (nothing to note) is
+    # folded into the routine run before it when that one started within the hour — one row per hour and
+    # per change of outcome; ``repeats`` counts the runs folded in, the last ending at ``repeated_until``
+    routine = models.BooleanField(_("例行"), default=False)
+    repeats = models.PositiveIntegerField(_("合并的运行次数"), default=0)
+    repeated_until = models.DateTimeField(_("合并至"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("定时任务运行")

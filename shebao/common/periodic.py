@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import close_old_connections, connection
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
@@ -43,12 +44,23 @@ class PeriodicError(Exception):
     """A periodic run failed for a reason worth reading; ``str()`` is the message (Chinese)."""
 
 
+class Routine(str):
+    """The message of a run with nothing to note (a quiet schedule returns it): such a run of a schedule
+    declared ``quiet=True`` is folded into the routine run before it when that one started within
+    ``FOLD`` — so an every-minute schedule keeps one row an hour, and every failure, skip or non-routine
+    run (a change) its own row."""
+
+
+FOLD = dt.timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Schedule:
     name: str
     cron: str  # five fields (minute hour day month weekday), UTC
     title: str
     func: Callable[[], str | None]
+    quiet: bool = False
 
     def next_run(self, after: dt.datetime | None = None) -> dt.datetime:
         """The next time the worker will start it (Procrastinate's own computation: UTC timestamps)."""
@@ -64,9 +76,9 @@ _discovered = False
 _discover_lock = threading.Lock()
 
 
-def periodic(name: str, *, cron: str, title: str, worker: bool = True):
+def periodic(name: str, *, cron: str, title: str, worker: bool = True, quiet: bool = False):
     """Declare ``func`` as the schedule ``name``. ``worker=False`` keeps it off the Procrastinate
-    worker (runnable by hand only: tests)."""
+    worker (runnable by hand only: tests). ``quiet=True``: its ``Routine`` runs are folded (see ``Routine``)."""
 
     def decorate(func: Callable[[], str | None]):
         import croniter
@@ -77,7 +89,7 @@ def periodic(name: str, *, cron: str, title: str, worker: bool = True):
         if existing is not None and (existing.func.__module__, existing.func.__qualname__) != (
                 func.__module__, func.__qualname__):
             raise RuntimeError(f"schedule {name!r} is already declared by {existing.func!r}")
-        _SCHEDULES[name] = Schedule(name, cron, title, func)
+        _SCHEDULES[name] = Schedule(name, cron, title, func, quiet)
         if worker and existing is None:
             _register_with_worker(name, cron)
         return func
@@ -150,6 +162,8 @@ def periodic_run(name: str, *, trigger: str = PeriodicRun.Trigger.MANUAL) -> Per
         _finish(run, PeriodicRun.Outcome.FAILED, f"运行出错（{type(exc).__name__}）：{exc}")
     else:
         _finish(run, PeriodicRun.Outcome.OK, message or "")
+        if spec.quiet and isinstance(message, Routine):
+            run = _fold(run)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
@@ -161,6 +175,23 @@ def _finish(run: PeriodicRun, outcome: str, message: str) -> None:
     run.message = message[:5000]
     run.finished_at = timezone.now()
     PeriodicRun.objects.filter(pk=run.pk).update(outcome=outcome, message=run.message, finished_at=run.finished_at)
+
+
+def _fold(run: PeriodicRun) -> PeriodicRun:
+    """A routine run of a quiet schedule: into the routine run before it when that one started within
+    ``FOLD`` (its count and end time grow, its message is the latest; this run's row goes), else kept as
+    the first routine run of a new stretch."""
+    previous = (PeriodicRun.objects.filter(name=run.name).exclude(pk=run.pk).order_by("-started_at", "-id").first())
+    if (previous is not None and previous.routine and previous.outcome == PeriodicRun.Outcome.OK
+            and previous.started_at >= run.started_at - FOLD):
+        PeriodicRun.objects.filter(pk=previous.pk).update(
+            repeats=F("repeats") + 1, repeated_until=run.finished_at, message=run.message)
+        PeriodicRun.objects.filter(pk=run.pk).delete()
+        previous.refresh_from_db()
+        return previous
+    PeriodicRun.objects.filter(pk=run.pk).update(routine=True)
+    run.routine = True
+    return run
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -162,3 +163,50 @@ def run_sql(*, query: str, user, params: dict | None = None, limit: int = ROW_LI
     if error:
         raise ConsoleError(error)
     return result
+
+
+PARAM = re.compile(r"%\(([A-Za-z_][A-Za-z0-9_]{0,30})\)s")
+
+
+def query_params(query: str) -> list[str]:
+    """The ``%(name)s`` parameters of a saved query, in order of first use."""
+    seen: list[str] = []
+    for name in PARAM.findall(query or ""):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def explain(query: str) -> None:
+    """Check a query before it is saved: ``EXPLAIN`` of it on the read-only role's connection (the
+    syntax, the tables and columns, the role's right to read them — never run, rolled back), one
+    statement only, a query that returns rows and changes nothing. Raises ``ConsoleError``."""
+    query = (query or "").strip().rstrip(";").strip()
+    if not query:
+        raise ConsoleError("请填写 SQL")
+    if len(query) > MAX_SQL:
+        raise ConsoleError(f"SQL 超过 {MAX_SQL} 个字符")
+    params = {name: None for name in query_params(query)}
+    conn = _reader_connection(TIMEOUT_MS)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            try:
+                cur.execute("EXPLAIN (FORMAT JSON) " + query, params or None, prepare=True)
+            except psycopg.errors.SyntaxError as exc:
+                raise ConsoleError(f"SQL 语法有误：{str(exc).splitlines()[0][:300]}") from None
+            except psycopg.Error as exc:
+                raise ConsoleError(_message(exc)) from None
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise ConsoleError(f"SQL 的参数写法有误（参数写作 %(名称)s，百分号写作 %%）：{exc}") from None
+            plan = cur.fetchone()[0]
+            top = (plan[0] if isinstance(plan, list) else plan).get("Plan", {})
+            if top.get("Node Type") == "ModifyTable" or _modifies(top):
+                raise ConsoleError("只能保存查询（SELECT），不能保存修改数据的语句")
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def _modifies(node: dict) -> bool:
+    return node.get("Node Type") == "ModifyTable" or any(_modifies(n) for n in node.get("Plans", []))

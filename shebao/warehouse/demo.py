@@ -36,7 +36,7 @@ def warehouse_demo(scale: str, rng: random.Random, progress: Progress) -> str:
     from shebao.warehouse.audit import audit_run
     from shebao.warehouse.dictionary import dictionary_load
     from shebao.warehouse.landing import warehouse_load
-    from shebao.warehouse.tests.samples import dictionary_folder
+    from shebao.warehouse.tests.samples import COLUMNS_WITH_RULES, dictionary_folder
 
     demo_users_ensure()
     user = User.objects.filter(is_active=True, groups__name="it_admin").first() or User.objects.get(username="clerk")
@@ -47,7 +47,7 @@ def warehouse_demo(scale: str, rng: random.Random, progress: Progress) -> str:
     progress.start(4, "回流库演示数据")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        dictionary_load(source_name="省", path=dictionary_folder(folder), user=user)
+        dictionary_load(source_name="省", path=dictionary_folder(folder, columns=COLUMNS_WITH_RULES), user=user)
         progress.advance()
         people = {}
         for idn, name, period in lines:

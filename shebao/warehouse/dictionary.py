@@ -32,6 +32,15 @@ TABLES, COLUMNS, CODES = "表", "字段", "代码"
 TABLE_HEADERS = ["表名", "中文名", "说明", "主键"]
 COLUMN_HEADERS = ["表名", "字段名", "中文名", "类型", "代码类别", "说明"]
 CODE_HEADERS = ["代码类别", "代码值", "含义"]
+RULES = "审核"  # optional column of 字段: the built-in audit rules attached to the column
+RULE_WORDS = {
+    "身份证号": "id_number", "身份证号有效": "id_number",
+    "代码": "code", "代码值": "code", "代码值在代码表中": "code",
+    "日期": "date", "日期合理": "date",
+    "必填": "not_null", "不得为空": "not_null", "非空": "not_null",
+    "唯一": "unique",
+}
+_REFERENCE = re.compile(r"^(?:引用存在|引用)\s*[:：(（]?\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*[)）]?$")
 PURPOSES = {"": "", "一般": "", "死亡": "death", "待遇发放": "payment", "发放": "payment", "活动": "activity"}
 LIMITS = safefile.Limits(max_bytes=20 * safefile.MiB, max_rows=100_000)
 MAX_PARTITIONS = 64
@@ -50,12 +59,16 @@ class DictionaryResult:
     columns_kept: list[str] = field(default_factory=list)  # no longer declared, kept: they hold data
     tables_kept: list[str] = field(default_factory=list)
     codes: int = 0
+    rules_attached: list[str] = field(default_factory=list)  # audit rules made for the 审核 column
+    rules_enabled: list[str] = field(default_factory=list)  # existing ones (and the cross-checks) switched on
+    rules_disabled: list[str] = field(default_factory=list)  # attached by an earlier load, no longer named
 
     def summary(self) -> dict:
         return {"tables_created": self.tables_created, "tables_changed": self.tables_changed,
                 "columns_added": self.columns_added, "columns_changed": self.columns_changed,
                 "columns_dropped": self.columns_dropped, "columns_kept": self.columns_kept,
-                "tables_kept": self.tables_kept, "codes": self.codes}
+                "tables_kept": self.tables_kept, "codes": self.codes, "rules_attached": self.rules_attached,
+                "rules_enabled": self.rules_enabled, "rules_disabled": self.rules_disabled}
 
     def text(self) -> str:
         parts = [f"新建表 {len(self.tables_created)} 个", f"变更表 {len(self.tables_changed)} 个",
@@ -65,6 +78,12 @@ class DictionaryResult:
             parts.append("已不在字典中但有数据而保留的字段：" + "、".join(self.columns_kept))
         if self.tables_kept:
             parts.append("已不在字典中而保留的表：" + "、".join(self.tables_kept))
+        if self.rules_attached:
+            parts.append(f"挂接审核规则 {len(self.rules_attached)} 条")
+        if self.rules_enabled:
+            parts.append("启用审核规则：" + "、".join(self.rules_enabled))
+        if self.rules_disabled:
+            parts.append("停用字典不再列出的审核规则：" + "、".join(self.rules_disabled))
         return "，".join(parts)
 
 
@@ -149,6 +168,26 @@ def _records(sheets: dict, sheet: str, required: list[str], errors: list[str], *
     return out
 
 
+def parse_rules(text: str) -> list[tuple[str, str, str]]:
+    """The 审核 cell: words separated by 、 , ; — 身份证号, 代码, 日期, 必填, 唯一, 引用 表.字段 (or the rule
+    kinds' full names) → [(kind, ref table, ref column)]."""
+    rules: list[tuple[str, str, str]] = []
+    for word in re.split(r"[,，、;；]+", text or ""):
+        word = word.strip()
+        if not word:
+            continue
+        m = _REFERENCE.match(word)
+        if m:
+            rule = ("reference", ddl.ident(m.group(1), "引用的表"), ddl.ident(m.group(2), "引用的字段"))
+        elif word in RULE_WORDS:
+            rule = (RULE_WORDS[word], "", "")
+        else:
+            raise DictionaryError(f"审核“{word[:30]}”不认识（可写：身份证号、代码、日期、必填、唯一、引用 表.字段）")
+        if rule not in rules:
+            rules.append(rule)
+    return rules
+
+
 @dataclass
 class _Col:
     name: str
@@ -157,6 +196,7 @@ class _Col:
     ctype: ddl.ColType
     code_category: str
     note: str
+    rules: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, ref table, ref column)
 
 
 @dataclass
@@ -239,8 +279,13 @@ def parse_dictionary(sheets: dict) -> tuple[list[_Table], list[tuple[str, str, s
         except DictionaryError as exc:
             errors.append(f"{where}：{exc}")
             continue
+        try:
+            rules = parse_rules(r.get(RULES, ""))
+        except DictionaryError as exc:
+            errors.append(f"{where}：{exc}")
+            continue
         table.columns.append(_Col(cname, (r["中文名"] or (element.name if element else ""))[:100], type_text.upper(),
-                                  ctype, r["代码类别"] or (element.code_category if element else ""), r["说明"]))
+                                  ctype, r["代码类别"] or (element.code_category if element else ""), r["说明"], rules))
     for t in tables.values():
         names = {c.name for c in t.columns}
         if not t.columns:
@@ -252,6 +297,13 @@ def parse_dictionary(sheets: dict) -> tuple[list[_Table], list[tuple[str, str, s
             errors.append(f"表 {t.name} 的活动日期字段 {t.activity_column} 未在“{COLUMNS}”中声明")
         if len(t.columns) > 1000:
             errors.append(f"表 {t.name} 字段超过 1000 个")
+        for c in t.columns:
+            for kind, ref_table, ref_column in c.rules:
+                if kind != "reference":
+                    continue
+                ref = tables.get(ref_table)
+                if ref is None or not any(rc.name == ref_column for rc in ref.columns):
+                    errors.append(f"表 {t.name} 字段 {c.name} 的审核“引用 {ref_table}.{ref_column}”：该表或字段未在本字典中声明")
     codes = []
     seen = set()
     for n, r in _records(sheets, CODES, CODE_HEADERS, errors, optional=True):
@@ -320,6 +372,7 @@ def dictionary_load(*, source_name: str, path: Path, user) -> DictionaryResult:
                 old.retired = True
                 old.save(update_fields=["retired", "updated_at"])
                 result.tables_kept.append(old.name)
+        _attach_rules(source, tables, result, user)
         for cat in {c for c, _v, _m in codes}:
             CodeValue.objects.filter(source=source, category=cat).delete()
         CodeValue.objects.bulk_create([CodeValue(source=source, category=c, value=v, meaning=m) for c, v, m in codes])
@@ -420,3 +473,48 @@ def _grant_reader(cursor, physical: str) -> None:
         from psycopg import sql
 
         cursor.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(ddl.qualified(physical), sql.Identifier(READER_ROLE)))
+
+
+def _attach_rules(source: Source, tables: list[_Table], result: DictionaryResult, user) -> None:
+    """The audit rules the dictionary names (字段 sheet, column 审核) attached to their columns — made, or
+    switched on when they exist — and the rules an earlier load attached but this one no longer names
+    switched off (kept: their findings stay). The cross-checks that read the declared tables (用途 死亡 →
+    死亡后仍发放, 待遇发放 → 重复领取, 活动 → 生存迹象, a 身份证号 and a 姓名 column → 姓名不一致) are switched on."""
+    from shebao.warehouse.models import AuditRule, Element
+
+    physical = {t.name: WhTable.objects.get(source=source, name=t.name) for t in tables}
+    wanted = []
+    for t in tables:
+        for c in t.columns:
+            for kind, ref_table, ref_column in c.rules:
+                wanted.append((physical[t.name], c.name, kind, physical.get(ref_table), ref_column))
+    kept = set()
+    labels = dict(AuditRule.Kind.choices)
+    for table, column, kind, ref, ref_column in wanted:
+        rule = AuditRule.objects.filter(table=table, column=column, kind=kind, ref_table=ref,
+                                        ref_column=ref_column).order_by("-from_dictionary", "id").first()
+        where = f"{table.name}.{column}" + (f" → {ref.name}.{ref_column}" if ref is not None else "")
+        if rule is None:
+            rule = AuditRule.objects.create(name=f"{labels[kind]}：{where}"[:100], kind=kind, table=table,
+                                            column=column, ref_table=ref, ref_column=ref_column,
+                                            from_dictionary=True, created_by=user)
+            result.rules_attached.append(rule.name)
+        elif not rule.active:
+            AuditRule.objects.filter(pk=rule.pk).update(active=True)
+            result.rules_enabled.append(rule.name)
+        kept.add(rule.pk)
+    for rule in AuditRule.objects.filter(from_dictionary=True, active=True, table__source=source).exclude(pk__in=kept):
+        AuditRule.objects.filter(pk=rule.pk).update(active=False)
+        result.rules_disabled.append(rule.name)
+    roles = dict(Element.objects.values_list("code", "role"))
+    purposes = {t.purpose for t in tables}
+    crosses = [k for k, p in ((AuditRule.Kind.DEATH, "death"), (AuditRule.Kind.DOUBLE, "payment"),
+                              (AuditRule.Kind.LIFE, "activity")) if p in purposes]
+    for t in tables:
+        have = {roles.get(c.name.upper()) for c in t.columns}
+        if {"id_number", "name"} <= have:
+            crosses.append(AuditRule.Kind.NAME)
+            break
+    for rule in AuditRule.objects.filter(kind__in=crosses, active=False):
+        AuditRule.objects.filter(pk=rule.pk).update(active=True)
+        result.rules_enabled.append(rule.name)

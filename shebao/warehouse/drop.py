@@ -19,7 +19,15 @@ from pathlib import Path
 
 from django.conf import settings
 
-from shebao.warehouse.landing import OP, LandingError, warehouse_load
+from shebao.warehouse.landing import (
+    JSON_SUFFIXES,
+    OP,
+    LandingError,
+    _header,
+    delimiter_of,
+    first_line,
+    warehouse_load,
+)
 
 SUFFIXES = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"}
 
@@ -38,14 +46,22 @@ class DropResult:
 
 
 def _incremental(path: Path) -> bool:
-    with path.open("rb") as fh:
-        first = fh.readline(65536).decode("utf-8", "replace").lstrip("\ufeff")
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+    """Whether the file's column names include ``_op``: the first line read as landing reads it
+    (``landing.first_line`` and ``landing._header``: the same encoding, delimiter and quoting rules);
+    JSON lines: the first object's keys."""
+    try:
+        first = first_line(path)
+    except (LandingError, OSError):
+        return False  # the load itself then says what is wrong with the file
+    if path.suffix.lower() in JSON_SUFFIXES:
         try:
             return OP in {str(k).lower() for k in json.loads(first)}
         except (ValueError, TypeError):
             return False
-    return OP in {c.strip().strip('"').lower() for c in first.replace("\t", ",").split(",")}
+    try:
+        return OP in {c.lower() for c in _header(first, delimiter_of(path.suffix.lower(), first))}
+    except LandingError:
+        return False
 
 
 def _move(path: Path, sub: str, reason: str = "") -> None:

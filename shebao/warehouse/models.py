@@ -221,6 +221,8 @@ class AuditRule(models.Model):
     ref_column = models.CharField(_("引用字段"), max_length=50, blank=True)
     sql = models.TextField(_("SQL"), blank=True)
     active = models.BooleanField(_("启用"), default=True)
+    # attached by a dictionary load (its 字段 sheet's 审核 column); disabled when a reload no longer names it
+    from_dictionary = models.BooleanField(_("由数据字典挂接"), default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -289,6 +291,8 @@ class SavedQuery(models.Model):
     sql = models.TextField(_("SQL"), blank=True)
     params = models.JSONField(_("参数"), default=list)  # [{"name": "month", "label": "发放年月"}]
     grouping = models.JSONField(_("分组汇总"), default=dict, blank=True)
+    # who may run it: role codes (accounts.Role); empty = everyone holding 回流库查询
+    roles = models.JSONField(_("可运行的角色"), default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,7 +9,7 @@ from django.http import Http404
 
 from shebao.common import policy
 from shebao.warehouse import ddl
-from shebao.warehouse.models import CodeValue, Finding, Load, WhTable
+from shebao.warehouse.models import CodeValue, Finding, Load, SavedQuery, WhTable
 
 
 def wh_tables() -> QuerySet[WhTable]:
@@ -116,3 +116,13 @@ def finding_get(*, user, pk: int) -> Finding:
     if found is None:
         raise Http404("审核结果不存在或不在您的管辖范围内")
     return found
+
+
+def saved_queries_runnable(user) -> QuerySet[SavedQuery]:
+    """The saved queries ``user`` may run: those open to every holder of 回流库查询 (no roles) and those
+    naming one of the user's roles; a superuser all of them. Another one looks missing (404)."""
+    qs = SavedQuery.objects.all()
+    if user.is_superuser:
+        return qs
+    mine = list(user.groups.values_list("name", flat=True))
+    return qs.filter(Q(roles=[]) | Q(roles__has_any_keys=mine)) if mine else qs.filter(roles=[])

@@ -117,3 +117,46 @@ def month_of(value: str) -> dt.date | None:
         return dt.datetime.strptime(value.strip(), "%Y-%m").date()
     except (ValueError, AttributeError):
         return None
+
+
+def saved_query_define(*, user, name: str, sql_text: str, description: str = "", labels: dict | None = None,
+                       roles: list[str] | None = None, query: SavedQuery | None = None) -> SavedQuery:
+    """Create (or change) a saved SQL query for business users: its name, SQL (``%(名称)s`` parameters,
+    each with a label from ``labels``), description and the roles that may run it (none: everyone with
+    回流库查询). The SQL is checked first as the read-only role (``console.explain``). Audited."""
+    from shebao.accounts.models import Role
+    from shebao.warehouse.console import ConsoleError, explain, query_params
+
+    name = (name or "").strip()
+    if not name:
+        raise FindingError("请填写查询名称")
+    if len(name) > 100:
+        raise FindingError("查询名称不超过 100 个字符")
+    if SavedQuery.objects.filter(name=name).exclude(pk=getattr(query, "pk", None)).exists():
+        raise FindingError(f"查询名称“{name}”已存在")
+    unknown = [r for r in roles or [] if r not in Role.values]
+    if unknown:
+        raise FindingError(f"角色 {'、'.join(unknown)} 不存在")
+    sql_text = (sql_text or "").strip().rstrip(";").strip()
+    try:
+        explain(sql_text)
+    except ConsoleError as exc:
+        raise FindingError(str(exc)) from None
+    labels = labels or {}
+    params = [{"name": p, "label": str(labels.get(p) or p)[:50]} for p in query_params(sql_text)]
+    with transaction.atomic():
+        before = None
+        if query is None:
+            query = SavedQuery(created_by=user)
+        else:
+            query = SavedQuery.objects.select_for_update().get(pk=query.pk)
+            before = {"name": query.name, "sql": query.sql, "description": query.description,
+                      "params": query.params, "roles": query.roles}
+        query.name, query.sql, query.description = name, sql_text, (description or "").strip()[:300]
+        query.params, query.roles, query.grouping = params, sorted(set(roles or [])), {}
+        query.save()
+        audit_record(user=user, action="warehouse.query_define", obj=query, before=before,
+                     after={"name": query.name, "sql": query.sql, "description": query.description,
+                            "params": query.params, "roles": query.roles},
+                     summary=f"{'修改' if before else '新增'}保存的查询：{query.name}")
+    return query

@@ -14,7 +14,9 @@ urlpatterns = [
     path("findings/<int:pk>/", views.finding_detail, name="finding"),
     path("rules/", views.rules, name="rules"),
     path("query/", views.queries, name="queries"),
+    path("query/new/", views.query_new, name="query_new"),
     path("query/<int:pk>/", views.query_run, name="query_run"),
+    path("query/<int:pk>/edit/", views.query_edit, name="query_edit"),
     path("grouping/", views.grouping, name="grouping"),
     path("console/", views.console, name="console"),
 ]

@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from shebao.accounts.models import Role
 from shebao.common import policy
 from shebao.common.masking import mask_text, masker_for
 from shebao.common.once import AlreadySubmitted, once_claim
@@ -225,12 +226,47 @@ def _shown(result, user) -> list[list[str]]:
 @page(QUERY_RULE)
 def queries(request):
     return render(request, "warehouse/queries.html", {
-        "queries": SavedQuery.objects.all(), "can_console": policy.allows(request.user, CONSOLE_RULE)})
+        "queries": sel.saved_queries_runnable(request.user), "can_console": policy.allows(request.user, CONSOLE_RULE),
+        "role_names": dict(Role.choices)})
+
+
+def _query_form(request, query: SavedQuery | None):
+    from shebao.warehouse.forms import SavedQueryForm
+    from shebao.warehouse.services import saved_query_define
+
+    form = SavedQueryForm(request.POST or None, initial=SavedQueryForm.initial_of(query) if query else None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            with transaction.atomic():
+                once_claim(request, form="warehouse.query_define")
+                saved = saved_query_define(user=request.user, name=d["name"], description=d["description"],
+                                           sql_text=d["sql"], labels=d["labels"], roles=d["roles"], query=query)
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("warehouse:queries")
+        except FindingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("已保存查询“%(name)s”") % {"name": saved.name})
+            return redirect("warehouse:query_run", pk=saved.pk)
+    return render(request, "warehouse/query_form.html", {
+        "form": form, "query": query, "title": _("修改查询") if query else _("新增查询")})
+
+
+@page(CONSOLE_RULE)
+def query_new(request):
+    return _query_form(request, None)
+
+
+@page(CONSOLE_RULE)
+def query_edit(request, pk):
+    return _query_form(request, get_object_or_404(SavedQuery.objects.filter(grouping={}), pk=pk))
 
 
 @page(QUERY_RULE)
 def query_run(request, pk):
-    query = get_object_or_404(SavedQuery, pk=pk)
+    query = get_object_or_404(sel.saved_queries_runnable(request.user), pk=pk)
     values = {p["name"]: request.GET.get(p["name"], "") for p in query.params}
     result, error = None, ""
     if request.GET.get("run") or request.GET.get("export"):
@@ -242,7 +278,7 @@ def query_run(request, pk):
             return _xlsx("query", result.columns, _shown(result, request.user))
     return render(request, "warehouse/query_run.html", {
         "query": query, "values": values, "result": result, "rows": _shown(result, request.user) if result else [],
-        "error": error})
+        "error": error, "can_edit": policy.allows(request.user, CONSOLE_RULE) and not query.grouping})
 
 
 def _grouping_spec(get) -> dict:

@@ -732,3 +732,18 @@ def render_table(request, table: Table, template: str, context: dict | None = No
     if htmx and htmx.target == table.dom_id + "-results":
         return render(request, partial, context)
     return render(request, template, context)
+
+
+def render_tables(request, tables: dict[str, Table], template: str, context: dict | None = None, *,
+                  partial: str = "web/partials/table_results.html") -> HttpResponse:
+    """``render_table`` for a page with several tables (each with its own ``prefix``): the export of the
+    one asked for, the results part of the one an htmx refresh aims at, else the whole page with each
+    table in the context under its name (``{% include "web/partials/table.html" with table=NAME %}``)."""
+    for table in tables.values():
+        if table.is_export:
+            return table.export_response()
+    htmx = getattr(request, "htmx", None)
+    for table in tables.values():
+        if htmx and htmx.target == table.dom_id + "-results":
+            return render(request, partial, {**(context or {}), "table": table})
+    return render(request, template, {**(context or {}), **tables})

@@ -21,6 +21,8 @@ ROWS = [
     Entry("ops:target", OPS, args=lambda w: {"pk": w.target.pk}),
     Entry("ops:target_edit", OPS, args=lambda w: {"pk": w.target.pk}),
     Entry("ops:incidents", OPS),
+    Entry("ops:probes", OPS),
+    Entry("ops:alerts", OPS),
     Entry("ops:incident", OPS, args=lambda w: {"pk": w.incident.pk}),
     Entry("ops:channels", OPS),
     Entry("ops:inspection", OPS),

@@ -54,8 +54,8 @@ def test_status_page_incident_and_inspection_report(live_server):
 
         page.goto(f"{live_server.url}/ops/links/")
         expect(page.locator("#open-incidents")).to_contain_text("宁波市级平台专线")
-        expect(page.locator("#targets-table")).to_contain_text("中断")
-        expect(page.locator("#targets-table")).to_contain_text("内部DNS")
+        expect(page.locator("#tbl-targets")).to_contain_text("中断")
+        expect(page.locator("#tbl-targets")).to_contain_text("内部DNS")
         page.screenshot(path=str(ARTIFACTS / "ops-1-links.png"), full_page=True)
 
         page.locator("#open-incidents a").first.click()

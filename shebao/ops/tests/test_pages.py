@@ -48,7 +48,7 @@ def test_security_page_for_the_system_administrator(client):
 
     client.force_login(make_user("sec_admin", roles=("sys_admin",)))
     page = client.get(reverse("ops:security")).content.decode()
-    assert "24 小时内触发的访问频率限制" in page and "当前锁定的账号" in page
+    assert "访问频率限制的触发" in page and "当前锁定的账号" in page and "登录失败" in page
     assert client.get(reverse("ops:backups")).status_code == 403
 
 

@@ -32,6 +32,11 @@ COLUMNS = [
     ["ke_act", "act_date", "结算日期", "DATE", "", ""],
     ["ke_act", "kind", "类别", "VARCHAR2(10)", "ACT", ""],
 ]
+# the same columns with the 审核 column: the built-in rules a dictionary load attaches
+RULES = {("ac01", "AAC002"): "身份证号", ("ac01", "aac004"): "代码、必填", ("ac01", "aac006"): "日期",
+         ("ic_pay", "aac002"): "身份证号、引用 ac01.aac002", ("ic_pay", "aae140"): "代码", ("ke_act", "kind"): "代码"}
+COLUMNS_WITH_RULES = [COLUMNS[0] + ["审核"]] + [r + [RULES.get((r[0], r[1]), "")] for r in COLUMNS[1:]]
+
 CODES = [
     ["代码类别", "代码值", "含义"],
     ["ACT", "1", "医保结算"],

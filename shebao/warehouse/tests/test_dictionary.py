@@ -156,3 +156,62 @@ def test_a_type_change_the_data_cannot_take_changes_nothing(it, tmp_path):
         dictionary_load(source_name="省", path=samples.dictionary_folder(tmp_path, columns=columns), user=it)
     assert pg_columns("sheng_ac01")["aac003"] == "character varying(50)"
     assert ddl.SCHEMA == "warehouse"
+
+
+def _rules() -> list[tuple]:
+    from shebao.warehouse.models import AuditRule
+
+    return sorted((r.table.name if r.table else "", r.column, r.kind, r.ref_table.name if r.ref_table else "",
+                   r.active, r.from_dictionary) for r in AuditRule.objects.select_related("table", "ref_table"))
+
+
+def test_a_dictionary_attaches_the_rules_it_names_and_switches_on_the_cross_checks(it, tmp_path):
+    from shebao.warehouse.models import AuditRule
+
+    AuditRule.objects.filter(kind__in=["death", "double", "life", "name"]).update(active=False)
+    result = dictionary_load(source_name="省", path=samples.dictionary_folder(tmp_path, columns=samples.COLUMNS_WITH_RULES),
+                             user=it)
+    built_in = [r for r in _rules() if r[0]]
+    assert built_in == [
+        ("ac01", "aac002", "id_number", "", True, True), ("ac01", "aac004", "code", "", True, True),
+        ("ac01", "aac004", "not_null", "", True, True), ("ac01", "aac006", "date", "", True, True),
+        ("ic_pay", "aac002", "id_number", "", True, True), ("ic_pay", "aac002", "reference", "ac01", True, True),
+        ("ic_pay", "aae140", "code", "", True, True), ("ke_act", "kind", "code", "", True, True)]
+    assert set(AuditRule.objects.filter(table=None).values_list("kind", "active")) == {
+        ("death", True), ("double", True), ("life", True), ("name", True)}
+    assert len(result.rules_attached) == 8 and len(result.rules_enabled) == 4
+    assert "挂接审核规则 8 条" in AuditEvent.objects.filter(action="warehouse.dictionary_load").last().summary
+    # a reload that no longer names two of them: switched off (kept, with their findings); the rest untouched
+    columns = [r[:] for r in samples.COLUMNS_WITH_RULES]
+    for r in columns:
+        if r[0] == "ac01" and r[1] == "aac004":
+            r[6] = "必填"
+        if r[0] == "ic_pay" and r[1] == "aac002":
+            r[6] = ""
+    folder = tmp_path / "again"
+    folder.mkdir()
+    again = dictionary_load(source_name="省", path=samples.dictionary_folder(folder, columns=columns), user=it)
+    assert again.rules_attached == [] and sorted(again.rules_disabled) == [
+        "代码值在代码表中：ac01.aac004", "引用存在：ic_pay.aac002 → ac01.aac002", "身份证号有效：ic_pay.aac002"]
+    assert AuditRule.objects.filter(active=False, from_dictionary=True).count() == 3
+    # named again: switched back on, not made twice
+    third = tmp_path / "third"
+    third.mkdir()
+    back = dictionary_load(source_name="省", path=samples.dictionary_folder(third, columns=samples.COLUMNS_WITH_RULES),
+                           user=it)
+    assert back.rules_attached == [] and len(back.rules_enabled) == 3
+    assert AuditRule.objects.filter(from_dictionary=True).count() == 8 and not AuditRule.objects.filter(active=False)
+
+
+def test_an_unknown_rule_or_a_reference_to_an_undeclared_column_changes_nothing(it, tmp_path):
+    from shebao.warehouse.models import AuditRule
+
+    before = _rules()
+    columns = [r[:] for r in samples.COLUMNS_WITH_RULES]
+    columns[1][6] = "身份证号、好看"
+    columns[2][6] = "引用 ac99.aac002"
+    with pytest.raises(DictionaryError) as exc:
+        dictionary_load(source_name="省", path=samples.dictionary_folder(tmp_path, columns=columns), user=it)
+    assert "字段 第 2 行：审核“好看”不认识（可写：身份证号、代码、日期、必填、唯一、引用 表.字段）" in str(exc.value)
+    assert "表 ac01 字段 aac002 的审核“引用 ac99.aac002”：该表或字段未在本字典中声明" in str(exc.value)
+    assert _rules() == before and not WhTable.objects.exists() and AuditRule.objects.filter(table__isnull=False).count() == 0

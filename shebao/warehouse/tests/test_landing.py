@@ -219,3 +219,65 @@ def test_the_drop_folder_lands_each_file_and_parks_the_bad_ones(it, tmp_path):
     assert sorted(p.name[15:] for p in (folder / "done").iterdir()) == ["001.csv", "002.csv"]
     assert any(p.name.endswith("003.csv.reason.txt") for p in (folder / "failed").iterdir())
     assert not list(folder.glob("*.csv"))
+
+
+def _has_primary_key(physical: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+                       [f"warehouse.{physical}"])
+        return cursor.fetchone()[0] == 1
+
+
+def test_a_full_file_lands_on_the_fast_path_with_numbers_read_by_postgresql(it, tmp_path):
+    # quoted empty values are empty, an exponent is a number; the primary key is built again after
+    f = put(tmp_path, "a.csv", HEADER + 'P1,"",张三,1,19500101,"",\n'
+                                      "P2,,李四,2,,1.5e2, 2024-03-01 08:30 \n"
+                                      "P3,, 王五 ,9,,  -0.25  ,\n")
+    load = warehouse_load(source_name="省", table_name="ac01", path=f, user=it).load
+    assert load.counts() == {"read": 3, "inserted": 3, "updated": 0, "deleted": 0, "rejected": 0}
+    assert rows("ac01") == [("P1", None, "张三", "1", "1950-01-01", None, None),
+                            ("P2", None, "李四", "2", None, "150.00", "2024-03-01 08:30:00"),
+                            ("P3", None, "王五", "9", None, "-0.25", None)]
+    assert _has_primary_key("sheng_ac01") and Load.objects.count() == 1
+
+
+def test_a_repeated_key_into_an_empty_table_is_named_and_the_table_stays_empty(it, tmp_path):
+    f = put(tmp_path, "d.csv", HEADER + "P1,,甲,1,,,\nP2,,乙,1,,,\nP1,,丙,1,,,\n")
+    load = warehouse_load(source_name="省", table_name="ac01", path=f, user=it).load
+    assert load.state == Load.State.REJECTED and Load.objects.count() == 1  # the fast attempt left nothing
+    assert list(LoadError.objects.filter(load=load).values_list("line", "column", "reason")) == [
+        (3, "", "主键与第 1 条记录重复")]
+    assert rows("ac01") == [] and _has_primary_key("sheng_ac01")
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("NaN", "不是 numeric(10,2) 的数值（整数部分最多 8 位，小数最多 2 位）"),
+    ("Infinity", "不是 numeric(10,2) 的数值（整数部分最多 8 位，小数最多 2 位）"),
+    ("1e8", "不是 numeric(10,2) 的数值（整数部分最多 8 位，小数最多 2 位）"),
+    ("1.005", "不是 numeric(10,2) 的数值（整数部分最多 8 位，小数最多 2 位）"),
+    ("12,5", None),  # a comma inside a quoted value: not a number
+])
+def test_the_checking_path_reads_numbers_as_the_fast_path_does(it, tmp_path, value, reason):
+    warehouse_load(source_name="省", table_name="ac01", user=it, path=put(tmp_path, "a.csv", HEADER + "P0,,甲,1,,1,\n"))
+    before = rows("ac01")
+    # the same value with a bad date in another record (the checking path) and alone (the fast path)
+    for name, extra in (("both.csv", "P8,,乙,1,19500230,,\n"), ("alone.csv", "")):
+        f = put(tmp_path, name, HEADER + f'P9,,丙,1,,"{value}",\n' + extra)
+        load = warehouse_load(source_name="省", table_name="ac01", path=f, user=it).load
+        got = list(LoadError.objects.filter(load=load, line=1).values_list("column", "reason"))
+        assert got == [("bal", reason or "不是 numeric(10,2) 的数值（整数部分最多 8 位，小数最多 2 位）")]
+        assert load.state == Load.State.REJECTED and rows("ac01") == before
+    ok = put(tmp_path, "ok.csv", HEADER + "P0,,甲,1,,1,\nP9,,丙,1,,99999999.99,\n")
+    warehouse_load(source_name="省", table_name="ac01", path=ok, user=it)
+    assert rows("ac01")[-1][5] == "99999999.99"
+
+
+def test_the_drop_folder_reads_the_header_as_a_load_does(it, tmp_path):
+    from shebao.warehouse.drop import _incremental
+
+    quoted = put(tmp_path, "q.tsv", '"_OP"\t"aac001"\nI\tP1\n')
+    gb = put(tmp_path, "g.csv", "\ufeff_op,aac001,aac003\nI,P1,张三\n", encoding="utf-8")
+    chinese = put(tmp_path, "c.csv", "aac001,aac003\nP1,张三\n", encoding="gb18030")
+    json_inc = put(tmp_path, "j.jsonl", '{"_op": "I", "aac001": "P1"}\n')
+    json_full = put(tmp_path, "k.jsonl", '{"aac001": "P1"}\n')
+    assert [_incremental(p) for p in (quoted, gb, chinese, json_inc, json_full)] == [True, True, False, True, False]
