@@ -22,4 +22,5 @@ urlpatterns = [
     path("payees/<str:code>/", views.payee, name="payee"),
     path("report/", views.report, name="report"),
     path("types/", views.types_page, name="types"),
+    path("types/<str:code>/confirm/", views.type_confirm, name="type_confirm"),
 ]

@@ -446,8 +446,10 @@ def report(request):
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="finance-{rep.label}.xlsx"'
         return response
+    chart = sel.report_chart(rep, labels={"income": gettext("收入"), "expenditure": gettext("支出"),
+                                          "yuan": gettext("元")})
     return render(request, "finance/report.html", {
-        "r": rep, "period": period, "error": error, "directions": dict(Direction.choices),
+        "r": rep, "period": period, "error": error, "directions": dict(Direction.choices), "chart": chart,
         "breadcrumbs": _crumbs((gettext("收支报表"), "")),
     })
 
@@ -479,10 +481,32 @@ def types_page(request):
         else:
             messages.success(request, gettext("已保存业务类型 %(name)s") % {"name": saved.name})
             return redirect("finance:types")
+    types = list(sel.types().select_related("subject_confirmed_by"))
     return render(request, "finance/types.html", {
-        "types": list(sel.types()), "form": form, "editing": found,
+        "types": types, "form": form, "editing": found,
+        "unconfirmed": sum(1 for t in types if not t.subject_confirmed),
         "breadcrumbs": _crumbs((gettext("业务类型"), "")),
     })
+
+
+@require_POST
+@page(TYPES_RULE)
+def type_confirm(request, code: str):
+    """财务确认会计科目 of one type (the code the page showed is sent back: a change since refuses)."""
+    found = BusinessType.objects.filter(code=code).first()
+    if found is None:
+        raise Http404(gettext("没有该业务类型"))
+    try:
+        saved = _once(request, "finance.type_confirm", lambda: svc.type_confirm_subject(
+            user=request.user, type=found, subject_code=request.POST.get("subject_code", "")))
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+    except ERRORS as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, gettext("已确认 %(name)s 的会计科目 %(code)s") % {
+            "name": saved.name, "code": saved.subject_code})
+    return redirect("finance:types")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ def render_voucher(entry, *, masker: Masker, agency: str) -> bytes:
         title += "（红冲）"
     rows = [
         ["记录号", entry.number, "凭证号", entry.voucher_no or "—"],
-        ["业务类型", entry.type.name, "会计科目", f"{entry.type.subject_code} {entry.type.subject_name}"],
+        ["业务类型", entry.type.name, "会计科目", Paragraph(
+            f"{entry.type.subject_code} {entry.type.subject_name}"
+            + ("" if entry.type.subject_confirmed else "（待财务确认）"), cell)],
         ["收支方向", entry.get_direction_display(), "业务日期", f"{entry.occurred_on:%Y-%m-%d}"],
         ["收款方/付款方", Paragraph(party or "—", cell), "账户", Paragraph(account or "—", cell)],
         ["金额（小写）", f"¥{format_yuan(entry.amount)}", "金额（大写）", Paragraph(amount_in_words(abs(entry.amount))
