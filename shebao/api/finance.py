@@ -173,6 +173,10 @@ class EntryDetail(EntryOut):
     reversed_by: EntryRef | None = Field(None, description="冲销本记录的红冲记录")
     attachments: list[AttachmentOut] = Field(..., description="附件（元数据；文件在页面下载）")
 
+    @staticmethod
+    def resolve_attachments(obj) -> list:
+        return list(Attachment.objects.filter(entry=obj).defer("content").select_related("uploaded_by"))
+
 
 class EntryPage(Schema):
     count: int
@@ -303,7 +307,6 @@ def entries_detail(request, entry_id: int):
     if entry is None:
         raise HttpError(404, NOT_FOUND)
     entry.reversed_by = Entry.objects.filter(reversal_of=entry).only("pk", "number", "amount").first()
-    entry.attachments = list(Attachment.objects.filter(entry=entry).defer("content").select_related("uploaded_by"))
     return entry
 
 

@@ -31,9 +31,17 @@ def entry_get(pk: int) -> Entry | None:
     return entries().select_related("arrival_by", "reversal_of", "run").filter(pk=pk).first()
 
 
+def awaiting_arrival() -> QuerySet:
+    """Records finance can confirm by hand: 待到账确认 and not waiting for a bank run's return (a record
+    paid by bank arrives with the return: pending or failed, its 到账 is the bank's)."""
+    return entries().filter(state=Entry.State.ENTERED).exclude(
+        run__isnull=False, pay_status__in=[Entry.PayStatus.PENDING, Entry.PayStatus.FAILED])
+
+
 def review_queue(user) -> QuerySet:
-    """待财务复核: records waiting for arrival or for review (the latter not entered by ``user``)."""
-    return entries().filter(Q(state=Entry.State.ENTERED) | (Q(state=Entry.State.ARRIVED) & ~Q(created_by=user)))
+    """待财务复核: records waiting for a hand 到账确认 or for review (the latter not entered by ``user``)."""
+    return entries().filter(Q(pk__in=awaiting_arrival().values("pk"))
+                            | (Q(state=Entry.State.ARRIVED) & ~Q(created_by=user)))
 
 
 def types(direction: str | None = None, *, active_only: bool = False) -> QuerySet:
@@ -209,13 +217,14 @@ def chart_months(report: Report) -> tuple[dt.date, dt.date]:
 
 def monthly_by_type(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str, str, Decimal]]:
     """(month, direction, type code, type name, Σ amount) of the records with a business date in
-    [start, end], one row per month and type that has records; a reversal counts negative."""
+    [start, end], one row per month and type that has records, in the types' order; a reversal counts
+    negative."""
     with connection.cursor() as cursor:
         cursor.execute("""
             SELECT date_trunc('month', e.occurred_on)::date AS m, e.direction, t.code, t.name, sum(e.amount)
             FROM finance_entry e JOIN finance_businesstype t ON t.id = e.type_id
             WHERE e.occurred_on BETWEEN %s AND %s
-            GROUP BY 1, 2, 3, 4, t.sort ORDER BY 1, 2, t.sort, 3""", [start, end])
+            GROUP BY 1, 2, 3, 4, t.sort ORDER BY 2, t.sort, 3, 1""", [start, end])
         return [(m, d, c, n, Decimal(total)) for m, d, c, n, total in cursor.fetchall()]
 
 

@@ -33,11 +33,12 @@ from shebao.registry.models import Payee, Person
 REVIEW_PERM = "finance.review_ledger"
 ARRIVAL_PERM = "finance.confirm_arrival"
 TYPES_PERM = "finance.manage_types"
-ENTRY_FIELDS = ["number", "direction", "type_id", "payee_id", "person_id", "amount", "occurred_on", "voucher_no",
-                "note", "state", "arrival_on", "arrival_amount", "reviewed_by_id", "reversal_of_id", "source",
-                "run_id", "pay_status"]
-TYPE_FIELDS = ["code", "name", "direction", "subject_code", "subject_name", "scheme_id", "active", "sort", "note",
-               "subject_confirmed_by_id", "subject_confirmed_at"]
+# field names (``snapshot`` selects by name and keys by column: ``type`` → "type_id")
+ENTRY_FIELDS = ["number", "direction", "type", "payee", "person", "amount", "occurred_on", "voucher_no",
+                "note", "state", "arrival_on", "arrival_amount", "arrival_by", "reviewed_by", "reversal_of", "source",
+                "run", "pay_status"]
+TYPE_FIELDS = ["code", "name", "direction", "subject_code", "subject_name", "scheme", "active", "sort", "note",
+               "subject_confirmed_by", "subject_confirmed_at"]
 EDITABLE = {"type", "payee", "person", "amount", "occurred_on", "voucher_no", "note"}
 LINKED_EDITABLE = {"voucher_no", "note"}  # a record from a scheme keeps what the scheme reported
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("e/<int:pk>/pay/", views.entry_pay, name="entry_pay"),
     path("e/<int:pk>/attach/", views.entry_attach, name="entry_attach"),
     path("e/<int:pk>/attachments/<int:att>/", views.attachment, name="attachment"),
+    path("e/<int:pk>/attachments/<int:att>/delete/", views.attachment_delete, name="attachment_delete"),
     path("e/<int:pk>/voucher.pdf", views.voucher, name="voucher"),
     path("review/", views.review, name="review"),
     path("payees/", views.payees, name="payees"),

@@ -8,15 +8,16 @@
                        "axis": "y" | "y1" (default "y"), "stack": "..." (optional) } ],
        "axes": { "y": "元", "y1": "人" },                  titles of the value axes (y1 is drawn on the right)
        "stacked": false,                                 bars of one "stack" piled up
-       "money": false }                                  tooltips and ticks as money (1,234.50) */
+       "money": false }                                  tooltips as money (1,234.50), ticks in whole yuan */
 (function () {
   "use strict";
   var money = new Intl.NumberFormat("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var whole = new Intl.NumberFormat("zh-CN", { maximumFractionDigits: 0 });
 
   function axis(key, title, spec) {
     var a = { beginAtZero: true, stacked: !!spec.stacked, title: { display: !!title, text: title || "" } };
     if (key !== "y") { a.position = "right"; a.grid = { drawOnChartArea: false }; }
-    if (spec.money && key === "y") a.ticks = { callback: function (v) { return money.format(v); } };
+    if (spec.money && key === "y") a.ticks = { callback: function (v) { return whole.format(v); } };
     return a;
   }
 
