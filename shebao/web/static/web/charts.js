@@ -17,7 +17,7 @@
   function axis(key, title, spec) {
     var a = { beginAtZero: true, stacked: !!spec.stacked, title: { display: !!title, text: title || "" } };
     if (key !== "y") { a.position = "right"; a.grid = { drawOnChartArea: false }; }
-    if (spec.money && key === "y") a.ticks = { callback: function (v) { return whole.format(v); } };
+    if (spec.money && key === "y") a.ticks = { precision: 0, callback: function (v) { return whole.format(v); } };
     return a;
   }
 
