@@ -27,7 +27,9 @@ def finance_reset() -> None:
     with connection.cursor() as cursor:  # reviewed rows are locked by a trigger: a reset empties the table
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending deferred checks, or ALTER TABLE refuses
         cursor.execute("ALTER TABLE finance_entry DISABLE TRIGGER finance_entry_locked")
+        cursor.execute("ALTER TABLE finance_attachment DISABLE TRIGGER finance_attachment_locked")
         cursor.execute("DELETE FROM finance_attachment")
+        cursor.execute("ALTER TABLE finance_attachment ENABLE TRIGGER finance_attachment_locked")
         cursor.execute("DELETE FROM finance_entry WHERE reversal_of_id IS NOT NULL")
         cursor.execute("DELETE FROM finance_entry")
         cursor.execute("ALTER TABLE finance_entry ENABLE TRIGGER finance_entry_locked")

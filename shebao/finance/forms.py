@@ -63,7 +63,8 @@ class TypeForm(forms.Form):
     code = forms.CharField(label=_("类型代码"), max_length=30, help_text=_("大写字母、数字、下划线；保存后不可改"))
     name = forms.CharField(label=_("类型名称"), max_length=50)
     direction = forms.ChoiceField(label=_("收支方向"), choices=Direction.choices)
-    subject_code = forms.CharField(label=_("会计科目代码"), max_length=20)
+    subject_code = forms.CharField(label=_("会计科目代码"), max_length=20,
+                                   help_text=_("数字：一级科目 4 位，明细科目每级 2 位；新增或修改后待财务确认"))
     subject_name = forms.CharField(label=_("会计科目"), max_length=50)
     scheme = forms.ChoiceField(label=_("银行支付险种"), required=False)
     active = forms.BooleanField(label=_("启用"), required=False, initial=True)
@@ -74,7 +75,7 @@ class TypeForm(forms.Form):
         from shebao.benefits.models import Scheme
 
         super().__init__(*args, **kwargs)
-        self.fields["scheme"].choices = [("", "—（不经银行）")] + [(s.code, s.name) for s in Scheme.objects.all()]
+        self.fields["scheme"].choices = [("", _("—（不经银行）"))] + [(s.code, s.name) for s in Scheme.objects.all()]
 
 
 class ReturnedForm(forms.Form):

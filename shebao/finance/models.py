@@ -6,7 +6,11 @@ The database keeps the rules that matter even against code that forgets them:
 - ``finance_entry_reviewer_not_maker``: the reviewer is never the user who entered the record;
 - ``finance_entry_locked`` (a trigger, migration 0002): a reviewed record is neither updated nor
   deleted (only its bank payment status may still move);
-- one record per source reference, one reversal per record, a reversal's amount negative.
+- one record per source reference, one reversal per record, a reversal's amount negative;
+- ``finance_attachment_locked`` (a trigger, migration 0003): a reviewed record's attachments are
+  neither added, changed nor deleted;
+- ``finance_type_subject_code_form``: a business type's accounting subject code is digits, a 4-digit
+  first level then 2-digit levels (4, 6, 8, 10 or 12 digits).
 Payees are ``registry.Payee`` versions (the engine's register): a record keeps the version it used."""
 
 from django.conf import settings
@@ -15,6 +19,9 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from shebao.common.dbfields import MONEY
+
+# 会计科目代码: a 4-digit first-level subject, then 2-digit levels (4, 6, 8, 10 or 12 digits)
+SUBJECT_CODE_RE = r"^[0-9]{4}([0-9]{2}){0,4}$"
 
 
 class Direction(models.TextChoices):
@@ -25,7 +32,11 @@ class Direction(models.TextChoices):
 class BusinessType(models.Model):
     """业务类型: what a record is (土保转社保政府补助支出, 统筹外经费收回 …), expenditure or income, and the
     accounting subject (会计科目) it posts to. Data, not code: a new type is a row. ``scheme``: the
-    scheme whose one-off runs pay an expenditure of this type through the bank (none: not by bank)."""
+    scheme whose one-off runs pay an expenditure of this type through the bank (none: not by bank).
+
+    The subject is the agency's chart of accounts, which finance owns: a subject nobody in finance has
+    confirmed (the seeded ones, or one changed since) is 待财务确认 (``subject_confirmed_by`` empty)
+    until a holder of ``finance.manage_types`` confirms it (``services.type_confirm_subject``)."""
 
     code = models.CharField(_("类型代码"), max_length=30, unique=True)
     name = models.CharField(_("类型名称"), max_length=50, unique=True)
@@ -37,6 +48,9 @@ class BusinessType(models.Model):
     active = models.BooleanField(_("启用"), default=True)
     sort = models.PositiveSmallIntegerField(_("排序"), default=0)
     note = models.CharField(_("说明"), max_length=200, blank=True)
+    subject_confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                             blank=True, related_name="+", verbose_name=_("会计科目确认人"))
+    subject_confirmed_at = models.DateTimeField(_("会计科目确认时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("业务类型")
@@ -44,10 +58,19 @@ class BusinessType(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=r"^[A-Z][A-Z0-9_]{1,29}$"), name="finance_type_code_form"),
             models.CheckConstraint(condition=Q(direction__in=["expenditure", "income"]), name="finance_type_direction"),
+            models.CheckConstraint(condition=Q(subject_code__regex=SUBJECT_CODE_RE),
+                                   name="finance_type_subject_code_form"),
+            models.CheckConstraint(condition=Q(subject_confirmed_by__isnull=True, subject_confirmed_at__isnull=True)
+                                   | Q(subject_confirmed_by__isnull=False, subject_confirmed_at__isnull=False),
+                                   name="finance_type_subject_confirmed_both"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def subject_confirmed(self) -> bool:
+        return self.subject_confirmed_by_id is not None
 
 
 class Entry(models.Model):

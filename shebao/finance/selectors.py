@@ -22,13 +22,26 @@ def entries(direction: str | None = None) -> QuerySet:
     return qs.filter(direction=direction) if direction else qs
 
 
+def entries_total(qs: QuerySet) -> Decimal:
+    """Σ amount of the records of ``qs`` (a reversal counts negative)."""
+    return qs.order_by().aggregate(total=Sum("amount"))["total"] or ZERO
+
+
 def entry_get(pk: int) -> Entry | None:
     return entries().select_related("arrival_by", "reversal_of", "run").filter(pk=pk).first()
 
 
+def awaiting_arrival() -> QuerySet:
+    """Records finance can confirm by hand: 待到账确认 and not waiting for a bank run's return (a record
+    paid by bank arrives with the return: pending or failed, its 到账 is the bank's)."""
+    return entries().filter(state=Entry.State.ENTERED).exclude(
+        run__isnull=False, pay_status__in=[Entry.PayStatus.PENDING, Entry.PayStatus.FAILED])
+
+
 def review_queue(user) -> QuerySet:
-    """待财务复核: records waiting for arrival or for review (the latter not entered by ``user``)."""
-    return entries().filter(Q(state=Entry.State.ENTERED) | (Q(state=Entry.State.ARRIVED) & ~Q(created_by=user)))
+    """待财务复核: records waiting for a hand 到账确认 or for review (the latter not entered by ``user``)."""
+    return entries().filter(Q(pk__in=awaiting_arrival().values("pk"))
+                            | (Q(state=Entry.State.ARRIVED) & ~Q(created_by=user)))
 
 
 def types(direction: str | None = None, *, active_only: bool = False) -> QuerySet:
@@ -147,10 +160,12 @@ def ledger_report(*, start: dt.date, end: dt.date, label: str) -> Report:
         cursor.execute("SELECT direction, coalesce(sum(amount), 0) FROM finance_entry "
                        "WHERE occurred_on BETWEEN %s AND %s GROUP BY direction", [start, end])
         report.records_total = {d: Decimal(t) for d, t in cursor.fetchall()}
-    for row in (qs.values("direction", "type__code", "type__name", "type__subject_code", "type__subject_name")
+    for row in (qs.values("direction", "type__code", "type__name", "type__subject_code", "type__subject_name",
+                          "type__subject_confirmed_by")
                 .annotate(n=Count("id"), total=Sum("amount")).order_by("direction", "type__sort", "type__code")):
         report.by_type.append({"direction": row["direction"], "code": row["type__code"], "name": row["type__name"],
                                "subject_code": row["type__subject_code"], "subject_name": row["type__subject_name"],
+                               "subject_confirmed": row["type__subject_confirmed_by"] is not None,
                                "count": row["n"], "total": row["total"]})
     grouped = list(qs.values("direction", "payee__code", "person__id", "person__name")
                    .annotate(n=Count("id"), total=Sum("amount"))
@@ -185,13 +200,71 @@ def report_for(period: str) -> Report:
     return ledger_report(start=start, end=end, label=label)
 
 
+# income in greens and blues, expenditure in reds and oranges: a type keeps its colour by its place
+INCOME_COLOURS = ["#217a3c", "#2d6aa3", "#4f9a8c", "#6a8fc7", "#7fb069", "#3f5e8c", "#9cc3a0", "#1f4e5f"]
+EXPENDITURE_COLOURS = ["#c8102e", "#d9822b", "#a4493d", "#e0a458", "#8c2f39", "#f08a5d", "#6b2737", "#b5651d"]
+
+
+def chart_months(report: Report) -> tuple[dt.date, dt.date]:
+    """The months the report's chart shows: the year of a yearly report; for a month, the 12 months
+    ending with it (its trend)."""
+    if len(report.label) == 4:
+        return report.start, report.end
+    first = report.start
+    start = dt.date(first.year, 1, 1) if first.month == 12 else dt.date(first.year - 1, first.month + 1, 1)
+    return start, report.end
+
+
+def monthly_by_type(*, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str, str, Decimal]]:
+    """(month, direction, type code, type name, Σ amount) of the records with a business date in
+    [start, end], one row per month and type that has records, in the types' order; a reversal counts
+    negative."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT date_trunc('month', e.occurred_on)::date AS m, e.direction, t.code, t.name, sum(e.amount)
+            FROM finance_entry e JOIN finance_businesstype t ON t.id = e.type_id
+            WHERE e.occurred_on BETWEEN %s AND %s
+            GROUP BY 1, 2, 3, 4, t.sort ORDER BY 2, t.sort, 3, 1""", [start, end])
+        return [(m, d, c, n, Decimal(total)) for m, d, c, n, total in cursor.fetchall()]
+
+
+def report_chart(report: Report, *, labels: dict) -> dict:
+    """The report page's chart (drawn by web/charts.js): per month, income and expenditure side by side,
+    each a stack of its business types. ``labels``: translated words {"income", "expenditure", "yuan"}."""
+    start, end = chart_months(report)
+    months = []
+    m = start
+    while m <= end:
+        months.append(m)
+        m = dt.date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+    rows = monthly_by_type(start=start, end=end)
+    series: dict[tuple[str, str], dict] = {}
+    for month, direction, code, name, total in rows:
+        key = (direction, code)
+        if key not in series:
+            series[key] = {"name": name, "by_month": {}}
+        series[key]["by_month"][month] = total
+    datasets, used = [], {Direction.INCOME.value: 0, Direction.EXPENDITURE.value: 0}
+    for direction in (Direction.INCOME.value, Direction.EXPENDITURE.value):
+        colours = INCOME_COLOURS if direction == Direction.INCOME else EXPENDITURE_COLOURS
+        for (d, _code), item in series.items():
+            if d != direction:
+                continue
+            datasets.append({"type": "bar", "label": f"{labels[direction]}·{item['name']}", "stack": direction,
+                             "color": colours[used[direction] % len(colours)],
+                             "data": [float(item["by_month"].get(m, ZERO)) for m in months]})
+            used[direction] += 1
+    return {"labels": [f"{m:%Y-%m}" for m in months], "datasets": datasets, "axes": {"y": labels["yuan"]},
+            "stacked": True, "money": True}
+
+
 def report_rows(report: Report) -> list[list]:
     """The report as spreadsheet rows (one sheet): sections by type, payee, status, then the totals."""
     dirs = dict(Direction.choices)
     rows: list[list] = [["期间", report.label, "", "", ""], ["按业务类型", "", "", "", ""],
                         ["收支", "类型", "会计科目", "笔数", "金额"]]
-    rows += [[str(dirs[r["direction"]]), r["name"], f"{r['subject_code']} {r['subject_name']}", r["count"], r["total"]]
-             for r in report.by_type]
+    rows += [[str(dirs[r["direction"]]), r["name"], f"{r['subject_code']} {r['subject_name']}"
+              + ("" if r["subject_confirmed"] else "（待财务确认）"), r["count"], r["total"]] for r in report.by_type]
     rows += [["按收款方/付款方", "", "", "", ""], ["收支", "编号", "户名/姓名", "笔数", "金额"]]
     rows += [[str(dirs[r["direction"]]), r["payee"] if not r["payee"].startswith("person:") else "人员", r["name"],
               r["count"], r["total"]] for r in report.by_payee]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -24,17 +25,20 @@ from shebao.common import policy
 from shebao.common.audit import audit_record, snapshot
 from shebao.common.money import quantize, to_decimal
 from shebao.common.safefile import FileRefused, Limits, check_size
-from shebao.finance.models import Attachment, BusinessType, Direction, Entry
+from shebao.finance.models import SUBJECT_CODE_RE, Attachment, BusinessType, Direction, Entry
 from shebao.payroll import schemes
 from shebao.payroll.models import PayrollLine, PayrollRun
 from shebao.registry.models import Payee, Person
 
 REVIEW_PERM = "finance.review_ledger"
 ARRIVAL_PERM = "finance.confirm_arrival"
-ENTRY_FIELDS = ["number", "direction", "type_id", "payee_id", "person_id", "amount", "occurred_on", "voucher_no",
-                "note", "state", "arrival_on", "arrival_amount", "reviewed_by_id", "reversal_of_id", "source",
-                "run_id", "pay_status"]
-TYPE_FIELDS = ["code", "name", "direction", "subject_code", "subject_name", "scheme_id", "active", "sort", "note"]
+TYPES_PERM = "finance.manage_types"
+# field names (``snapshot`` selects by name and keys by column: ``type`` → "type_id")
+ENTRY_FIELDS = ["number", "direction", "type", "payee", "person", "amount", "occurred_on", "voucher_no",
+                "note", "state", "arrival_on", "arrival_amount", "arrival_by", "reviewed_by", "reversal_of", "source",
+                "run", "pay_status"]
+TYPE_FIELDS = ["code", "name", "direction", "subject_code", "subject_name", "scheme", "active", "sort", "note",
+               "subject_confirmed_by", "subject_confirmed_at"]
 EDITABLE = {"type", "payee", "person", "amount", "occurred_on", "voucher_no", "note"}
 LINKED_EDITABLE = {"voucher_no", "note"}  # a record from a scheme keeps what the scheme reported
 
@@ -86,8 +90,9 @@ def _label(entry: Entry) -> str:
 def type_save(*, user, code: str, name: str, direction: str, subject_code: str, subject_name: str,
               scheme=None, active: bool = True, sort: int = 0, note: str = "", create: bool = False) -> BusinessType:
     """Add a business type (``create``) or change one (found by ``code``, which never changes). The
-    direction of a type already used by a record never changes (its records would change side)."""
-    import re
+    direction of a type already used by a record never changes (its records would change side). The
+    subject code is required and of the chart's form (``SUBJECT_CODE_RE``); a new or changed subject
+    is 待财务确认 until ``type_confirm_subject``."""
 
     code = (code or "").strip().upper()
     if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,29}", code):
@@ -97,9 +102,12 @@ def type_save(*, user, code: str, name: str, direction: str, subject_code: str, 
         raise FinanceError("请填写类型名称")
     if direction not in Direction.values:
         raise FinanceError("收支方向须为支出或收入")
-    subject_code, subject_name = _text(subject_code, 20), _text(subject_name, 50)
+    subject_code, subject_name = _text(subject_code, 20).replace(" ", ""), _text(subject_name, 50)
     if not subject_code or not subject_name:
         raise FinanceError("请填写会计科目代码和名称")
+    if not re.fullmatch(SUBJECT_CODE_RE, subject_code):
+        raise FinanceError(f"会计科目代码 {subject_code} 无效：应为数字，一级科目 4 位，明细科目每级 2 位"
+                           "（4、6、8、10 或 12 位）")
     values = {"name": name, "direction": direction, "subject_code": subject_code, "subject_name": subject_name,
               "scheme": scheme, "active": bool(active), "sort": sort, "note": _text(note, 200)}
     try:
@@ -115,16 +123,45 @@ def type_save(*, user, code: str, name: str, direction: str, subject_code: str, 
             before = snapshot(found, TYPE_FIELDS)
             if direction != found.direction and Entry.objects.filter(type=found).exists():
                 raise FinanceError(f"类型 {found.name} 已有收支记录，不能改变收支方向")
+            subject_changed = (subject_code, subject_name) != (found.subject_code, found.subject_name)
             for k, v in values.items():
                 setattr(found, k, v)
+            if subject_changed:  # a changed subject is finance's to confirm again
+                found.subject_confirmed_by, found.subject_confirmed_at = None, None
             after = snapshot(found, TYPE_FIELDS)
             if after != before:
                 found.save()
-                audit_record(user=user, action="update", obj=found, summary=f"修改特殊业务类型 {code} {name}",
+                audit_record(user=user, action="update", obj=found,
+                             summary=f"修改特殊业务类型 {code} {name}"
+                                     + ("（会计科目已变更，待财务确认）" if subject_changed else ""),
                              before=before, after=after)
             return found
     except IntegrityError:
         raise FinanceError(f"类型名称“{name}”已被其他类型使用") from None
+
+
+def type_confirm_subject(*, user, type: BusinessType, subject_code: str) -> BusinessType:
+    """财务确认会计科目: a holder of ``finance.manage_types`` states that the type's subject is the one the
+    agency's books use. ``subject_code`` is the code the user saw on the page: when it changed since,
+    nothing is confirmed. Audited (``finance_subject_confirm``)."""
+    if not policy.has_perm(user, TYPES_PERM):
+        raise FinanceError("您没有确认会计科目的权限（须财务人员）")
+    with transaction.atomic():
+        locked = BusinessType.objects.select_for_update().filter(pk=type.pk).first()
+        if locked is None:
+            raise FinanceError("该业务类型不存在")
+        if (subject_code or "").strip() != locked.subject_code:
+            raise FinanceError(f"业务类型 {locked.name} 的会计科目已变更为 {locked.subject_code}，请刷新后核对再确认")
+        if locked.subject_confirmed:
+            raise FinanceError(f"业务类型 {locked.name} 的会计科目 {locked.subject_code} 已确认")
+        before = snapshot(locked, TYPE_FIELDS)
+        locked.subject_confirmed_by, locked.subject_confirmed_at = user, timezone.now()
+        locked.save(update_fields=["subject_confirmed_by", "subject_confirmed_at"])
+        audit_record(user=user, action="finance_subject_confirm", obj=locked,
+                     summary=f"确认特殊业务类型 {locked.code} {locked.name} 的会计科目 "
+                             f"{locked.subject_code} {locked.subject_name}",
+                     before=before, after=snapshot(locked, TYPE_FIELDS))
+    return locked
 
 
 def type_by_code(code: str) -> BusinessType:

@@ -16,10 +16,12 @@ urlpatterns = [
     path("e/<int:pk>/pay/", views.entry_pay, name="entry_pay"),
     path("e/<int:pk>/attach/", views.entry_attach, name="entry_attach"),
     path("e/<int:pk>/attachments/<int:att>/", views.attachment, name="attachment"),
+    path("e/<int:pk>/attachments/<int:att>/delete/", views.attachment_delete, name="attachment_delete"),
     path("e/<int:pk>/voucher.pdf", views.voucher, name="voucher"),
     path("review/", views.review, name="review"),
     path("payees/", views.payees, name="payees"),
     path("payees/<str:code>/", views.payee, name="payee"),
     path("report/", views.report, name="report"),
     path("types/", views.types_page, name="types"),
+    path("types/<str:code>/confirm/", views.type_confirm, name="type_confirm"),
 ]

@@ -39,7 +39,9 @@ from shebao.finance.rules import (
 )
 from shebao.payroll.models import PayrollLine
 from shebao.registry.models import Payee, Person
+from shebao.registry.selectors import bank_choices, bank_label
 from shebao.registry.services import RegistryError, payee_change, payee_create
+from shebao.web.decide import act_once
 from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
 
@@ -141,6 +143,7 @@ def _ledger(request, direction: str):
     table.export_name = str(label)
     return render_table(request, table, "finance/entries.html", {
         "form": form, "can_manage": policy.allows(request.user, MANAGE_RULE), "label": label,
+        "direction": str(direction), "can_review_page": policy.allows(request.user, REVIEW_PAGE_RULE),
         "breadcrumbs": _crumbs((str(label), "")),
     })
 
@@ -169,6 +172,7 @@ def entry(request, pk: int):
     return render(request, "finance/entry.html", {
         "e": e, "attachments": list(Attachment.objects.filter(entry=e).defer("content")),
         "payee_account": masker.account(e.payee.account_number) if e.payee_id else "",
+        "payee_bank": bank_label(e.payee.bank) if e.payee_id else "",
         "person_id_number": masker.id_number(e.person.id_number) if e.person_id else "",
         "reversal": Entry.objects.filter(reversal_of=e).first(),
         "can_edit": can_manage and editable, "can_delete": can_manage and editable and not e.source,
@@ -223,15 +227,10 @@ def entry_edit(request, pk: int):
 
 
 def _act(request, pk: int, form_name: str, write, done: str):
+    """One act of a record's page (到账确认, 复核, 红冲 …): once, in one transaction, with its message
+    (``shebao.web.decide``)."""
     e = _entry(pk)
-    try:
-        _once(request, form_name, lambda: write(e))
-    except AlreadySubmitted as exc:
-        messages.warning(request, str(exc))
-    except ERRORS as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
+    e.act_result = act_once(request, form=form_name, write=lambda: write(e), done=done, errors=ERRORS)[1]
     return e
 
 
@@ -273,15 +272,9 @@ def entry_review(request, pk: int):
 def entry_reverse(request, pk: int):
     form = f.ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    holder = {}
-
-    def write(e):
-        holder["rev"] = svc.entry_reverse(entry=e, user=request.user, reason=reason)
-
-    _act(request, pk, "finance.reverse", write, gettext("已红冲，红冲记录待另一位复核人复核"))
-    if "rev" in holder:
-        return redirect("finance:entry", pk=holder["rev"].pk)
-    return redirect("finance:entry", pk=pk)
+    e = _act(request, pk, "finance.reverse", lambda e: svc.entry_reverse(entry=e, user=request.user, reason=reason),
+             gettext("已红冲，红冲记录待另一位复核人复核"))
+    return redirect("finance:entry", pk=e.act_result.pk if e.act_result is not None else pk)
 
 
 @require_POST
@@ -304,6 +297,18 @@ def entry_attach(request, pk: int):
     upload = form.cleaned_data["file"]
     _act(request, pk, "finance.attach", lambda e: svc.attachment_add(
         entry=e, user=request.user, file_name=upload.name, data=upload.read()), gettext("已添加附件"))
+    return redirect("finance:entry", pk=pk)
+
+
+@require_POST
+@page(MANAGE_RULE)
+def attachment_delete(request, pk: int, att: int):
+    """删除附件 of a record not yet reviewed (the service, and the database's trigger, refuse it after)."""
+    found = Attachment.objects.filter(entry_id=pk, pk=att).defer("content").first()
+    if found is None:
+        raise Http404(gettext("没有该附件"))
+    _act(request, pk, "finance.attach_delete", lambda e: svc.attachment_delete(attachment=found, user=request.user),
+         gettext("已删除附件 %(name)s") % {"name": found.file_name})
     return redirect("finance:entry", pk=pk)
 
 
@@ -356,7 +361,8 @@ class PayeeTable(Table):
         Column("code", _("编号"), sortable=True, link=lambda row: reverse("finance:payee", args=[row["code"]])),
         Column("name", _("户名"), sortable=True),
         Column("uscc", _("统一社会信用代码")),
-        Column("bank", _("开户银行")),
+        Column("bank", _("开户银行"), kind="choice",
+               choices=lambda request=None: bank_choices(request, include_inactive=True)),
         Column("branch", _("开户网点")),
         Column("account_number", _("银行账号"), kind="account"),
         Column("version", _("版本"), kind="num"),
@@ -419,7 +425,7 @@ def payee(request, code: str):
                 return redirect("finance:payee", code=code)
     return render(request, "finance/payee.html", {
         "current": current, "form": form, "can_manage": policy.allows(request.user, MANAGE_RULE),
-        "versions": [(v, masker.account(v.account_number)) for v in versions],
+        "versions": [(v, masker.account(v.account_number), bank_label(v.bank)) for v in versions],
         "entries": list(sel.payee_entries(code)[:50]),
         "breadcrumbs": _crumbs((gettext("收款方登记"), reverse("finance:payees")), (current.name, "")),
     })
@@ -446,8 +452,10 @@ def report(request):
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="finance-{rep.label}.xlsx"'
         return response
+    chart = sel.report_chart(rep, labels={"income": gettext("收入"), "expenditure": gettext("支出"),
+                                          "yuan": gettext("元")})
     return render(request, "finance/report.html", {
-        "r": rep, "period": period, "error": error, "directions": dict(Direction.choices),
+        "r": rep, "period": period, "error": error, "directions": dict(Direction.choices), "chart": chart,
         "breadcrumbs": _crumbs((gettext("收支报表"), "")),
     })
 
@@ -479,10 +487,27 @@ def types_page(request):
         else:
             messages.success(request, gettext("已保存业务类型 %(name)s") % {"name": saved.name})
             return redirect("finance:types")
+    types = list(sel.types().select_related("subject_confirmed_by"))
     return render(request, "finance/types.html", {
-        "types": list(sel.types()), "form": form, "editing": found,
+        "types": types, "form": form, "editing": found,
+        "unconfirmed": sum(1 for t in types if not t.subject_confirmed),
         "breadcrumbs": _crumbs((gettext("业务类型"), "")),
     })
+
+
+@require_POST
+@page(TYPES_RULE)
+def type_confirm(request, code: str):
+    """财务确认会计科目 of one type (the code the page showed is sent back: a change since refuses)."""
+    found = BusinessType.objects.filter(code=code).first()
+    if found is None:
+        raise Http404(gettext("没有该业务类型"))
+    act_once(request, form="finance.type_confirm", errors=ERRORS,
+             write=lambda: svc.type_confirm_subject(user=request.user, type=found,
+                                                    subject_code=request.POST.get("subject_code", "")),
+             done=lambda saved: gettext("已确认 %(name)s 的会计科目 %(code)s") % {
+                 "name": saved.name, "code": saved.subject_code})
+    return redirect("finance:types")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from shebao.common.masking import Masker
 from shebao.common.money import amount_in_words, format_yuan
 from shebao.common.pdf import FONT, register_font, style
+from shebao.registry.selectors import bank_label
 
 
 def _who(user) -> str:
@@ -46,7 +47,7 @@ def render_voucher(entry, *, masker: Masker, agency: str) -> bytes:
     if entry.payee_id:
         p = entry.payee
         party = f"{p.name}（{p.code} 第 {p.version} 版）" + (f" 统一社会信用代码 {p.uscc}" if p.uscc else "")
-        account = f"{p.bank} {p.branch} {masker.account(p.account_number)}".replace("  ", " ")
+        account = f"{bank_label(p.bank)} {p.branch} {masker.account(p.account_number)}".replace("  ", " ")
     elif entry.person_id:
         party = f"{entry.person.name} {masker.id_number(entry.person.id_number)}"
     cell = style(10)
@@ -55,10 +56,12 @@ def render_voucher(entry, *, masker: Masker, agency: str) -> bytes:
         title += "（红冲）"
     rows = [
         ["记录号", entry.number, "凭证号", entry.voucher_no or "—"],
-        ["业务类型", entry.type.name, "会计科目", f"{entry.type.subject_code} {entry.type.subject_name}"],
+        ["业务类型", entry.type.name, "会计科目", Paragraph(
+            f"{entry.type.subject_code} {entry.type.subject_name}"
+            + ("" if entry.type.subject_confirmed else "（待财务确认）"), cell)],
         ["收支方向", entry.get_direction_display(), "业务日期", f"{entry.occurred_on:%Y-%m-%d}"],
         ["收款方/付款方", Paragraph(party or "—", cell), "账户", Paragraph(account or "—", cell)],
-        ["金额（小写）", f"¥{format_yuan(entry.amount)}", "金额（大写）", Paragraph(amount_in_words(abs(entry.amount))
+        ["金额（小写）", f"{'-' if entry.amount < 0 else ''}¥{format_yuan(abs(entry.amount))}", "金额（大写）", Paragraph(amount_in_words(abs(entry.amount))
                                                                           + ("（红字）" if entry.amount < 0 else ""), cell)],
         ["状态", entry.get_state_display(), "银行支付", entry.get_pay_status_display()],
         ["到账日期", f"{entry.arrival_on:%Y-%m-%d}" if entry.arrival_on else "—", "到账金额",

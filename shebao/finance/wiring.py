@@ -28,11 +28,12 @@ def review_work(request):
     from shebao.common import policy
     from shebao.finance.models import Entry
     from shebao.finance.rules import ARRIVAL_RULE, REVIEW_RULE
+    from shebao.finance.selectors import awaiting_arrival
 
     items = []
     url = reverse("finance:review")
     if policy.allows(request.user, ARRIVAL_RULE):
-        n = Entry.objects.filter(state=Entry.State.ENTERED).exclude(run__isnull=False, pay_status="pending").count()
+        n = awaiting_arrival().count()
         items.append((gettext("特殊业务待到账确认"), n, url + "?state=entered"))
     if policy.allows(request.user, REVIEW_RULE):
         n = Entry.objects.filter(state=Entry.State.ARRIVED).exclude(created_by=request.user).count()

@@ -714,11 +714,17 @@ def stats(request):
     if request.GET.get("export") == "xlsx":
         return _stats_xlsx(scheme, rows, item_names)
     chrono = list(reversed(rows))
-    chart = {
+    chart = {  # drawn by web/charts.js
         "labels": [format_month(r["snap"].period) for r in chrono],
-        "paid": [float(r["snap"].paid) for r in chrono],
-        "owed": [float(r["snap"].owed) for r in chrono],
-        "persons": [r["snap"].persons_active for r in chrono],
+        "datasets": [
+            {"type": "bar", "label": str(_("实付（元）")), "color": "#2d6aa3",
+             "data": [float(r["snap"].paid) for r in chrono]},
+            {"type": "bar", "label": str(_("欠付（元）")), "color": "#c8102e",
+             "data": [float(r["snap"].owed) for r in chrono]},
+            {"type": "line", "label": str(_("正常人数")), "color": "#217a3c", "axis": "y1",
+             "data": [r["snap"].persons_active for r in chrono]},
+        ],
+        "axes": {"y": str(_("元")), "y1": str(_("人"))},
     }
     return render(request, "payroll/stats.html", {
         "schemes": schemes, "scheme": scheme, "rows": rows, "item_names": item_names, "chart": chart,

@@ -24,7 +24,7 @@ from shebao.finance.services import attachment_add, entry_create, type_by_code
 from shebao.registry.models import Payee
 from shebao.registry.services import payee_create
 from tests.authz.harness import Entry as Row
-from tests.authz.harness import make_identities, run_page_row
+from tests.authz.harness import make_identities, run_api_row, run_page_row
 
 
 @dataclasses.dataclass
@@ -46,6 +46,7 @@ def build_world() -> World:
 
 def written() -> tuple:
     return (AuditEvent.objects.count(), Entry.objects.count(), Payee.objects.count(), BusinessType.objects.count(),
+            BusinessType.objects.filter(subject_confirmed_by__isnull=False).count(),
             Attachment.objects.count(), tuple(Entry.objects.order_by("pk").values_list("state", "amount", "run_id")))
 
 
@@ -72,6 +73,8 @@ PAGE_ROWS = [
     Row("finance:entry_pay", MANAGE_RULE, args=e, method="POST", data=lambda w: {}),
     Row("finance:entry_attach", MANAGE_RULE, args=e, method="POST", data=lambda w: {}),
     Row("finance:attachment", VIEW_RULE, args=lambda w: {"pk": w.entry.pk, "att": w.attachment.pk}),
+    Row("finance:attachment_delete", MANAGE_RULE, args=lambda w: {"pk": w.entry.pk, "att": w.attachment.pk},
+        method="POST", data=lambda w: {}, note="未复核记录的附件（无一次性令牌：不写入）"),
     Row("finance:voucher", VIEW_RULE, args=e),
     Row("finance:review", REVIEW_PAGE_RULE),
     Row("finance:payees", MANAGE_RULE, method="POST", data=lambda w: {"name": "x"}),
@@ -83,13 +86,22 @@ PAGE_ROWS = [
     Row("finance:report", VIEW_RULE, query={"period": "2026", "export": "xlsx"}),
     Row("finance:types", TYPES_RULE, method="POST", data=lambda w: {"code": "x"}),
     Row("finance:types", TYPES_RULE),
+    Row("finance:type_confirm", TYPES_RULE, args=lambda w: {"code": "TB_TO_SI_SUBSIDY"}, method="POST",
+        data=lambda w: {"subject_code": "5401"}, note="财务确认会计科目（无一次性令牌：不写入）"),
+]
+
+API_ROWS = [  # /api/v1/finance: read only, the pages' VIEW_RULE (全市范围)
+    Row("api GET /api/v1/finance/entries", VIEW_RULE, query={"direction": "expenditure"}),
+    Row("api GET /api/v1/finance/entries/{entry_id}", VIEW_RULE, args=lambda w: {"entry_id": w.entry.pk}),
+    Row("api GET /api/v1/finance/types", VIEW_RULE),
+    Row("api GET /api/v1/finance/report", VIEW_RULE, query={"period": "2026-03"}),
 ]
 
 CMD_ROWS = [
     Row("finance report", finance_cmd.REPORT_RULE, args=lambda w: ["--month", "2026-03"]),
 ]
 
-ROWS = PAGE_ROWS + CMD_ROWS
+ROWS = PAGE_ROWS + CMD_ROWS + API_ROWS
 
 
 @pytest.fixture
@@ -105,6 +117,20 @@ def test_page_rows(world):
         if row.method == "POST" and written() != before:
             problems.append(f"{row.id}: wrote")
     assert problems == []
+
+
+def test_api_rows(world):
+    problems = []
+    for row in API_ROWS:
+        problems += run_api_row(row, world, world.users)
+    assert problems == []
+
+
+def test_every_finance_api_operation_has_a_row():
+    from tests.authz.test_completeness import api_operations
+
+    ours = sorted(op for op, _m, path in api_operations() if path.startswith("/api/v1/finance/"))
+    assert sorted(r.name for r in API_ROWS) == ours
 
 
 def test_report_command_is_the_operators(world, capsys):

@@ -71,7 +71,7 @@ def test_expenditure_arrival_review_reverse(live_server):
         clerk.screenshot(path=str(ARTIFACTS / "ts-1-enter.png"), full_page=True)
         clerk.click("#entry-form button[type=submit]")
         expect(clerk.locator("#entry-state")).to_have_text("待到账确认")
-        expect(clerk.locator("#entry-amount")).to_have_text("12345.67")
+        expect(clerk.locator("#entry-amount")).to_have_text("12,345.67")
         entry = Entry.objects.get()
         record = f"{live_server.url}/ts/e/{entry.pk}/"
 
@@ -98,7 +98,7 @@ def test_expenditure_arrival_review_reverse(live_server):
         rev.fill("#reverse-form input[name=reason]", "重复录入")
         rev.click("#reverse-form button[type=submit]")
         expect(rev.locator("main")).to_contain_text("红冲原记录")
-        expect(rev.locator("#entry-amount")).to_have_text("-12345.67")
+        expect(rev.locator("#entry-amount")).to_have_text("-12,345.67")
         rev.screenshot(path=str(ARTIFACTS / "ts-4-reversal.png"), full_page=True)
         # the reversal is reviewed by another user than the one who made it
         fin.goto(f"{live_server.url}/ts/e/{Entry.objects.get(reversal_of=entry).pk}/")
@@ -106,5 +106,9 @@ def test_expenditure_arrival_review_reverse(live_server):
         expect(fin.locator("#entry-state")).to_have_text("已复核")
         fin.goto(f"{live_server.url}/ts/report/?period={today[:7]}")
         expect(fin.locator("#expenditure-total")).to_have_text("2 笔 · 0.00")
+        # the chart is drawn by the shared start-up (web/charts.js) from the page's JSON
+        expect(fin.locator("#ts-chart[data-drawn='1']")).to_have_count(1)
+        assert fin.evaluate("() => window.Chart.getChart('ts-chart').data.datasets.map(d => d.label)") == [
+            "支出·土保转社保政府补助支出"]
         fin.screenshot(path=str(ARTIFACTS / "ts-5-report.png"), full_page=True)
         browser.close()

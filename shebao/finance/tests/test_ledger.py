@@ -309,7 +309,7 @@ def test_types_are_data_a_used_type_keeps_its_side(clerk):
     t = type_save(user=clerk, code="FUND_TRANSFER_OUT", name="基金划转支出", direction="expenditure",
                   subject_code="5402", subject_name="转移支出—基金划转", create=True)
     with pytest.raises(FinanceError, match="类型代码 FUND_TRANSFER_OUT 已存在"):
-        type_save(user=clerk, code="FUND_TRANSFER_OUT", name="x", direction="income", subject_code="1",
+        type_save(user=clerk, code="FUND_TRANSFER_OUT", name="x", direction="income", subject_code="4409",
                   subject_name="y", create=True)
     _entry(clerk, code="FUND_TRANSFER_OUT", amount="1.00")
     with pytest.raises(FinanceError, match="已有收支记录，不能改变收支方向"):

@@ -132,3 +132,58 @@ def test_home_shows_the_records_waiting_for_finance(users):
     entry_confirm_arrival(entry=entry, user=users["finance"], arrival_on=dt.date.today(), amount="10.00")
     assert "特殊业务待复核" in rev.get("/").content.decode()
     assert "特殊业务待到账确认" not in fin.get("/").content.decode()
+
+
+def test_report_chart_by_month_and_type_income_beside_expenditure(users):
+    """The chart's JSON (drawn by the shared web/charts.js): the 12 months up to a monthly report's month
+    (the year's months for a yearly one), a stacked series per business type, income and expenditure in
+    their own stacks; a reversal counts negative in its month. Its figures equal the records'."""
+    import json
+    import re
+
+    from shebao.finance.services import (
+        entry_confirm_arrival,
+        entry_create,
+        entry_reverse,
+        entry_review,
+        type_by_code,
+    )
+
+    clerk = users["clerk"]
+
+    def make(code, amount, on):
+        return entry_create(user=clerk, type=type_by_code(code), amount=amount, occurred_on=on)
+
+    sub = make("TB_TO_SI_SUBSIDY", "1000.10", dt.date(2026, 1, 5))
+    make("TB_TO_SI_SUBSIDY", "200.00", dt.date(2026, 3, 2))
+    make("EXTRA_FUND_RECOVERY", "50.25", dt.date(2026, 3, 9))
+    make("TB_BENEFIT_RETURN", "7.00", dt.date(2025, 4, 30))  # the first of the 12 months to 2026-03
+    make("TB_BENEFIT_RETURN", "9.00", dt.date(2025, 3, 31))  # a month before them
+    entry_confirm_arrival(entry=sub, user=users["finance"], arrival_on=dt.date(2026, 1, 6), amount="1000.10")
+    entry_review(entry=sub, user=users["reviewer"])
+    entry_reverse(entry=sub, user=users["finance"], reason="重复", on=dt.date(2026, 2, 1))
+
+    page = logged_in(users["reviewer"]).get(reverse("finance:report"), {"period": "2026-03"}).content.decode()
+    assert 'data-chart="ts-chart-data"' in page and "web/charts.js" in page and "chart-4.6.1.umd.min.js" in page
+    assert "截至 2026-03 的 12 个月收支（按业务类型）" in page
+    chart = json.loads(re.search(r'<script id="ts-chart-data" type="application/json">(.*?)</script>', page,
+                                 re.S).group(1))
+    assert chart["labels"][0] == "2025-04" and chart["labels"][-1] == "2026-03" and len(chart["labels"]) == 12
+    assert chart["stacked"] is True and chart["money"] is True
+    series = {d["label"]: (d["stack"], d["data"]) for d in chart["datasets"]}
+    assert list(series) == ["收入·统筹外经费收回", "收入·土保待遇退回", "支出·土保转社保政府补助支出"]
+    months = chart["labels"]
+    expenditure = dict(zip(months, series["支出·土保转社保政府补助支出"][1], strict=True))
+    assert series["支出·土保转社保政府补助支出"][0] == "expenditure"
+    assert (expenditure["2026-01"], expenditure["2026-02"], expenditure["2026-03"]) == (1000.10, -1000.10, 200.00)
+    assert dict(zip(months, series["收入·土保待遇退回"][1], strict=True))["2025-04"] == 7.00
+    assert sum(series["收入·土保待遇退回"][1]) == 7.00  # 2025-03 is outside the 12 months
+    assert dict(zip(months, series["收入·统筹外经费收回"][1], strict=True))["2026-03"] == 50.25
+    # a yearly report: the year's months; a period without records: no chart, a note
+    year = logged_in(users["reviewer"]).get(reverse("finance:report"), {"period": "2025"}).content.decode()
+    chart = json.loads(re.search(r'<script id="ts-chart-data" type="application/json">(.*?)</script>', year,
+                                 re.S).group(1))
+    assert chart["labels"][0] == "2025-01" and chart["labels"][-1] == "2025-12"
+    assert [sum(d["data"]) for d in chart["datasets"]] == [16.00]
+    empty = logged_in(users["reviewer"]).get(reverse("finance:report"), {"period": "2024"}).content.decode()
+    assert "这段时间没有收支记录。" in empty and "ts-chart-data" not in empty

@@ -44,7 +44,8 @@ class Command(BaseCommand):
                           f"差额 {format_yuan(report.net)}")
         self.stdout.write("按业务类型：")
         for r in report.by_type:
-            self.stdout.write(f"  {dirs[r['direction']]} {r['name']}（{r['subject_code']} {r['subject_name']}）"
+            pending = "" if r["subject_confirmed"] else "，科目待财务确认"
+            self.stdout.write(f"  {dirs[r['direction']]} {r['name']}（{r['subject_code']} {r['subject_name']}{pending}）"
                               f" {r['count']} 笔 {format_yuan(r['total'])}")
         self.stdout.write("按状态：")
         for r in report.by_status:
