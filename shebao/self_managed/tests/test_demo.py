@@ -46,5 +46,18 @@ def test_demo_step_enrolls_with_history_and_resets(monkeypatch):
     assert Income.objects.filter(applied__gt=0).exists()
     assert sum(i.applied for i in Income.objects.all()) > D("0")
     assert FlexPayment.objects.count() == 2
+    # the reviewer approves it, the clerk exports: the risky lines are held out; the demo still resets
+    from shebao.accounts.models import User
+    from shebao.bank.models import BankFile
+    from shebao.bank.selectors import bank_template_get
+    from shebao.bank.services import bank_export
+    from shebao.payroll.services import payroll_run_approve
+
+    pending = payroll_run_approve(run=pending, user=User.objects.get(username="reviewer"))
+    files = bank_export(runs=[pending.pk], template=bank_template_get("standard"),
+                        user=User.objects.get(username="clerk"))
+    assert sum(f.line_count for f in files) == pending.line_count - len(risks)
+    assert PayrollLine.objects.filter(run=pending, status="failed", fail_reason__startswith="风险暂缓").count() == len(risks)
     demo_reset()
     assert Enrollment.objects.count() == 0 and PayrollRun.objects.count() == 0 and Income.objects.count() == 0
+    assert BankFile.objects.count() == 0
