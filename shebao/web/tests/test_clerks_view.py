@@ -153,6 +153,23 @@ def test_menu_html_is_rendered_once_per_profile_and_page(monkeypatch):
     assert rendered.count("web/partials/sidemenu.html") == 2
 
 
+def test_roles_and_their_permissions_are_read_in_one_query():
+    """The shell's role names come with the roles' permissions (one query, not two); a change of role
+    is seen by the next request."""
+    from django.contrib.auth.models import Group
+
+    clerk = make_user("roles_once", all_regions=True)
+    client = logged_in(clerk)
+    client.get("/persons/")
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/persons/?q=张").content.decode()
+    assert '<span class="tag">经办员</span>' in page
+    assert len([q for q in ctx.captured_queries if 'FROM "auth_group"' in q["sql"]]) == 1
+    clerk.groups.add(Group.objects.get(name="reviewer"))
+    page = client.get("/persons/?q=张").content.decode()
+    assert '<span class="tag">经办员</span><span class="tag">审核员</span>' in page
+
+
 def test_table_body_is_escaped():
     from shebao.registry.models import Person
 
