@@ -55,7 +55,11 @@ class User(AbstractUser):
 
     @property
     def role_codes(self) -> list[str]:
-        return [g.name for g in self.groups.all()]
+        # read with the roles' permissions when those were (accounts.backends), else asked for
+        cached = getattr(self, "_role_codes_of", None)
+        if cached is not None and cached[0] is getattr(self, "_group_perm_cache", None):
+            return list(cached[1])
+        return [g.name for g in self.groups.order_by("id")]
 
     @property
     def role_labels(self) -> list[str]:

@@ -39,9 +39,10 @@ from shebao.bank.services import (
     bank_return_import,
 )
 from shebao.common.jobs import JobError, JobOutcome, Stage, Stages, register_job
-from shebao.common.money import format_yuan
+from shebao.common.money import ZERO, format_yuan
 from shebao.common.policy import rule, schemes_of
 from shebao.payroll.jobs import AUDIT, check_scheme
+from shebao.payroll.selectors import payroll_run_risk_counts
 from shebao.payroll.services import PayrollError
 
 EXPORT = "bank_export"
@@ -115,10 +116,18 @@ def bank_export_job(*, params, progress, user) -> JobOutcome:
     except (BankError, BankFileError, PayrollError) as exc:
         raise JobError(str(exc)) from exc
     listed = "；".join(f"{f.batch_no}（{f.line_count} 笔，{format_yuan(f.total)} 元）" for f in files)
+    # the runs' risky lines held out of their files (this export's and any earlier one's of the runs)
+    risks = [payroll_run_risk_counts(run=r) for r in PayrollRun.objects.filter(pk__in=ids)]
+    held = sum(r["held_out"] for r in risks)
+    held_total = sum((r["held_out_total"] or ZERO for r in risks), ZERO)
+    message = f"已生成报盘文件：{listed}"
+    if held:
+        message += f"。风险明细暂缓未报盘 {held} 笔 {format_yuan(held_total)} 元（失败待发）"
     return JobOutcome(
-        message=f"已生成报盘文件：{listed}",
+        message=message,
         result={"files": [{"id": f.pk, "batch_no": f.batch_no, "bank": f.bank, "count": f.line_count,
-                           "total": str(f.total)} for f in files], "runs": ids},
+                           "total": str(f.total)} for f in files], "runs": ids,
+                "held": held, "held_total": str(held_total)},
     )
 
 

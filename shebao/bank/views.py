@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -186,9 +187,12 @@ def export(request):
             job_started_message(request, job, started)
             return redirect("bank:job", pk=job.pk)
         else:
-            context.update(confirm=True, chosen=chosen, count=sum(o["n"] for o in chosen),
-                           total=sum((o["total"] for o in chosen), ZERO),
-                           held=sum(payroll_run_risk_counts(run=o["run"])["held"] for o in chosen))
+            risks = [payroll_run_risk_counts(run=o["run"]) for o in chosen]
+            count, total = sum(o["n"] for o in chosen), sum((o["total"] for o in chosen), ZERO)
+            held = sum(r["held"] for r in risks)
+            held_total = sum((r["held_total"] or ZERO for r in risks), ZERO)
+            context.update(confirm=True, chosen=chosen, count=count, total=total, held=held, held_total=held_total,
+                           to_file=count - held, to_file_total=total - held_total)
     return render(request, "bank/export.html", context)
 
 
@@ -295,7 +299,8 @@ def _run_files_context(run, request) -> dict:
     states = [x["state"] for x in files]
     return {"run": run, "files": files, "n_waiting": states.count("waiting"), "n_partial": states.count("partial"),
             "n_returned": states.count("returned"),
-            "unsent": [{**u, "label": _bank_label(u["bank"])} for u in bank_run_unsent(run=run)]}
+            "unsent": [{**u, "label": _bank_label(u["bank"])} for u in bank_run_unsent(run=run)],
+            "risks": payroll_run_risk_counts(run=run)}
 
 
 @page(VIEW_RULE)
@@ -480,6 +485,12 @@ def job_page(request, pk: int):
                     (reverse("bank:file_detail", args=[f.pk]), f.batch_no, f.line_count, format_yuan(f.total),
                      reverse("bank:file_download", args=[f.pk])) for f in files))
                 messages.success(request, format_html("{}：{}", _("已生成报盘文件"), listed))
+                if result.get("held"):
+                    messages.warning(request, format_html(
+                        '{} <a href="{}">{}</a>',
+                        _("风险明细 %(n)s 笔 %(t)s 元未放行，已暂缓、不在报盘文件中（转为失败待发：变更账户后二次报盘，"
+                          "或由审核员核销）。") % {"n": result["held"], "t": format_yuan(Decimal(result["held_total"]))},
+                        reverse("bank:failed") + (f"?run={runs[0]}" if len(runs) == 1 else ""), _("查看失败待发")))
     elif job.kind == RETURN_CHECK:
         unchanged = _("文件未导入，未做任何更改。")
         if job.state == Job.State.DONE:
@@ -579,16 +590,16 @@ def _run_family_filter(qs, value, request):
 class FailedTable(Table):
     columns = [
         Column("run_id", _l("结算批次"), kind="num", link=("payroll:run_detail", "run_id")),
-        Column("run__scheme__name", _l("险种")),
+        Column("run__scheme__name", _l("险种"), css="nowrap"),
         Column("run__period", _l("年月"), kind="month"),
         Column("seq", kind="num"),
-        Column("name", link=lambda row: reverse("payroll:line_detail", args=[row["pk"]])),
+        Column("name", link=lambda row: reverse("payroll:line_detail", args=[row["pk"]]), css="nowrap"),
         Column("id_number", kind="id_number"),
         Column("net", _l("金额"), kind="money", sortable=True),
         Column("account_number", _l("失败账号"), kind="account"),
         Column("batch_no", _l("报盘批次")),
         Column("fail_reason", _l("失败原因（银行返回或风险暂缓）")),
-        Column("current_account", _l("当前账号"), kind="account"),
+        Column("current_account", _l("当前账号"), kind="account", css="wrap"),  # its 未变更 tag may go below
         Column("actions", _l("处理"), field="person_id", export=False),
     ]
     filters = [
@@ -620,7 +631,8 @@ class FailedTable(Table):
             parts.append(format_html('<a href="{}?next={}">{}</a>',
                                      reverse("payroll:line_write_off", args=[row["pk"]]), reverse("bank:failed"),
                                      _("核销")))
-        return format_html_join(" · ", "{}", ((p,) for p in parts))
+        # a link never breaks inside its words; the links may go on separate lines when the table is wide
+        return format_html_join(" ", '<span class="nowrap">{}</span>', ((p,) for p in parts))
 
 
 @page(VIEW_RULE)

@@ -6,7 +6,9 @@ monthly payrolls (2025-10 … 2025-12) computed by the demo clerk, approved by t
 returned by the bank (a few lines failed: 账户冻结 / 户名不符, still owed); some persons suspended
 (未提供生存证明) from 2025-11, some died in 2025-11 (the 2025-12 payment is an overpayment to
 recover, part of it already come back as income), a few transferred out, a few pending 补发/扣减, two
-灵活支付 waiting for approval. Registered in ``shebao/self_managed/demo.py``.
+灵活支付 waiting for approval; 2026-01 computed and NOT approved, so the reviewer's approval page shows
+its risk list (an account the bank refused, unchanged; a 户名 not the person's name) and the comparison
+with 2025-12 at once. Registered in ``shebao/self_managed/demo.py``.
 """
 
 from __future__ import annotations
@@ -152,6 +154,9 @@ def zg_demo(scale: str, rng: random.Random, progress: Progress) -> str:
                 failed_total += 1
             else:
                 results.append((line_id, net, True, ""))
+        if period == PERIODS[-1] and not failed_total and results:  # a small load still shows one refusal
+            results[-1] = (results[-1][0], Decimal("0.00"), False, "已销户")
+            failed_total = 1
         payroll_lines_apply_results(run=run, results=results, user=clerk)
 
     overpaid = Decimal("0.00")
@@ -170,8 +175,50 @@ def zg_demo(scale: str, rng: random.Random, progress: Progress) -> str:
     for e in others[k:k + max(1, k // 2)]:
         adjustment_create(enrollment=e, kind="deduction", total=_money(rng, 300, 1200), monthly_cap="200.00",
                           user=clerk, reason="重复发放扣回", source="稽核")
+    pending = _pending_month(scheme=scheme, rng=rng, clerk=clerk, others=others[k + max(1, k // 2):-2],
+                             candidates=[pid for pid in candidates if pid not in persons], item=item)
     for e in others[-2:]:
         flex_payment_create(person=e.person, amount=_money(rng, 500, 3000), reason="一次性困难补助",
                             source="慈溪市社保中心〔2026〕3号", user=clerk, period="2026-01")
     return (f"自管人员 {len(enrollments):,} 人（暂停 {len(suspended)}，死亡减员 {len(dying)}，转出 {len(moving)}，"
-            f"2025-01 调整 {changed} 人），月度结算 {len(PERIODS)} 期（失败 {failed_total} 笔），多发 {overpaid} 元")
+            f"2025-01 调整 {changed} 人），月度结算 {len(PERIODS)} 期（失败 {failed_total} 笔），多发 {overpaid} 元；"
+            f"{pending}")
+
+
+def _pending_month(*, scheme, rng: random.Random, clerk, others: list, candidates: list[int], item: dict) -> str:
+    """The month after the last: computed by the clerk, NOT approved — the reviewer's approval page shows
+    at once its risk list (the accounts the bank refused in 2025-12, unchanged; two accounts whose 户名 is
+    a relative's — 子女代领) and what changed against 2025-12 (one new person, the deaths and transfers
+    stopped, one 补发, the 扣减)."""
+    from shebao.benefits.services import EnrollmentRow, adjustment_create, enrollment_bulk_create
+    from shebao.demo.names import SURNAMES
+    from shebao.payroll.models import LineRisk
+    from shebao.payroll.services import payroll_run_compute
+    from shebao.registry.models import BankAccount, Person
+    from shebao.registry.services import bank_account_set
+
+    relatives = others[:2]
+    for e in relatives:
+        account = BankAccount.objects.get(person_id=e.person_id, valid_to__isnull=True)
+        surname = e.person.name[0]
+        given = "".join(rng.choice("建国华明英芳伟丽军红") for _ in range(2))
+        holder = (surname if surname in SURNAMES else rng.choice(list(SURNAMES))) + given
+        if holder == e.person.name:
+            holder = holder[:-1] + ("芳" if holder[-1] != "芳" else "丽")
+        bank_account_set(user=clerk, person=e.person, bank=account.bank, branch=account.branch,
+                         account_number=account.account_number, holder_name=holder,
+                         valid_from=dt.date(2025, 12, 20), reason="子女代领，改为子女户名（演示数据）")
+    for e in others[2:3]:
+        adjustment_create(enrollment=e, kind="arrears", total=_money(rng, 200, 600), user=clerk,
+                          reason="补发2025年12月漏发的生活补贴", source="经办核查")
+    added = 0
+    if candidates:
+        newcomer = Person.objects.get(pk=rng.choice(candidates))
+        enrollment_bulk_create(scheme=scheme, user=clerk, reason="演示数据", rows=[EnrollmentRow(
+            person=newcomer, start_month=dt.date(2026, 1, 1), service_years=Decimal(rng.randint(15, 35)),
+            items={item["basic"]: _money(rng, 1800, 3200)}, changes=[])])
+        added = 1
+    run = payroll_run_compute(scheme=scheme, period="2026-01", user=clerk, note="演示：待审核")
+    risks = LineRisk.objects.filter(run=run).count()
+    return f"2026-01 已计算待审核（{run.line_count} 笔，新增 {added} 人，风险明细 {risks} 笔）"
+

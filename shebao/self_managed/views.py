@@ -42,6 +42,7 @@ from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
 from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.common.safefile import read_text_upload
+from shebao.payroll.models import PayrollRun
 from shebao.registry.models import Person
 from shebao.registry.selectors import bank_choices, person_get, person_search, persons_visible, towns_visible
 from shebao.registry.services import RegistryError
@@ -591,11 +592,11 @@ class FlexTable(Table):
         Column("reason", _("事由")),
         Column("source", _("依据/来源")),
         Column("run_id", _("零星发放批次"), kind="num"),
-        Column("run__state", _("批次状态"), kind="choice",
-               choices=[("computed", _("已计算")), ("approved", _("已审核")), ("exported", _("已报盘")),
-                        ("returned", _("已回盘")), ("completed", _("已完成"))]),
+        # the run's own states (部分回盘 too): one list, the model's, for the label and the filter
+        Column("run__state", _("批次状态"), kind="choice", choices=PayrollRun.State.choices),
         Column("created_at", _("登记时间"), kind="datetime", sortable=True),
     ]
+    filters = [ChoiceFilter("run_state", _("批次状态"), field="run__state", choices=PayrollRun.State.choices)]
     extra_fields = ("person_id",)
     default_sort = "-created_at"
     export_name = _("灵活支付")

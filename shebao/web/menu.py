@@ -272,6 +272,9 @@ def menu_html(request, built: list[ResolvedGroup]) -> str:
     from django.template.loader import render_to_string
     from django.utils.safestring import mark_safe
 
+    # the shell passes the menu as a lazy object: evaluate it first — build_menu sets the key (read
+    # before it, the key was always missing and the menu was rendered again on every page)
+    built = list(built)
     key = getattr(request, "_shell_menu_key", None)
     html = _html.get(key) if key is not None else None
     if html is None:

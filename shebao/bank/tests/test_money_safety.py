@@ -233,3 +233,31 @@ def test_entering_a_rejected_account_warns_not_refuses(december, client):
     seq = PayrollLine.objects.get(run=dec, person=bad).seq
     assert f"该账号曾被银行退回：2025-12 结算批次 #{dec.pk} 第 {seq} 笔（已销户）" in text
     assert other.bank_accounts.get(valid_to__isnull=True).account_number == CLOSED
+
+
+def test_export_pages_say_what_is_held_and_what_goes_into_the_file(december, clerk, reviewer, client):
+    """The export's confirm names the held lines' count and amount and what goes into the files; the
+    job's message, the run's files page and the run's risk list say what was held out."""
+    from shebao.common.models import Job
+    from shebao.payroll.tests.helpers import run_queued, watched
+
+    _, bad, _ = december
+    jan = payroll_run_approve(run=payroll_run_compute(scheme=_zg(), period="2026-01", user=clerk), user=reviewer)
+    client.force_login(clerk)
+    form = {"bank": "*", "template": "standard", "runs": [jan.pk]}
+    text = client.post("/bank/export/", form).content.decode()
+    assert "其中 1 笔 2,000.00 元为未放行的风险明细" in text
+    assert "进入报盘文件：<strong>1</strong> 笔，<strong>1,500.00</strong> 元。" in text
+    started = client.post("/bank/export/", {**form, "confirm": "1"})
+    [job] = run_queued()
+    assert (job.state, job.result["held"], job.result["held_total"]) == (Job.State.DONE, 1, "2000.00")
+    assert job.message.endswith("。风险明细暂缓未报盘 1 笔 2,000.00 元（失败待发）")
+    text = watched(client, started.url).content.decode()
+    assert "风险明细 1 笔 2,000.00 元未放行，已暂缓、不在报盘文件中" in text
+    assert f'href="/bank/failed/?run={jan.pk}"' in text
+    text = client.get(f"/bank/runs/{jan.pk}/").content.decode()
+    assert "风险明细暂缓未报盘 1 笔 2,000.00 元：不在上列文件中" in text
+    text = client.get(f"/payroll/{jan.pk}/").content.decode()
+    assert "已暂缓未报盘 1 笔 2,000.00 元（失败待发）。" in text
+    assert "待放行 0 笔" not in text  # nothing left to release: not said
+    assert PayrollLine.objects.get(run=jan, person=bad).status == "failed"

@@ -255,6 +255,28 @@ def test_flex_payment_creates_a_one_off_run(client, clerk):
     assert run.lines.get().account_number == "6222021234567890128"
 
 
+def test_flex_list_labels_and_filters_every_run_state_partial_too(client, clerk):
+    person = zg_person(clerk)
+    other = zg_person(clerk, "李小四", born=dt.date(1951, 4, 2))
+    client.force_login(clerk)
+    for p, amount in ((person, "100.00"), (other, "200.00")):
+        client.post("/zg/flex/", once({"id_number": p.id_number, "amount": amount, "reason": "困难补助",
+                                       "source": "慈人社〔2026〕2号"}))
+    partial_run = FlexPayment.objects.get(person=person).run_id
+    # the state a run with files at several banks has after the first return (set here directly)
+    now = dt.datetime.now(dt.UTC)
+    PayrollRun.objects.filter(pk=partial_run).update(
+        state="partial", approved_by=make_user("zgr", roles=["reviewer"], all_regions=True), approved_at=now,
+        exported_at=now)
+    page = client.get("/zg/flex/").content.decode()
+    assert "部分回盘" in page and "已计算" in page
+    assert '<option value="partial">部分回盘</option>' in page  # the filter offers it
+    page = client.get("/zg/flex/?f_run_state=partial").content.decode()
+    assert person.name in page and other.name not in page
+    page = client.get("/zg/flex/?f_run_state=computed").content.decode()
+    assert other.name in page and person.name not in page
+
+
 def test_query_person_shows_history_and_lines(client, clerk):
     person = zg_person(clerk, start="2026-01")
     reviewer = make_user("rv2", roles=["reviewer"], all_regions=True)

@@ -133,6 +133,43 @@ def test_menu_html_marks_the_page_of_each_request():
     assert 'href="/persons/new/" class="active"' in on_new and 'href="/persons/" class="active"' not in on_new
 
 
+def test_menu_html_is_rendered_once_per_profile_and_page(monkeypatch):
+    """The shell hands the menu over lazily; its HTML is still rendered once and reused by the next
+    request of the same profile on the same page (it was rendered on every page)."""
+    from django.template import loader
+
+    clerk = make_user("menu_once", all_regions=True)
+    client = logged_in(clerk)
+    menu._changed()
+    rendered = []
+    real = loader.render_to_string
+    monkeypatch.setattr(loader, "render_to_string",
+                        lambda name, *a, **kw: rendered.append(name) or real(name, *a, **kw))
+    first = client.get("/persons/").content.decode()
+    second = client.get("/persons/?q=张").content.decode()
+    assert rendered.count("web/partials/sidemenu.html") == 1
+    assert 'href="/persons/" class="active"' in first and 'href="/persons/" class="active"' in second
+    client.get("/persons/new/")  # another active entry: its own rendering
+    assert rendered.count("web/partials/sidemenu.html") == 2
+
+
+def test_roles_and_their_permissions_are_read_in_one_query():
+    """The shell's role names come with the roles' permissions (one query, not two); a change of role
+    is seen by the next request."""
+    from django.contrib.auth.models import Group
+
+    clerk = make_user("roles_once", all_regions=True)
+    client = logged_in(clerk)
+    client.get("/persons/")
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/persons/?q=张").content.decode()
+    assert '<span class="tag">经办员</span>' in page
+    assert len([q for q in ctx.captured_queries if 'FROM "auth_group"' in q["sql"]]) == 1
+    clerk.groups.add(Group.objects.get(name="reviewer"))
+    page = client.get("/persons/?q=张").content.decode()
+    assert '<span class="tag">经办员</span><span class="tag">审核员</span>' in page
+
+
 def test_table_body_is_escaped():
     from shebao.registry.models import Person
 
