@@ -232,3 +232,27 @@ def table_rows_all(*, table: ArchiveTable, masker: Masker, batch: int = 5000):
             return
         yield from rows
         last = int(rows[-1][0])
+
+
+def table_text(*, table: ArchiveTable, limit: int) -> tuple[list[str], dict[str, str], list[list[str]]]:
+    """A whole table as text for 数据比对 (unmasked: the caller masks what it shows): (headers — each
+    column's 中文名, or its name where the 中文名 is blank or repeated —, {column name: header}, rows in
+    file order). A coded column gives its meaning (性别 1 → 男) where the code is known. At most ``limit``
+    rows (``SearchError`` beyond)."""
+    if table.rows > limit:
+        raise SearchError(f"档案表 {table.name} 有 {table.rows:,} 行，超过比对上限 {limit:,} 行")
+    labels = [c["label"] for c in table.columns]
+    headers = [c["label"] if c["label"] and labels.count(c["label"]) == 1 else c["name"] for c in table.columns]
+    aliases = {c["name"]: h for c, h in zip(table.columns, headers, strict=True)}
+    codes = _codes(table)
+    cats = [codes.get(c["code_category"], {}) if c["code_category"] else None for c in table.columns]
+    rows = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("{} ORDER BY {}").format(_select(table), sql.Identifier(ddl.ROW)))
+        for r in cursor.fetchall():
+            line = []
+            for v, cat in zip(r[1:], cats, strict=True):
+                text = _text(v)
+                line.append(cat.get(text, text) if cat else text)
+            rows.append(line)
+    return headers, aliases, rows

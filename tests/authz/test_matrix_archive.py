@@ -18,7 +18,15 @@ from django.core.management.base import CommandError
 
 from shebao.archive.models import ArchiveTable
 from shebao.archive.permissions import LOAD_RULE, TABLE_RULE, VIEW_RULE
-from tests.authz.harness import FOREIGN_TOWN, HOME_TOWN, IDENTITIES, Entry, expected, make_identities, run_page_row
+from tests.authz.harness import (
+    FOREIGN_TOWN,
+    HOME_TOWN,
+    IDENTITIES,
+    Entry,
+    expected,
+    make_identities,
+    run_page_row,
+)
 
 
 @dataclasses.dataclass
