@@ -101,31 +101,29 @@ def person_search(*, user, q: str, limit: int = MAX_HITS) -> list[PersonHit]:
     if not archive_ready():
         return []
     key = id_key_of(q)
+    # each person found with what their rows say (names, tables, count), in one statement
+    agg = ("SELECT p.id, p.idkey, array_agg(DISTINCT r.name) FILTER (WHERE r.name IS NOT NULL), "
+           "array_agg(DISTINCT r.table_id), count(*) FROM archive.person p JOIN archive.person_row r ON r.person_id = p.id "
+           "WHERE {} GROUP BY p.id, p.idkey ORDER BY p.idkey")
     with connection.cursor() as cursor:
         if key is not None:
-            cursor.execute("SELECT id, idkey FROM archive.person WHERE idkey = %s", [key])
+            cursor.execute(agg.format("p.idkey = %s"), [key])
         elif q.isdigit() or len(q) < 2 and not re.match(r"[\u4e00-\u9fff]", q):
             raise SearchError("身份证号应为 15 位或 18 位；按姓名查询请输入姓名")
         else:
             pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            cursor.execute("SELECT p.id, p.idkey FROM archive.person p WHERE p.id IN (SELECT DISTINCT person_id FROM "
-                           "archive.person_row WHERE name LIKE %s LIMIT %s) ORDER BY p.idkey", [pattern, CANDIDATES])
+            cursor.execute(agg.format("p.id IN (SELECT DISTINCT person_id FROM archive.person_row WHERE name LIKE %s "
+                                      "LIMIT %s)"), [pattern, CANDIDATES])
         found = cursor.fetchall()
-        scope = policy.town_ids(user)
-        registry = _visible(user, [k for _i, k in found])
-        if scope is not None:
-            found = [(i, k) for i, k in found if k in registry]
-        found = found[:limit]
-        if not found:
-            return []
-        cursor.execute("SELECT person_id, array_agg(DISTINCT name) FILTER (WHERE name IS NOT NULL), "
-                       "array_agg(DISTINCT table_id), count(*) FROM archive.person_row WHERE person_id = ANY(%s) "
-                       "GROUP BY person_id", [[i for i, _k in found]])
-        agg = {r[0]: r[1:] for r in cursor.fetchall()}
-    tables = {t.pk: t for t in archive_tables()}
+    registry = _visible(user, [row[1] for row in found])
+    if policy.town_ids(user) is not None:
+        found = [row for row in found if row[1] in registry]
+    found = found[:limit]
+    if not found:
+        return []
+    tables = archive_tables().in_bulk({t for row in found for t in row[3]})
     out = []
-    for pid, key in found:
-        names, table_ids, rows = agg.get(pid, ([], [], 0))
+    for pid, key, names, table_ids, rows in found:
         out.append(PersonHit(pid, key, sorted(names or []), sorted((tables[t] for t in table_ids if t in tables),
                                                                  key=lambda t: t.name), rows, registry.get(key)))
     return out

@@ -35,7 +35,7 @@ def _write(folder: Path, persons: int, rng: random.Random) -> list[tuple[str, st
         "bench_ac01,aac003,,,,\nbench_ac01,aac004,,,,\nbench_ac01,aae005,联系电话,VARCHAR2(20),,\n"
         "bench_ac43,aac002,,,,\nbench_ac43,aae002,,,,\nbench_ac43,aae019,,,,\n"
         "bench_ic20,aac001,个人编号,VARCHAR2(20),,\nbench_ic20,aae001,年度,NUMBER(4),,\n"
-        "bench_ic20,jfje,缴费金额,NUMBER(12,2),,\n", encoding="utf-8")
+        "bench_ic20,jfje,缴费金额,\"NUMBER(12,2)\",,\n", encoding="utf-8")
     (folder / "代码.csv").write_text("代码类别,代码值,含义\n", encoding="utf-8")
     ids = []
     with (folder / "bench_ac01.csv").open("w", encoding="utf-8") as fh:
