@@ -192,6 +192,11 @@ def _render(table: ArchiveTable, rows, masker: Masker) -> list[list[str]]:
     return out
 
 
+def numeric_flags(table: ArchiveTable) -> list[bool]:
+    """Which displayed columns are numbers (right-aligned on the pages): 行号, then numeric/bigint ones."""
+    return [True] + [c["pg"].startswith(("numeric", "bigint")) and not c["code_category"] for c in table.columns]
+
+
 def headers_of(table: ArchiveTable) -> list[str]:
     return ["行号"] + [c["label"] or c["name"] for c in table.columns]
 

@@ -66,6 +66,10 @@ def person(request, pk):
         rows = ([r.table.name, r.table.label, rec[0], h, v] for r in records for rec in r.rows
                 for h, v in zip(r.headers[1:], rec[1:], strict=True) if v)
         return _xlsx("archive_person", "档案记录", ["表名", "表中文名", "行号", "字段", "值"], rows)
+    for r in records:
+        flags = sel.numeric_flags(r.table)
+        r.head = list(zip(r.headers, flags, strict=True))
+        r.cells = [list(zip(row, flags, strict=True)) for row in r.rows]
     archive_read_record(user=request.user, action="person_view", object_id=pk, person_id=found.registry_id,
                         summary=f"查看档案人员 {found.id_number} 的记录：{found.rows} 行")
     return render(request, "archive/person.html", {
@@ -99,6 +103,8 @@ def table(request, pk):
     rows = sel.table_rows(table=t, masker=masker, offset=(number - 1) * PER_PAGE, limit=PER_PAGE)
     archive_read_record(user=request.user, action="table_view", object_id=f"table:{t.pk}",
                         summary=f"浏览档案表 {t.name} 第 {number} 页")
+    flags = sel.numeric_flags(t)
     return render(request, "archive/table.html", {
-        "table": t, "headers": sel.headers_of(t), "rows": rows, "number": number, "pages": pages,
+        "table": t, "head": list(zip(sel.headers_of(t), flags, strict=True)),
+        "rows": [list(zip(row, flags, strict=True)) for row in rows], "number": number, "pages": pages,
         "previous": number - 1 if number > 1 else None, "next": number + 1 if number < pages else None})
