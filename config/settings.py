@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "shebao.finance",
     "shebao.ops",
     "shebao.warehouse",
+    "shebao.archive",
     "shebao.web",
 ]
 

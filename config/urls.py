@@ -21,5 +21,6 @@ urlpatterns = [
     path("ts/", include("shebao.finance.urls")),
     path("ops/", include("shebao.ops.urls")),
     path("wh/", include("shebao.warehouse.urls")),
+    path("archive/", include("shebao.archive.urls")),
     path("", include("shebao.web.urls")),
 ]

@@ -47,6 +47,9 @@ WH_LOAD = "warehouse.load_wh"
 WH_AUDIT = "warehouse.audit_wh"
 WH_QUERY = "warehouse.query_wh"
 WH_CONSOLE = "warehouse.console_wh"
+# 原遗留养老系统 archive (shebao.archive): clerks and reviewers look a person up in it; IT loads it
+ARCH_VIEW = "archive.view_archive"
+ARCH_LOAD = "archive.load_archive"
 
 # "app_label.codename" of the permissions each role holds. Later subsystems add theirs here.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -81,3 +84,6 @@ ROLE_PERMISSIONS[Role.FINANCE] += [TS_VIEW, TS_MANAGE, TS_ARRIVAL, TS_REVIEW, TS
 ROLE_PERMISSIONS[Role.CLERK] += [WH_VIEW, WH_AUDIT, WH_QUERY]
 ROLE_PERMISSIONS[Role.REVIEWER] += [WH_VIEW, WH_QUERY]
 ROLE_PERMISSIONS[Role.IT_ADMIN] += [WH_VIEW, WH_LOAD, WH_AUDIT, WH_QUERY, WH_CONSOLE]
+ROLE_PERMISSIONS[Role.CLERK] += [ARCH_VIEW]
+ROLE_PERMISSIONS[Role.REVIEWER] += [ARCH_VIEW]
+ROLE_PERMISSIONS[Role.IT_ADMIN] += [ARCH_VIEW, ARCH_LOAD]

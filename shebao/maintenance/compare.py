@@ -43,6 +43,7 @@ class Sheet:
     name: str
     headers: list[str]
     rows: list[list[str]]
+    aliases: dict[str, str] = field(default_factory=dict)  # another name of a header (a table's column name)
 
 
 @dataclass
@@ -229,10 +230,34 @@ def _index(sheet: Sheet, getter, blank) -> tuple[dict, int, int]:
     return out, dups, blanks
 
 
+def _pair_keys(a: Sheet, b: Sheet, keys: list[str]) -> tuple[Sheet, list[str]]:
+    """Keys as A names them; ``A列=B列`` pairs two differently named columns (B's column then goes by A's
+    name, so it is also compared as that column); a table's column name stands for its header."""
+    out = []
+    renames: dict[str, str] = {}
+    for k in keys:
+        if "=" in k and not (k in a.headers and k in b.headers):
+            name_a, _eq, name_b = (x.strip() for x in k.partition("="))
+        else:
+            name_a = name_b = k
+        name_a, name_b = a.aliases.get(name_a, name_a), b.aliases.get(name_b, name_b)
+        if name_a != name_b and name_b not in b.headers:
+            raise CompareError(f"{b.name} 没有关键列“{name_b}”（其列：{'、'.join(b.headers)}）")
+        if name_a != name_b:
+            if name_a in b.headers:
+                raise CompareError(f"{b.name} 已有列“{name_a}”，不能把“{name_b}”当作它来比对")
+            renames[name_b] = name_a
+        out.append(name_a)
+    if renames:
+        b = Sheet(b.name, [renames.get(h, h) for h in b.headers], b.rows)
+    return b, out
+
+
 def compare_sheets(a: Sheet, b: Sheet, keys: list[str]) -> CompareResult:
     keys = [k.strip() for k in keys if k and k.strip()]
     if not keys:
         raise CompareError("请指定至少一个关键列（--key）")
+    b, keys = _pair_keys(a, b, keys)
     if len(set(keys)) != len(keys):
         raise CompareError("关键列重复")
     for sheet in (a, b):

@@ -14,17 +14,54 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
-class CorrectionRequest(models.Model):
+class Decision(models.TextChoices):
+    OPEN = "open", _("待审核")
+    APPLIED = "applied", _("已更正")
+    REFUSED = "refused", _("已驳回")
+
+
+def decision_constraints(prefix: str) -> list[models.BaseConstraint]:
+    """The CHECKs every reviewed request carries, named ``<prefix>_…`` (the names the tables have had
+    since their first migration): the decider is not the proposer (maker-checker, for approve AND refuse),
+    decided exactly when closed, and a reason."""
+    return [
+        models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")),
+                               name=f"{prefix}_decider_not_proposer"),
+        models.CheckConstraint(
+            condition=(Q(state="open") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True))
+            | (Q(state__in=["applied", "refused"]) & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
+            name=f"{prefix}_decided_iff_closed"),
+        models.CheckConstraint(condition=~Q(reason=""), name=f"{prefix}_has_reason"),
+    ]
+
+
+class ReviewedRequest(models.Model):
+    """What a correction request and a batch share: the reason, who proposed it and when, and the
+    decision (state, who decided, when, the note). Abstract: each keeps its own table; the CHECKs come
+    from ``decision_constraints`` in each model's Meta (a constraint's name is per table)."""
+
+    State = Decision
+
+    reason = models.CharField(_("更正原因"), max_length=500)
+    state = models.CharField(_("状态"), max_length=10, choices=Decision.choices, default=Decision.OPEN)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("申请人"))
+    proposed_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("审核人"))
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审核意见"), max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class CorrectionRequest(ReviewedRequest):
     class Kind(models.TextChoices):
         PERSON = "person", _("人员基本信息")
         ACCOUNT = "account", _("支付账户")
         AMOUNT = "amount", _("待遇金额")
         ENROLLMENT = "enrollment", _("参保信息")
-
-    class State(models.TextChoices):
-        OPEN = "open", _("待审核")
-        APPLIED = "applied", _("已更正")
-        REFUSED = "refused", _("已驳回")
 
     person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("人员"))
     kind = models.CharField(_("更正类型"), max_length=12, choices=Kind.choices)
@@ -33,17 +70,8 @@ class CorrectionRequest(models.Model):
                                    related_name="+")
     current_value = models.JSONField(_("原值"), default=dict)  # as it was when proposed
     new_value = models.JSONField(_("新值"), default=dict)
-    reason = models.CharField(_("更正原因"), max_length=500)
     attachment_name = models.CharField(_("附件"), max_length=200, blank=True)
     attachment = models.BinaryField(null=True, blank=True, editable=False)
-    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.OPEN)
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name=_("申请人"))
-    proposed_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name=_("审核人"))
-    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
-    decision_note = models.CharField(_("审核意见"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("数据更正申请")
@@ -55,13 +83,7 @@ class CorrectionRequest(models.Model):
         constraints = [
             # maker-checker: whoever decides is not who proposed (approve AND refuse; a proposer withdraws
             # nothing here — another user refuses it)
-            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")),
-                                   name="correction_decider_not_proposer"),
-            models.CheckConstraint(
-                condition=(Q(state="open") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True))
-                | (Q(state__in=["applied", "refused"]) & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
-                name="correction_decided_iff_closed"),
-            models.CheckConstraint(condition=~Q(reason=""), name="correction_has_reason"),
+            *decision_constraints("correction"),
             models.CheckConstraint(condition=Q(kind__in=["person", "account"]) | Q(enrollment__isnull=False),
                                    name="correction_benefit_has_enrollment"),
         ]
@@ -74,44 +96,25 @@ class CorrectionRequest(models.Model):
         return f"GZ{self.pk:06d}" if self.pk else ""
 
 
-class CorrectionBatch(models.Model):
+class CorrectionBatch(ReviewedRequest):
     """批量数据处理: a file of corrections (身份证号 + 字段 + 新值), checked at upload into ``rows`` (each row:
     its person, current → new value, or its error), approved by another user (the same CHECK as a
     request) and applied in one transaction through ``registry.services.person_update``."""
 
-    class State(models.TextChoices):
-        OPEN = "open", _("待审核")
-        APPLIED = "applied", _("已更正")
-        REFUSED = "refused", _("已驳回")
-
     file_name = models.CharField(_("文件"), max_length=200)
-    reason = models.CharField(_("更正原因"), max_length=500)
     rows = models.JSONField(_("逐行检查结果"), default=list)
     row_count = models.PositiveIntegerField(_("行数"), default=0)
     error_count = models.PositiveIntegerField(_("错误行数"), default=0)
     applied_count = models.PositiveIntegerField(_("已更正行数"), default=0)
     clean_only = models.BooleanField(_("只更正无误的行"), default=False)
-    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.OPEN)
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name=_("申请人"))
     proposed_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name=_("审核人"))
-    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
-    decision_note = models.CharField(_("审核意见"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("批量更正")
         verbose_name_plural = _("批量更正")
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")),
-                                   name="correctionbatch_decider_not_proposer"),
-            models.CheckConstraint(
-                condition=(Q(state="open") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True))
-                | (Q(state__in=["applied", "refused"]) & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
-                name="correctionbatch_decided_iff_closed"),
-            models.CheckConstraint(condition=~Q(reason=""), name="correctionbatch_has_reason"),
+            *decision_constraints("correctionbatch"),
         ]
 
     def __str__(self) -> str:

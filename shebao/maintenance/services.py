@@ -28,6 +28,7 @@ from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.benefits.services import BenefitError, benefit_amount_set, enrollment_update
 from shebao.common import policy
+from shebao.common.audit import audit_record
 from shebao.common.identity import name_error
 from shebao.common.money import MoneyError, parse_amount, to_decimal
 from shebao.common.safefile import FileRefused, Limits, MiB, check_size
@@ -379,3 +380,11 @@ def query_save(*, user, name: str, source: str, dimensions: list[str], measures:
         query.dimensions, query.measures, query.parameters = dimensions, measures, parameters
         query.save()
     return query
+
+
+@transaction.atomic
+def compare_tables_record(*, user, a: str, b: str, summary: dict) -> None:
+    """The audit event of a comparison of two database tables (a read of personal data: who compared what)."""
+    audit_record(user=user, action="maintenance.compare_tables", object_type="table", object_id=f"{a}|{b}"[:60],
+                 summary=(f"数据比对 {a} 与 {b}（关键列 {'、'.join(summary['keys'])}）：仅A有 {summary['only_a']}，"
+                          f"仅B有 {summary['only_b']}，内容不同 {summary['changed']}")[:500])

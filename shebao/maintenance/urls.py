@@ -18,4 +18,5 @@ urlpatterns = [
     path("queries/<int:pk>/edit/", views.query_edit, name="query_edit"),
     path("convert/", views.convert, name="convert"),
     path("compare/", views.compare, name="compare"),
+    path("compare/tables/", views.compare_tables, name="compare_tables"),
 ]

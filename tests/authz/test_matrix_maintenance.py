@@ -5,7 +5,8 @@ Correction requests: a clerk proposes (``maintenance.add_correctionrequest``), a
 and person belong to 附海镇 unless the row says ``home``: 浒山街道's town clerk and town reviewer get 404.
 POST rows are sent without their one-time token: an identity that passes the rule gets "表单已过期" and
 nothing is written; a refused identity gets 403 and nothing is written either. 数据比对 reads two
-uploaded files (``maintenance.compare_files``), writes nothing; ``shebao compare`` is the operator's."""
+uploaded files (``maintenance.compare_files``), writes nothing; comparing two database tables needs the
+same right and 全市范围; ``shebao compare`` (files or ``table:`` tables) is the operator's."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from shebao.maintenance.models import ConvertLayout, CorrectionBatch, Correction
 from shebao.maintenance.permissions import (
     BATCH_DECIDE_RULE,
     COMPARE_RULE,
+    COMPARE_TABLES_RULE,
     DECIDE_RULE,
     PROPOSE_RULE,
     QUERY_MANAGE_RULE,
@@ -118,6 +120,10 @@ PAGE_ROWS = [
     Entry("maintenance:convert", COMPARE_RULE),
     Entry("maintenance:compare", COMPARE_RULE, method="POST", data=lambda w: {"keys": "身份证号"}),
     Entry("maintenance:compare", COMPARE_RULE),
+    # two tables: the whole county's rows (live persons in the user's towns, the other side not): county-wide
+    Entry("maintenance:compare_tables", COMPARE_TABLES_RULE),
+    Entry("maintenance:compare_tables", COMPARE_TABLES_RULE,
+          query={"a": "live.persons", "b": "live.persons", "keys": "身份证号"}),
 ]
 # a person row the GET of the propose page names (its own person parameter): in scope or 404
 SCOPED_GETS = [

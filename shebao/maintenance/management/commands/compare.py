@@ -1,6 +1,8 @@
 """shebao compare A B --key COLUMN [--key COLUMN...] [--out report.xlsx] [--json]
 
-Two files (xlsx, xls, csv in UTF-8 or GB18030) by key columns → rows only in A, only in B, and rows
+Two files (xlsx, xls, csv in UTF-8 or GB18030) — or two database tables, each written
+``table:archive.<表名>``, ``table:warehouse.<物理表名>`` or ``table:live.persons`` (``shebao.maintenance
+.tables``) — by key columns (``A列=B列`` pairs two differently named columns) → rows only in A, only in B, and rows
 whose other columns differ (``shebao.maintenance.compare``). ``--json`` prints the counts
 (``{"only_a": N, "only_b": N, "changed": N, …}``); ``--out`` writes every difference side by side
 (.xlsx or .csv). Reads files and writes a report: no database write, the operator's (server shell)."""
@@ -15,7 +17,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shebao.accounts.cli import command_rule
 from shebao.common.policy import CONSOLE
-from shebao.maintenance.compare import CLI_LIMITS, CompareError, compare_files, write_report
+from shebao.maintenance.compare import (
+    CLI_LIMITS,
+    CompareError,
+    compare_files,
+    compare_sheets,
+    read_sheet,
+    write_report,
+)
+from shebao.maintenance.tables import PREFIX, read_table_sheet
 
 COMPARE_RULE = command_rule("compare", CONSOLE)
 SHOWN = 20
@@ -25,8 +35,9 @@ class Command(BaseCommand):
     help = "数据比对：两个文件按关键列比对，列出仅A有、仅B有和内容不同的行"
 
     def add_arguments(self, parser):
-        parser.add_argument("file_a", metavar="A", help="文件 A（xlsx、xls 或 csv）")
-        parser.add_argument("file_b", metavar="B", help="文件 B（xlsx、xls 或 csv）")
+        parser.add_argument("file_a", metavar="A", help="文件 A（xlsx、xls 或 csv），或数据库表 table:archive.表名、"
+                                                        "table:warehouse.物理表名、table:live.persons")
+        parser.add_argument("file_b", metavar="B", help="文件 B（xlsx、xls 或 csv），或数据库表（同上）")
         parser.add_argument("--key", action="append", required=True, metavar="COLUMN",
                             help="关键列的列名（可多次给出；身份证号 15 位与 18 位视为相同）")
         parser.add_argument("--out", help="比对报告（扩展名 .xlsx 或 .csv），逐行列出差异，A 与 B 并列")
@@ -37,16 +48,25 @@ class Command(BaseCommand):
         if out is not None and out.suffix.lower() not in (".xlsx", ".csv"):
             raise CommandError("报告文件的扩展名应为 .xlsx 或 .csv")
         files = []
+        start = time.perf_counter()
         for label in ("file_a", "file_b"):
+            if opts[label].startswith(PREFIX):
+                files.append((opts[label][len(PREFIX):], None))
+                continue
             path = Path(opts[label])
             try:
                 files.append((path.name, path.read_bytes()))
             except OSError as exc:
                 raise CommandError(f"无法读取文件 {path}：{exc.strerror or exc}") from None
-        start = time.perf_counter()
         try:
-            result = compare_files(file_a=files[0][0], data_a=files[0][1], file_b=files[1][0], data_b=files[1][1],
-                                   keys=opts["key"], limits=CLI_LIMITS)
+            if files[0][1] is not None and files[1][1] is not None:
+                result = compare_files(file_a=files[0][0], data_a=files[0][1], file_b=files[1][0], data_b=files[1][1],
+                                       keys=opts["key"], limits=CLI_LIMITS)
+            else:
+                sheets = [read_table_sheet(ref, label=side, limit=CLI_LIMITS.max_rows) if data is None
+                          else read_sheet(side, ref, data, CLI_LIMITS)
+                          for (ref, data), side in zip(files, ("A", "B"), strict=True)]
+                result = compare_sheets(sheets[0], sheets[1], opts["key"])
         except CompareError as exc:
             raise CommandError(str(exc)) from None
         seconds = time.perf_counter() - start

@@ -1,0 +1,256 @@
+"""The legacy archive: a dump loads whole (exact rows, the person index, one audit event) or not at all
+(every refusal writes nothing); a person is found in three tables by the 15-digit number; the archive
+cannot be written (trigger, GET-only pages, no API route); town scope, masking and the read audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from shebao.accounts.tests.factories import make_user
+from shebao.archive import selectors as sel
+from shebao.archive.loading import ArchiveError, archive_load
+from shebao.archive.models import ArchiveLoad, ArchiveTable
+from shebao.archive.tests import samples
+from shebao.common.models import AuditEvent
+from shebao.common.safefile import read_table
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def it(db):
+    return make_user("arch_it", roles=("it_admin",), all_regions=True)
+
+
+@pytest.fixture
+def loaded(it, tmp_path):
+    return archive_load(path=samples.dump_folder(tmp_path), user=it)
+
+
+def nothing_written(events_before: int = 0) -> None:
+    assert ArchiveLoad.objects.count() == 0
+    assert ArchiveTable.objects.count() == 0
+    assert AuditEvent.objects.filter(action__startswith="archive.").count() == events_before
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('archive.ac01'), to_regclass('archive.person_row')")
+        assert cursor.fetchone() == (None, None)
+
+
+def archived(sql: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def test_load_lands_every_table_exactly_and_indexes_persons(loaded, it):
+    assert loaded.tables == [("ac01", 3), ("ac43", 3), ("ic20", 4)]
+    load = loaded.load
+    assert (load.tables, load.rows, load.persons) == (3, 10, 3)
+    t = {x.name: x for x in ArchiveTable.objects.all()}
+    assert (t["ac01"].id_column, t["ac01"].name_column, t["ac01"].pno_column) == ("aac002", "aac003", "aac001")
+    assert (t["ac43"].id_column, t["ic20"].id_column, t["ic20"].pno_column) == ("aac002", "", "aac001")
+    assert {c["name"]: c["mask"] for c in t["ac01"].columns} == {
+        "aac001": "", "aac002": "id_number", "aac003": "", "aac004": "", "aae005": "phone"}
+    assert archived("SELECT _row, aac001, aae001, jfje::text, jfrq::text FROM archive.ic20 ORDER BY _row") == [
+        (1, "P001", 1995, "120.00", "1995-06-30"), (2, "P001", 1996, "132.00", "1996-06-30"),
+        (3, "P002", 1995, "96.00", None), (4, "P999", 1995, "10.00", None)]
+    # P999 has no person in ac01: not linked; the 15-digit rows of ac43 meet ZHANG's 18-digit ac01 row
+    assert archived("SELECT p.idkey, count(*) FROM archive.person_row r JOIN archive.person p ON p.id = r.person_id "
+                    "GROUP BY 1 ORDER BY 1") == [(samples.ZHANG18[:17], 5), (samples.LI18[:17], 3),
+                                                  (samples.WANG18[:17], 1)]
+    events = AuditEvent.objects.filter(action="archive.load")
+    assert events.count() == 1
+    assert "3 张表" in events.get().summary and "共 10 行" in events.get().summary
+
+
+@pytest.mark.parametrize("q", [samples.ZHANG15, samples.ZHANG18, "张三", "张"])
+def test_search_finds_the_person_in_three_tables_by_either_form(loaded, it, q):
+    hits = sel.person_search(user=it, q=q)
+    assert len(hits) == 1
+    hit = hits[0]
+    assert hit.id_number == samples.ZHANG18
+    assert [t.name for t in hit.tables] == ["ac01", "ac43", "ic20"]
+    assert hit.rows == 5 and hit.names == ["张三"]
+
+
+def test_person_records_table_by_table_masked_and_codes_explained(loaded, it):
+    found = sel.person_search(user=it, q=samples.ZHANG15)[0]
+    from shebao.common.masking import Masker
+
+    records = {r.table.name: r for r in sel.person_records(person=sel.person_get(user=it, pk=found.id),
+                                                             masker=Masker(can_view=False))}
+    assert records["ac01"].headers == ["行号", "个人编号", "公民身份号码", "姓名", "性别", "联系电话"]
+    assert records["ac01"].rows == [["1", "P001", "330282********1233", "张三", "1 男", "138****1234"]]
+    assert records["ac43"].rows == [["1", "330282*****1123", "张三", "200701", "320.50", "1 正常发放"],
+                                    ["2", "330282*****1123", "张三", "200702", "320.50", "2 补发"]]
+    assert records["ic20"].rows == [["1", "P001", "1995", "120.00", "1995-06-30"],
+                                    ["2", "P001", "1996", "132.00", "1996-06-30"]]
+    full = sel.person_records(person=sel.person_get(user=it, pk=found.id), masker=Masker(can_view=True))
+    assert full[0].rows[0][2] == samples.ZHANG18
+
+
+def test_search_refuses_a_bad_query_and_finds_nobody_unknown(loaded, it):
+    with pytest.raises(sel.SearchError, match="15 位或 18 位"):
+        sel.person_search(user=it, q="3302821950")
+    assert sel.person_search(user=it, q="330282199901011234") == []
+    assert sel.person_search(user=it, q="赵六") == []
+
+
+def _refused(tmp_path, it, match: str, **dump) -> None:
+    folder = samples.dump_folder(tmp_path, **dump)
+    with pytest.raises(ArchiveError, match=match):
+        archive_load(path=folder, user=it)
+    nothing_written()
+
+
+def test_a_bad_value_refuses_the_whole_dump(it, tmp_path):
+    data = dict(samples.DATA)
+    data["ic20"] = [*samples.DATA["ic20"], ["P003", "1997", "12.345", "1997-02-30"]]
+    _refused(tmp_path, it, "2 处错误，整个目录未装载.*ic20.csv 第 5 条记录 jfje：不是 numeric\\(12,2\\) 的数值.*"
+                           "ic20.csv 第 5 条记录 jfrq：不是有效日期", data=data)
+
+
+def test_a_repeated_key_refuses_the_whole_dump(it, tmp_path):
+    data = dict(samples.DATA)
+    data["ac01"] = [*samples.DATA["ac01"], ["P002", samples.LI18, "李四", "2", ""]]
+    _refused(tmp_path, it, "ac01.csv 第 4 条记录：主键与第 2 条记录重复", data=data)
+
+
+def test_missing_and_undeclared_files_refuse(it, tmp_path):
+    data = {k: v for k, v in samples.DATA.items() if k != "ic20"}
+    data["zz99"] = [["a"], ["1"]]
+    _refused(tmp_path, it, "数据文件 zz99.csv 的表未在数据字典中声明；缺少表 ic20 的数据文件 ic20.csv", data=data)
+
+
+def test_a_dictionary_error_refuses(it, tmp_path):
+    columns = [*samples.COLUMNS, ["ic20", "bad", "", "BLOB", "", ""]]
+    _refused(tmp_path, it, "数据字典有 1 处错误.*不支持的字段类型“BLOB”", columns=columns)
+
+
+def test_unknown_column_in_a_file_refuses(it, tmp_path):
+    data = dict(samples.DATA)
+    data["ac43"] = [["aac002", "aae002", "extra"], [samples.LI18, "200701", "x"]]
+    _refused(tmp_path, it, "ac43.csv：有数据字典中没有的字段 extra", data=data)
+
+
+def test_the_same_dump_or_a_loaded_table_is_not_loaded_again(loaded, it, tmp_path):
+    before = (ArchiveLoad.objects.count(), AuditEvent.objects.count(), archived("SELECT count(*) FROM archive.ac01"))
+    with pytest.raises(ArchiveError, match="已于 .* 装载（批次 \\d+），未重复装载"):
+        archive_load(path=tmp_path / "legacy2008", user=it)
+    other = samples.dump_folder(tmp_path, "other", data={**samples.DATA, "ac01": samples.DATA["ac01"][:2]})
+    with pytest.raises(ArchiveError, match="档案中已有表 ac01、ac43、ic20：档案只读"):
+        archive_load(path=other, user=it)
+    assert (ArchiveLoad.objects.count(), AuditEvent.objects.count(),
+            archived("SELECT count(*) FROM archive.ac01")) == before
+
+
+def test_gb18030_dump_loads(it, tmp_path):
+    archive_load(path=samples.dump_folder(tmp_path, encoding="gb18030"), user=it)
+    assert archived("SELECT aac003 FROM archive.ac01 ORDER BY _row") == [("张三",), ("李四",), ("王五",)]
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE archive.ac01 SET aac003 = '改'", "DELETE FROM archive.ac43", "TRUNCATE archive.ic20",
+    "INSERT INTO archive.ac01 (_row, aac001) VALUES (99, 'X')", "DELETE FROM archive.person_row",
+    "UPDATE archive.person SET idkey = '1'"])
+def test_no_statement_writes_the_archive(loaded, statement):
+    with pytest.raises(DatabaseError, match="原遗留养老系统档案是只读的，不能修改"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert archived("SELECT count(*) FROM archive.ac01") == [(3,)]
+    assert archived("SELECT aac003 FROM archive.ac01 WHERE _row = 1") == [("张三",)]
+
+
+def test_no_write_path_exists_in_pages_or_api(loaded, it):
+    from shebao.api.api import api
+
+    assert not [p for p in api.get_openapi_schema()["paths"] if "archive" in p]
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    person = sel.person_search(user=it, q="张三")[0].id
+    table = ArchiveTable.objects.get(name="ac01").pk
+    for url in (reverse("archive:search"), reverse("archive:person", args=[person]), reverse("archive:tables"),
+                reverse("archive:table", args=[table])):
+        for method in ("post", "put", "patch", "delete"):
+            assert getattr(client, method)(url).status_code == 405, (method, url)
+    assert archived("SELECT count(*) FROM archive.ac01") == [(3,)]
+
+
+def test_town_scope_follows_the_registry(loaded, it):
+    from shebao.web.tests.helpers import make_person
+
+    make_person("张三", number=samples.ZHANG18, town_name="浒山街道")
+    make_person("李四", number=samples.LI18, town_name="附海镇")
+    town_clerk = make_user("arch_town", roles=("clerk",), towns=("浒山街道",))
+    assert [h.id_number for h in sel.person_search(user=town_clerk, q=samples.ZHANG15)] == [samples.ZHANG18]
+    assert sel.person_search(user=town_clerk, q=samples.LI18) == []  # another town's
+    assert sel.person_search(user=town_clerk, q=samples.WANG18) == []  # not registered: county users only
+    assert [h.id_number for h in sel.person_search(user=town_clerk, q="李")] == []
+    li = sel.person_search(user=it, q=samples.LI18)[0]
+    assert li.registry_id is not None
+    client = Client()
+    client.force_login(town_clerk, backend="shebao.accounts.backends.LockoutModelBackend")
+    assert client.get(reverse("archive:person", args=[li.id])).status_code == 404
+    assert client.get(reverse("archive:table", args=[ArchiveTable.objects.first().pk])).status_code == 403
+
+
+def test_pages_mask_and_audit_who_looked(loaded, it):
+    clerk = make_user("arch_clerk", roles=("clerk",), all_regions=True)
+    sensitive = make_user("arch_sens", roles=("clerk",), all_regions=True, sensitive=True)
+    client = Client()
+    client.force_login(clerk, backend="shebao.accounts.backends.LockoutModelBackend")
+    before = AuditEvent.objects.count()
+    page = client.get(reverse("archive:search"), {"q": samples.ZHANG15}).content.decode()
+    assert "330282********1233" in page and samples.ZHANG18 not in page
+    pk = sel.person_search(user=clerk, q=samples.ZHANG15)[0].id
+    page = client.get(reverse("archive:person", args=[pk])).content.decode()
+    assert "138****1234" in page and "13805741234" not in page and samples.ZHANG15 not in page
+    assert "2 补发" in page
+    response = client.get(reverse("archive:person", args=[pk]), {"export": "xlsx"})
+    rows = read_table("p.xlsx", response.content)
+    assert rows[0] == ["表名", "表中文名", "行号", "字段", "值"]
+    assert ["ac43", "待遇发放", "2", "发放类型", "2 补发"] in rows
+    assert ["ac01", "人员基本信息", "1", "公民身份号码", "330282********1233"] in rows
+    assert len(rows) == 1 + 5 + 2 * 5 + 2 * 4  # header; ac01 one row of 5; ac43 two of 5; ic20 two of 4
+    events = list(AuditEvent.objects.filter(pk__gt=0).order_by("-id")[:3].values_list("action", "username"))
+    assert events == [("archive.export", "arch_clerk"), ("archive.person_view", "arch_clerk"),
+                      ("archive.search", "arch_clerk")]
+    assert AuditEvent.objects.count() == before + 3
+    client.force_login(sensitive, backend="shebao.accounts.backends.LockoutModelBackend")
+    page = client.get(reverse("archive:person", args=[pk])).content.decode()
+    assert samples.ZHANG18 in page and "13805741234" in page
+
+
+def test_table_page_and_export_for_county_users(loaded, it):
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    t = ArchiveTable.objects.get(name="ic20")
+    page = client.get(reverse("archive:table", args=[t.pk])).content.decode()
+    assert "P999" in page and "第 1 / 1 页" in page
+    rows = read_table("t.xlsx", client.get(reverse("archive:table", args=[t.pk]), {"export": "xlsx"}).content)
+    assert rows == [["行号", "个人编号", "年度", "缴费金额", "缴费日期"], ["1", "P001", "1995", "120.00", "1995-06-30"],
+                    ["2", "P001", "1996", "132.00", "1996-06-30"], ["3", "P002", "1995", "96.00", ""],
+                    ["4", "P999", "1995", "10.00", ""]]
+    assert AuditEvent.objects.filter(action="archive.export", object_id=f"table:{t.pk}").count() == 1
+
+
+def test_command_loads_and_refuses_without_the_right(it, tmp_path):
+    clerk = make_user("arch_c", roles=("clerk",), all_regions=True)
+    folder = samples.dump_folder(tmp_path)
+    with pytest.raises(CommandError, match="用户 arch_c：您没有此功能的权限"):
+        call_command("archive", "load", str(folder), "--as", clerk.username)
+    nothing_written()
+    out = io.StringIO()
+    call_command("archive", "load", str(folder), "--as", it.username, stdout=out)
+    assert "3 张表 ac01（3 行）、ac43（3 行）、ic20（4 行），共 10 行，新增人员 3 人" in out.getvalue()
+    with pytest.raises(CommandError, match="不是目录"):
+        call_command("archive", "load", str(folder / "ac01.csv"), "--as", it.username)
+    assert dt.date.today()  # the dump names no date of today: nothing to compare
