@@ -401,6 +401,9 @@ def stats(request):
     town_id = request.GET.get("town") or ""
     if town_id and town_id not in {str(t) for t, _ in towns}:
         town_id = ""
+    scope = policy.region_scope(request.user)
+    if not town_id and "town" not in request.GET and scope and not scope[0] and scope[1] and len(towns) == 1:
+        town_id = str(towns[0][0])  # a 社区专管员 of one town: their 村社区, not the town as one row
     rows = sel.statistics(user=request.user, today=today, town_id=int(town_id) if town_id else None)
     total = sel.statistics_total(rows)
     total["name"] = gettext("合计")
@@ -418,7 +421,8 @@ def stats(request):
                              "overdue": gettext("逾期未认证"), "suspended": gettext("已暂停"),
                              "share": gettext("数据比对占比(%)"), "persons": gettext("人")}}
     return render(request, "certification/stats.html", {
-        "rows": rows, "total": total, "headers": headers, "chart": chart, "towns": towns, "town_id": town_id,
+        "rows": rows, "total": total, "headers": headers, "methods": methods, "chart": chart, "towns": towns,
+        "town_id": town_id,
         "year": today.year, "breadcrumbs": _crumbs((str(_("统计")), "")),
     })
 

@@ -13,10 +13,10 @@
       data: {
         labels: d.labels,
         datasets: [
-          { label: t.receiving, data: d.receiving, backgroundColor: "#2d6aa3", yAxisID: "y", order: 2 },
-          { label: t.due, data: d.due, backgroundColor: "#d9a400", yAxisID: "y", order: 2 },
-          { label: t.overdue, data: d.overdue, backgroundColor: "#c8102e", yAxisID: "y", order: 2 },
-          { label: t.suspended, data: d.suspended, backgroundColor: "#6b6b6b", yAxisID: "y", order: 2 },
+          { label: t.receiving, data: d.receiving, backgroundColor: "#2d6aa3", yAxisID: "y", order: 2, maxBarThickness: 40 },
+          { label: t.due, data: d.due, backgroundColor: "#d9a400", yAxisID: "y", order: 2, maxBarThickness: 40 },
+          { label: t.overdue, data: d.overdue, backgroundColor: "#c8102e", yAxisID: "y", order: 2, maxBarThickness: 40 },
+          { label: t.suspended, data: d.suspended, backgroundColor: "#6b6b6b", yAxisID: "y", order: 2, maxBarThickness: 40 },
           { type: "line", label: t.share, data: d.data_share, borderColor: "#1f8a5b", backgroundColor: "#1f8a5b",
             pointRadius: 3, borderWidth: 2, spanGaps: true, yAxisID: "share", order: 1 }
         ]
@@ -24,6 +24,7 @@
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
+        plugins: { legend: { labels: { sort: function (a, b) { return a.datasetIndex - b.datasetIndex; } } } },
         scales: {
           y: { beginAtZero: true, title: { display: true, text: t.persons } },
           share: { position: "right", beginAtZero: true, max: 100, grid: { drawOnChartArea: false },
