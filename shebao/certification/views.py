@@ -114,7 +114,8 @@ def due(request):
     """到期提醒: who is due within N days, overdue or suspended; ``print=1`` is the printable visiting list."""
     table = DueTable(request, sel.receiving(user=request.user))
     if request.GET.get("print") == "1" and not table.errors:
-        rows = list(table.queryset.order_by("person__community__name", "due_on", "pk")[:2000])
+        rows = list(table.queryset.select_related("person__social_profile")
+                    .order_by("person__community__name", "due_on", "pk")[:2000])
         return render(request, "certification/visit_print.html", {
             "rows": rows, "today": timezone.localdate(), "days": _days(request),
             "state": dict(STATES).get(request.GET.get("state", ""), ""),
