@@ -166,7 +166,7 @@ def social_persons(*, user):
     last = (Certification.objects.filter(person=OuterRef("pk")).order_by().values("person")
             .annotate(m=Max("certified_on")).values("m"))
     schemes = (Enrollment.objects.filter(person=OuterRef("pk"), payment_status__in=["active", "suspended"])
-               .order_by().values("person").annotate(s=StringAgg("scheme__name", "、", ordering="scheme__sort"))
+               .order_by().values("person").annotate(s=StringAgg("scheme__name", "、", order_by="scheme__sort"))
                .values("s"))
     qs = (Person.objects.filter(Exists(paid), death_date__isnull=True)
           .annotate(contacts=Coalesce(Subquery(contacts, output_field=IntegerField()), Value(0)),

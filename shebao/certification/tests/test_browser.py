@@ -73,6 +73,7 @@ def test_community_worker_certifies_from_the_due_list(live_server, settings, tmp
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page.set_default_timeout(60_000)  # a shared, busy machine: the live server's first page is slow
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", "bworker")
         page.fill("input[name=password]", "Passw0rd!x")
