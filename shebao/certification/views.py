@@ -218,7 +218,9 @@ def record(request, pk: int):
 @page(VIEW_RULE)
 def person(request, pk: int):
     person = person_get(user=request.user, pk=pk)
-    form = f.RecordForm() if policy.allows(request.user, RECORD_RULE) else None
+    # a 社区专管员 certifies on a visit: the form starts at 社区上门
+    initial = {"method": Method.COMMUNITY} if policy.community_ids(request.user) else None
+    form = f.RecordForm(initial=initial) if policy.allows(request.user, RECORD_RULE) else None
     return _person_page(request, person, form, gettext("生存认证"))
 
 

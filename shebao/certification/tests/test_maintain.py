@@ -136,6 +136,10 @@ def test_a_community_worker_is_refused_every_object_outside_their_community(worl
 
     worker = world["worker"]
     assert codes(worker, urls("a")) == [200, 200, 200, 200]
+    # their form starts at 社区上门 (a clerk's at the first method)
+    page = client_of(worker).get(urls("a")[0]).content.decode()
+    assert '<option value="community" selected>' in page
+    assert '<option value="community" selected>' not in client_of(world["town"]).get(urls("a")[0]).content.decode()
     assert codes(worker, urls("b")) == [404, 404, 404, 404]
     assert codes(worker, urls("fuhai")) == [404, 404, 404, 404]
     assert codes(world["fuhai_clerk"], urls("a")) == [404, 404, 404, 404]
