@@ -62,6 +62,10 @@ class UserForm(forms.Form):
         label=_("管辖镇街道"), required=False, widget=forms.CheckboxSelectMultiple,
         queryset=Region.objects.filter(level=Region.Level.TOWN).order_by("sort", "code"),
     )
+    communities = forms.MultipleChoiceField(
+        label=_("负责的村社区"), required=False, choices=(),
+        help_text=_("仅社区专管员：只能查看、认证所选村社区的人员（可按住 Ctrl 多选）"),
+    )
     schemes = forms.MultipleChoiceField(
         label=_("险种范围"), required=False,
         choices=[(code, SCHEME_NAMES.get(code, label)) for code, label in SCHEME_LABELS.items()], widget=forms.CheckboxSelectMultiple, help_text=_("不选表示全部险种"),
@@ -70,12 +74,32 @@ class UserForm(forms.Form):
                                    help_text=_("可查看完整的身份证号、银行账号和电话"))
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # 村社区 grouped by their 镇街道 (a select of a few hundred options)
+        groups: dict[str, list] = {}
+        for c in (Region.objects.filter(level=Region.Level.COMMUNITY).select_related("parent")
+                  .order_by("parent__sort", "parent__code", "sort", "code")):
+            groups.setdefault(c.parent.name if c.parent else "", []).append((str(c.pk), c.name))
+        self.fields["communities"].choices = list(groups.items())
+        self.fields["communities"].widget.attrs.update({"size": "12", "class": "multi-communities"})
+
     def clean(self):
         data = super().clean()
+        roles = set(data.get("roles") or [])
+        ids = [int(i) for i in data.get("communities") or []]
+        data["communities"] = list(Region.objects.filter(pk__in=ids, level=Region.Level.COMMUNITY)
+                                   .select_related("parent").order_by("parent__sort", "sort", "code"))
+        if data["communities"] and Role.COMMUNITY not in roles:
+            self.add_error("communities", gettext("只有社区专管员可以选择负责的村社区"))
         if data.get("all_regions"):
             data["regions"] = Region.objects.none()
-        elif not data.get("regions") and set(data.get("roles") or []) & {Role.CLERK, Role.REVIEWER, Role.FINANCE}:
+            if data["communities"]:
+                self.add_error("communities", gettext("全市范围的用户不能限定到村社区"))
+        elif not data.get("regions") and roles & {Role.CLERK, Role.REVIEWER, Role.FINANCE}:
             self.add_error("regions", gettext("请选择管辖镇街道，或勾选“全市范围”"))
+        elif Role.COMMUNITY in roles and not data.get("regions") and not data["communities"]:
+            self.add_error("communities", gettext("请选择社区专管员负责的村社区"))
         return data
 
     def service_kwargs(self) -> dict:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -196,17 +197,34 @@ def user_create_view(request):
     form = UserCreateForm(request.POST or None, initial={"is_active": True})
     if request.method == "POST" and form.is_valid():
         try:
-            user = user_create(
-                actor=request.user, username=form.cleaned_data["username"], password=form.cleaned_data["password1"],
-                must_change_password=True, is_active=bool(form.cleaned_data["is_active"]),
-                email=form.cleaned_data["email"], **form.service_kwargs(),
-            )
+            with transaction.atomic():
+                user = user_create(
+                    actor=request.user, username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"], must_change_password=True,
+                    is_active=bool(form.cleaned_data["is_active"]), email=form.cleaned_data["email"],
+                    **form.service_kwargs(),
+                )
+                _communities_save(request, user, form)
         except AccountError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("已新增用户 %(username)s，首次登录须修改密码") % {"username": user.username})
             return redirect("accounts:user_list")
     return render(request, "accounts/user_form.html", {"form": form, "creating": True})
+
+
+def _communities_save(request, user: User, form) -> None:
+    """A 社区专管员's 村社区 from the multi-select, through ``certification.community_worker_assign``
+    (exactly those; audited there). Another role holds none (``user_update`` dropped them)."""
+    from shebao.certification.services import CertificationError, community_worker_assign
+
+    if Role.COMMUNITY not in form.cleaned_data["roles"] or form.cleaned_data["all_regions"]:
+        return
+    try:
+        community_worker_assign(worker=user, communities=form.cleaned_data["communities"], actor=request.user,
+                                replace=True)
+    except CertificationError as exc:
+        raise AccountError(str(exc)) from None
 
 
 @manager_required
@@ -216,12 +234,16 @@ def user_edit(request, pk: int):
         "full_name": target.full_name, "email": target.email, "roles": target.role_codes,
         "all_regions": target.all_regions, "regions": list(target.regions.all()),
         "schemes": target.schemes, "sensitive": user_has_sensitive(target), "is_active": target.is_active,
+        "communities": [str(pk) for pk in target.regions.filter(level="community").values_list("pk", flat=True)],
     }
+    initial["regions"] = [r for r in initial["regions"] if r.level != "community"]
     form = UserForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            user_update(actor=request.user, user=target, is_active=bool(form.cleaned_data["is_active"]),
-                        email=form.cleaned_data["email"], **form.service_kwargs())
+            with transaction.atomic():
+                user_update(actor=request.user, user=target, is_active=bool(form.cleaned_data["is_active"]),
+                            email=form.cleaned_data["email"], **form.service_kwargs())
+                _communities_save(request, target, form)
         except AccountError as exc:
             form.add_error(None, str(exc))
         else:

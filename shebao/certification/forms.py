@@ -9,9 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from shebao.certification.models import Method
 from shebao.common.safefile import upload_validator
 
-ATTACHMENT_TYPES = (".jpg", ".jpeg", ".png", ".pdf")
-ATTACHMENT_MAX = 5 * 1024 * 1024
-
 
 class RecordForm(forms.Form):
     certified_on = forms.DateField(label=_("认证日期"), widget=forms.DateInput(attrs={"type": "date"}))
@@ -26,18 +23,17 @@ class RecordForm(forms.Form):
         self.fields["certified_on"].initial = timezone.localdate()
 
     def clean_attachment(self):
+        from shebao.certification.services import CertificationError, attachment_check
+
         f = self.cleaned_data.get("attachment")
         if not f:
             return None
-        name = f.name.lower()
-        if not name.endswith(ATTACHMENT_TYPES):
-            raise forms.ValidationError(_("附件只能是 jpg、png 或 pdf 文件"))
-        if f.size > ATTACHMENT_MAX:
-            raise forms.ValidationError(_("附件不能超过 5 MB"))
-        head = f.read(8)
+        head = f.read(16)
         f.seek(0)
-        if not (head.startswith(b"\xff\xd8") or head.startswith(b"\x89PNG") or head.startswith(b"%PDF")):
-            raise forms.ValidationError(_("附件内容不是有效的 jpg、png 或 pdf 文件"))
+        try:
+            attachment_check(f.name, head, f.size)
+        except CertificationError as exc:
+            raise forms.ValidationError(str(exc)) from None
         return f
 
 
@@ -66,3 +62,34 @@ class ContactForm(forms.Form):
     relation = forms.ChoiceField(label=_("关系"), choices=[("family", _("家属")), ("agent", _("代理人"))])
     relation_note = forms.CharField(label=_("具体关系"), max_length=20, required=False, help_text=_("如 子女、配偶"))
     phone = forms.CharField(label=_("电话"), max_length=20)
+
+
+class SocialForm(forms.Form):
+    """人员维护: a person's 村社区 (of their 镇街道), phones and 社会化管理 data. For a user without 查看敏感信息
+    the phones and the address start empty (the masked value shown as a hint): left empty, they stay."""
+
+    community = forms.ModelChoiceField(label=_("村社区"), queryset=None, required=False, empty_label=_("（未填）"))
+    mobile = forms.CharField(label=_("手机"), max_length=20, required=False)
+    phone = forms.CharField(label=_("固定电话"), max_length=20, required=False)
+    visit_address = forms.CharField(label=_("走访地址"), max_length=200, required=False,
+                                    help_text=_("上门走访、认证的地址；不填时按居住地址"))
+    living = forms.ChoiceField(label=_("居住状况"), choices=())
+    living_place = forms.CharField(label=_("居住地或机构"), max_length=100, required=False,
+                                   help_text=_("异地、境外居住的地点，或养老机构、医院的名称"))
+    visit_note = forms.CharField(label=_("走访备注"), max_length=200, required=False,
+                                 help_text=_("如 行动不便须上门、听力差请找家属"))
+
+    def __init__(self, *args, person, sees_sensitive: bool, masked: dict | None = None, **kwargs):
+        from shebao.certification.models import SocialProfile
+        from shebao.registry.models import Region
+
+        super().__init__(*args, **kwargs)
+        self.sees_sensitive = sees_sensitive
+        self.fields["community"].queryset = Region.objects.filter(parent_id=person.town_id,
+                                                                  level="community").order_by("sort", "code")
+        self.fields["living"].choices = SocialProfile.Living.choices
+        if not sees_sensitive:
+            for name, shown in (masked or {}).items():
+                field = self.fields[name]
+                field.widget.attrs["placeholder"] = shown
+                field.help_text = _("留空表示不修改（您没有查看敏感信息的权限）")

@@ -29,7 +29,11 @@ class Certification(models.Model):
     place = models.CharField(_("认证地点"), max_length=100, blank=True)
     note = models.CharField(_("备注"), max_length=200, blank=True)
     source = models.CharField(_("来源"), max_length=200, blank=True)  # "导入 xx.csv", "数据比对：…"
+    # stored under a random name with the extension its content shows (``services.attachment_check``);
+    # the uploader's own file name, cleaned, is kept apart for the download's Content-Disposition
     attachment = models.FileField(_("附件"), upload_to="certification/%Y/%m/", blank=True)
+    attachment_name = models.CharField(_("附件文件名"), max_length=120, blank=True, default="", db_default="")
+    attachment_type = models.CharField(_("附件类型"), max_length=40, blank=True, default="", db_default="")
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                  verbose_name=_("经办人"))
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
@@ -110,3 +114,34 @@ class PersonContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} {self.name}"
+
+
+class SocialProfile(models.Model):
+    """What 社会化管理 keeps of a person besides the registry (人员维护): where to visit them, how they
+    live now (居住状况 — who is away needs a 协查 instead of a visit), and notes for the visitor. The
+    person's 村社区 and phones stay on ``registry.Person``; their 家属/代理人 are ``PersonContact``.
+    Edited on the 人员维护 page; audited."""
+
+    class Living(models.TextChoices):
+        HOME = "home", _("本地居家")
+        ELSEWHERE = "elsewhere", _("异地居住")
+        ABROAD = "abroad", _("境外居住")
+        CARE = "care", _("养老机构")
+        HOSPITAL = "hospital", _("长期住院")
+
+    person = models.OneToOneField("registry.Person", on_delete=models.PROTECT, related_name="social_profile",
+                                  verbose_name=_("人员"))
+    visit_address = models.CharField(_("走访地址"), max_length=200, blank=True)
+    living = models.CharField(_("居住状况"), max_length=12, choices=Living.choices, default=Living.HOME)
+    living_place = models.CharField(_("居住地或机构"), max_length=100, blank=True)
+    visit_note = models.CharField(_("走访备注"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   null=True, blank=True, verbose_name=_("更新人"))
+
+    class Meta:
+        verbose_name = _("人员社会化信息")
+        indexes = [models.Index(fields=["living"], name="socialprofile_living")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.living}"

@@ -25,7 +25,8 @@ COMMUNITY_RULE = rule(COMMUNITY, note="维护村社区信息与人员联系人�
 def death_denial(user, person) -> str | None:
     """Why ``user`` may not record ``person``'s death (None when they may): the rule, the person's town
     and every scheme the person is still paid in."""
-    reason = policy.denial(user, DEATH_RULE, town_id=person.town_id, check_town=True)
+    reason = policy.denial(user, DEATH_RULE, town_id=person.town_id, community_id=person.community_id,
+                           check_town=True)
     if reason:
         return reason
     from shebao.benefits.models import Enrollment

@@ -115,9 +115,64 @@ def statistics(*, user, today: dt.date, town_id: int | None = None, days: int = 
     for rid in sorted(set(counts) | set(by_method), key=lambda i: (i is None, names.get(i, ""))):
         c = counts.get(rid, {})
         methods = by_method.get(rid, {})
+        certified = sum(methods.values())
         rows.append({"id": rid, "name": names.get(rid, "（未填村社区）" if town_id else "—"),
                      "receiving": c.get("receiving", 0), "suspended": c.get("suspended", 0),
                      "due": c.get("due", 0), "overdue": c.get("overdue", 0),
                      "methods": [methods.get(m.value, 0) for m in Method],
-                     "certified": sum(methods.values())})
+                     "certified": certified, "data": methods.get(Method.DATA, 0),
+                     "data_share": share(methods.get(Method.DATA, 0), certified)})
     return rows
+
+
+def share(part: int, whole: int):
+    """``part`` of ``whole`` in percent, one decimal (四舍五入); None when ``whole`` is 0."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def statistics_total(rows: list[dict]) -> dict:
+    """The 合计 row of ``statistics``: the sums, and the share of 数据比对 over all certifications."""
+    n = len(rows[0]["methods"]) if rows else 0
+    total = {key: sum(r[key] for r in rows) for key in ("receiving", "suspended", "due", "overdue", "certified",
+                                                          "data")}
+    total["methods"] = [sum(r["methods"][i] for r in rows) for i in range(n)]
+    total["data_share"] = share(total["data"], total["certified"])
+    total["name"] = "合计"
+    return total
+
+
+NO_PROFILE = "none"  # 居住状况 of a person whose 社会化管理 data was never kept (未登记)
+
+
+def social_persons(*, user):
+    """人员维护: the persons 社会化管理 looks after — living, with an enrollment being paid or suspended —
+    in the user's towns (a 社区专管员: their 村社区), one row per person with their 社会化管理 data
+    (``living`` is ``NO_PROFILE`` when never kept; ``visit_address`` falls back to the 居住地址), the number of active 家属/代理人, the last
+    certification, whether a scheme is suspended and the schemes they are paid in."""
+    from django.contrib.postgres.aggregates import StringAgg
+    from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce, NullIf
+
+    from shebao.certification.models import PersonContact
+    from shebao.registry.models import Person
+
+    paid = Enrollment.objects.filter(person=OuterRef("pk"), payment_status__in=["active", "suspended"])
+    contacts = (PersonContact.objects.filter(person=OuterRef("pk"), active=True).order_by().values("person")
+                .annotate(n=Count("pk")).values("n"))
+    last = (Certification.objects.filter(person=OuterRef("pk")).order_by().values("person")
+            .annotate(m=Max("certified_on")).values("m"))
+    schemes = (Enrollment.objects.filter(person=OuterRef("pk"), payment_status__in=["active", "suspended"])
+               .order_by().values("person").annotate(s=StringAgg("scheme__name", "、", order_by="scheme__sort"))
+               .values("s"))
+    qs = (Person.objects.filter(Exists(paid), death_date__isnull=True)
+          .annotate(contacts=Coalesce(Subquery(contacts, output_field=IntegerField()), Value(0)),
+                    last_certified=Subquery(last), schemes=Subquery(schemes),
+                    suspended=Exists(paid.filter(payment_status="suspended")),
+                    living=Coalesce("social_profile__living", Value(NO_PROFILE)),
+                    visit_address=Coalesce(NullIf("social_profile__visit_address", Value("")), "residence_address",
+                                           Value(""))))
+    return policy.scope_town(qs, user, "town_id")

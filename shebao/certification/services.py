@@ -127,14 +127,80 @@ def _check_date(person: Person, on: dt.date) -> None:
         raise CertificationError(f"认证日期 {on:%Y-%m-%d} 早于出生日期")
 
 
+# an attachment (photo or scan of the evidence): what its first bytes must be, per extension
+ATTACHMENT_KINDS: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)), "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)), "pdf": ("application/pdf", (b"%PDF-",)),
+}
+ATTACHMENT_MAX = 5 * 1024 * 1024
+_NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\/:*?<>|;%\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]')
+
+
+@dataclass
+class AttachmentInfo:
+    name: str  # the uploader's file name made safe (shown, and given back in Content-Disposition)
+    ext: str  # the stored file's extension, from the content
+    content_type: str
+
+
+def attachment_safe_name(file_name: str, ext: str) -> str:
+    """The uploader's file name as it may be shown and sent back: the last path part, without control,
+    format, quote, slash, percent or other characters a header or a file system reads specially, at
+    most 100 characters, ending in ``.ext``."""
+    import unicodedata
+
+    base = unicodedata.normalize("NFC", str(file_name or "")).replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = _NAME_UNSAFE.sub("", stem).strip(" .-") or "附件"
+    return f"{stem[:100 - len(ext) - 1]}.{ext}"
+
+
+def attachment_check(file_name: str, head: bytes, size: int) -> AttachmentInfo:
+    """An attachment's name, size and first bytes checked: jpg, png or pdf whose content is what the name
+    says, not empty, at most 5 MB. Refused with ``CertificationError`` (Chinese)."""
+    base = str(file_name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    ext = base.rsplit(".", 1)[-1].lower() if "." in base else ""
+    if ext not in ATTACHMENT_KINDS:
+        raise CertificationError("附件只能是 jpg、png 或 pdf 文件")
+    if size <= 0:
+        raise CertificationError("附件是空文件")
+    if size > ATTACHMENT_MAX:
+        raise CertificationError("附件不能超过 5 MB")
+    content_type, magics = ATTACHMENT_KINDS[ext]
+    if not any(head.startswith(m) for m in magics):
+        raise CertificationError(f"附件内容不是有效的 {'jpg' if ext == 'jpeg' else ext} 文件")
+    ext = "jpg" if ext == "jpeg" else ext
+    return AttachmentInfo(attachment_safe_name(base, ext), ext, content_type)
+
+
+def _attachment_prepare(attachment):
+    """Check an uploaded file (or any binary file object with a ``name``) and give it a random stored
+    name (``<hex>.<ext>``): the uploader's name never reaches the file system. (file, info) or (None, None)."""
+    if not attachment:
+        return None, None
+    import uuid
+
+    from django.core.files import File
+
+    if not isinstance(attachment, File):
+        attachment = File(attachment, name=getattr(attachment, "name", ""))
+    head = attachment.read(16)
+    attachment.seek(0)
+    info = attachment_check(attachment.name, head, attachment.size)
+    attachment.name = f"{uuid.uuid4().hex}.{info.ext}"
+    return attachment, info
+
+
 def certification_record(person: Person, on: dt.date, method: str, user, *, source: str = "", note: str = "",
                          place: str = "", attachment=None) -> RecordResult:
     """Record that ``person`` was alive on ``on`` (method: a code of ``Method`` or its Chinese name, e.g.
     ``"数据比对"``). A second record of the same person and day changes nothing (``created`` False).
-    A suspension for 未提供生存证明 ends with it (see the module). One transaction, audited."""
+    A suspension for 未提供生存证明 ends with it (see the module). ``attachment`` (an uploaded file) is
+    checked by ``attachment_check`` and stored under a random name. One transaction, audited."""
     method = method_code(method)
     if len(note or "") > 200 or len(place or "") > 100 or len(source or "") > 200:
         raise CertificationError("备注、地点或来源过长（备注 200 字、地点 100 字、来源 200 字以内）")
+    attachment, info = _attachment_prepare(attachment)
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         _check_date(person, on)
@@ -145,12 +211,16 @@ def certification_record(person: Person, on: dt.date, method: str, user, *, sour
             with transaction.atomic():
                 cert = Certification.objects.create(person=person, certified_on=on, method=method, place=place or "",
                                                     note=note or "", source=source or "", operator=user,
-                                                    attachment=attachment or "")
+                                                    attachment=attachment or "",
+                                                    attachment_name=info.name if info else "",
+                                                    attachment_type=info.content_type if info else "")
         except IntegrityError:  # pragma: no cover - the person's row lock serialises the same day
             return RecordResult(Certification.objects.get(person=person, certified_on=on), False)
         audit_record(user=user, action="certification_record", obj=cert, person_id=person.pk,
                      summary=f"{person.name} 生存认证 {on:%Y-%m-%d}（{cert.get_method_display()}）",
-                     after={"certified_on": on, "method": method, "place": place, "source": source}, reason=note)
+                     after={"certified_on": on, "method": method, "place": place, "source": source,
+                            **({"attachment": cert.attachment.name, "attachment_name": info.name} if info else {})},
+                     reason=note)
         resumed = _resume_after(person=person, on=on, user=user)
     return RecordResult(cert, True, resumed)
 
@@ -528,22 +598,113 @@ def contact_deactivate(*, contact, user):
                      summary=f"停用联系人 {contact.name}", before={"active": True}, after={"active": False})
 
 
-def community_worker_assign(*, worker, communities: list, actor) -> None:
+def community_worker_assign(*, worker, communities: list, actor, replace: bool = False) -> None:
     """Make ``worker`` a 社区专管员 of ``communities`` (村社区 regions): the role 社区专管员 and those
-    communities in their regions (the policy layer narrows their towns to them). Audited."""
+    communities in their regions (the policy layer narrows their towns to them). ``replace``: the
+    communities become exactly these (the user page's multi-select; others held are removed), else they
+    are added. Audited with before/after; nothing changed writes nothing."""
     from django.contrib.auth.models import Group
 
-    from shebao.accounts.models import Role
+    from shebao.accounts.models import Role, User
 
-    if not communities or any(c.level != "community" for c in communities):
+    if (not communities and not replace) or any(c.level != "community" for c in communities):
         raise CertificationError("请选择村社区（不能是镇街道）")
-    if worker.all_regions:
+    if worker.all_regions and communities:
         raise CertificationError(f"用户 {worker.username} 为全市范围，不能限定到村社区")
     with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=worker.pk)
         group, _ = Group.objects.get_or_create(name=Role.COMMUNITY)
-        worker.groups.add(group)
-        worker.regions.add(*communities)
-        audit_record(user=actor, action="update", obj=worker,
-                     summary=f"{worker.username} 任社区专管员：{'、'.join(c.name for c in communities)}",
-                     after={"role": Role.COMMUNITY, "communities": [c.pk for c in communities]},
+        held = set(locked.regions.filter(level="community").values_list("pk", flat=True))
+        wanted = {c.pk for c in communities}
+        had_role = locked.groups.filter(pk=group.pk).exists()
+        added = wanted - held
+        removed = (held - wanted) if replace else set()
+        if had_role and not added and not removed:
+            return
+        locked.groups.add(group)
+        if added:
+            locked.regions.add(*added)
+        if removed:
+            locked.regions.remove(*removed)
+        names = "、".join(c.name for c in sorted(communities, key=lambda c: (c.parent_id or 0, c.sort, c.pk)))
+        audit_record(user=actor, action="update", obj=locked,
+                     summary=f"{worker.username} 任社区专管员：{names or '（未选村社区）'}",
+                     before={"role": Role.COMMUNITY if had_role else None, "communities": sorted(held)},
+                     after={"role": Role.COMMUNITY, "communities": sorted((held | added) - removed)},
                      username="" if actor else "system")
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache", "_policy_region_scope"):
+        worker.__dict__.pop(cache, None)
+
+
+# --------------------------------------------------------------------------------------------------
+# 人员维护: a person's 社会化管理 data
+
+SOCIAL_FIELDS = ["visit_address", "living", "living_place", "visit_note"]
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_UNSEEN = object()
+
+
+def _plain_text(value, label: str, limit: int) -> str:
+    import unicodedata
+
+    value = str(value or "").strip()
+    if len(value) > limit:
+        raise CertificationError(f"{label}过长（最多 {limit} 个字）")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise CertificationError(f"{label}含有不可见的控制字符")
+    return value
+
+
+def person_social_save(*, person: Person, user, community=_UNSEEN, mobile=_UNSEEN, phone=_UNSEEN,
+                       visit_address: str = "", living: str = "home", living_place: str = "",
+                       visit_note: str = ""):
+    """人员维护: save a person's 村社区 and phones (``registry.person_update``, audited there) and their
+    社会化管理 data (``SocialProfile``: 走访地址, 居住状况, 居住地或机构, 走访备注; audited with before/after),
+    all in one transaction. ``community`` must be a 村社区 of the person's 镇街道 (or None); a person
+    away from home (异地、境外、养老机构、长期住院) needs the place. Nothing changed writes nothing."""
+    from shebao.certification.models import SocialProfile
+    from shebao.common.audit import diff, snapshot
+    from shebao.registry.services import RegistryError, person_update
+
+    values = {"visit_address": _plain_text(visit_address, "走访地址", 200),
+              "living": str(living or ""), "living_place": _plain_text(living_place, "居住地或机构", 100),
+              "visit_note": _plain_text(visit_note, "走访备注", 200)}
+    if values["living"] not in SocialProfile.Living.values:
+        raise CertificationError("居住状况不正确")
+    if values["living"] != SocialProfile.Living.HOME and not values["living_place"]:
+        raise CertificationError(f"居住状况为“{SocialProfile.Living(values['living']).label}”时，请填写居住地或机构")
+    registry: dict = {}
+    if community is not _UNSEEN:
+        if community is not None and (community.level != "community" or community.parent_id != person.town_id):
+            raise CertificationError(f"{community.name} 不是 {person.town.name} 的村社区")
+        registry["community"] = community
+    if mobile is not _UNSEEN:
+        mobile = str(mobile or "").strip()
+        if mobile and not _MOBILE.match(mobile):
+            raise CertificationError(f"手机号码“{mobile}”格式不正确（11 位，以 1 开头）")
+        registry["mobile"] = mobile
+    if phone is not _UNSEEN:
+        registry["phone"] = _check_phone(phone, "固定电话")
+    with transaction.atomic():
+        locked = Person.objects.select_for_update().get(pk=person.pk)
+        if locked.death_date is not None:
+            raise CertificationError(f"{locked.name} 已于 {locked.death_date:%Y-%m-%d} 死亡，不再维护")
+        if registry:
+            try:
+                person_update(user=user, person=locked, reason="人员维护（社会化管理）", **registry)
+            except RegistryError as exc:
+                raise CertificationError(str(exc)) from None
+        profile = SocialProfile.objects.select_for_update().filter(person=locked).first()
+        before = (snapshot(profile, SOCIAL_FIELDS) if profile else
+                  {k: SocialProfile.Living.HOME if k == "living" else "" for k in SOCIAL_FIELDS})
+        b, a = diff(before, values)
+        if a:
+            if profile is None:
+                profile = SocialProfile(person=locked)
+            for key, value in values.items():
+                setattr(profile, key, value)
+            profile.updated_by = user
+            profile.save()
+            audit_record(user=user, action="update", obj=profile, person_id=locked.pk,
+                         summary=f"{locked.name} 社会化管理信息变更", before=b, after=a)
+    return profile

@@ -14,4 +14,9 @@ urlpatterns = [
     path("communities/", views.communities, name="communities"),
     path("certification/stats/", views.stats, name="stats"),
     path("communities/<int:pk>/", views.community, name="community"),
+    path("persons/", views.persons, name="persons"),
+    path("persons/<int:pk>/", views.maintain, name="maintain"),
+    path("persons/<int:pk>/contacts/<int:contact_pk>/stop/", views.contact_stop, name="contact_stop"),
+    path("certification/attachments/", views.attachments, name="attachments"),
+    path("certification/<int:pk>/attachment/", views.attachment, name="attachment"),
 ]

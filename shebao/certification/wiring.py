@@ -52,7 +52,7 @@ def connect() -> None:
     hooks.provide("certification_last_dates", _last_dates)
 
     for key, url in [("shgl.certification", "certification:list"), ("shgl.due", "certification:due"),
-                     ("shgl.community", "certification:communities")]:
+                     ("shgl.community", "certification:communities"), ("shgl.persons", "certification:persons")]:
         if menu.find_entry(key) is not None:
             entry = menu.set_url(key, url, perm=VIEW)
             entry.scheme = None  # a certification concerns every scheme (the group is ZG's by default)

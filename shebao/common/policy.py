@@ -14,9 +14,12 @@ A decision has four parts:
   person are filtered by their person's town (``scope_town``); an object out of scope looks missing
   (404). A 村社区 in ``User.regions`` (a 社区专管员, assigned by ``shebao.certification``) narrows its
   town to that community: lists and lookups through ``scope_town``/``scope_town_q`` on a
-  ``…town_id`` field keep only persons of the whole towns held or of the communities held. Checks
-  by a town id alone (``town_allowed``, ``denial(check_town=True)``) pass the community's town: the
-  community role holds no permission of an entry point that checks that way (commands, API). Acts over a whole run or file that spans towns (approve, export, return import) are
+  ``…town_id`` field keep only persons of the whole towns held or of the communities held. A check
+  of one object (``person_allowed``, ``town_allowed(user, town_id, community_id)``,
+  ``denial(check_town=True, town_id=…, community_id=…)``) knows communities the same way: a town held
+  only through a community passes only for an object of that community (without a community id it
+  does not pass), so a 社区专管员 is refused another community's person like a clerk another town's.
+  Acts over a whole run or file that spans towns (approve, export, return import) are
   county-wide: ``Rule(county=True)`` needs 全市范围;
 - **sensitive right**: ``accounts.view_sensitive`` decides masking (``sees_sensitive``).
 
@@ -162,16 +165,29 @@ def community_ids(user) -> frozenset[int] | None:
     return _region_scope(user)[1]
 
 
-def town_allowed(user, town_id: int | None) -> bool:
+def town_allowed(user, town_id: int | None, community_id: int | None = None) -> bool:
+    """Whether one object of ``town_id`` (and, for a person, their 村社区 ``community_id``) is in the
+    user's scope: a town held whole, or a community held (a town reached only through a community held
+    passes only with that community's id) — the single-object form of ``scope_town``."""
     ids = town_ids(user)
-    return ids is None or (town_id is not None and town_id in ids)
+    if ids is None:
+        return True
+    if not ids:
+        return False
+    whole, communities, _ = _region_scope(user)
+    return (town_id is not None and town_id in whole) or (community_id is not None and community_id in communities)
+
+
+def person_allowed(user, person) -> bool:
+    """Whether ``person`` (anything with ``town_id`` and ``community_id``) is in the user's scope."""
+    return town_allowed(user, person.town_id, getattr(person, "community_id", None))
 
 
 def denial(user, rule: Rule, *, scheme: str | None = None, town_id: int | None = None,
-           check_town: bool = False) -> str | None:
+           community_id: int | None = None, check_town: bool = False) -> str | None:
     """The Chinese reason ``user`` may not pass ``rule`` (None when they may). ``scheme`` is the
     scheme this request works in when the entry is not tied to one; ``check_town`` with ``town_id``
-    checks one person's town."""
+    (and ``community_id``: the person's 村社区) checks one person's scope (``town_allowed``)."""
     if rule.public:
         return None
     if not _active(user):
@@ -183,7 +199,7 @@ def denial(user, rule: Rule, *, scheme: str | None = None, town_id: int | None =
             return NO_SCHEME.format(scheme=code)
     if rule.county and not county_wide(user):
         return NO_COUNTY
-    if check_town and not town_allowed(user, town_id):
+    if check_town and not town_allowed(user, town_id, community_id):
         return NO_TOWN
     return None
 

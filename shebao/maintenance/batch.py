@@ -158,7 +158,7 @@ def batch_approve(*, batch: CorrectionBatch, user, clean_only: bool = False, not
         for r in todo:
             person = persons.get(r["person_id"])
             label = PERSON_FIELDS[r["field"]]
-            if person is None or not policy.town_allowed(user, person.town_id):
+            if person is None or not policy.person_allowed(user, person):
                 raise CorrectionError(f"第 {r['line']} 行：该人员不在您的管辖范围内，没有更正任何数据")
             now = current_value(Target("person", r["field"]), person)["value"]
             if now != r["current"]:

@@ -193,7 +193,7 @@ def _same(target: Target, current: dict, new: dict) -> bool:
 
 
 def _check_person(user, person: Person, target: Target) -> None:
-    if not policy.town_allowed(user, person.town_id):
+    if not policy.person_allowed(user, person):
         raise CorrectionError(policy.NO_TOWN)
     if target.enrollment is not None:
         if target.enrollment.person_id != person.pk:

@@ -5,9 +5,9 @@ reason when the user does not pass ``rule``; the rule is kept on the view (``vie
 authorization matrix test can find every page that has none. ``scheme_kwarg`` names the URL argument
 holding the scheme code when the page works in a scheme chosen by the URL.
 
-Object-level scope (a person in another town, a run of another scheme) is checked in the view or
-selector with ``policy.scope_town`` / ``policy.check(..., town_id=…, check_town=True)``: out of scope
-looks missing (404)."""
+Object-level scope (a person in another town — or, for a 社区专管员, another 村社区 —, a run of another
+scheme) is checked in the view or selector with ``policy.scope_town`` / ``policy.check(..., town_id=…,
+community_id=…, check_town=True)`` / ``person_in_scope``: out of scope looks missing (404)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.utils.translation import gettext
 
 from shebao.common import policy
@@ -38,3 +39,10 @@ def page(rule: Rule, *, scheme_kwarg: str | None = None):
         return wrapped
 
     return decorator
+
+
+def person_in_scope(user, person) -> None:
+    """404 (out of scope looks missing) unless ``person`` is in the user's towns, or in a 村社区 they hold
+    (``policy.person_allowed``): for an object reached by its own id rather than through a scoped query."""
+    if person is None or not policy.person_allowed(user, person):
+        raise Http404(gettext("人员不存在或不在您的管辖范围内"))

@@ -45,20 +45,28 @@ class World:
     tmp: Path
     foreign_community: object = None
     home_community: object = None
+    certs: dict = dataclasses.field(default_factory=dict)  # "foreign"/"home" → a certification with a photo
+    contacts: dict = dataclasses.field(default_factory=dict)  # "foreign"/"home" → a 家属 contact
 
 
 def build_world(tmp_path) -> World:
+    from shebao.certification.demo import demo_png
+    from shebao.certification.services import contact_add
     from shebao.web.tests.helpers import id_number, make_person
 
     users = make_identities()
     clerk = users["clerk"]
-    people = []
-    for name, number, town in (("附海认证", id_number(dt.date(1950, 3, 1)), FOREIGN_TOWN),
-                               ("浒山认证", id_number(dt.date(1951, 4, 2)), HOME_TOWN)):
+    people, certs, contacts = [], {}, {}
+    for key, name, number, town in (("foreign", "附海认证", id_number(dt.date(1950, 3, 1)), FOREIGN_TOWN),
+                                    ("home", "浒山认证", id_number(dt.date(1951, 4, 2)), HOME_TOWN)):
         p = make_person(name, number=number, town_name=town)
         enrollment_create(person=p, scheme=scheme_get("ZG"), start_month="2025-01", user=clerk,
                           items={"basic": "2000.00"})
         certification_record(p, dt.date(2025, 3, 1), "社区上门", clerk)
+        photo = io.BytesIO(demo_png(__import__("random").Random(2), 8, 4))
+        photo.name = "照片.png"
+        certs[key] = certification_record(p, dt.date(2025, 9, 1), "经办机构", clerk, attachment=photo).certification
+        contacts[key] = contact_add(person=p, user=clerk, name=f"{name}家属", relation="family", phone="13900000001")
         people.append(p)
     (tmp_path / "cert.csv").write_text(f"身份证号,姓名,认证日期\n{people[0].id_number},附海认证,2026-01-05\n",
                                        encoding="utf-8")
@@ -67,13 +75,17 @@ def build_world(tmp_path) -> World:
 
     foreign_c = Region.objects.filter(parent=town(FOREIGN_TOWN), level="community").first()
     home_c = Region.objects.filter(parent=town(HOME_TOWN), level="community").first()
-    return World(users, people[0], people[1], tmp_path, foreign_c, home_c)
+    return World(users, people[0], people[1], tmp_path, foreign_c, home_c, certs, contacts)
 
 
 def written() -> tuple:
+    from shebao.certification.models import PersonContact, SocialProfile
+
     return (AuditEvent.objects.count(), Certification.objects.count(), Suspension.objects.count(),
             Adjustment.objects.count(), Enrollment.objects.filter(payment_status="terminated").count(),
-            Person.objects.filter(death_date__isnull=False).count())
+            Person.objects.filter(death_date__isnull=False).count(), SocialProfile.objects.count(),
+            PersonContact.objects.filter(active=True).count(),
+            list(Person.objects.order_by("pk").values_list("mobile", "community_id")))
 
 
 def p(home=False):
@@ -110,6 +122,26 @@ PAGE_ROWS = [
           town_scoped=True, home=True, method="POST", data=lambda w: {"contact_name": "x"}),
     Entry("certification:community", VIEW_RULE, args=lambda w: {"pk": w.foreign_community.pk}, town_scoped=True),
     Entry("certification:community", VIEW_RULE, args=lambda w: {"pk": w.home_community.pk}, town_scoped=True,
+          home=True),
+    # 人员维护: the list and a person's page read with the view right; saving needs 维护村社区信息与人员联系人
+    # (checked inside the page: a viewer's POST is 403)
+    Entry("certification:persons", VIEW_RULE),
+    Entry("certification:persons", VIEW_RULE, query={"gap": "no_contact", "living": "none", "export": "xlsx"}),
+    Entry("certification:maintain", COMMUNITY_RULE, args=p(), town_scoped=True, method="POST",
+          data=lambda w: {"living": "home", "mobile": "13900000002"}),
+    Entry("certification:maintain", COMMUNITY_RULE, args=p(home=True), town_scoped=True, home=True, method="POST",
+          data=lambda w: {"living": "care", "living_place": "颐养院"}),
+    Entry("certification:maintain", VIEW_RULE, args=p(), town_scoped=True),
+    Entry("certification:maintain", VIEW_RULE, args=p(home=True), town_scoped=True, home=True),
+    Entry("certification:contact_stop", COMMUNITY_RULE, town_scoped=True, method="POST",
+          args=lambda w: {"pk": w.foreign.pk, "contact_pk": w.contacts["foreign"].pk}),
+    Entry("certification:contact_stop", COMMUNITY_RULE, town_scoped=True, home=True,
+          args=lambda w: {"pk": w.home.pk, "contact_pk": w.contacts["home"].pk}),
+    # 认证附件: the list, and a download found through the user's scope
+    Entry("certification:attachments", VIEW_RULE),
+    Entry("certification:attachments", VIEW_RULE, query={"method": "office", "export": "xlsx"}),
+    Entry("certification:attachment", VIEW_RULE, args=lambda w: {"pk": w.certs["foreign"].pk}, town_scoped=True),
+    Entry("certification:attachment", VIEW_RULE, args=lambda w: {"pk": w.certs["home"].pk}, town_scoped=True,
           home=True),
     Entry("certification:import", IMPORT_RULE),
     Entry("certification:import", IMPORT_RULE, method="POST",
@@ -208,6 +240,11 @@ def test_a_community_worker_is_limited_to_their_community(world):
         f"/shgl/communities/{world.home_community.pk}/": 200, f"/shgl/communities/{world.foreign_community.pk}/": 404,
         "/shgl/certification/": 200, "/shgl/certification/due/": 200, "/shgl/certification/stats/": 200, "/zg/": 403, "/nb/": 403, "/persons/": 403,
         "/payroll/": 403,
+        "/shgl/persons/": 200, f"/shgl/persons/{home}/": 200, f"/shgl/persons/{foreign}/": 404,
+        f"/shgl/persons/{home}/contacts/{world.contacts['home'].pk}/stop/": 403,
+        "/shgl/certification/attachments/": 200,
+        f"/shgl/certification/{world.certs['home'].pk}/attachment/": 200,
+        f"/shgl/certification/{world.certs['foreign'].pk}/attachment/": 404,
     }
     got = {url: client.get(url).status_code for url in want}
     assert got == want

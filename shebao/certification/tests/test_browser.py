@@ -1,10 +1,12 @@
 """生存认证 in headless Chromium at 1366×768: a 社区专管员's due list (their community only) → the person →
-record a certification → the person's status is 正常 again and the next payroll line pays the month
-and the 补发 of the withheld month; screenshots go to test-artifacts/ for a look."""
+record a certification with a photo → the person's status is 正常 again and the next payroll line pays
+the month and the 补发 of the withheld month; the photo downloads under its name; 人员维护 lists their
+community only and shows them the person's data without the form; screenshots go to test-artifacts/."""
 
 import datetime as dt
 import importlib
 import os
+import random
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -31,12 +33,13 @@ def _seed() -> None:
     importlib.import_module("shebao.benefits.migrations.0002_seed").seed(apps, None)
 
 
-def test_community_worker_certifies_from_the_due_list(live_server):
+def test_community_worker_certifies_from_the_due_list(live_server, settings, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from shebao.accounts.tests.factories import town
     from shebao.benefits.models import Enrollment
     from shebao.benefits.services import enrollment_create, scheme_get
+    from shebao.certification.demo import demo_png
     from shebao.certification.services import (
         certification_record,
         certification_sweep,
@@ -47,6 +50,7 @@ def test_community_worker_certifies_from_the_due_list(live_server):
     from shebao.registry.models import Region
 
     ARTIFACTS.mkdir(exist_ok=True)
+    settings.MEDIA_ROOT = str(tmp_path)  # the photo's file
     _seed()
     hushan = town("浒山街道")
     ours, other = list(Region.objects.filter(parent=hushan, level="community").order_by("sort")[:2])
@@ -69,6 +73,7 @@ def test_community_worker_certifies_from_the_due_list(live_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page.set_default_timeout(60_000)  # a shared, busy machine: the live server's first page is slow
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", "bworker")
         page.fill("input[name=password]", "Passw0rd!x")
@@ -86,11 +91,26 @@ def test_community_worker_certifies_from_the_due_list(live_server):
         page.fill("input[name=certified_on]", "2026-05-06")
         page.select_option("select[name=method]", "community")
         page.fill("input[name=place]", "社区服务中心")
+        page.set_input_files("input[name=attachment]", files=[
+            {"name": "家访照片.png", "mimeType": "image/png", "buffer": demo_png(random.Random(3))}])
         page.click("button:has-text('登记认证')")
         expect(page.locator("main")).to_contain_text("2026-05 起恢复发放，补发 2150.00 元（1 个月）")
         expect(page.locator("#cert-status")).to_contain_text("正常")
         expect(page.locator("main")).to_contain_text("2026-05-06")
         page.screenshot(path=str(ARTIFACTS / "cert-2-recorded.png"), full_page=True)
+        # the photo: linked from the history, downloaded under its own name
+        with page.expect_download() as download:
+            page.click("a:has-text('家访照片.png')")
+        assert download.value.suggested_filename == "家访照片.png"
+
+        # 人员维护: their community's persons only; the person's page reads, the form is not theirs
+        page.goto(f"{live_server.url}/shgl/persons/")
+        expect(page.locator("#shgl-persons")).to_contain_text("认证甲")
+        expect(page.locator("#shgl-persons")).not_to_contain_text("认证乙")
+        page.click("#shgl-persons a:has-text('认证甲')")
+        expect(page.locator("#social-facts")).to_contain_text(ours.name)
+        expect(page.locator("#social-form")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "cert-3-maintain.png"), full_page=True)
 
         # the next payroll: the month and the withheld month's 补发 on one line
         run = payroll_run_compute(scheme=scheme_get("ZG"), period="2026-05", user=clerk)

@@ -171,7 +171,8 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"结算明细 {line} 不存在")
         user = acting_user(as_user, WRITE_OFF_RULE, scheme=target.run.scheme.code)
-        reason_denied = policy.denial(user, WRITE_OFF_RULE, town_id=target.person.town_id, check_town=True)
+        reason_denied = policy.denial(user, WRITE_OFF_RULE, town_id=target.person.town_id,
+                                      community_id=target.person.community_id, check_town=True)
         if reason_denied is not None:
             raise CommandError(f"用户 {as_user}：{reason_denied}")
         try:

@@ -58,9 +58,9 @@ PAYOUTS_RULE = command_rule("rural payouts", policy.rule(NB_EDIT, scheme="NB", c
                                                          note="整期结算记入账户，全市范围"))
 
 
-def _in_town(user, town_id: int | None, username: str) -> None:
+def _in_town(user, person, username: str) -> None:
     """The account's person must be in the --as user's towns (the same refusal as a page's 404)."""
-    if user is not None and not policy.town_allowed(user, town_id):
+    if user is not None and not policy.person_allowed(user, person):
         raise CommandError(f"用户 {username}：{policy.NO_TOWN}")
 
 
@@ -189,7 +189,7 @@ class Command(BaseCommand):
     def _refund(self, opts) -> None:
         user = acting_user(opts["as_user"], REFUND_RULE, scheme="NB")
         account = self._account(opts["id_number"])
-        _in_town(user, account.person.town_id, opts["as_user"])
+        _in_town(user, account.person, opts["as_user"])
         doc = rural_refund_settle(account=account, on=_date(opts["date"]),
                                   pay_method=opts["pay"], user=user, expected_amount=opts["amount"])
         extra = f"，零星发放批次 {doc.payroll_run_id}（待审核后报盘）" if doc.payroll_run_id else ""
@@ -206,14 +206,14 @@ class Command(BaseCommand):
     def _rollback(self, opts) -> None:
         user = acting_user(opts["as_user"], ROLLBACK_RULE, scheme="NB")
         document = self._document(opts["document"])
-        _in_town(user, document.account.person.town_id, opts["as_user"])
+        _in_town(user, document.account.person, opts["as_user"])
         doc = rural_refund_rollback(document=document, user=user, reason=opts["reason"])
         self.stdout.write(f"结算单 {doc.number} 已回退，账户已恢复为“{doc.account.get_status_display()}”")
 
     def _print(self, opts) -> None:
         user = acting_user(opts["as_user"], PRINT_RULE, scheme="NB")
         document = self._document(opts["document"])
-        _in_town(user, document.account.person.town_id, opts["as_user"])
+        _in_town(user, document.account.person, opts["as_user"])
         data = rural_document_pdf(document=document, user=user, masker=masker_for(user), reprint=True)
         Path(opts["out"]).write_bytes(data)
         self.stdout.write(f"已写入 {opts['out']}（{len(data):,} 字节）")
