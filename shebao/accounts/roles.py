@@ -81,3 +81,9 @@ ROLE_PERMISSIONS[Role.FINANCE] += [TS_VIEW, TS_MANAGE, TS_ARRIVAL, TS_REVIEW, TS
 ROLE_PERMISSIONS[Role.CLERK] += [WH_VIEW, WH_AUDIT, WH_QUERY]
 ROLE_PERMISSIONS[Role.REVIEWER] += [WH_VIEW, WH_QUERY]
 ROLE_PERMISSIONS[Role.IT_ADMIN] += [WH_VIEW, WH_LOAD, WH_AUDIT, WH_QUERY, WH_CONSOLE]
+# 土保补贴 (shebao.land_subsidy): clerks keep the persons, the categories and their rules; the others read
+TB_VIEW = "land_subsidy.view_tb"  # persons, person pages, yearly rosters (年度发放明细), exports
+TB_MANAGE = "land_subsidy.manage_tb"  # 经办: edit, import, categories and amount rules
+ROLE_PERMISSIONS[Role.CLERK] += [TB_VIEW, TB_MANAGE]
+for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
+    ROLE_PERMISSIONS[_role] += [TB_VIEW]
