@@ -93,10 +93,10 @@ def entitlement(subsidy_person, year: int) -> Entitlement:
 
     if e.start_month > ref:
         return no(f"开始年月 {e.start_month:%Y-%m} 晚于认定日 {ref:%Y-%m-%d}")
-    if e.end_month is not None and e.end_month < ref_month:
-        return no(f"认定日 {ref:%Y-%m-%d} 前已终止发放（终止年月 {e.end_month:%Y-%m}）")
     if p.death_date is not None and p.death_date < ref:
         return no(f"认定日 {ref:%Y-%m-%d} 前已死亡（{p.death_date:%Y-%m-%d}）")
+    if e.end_month is not None and e.end_month < ref_month:
+        return no(f"认定日 {ref:%Y-%m-%d} 前已终止发放（终止年月 {e.end_month:%Y-%m}）")
     minimum = rule.min_age_male if p.sex == "M" else rule.min_age_female
     age = age_on(p.birth_date, ref)
     if minimum is not None and age < minimum:
