@@ -23,7 +23,12 @@ from shebao.land_subsidy.roster import COLUMNS, write_roster
 from shebao.land_subsidy.selectors import roster_rows
 from shebao.land_subsidy.tests.factories import make_category, make_tb, make_user
 from shebao.payroll.models import PayrollLine, PayrollRun
-from shebao.payroll.services import PayrollError, payroll_line_write_off, payroll_run_approve, payroll_run_compute
+from shebao.payroll.services import (
+    PayrollError,
+    payroll_line_write_off,
+    payroll_run_approve,
+    payroll_run_compute,
+)
 from shebao.registry.services import bank_account_set
 
 pytestmark = pytest.mark.django_db
