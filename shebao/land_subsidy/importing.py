@@ -68,6 +68,7 @@ class PersonPlan:
     mobile: str = ""
     phone: str = ""
     account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
+    account_before: bool = False  # the person had a current account (变更, not 登记)
     new_enrollment: bool = False
     start_month: dt.date | None = None
     subsidy_id: int | None = None
@@ -95,7 +96,7 @@ class PersonPlan:
         if self.person_changes:
             parts.append("信息变更")
         if self.account:
-            parts.append("账户变更")
+            parts.append("账户变更" if self.account_before else "账户登记")
         for key, value in self.record_changes.items():
             label = {"category": "补贴类别", "land_date": "征地时间", "land_project": "征地项目", "note": "备注"}[key]
             parts.append(f"{label} → {value}")
@@ -309,7 +310,7 @@ def import_plan(rows: list[list[str]], *, user=None) -> ImportPlan:
                     current = accounts.get(existing["id"]) if existing else None
                     old = (current["bank"], current["account_number"], current["holder_name"]) if current else None
                     if (bank, number, holder) != old:
-                        pp.account = (bank, number, holder)
+                        pp.account, pp.account_before = (bank, number, holder), old is not None
                     has_account = True
 
         category_text = cell(r, "补贴类别")

@@ -9,7 +9,9 @@ data with two places) when, on the reference date:
 - it is not suspended in that month (a 暂停 covering it), unless the rule ``pays_suspended``;
 - the person is alive (死亡日期 empty or on/after the reference date);
 - the person's age in full years (周岁) is at least the rule's minimum for their sex (none: no condition).
-  The age is reached on the birthday; one born on 29 February reaches it on 1 March in a common year.
+  The age is reached on the birthday; one born on 29 February reaches it on 1 March in a common year
+  (in SQL: born on or before the reference date less that many years — 28 February less whole years
+  stays 28 February, so 29 February is after it).
 Persons whose category has no rule for Y are not entitled. Pending 补发/扣减 are the engine's (as monthly).
 """
 
@@ -23,7 +25,13 @@ from decimal import Decimal
 ANNUAL_SQL = """
 WITH tb_rule AS (
     SELECT DISTINCT ON (r.category_id) r.category_id, r.amount, r.pays_suspended,
-           r.min_age_male, r.min_age_female, make_date(%(tb_year)s, r.reference_month, r.reference_day) AS ref
+           make_date(%(tb_year)s, r.reference_month, r.reference_day) AS ref,
+           date_trunc('month', make_date(%(tb_year)s, r.reference_month, r.reference_day))::date AS ref_month,
+           -- born on or before these days: old enough on the reference date (NULL: no age condition)
+           (make_date(%(tb_year)s, r.reference_month, r.reference_day)
+            - make_interval(years => r.min_age_male))::date AS born_by_m,
+           (make_date(%(tb_year)s, r.reference_month, r.reference_day)
+            - make_interval(years => r.min_age_female))::date AS born_by_f
     FROM land_subsidy_subsidyrule r
     WHERE r.from_year <= %(tb_year)s
     ORDER BY r.category_id, r.from_year DESC
@@ -37,15 +45,13 @@ JOIN benefits_enrollment e ON e.id = sp.enrollment_id
 JOIN registry_person p ON p.id = sp.person_id
 WHERE e.scheme_id = %(scheme)s
   AND e.start_month <= tr.ref
-  AND (e.end_month IS NULL OR e.end_month >= date_trunc('month', tr.ref)::date)
+  AND (e.end_month IS NULL OR e.end_month >= tr.ref_month)
   AND (p.death_date IS NULL OR p.death_date >= tr.ref)
-  AND ((CASE p.sex WHEN 'M' THEN tr.min_age_male ELSE tr.min_age_female END) IS NULL
-       OR extract(year FROM age(tr.ref, p.birth_date))
-          >= (CASE p.sex WHEN 'M' THEN tr.min_age_male ELSE tr.min_age_female END))
+  AND p.birth_date <= COALESCE(CASE p.sex WHEN 'M' THEN tr.born_by_m ELSE tr.born_by_f END, 'infinity'::date)
   AND (tr.pays_suspended OR NOT EXISTS (
         SELECT 1 FROM benefits_suspension s
         WHERE s.enrollment_id = e.id AND s.from_month <= tr.ref
-          AND (s.to_month IS NULL OR s.to_month >= date_trunc('month', tr.ref)::date)))
+          AND (s.to_month IS NULL OR s.to_month >= tr.ref_month)))
 """
 
 

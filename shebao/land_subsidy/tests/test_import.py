@@ -65,7 +65,7 @@ def test_a_clean_file_is_imported_once(clerk, tmp_path):
     before = written()
     out = run(str(path), "--dry-run", user=clerk)
     assert "检查通过（未写入）：共 2 行：变动 2 人（新增人员 2，新纳入 2" in out
-    assert "第 2 行 王大福：新增人员；纳入土保补贴（征地补贴一类，2024-01 起）；账户变更" in out
+    assert "第 2 行 王大福：新增人员；纳入土保补贴（征地补贴一类，2024-01 起）；账户登记" in out
     assert written() == before
     out = run(str(path), "--json", user=clerk)
     result = json.loads(out)
