@@ -119,10 +119,12 @@ def bench_tb(n: int = N) -> dict:
             result["compute_s"] = time.perf_counter() - t0
             result["compute_cpu"] = clock() - c0 if clock else None
             result["lines"], result["net"] = run.line_count, run.net
+            c0 = clock() if clock else None
             t0 = time.perf_counter()
             buf = io.BytesIO()
             write_roster(buf, run)
             result["roster_s"] = time.perf_counter() - t0
+            result["roster_cpu"] = clock() - c0 if clock else None
             result["roster_bytes"] = buf.tell()
             raise _Rollback
     except _Rollback:
@@ -147,7 +149,7 @@ def tb_section(ctx) -> None:
         ["年度发放计算（规则 + 明细 + 构成 + 合计 + 审计）", f"{r['lines']:,}", f"{r['compute_s']:.2f}",
          f"{r['lines'] / r['compute_s']:,.0f}", cpu, "≤ 2"],
         ["年度发放明细导出 xlsx（按镇街道小计）", f"{r['lines']:,}", f"{r['roster_s']:.2f}",
-         f"{r['lines'] / r['roster_s']:,.0f}", "", "-"],
+         f"{r['lines'] / r['roster_s']:,.0f}", "—" if r["roster_cpu"] is None else f"{r['roster_cpu']:.2f}", "-"],
     ]
     load = " / ".join(f"{x:.1f}" for x in r["load"])
     ctx.table("土保补贴年度发放", ["步骤", "人数", "秒", "人/秒", "CPU 秒", "目标 秒"], rows, notes=[

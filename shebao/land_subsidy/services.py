@@ -218,10 +218,14 @@ def _apply(plan: ImportPlan, *, user, reason: str) -> None:
             for pp in enrolling])
     except BenefitError as exc:
         raise _row_error(enrolling[getattr(exc, "index", 0)], exc) from None
-    records = SubsidyPerson.objects.bulk_create([
-        SubsidyPerson(enrollment=e, person=persons[pp.id_number], category=pp.category, land_date=pp.land_date,
-                      land_project=pp.land_project, note=pp.note)
-        for pp, e in zip(enrolling, enrollments, strict=True)], batch_size=2000)
+    try:
+        with transaction.atomic():
+            records = SubsidyPerson.objects.bulk_create([
+                SubsidyPerson(enrollment=e, person=persons[pp.id_number], category=pp.category,
+                              land_date=pp.land_date, land_project=pp.land_project, note=pp.note)
+                for pp, e in zip(enrolling, enrollments, strict=True)], batch_size=2000)
+    except IntegrityError:  # another import took one of these persons in meanwhile
+        raise TbError("部分人员刚被其他操作纳入土保补贴，整个文件未导入，请重新检查后导入") from None
     audit_record_many([{"user": user, "action": "create", "obj": r, "person_id": r.person_id,
                         "summary": f"纳入土保补贴 {persons[pp.id_number].name}（{pp.category.name}）",
                         "after": snapshot(r, RECORD_FIELDS), "reason": reason}
