@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.person_list, name="person_list"),
     path("p/<int:pk>/", views.person, name="person"),
     path("p/<int:pk>/edit/", views.person_edit, name="person_edit"),
+    path("p/<int:pk>/status/", views.status, name="status"),
     path("categories/", views.categories, name="categories"),
     path("import/", views.import_page, name="import"),
     path("import/export/", views.import_export, name="import_export"),

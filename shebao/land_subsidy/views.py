@@ -22,6 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from shebao.benefits.models import PaymentStatus
+from shebao.benefits.months import MonthError
+from shebao.benefits.services import BenefitError, enrollment_resume, enrollment_suspend, enrollment_terminate
 from shebao.common import policy
 from shebao.common.masking import masker_for
 from shebao.common.once import AlreadySubmitted, once_claim
@@ -305,3 +307,45 @@ def run_roster_xlsx(request, pk: int):
     write_roster(buffer, run, masker=None if masker.can_view else masker)
     return _download(buffer, gettext("土保补贴%(year)s年度发放明细") % {"year": run.period.year},
                      f"tb_roster_{run.period.year}.xlsx")
+
+
+# --------------------------------------------------------------------------------------------------
+# 暂停 / 恢复 / 减员 (the engine's services)
+
+
+@page(MANAGE_RULE)
+def status(request, pk: int):
+    """暂停, 恢复 or 减员 of a 土保补贴人员 through the engine (history kept, audited). The yearly rule reads
+    the status on the reference date: a suspension over it leaves the person off that year's roster."""
+    record = _record(request, pk)
+    enrollment = record.enrollment
+    form = f.StatusForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if d["action"] == "suspend":
+                _once(request, "tb.status", lambda: enrollment_suspend(
+                    enrollment=enrollment, reason=d["reason"], from_month=d["month"], user=request.user,
+                    note=d["note"]))
+            elif d["action"] == "resume":
+                _once(request, "tb.status", lambda: enrollment_resume(
+                    enrollment=enrollment, from_month=d["month"], user=request.user, note=d["note"]))
+            else:
+                _once(request, "tb.status", lambda: enrollment_terminate(
+                    enrollment=enrollment, reason=d["reason"], user=request.user, death_date=d.get("death_date"),
+                    last_month=None if d["reason"] == "death" else d["month"], note=d["note"]))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("land_subsidy:person", pk=pk)
+        except (BenefitError, MonthError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, gettext("已办理：%(action)s") % {
+                "action": dict(form.fields["action"].choices)[d["action"]]})
+            return redirect("land_subsidy:person", pk=pk)
+    return render(request, "land_subsidy/form.html", {
+        "form": form, "title": gettext("暂停、恢复或减员"), "person": record.person,
+        "cancel": reverse("land_subsidy:person", args=[pk]),
+        "breadcrumbs": _crumbs((record.person.name, reverse("land_subsidy:person", args=[pk])),
+                               (gettext("暂停、恢复或减员"), "")),
+    })

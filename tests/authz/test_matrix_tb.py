@@ -95,6 +95,9 @@ PAGE_ROWS = [
     Entry("land_subsidy:person_edit", MANAGE, args=p(home=True), town_scoped=True, home=True, method="POST",
           data=lambda w: {"category": w.home.category_id, "land_project": "改", "reason": "x"}),
     Entry("land_subsidy:person_edit", MANAGE, args=p(), town_scoped=True),
+    Entry("land_subsidy:status", MANAGE, args=p(), town_scoped=True, method="POST",
+          data=lambda w: {"action": "suspend", "reason": "no_cert", "month": "2026-06"}),
+    Entry("land_subsidy:status", MANAGE, args=p(), town_scoped=True),
     # the POST row first: the page is read by anyone who reads TB, the forms are a county-wide 经办's
     Entry("land_subsidy:categories", RULES, method="POST",
           data=lambda w: {"what": "rule", "category": w.foreign.category_id, "from_year": "2030", "amount": "1.00",

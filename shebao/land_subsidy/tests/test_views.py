@@ -94,3 +94,25 @@ def test_runs_roster_page_and_xlsx(client, clerk):
     xlsx = client.get(f"/tb/runs/{run.pk}/xlsx/")
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     assert "tb_roster_2026.xlsx" in xlsx["Content-Disposition"]
+
+
+def test_suspend_resume_and_death_from_the_tb_page(client, clerk):
+    from shebao.land_subsidy.rules import entitlement
+
+    cat = make_category(user=clerk, male=None, female=None)
+    sp = make_tb("甲", user=clerk, category=cat)
+    login(client, clerk)
+    url = f"/tb/p/{sp.person_id}/status/"
+    assert "请选择暂停原因" in client.post(url, once({"action": "suspend", "month": "2026-06"})).content.decode()
+    client.post(url, once({"action": "suspend", "reason": "no_cert", "month": "2026-06", "note": "逾期未认证"}))
+    sp.refresh_from_db()
+    assert sp.enrollment.payment_status == "suspended"
+    assert entitlement(sp, 2026).reason == "认定日 2026-12-31 处于暂停发放"
+    client.post(url, once({"action": "resume", "month": "2026-11"}))
+    sp.refresh_from_db()
+    assert sp.enrollment.payment_status == "active" and entitlement(sp, 2026).entitled
+    client.post(url, once({"action": "terminate", "reason": "death", "death_date": "2026-03-05"}))
+    sp.refresh_from_db()
+    sp.person.refresh_from_db()
+    assert (sp.enrollment.payment_status, sp.person.death_date) == ("terminated", dt.date(2026, 3, 5))
+    assert not entitlement(sp, 2026).entitled
