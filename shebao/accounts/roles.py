@@ -87,3 +87,9 @@ ROLE_PERMISSIONS[Role.IT_ADMIN] += [WH_VIEW, WH_LOAD, WH_AUDIT, WH_QUERY, WH_CON
 ROLE_PERMISSIONS[Role.CLERK] += [ARCH_VIEW]
 ROLE_PERMISSIONS[Role.REVIEWER] += [ARCH_VIEW]
 ROLE_PERMISSIONS[Role.IT_ADMIN] += [ARCH_VIEW, ARCH_LOAD]
+# 土保补贴 (shebao.land_subsidy): clerks keep the persons, the categories and their rules; the others read
+TB_VIEW = "land_subsidy.view_tb"  # persons, person pages, yearly rosters (年度发放明细), exports
+TB_MANAGE = "land_subsidy.manage_tb"  # 经办: edit, import, categories and amount rules
+ROLE_PERMISSIONS[Role.CLERK] += [TB_VIEW, TB_MANAGE]
+for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
+    ROLE_PERMISSIONS[_role] += [TB_VIEW]
