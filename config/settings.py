@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "shebao.bank",
     "shebao.self_managed",
     "shebao.rural_pension",
+    "shebao.pension_security",
     "shebao.certification",
     "shebao.maintenance",
     "shebao.finance",

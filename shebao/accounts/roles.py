@@ -81,3 +81,10 @@ ROLE_PERMISSIONS[Role.FINANCE] += [TS_VIEW, TS_MANAGE, TS_ARRIVAL, TS_REVIEW, TS
 ROLE_PERMISSIONS[Role.CLERK] += [WH_VIEW, WH_AUDIT, WH_QUERY]
 ROLE_PERMISSIONS[Role.REVIEWER] += [WH_VIEW, WH_QUERY]
 ROLE_PERMISSIONS[Role.IT_ADMIN] += [WH_VIEW, WH_LOAD, WH_AUDIT, WH_QUERY, WH_CONSOLE]
+# 养老保障 (shebao.pension_security): clerks keep the persons and propose benefits; a reviewer approves
+# (待遇核准, never the proposer: the database refuses it); the others read
+BZ_VIEW = "pension_security.view_bz"
+BZ_MANAGE = "pension_security.manage_bz"
+ROLE_PERMISSIONS[Role.CLERK] += [BZ_VIEW, BZ_MANAGE]
+for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
+    ROLE_PERMISSIONS[_role] += [BZ_VIEW]
