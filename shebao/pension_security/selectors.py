@@ -13,7 +13,14 @@ from django.db.models import QuerySet, Sum
 from shebao.common import policy
 from shebao.common.money import ZERO
 from shebao.common.sqlfiles import sql_parts
-from shebao.pension_security.models import Category, CategoryStandard, Conversion, Member, Proposal, Settlement
+from shebao.pension_security.models import (
+    Category,
+    CategoryStandard,
+    Conversion,
+    Member,
+    Proposal,
+    Settlement,
+)
 
 SQL = sql_parts("shebao.pension_security", "bz.sql")
 
