@@ -31,7 +31,7 @@ def bench_bz(n: int = N) -> dict:
     user = User.objects.order_by("id").first()
     ids = []
     for k in range(n):
-        born = dt.date(1955, 1, 1) + dt.timedelta(days=(k * 7) % 9000)
+        born = dt.date(1955, 1, 1) + dt.timedelta(days=(k // 900) * 263)  # 34 birth dates over 24 years
         first17 = f"659002{born:%Y%m%d}{k % 900 + 100:03d}"
         ids.append(first17 + check_char(first17))
     result: dict = {}

@@ -837,7 +837,8 @@ def benefit_amounts_bulk_set(*, scheme: Scheme, rows: list[AmountRow], user) -> 
     open range is closed at from_month − 1 and a new range opened (history never overwritten; a
     from_month not after the open range's start, or inside a closed range, is refused — all or
     nothing). Set-based: the enrollments locked in id order in one statement, the open ranges closed in
-    one UPDATE, the new ranges in one INSERT per 2,000, one audit event per row. Months already paid
+    one UPDATE per distinct end month, the new ranges in one INSERT per 2,000, one audit event per
+    enrollment (each item's range before and after). Months already paid
     by an approved regular run get their difference as ``benefit_amount_set`` gives it (one 补发 or
     扣减 per enrollment and item: ``_back_dated_difference``), for those enrollments only — an item new
     from such a month (e.g. the 养老金 of a late 到龄转换) is owed for every month the enrollment was paid."""
@@ -893,15 +894,23 @@ def benefit_amounts_bulk_set(*, scheme: Scheme, rows: list[AmountRow], user) -> 
                               note=note)
             new.append(a)
             events.append((a, before, note))
-        if to_close:
-            BenefitAmount.objects.bulk_update(to_close, ["to_month"], batch_size=2000)
+        by_month: dict[dt.date, list[int]] = {}
+        for r in to_close:  # one UPDATE per distinct end month (a conversion batch has a few)
+            by_month.setdefault(r.to_month, []).append(r.pk)
+        for month, ids in by_month.items():
+            BenefitAmount.objects.filter(pk__in=ids, to_month__isnull=True).update(to_month=month)
         BenefitAmount.objects.bulk_create(new, batch_size=2000)
-        audit_record_many([{
-            "user": user, "action": "update" if before else "create", "obj": a,
-            "person_id": a.enrollment.person_id,
-            "summary": f"{a.enrollment.person.name} {a.item.name} {format_month(a.from_month)} 起 {a.amount}",
-            "before": before, "after": snapshot(a), "reason": note,
-        } for a, before, note in events])
+        per_enrollment: dict[int, list] = {}
+        for a, before, note in events:
+            per_enrollment.setdefault(a.enrollment_id, []).append((a, before, note))
+        audit_record_many([{  # one event per enrollment: every item it changed, before and after
+            "user": user, "action": "update", "obj": changes[0][0].enrollment,
+            "person_id": changes[0][0].enrollment.person_id,
+            "summary": f"{changes[0][0].enrollment.person.name} "
+                       + "，".join(f"{a.item.name} {format_month(a.from_month)} 起 {a.amount}" for a, _, _ in changes),
+            "before": {"amounts": {a.item.code: b for a, b, _ in changes}},
+            "after": {"amounts": {a.item.code: snapshot(a) for a, _, _ in changes}}, "reason": changes[0][2],
+        } for changes in per_enrollment.values()])
         # back-dated: only the enrollments with an approved regular run of a month ≥ the change
         first = min(p[3] for p in prepared)
         component = apps.get_model("payroll", "PayrollComponent")

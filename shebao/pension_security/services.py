@@ -24,7 +24,7 @@ from shebao.benefits.services import (
     enrollment_create,
     scheme_get,
 )
-from shebao.common.audit import audit_record, audit_record_many, snapshot
+from shebao.common.audit import audit_record, snapshot
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.payroll.services import PayrollError
 from shebao.pension_security import selectors as sel
@@ -308,15 +308,10 @@ def bz_convert(*, month, user, dry_run: bool = False) -> ConvertResult:
         except IntegrityError:
             raise BzError("部分人员刚被另一次到龄转换处理，请重试") from None
         Member.objects.filter(pk__in=[r["member_id"] for r, _, _ in todo]).update(phase=Phase.PENSION)
-        audit_record_many([{
-            "user": user, "action": "bz_convert", "obj": c, "person_id": r["person_id"],
-            "summary": f"{r['name']} 到龄转换：{format_month(c.month)} 起生活补助转为养老金 {r['pension_amount']}",
-            "before": {"phase": "subsidy", "items": before}, "after": {"phase": "pension", "items": after},
-            "reason": note,
-        } for c, (r, before, after) in zip(conversions, todo, strict=True)])
         audit_record(user=user, action="bz_convert_batch", object_type="pension_security.conversion",
                      summary=f"养老保障到龄转换 {format_month(m)}：{len(todo)} 人",
-                     after={"month": format_month(m), "converted": len(todo), "skipped": len(result.skipped)})
+                     after={"month": format_month(m), "converted": len(todo), "skipped": len(result.skipped),
+                            "conversions": [c.pk for c in conversions]})
     return result
 
 
