@@ -1,75 +1,44 @@
-"""The 养老保障 退保清算 结算单 as a PDF: A4, ReportLab, the CJK font of ``shebao.common.pdf`` embedded.
-The person (numbers masked per the viewer's right), what was paid in and received, the category's
-formula, the refund in figures and in 大写, the settlement line, operator and date, signature boxes."""
+"""The 养老保障 退保清算 结算单 as a PDF, in the shared layout of ``shebao.common.statement`` (the same as the
+老农保 结算单): the person (numbers masked per the viewer's right), the category and its formula, what was
+paid in and received, the refund in figures and in 大写, the settlement's net and its 零星发放 run, the
+operator and date, signature boxes. The second and later prints are marked 补打."""
 
 from __future__ import annotations
 
-import io
-
 from django.utils import timezone
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer
 
 from shebao.common.display import user_display_name
 from shebao.common.money import amount_in_words, format_yuan
-from shebao.common.pdf import FONT, register_font, style
+from shebao.common.pdf import register_font, style
+from shebao.common.statement import RED, render_statement_pdf
 
 AGENCY = "慈溪市社会保险管理服务中心"
+TITLE = "养老保障退保清算结算单"
 
 
-def render_bz_statement(settlement, *, masker, reprint: bool = False) -> bytes:
-    register_font()
-    buf = io.BytesIO()
+def render_bz_statement(settlement, *, masker, reprint: bool = False, layout: dict | None = None) -> bytes:
+    register_font()  # before any paragraph in the font is made
     member = settlement.member
     person = member.person
-    printed_at = timezone.localtime()
-
-    def decorate(canvas, pdf):
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        canvas.setFillColor(colors.grey)
-        canvas.drawString(15 * mm, 10 * mm, f"结算单号 {settlement.number}")
-        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"打印时间 {printed_at:%Y-%m-%d %H:%M}")
-        if reprint:
-            canvas.setFont(FONT, 16)
-            canvas.setFillColor(colors.HexColor("#c0392b"))
-            canvas.drawRightString(A4[0] - 15 * mm, A4[1] - 20 * mm, "补打")
-        canvas.restoreState()
-
-    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
-                            bottomMargin=16 * mm, title=f"养老保障退保清算结算单 {settlement.number}", author=AGENCY)
-    cell = style(9.5)
     info = [
         ["结算单号", settlement.number, "终止日期", f"{settlement.on_date:%Y-%m-%d}"],
         ["姓名", person.name, "身份证号", masker.id_number(person.id_number)],
-        ["类别", member.category.name, "原因", settlement.get_reason_display()],
-        ["镇街道", person.town.name, "领款人", settlement.payee_name or "—"],
-        ["缴费合计", format_yuan(settlement.paid_in), "已领待遇", format_yuan(settlement.received)],
-        ["计算公式", settlement.formula.get("text", ""), "零星发放批次", str(settlement.run_id or "—")],
+        ["性别", "男" if person.sex == "M" else "女", "出生日期", f"{person.birth_date:%Y-%m-%d}"],
+        ["镇街道", person.town.name, "类别", member.category.name],
+        ["原因", settlement.get_reason_display(), "领款人", settlement.payee_name or "—"],
+        ["缴费合计", f"{format_yuan(settlement.paid_in)} 元", "已领待遇", f"{format_yuan(settlement.received)} 元"],
     ]
-    table = Table([[Paragraph(str(c), cell) for c in row] for row in info],
-                  colWidths=[24 * mm, 66 * mm, 26 * mm, 64 * mm])
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-                               ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f0f0")),
-                               ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#f0f0f0"))]))
-    amount = Table([["退还金额（小写）", f"¥ {format_yuan(settlement.refund)}"],
-                    ["退还金额（大写）", f"人民币{amount_in_words(settlement.refund)}"],
-                    ["结算净额（含补发、扣减）", f"¥ {format_yuan(settlement.net)}"]], colWidths=[50 * mm, 130 * mm])
-    amount.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, 11), ("GRID", (0, 0), (-1, -1), 0.6, colors.black),
-                                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f0f0"))]))
+    body = [
+        Paragraph(f"计算公式：退还金额 = {settlement.formula.get('text', '')}，四舍五入到分；"
+                  f"结算净额（含未发的补发、扣减）{format_yuan(settlement.net)} 元"
+                  + (f"，由零星发放批次 {settlement.run_id} 经银行支付。" if settlement.run_id else "。"), style(9.5)),
+        Spacer(1, 3),
+    ]
     made = timezone.localtime(settlement.created_at)
-    box = style(10)
-    signatures = Table([[Paragraph("经办人签字：", box), Paragraph("审核人签字：", box), Paragraph("领款人签字：", box)],
-                        ["", "", ""]], colWidths=[60 * mm] * 3, rowHeights=[8 * mm, 16 * mm])
-    signatures.setStyle(TableStyle([("BOX", (i, 0), (i, -1), 0.8, colors.black) for i in range(3)]))
-    story = [Paragraph(AGENCY, style(13, align=TA_CENTER)), Spacer(1, 1.5 * mm),
-             Paragraph("养老保障退保清算结算单", style(18, align=TA_CENTER, leading=24)), Spacer(1, 4 * mm),
-             table, Spacer(1, 4 * mm),
-             KeepTogether([amount, Spacer(1, 3 * mm), Paragraph(
-                 f"经办人：{user_display_name(settlement.operator)}　　经办日期：{made:%Y-%m-%d}　　经办机构：{AGENCY}",
-                 style(9.5)), Spacer(1, 5 * mm), signatures])]
-    pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    return buf.getvalue()
+    return render_statement_pdf(
+        number=settlement.number, title=TITLE, agency=AGENCY, info=info, body=body,
+        amount_rows=[("退还金额（小写）", f"¥ {format_yuan(settlement.refund)}"),
+                     ("退还金额（大写）", f"人民币{amount_in_words(settlement.refund)}")],
+        operator_line=f"经办人：{user_display_name(settlement.operator)}　　经办日期：{made:%Y-%m-%d}　　经办机构：{AGENCY}",
+        marks=[("补打", RED)] if reprint else [], layout=layout)
