@@ -283,3 +283,17 @@ def test_death_settlement_without_heir_is_refused_and_writes_nothing(clerk, revi
     assert (s.refund, s.payee_name) == (D("9000.00"), "丁")
     assert PayrollLine.objects.get(run=s.run).person_id == heir.pk
     assert PaidIn.objects.filter(member=m).count() == 1
+
+
+def test_settlement_statement_pdf_keeps_amount_and_signatures_together(clerk, reviewer):
+    from shebao.common.masking import masker_for
+    from shebao.pension_security.statement import render_bz_statement
+
+    m = approved("戊", dt.date(1980, 1, 1), clerk, reviewer)
+    paid_in_add(member=m, kind="lump_sum", paid_on=dt.date(2024, 12, 1), amount="1234.56", user=clerk)
+    s = bz_settle(member=m, reason="withdrawal", on=dt.date(2026, 1, 31), user=clerk)
+    layout: dict = {}
+    data = render_bz_statement(s, masker=masker_for(clerk), layout=layout)
+    assert data.startswith(b"%PDF") and layout["pages"] == 1
+    assert layout["amount"] == layout["signatures"] == 1
+    assert layout["operator_text"].startswith("经办人：clerk1　")
