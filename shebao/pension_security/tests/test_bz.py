@@ -297,3 +297,17 @@ def test_settlement_statement_pdf_keeps_amount_and_signatures_together(clerk, re
     assert data.startswith(b"%PDF") and layout["pages"] == 1
     assert layout["amount"] == layout["signatures"] == 1
     assert layout["operator_text"].startswith("经办人：clerk1　")
+
+
+def test_raise_rule_file_with_scheme_bz_goes_through_the_engine(clerk, reviewer):
+    from shebao.benefits.raises import raise_apply, raise_terms_parse
+
+    m = approved("己", dt.date(1950, 1, 1), clerk, reviewer)  # past the age: 养老金 860.00 from 2025-01
+    payroll_run_approve(run=payroll_run_compute(scheme=bz(), period="2026-01", user=clerk), user=reviewer)
+    terms = raise_terms_parse({"name": "2026年养老保障增资", "scheme": "BZ", "item": "养老保障金",
+                               "effective_month": "2026-01", "fixed": "40.00"})
+    rule, _done = raise_apply(terms=terms, apply_month="2026-02", user=clerk)
+    assert (rule.person_count, rule.monthly_total, rule.arrears_total) == (1, D("40.00"), D("40.00"))
+    line = PayrollLine.objects.get(run=payroll_run_compute(scheme=bz(), period="2026-02", user=clerk),
+                                   person_id=m.person_id)
+    assert (line.gross, line.net) == (D("940.00"), D("940.00"))  # 900.00 + 补发 40.00 for 2026-01
