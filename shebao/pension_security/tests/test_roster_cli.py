@@ -71,3 +71,27 @@ def test_convert_json_lists_id_numbers_once(clerk):
     first = json.loads(run("convert", "--month", "2026-02", "--as", clerk.username, "--json"))
     assert first["converted"] == [p.id_number]
     assert json.loads(run("convert", "--month", "2026-02", "--as", clerk.username, "--json"))["converted"] == []
+
+
+def test_roster_page_preview_then_confirm_once(client, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shebao.pension_security.models import RosterImport
+    from shebao.web.tests.helpers import make_user as web_user
+    from shebao.web.tests.helpers import once
+
+    user = web_user("bzweb", roles=("clerk",), all_regions=True)
+    client.force_login(user)
+    a = id_number(dt.date(1969, 9, 9))
+    content = (HEADER + f"{a},赵丙,被征地人员养老保障,浒山街道,,,,,一次性趸缴,2019-05-05,8000.00,\n").encode()
+    r = client.post("/bz/roster/", once({"file": SimpleUploadedFile("r.csv", content, content_type="text/csv")}))
+    batch = RosterImport.objects.get()
+    assert r.status_code == 302 and batch.state == "previewed" and not Member.objects.exists()
+    page = client.get(f"/bz/roster/{batch.pk}/").content.decode()
+    assert "赵丙" in page and "新增缴费记录 1" in page
+    data = once()
+    client.post(f"/bz/roster/{batch.pk}/confirm/", data)
+    client.post(f"/bz/roster/{batch.pk}/confirm/", data)  # the same form again: nothing more
+    assert Member.objects.count() == 1 and PaidIn.objects.count() == 1
+    batch.refresh_from_db()
+    assert batch.state == "applied"
