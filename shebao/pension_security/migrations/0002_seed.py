@@ -1,6 +1,7 @@
 """Seed data of 养老保障: the 生活补助 item of scheme BZ (the seeded 养老保障金 is the 养老金 after
 conversion), the 退保 termination reason, two categories (conversion ages men 60, women 55; refund =
-paid in − received, floor 0) and their standards from 2020-01. All of it is data: kept on the 类别 page."""
+paid in − received, floor 0) and their standards from 2020-01. All of it is data (rows of the tables;
+no edit page yet)."""
 
 import datetime as dt
 from decimal import Decimal
