@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "shebao.self_managed",
     "shebao.rural_pension",
     "shebao.land_subsidy",
+    "shebao.pension_security",
     "shebao.certification",
     "shebao.maintenance",
     "shebao.finance",

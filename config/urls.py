@@ -17,6 +17,7 @@ urlpatterns = [
     path("zg/", include("shebao.self_managed.urls")),
     path("nb/", include("shebao.rural_pension.urls")),
     path("tb/", include("shebao.land_subsidy.urls")),
+    path("bz/", include("shebao.pension_security.urls")),
     path("shgl/", include("shebao.certification.urls")),
     path("maint/", include("shebao.maintenance.urls")),
     path("ts/", include("shebao.finance.urls")),

@@ -93,3 +93,10 @@ TB_MANAGE = "land_subsidy.manage_tb"  # 经办: edit, import, categories and amo
 ROLE_PERMISSIONS[Role.CLERK] += [TB_VIEW, TB_MANAGE]
 for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
     ROLE_PERMISSIONS[_role] += [TB_VIEW]
+# 养老保障 (shebao.pension_security): clerks keep the persons and propose benefits; a reviewer approves
+# (待遇核准, never the proposer: the database refuses it); the others read
+BZ_VIEW = "pension_security.view_bz"
+BZ_MANAGE = "pension_security.manage_bz"
+ROLE_PERMISSIONS[Role.CLERK] += [BZ_VIEW, BZ_MANAGE]
+for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
+    ROLE_PERMISSIONS[_role] += [BZ_VIEW]

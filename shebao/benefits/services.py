@@ -352,7 +352,7 @@ def benefit_amount_set(
 
 
 def _back_dated_difference(*, enrollment: Enrollment, item: BenefitItem, amount: Decimal, start: dt.date, user,
-                           note: str) -> Adjustment | None:
+                           note: str, months_paid_without_item: bool = False) -> Adjustment | None:
     """A new amount from a month whose payroll was already approved (a back-dated change): for each
     such month m ≥ start in which the item was paid, difference_m = amount − (paid_m + earlier
     back-dated differences of the item for m). Σ difference > 0 is one 补发 (paid whole by the next
@@ -366,6 +366,12 @@ def _back_dated_difference(*, enrollment: Enrollment, item: BenefitItem, amount:
         .exclude(line__run__state="computed").exclude(line__status="written_off")
         .values("line__run__period").annotate(total=Sum("amount")).values_list("line__run__period", "total")
     )
+    if months_paid_without_item:  # a month the enrollment was paid without this item paid it 0.00
+        line = apps.get_model("payroll", "PayrollLine")
+        for period in (line.objects.filter(enrollment_id=enrollment.pk, run__kind="regular", run__period__gte=start)
+                       .exclude(run__state="computed").exclude(status="written_off")
+                       .values_list("run__period", flat=True)):
+            paid.setdefault(period, ZERO)
     if not paid:
         return None
     ref = f"amount:{item.pk}"
@@ -809,3 +815,110 @@ def adjustment_reduce(*, adjustment: Adjustment, amount, user, reason: str, sour
                      reason=reason.strip())
     adjustment.remaining, adjustment.state = current.remaining, current.state
     return current
+
+
+# --------------------------------------------------------------------------------------------------
+# many amounts at once (e.g. 养老保障 到龄转换)
+
+
+@dataclass
+class AmountRow:
+    """One change for ``benefit_amounts_bulk_set``: the item's amount from ``from_month`` on."""
+
+    enrollment_id: int
+    item: BenefitItem | str
+    amount: object
+    from_month: object
+    note: str = ""
+
+
+def benefit_amounts_bulk_set(*, scheme: Scheme, rows: list[AmountRow], user) -> int:
+    """``benefit_amount_set`` for many enrollments of one scheme at once, by the same rule: the item's
+    open range is closed at from_month − 1 and a new range opened (history never overwritten; a
+    from_month not after the open range's start, or inside a closed range, is refused — all or
+    nothing). Set-based: the enrollments locked in id order in one statement, the open ranges closed in
+    one UPDATE per distinct end month, the new ranges in one INSERT per 2,000, one audit event per
+    enrollment (each item's range before and after). Months already paid
+    by an approved regular run get their difference as ``benefit_amount_set`` gives it (one 补发 or
+    扣减 per enrollment and item: ``_back_dated_difference``), for those enrollments only — an item new
+    from such a month (e.g. the 养老金 of a late 到龄转换) is owed for every month the enrollment was paid."""
+    if not rows:
+        return 0
+    items_by_key: dict = {}
+    for item in BenefitItem.objects.filter(scheme=scheme):
+        items_by_key[item.code] = item
+        items_by_key.setdefault(item.name, item)
+    prepared = []
+    seen = set()
+    for row in rows:
+        item = row.item if isinstance(row.item, BenefitItem) else items_by_key.get(row.item)
+        if item is None or item.scheme_id != scheme.pk:
+            raise BenefitError(f"{scheme.name}没有待遇项目 {row.item}")
+        key = (row.enrollment_id, item.pk)
+        if key in seen:
+            raise BenefitError(f"待遇项目 {item.name} 重复（待遇享受 {row.enrollment_id}）")
+        seen.add(key)
+        prepared.append((row.enrollment_id, item, _money(row.amount, f"{item.name}月金额"),
+                         parse_month(row.from_month), (row.note or "")[:200]))
+    eids = sorted({p[0] for p in prepared})
+    with transaction.atomic():
+        locked = {e.pk: e for e in Enrollment.objects.select_for_update().select_related("person")
+                  .filter(pk__in=eids, scheme=scheme).order_by("pk")}
+        if len(locked) != len(eids):
+            raise BenefitError(f"{len(eids) - len(locked)} 条待遇享受不存在或不属于{scheme.name}")
+        ranges: dict[tuple[int, int], list] = {}
+        for r in BenefitAmount.objects.filter(enrollment_id__in=eids, item_id__in={p[1].pk for p in prepared}):
+            ranges.setdefault((r.enrollment_id, r.item_id), []).append(r)
+        to_close: list[BenefitAmount] = []
+        new: list[BenefitAmount] = []
+        events = []
+        for eid, item, amount, start, note in prepared:
+            enrollment = locked[eid]
+            open_range = None
+            for r in ranges.get((eid, item.pk), []):
+                if r.to_month is None:
+                    open_range = r
+                elif r.to_month >= start:
+                    raise BenefitError(f"{enrollment.person.name} {item.name} 在 {format_month(r.from_month)}–"
+                                       f"{format_month(r.to_month)} 已有标准，不能从 {format_month(start)} 起重新设置"
+                                       "（历史标准不可覆盖）")
+            before = None
+            if open_range is not None:
+                if open_range.from_month >= start:
+                    raise BenefitError(f"{enrollment.person.name} {item.name} 已有 {format_month(open_range.from_month)}"
+                                       " 起的标准，新标准须晚于该月（历史标准不可覆盖）")
+                before = snapshot(open_range)
+                open_range.to_month = add_months(start, -1)
+                to_close.append(open_range)
+            a = BenefitAmount(enrollment=enrollment, item=item, amount=amount, from_month=start, created_by=user,
+                              note=note)
+            new.append(a)
+            events.append((a, before, note))
+        by_month: dict[dt.date, list[int]] = {}
+        for r in to_close:  # one UPDATE per distinct end month (a conversion batch has a few)
+            by_month.setdefault(r.to_month, []).append(r.pk)
+        for month, ids in by_month.items():
+            BenefitAmount.objects.filter(pk__in=ids, to_month__isnull=True).update(to_month=month)
+        BenefitAmount.objects.bulk_create(new, batch_size=2000)
+        per_enrollment: dict[int, list] = {}
+        for a, before, note in events:
+            per_enrollment.setdefault(a.enrollment_id, []).append((a, before, note))
+        audit_record_many([{  # one event per enrollment: every item it changed, before and after
+            "user": user, "action": "update", "obj": changes[0][0].enrollment,
+            "person_id": changes[0][0].enrollment.person_id,
+            "summary": f"{changes[0][0].enrollment.person.name} "
+                       + "，".join(f"{a.item.name} {format_month(a.from_month)} 起 {a.amount}" for a, _, _ in changes),
+            "before": {"amounts": {a.item.code: b for a, b, _ in changes}},
+            "after": {"amounts": {a.item.code: snapshot(a) for a, _, _ in changes}}, "reason": changes[0][2],
+        } for changes in per_enrollment.values()])
+        # back-dated: only the enrollments with an approved regular run of a month ≥ the change
+        first = min(p[3] for p in prepared)
+        component = apps.get_model("payroll", "PayrollComponent")
+        paid_eids = set(component.objects.filter(
+            kind="item", line__enrollment_id__in=eids, line__run__kind="regular", line__run__period__gte=first,
+        ).exclude(line__run__state="computed").values_list("line__enrollment_id", flat=True).distinct())
+        for eid, item, amount, start, note in prepared:
+            if eid in paid_eids and item.recurring:
+                _back_dated_difference(enrollment=locked[eid], item=item, amount=amount, start=start, user=user,
+                                       note=note, months_paid_without_item=True)
+    return len(new)

@@ -1,5 +1,5 @@
-"""The 结算单 (settlement statement) as a PDF: A4 portrait, ReportLab, the CJK font vendored in
-``shebao/common/fonts/`` embedded (subset, ``shebao.common.pdf``) so it prints the same on any machine.
+"""The 老农保 结算单 (settlement statement) as a PDF, in the shared layout of ``shebao.common.statement``
+(A4 portrait, ReportLab, the CJK font of ``shebao/common/fonts/`` embedded).
 
 Contents: agency name and title, document number, the person (numbers masked per the viewer's
 right), the yearly account table as computed at settlement, the amount in figures and in 大写,
@@ -9,21 +9,18 @@ with the amount. A reprint asked for carries a 补打 mark, a later look at an a
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 from django.utils import timezone
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from shebao.common.display import user_display_name
 from shebao.common.masking import Masker
 from shebao.common.money import format_yuan
 from shebao.common.pdf import FONT, register_font, style
+from shebao.common.statement import GREY, RED, render_statement_pdf
 
 TITLES = {
     "refund": "老农保退保结算单",
@@ -32,8 +29,8 @@ TITLES = {
 }
 
 
-_register_font = register_font
 _style = style
+_register_font = register_font  # kept for callers (ops inspection report) that import it from here
 
 
 def _money(value) -> str:
@@ -47,68 +44,17 @@ def _year_label(row: dict) -> str:
     return f"{row['year']}（计息{months}个月）" if months else f"{row['year']}（不计息）"
 
 
-class _Template(SimpleDocTemplate):
-    """Notes on which page each marked flowable (``_mark``) landed, in ``layout`` (the tests read it)."""
-
-    layout: dict | None = None
-
-    def afterFlowable(self, flowable) -> None:  # noqa: N802 - ReportLab's hook name
-        mark = getattr(flowable, "_mark", None)
-        if mark and self.layout is not None:
-            self.layout[mark] = self.page
-        if self.layout is not None:
-            self.layout["pages"] = self.page
-
-
 def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: str, copy: bool = False,
                      layout: dict | None = None) -> bytes:
-    """PDF bytes of a ``RuralDocument``. ``reprint``: marked 补打 (an asked-for, counted reprint);
-    ``copy``: marked 副本 (the document looked at again after its original print, not counted).
-    ``layout``, when given, is filled with the page count and the page of the amount (``amount``), the
-    operator line (``operator``, its text in ``operator_text``) and the signature boxes (``signatures``)."""
-    _register_font()
-    buf = io.BytesIO()
+    """PDF bytes of a ``RuralDocument`` (the layout: ``shebao.common.statement``). ``reprint``: marked 补打
+    (an asked-for, counted reprint); ``copy``: marked 副本 (the document looked at again after its original
+    print, not counted). ``layout``, when given, is filled with the page count and the page of the amount
+    (``amount``), the operator line (``operator``, its text in ``operator_text``) and the signature boxes
+    (``signatures``)."""
+    register_font()  # before any paragraph in the font is made
     account = doc.account
     person = account.person
     payee = doc.payee
-    printed_at = timezone.localtime()
-
-    def decorate(canvas, pdf):
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        canvas.setFillColor(colors.grey)
-        canvas.drawString(15 * mm, 10 * mm, f"结算单号 {doc.number}")
-        canvas.drawCentredString(A4[0] / 2, 10 * mm, f"第 {canvas.getPageNumber()} 页")
-        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"打印时间 {printed_at:%Y-%m-%d %H:%M}")
-        marks = []
-        if reprint:
-            marks.append(("补打", colors.HexColor("#c0392b")))
-        elif copy:
-            marks.append(("副本", colors.HexColor("#7f8c8d")))
-        if doc.state == "rolled_back":
-            marks.append(("已回退（作废）", colors.HexColor("#c0392b")))
-        x = A4[0] - 15 * mm
-        for text, color in marks:
-            width = pdfmetrics.stringWidth(text, FONT, 16) + 6 * mm
-            canvas.setStrokeColor(color)
-            canvas.setFillColor(color)
-            canvas.setLineWidth(1.5)
-            canvas.rect(x - width, A4[1] - 24 * mm, width, 11 * mm)
-            canvas.setFont(FONT, 16)
-            canvas.drawCentredString(x - width / 2, A4[1] - 20.5 * mm, text)
-            x -= width + 3 * mm
-        canvas.restoreState()
-
-    pdf = _Template(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
-                            bottomMargin=16 * mm, title=f"{TITLES.get(doc.kind, '结算单')} {doc.number}",
-                            author=agency, subject="结算单", creator="慈溪社保本地系统")
-    story = [
-        Paragraph(agency, _style(13, align=TA_CENTER)),
-        Spacer(1, 1.5 * mm),
-        Paragraph(TITLES.get(doc.kind, "结算单"), _style(18, align=TA_CENTER, leading=24)),
-        Spacer(1, 4 * mm),
-    ]
-    cell = _style(9.5)
     sex = "男" if person.sex == "M" else "女"
     village = account.community.name if account.community_id else ""
     account_text = "—"
@@ -129,21 +75,13 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
     if payee.pk != person.pk:
         info.append(["领款人身份证号", masker.id_number(payee.id_number), "死亡日期",
                      f"{person.death_date:%Y-%m-%d}" if person.death_date else ""])
-    info_table = Table([[Paragraph(str(c), cell) for c in row] for row in info],
-                       colWidths=[24 * mm, 61 * mm, 24 * mm, 71 * mm])
-    info_table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f0f0")),
-        ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#f0f0f0")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
-    story += [info_table, Spacer(1, 4 * mm)]
 
+    body: list = []
     table = doc.table or {}
     years = table.get("years") or []
     if years:
-        story.append(Paragraph("个人年账户明细（单位：元）", _style(11)))
-        story.append(Spacer(1, 1.5 * mm))
+        body.append(Paragraph("个人年账户明细（单位：元）", _style(11)))
+        body.append(Spacer(1, 1.5 * mm))
         head = ["年度", "年初余额", "个人缴费", "集体补助", "其他", "支付", "记账利率", "利息", "年末余额"]
         rows = [head]
         totals = {k: Decimal("0") for k in ("personal", "collective", "other", "payouts", "interest")}
@@ -167,65 +105,36 @@ def render_statement(doc, *, masker: Masker, reprint: bool, agency: str, words: 
             ("TOPPADDING", (0, 0), (-1, -1), 1.2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
         ]))
-        story += [year_table, Spacer(1, 2 * mm)]
-        story.append(Paragraph(
+        body += [year_table, Spacer(1, 2 * mm)]
+        body.append(Paragraph(
             "计息方法：月积数法。全年利息 = 年初余额 × 当年记账利率 + Σ 当月缴费（支付为负）× 当年记账利率 × (13 − 月份) ÷ 12，"
             "每人每年四舍五入到分；结算当年按结算月之前的月数计息，结算当月的缴费不计息。", _style(7.5, color=colors.grey)))
-        story.append(Spacer(1, 3 * mm))
+        body.append(Spacer(1, 3 * mm))
     guarantee = table.get("guarantee")
     if guarantee:
-        story.append(Paragraph(
+        body.append(Paragraph(
             f"开始领取年月 {guarantee['start_month']}，死亡年月 {guarantee['death_month']}，月养老金 "
             f"{_money(guarantee['monthly'])} 元；120 个月保证期内尚余 {guarantee['months_left']} 个月，"
             f"由代领人领取。", _style(10)))
-        story.append(Spacer(1, 3 * mm))
+        body.append(Spacer(1, 3 * mm))
 
     amount_label = "退款金额" if doc.kind == "refund" else "应付金额"
-    amount_table = Table([
-        [f"{amount_label}（小写）", f"¥ {_money(doc.amount)}"],
-        [f"{amount_label}（大写）", f"人民币{words}"],
-    ], colWidths=[40 * mm, 140 * mm])
-    amount_table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, 11),
-        ("FONT", (1, 0), (1, -1), FONT, 13),
-        ("GRID", (0, 0), (-1, -1), 0.6, colors.black),
-        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f0f0f0")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-    ]))
-    # the amount, the operator line and the signature boxes stay on one page: a long yearly table used
-    # to push the signature boxes alone onto page 2, away from the totals they sign for
-    amount_table._mark = "amount"
-    closing: list = [amount_table, Spacer(1, 3 * mm)]
     operator = user_display_name(doc.operator)  # the person's name, not the login
     made = timezone.localtime(doc.created_at)
-    operator_line = f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}"
-    operator_par = Paragraph(operator_line, _style(9.5))
-    operator_par._mark = "operator"
-    if layout is not None:
-        layout["operator_text"] = operator_line
-    closing.append(operator_par)
+    after_operator = []
     if doc.state == "rolled_back" and doc.rolled_back_at:
-        closing.append(Paragraph(
+        after_operator.append(Paragraph(
             f"本结算单已于 {timezone.localtime(doc.rolled_back_at):%Y-%m-%d} 回退：{doc.rollback_reason}",
-            _style(9.5, color=colors.HexColor("#c0392b"))))
-    closing.append(Spacer(1, 5 * mm))
-    box = _style(10)
-    signatures = Table(
-        [[Paragraph("经办人签字：", box), Paragraph("审核人签字：", box), Paragraph("领款人签字：", box)],
-         ["", "", ""],
-         [Paragraph("日期：", box), Paragraph("日期：", box), Paragraph("日期：", box)]],
-        colWidths=[60 * mm, 60 * mm, 60 * mm], rowHeights=[8 * mm, 16 * mm, 8 * mm])
-    signatures.setStyle(TableStyle([
-        ("BOX", (0, 0), (0, -1), 0.8, colors.black),
-        ("BOX", (1, 0), (1, -1), 0.8, colors.black),
-        ("BOX", (2, 0), (2, -1), 0.8, colors.black),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ]))
-    signatures._mark = "signatures"
-    closing.append(signatures)
-    story.append(KeepTogether(closing))
-    pdf.layout = layout
-    pdf.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    return buf.getvalue()
+            _style(9.5, color=RED)))
+    marks = []
+    if reprint:
+        marks.append(("补打", RED))
+    elif copy:
+        marks.append(("副本", GREY))
+    if doc.state == "rolled_back":
+        marks.append(("已回退（作废）", RED))
+    return render_statement_pdf(
+        number=doc.number, title=TITLES.get(doc.kind, "结算单"), agency=agency, info=info, body=body,
+        amount_rows=[(f"{amount_label}（小写）", f"¥ {_money(doc.amount)}"), (f"{amount_label}（大写）", f"人民币{words}")],
+        operator_line=f"经办人：{operator}　　经办日期：{made:%Y-%m-%d}　　经办机构：{agency}",
+        after_operator=after_operator, marks=marks, layout=layout)

@@ -335,15 +335,15 @@ def _seed() -> None:
             ("rates", _("记账利率"), _("维护每年的记账利率")),
         ]),
         ("bz", "4", _("养老保障人员管理支付"), [
-            ("persons", _("人员信息"), ""),
-            ("approval", _("待遇核准"), ""),
-            ("conversion", _("到龄转换"), ""),
-            ("suspension", _("暂停恢复"), ""),
-            ("adjust", _("补发扣发"), ""),
-            ("raise", _("增资"), ""),
-            ("payroll", _("应付实付与报盘发放"), ""),
-            ("settlement", _("退保清算"), ""),
-            ("reports", _("报表"), ""),
+            ("persons", _("人员信息"), _("人员、类别、缴费记录、支付账户；花名册导入导出")),
+            ("approval", _("待遇核准"), _("经办申报，另一人核准或退回")),
+            ("conversion", _("到龄转换"), _("到龄由生活补助转为养老金")),
+            ("suspension", _("暂停恢复"), _("暂停、恢复发放，生存认证暂停")),
+            ("adjust", _("补发扣发"), _("补发和扣减")),
+            ("raise", _("增资"), _("按规则文件批量增资，含追溯补发")),
+            ("payroll", _("应付实付与报盘发放"), _("每人每月应付、实付、尚欠")),
+            ("settlement", _("退保清算"), _("退保或死亡：缴费减已领，打印结算单")),
+            ("reports", _("报表"), _("按类别、状态、镇街道；转换和清算")),
         ]),
         ("tb", "5", _("土保补贴"), [
             ("persons", _("人员数据"), _("土保补贴人员、补贴类别、征地信息和支付账户")),
@@ -390,7 +390,7 @@ def _seed() -> None:
     ]
     # the scheme of the entries that work in one (the scheme's own apps say it again when they register
     # their pages); 月度结算, 报盘, 零星发放 and 统计 serve every scheme
-    one_scheme = {"shgl": "ZG", "nb": "NB"}
+    one_scheme = {"shgl": "ZG", "nb": "NB", "bz": "BZ"}
     zg_own = {"persons", "benefits", "raise", "query", "roster", "flex"}
     for order, (gkey, number, label, entries) in enumerate(subsystems, start=1):
         add_group(gkey, label, order=order * 10, number=number)

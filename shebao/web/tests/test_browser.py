@@ -72,8 +72,8 @@ def test_shell_search_list_and_wip(live_server):
         page.screenshot(path=str(ARTIFACTS / "web-4-list.png"))
 
         # a menu entry not built yet says so
-        page.click("summary:has-text('养老保障人员管理支付')")
-        page.click("a:has-text('待遇核准')")
+        page.click("summary:has-text('原遗留养老系统')")
+        page.click("a:has-text('历史数据查询')")
         expect(page.locator("main")).to_contain_text("尚未建成")
         page.screenshot(path=str(ARTIFACTS / "web-5-wip.png"))
         browser.close()

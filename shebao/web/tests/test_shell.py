@@ -91,12 +91,12 @@ def test_menu_survives_a_missing_url(client, clerk, monkeypatch):
 
 def test_unbuilt_entries_go_to_the_wip_page(client, clerk):
     html = client.get(reverse("web:home")).content.decode()
-    url = reverse("web:wip", kwargs={"key": "bz.approval"})  # 养老保障 is not built yet
+    url = reverse("web:wip", kwargs={"key": "legacy.query"})  # 原遗留养老系统 is not built yet
     assert f'href="{url}"' in html
     page = client.get(url)
     assert page.status_code == 200
     text = page.content.decode()
-    assert "建设中" in text and "养老保障人员管理支付" in text and "待遇核准" in text and "尚未建成" in text
+    assert "建设中" in text and "原遗留养老系统" in text and "历史数据查询" in text and "尚未建成" in text
     # the page is marked active in the menu and in the breadcrumbs
     assert 'aria-current="page"' in text
 

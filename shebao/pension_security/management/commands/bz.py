@@ -1,0 +1,117 @@
+"""shebao bz import FILE --as USER [--dry-run] [--json]
+shebao bz export FILE
+shebao bz convert --month YYYY-MM --as USER [--dry-run] [--json]
+
+养老保障: the 花名册 (layout in ``shebao.pension_security.roster``; the export has full numbers: it is
+run at the server) and 到龄转换 of a month."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from shebao.accounts.cli import acting_user, command_rule
+from shebao.benefits.months import MonthError, format_month
+from shebao.common.policy import CONSOLE, rule
+from shebao.pension_security.permissions import MANAGE, SCHEME
+from shebao.pension_security.roster import RosterFileError, roster_export_rows, roster_import, write_roster
+from shebao.pension_security.services import BzError, bz_convert
+
+MAX_SHOWN = 500
+IMPORT_RULE = command_rule("bz import", rule(MANAGE, scheme=SCHEME, note="养老保障经办（BZ）；--dry-run 可不带 --as"))
+EXPORT_RULE = command_rule("bz export", CONSOLE)
+CONVERT_RULE = command_rule("bz convert", rule(MANAGE, scheme=SCHEME, county=True,
+                                               note="养老保障经办（BZ），全市范围；--dry-run 可不带 --as"))
+
+
+class Command(BaseCommand):
+    help = "养老保障：花名册导入、导出，到龄转换"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        imp = sub.add_parser("import", help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
+        imp.add_argument("file")
+        imp.add_argument("--dry-run", action="store_true")
+        imp.add_argument("--as", dest="as_user")
+        imp.add_argument("--json", action="store_true")
+        exp = sub.add_parser("export", help="按导入格式导出花名册（扩展名决定 xlsx 或 csv）")
+        exp.add_argument("file")
+        conv = sub.add_parser("convert", help="到龄转换：转换到该月为止已到转换年龄的人员")
+        conv.add_argument("--month", required=True)
+        conv.add_argument("--as", dest="as_user")
+        conv.add_argument("--dry-run", action="store_true")
+        conv.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        return getattr(self, f"_{opts['action']}")(opts)
+
+    def _export(self, opts) -> None:
+        path = Path(opts["file"])
+        fmt = path.suffix.lower().lstrip(".")
+        if fmt not in ("xlsx", "csv"):
+            raise CommandError("导出文件的扩展名应为 .xlsx 或 .csv")
+        rows = roster_export_rows()
+        with path.open("wb") as fh:
+            write_roster(fh, rows, fmt=fmt)
+        self.stdout.write(f"已导出 {len({r[0] for r in rows})} 人 {len(rows)} 行 → {path}")
+
+    def _import(self, opts) -> None:
+        user = acting_user(opts["as_user"], IMPORT_RULE, scheme=SCHEME)
+        if user is None and not opts["dry_run"]:
+            raise CommandError("导入须用 --as 指定经办人；只检查请加 --dry-run")
+        path = Path(opts["file"])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"无法读取文件：{exc}") from None
+        try:
+            result = roster_import(file_name=path.name, data=data, user=user, dry_run=opts["dry_run"])
+        except (RosterFileError, BzError) as exc:
+            raise CommandError(str(exc)) from None
+        plan = result.plan
+        if opts["json"]:
+            self.stdout.write(json.dumps({
+                **plan.summary(), "dry_run": opts["dry_run"], "applied": result.applied and bool(plan.changed),
+                "batch": result.batch.pk if result.batch else None,
+                "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in plan.errors],
+            }, ensure_ascii=False))
+        else:
+            for error in plan.errors[:MAX_SHOWN]:
+                self.stdout.write(error.as_text())
+        if plan.errors:
+            raise CommandError(f"花名册有 {len(plan.errors)} 处错误，整个文件未导入，没有写入任何数据")
+        if opts["json"]:
+            return
+        if opts["dry_run"]:
+            self.stdout.write(f"检查通过（未写入）：{plan.summary_text()}")
+            return
+        self.stdout.write(f"已导入：{plan.summary_text()}")
+        self.stdout.write(f"{len(plan.changed) if result.batch else 0} changed")
+
+    def _convert(self, opts) -> None:
+        user = acting_user(opts["as_user"], CONVERT_RULE, scheme=SCHEME)
+        if user is None and not opts["dry_run"]:
+            raise CommandError("到龄转换须用 --as 指定经办人；只列出请加 --dry-run")
+        try:
+            result = bz_convert(month=opts["month"], user=user, dry_run=opts["dry_run"])
+        except MonthError as exc:
+            raise CommandError(f"--month：{exc}") from None
+        except BzError as exc:
+            raise CommandError(str(exc)) from None
+        if opts["json"]:
+            self.stdout.write(json.dumps({
+                "month": format_month(result.month), "dry_run": result.dry_run,
+                "converted": [c["id_number"] for c in result.converted],
+                "details": [{"id_number": c["id_number"], "name": c["name"], "from_month": c["month"],
+                             "before": c["before"], "after": c["after"]} for c in result.converted],
+                "skipped": result.skipped,
+            }, ensure_ascii=False))
+            return
+        for c in result.converted[:MAX_SHOWN]:
+            self.stdout.write(f"{c['id_number']} {c['name']}：{c['month']} 起 养老金 {c['after']['basic']}")
+        for s in result.skipped:
+            self.stdout.write(f"未转换 {s['id_number']} {s['name']}：{s['reason']}")
+        what = "将转换（未写入）" if result.dry_run else "已转换"
+        self.stdout.write(f"{format_month(result.month)} 到龄转换：{what} {len(result.converted)} 人")
