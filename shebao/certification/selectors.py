@@ -160,13 +160,13 @@ def social_persons(*, user):
     from shebao.certification.models import PersonContact
     from shebao.registry.models import Person
 
-    paid = Enrollment.objects.filter(person=OuterRef("pk"), payment_status__in=["active", "suspended"])
+    # a user kept to some schemes sees only the persons paid in them, and only those schemes
+    paid = policy.scope_scheme(Enrollment.objects.filter(person=OuterRef("pk"), payment_status__in=["active", "suspended"]), user)
     contacts = (PersonContact.objects.filter(person=OuterRef("pk"), active=True).order_by().values("person")
                 .annotate(n=Count("pk")).values("n"))
     last = (Certification.objects.filter(person=OuterRef("pk")).order_by().values("person")
             .annotate(m=Max("certified_on")).values("m"))
-    schemes = (Enrollment.objects.filter(person=OuterRef("pk"), payment_status__in=["active", "suspended"])
-               .order_by().values("person").annotate(s=StringAgg("scheme__name", "、", order_by="scheme__sort"))
+    schemes = (paid.order_by().values("person").annotate(s=StringAgg("scheme__name", "、", order_by="scheme__sort"))
                .values("s"))
     qs = (Person.objects.filter(Exists(paid), death_date__isnull=True)
           .annotate(contacts=Coalesce(Subquery(contacts, output_field=IntegerField()), Value(0)),

@@ -206,6 +206,24 @@ def test_the_person_list_filters_sorts_and_exports(world):
     assert full[1][5] == "浒山街道新址8号" and full[1][2] == "浒山街道"
 
 
+def test_the_person_list_keeps_to_the_users_schemes(world):
+    """A clerk kept to 老农保 sees only the persons paid in 老农保, and only that scheme of theirs."""
+    from shebao.accounts.models import User
+    from shebao.certification.selectors import social_persons
+
+    enrollment_create(person=world["b"], scheme=scheme_get("NB"), start_month="2025-01", user=world["clerk"],
+                      items={"basic": "300.00"})
+    nb = make_user("m_nb", all_regions=True)
+    User.objects.filter(pk=nb.pk).update(all_schemes=False, schemes=["NB"])
+    nb = User.objects.get(pk=nb.pk)
+    rows = list(social_persons(user=nb).values_list("name", "schemes"))
+    assert rows == [("社区B乙", "老农保")]
+    everyone = dict(social_persons(user=world["clerk"]).values_list("name", "schemes"))
+    assert everyone["社区B乙"] == "自管人员、老农保" and len(everyone) == 4
+    User.objects.filter(pk=nb.pk).update(schemes=[])
+    assert not social_persons(user=User.objects.get(pk=nb.pk)).exists()
+
+
 def test_saving_a_persons_social_data_is_audited_and_refusals_write_nothing(world):
     person, town_clerk = world["none"], world["town"]
     url = reverse("certification:maintain", args=[person.pk])

@@ -71,11 +71,19 @@ def test_shell_search_list_and_wip(live_server):
         expect(page.locator("table.data tbody tr").first).to_contain_text("测试19")
         page.screenshot(path=str(ARTIFACTS / "web-4-list.png"))
 
-        # a menu entry not built yet says so
-        page.click("summary:has-text('原遗留养老系统')")
-        page.click("a:has-text('历史数据查询')")
-        expect(page.locator("main")).to_contain_text("尚未建成")
-        page.screenshot(path=str(ARTIFACTS / "web-5-wip.png"))
+        # a menu entry not built yet says so (every entry of the agency's menu is built: one stands in)
+        from shebao.web import menu
+
+        stand_in = menu.add_entry("legacy", "legacy.unbuilt", "旧档案核对", order=999)
+        try:
+            page.reload()
+            page.click("summary:has-text('原遗留养老系统')")
+            page.click("a:has-text('旧档案核对')")
+            expect(page.locator("main")).to_contain_text("尚未建成")
+            page.screenshot(path=str(ARTIFACTS / "web-5-wip.png"))
+        finally:
+            menu._GROUPS["legacy"].entries.remove(stand_in)
+            menu._changed()
         browser.close()
 
 
