@@ -346,15 +346,20 @@ def refund_amount(*, paid_in: Decimal, received: Decimal, category: Category) ->
                                              f" − 已领待遇×{category.refund_received_rate})"}
 
 
-# the refund the running settlement pays, handed to the engine's termination hook (same transaction)
-_pending_refund: dict[int, tuple[Decimal, str]] = {}
-
-
 def bz_termination_amounts(*, enrollment, reason, on, user) -> list[tuple[Decimal, str]]:
-    """The ``termination`` hook of scheme BZ (``payroll.schemes``): the 退保清算 refund being settled
-    for this enrollment, paid in the engine's settlement line. Other terminations owe nothing more."""
-    found = _pending_refund.get(enrollment.pk)
-    return [found] if found and found[0] > 0 else []
+    """The ``termination`` hook of scheme BZ (``payroll.schemes``): on 退保 or death the 退保清算 refund
+    (the category's formula over Σ paid in and Σ received), paid in the engine's settlement line —
+    worked out here from the data, so a death recorded elsewhere (``shebao person death``, the
+    certification's 死亡减员) settles the refund too. Other terminations (转出 …) owe nothing more."""
+    code = getattr(reason, "code", reason)
+    if code not in ("death", "withdrawal"):
+        return []
+    member = Member.objects.select_related("category").filter(enrollment=enrollment).first()
+    if member is None:
+        return []
+    paid_in, received = sel.paid_in_total(member), sel.received_total(member)
+    refund, _formula = refund_amount(paid_in=paid_in, received=received, category=member.category)
+    return [(refund, f"退保清算退还（缴费 {paid_in} − 已领 {received}）")] if refund > 0 else []
 
 
 def _next_number(year: int) -> str:
@@ -386,16 +391,12 @@ def bz_settle(*, member: Member, reason: str, on: dt.date, user, heir=None, note
         paid_in = sel.paid_in_total(member)
         received = sel.received_total(member)
         refund, formula = refund_amount(paid_in=paid_in, received=received, category=member.category)
-        enrollment = member.enrollment
-        _pending_refund[enrollment.pk] = (refund, f"退保清算退还（缴费 {paid_in} − 已领 {received}）")
-        try:
-            settled = enrollment_terminate_settle(enrollment=enrollment, on=on,
+        try:  # the refund is paid in the settlement line by the termination hook above
+            settled = enrollment_terminate_settle(enrollment=member.enrollment, on=on,
                                                   reason="death" if reason == "death" else "withdrawal",
                                                   user=user, heir=heir, note=note or "养老保障退保清算")
         except PayrollError as exc:
             raise BzError(str(exc)) from None
-        finally:
-            _pending_refund.pop(enrollment.pk, None)
         payee = heir if reason == "death" else member.person
         settlement = Settlement.objects.create(
             member=member, number=_next_number(on.year), reason=reason, on_date=on, paid_in=paid_in,

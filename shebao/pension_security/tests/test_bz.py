@@ -285,6 +285,28 @@ def test_death_settlement_without_heir_is_refused_and_writes_nothing(clerk, revi
     assert PaidIn.objects.filter(member=m).count() == 1
 
 
+def test_a_death_recorded_through_the_engine_pays_the_refund_too(clerk, reviewer):
+    """The refund is the scheme's termination amount: a death ended by the engine's own settlement
+    (as ``shebao person death`` does) pays it to the heir; a 转出 owes none."""
+    from shebao.payroll.settlement import enrollment_terminate_settle
+
+    m = approved("戊", dt.date(1980, 1, 1), clerk, reviewer)
+    paid_in_add(member=m, kind="lump_sum", paid_on=dt.date(2024, 12, 1), amount="9000.00", user=clerk)
+    heir = person("己", dt.date(1985, 1, 1), account="6222020000000078")
+    settled = enrollment_terminate_settle(enrollment=Enrollment.objects.get(pk=m.enrollment_id),
+                                          on=dt.date(2026, 1, 10), reason="death", user=clerk, heir=heir)
+    line = PayrollLine.objects.get(run=settled.run)
+    assert (settled.net, line.net, line.person_id) == (D("9000.00"), D("9000.00"), heir.pk)
+    other = approved("庚", dt.date(1980, 1, 1), clerk, reviewer)
+    paid_in_add(member=other, kind="lump_sum", paid_on=dt.date(2024, 12, 1), amount="9000.00", user=clerk)
+    from shebao.benefits.models import SuspensionReason
+
+    transfer = SuspensionReason.objects.filter(terminates=True).exclude(code__in=["death", "withdrawal"]).first()
+    moved = enrollment_terminate_settle(enrollment=Enrollment.objects.get(pk=other.enrollment_id),
+                                        on=dt.date(2025, 12, 31), reason=transfer.code, user=clerk)
+    assert (moved.net, moved.run) == (D("0"), None)
+
+
 def test_settlement_statement_pdf_keeps_amount_and_signatures_together(clerk, reviewer):
     from shebao.common.masking import masker_for
     from shebao.pension_security.statement import render_bz_statement
