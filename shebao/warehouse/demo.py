@@ -17,7 +17,9 @@ from shebao.demo.steps import demo_step
 def warehouse_demo_reset() -> None:
     from django.db import connection
 
-    from shebao.warehouse.models import AuditRun, DictionaryLoad, Load, WhTable
+    from django.db.models import Q
+
+    from shebao.warehouse.models import AuditRule, AuditRun, DictionaryLoad, Load, WhTable
 
     with connection.cursor() as cursor:
         for t in WhTable.objects.all():
@@ -25,6 +27,8 @@ def warehouse_demo_reset() -> None:
     AuditRun.objects.all().delete()
     Load.objects.all().delete()
     DictionaryLoad.objects.all().delete()
+    # the rules a dictionary attached (审核 column) point at the tables, a 引用 rule at two of them
+    AuditRule.objects.filter(Q(table__isnull=False) | Q(ref_table__isnull=False)).delete()
     WhTable.objects.all().delete()
 
 
