@@ -16,7 +16,6 @@ from shebao.demo.steps import demo_step
 
 def warehouse_demo_reset() -> None:
     from django.db import connection
-
     from django.db.models import Q
 
     from shebao.warehouse.models import AuditRule, AuditRun, DictionaryLoad, Load, WhTable
