@@ -87,7 +87,7 @@ def _search(qs, value, request):
 
 class TbPersonTable(Table):
     columns = [
-        Column("person__name", _("姓名"), sortable=True,
+        Column("person__name", _("姓名"), sortable=True, css="nowrap",  # a name never breaks over two lines
                link=lambda row: reverse("land_subsidy:person", args=[row["person_id"]])),
         Column("person__id_number", _("身份证号"), kind="id_number", sortable=True),
         Column("person__sex", _("性别"), kind="choice", choices=[("M", _("男")), ("F", _("女"))]),
