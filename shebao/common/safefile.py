@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -246,3 +247,21 @@ def read_table(file_name: str, data: bytes, limits: Limits = DEFAULT) -> list[li
         raise FileRefused(f"文件超过 {limits.max_rows:,} 行，请分批导入")
     _check_cells(rows, limits)
     return rows
+
+
+def header_positions(header: list[str], columns, *, aliases: dict[str, str] | None = None,
+                     required=None) -> dict[str, int]:
+    """The position of each known column in a roster's header row: names compared without whitespace,
+    an alias read as its column, the first of a repeated name kept. ``FileRefused`` names the missing
+    ``required`` columns (all ``columns`` by default) and the expected header."""
+    aliases = aliases or {}
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        key = re.sub(r"\s", "", name or "")
+        key = aliases.get(key, key)
+        if key in columns and key not in positions:
+            positions[key] = i
+    missing = [c for c in (columns if required is None else required) if c not in positions]
+    if missing:
+        raise FileRefused(f"表头缺少列：{'、'.join(missing)}（第 1 行应为：{'、'.join(columns)}）")
+    return positions

@@ -24,7 +24,7 @@ from django.utils import translation
 from shebao.benefits.models import Enrollment
 from shebao.benefits.months import MonthError, format_month, parse_month
 from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
-from shebao.common.safefile import FileRefused, Limits, MiB, read_table
+from shebao.common.safefile import FileRefused, Limits, MiB, header_positions, read_table
 from shebao.land_subsidy.models import SubsidyCategory, SubsidyPerson
 from shebao.registry.models import BankAccount, Person, Region
 from shebao.registry.selectors import bank_choices
@@ -154,16 +154,10 @@ def read_rows(file_name: str, data: bytes) -> list[list[str]]:
 
 
 def header_map(header: list[str]) -> dict[str, int]:
-    positions: dict[str, int] = {}
-    for i, name in enumerate(header):
-        key = re.sub(r"\s", "", name or "")
-        key = ALIASES.get(key, key)
-        if key in COLUMNS and key not in positions:
-            positions[key] = i
-    missing = [c for c in REQUIRED if c not in positions]
-    if missing:
-        raise TbFileError(f"表头缺少列：{'、'.join(missing)}（第 1 行应为：{'、'.join(COLUMNS)}）")
-    return positions
+    try:
+        return header_positions(header, COLUMNS, aliases=ALIASES, required=REQUIRED)
+    except FileRefused as exc:
+        raise TbFileError(str(exc)) from None
 
 
 def _banks() -> dict[str, str]:

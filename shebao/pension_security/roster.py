@@ -121,16 +121,12 @@ def read_rows(file_name: str, data: bytes) -> list[list[str]]:
 
 
 def _header(header: list[str]) -> dict[str, int]:
-    pos: dict[str, int] = {}
-    for i, name in enumerate(header):
-        key = re.sub(r"\s", "", name or "")
-        key = ALIASES.get(key, key)
-        if key in COLUMNS and key not in pos:
-            pos[key] = i
-    missing = [c for c in COLUMNS if c not in pos]
-    if missing:
-        raise RosterFileError(f"表头缺少列：{'、'.join(missing)}（第 1 行应为：{'、'.join(COLUMNS)}）")
-    return pos
+    from shebao.common.safefile import FileRefused, header_positions
+
+    try:
+        return header_positions(header, COLUMNS, aliases=ALIASES)
+    except FileRefused as exc:
+        raise RosterFileError(str(exc)) from None
 
 
 def _date(text: str) -> dt.date | None:

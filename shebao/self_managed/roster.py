@@ -35,7 +35,7 @@ from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, Payme
 from shebao.benefits.months import MonthError, format_month, month_of, parse_month
 from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
 from shebao.common.money import MoneyError, quantize, to_decimal
-from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, read_table
+from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, header_positions, read_table
 from shebao.registry.models import BankAccount, Person, Region
 from shebao.registry.selectors import bank_choices
 from shebao.registry.services import RegistryError, account_number_check
@@ -91,16 +91,10 @@ def read_rows(file_name: str, data: bytes) -> list[list[str]]:
 
 
 def header_map(header: list[str]) -> dict[str, int]:
-    positions: dict[str, int] = {}
-    for i, name in enumerate(header):
-        key = re.sub(r"\s", "", name or "")
-        key = ALIASES.get(key, key)
-        if key in COLUMNS and key not in positions:
-            positions[key] = i
-    missing = [c for c in COLUMNS if c not in positions]
-    if missing:
-        raise RosterFileError(f"表头缺少列：{'、'.join(missing)}（第 1 行应为：{'、'.join(COLUMNS)}）")
-    return positions
+    try:
+        return header_positions(header, COLUMNS, aliases=ALIASES)
+    except FileRefused as exc:
+        raise RosterFileError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------------
