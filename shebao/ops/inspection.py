@@ -214,8 +214,8 @@ def check_links(state: dict) -> list[Item]:
 
     s = links_summary()
     level = ERROR if s["down"] or s["open_incidents"] else WARN if s["degraded"] else OK
-    return [Item("links", "链路监测", f"{s['targets']} 个目标：正常 {s['up']}，降级 {s['degraded']}，中断 {s['down']}，"
-                 f"未探测 {s['unknown']}", "警告：有降级；异常：有中断", level,
+    return [Item("links", "链路监测", f"在用 {s['targets']} 个目标：正常 {s['up']}，降级 {s['degraded']}，中断 {s['down']}，"
+                 f"未探测 {s['unknown']}；停用 {s['disabled']} 个", "警告：有降级；异常：有中断", level,
                  f"未恢复的故障 {s['open_incidents']} 个")]
 
 

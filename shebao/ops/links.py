@@ -246,5 +246,6 @@ def links_summary() -> dict[str, int]:
     for state in LinkTarget.objects.filter(active=True).values_list("state", flat=True):
         counts[state] += 1
     counts["open_incidents"] = Incident.objects.filter(closed_at__isnull=True).count()
-    counts["targets"] = sum(counts[s] for s in LinkTarget.State.values)
+    counts["targets"] = sum(counts[s] for s in LinkTarget.State.values)  # in use (active) only
+    counts["disabled"] = LinkTarget.objects.filter(active=False).count()
     return counts

@@ -176,3 +176,19 @@ def test_probes_older_than_180_days_are_pruned_incidents_kept():
                             first_failure_at=now - dt.timedelta(days=200), closed_at=now - dt.timedelta(days=199))
     assert probes_prune(now=now) == 1
     assert Probe.objects.count() == 1 and Incident.objects.count() == 1
+
+
+def test_summary_counts_targets_in_use_and_says_how_many_are_disabled(client):
+    """The summary used to say 共 N 个目标 while counting only the active ones: a disabled target vanished
+    from the count without a word."""
+    from shebao.accounts.tests.factories import make_user
+    from shebao.ops.links import links_summary
+
+    _tcp_target(closed_port())
+    _tcp_target(closed_port(), name="宁波市局专线", active=False)
+    _tcp_target(closed_port(), name="银行专线", active=False)
+    s = links_summary()
+    assert (s["targets"], s["unknown"], s["disabled"]) == (1, 1, 2)
+    client.force_login(make_user("ops_it", roles=("it_admin",)))
+    page = client.get(reverse("ops:links")).content.decode()
+    assert "在用 1 个目标：正常 0，降级 0，中断 0，未探测 1；停用 2 个" in page
