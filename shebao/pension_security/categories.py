@@ -7,8 +7,8 @@ conversion age, item ``living``; 养老金 after, item ``basic``) from its effec
 one of the same category and phase.
 
 History is never rewritten: a standard already used — by a proposed or approved benefit (待遇核准) whose
-start month it covers, a 到龄转换 in its months, or a BZ payroll run of a month it covers with a line of
-a person of the category — cannot be changed, and a new standard can only start after the last month
+start month it covers, a 到龄转换 in its months, or a BZ payroll run of a month it covers paying a
+person of the category the phase's item — cannot be changed, and a new standard can only start after the last month
 so used (``selectors.standard_used_months``). Each write locks the category row, validates, writes and
 audits in one transaction; a change that changes nothing writes nothing."""
 

@@ -52,9 +52,10 @@ def standards() -> QuerySet[CategoryStandard]:
 def standard_used_months(*, category: Category, phase: str) -> list[dt.date]:
     """The months in which the category's standards of ``phase`` were used (``sql/bz.sql``:
     standard_used_months): the start months of its proposed and approved benefits, its 到龄转换
-    months (养老金) and the months of BZ runs paying one of its persons. Sorted."""
+    months (养老金) and the months of BZ runs paying one of its persons the phase's item. Sorted."""
     with connection.cursor() as cursor:
-        cursor.execute(SQL["standard_used_months"], {**P, "category": category.pk, "phase": phase,
+        item = "basic" if phase == "pension" else "living"
+        cursor.execute(SQL["standard_used_months"], {**P, "category": category.pk, "phase": phase, "item": item,
                                                      "proposed": Proposal.State.PROPOSED,
                                                      "approved": Proposal.State.APPROVED})
         return [r[0] for r in cursor.fetchall()]

@@ -198,14 +198,19 @@ def test_a_computed_run_locks_the_standard_of_its_month(clerk, reviewer):
     member = member_register(user=clerk, category=cat, person=person("结算甲", dt.date(1975, 6, 1)))
     proposal = proposal_create(member=member, user=clerk, start_month="2025-01", items={"living": "200"})
     proposal_approve(proposal=proposal, user=reviewer)
+    assert sel.standard_used_months(category=cat, phase="subsidy") == [dt.date(2025, 1, 1)]
     payroll_run_compute(scheme=Scheme.objects.get(code="BZ"), period="2026-02", user=clerk)  # computed, not approved
-    assert sel.standard_used_months(category=cat, phase="pension") == [dt.date(2026, 2, 1)]
-    pension = CategoryStandard.objects.get(category=cat, phase="pension")
-    with pytest.raises(BzError, match="已被 2026-02 的待遇核准"):
-        standard_change(user=reviewer, standard=pension, amount="650", reason="调整")
+    # the run paid 生活补助 to a person of the category: its month is used; 养老金 was paid to nobody
+    assert sel.standard_used_months(category=cat, phase="subsidy") == [dt.date(2025, 1, 1), dt.date(2026, 2, 1)]
+    assert sel.standard_used_months(category=cat, phase="pension") == []
+    subsidy = CategoryStandard.objects.get(category=cat, phase="subsidy")
+    with pytest.raises(BzError, match="已被 2025-01 的待遇核准"):
+        standard_change(user=reviewer, standard=subsidy, amount="250", reason="调整")
     with pytest.raises(BzError, match="新标准须从 2026-03 或以后生效"):
-        standard_add(user=reviewer, category=cat, phase="pension", from_month="2026-02", amount="650")
-    assert standard_add(user=reviewer, category=cat, phase="pension", from_month="2026-03", amount="650").pk
+        standard_add(user=reviewer, category=cat, phase="subsidy", from_month="2026-02", amount="250")
+    assert standard_add(user=reviewer, category=cat, phase="subsidy", from_month="2026-03", amount="250").pk
+    pension = CategoryStandard.objects.get(category=cat, phase="pension")
+    assert standard_change(user=reviewer, standard=pension, amount="650", reason="录入错误").amount == D("650.00")
 
 
 # --------------------------------------------------------------------------------------------------
