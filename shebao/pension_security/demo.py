@@ -163,8 +163,11 @@ def bz_demo(scale: str, rng: random.Random, progress: Progress) -> str | None:
         run = payroll_run_approve(run=payroll_run_compute(scheme=scheme, period=period, user=clerk), user=reviewer)
         run = payroll_run_mark_exported(run=run, user=clerk)
         results = []
-        for line_id, net in PayrollLine.objects.filter(run=run, status="sent").values_list("id", "net"):
-            if period == PERIODS[-1] and rng.random() < 0.01:
+        sent = list(PayrollLine.objects.filter(run=run, status="sent").order_by("id").values_list("id", "net"))
+        # ≈ 1 % of the last month's lines fail (at least one, so the 二次报盘 is always shown)
+        failing = set(rng.sample([i for i, _n in sent], max(1, len(sent) // 100))) if period == PERIODS[-1] else set()
+        for line_id, net in sent:
+            if line_id in failing:
                 results.append((line_id, Decimal("0.00"), False, rng.choice(["账户冻结", "户名不符", "已销户"])))
                 failed += 1
             else:
