@@ -6,6 +6,7 @@ import random
 from decimal import Decimal as D
 
 import pytest
+from django.db.models import F
 
 from shebao.common.identity import parse_id_number
 from shebao.common.jobs import NullProgress
@@ -55,4 +56,7 @@ def test_bz_demo_tops_up_and_shows_every_state(monkeypatch):
     for ln in paid_again:
         r = rows[(ln.person_id, dec.period)]
         assert (r["paid"], r["owed"]) == (r["payable"], D("0.00"))
-    assert f"2026-01 到龄转换 {Conversion.objects.count()} 人" in line
+    conversions = Conversion.objects.count()
+    assert f"到龄转换 {conversions} 人" in line and conversions > 0
+    # each converted in the batch of its own month: nothing back-dated, no 补发 of a conversion
+    assert not Conversion.objects.exclude(month=F("run_month")).filter(month__gte="2025-10-01").exists()
