@@ -97,6 +97,10 @@ for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
 # (待遇核准, never the proposer: the database refuses it); the others read
 BZ_VIEW = "pension_security.view_bz"
 BZ_MANAGE = "pension_security.manage_bz"
+# 类别与标准 (conversion ages, refund formula, monthly standards) decide what every new approval and
+# conversion pays: a reviewer's act, as the 老农保 rate table is, not the clerk's who proposes
+BZ_CATEGORY = "pension_security.manage_bz_category"
 ROLE_PERMISSIONS[Role.CLERK] += [BZ_VIEW, BZ_MANAGE]
+ROLE_PERMISSIONS[Role.REVIEWER] += [BZ_CATEGORY]
 for _role in (Role.REVIEWER, Role.FINANCE, Role.IT_ADMIN):
     ROLE_PERMISSIONS[_role] += [BZ_VIEW]

@@ -14,6 +14,7 @@ from shebao.accounts.services import AccountError
 from shebao.api.audit import router as audit_router
 from shebao.api.auth import AUTH
 from shebao.api.bank import router as bank_router
+from shebao.api.bz import router as bz_router
 from shebao.api.finance import router as finance_router
 from shebao.api.nb import router as nb_router
 from shebao.api.payroll import router as payroll_router
@@ -24,7 +25,7 @@ from shebao.registry.services import RegistryError
 
 api = NinjaAPI(
     title="慈溪社保本地系统 API", version="1", urls_namespace="api", auth=AUTH,
-    description="人员登记、行政区划、审计日志、月度结算、银行报盘回盘、自管人员、老农保与社会保险特殊业务收支。脚本使用 `Authorization: Bearer <令牌>`（在“API 令牌”页面签发）。",
+    description="人员登记、行政区划、审计日志、月度结算、银行报盘回盘、自管人员、老农保、养老保障与社会保险特殊业务收支。脚本使用 `Authorization: Bearer <令牌>`（在“API 令牌”页面签发）。",
 )
 
 
@@ -77,4 +78,5 @@ api.add_router("/payroll", payroll_router)
 api.add_router("/bank", bank_router)
 api.add_router("/zg", zg_router)
 api.add_router("/nb", nb_router)
+api.add_router("/bz", bz_router)
 api.add_router("/finance", finance_router)

@@ -21,6 +21,7 @@ MESSAGES = {
     "self_managed.view_zg": "您没有查看自管人员的权限",
     "rural_pension.add_ruraldocument": "您没有老农保退款的权限",
     "finance.view_ledger": "您没有查看特殊业务收支的权限",
+    "pension_security.view_bz": "您没有查看养老保障人员的权限",
 }
 
 

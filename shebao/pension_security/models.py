@@ -38,6 +38,7 @@ class Category(models.Model):
         permissions = [
             ("view_bz", _("查看养老保障人员")),
             ("manage_bz", _("养老保障经办")),
+            ("manage_bz_category", _("维护养老保障类别与标准")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(conversion_age_male__gte=16, conversion_age_male__lte=100)

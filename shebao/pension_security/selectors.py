@@ -49,6 +49,63 @@ def standards() -> QuerySet[CategoryStandard]:
     return CategoryStandard.objects.select_related("category", "item").order_by("category__sort", "phase", "from_month")
 
 
+def standard_used_months(*, category: Category, phase: str) -> list[dt.date]:
+    """The months in which the category's standards of ``phase`` were used (``sql/bz.sql``:
+    standard_used_months): the start months of its proposed and approved benefits, its 到龄转换
+    months (养老金) and the months of BZ runs paying one of its persons the phase's item. Sorted."""
+    with connection.cursor() as cursor:
+        item = "basic" if phase == "pension" else "living"
+        cursor.execute(SQL["standard_used_months"], {**P, "category": category.pk, "phase": phase, "item": item,
+                                                     "proposed": Proposal.State.PROPOSED,
+                                                     "approved": Proposal.State.APPROVED})
+        return [r[0] for r in cursor.fetchall()]
+
+
+def _ranges(rows: list[CategoryStandard]) -> list[tuple[CategoryStandard, dt.date | None]]:
+    """Each standard with the month its successor of the same phase starts (None: still in effect)."""
+    out = []
+    for i, s in enumerate(rows):
+        nxt = next((t.from_month for t in rows[i + 1:] if t.phase == s.phase), None)
+        out.append((s, nxt))
+    return out
+
+
+def standard_usage(standard: CategoryStandard) -> list[dt.date]:
+    """The used months (``standard_used_months``) that fall in this standard's range: not empty = the
+    standard may not be changed."""
+    rows = list(CategoryStandard.objects.filter(category_id=standard.category_id, phase=standard.phase)
+                .order_by("from_month"))
+    until = dict((s.pk, nxt) for s, nxt in _ranges(rows)).get(standard.pk)
+    used = standard_used_months(category=standard.category, phase=standard.phase)
+    return [m for m in used if m >= standard.from_month and (until is None or m < until)]
+
+
+def standards_history(category: Category) -> list[dict]:
+    """The category's standards by phase and month: amount, from, to (the month before the next one),
+    whether used (locked: not to be changed) and the first month it may be superseded from."""
+    from shebao.benefits.months import add_months
+
+    rows = list(CategoryStandard.objects.filter(category=category).select_related("item", "created_by")
+                .order_by("phase", "from_month"))
+    used = {ph: standard_used_months(category=category, phase=ph) for ph in {s.phase for s in rows}}
+    out = []
+    for s, nxt in _ranges(rows):
+        mine = [m for m in used[s.phase] if m >= s.from_month and (nxt is None or m < nxt)]
+        out.append({"standard": s, "phase": s.phase, "phase_label": s.get_phase_display(), "amount": s.amount,
+                    "from_month": s.from_month, "to_month": add_months(nxt, -1) if nxt else None,
+                    "used": bool(mine), "used_until": mine[-1] if mine else None,
+                    "current": nxt is None})
+    return out
+
+
+def next_free_month(*, category: Category, phase: str) -> dt.date | None:
+    """The first month a new standard of the phase may start from (after the last used month)."""
+    from shebao.benefits.months import add_months
+
+    used = standard_used_months(category=category, phase=phase)
+    return add_months(used[-1], 1) if used else None
+
+
 def _dicts(cursor) -> list[dict]:
     cols = [c.name for c in cursor.description]
     return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]

@@ -65,10 +65,12 @@ def member_register(*, user, category: Category, person: Person | None = None, n
                     account: dict | None = None, note: str = "") -> Member:
     """Register a person (existing, or new: ``new_person`` id_number, name, town …) as a 养老保障 person
     of ``category``; optionally set the payment account. Nothing is paid until a benefit is approved."""
-    if not category.active:
-        raise BzError(f"类别“{category.name}”已停用")
     try:
         with transaction.atomic():
+            # the category row is locked: a 停用 at the same moment waits, then counts this person
+            category = Category.objects.select_for_update().get(pk=category.pk)
+            if not category.active:
+                raise BzError(f"类别“{category.name}”已停用")
             if person is None:
                 if not new_person:
                     raise BzError("请选择已登记人员或填写新人员信息")
@@ -97,7 +99,10 @@ def member_update(*, member: Member, user, reason: str, category: Category | Non
     with transaction.atomic():
         current = Member.objects.select_for_update().select_related("person").get(pk=member.pk)
         before = snapshot(current, ["category", "note"])
-        if category is not None:
+        if category is not None and category.pk != current.category_id:
+            category = Category.objects.select_for_update().get(pk=category.pk)
+            if not category.active:
+                raise BzError(f"类别“{category.name}”已停用")
             current.category = category
         if note is not None:
             current.note = note.strip()[:200]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shebao.pension_security import views
+from shebao.pension_security import category_views, views
 
 app_name = "pension_security"
 urlpatterns = [
@@ -26,4 +26,11 @@ urlpatterns = [
     path("roster/export/", views.roster_export, name="roster_export"),
     path("roster/<int:pk>/", views.roster_batch, name="roster_batch"),
     path("roster/<int:pk>/confirm/", views.roster_batch_confirm, name="roster_batch_confirm"),
+    path("categories/", category_views.categories, name="categories"),
+    path("categories/add/", category_views.category_add, name="category_add"),
+    path("categories/<int:pk>/", category_views.category, name="category"),
+    path("categories/<int:pk>/edit/", category_views.category_edit, name="category_edit"),
+    path("categories/<int:pk>/active/", category_views.category_active, name="category_active"),
+    path("categories/<int:pk>/standards/add/", category_views.standard_add_page, name="standard_add"),
+    path("standards/<int:pk>/edit/", category_views.standard_edit, name="standard_edit"),
 ]

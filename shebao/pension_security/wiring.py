@@ -44,5 +44,12 @@ def connect() -> None:
                      ("bz.reports", "pension_security:reports")]:
         if menu.find_entry(key) is not None:
             menu.set_url(key, url, perm=VIEW, scheme="BZ")
+    if menu.find_entry("bz.categories") is None:
+        from django.utils.translation import gettext_lazy as _
+
+        from shebao.pension_security.permissions import VIEW_RULE
+
+        menu.add_entry("bz", "bz.categories", _("类别与标准"), url_name="pension_security:categories", rule=VIEW_RULE,
+                       order=15, note=_("类别、转换年龄、退保公式和按月生效的标准"))
     person_sections.register(person_section)
     work.register(proposals_work)

@@ -16,9 +16,10 @@ from django.core.management.base import CommandError
 
 from shebao.common.models import AuditEvent
 from shebao.pension_security.management.commands import bz as bz_cmd
-from shebao.pension_security.models import Category, Member, Proposal
+from shebao.pension_security.models import Category, CategoryStandard, Member, Proposal
 from shebao.pension_security.permissions import (
     APPROVE_RULE,
+    CATEGORY_RULE,
     COUNTY_VIEW_RULE,
     MANAGE_RULE,
     VIEW_RULE,
@@ -32,6 +33,7 @@ from tests.authz.harness import (
     Entry,
     expected,
     make_identities,
+    run_api_row,
     run_page_row,
 )
 
@@ -68,7 +70,16 @@ def build_world(tmp_path) -> World:
 
 
 def written() -> tuple:
-    return AuditEvent.objects.count(), Proposal.objects.filter(state="proposed").count(), Member.objects.count()
+    return (AuditEvent.objects.count(), Proposal.objects.filter(state="proposed").count(), Member.objects.count(),
+            Category.objects.count(), CategoryStandard.objects.count())
+
+
+def cat(w):
+    return {"pk": Category.objects.get(code="land").pk}
+
+
+def std(w):
+    return {"pk": CategoryStandard.objects.filter(category__code="elder").order_by("pk").first().pk}
 
 
 def p(home=False):
@@ -108,6 +119,41 @@ PAGE_ROWS = [
     Entry("pension_security:roster_batch", MANAGE_RULE, args=lambda w: {"pk": 999999}, allowed_status=(404,)),
     Entry("pension_security:roster_batch_confirm", MANAGE_RULE, args=lambda w: {"pk": 999999}, method="POST",
           allowed_status=(404,)),
+    # 类别与标准: read by every BZ user; maintained with 维护养老保障类别与标准 (the reviewer's), 全市范围
+    Entry("pension_security:categories", VIEW_RULE),
+    Entry("pension_security:categories", VIEW_RULE, query={"export": "xlsx"}),
+    Entry("pension_security:category", VIEW_RULE, args=cat),
+    Entry("pension_security:category", VIEW_RULE, args=cat, query={"s_export": "xlsx"}),
+    Entry("pension_security:category_add", CATEGORY_RULE),
+    Entry("pension_security:category_add", CATEGORY_RULE, method="POST",
+          data=lambda w: {"code": "mx", "name": "矩阵类别", "conversion_age_male": "60", "conversion_age_female": "55",
+                          "refund_paid_in_rate": "1", "refund_received_rate": "1", "refund_floor": "0"}),
+    Entry("pension_security:category_edit", CATEGORY_RULE, args=cat),
+    Entry("pension_security:category_edit", CATEGORY_RULE, args=cat, method="POST",
+          data=lambda w: {"name": "改名", "conversion_age_male": "61", "conversion_age_female": "55",
+                          "refund_paid_in_rate": "1", "refund_received_rate": "1", "refund_floor": "0",
+                          "reason": "矩阵"}),
+    Entry("pension_security:category_active", CATEGORY_RULE, args=cat, method="POST",
+          data=lambda w: {"active": "0", "reason": "矩阵"}),
+    Entry("pension_security:standard_add", CATEGORY_RULE, args=cat),
+    Entry("pension_security:standard_add", CATEGORY_RULE, args=cat, method="POST",
+          data=lambda w: {"phase": "subsidy", "from_month": "2030-01", "amount": "400.00"}),
+    Entry("pension_security:standard_edit", CATEGORY_RULE, args=std),
+    Entry("pension_security:standard_edit", CATEGORY_RULE, args=std, method="POST",
+          data=lambda w: {"amount": "1.00", "reason": "矩阵"}),
+]
+
+# the read-only API (/api/v1/bz): the pages' VIEW_RULE; one person's routes are town-scoped (附海镇)
+API_ROWS = [
+    Entry("api GET /api/v1/bz/categories", VIEW_RULE),
+    Entry("api GET /api/v1/bz/persons", VIEW_RULE),
+    Entry("api GET /api/v1/bz/persons/{person_id}", VIEW_RULE, args=lambda w: {"person_id": w.foreign.pk},
+          town_scoped=True),
+    Entry("api GET /api/v1/bz/persons/{person_id}", VIEW_RULE, args=lambda w: {"person_id": w.home.pk},
+          town_scoped=True, home=True),
+    Entry("api GET /api/v1/bz/persons/{person_id}/payable", VIEW_RULE, args=lambda w: {"person_id": w.foreign.pk},
+          town_scoped=True),
+    Entry("api GET /api/v1/bz/payable", VIEW_RULE),
 ]
 
 CMD_ROWS = [
@@ -116,7 +162,7 @@ CMD_ROWS = [
     Entry("bz export", bz_cmd.EXPORT_RULE, args=lambda w: [str(w.tmp / "out.csv")]),
 ]
 
-ROWS = PAGE_ROWS + CMD_ROWS
+ROWS = PAGE_ROWS + API_ROWS + CMD_ROWS
 
 
 @pytest.fixture
@@ -135,6 +181,20 @@ def test_page_rows(world):
         if entry.method == "POST" and written() != before:
             problems.append(f"{entry.id}: wrote")
     assert problems == []
+
+
+def test_api_rows(world):
+    problems = []
+    for entry in API_ROWS:
+        problems += run_api_row(entry, world, world.users)
+    assert problems == []
+
+
+def test_every_bz_api_operation_has_a_row():
+    from tests.authz.test_completeness import api_operations
+
+    ours = sorted(op for op, _m, path in api_operations() if path.startswith("/api/v1/bz/"))
+    assert sorted({r.name for r in API_ROWS}) == ours
 
 
 def _run(name: str, argv: list[str], username: str | None) -> tuple[str, str]:

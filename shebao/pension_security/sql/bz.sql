@@ -98,3 +98,28 @@ LEFT JOIN benefits_enrollment e ON e.id = m.enrollment_id
 WHERE (%(all_towns)s OR p.town_id = ANY(%(towns)s))
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY 2, 1, 3, 4, 6
+
+-- part: standard_used_months
+-- The months in which a category's standards of a phase were used, so that history is not rewritten:
+-- the start month of every proposed or approved 待遇核准 of the category and phase; for the 养老金
+-- phase every 到龄转换 month of a member of the category; and every month of a BZ payroll run (any
+-- kind and state) with a line paying a member of the category the phase's item (%(item)s: living
+-- 生活补助, basic 养老保障金).
+SELECT DISTINCT month FROM (
+    SELECT pr.start_month AS month FROM pension_security_proposal pr
+    WHERE pr.category_id = %(category)s AND pr.phase = %(phase)s AND pr.state IN (%(proposed)s, %(approved)s)
+    UNION ALL
+    SELECT v.month FROM pension_security_conversion v
+    JOIN pension_security_member m ON m.id = v.member_id
+    WHERE m.category_id = %(category)s AND %(phase)s = %(pension)s
+    UNION ALL
+    SELECT r.period FROM payroll_payrollrun r
+    JOIN benefits_scheme s ON s.id = r.scheme_id
+    WHERE s.code = %(scheme)s AND EXISTS (
+        SELECT 1 FROM payroll_payrollline l
+        JOIN pension_security_member m ON m.person_id = l.person_id
+        JOIN payroll_payrollcomponent pc ON pc.line_id = l.id
+        JOIN benefits_benefititem i ON i.id = pc.benefit_item_id
+        WHERE l.run_id = r.id AND m.category_id = %(category)s AND i.scheme_id = s.id AND i.code = %(item)s)
+) u
+ORDER BY month
