@@ -181,7 +181,12 @@ def archive_demo(scale: str, rng: random.Random, progress: Progress) -> str | No
     known = list(Person.objects.filter(birth_date__year__lte=1958).order_by("id").values_list(
         "id_number", "id_number_original", "name", "sex", "birth_date", "hukou_address", "mobile", "death_date"))
     people = rng.sample(known, min(len(known), count * 7 // 10))
-    people += [_legacy_only(i, rng) for i in range(count - len(people))]
+    used = {p[0][:17] for p in people}
+    while len(people) < count:  # each a number of its own
+        person = _legacy_only(len(people), rng)
+        if person[0][:17] not in used:
+            used.add(person[0][:17])
+            people.append(person)
     people.sort(key=lambda p: p[0])
     progress.start(2, "原遗留养老系统档案")
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Sum
 from django.http import Http404
 from psycopg import sql
 
 from shebao.archive import ddl
-from shebao.archive.models import ArchiveTable
+from shebao.archive.models import ArchiveLoad, ArchiveTable
 from shebao.common import policy
 from shebao.common.identity import check_char
 from shebao.common.masking import Masker
@@ -69,6 +70,12 @@ def id_key_of(text: str) -> str | None:
 
 def archive_ready() -> bool:
     return ArchiveTable.objects.exists()
+
+
+def archive_summary() -> dict[str, int]:
+    """{tables, rows, persons} of the whole archive (from the loads' metadata: no scan)."""
+    totals = ArchiveLoad.objects.aggregate(tables=Sum("tables"), rows=Sum("rows"), persons=Sum("persons"))
+    return {k: int(v or 0) for k, v in totals.items()}
 
 
 def archive_tables():
