@@ -501,8 +501,11 @@ def _query_form(data=None, initial=None):
 
 @page(QUERY_RUN_RULE)
 def queries(request):
+    queries = list(SavedQuery.objects.all())
+    for q in queries:  # 人员登记, not persons
+        q.source_label = SOURCES[q.source].label if q.source in SOURCES else q.source
     return render(request, "maintenance/queries.html", {
-        "queries": SavedQuery.objects.all(), "sources": SOURCES,
+        "queries": queries, "sources": SOURCES,
         "can_manage": policy.allows(request.user, QUERY_MANAGE_RULE),
         "breadcrumbs": _crumbs((str(_("临时数据统计")), "")),
     })

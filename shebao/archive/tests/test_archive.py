@@ -265,6 +265,25 @@ def test_pages_mask_and_audit_who_looked(loaded, it):
     assert samples.ZHANG18 in page and "13805741234" in page
 
 
+def test_search_page_says_what_it_holds_and_found(loaded, it, tmp_path, monkeypatch):
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    page = client.get(reverse("archive:search")).content.decode()
+    assert "档案中有 3 张表，共 10 行，3 人。" in page
+    page = client.get(reverse("archive:search"), {"q": "张"}).content.decode()
+    assert "找到 1 人。" in page and "档案中有" not in page and "只列出前" not in page
+    # a second 张 in another dump: with one listed at most, the page says the list is cut
+    tables = [["表名", "中文名", "说明", "主键"], ["nb01", "农保人员", "", "sfzh"]]
+    columns = [["表名", "字段名", "中文名", "类型", "代码类别", "说明"], ["nb01", "sfzh", "身份证号码", "VARCHAR2(18)", "", ""],
+               ["nb01", "xm", "姓名", "VARCHAR2(20)", "", ""]]
+    archive_load(path=samples.dump_folder(tmp_path, "nb", tables=tables, columns=columns,
+                                          data={"nb01": [["sfzh", "xm"], ["330282196501011111", "张七"]]}), user=it)
+    monkeypatch.setattr(sel, "MAX_HITS", 1)
+    page = client.get(reverse("archive:search"), {"q": "张"}).content.decode()
+    assert "只列出前 1 人：请输入更完整的姓名，或按身份证号查询。" in page
+    assert page.count('href="/archive/persons/') == 1
+
+
 def test_table_page_and_export_for_county_users(loaded, it):
     client = Client()
     client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
