@@ -73,7 +73,7 @@ LEGACY_ONLY_GIVEN = "阿根杏娣桂芳金宝彩凤荣福秀英根娣美娟小�
 def archive_demo_reset() -> None:
     """Drop the demo's archive tables, their person index rows and persons left without rows, and the
     load's metadata (the only deletion of archived data there is: the demo database's own)."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from shebao.archive import ddl
     from shebao.archive.models import ArchiveLoad, ArchiveTable
@@ -82,7 +82,8 @@ def archive_demo_reset() -> None:
     if not loads:
         return
     tables = list(ArchiveTable.objects.filter(load_id__in=loads))
-    with connection.cursor() as cursor:
+    # one transaction (the demo's own, when there is one): the setting below lives as long as it does
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, 'on', true)", [ddl.LOADING_SETTING])
         cursor.execute("DELETE FROM archive.person_row WHERE table_id = ANY(%s)", [[t.pk for t in tables]])
         cursor.execute("DELETE FROM archive.person p WHERE NOT EXISTS "
@@ -90,8 +91,8 @@ def archive_demo_reset() -> None:
         for t in tables:
             cursor.execute(f'DROP TABLE IF EXISTS archive."{t.name}"')  # names checked by the load (ident)
         cursor.execute("SELECT set_config(%s, 'off', true)", [ddl.LOADING_SETTING])
-    ArchiveTable.objects.filter(load_id__in=loads).delete()
-    ArchiveLoad.objects.filter(pk__in=loads).delete()
+        ArchiveTable.objects.filter(load_id__in=loads).delete()
+        ArchiveLoad.objects.filter(pk__in=loads).delete()
 
 
 def _id15(id18: str) -> str:
