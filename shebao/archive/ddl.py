@@ -59,23 +59,53 @@ def ensure_schema(cursor) -> None:
     cursor.execute("CREATE TABLE archive.person (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
                    "idkey varchar(17) NOT NULL UNIQUE)")
     # every archived row of a person: its table, its _row, the name and 个人编号 it was written with
-    cursor.execute("CREATE TABLE archive.person_row (person_id bigint NOT NULL REFERENCES archive.person, "
-                   "table_id integer NOT NULL, row bigint NOT NULL, name text, pno text, "
-                   "PRIMARY KEY (person_id, table_id, row))")
-    cursor.execute("CREATE INDEX person_row_name ON archive.person_row (name text_pattern_ops) WHERE name IS NOT NULL")
+    cursor.execute("CREATE TABLE archive.person_row (person_id bigint NOT NULL, "
+                   "table_id integer NOT NULL, row bigint NOT NULL, name text, pno text)")
+    add_person_row_keys(cursor)
     for name in ("person", "person_row"):
         _guard(cursor, name)
         _grant(cursor, name)
 
 
-def create_table(cursor, name: str, columns: list[tuple[str, ColType]], key: list[str]) -> None:
-    cols = [sql.SQL("{} bigint PRIMARY KEY").format(sql.Identifier(ROW))]
+def create_table(cursor, name: str, columns: list[tuple[str, ColType]], key: list[str], *, keys: bool = True) -> None:
+    """The table with its trigger and grant; ``keys=False`` leaves out the primary key and the UNIQUE
+    key (the load fills the table first and builds them after with ``add_keys``: one sort, not an index
+    insertion per row)."""
+    cols = [sql.SQL("{} bigint NOT NULL").format(sql.Identifier(ROW))]
     cols += [sql.SQL("{} {}").format(sql.Identifier(c), ctype.sql()) for c, ctype in columns]
-    if key:
-        cols.append(sql.SQL("UNIQUE ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
     cursor.execute(sql.SQL("CREATE TABLE {} ({})").format(qualified(name), sql.SQL(", ").join(cols)))
+    if keys:
+        add_keys(cursor, name, key)
     _guard(cursor, name)
     _grant(cursor, name)
+
+
+def add_keys(cursor, name: str, key: list[str]) -> None:
+    """``_row`` as the primary key and the dictionary's key as UNIQUE (fails on a repeated key)."""
+    cursor.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(qualified(name), sql.Identifier(ROW)))
+    if key:
+        cursor.execute(sql.SQL("ALTER TABLE {} ADD UNIQUE ({})").format(
+            qualified(name), sql.SQL(", ").join(map(sql.Identifier, key))))
+
+
+# the person index's constraints and index, dropped and built again around a load bigger than the index
+PERSON_ROW_KEYS = [
+    "ALTER TABLE archive.person_row ADD CONSTRAINT person_row_pkey PRIMARY KEY (person_id, table_id, row)",
+    "ALTER TABLE archive.person_row ADD CONSTRAINT person_row_person_id_fkey FOREIGN KEY (person_id) "
+    "REFERENCES archive.person",
+    "CREATE INDEX person_row_name ON archive.person_row (name text_pattern_ops) WHERE name IS NOT NULL",
+]
+
+
+def drop_person_row_keys(cursor) -> None:
+    cursor.execute("DROP INDEX archive.person_row_name")
+    cursor.execute("ALTER TABLE archive.person_row DROP CONSTRAINT person_row_person_id_fkey, "
+                   "DROP CONSTRAINT person_row_pkey")
+
+
+def add_person_row_keys(cursor) -> None:
+    for statement in PERSON_ROW_KEYS:
+        cursor.execute(statement)
 
 
 def table_exists(cursor, name: str) -> bool:
@@ -83,9 +113,12 @@ def table_exists(cursor, name: str) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def id_key(column: sql.Composable) -> sql.Composable:
-    """The person key of a 身份证号 value in SQL: the first 17 characters of an 18-character number, a
-    15-digit number as its first 6 digits + '19' + the next 9; NULL for anything else."""
-    v = sql.SQL("upper(btrim({}::text))").format(column)
-    return sql.SQL("CASE WHEN {v} ~ '^[0-9]{{17}}[0-9X]$' THEN left({v}, 17) "
-                   "WHEN {v} ~ '^[0-9]{{15}}$' THEN left({v}, 6) || '19' || substr({v}, 7, 9) END").format(v=v)
+def id_key(v: sql.Composable) -> sql.Composable:
+    """The person key of a 身份证号 in SQL, from ``v`` = the value upper-cased and trimmed
+    (``upper(btrim(col::text))``, computed once by the caller): the first 17 characters of an 18-character
+    number (17 digits and a digit or X), a 15-digit number as its first 6 digits + '19' + the next 9; NULL
+    for anything else. ``ltrim(v, digits)`` leaves '' for all digits and 'X' for 17 digits + X — no
+    regular expression per row."""
+    return sql.SQL("CASE length({v}) WHEN 18 THEN CASE WHEN ltrim({v}, '0123456789') IN ('', 'X') THEN left({v}, 17) END "
+                   "WHEN 15 THEN CASE WHEN ltrim({v}, '0123456789') = '' THEN left({v}, 6) || '19' || substr({v}, 7, 9) "
+                   "END END").format(v=v)

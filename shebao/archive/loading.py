@@ -23,13 +23,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from shebao.archive import ddl
 from shebao.archive.models import ArchiveLoad, ArchiveTable
 from shebao.common.audit import audit_record
-from shebao.warehouse.ddl import DictionaryError
+from shebao.warehouse import landing as wh_landing
+from shebao.warehouse.ddl import ColType, DictionaryError
 from shebao.warehouse.dictionary import CODES, COLUMNS, TABLES, parse_dictionary, read_dictionary
 from shebao.warehouse.landing import (
     STAGE,
@@ -51,6 +53,10 @@ MASK_LABELS = [(re.compile(r"账号|帐号|卡号"), "account"), (re.compile(r"�
                (re.compile(r"地址|住址"), "address")]
 MASK_NAMES = {"aae010": "account", "aae005": "phone", "aac010": "address", "aae006": "address"}
 _LOCK = 7_302_900
+FAST = "archive_fast"  # the fast path's staging table (temporary)
+PIECE = 1 << 20  # bytes a COPY write
+WORK_MEM, MAINTENANCE_WORK_MEM = "64MB", "256MB"
+KEYS = "archive_keys"  # each indexed row's person key, computed once (temporary)
 
 
 class ArchiveError(ValueError):
@@ -152,6 +158,9 @@ def archive_load(*, path: Path, user) -> LoadSummary:
         if existing:
             raise ArchiveError(f"档案中已有表 {'、'.join(existing)}：档案只读，已装载的表不能再次装载或替换；未作任何改动")
         cursor.execute("SELECT set_config(%s, 'on', true)", [ddl.LOADING_SETTING])  # this transaction only
+        # memory for the hash joins, sorts and index builds of a bulk load (this transaction only)
+        cursor.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)",
+                       [WORK_MEM, MAINTENANCE_WORK_MEM])
         ddl.ensure_schema(cursor)
         load = ArchiveLoad.objects.create(name=folder.name[:300], sha256=digest, codes=code_map, created_by=user)
         summary = LoadSummary(load=load)
@@ -217,6 +226,12 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
         head_problems.append(f"{path.name}：缺少主键字段 {'、'.join(missing)}")
     if head_problems:
         return 0, head_problems
+    try:
+        with transaction.atomic():  # a savepoint: a file the fast path refuses leaves nothing of it
+            return _land_fast(cursor, t, header, body, delimiter), []
+    except _NotFast:
+        pass
+    # the checking path: every value as text, each bad one named
     _stage(cursor, header)
     copy_problems, _n = _copy_delimited(cursor, header, body, delimiter)
     del text, body
@@ -239,7 +254,8 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
         s=stage, c=sql.SQL(", ").join(checks)), [MAX_ERRORS])
     problems = [f"{path.name} 第 {line} 条记录 {col}：{reason}" for line, col, reason in cursor.fetchall()]
     if t.key and not problems:
-        keys = sql.SQL(", ").join(sql.SQL("btrim(s.{})").format(sql.Identifier(k)) for k in t.key)
+        # repeated as the table will hold them (typed: 01 and 1 in a number column are the same key)
+        keys = sql.SQL(", ").join(fast[k] for k in t.key)
         cursor.execute(sql.SQL("SELECT min(_line), max(_line), count(*) FROM {s} s GROUP BY {k} HAVING count(*) > 1 "
                                "ORDER BY 1 LIMIT %s").format(s=stage, k=keys), [MAX_ERRORS])
         problems = [f"{path.name} 第 {b} 条记录：主键与第 {a} 条记录重复" for a, b, _n in cursor.fetchall()]
@@ -253,36 +269,131 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
     return cursor.rowcount, []
 
 
+class _NotFast(Exception):
+    """The fast path met a value it does not judge (or a repeated key): the checking path reads the file
+    again and names every problem. The savepoint around the fast path is rolled back first."""
+
+
+def _fast_type(ctype: ColType) -> sql.Composable:
+    """A staging column's type on the fast path: numbers typed (COPY's input function reads them), text
+    with its length (COPY refuses a longer value), dates and times as text (their formats are ours)."""
+    if ctype.kind == "integer":
+        return sql.SQL("bigint")
+    if ctype.kind == "numeric":
+        return sql.SQL("numeric")
+    if ctype.kind == "text" and ctype.length:
+        return ctype.sql()
+    return sql.SQL("text")
+
+
+def _land_fast(cursor, t, header: list[str], body: str, delimiter: str) -> int:
+    """One table landed the way the warehouse's full load is (``warehouse.landing._fast_full``), or
+    ``_NotFast``: COPY into typed columns, one pass for the checks COPY does not make (a number's
+    precision, scale and NaN; a date's or time's format and calendar; a key present), the archive table
+    filled by one ``INSERT … SELECT`` without keys, then its primary key and UNIQUE key built (a repeated
+    key fails the build). A value COPY or a check refuses sends the file to the checking path."""
+    ident = sql.Identifier
+    columns = {c.name: c for c in t.columns}
+    types = {h: columns[h].ctype for h in header}
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(FAST)))
+    cursor.execute(sql.SQL("CREATE TEMP TABLE {} (_line bigint GENERATED ALWAYS AS IDENTITY, {}) ON COMMIT DROP").format(
+        ident(FAST), sql.SQL(", ").join(sql.SQL("{} {}").format(ident(h), _fast_type(types[h])) for h in header)))
+    cols = sql.SQL(", ").join(map(ident, header))
+    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+    data = body.encode("utf-8")
+    try:
+        with raw.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {}, FORCE_NULL ({}))").format(
+                ident(FAST), cols, sql.Literal(delimiter), cols)) as copy:
+            for start in range(0, len(data), PIECE):
+                copy.write(data[start:start + PIECE])
+    except (DatabaseError, psycopg.Error):
+        raise _NotFast from None
+    del data
+    checks, casts = [], {}
+    for h in header:
+        ctype, ref = types[h], sql.SQL("s.{}").format(ident(h))
+        if ctype.kind in ("integer", "numeric"):
+            checks.append(wh_landing.number_out_of_range(ref, ctype))
+            casts[h] = sql.SQL("{}::{}").format(ref, ctype.sql()) if ctype.kind == "numeric" else ref
+        elif ctype.kind == "text":
+            casts[h] = sql.SQL("NULLIF(btrim({}), '')").format(ref)
+        else:
+            bad, guarded = check_and_cast(ref, ctype, h)
+            checks.append(sql.SQL("({}) IS NOT NULL").format(bad))
+            casts[h] = fast_cast(ref, ctype, guarded)
+    for k in t.key:
+        ref = sql.SQL("s.{}").format(ident(k))
+        checks.append(sql.SQL("{} IS NULL").format(ref) if types[k].kind in ("integer", "numeric")
+                      else sql.SQL("({} IS NULL OR btrim({}) = '')").format(ref, ref))
+    if checks:
+        cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
+            ident(FAST), sql.SQL(" OR ").join(checks)))
+        if cursor.fetchone()[0]:
+            raise _NotFast
+    try:
+        ddl.create_table(cursor, t.name, [(c.name, c.ctype) for c in t.columns], t.key, keys=False)
+        cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s").format(
+            ddl.qualified(t.name), sql.SQL(", ").join([ident(ddl.ROW)] + [ident(h) for h in header]),
+            sql.SQL(", ").join([sql.SQL("s._line")] + [casts[h] for h in header]), ident(FAST)))
+        n = cursor.rowcount
+        ddl.add_keys(cursor, t.name, t.key)
+    except (DatabaseError, psycopg.Error):
+        raise _NotFast from None
+    cursor.execute(sql.SQL("DROP TABLE pg_temp.{}").format(ident(FAST)))
+    return n
+
+
 def _index_persons(cursor, tables: list[ArchiveTable]) -> int:
     """Every row with a 身份证号 under its person (new persons first), then the rows of tables that have
-    only a 个人编号, through the 个人编号 → person pairs of the tables that have both. → new persons."""
+    only a 个人编号, through the 个人编号 → person pairs of the tables that have both. → new persons.
+
+    Set-based: each row's person key is computed once (into a temporary table); a load bigger than the
+    index it joins drops the index's primary key, foreign key and name index and builds them again after
+    (one sort each, the foreign key checked by one join) — a smaller load inserts into them as they are."""
+    ident = sql.Identifier
     cursor.execute("SELECT count(*) FROM archive.person")
     before = cursor.fetchone()[0]
-    ident = sql.Identifier
+    rows = sum(t.rows for t in tables)
+    cursor.execute("SELECT count(*) FROM (SELECT 1 FROM archive.person_row LIMIT %s) r", [rows])
+    rebuild = cursor.fetchone()[0] < rows
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(KEYS)))
+    cursor.execute(sql.SQL("CREATE TEMP TABLE {} (table_id integer, row bigint, idkey varchar(17), name text, pno text) "
+                           "ON COMMIT DROP").format(ident(KEYS)))
     for t in tables:
         if not t.id_column:
             continue
-        key = ddl.id_key(sql.SQL("x.{}").format(ident(t.id_column)))
-        cursor.execute(sql.SQL("INSERT INTO archive.person (idkey) SELECT DISTINCT k FROM (SELECT {key} AS k FROM {t} x) "
-                               "q WHERE k IS NOT NULL ON CONFLICT (idkey) DO NOTHING").format(
-            key=key, t=ddl.qualified(t.name)))
-        name = sql.SQL("NULLIF(btrim(x.{}::text), '')").format(ident(t.name_column)) if t.name_column else sql.SQL("NULL")
-        pno = sql.SQL("NULLIF(btrim(x.{}::text), '')").format(ident(t.pno_column)) if t.pno_column else sql.SQL("NULL")
-        cursor.execute(sql.SQL("INSERT INTO archive.person_row (person_id, table_id, row, name, pno) "
-                               "SELECT p.id, %s, x._row, {name}, {pno} FROM {t} x JOIN archive.person p ON p.idkey = {key}"
-                               ).format(name=name, pno=pno, t=ddl.qualified(t.name), key=key), [t.pk])
-    linked = [t for t in tables if t.id_column and t.pno_column]
-    ids = [t.pk for t in linked]
+        # the trimmed value once per row (OFFSET 0 keeps the planner from repeating it in every branch)
+        cursor.execute(sql.SQL("INSERT INTO {k} SELECT * FROM (SELECT %s, x._row, {key} AS idkey, {name}, {pno} FROM {t} x, "
+                               "LATERAL (SELECT upper(btrim(x.{c}::text)) AS v OFFSET 0) v) q WHERE idkey IS NOT NULL").format(
+            k=ident(KEYS), key=ddl.id_key(sql.SQL("v.v")), name=_text(t.name_column), pno=_text(t.pno_column),
+            t=ddl.qualified(t.name), c=ident(t.id_column)), [t.pk])
+    # the new keys by an anti-join (no other writer: the load holds its lock), in key order for the index
+    cursor.execute(sql.SQL("INSERT INTO archive.person (idkey) SELECT DISTINCT k.idkey FROM {} k WHERE NOT EXISTS "
+                           "(SELECT 1 FROM archive.person p WHERE p.idkey = k.idkey) ORDER BY 1").format(ident(KEYS)))
+    if rebuild:
+        ddl.drop_person_row_keys(cursor)
+    cursor.execute(sql.SQL("INSERT INTO archive.person_row (person_id, table_id, row, name, pno) "
+                           "SELECT p.id, k.table_id, k.row, k.name, k.pno FROM {} k JOIN archive.person p "
+                           "ON p.idkey = k.idkey").format(ident(KEYS)))
+    ids = [t.pk for t in tables if t.id_column and t.pno_column]
     for t in tables:
         if t.id_column or not t.pno_column or not ids:
             continue
-        name = sql.SQL("NULLIF(btrim(x.{}::text), '')").format(ident(t.name_column)) if t.name_column else sql.SQL("NULL")
         # a 个人编号 that names two persons in the linked tables links nobody (ambiguous)
         cursor.execute(sql.SQL(
             "INSERT INTO archive.person_row (person_id, table_id, row, name, pno) "
             "SELECT m.person_id, %s, x._row, {name}, m.pno FROM {t} x JOIN ("
-            "  SELECT pno, min(person_id) AS person_id FROM archive.person_row WHERE table_id = ANY(%s) AND pno IS NOT NULL"
-            "  GROUP BY pno HAVING count(DISTINCT person_id) = 1) m ON m.pno = btrim(x.{p}::text)").format(
-            name=name, t=ddl.qualified(t.name), p=ident(t.pno_column)), [t.pk, ids])
+            "  SELECT k.pno, min(p.id) AS person_id FROM {k} k JOIN archive.person p ON p.idkey = k.idkey"
+            "  WHERE k.table_id = ANY(%s) AND k.pno IS NOT NULL GROUP BY k.pno HAVING min(p.id) = max(p.id)) m "
+            "ON m.pno = btrim(x.{p}::text)").format(
+            name=_text(t.name_column), t=ddl.qualified(t.name), k=ident(KEYS), p=ident(t.pno_column)), [t.pk, ids])
+    if rebuild:
+        ddl.add_person_row_keys(cursor)
+    cursor.execute(sql.SQL("DROP TABLE pg_temp.{}").format(ident(KEYS)))
     cursor.execute("SELECT count(*) FROM archive.person")
     return cursor.fetchone()[0] - before
+
+
+def _text(column: str) -> sql.Composable:
+    """A column's trimmed text (NULL when empty), or NULL when the table has no such column."""
+    return sql.SQL("NULLIF(btrim(x.{}::text), '')").format(sql.Identifier(column)) if column else sql.SQL("NULL")

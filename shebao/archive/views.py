@@ -40,17 +40,21 @@ def search(request):
     hits, error = [], ""
     if q:
         try:
-            hits = sel.person_search(user=request.user, q=q)
+            hits = sel.person_search(user=request.user, q=q, limit=sel.MAX_HITS + 1)
         except sel.SearchError as exc:
             error = str(exc)
-        if hits:
-            archive_read_record(user=request.user, action="search", summary=f"档案查询“{q}”：{len(hits)} 人",
-                                person_id=hits[0].registry_id if len(hits) == 1 else None)
+    truncated = len(hits) > sel.MAX_HITS
+    hits = hits[:sel.MAX_HITS]
+    if q and hits:
+        archive_read_record(user=request.user, action="search", summary=f"档案查询“{q}”：{len(hits)} 人",
+                            person_id=hits[0].registry_id if len(hits) == 1 else None)
     masker = masker_for(request.user)
     for h in hits:
         h.shown_id = masker.id_number(h.id_number)
     return render(request, "archive/search.html", {
-        "q": q, "hits": hits, "error": error, "ready": sel.archive_ready(),
+        "q": q, "hits": hits, "error": error, "ready": sel.archive_ready(), "truncated": truncated,
+        "town_scoped": policy.town_ids(request.user) is not None,
+        "summary": sel.archive_summary() if not q else None,
         "can_browse": policy.allows(request.user, TABLE_RULE)})
 
 

@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,6 +53,7 @@ from shebao.maintenance.services import (
     correction_approve,
     correction_propose,
     correction_refuse,
+    field_label,
     layout_save,
     query_save,
 )
@@ -83,15 +86,15 @@ def _search(qs, value, request):
 class CorrectionTable(Table):
     columns = [
         Column("id", _("申请编号"), sortable=True),
-        Column("person__name", _("姓名"), sortable=True),
+        Column("person__name", _("姓名"), sortable=True, css="nowrap"),  # a name never breaks over two lines
         Column("person__id_number", _("身份证号"), kind="id_number"),
-        Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort"),
+        Column("person__town__name", _("镇街道"), sortable=True, sort_field="person__town__sort", css="nowrap"),
         Column("kind", _("更正类型"), kind="choice", choices=CorrectionRequest.Kind.choices, sortable=True),
-        Column("field", _("字段")),
+        Column("field", _("字段"), css="nowrap"),
         Column("state", _("状态"), kind="choice", choices=CorrectionRequest.State.choices, sortable=True),
-        Column("proposed_by__username", _("申请人")),
+        Column("proposer", _("申请人"), css="nowrap"),
         Column("proposed_at", _("申请时间"), kind="datetime", sortable=True),
-        Column("decided_by__username", _("审核人")),
+        Column("decider", _("审核人"), css="nowrap"),
         Column("decided_at", _("审核时间"), kind="datetime", sortable=True),
         Column("reason", _("更正原因")),
     ]
@@ -112,10 +115,19 @@ class CorrectionTable(Table):
     def xlsx_id(self, value, row):
         return f"GZ{value:06d}"
 
+    def cell_field(self, value, row):  # 手机, not mobile
+        return field_label(row.get("kind") or "", value or "")
+
+    xlsx_field = cell_field
+
 
 @page(VIEW_RULE)
 def corrections(request):
-    table = CorrectionTable(request, sel.corrections_visible(request.user))
+    def shown(user: str):  # a user's name as the pages show it (the login where no name is recorded)
+        return Coalesce(NullIf(F(f"{user}__full_name"), Value("")), F(f"{user}__username"))
+
+    table = CorrectionTable(request, sel.corrections_visible(request.user).annotate(
+        proposer=shown("proposed_by"), decider=shown("decided_by")))
     return render_table(request, table, "maintenance/corrections.html", {
         "can_propose": policy.allows(request.user, PROPOSE_RULE),
         "breadcrumbs": _crumbs((str(_("错误数据修改")), "")),
@@ -267,7 +279,8 @@ def compare_tables(request):
     from shebao.maintenance.tables import read_table_sheet, table_choices
 
     choices = table_choices()
-    a, b = request.GET.get("a", ""), request.GET.get("b", "")
+    # the command line's form "table:archive.x" names the same table as the list's "archive.x"
+    a, b = (request.GET.get(k, "").strip().removeprefix("table:") for k in ("a", "b"))
     keys_text = request.GET.get("keys", "")
     context: dict = {}
     error = ""
@@ -295,7 +308,7 @@ def compare_tables(request):
             context = {"summary": result.summary(), "result": result, "headers": result.report_headers(),
                        "rows": list(_limited(result, masker)), "shown": SHOWN, "kinds": KIND_LABELS}
     return render(request, "maintenance/compare_tables.html", {
-        "choices": choices, "a": a, "b": b, "keys": keys_text, "error": error, **context,
+        "choices": choices, "a": a, "b": b, "keys": keys_text, "error": error, "of_tables": True, **context,
         "breadcrumbs": _crumbs((str(_("数据比对")), reverse("maintenance:compare")), (str(_("两张表")), "")),
     })
 
@@ -488,8 +501,11 @@ def _query_form(data=None, initial=None):
 
 @page(QUERY_RUN_RULE)
 def queries(request):
+    queries = list(SavedQuery.objects.all())
+    for q in queries:  # 人员登记, not persons
+        q.source_label = SOURCES[q.source].label if q.source in SOURCES else q.source
     return render(request, "maintenance/queries.html", {
-        "queries": SavedQuery.objects.all(), "sources": SOURCES,
+        "queries": queries, "sources": SOURCES,
         "can_manage": policy.allows(request.user, QUERY_MANAGE_RULE),
         "breadcrumbs": _crumbs((str(_("临时数据统计")), "")),
     })

@@ -124,6 +124,42 @@ def test_a_repeated_key_refuses_the_whole_dump(it, tmp_path):
     _refused(tmp_path, it, "ac01.csv 第 4 条记录：主键与第 2 条记录重复", data=data)
 
 
+def test_a_key_repeated_as_a_number_refuses_by_name(it, tmp_path):
+    # 1995 and 01995 are one year in a NUMBER(4) key: the table would refuse them, so the check names them
+    data = dict(samples.DATA)
+    data["ic20"] = [*samples.DATA["ic20"], ["P001", " 01995", "1.00", ""]]
+    _refused(tmp_path, it, "1 处错误.*ic20.csv 第 5 条记录：主键与第 1 条记录重复", data=data)
+
+
+def _keys_of(table: str) -> set[str]:
+    return {row[0] for row in archived(
+        f"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'archive.{table}'::regclass "
+        "AND contype IN ('p', 'u', 'f')")}
+
+
+def test_keys_and_index_are_built_after_a_load_and_kept_by_a_small_one(loaded, it, tmp_path):
+    # the first load filled the tables and the person index before building their keys: they are all there
+    assert _keys_of("ac01") == {"PRIMARY KEY (_row)", "UNIQUE (aac001)"}
+    assert _keys_of("ac43") == {"PRIMARY KEY (_row)", "UNIQUE (aac002, aae002)"}
+    assert _keys_of("person_row") == {"PRIMARY KEY (person_id, table_id, \"row\")",
+                                      "FOREIGN KEY (person_id) REFERENCES archive.person(id)"}
+    assert archived("SELECT indexname FROM pg_indexes WHERE schemaname = 'archive' AND tablename = 'person_row' "
+                    "ORDER BY 1") == [("person_row_name",), ("person_row_pkey",)]
+    # a second, smaller dump (another system's 人员 table) goes into the index as it is
+    tables = [["表名", "中文名", "说明", "主键"], ["nb01", "农保人员", "", "grbh"]]
+    columns = [["表名", "字段名", "中文名", "类型", "代码类别", "说明"], ["nb01", "grbh", "个人编号", "VARCHAR2(20)", "", ""],
+               ["nb01", "sfzh", "身份证号码", "VARCHAR2(18)", "", ""], ["nb01", "xm", "姓名", "VARCHAR2(20)", "", ""]]
+    folder = samples.dump_folder(tmp_path, "nb", tables=tables, columns=columns,
+                                 data={"nb01": [["grbh", "sfzh", "xm"], ["N1", samples.ZHANG15, "张三"],
+                                                ["N2", "330282196501011111", "钱七"]]})
+    summary = archive_load(path=folder, user=it)
+    assert (summary.load.rows, summary.load.persons) == (2, 1)
+    assert [t.name for t in sel.person_search(user=it, q=samples.ZHANG18)[0].tables] == ["ac01", "ac43", "ic20", "nb01"]
+    assert sel.person_search(user=it, q="钱")[0].id_number == "330282196501011111"
+    assert _keys_of("person_row") == {"PRIMARY KEY (person_id, table_id, \"row\")",
+                                      "FOREIGN KEY (person_id) REFERENCES archive.person(id)"}
+
+
 def test_missing_and_undeclared_files_refuse(it, tmp_path):
     data = {k: v for k, v in samples.DATA.items() if k != "ic20"}
     data["zz99"] = [["a"], ["1"]]
@@ -227,6 +263,25 @@ def test_pages_mask_and_audit_who_looked(loaded, it):
     client.force_login(sensitive, backend="shebao.accounts.backends.LockoutModelBackend")
     page = client.get(reverse("archive:person", args=[pk])).content.decode()
     assert samples.ZHANG18 in page and "13805741234" in page
+
+
+def test_search_page_says_what_it_holds_and_found(loaded, it, tmp_path, monkeypatch):
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    page = client.get(reverse("archive:search")).content.decode()
+    assert "档案中有 3 张表，共 10 行，3 人。" in page
+    page = client.get(reverse("archive:search"), {"q": "张"}).content.decode()
+    assert "找到 1 人。" in page and "档案中有" not in page and "只列出前" not in page
+    # a second 张 in another dump: with one listed at most, the page says the list is cut
+    tables = [["表名", "中文名", "说明", "主键"], ["nb01", "农保人员", "", "sfzh"]]
+    columns = [["表名", "字段名", "中文名", "类型", "代码类别", "说明"], ["nb01", "sfzh", "身份证号码", "VARCHAR2(18)", "", ""],
+               ["nb01", "xm", "姓名", "VARCHAR2(20)", "", ""]]
+    archive_load(path=samples.dump_folder(tmp_path, "nb", tables=tables, columns=columns,
+                                          data={"nb01": [["sfzh", "xm"], ["330282196501011111", "张七"]]}), user=it)
+    monkeypatch.setattr(sel, "MAX_HITS", 1)
+    page = client.get(reverse("archive:search"), {"q": "张"}).content.decode()
+    assert "只列出前 1 人：请输入更完整的姓名，或按身份证号查询。" in page
+    assert page.count('href="/archive/persons/') == 1
 
 
 def test_table_page_and_export_for_county_users(loaded, it):

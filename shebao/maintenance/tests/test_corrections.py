@@ -231,6 +231,9 @@ def test_propose_and_approve_through_the_pages_and_see_it_on_the_persons_history
     assert f"更正申请 {req.number}：搬迁" in history
     listing = client.get("/maint/corrections/", {"state": "applied"}).content.decode()
     assert req.number in listing
+    # the field by its name (居住地址, not residence_address), the users by their names
+    assert ">居住地址<" in listing and "residence_address" not in listing
+    assert ">MCLERK<" in listing and ">MREV<" in listing
 
 
 def test_the_propose_form_is_safe_to_submit_twice(clerk, person):
