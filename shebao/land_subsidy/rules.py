@@ -13,9 +13,12 @@ the amount is data with two places) when, on the reference date, in this order o
 - ``not_started``: the enrollment has started (开始年月 ≤ the reference date);
 - ``dead``: the person is alive (死亡日期 empty or on/after the reference date);
 - ``ended``: not ended (终止年月 empty or ≥ the reference month);
-- ``too_young``: the age in full years (周岁, PostgreSQL ``age()``: the birthday's day reached; one born on
-  29 February reaches it on 1 March in a common year) is at least the rule's minimum for their sex (blank:
-  no condition);
+- ``too_young``: the age in full years (周岁) is at least the rule's minimum for their sex (blank: no
+  condition). The age is reached on the birthday; one born on 29 February reaches it on 1 March in a common
+  year. Tested as: born on or before the reference date less that many years (computed once per rule;
+  28 February less whole years stays 28 February, so 29 February is after it) — a date comparison per
+  person, the cheapest form; the age the page shows is PostgreSQL's ``age()`` of the same dates, the same
+  full years (``tests/test_rules.py`` checks the two agree on the edge birthdays);
 - ``suspended``: not suspended in the reference month (a 暂停 covering it), unless the rule
   ``pays_suspended``;
 - otherwise ``entitled``.
@@ -48,37 +51,42 @@ WITH tb_rule AS (
     SELECT DISTINCT ON (r.category_id) r.category_id, r.amount, r.pays_suspended, r.min_age_male,
            r.min_age_female,
            make_date(%(tb_year)s, r.reference_month, r.reference_day) AS ref,
-           date_trunc('month', make_date(%(tb_year)s, r.reference_month, r.reference_day))::date AS ref_month
+           date_trunc('month', make_date(%(tb_year)s, r.reference_month, r.reference_day))::date AS ref_month,
+           -- born on or before these days: old enough on the reference date (NULL: no age condition)
+           (make_date(%(tb_year)s, r.reference_month, r.reference_day)
+            - make_interval(years => r.min_age_male))::date AS born_by_m,
+           (make_date(%(tb_year)s, r.reference_month, r.reference_day)
+            - make_interval(years => r.min_age_female))::date AS born_by_f
     FROM land_subsidy_subsidyrule r
     WHERE r.from_year <= %(tb_year)s AND r.active
     ORDER BY r.category_id, r.from_year DESC
-), tb_base AS (
-    SELECT sp.id AS record_id, sp.enrollment_id, c.name AS category_name, tr.category_id AS rule_category,
-           tr.amount, tr.pays_suspended, tr.ref, tr.ref_month, e.start_month, e.end_month, p.death_date,
-           CASE p.sex WHEN 'M' THEN tr.min_age_male ELSE tr.min_age_female END AS min_age,
-           date_part('year', age(tr.ref, p.birth_date))::int AS age
+), tb_suspended AS (
+    -- the enrollments a 暂停 covers in the reference month (unless the category rule pays them)
+    SELECT DISTINCT s.enrollment_id
+    FROM benefits_suspension s
+    JOIN land_subsidy_subsidyperson sp ON sp.enrollment_id = s.enrollment_id
+    JOIN tb_rule tr ON tr.category_id = sp.category_id
+    WHERE NOT tr.pays_suspended AND s.from_month <= tr.ref AND (s.to_month IS NULL OR s.to_month >= tr.ref_month)
+      {one}
+), tb AS (
+    SELECT sp.id AS record_id, sp.enrollment_id, c.name AS category_name, tr.amount, tr.ref, e.start_month,
+           e.end_month, p.death_date, CASE p.sex WHEN 'M' THEN tr.min_age_male ELSE tr.min_age_female END AS min_age,
+           date_part('year', age(tr.ref, p.birth_date))::int AS age,
+           CASE
+               WHEN tr.category_id IS NULL THEN 'no_rule'
+               WHEN e.start_month > tr.ref THEN 'not_started'
+               WHEN p.death_date < tr.ref THEN 'dead'
+               WHEN e.end_month < tr.ref_month THEN 'ended'
+               WHEN p.birth_date > CASE p.sex WHEN 'M' THEN tr.born_by_m ELSE tr.born_by_f END THEN 'too_young'
+               WHEN ts.enrollment_id IS NOT NULL THEN 'suspended'
+               ELSE 'entitled' END AS reason
     FROM land_subsidy_subsidyperson sp
     JOIN land_subsidy_subsidycategory c ON c.id = sp.category_id
     JOIN benefits_enrollment e ON e.id = sp.enrollment_id
     JOIN registry_person p ON p.id = sp.person_id
     LEFT JOIN tb_rule tr ON tr.category_id = sp.category_id
+    LEFT JOIN tb_suspended ts ON ts.enrollment_id = sp.enrollment_id
     WHERE e.scheme_id = %(scheme)s {one}
-), tb_suspended AS (
-    SELECT DISTINCT s.enrollment_id
-    FROM benefits_suspension s
-    JOIN tb_base b ON b.enrollment_id = s.enrollment_id
-    WHERE NOT b.pays_suspended AND s.from_month <= b.ref AND (s.to_month IS NULL OR s.to_month >= b.ref_month)
-), tb AS (
-    SELECT b.*, CASE
-               WHEN b.rule_category IS NULL THEN 'no_rule'
-               WHEN b.start_month > b.ref THEN 'not_started'
-               WHEN b.death_date < b.ref THEN 'dead'
-               WHEN b.end_month < b.ref_month THEN 'ended'
-               WHEN b.age < b.min_age THEN 'too_young'
-               WHEN ts.enrollment_id IS NOT NULL THEN 'suspended'
-               ELSE 'entitled' END AS reason
-    FROM tb_base b
-    LEFT JOIN tb_suspended ts ON ts.enrollment_id = b.enrollment_id
 )
 """
 

@@ -221,3 +221,24 @@ def test_a_disabled_rule_is_not_applied(clerk):
     subsidy_rule_save(user=clerk, category=cat, rule=newer, from_year=2026, amount="1500.00", active=False)
     assert sql_entitled(2026) == {sp.enrollment_id: D("1000.00")}
     assert entitlement(sp, 2026).amount == D("1000.00")
+
+
+def test_the_age_shown_is_the_age_the_rule_tested(clerk):
+    """The statement tests the age by a date (born on or before the reference date less the minimum) and
+    shows PostgreSQL's age(): on the edge birthdays, 29 February included, the two tell the same story."""
+    feb = make_category("F", "二月认定", user=clerk, month=2, day=28, male=62, female=55)
+    mar = make_category("M", "三月认定", user=clerk, month=3, day=1, male=62, female=55)
+    dec = make_category("D", "年末认定", user=clerk, male=60, female=55)
+    births = [dt.date(1964, 2, 29), dt.date(1964, 2, 28), dt.date(1964, 3, 1), dt.date(1966, 12, 31),
+              dt.date(1967, 1, 1), dt.date(1971, 2, 28), dt.date(1971, 3, 1)]
+    n = 0
+    for cat in (feb, mar, dec):
+        for birth in births:
+            for male in (True, False):
+                n += 1
+                sp = make_tb(f"人{n}", user=clerk, category=cat, birth=birth, male=male)
+                for year in (2025, 2026, 2027, 2028):
+                    e = entitlement(sp, year)
+                    minimum = 62 if male and cat != dec else 60 if male else 55
+                    assert e.params["age"] == age_on(birth, e.reference), (cat.name, birth, male, year)
+                    assert e.entitled is (e.params["age"] >= minimum), (cat.name, birth, male, year, e.reason)
