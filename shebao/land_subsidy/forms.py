@@ -1,10 +1,13 @@
 from django import forms
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from shebao.benefits.forms import MonthField
 from shebao.common.safefile import upload_validator
 from shebao.land_subsidy.importing import LIMITS
 from shebao.land_subsidy.models import SubsidyCategory
+from shebao.registry.models import Region
+from shebao.registry.selectors import bank_choices, towns_visible
 
 
 class RecordForm(forms.Form):
@@ -25,6 +28,11 @@ class CategoryForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=50)
     sort = forms.IntegerField(label=_("排序"), min_value=0, max_value=999, initial=0)
     note = forms.CharField(label=_("说明"), max_length=200, required=False)
+
+
+class CategoryEditForm(CategoryForm):
+    active = forms.BooleanField(label=_("启用"), required=False,
+                                help_text=_("停用后不能再纳入或改入该类别；仍有未减员人员时不能停用"))
 
 
 class RuleForm(forms.Form):
@@ -78,3 +86,52 @@ class StatusForm(forms.Form):
         elif action and not data.get("month"):
             self.add_error("month", _("请填写年月"))
         return data
+
+
+class RuleEditForm(RuleForm):
+    """A rule's change (the category stays): refused by the service for a year already computed."""
+
+    active = forms.BooleanField(label=_("启用"), required=False,
+                                help_text=_("停用后该年度起改按此前最近的启用标准；已计算年度所用的标准不能停用"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["category"]
+
+
+class PersonAddForm(forms.Form):
+    """One 土保补贴人员 (人员新增): the import's row, as a form; checked by the import's own row check."""
+
+    id_number = forms.CharField(label=_("身份证号"), max_length=18, min_length=15,
+                                help_text=_("18 位；旧的 15 位号码会自动升位"))
+    name = forms.CharField(label=_("姓名"), max_length=50)
+    town = forms.ModelChoiceField(label=_("镇街道"), queryset=Region.objects.none(), empty_label=_("请选择"))
+    community = forms.ModelChoiceField(label=_("村社区"), queryset=Region.objects.none(), required=False,
+                                       empty_label=_("（不指定）"))
+    category = forms.ModelChoiceField(label=_("补贴类别"), queryset=SubsidyCategory.objects.filter(active=True),
+                                      empty_label=_("请选择"))
+    start_month = MonthField(label=_("开始年月"), help_text=_("YYYY-MM：从该月起享受"))
+    bank = forms.ChoiceField(label=_("开户银行"), required=False,
+                             choices=lambda: [("", _("请选择")), *bank_choices()])
+    account_number = forms.CharField(label=_("银行账号"), max_length=40, required=False,
+                                     help_text=_("未通过 Luhn 校验只作提示，不会拒绝（存折、一折通常见）；"
+                                                 "已登记账户的人员可不填"))
+    holder_name = forms.CharField(label=_("户名"), max_length=50, required=False, help_text=_("空 = 姓名"))
+    land_date = forms.DateField(label=_("征地时间"), required=False, help_text=_("YYYY-MM-DD"))
+    land_project = forms.CharField(label=_("征地项目"), max_length=100, required=False)
+    phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["town"].queryset = towns_visible(user)
+        raw = self.data.get("town") if self.is_bound else None
+        try:
+            town_id = int(raw) if raw else None
+        except (TypeError, ValueError):
+            town_id = None
+        communities = Region.objects.filter(level=Region.Level.COMMUNITY).order_by("sort", "code")
+        self.fields["community"].queryset = communities.filter(parent_id=town_id) if town_id else communities.none()
+        self.fields["town"].widget.attrs.update({
+            "hx-get": reverse("registry:communities"), "hx-target": "#id_community", "hx-trigger": "change",
+            "hx-swap": "innerHTML"})

@@ -47,6 +47,8 @@ class SubsidyRule(models.Model):
     min_age_male = models.PositiveSmallIntegerField(_("男性最低年龄"), null=True, blank=True)
     min_age_female = models.PositiveSmallIntegerField(_("女性最低年龄"), null=True, blank=True)
     pays_suspended = models.BooleanField(_("暂停人员也发放"), default=False)
+    # a disabled rule is not applied (the year falls back to the category's earlier active rule)
+    active = models.BooleanField(_("启用"), default=True, db_default=True)
     note = models.CharField(_("说明"), max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                    verbose_name=_("经办人"))

@@ -83,8 +83,9 @@ def roster_rows(run: PayrollRun) -> list[RosterRow]:
         "net", "status", "paid_amount", "fail_reason", "write_off_reason", "origin_line_id"))
     child = {ln["origin_line_id"]: ln for ln in lines if ln["origin_line_id"] is not None}
     originals = [ln for ln in lines if ln["run_id"] == run.pk]
+    # the run's persons as a subquery, not a list of 50,000 parameters (Django prepares each one)
     info = {s["person_id"]: s for s in SubsidyPerson.objects.filter(
-        person_id__in=[ln["person_id"] for ln in originals]).values(
+        person_id__in=PayrollLine.objects.filter(run_id=run.pk).values("person_id")).values(
         "person_id", "category__name", "person__town__name", "person__town__sort")}
     out = []
     for ln in originals:

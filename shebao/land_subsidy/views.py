@@ -32,19 +32,23 @@ from shebao.land_subsidy import forms as f
 from shebao.land_subsidy import selectors as sel
 from shebao.land_subsidy.importing import COLUMNS as IMPORT_COLUMNS
 from shebao.land_subsidy.importing import export_rows
-from shebao.land_subsidy.models import SubsidyPerson, TbImport
+from shebao.land_subsidy.models import SubsidyCategory, SubsidyPerson, SubsidyRule, TbImport
 from shebao.land_subsidy.permissions import MANAGE_RULE, ROSTER_RULE, RULES_MANAGE_RULE, VIEW_RULE
 from shebao.land_subsidy.roster import write_roster
 from shebao.land_subsidy.rules import entitlement
 from shebao.land_subsidy.services import (
     TbError,
+    TbRowError,
+    category_current_persons,
     category_save,
+    subsidy_person_add,
     subsidy_person_update,
     subsidy_rule_save,
     tb_confirm,
     tb_upload,
 )
 from shebao.payroll.models import PayrollRun
+from shebao.payroll.selectors import payroll_account_rejections
 from shebao.registry.selectors import bank_choices, person_search, towns_visible
 from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
@@ -165,6 +169,46 @@ def person_edit(request, pk: int):
     })
 
 
+@page(MANAGE_RULE)
+def person_new(request):
+    """人员新增: one person into 土保补贴, checked by the import's own row check (services)."""
+    form = f.PersonAddForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            added = _once(request, "tb.person_new", lambda: subsidy_person_add(user=request.user, **d))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("land_subsidy:person_list")
+        except TbRowError as exc:
+            for field, message in exc.errors:
+                form.add_error(field if field in form.fields else None, message)
+        except TbError as exc:
+            form.add_error(None, str(exc))
+        else:
+            record = added.record
+            messages.success(request, gettext("已纳入土保补贴：%(name)s（%(category)s）") % {
+                "name": record.person.name, "category": record.category.name})
+            for warning in added.warnings:
+                messages.warning(request, gettext("请核对账号：%(warning)s") % {"warning": warning})
+            if d.get("account_number"):
+                account = record.person.bank_accounts.filter(valid_to__isnull=True).first()
+                for line in payroll_account_rejections(account_number=account.account_number if account else ""):
+                    messages.warning(request, gettext(
+                        "该账号曾被银行退回：%(period)s 结算批次 #%(run)s 第 %(seq)s 笔（%(reason)s）。"
+                        "如账户仍有问题，发往该账户的待遇在报盘时将作为风险明细暂缓，须审核员放行") % {
+                        "period": f"{line.run.period:%Y-%m}", "run": line.run_id, "seq": line.seq,
+                        "reason": line.reason or gettext("失败")})
+            return redirect("land_subsidy:person", pk=record.person_id)
+    return render(request, "land_subsidy/form.html", {
+        "form": form, "title": gettext("新增土保补贴人员"), "cancel": reverse("land_subsidy:person_list"),
+        "intro": gettext("与人员导入的一行相同的检查：身份证号（15 位自动升位）、姓名、本人管辖的镇街道、启用的补贴类别、"
+                         "开始年月和发放账户。已登记的人员按身份证号沿用其登记信息。"),
+        "breadcrumbs": _crumbs((str(_("人员数据")), reverse("land_subsidy:person_list")),
+                               (gettext("新增人员"), "")),
+    })
+
+
 # --------------------------------------------------------------------------------------------------
 # 补贴类别与标准
 
@@ -195,6 +239,61 @@ def categories(request):
         "categories": sel.categories(), "rules": sel.rules(), "can_manage": can_manage,
         "category_form": category_form, "rule_form": rule_form,
         "breadcrumbs": _crumbs((str(_("补贴类别与标准")), "")),
+    })
+
+
+@page(RULES_MANAGE_RULE)
+def category_edit(request, pk: int):
+    """修改或停用一个补贴类别 (停用 refused while persons not yet 减员 are in it)."""
+    category = get_object_or_404(SubsidyCategory, pk=pk)
+    initial = {"code": category.code, "name": category.name, "sort": category.sort, "note": category.note,
+               "active": category.active}
+    form = f.CategoryEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _once(request, "tb.category_edit", lambda: category_save(user=request.user, category=category,
+                                                                     **form.cleaned_data))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("land_subsidy:categories")
+        except TbError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, gettext("已保存"))
+            return redirect("land_subsidy:categories")
+    return render(request, "land_subsidy/form.html", {
+        "form": form, "title": gettext("修改补贴类别"), "cancel": reverse("land_subsidy:categories"),
+        "intro": gettext("类别名称改后，人员名单和年度发放明细按新名称显示；已计算的发放明细行保留计算时的说明。"
+                         "年补贴金额在该类别的补贴标准中修改。现有未减员人员 %(n)s 人。")
+        % {"n": category_current_persons(category)},
+        "breadcrumbs": _crumbs((str(_("补贴类别与标准")), reverse("land_subsidy:categories")), (category.name, "")),
+    })
+
+
+@page(RULES_MANAGE_RULE)
+def rule_edit(request, pk: int):
+    """修改或停用一条补贴标准: refused for a rule (or a change) of a year whose yearly run is computed."""
+    rule = get_object_or_404(SubsidyRule.objects.select_related("category"), pk=pk)
+    initial = {k: getattr(rule, k) for k in ("from_year", "amount", "reference_month", "reference_day",
+                                             "min_age_male", "min_age_female", "pays_suspended", "active", "note")}
+    form = f.RuleEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _once(request, "tb.rule_edit", lambda: subsidy_rule_save(user=request.user, category=rule.category,
+                                                                     rule=rule, **form.cleaned_data))
+        except AlreadySubmitted as exc:
+            messages.warning(request, str(exc))
+            return redirect("land_subsidy:categories")
+        except TbError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, gettext("已保存"))
+            return redirect("land_subsidy:categories")
+    label = gettext("%(category)s %(year)s 年起") % {"category": rule.category.name, "year": rule.from_year}
+    return render(request, "land_subsidy/form.html", {
+        "form": form, "title": gettext("修改补贴标准"), "cancel": reverse("land_subsidy:categories"),
+        "intro": gettext("已计算年度发放所用的标准不能修改或停用（只可改说明）：标准调整请新增以后年度起始的标准。"),
+        "breadcrumbs": _crumbs((str(_("补贴类别与标准")), reverse("land_subsidy:categories")), (label, "")),
     })
 
 

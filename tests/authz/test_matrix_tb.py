@@ -4,7 +4,9 @@ each as every identity of the harness.
 The rules, in this test's words:
 - reading (人员数据, a person, 补贴类别与标准, 年度发放 list, the import-layout export): 查看土保补贴人员, scheme TB;
 - 经办 (修改补贴信息, 人员导入 and its batches): 土保补贴经办, scheme TB (persons of the user's towns);
-- adding a category or an amount rule (every person's yearly amount): 土保补贴经办, scheme TB, 全市范围;
+- adding a person (人员新增; the town is checked by the import's row check): 土保补贴经办, scheme TB;
+- adding, changing or disabling a category or an amount rule (every person's yearly amount): 土保补贴经办,
+  scheme TB, 全市范围;
 - the yearly roster (年度发放明细, page and xlsx: every town's persons): 查看土保补贴人员, scheme TB, 全市范围;
 - ``shebao tb import --as``: 土保补贴经办, scheme TB; ``shebao tb export``: the server's operator.
 Every person here is of 附海镇 unless the row says ``home``: 浒山街道's town clerk gets 404. The NB-only and
@@ -88,6 +90,10 @@ PAGE_ROWS = [
     Entry("land_subsidy:person_list", VIEW),
     Entry("land_subsidy:person_list", VIEW, query={"export": "xlsx"}, note="导出Excel"),
     Entry("land_subsidy:person_list", VIEW, query={"q": "附海"}),
+    Entry("land_subsidy:person_new", MANAGE, method="POST",
+          data=lambda w: {"id_number": "330282195504090017", "name": "新人", "category": w.foreign.category_id,
+                          "start_month": "2026-01", "bank": "ICBC", "account_number": "6222021234567890128"}),
+    Entry("land_subsidy:person_new", MANAGE),
     Entry("land_subsidy:person", VIEW, args=p(), town_scoped=True),
     Entry("land_subsidy:person", VIEW, args=p(home=True), town_scoped=True, home=True),
     Entry("land_subsidy:person_edit", MANAGE, args=p(), town_scoped=True, method="POST",
@@ -103,6 +109,13 @@ PAGE_ROWS = [
           data=lambda w: {"what": "rule", "category": w.foreign.category_id, "from_year": "2030", "amount": "1.00",
                           "reference_month": "12", "reference_day": "31"}),
     Entry("land_subsidy:categories", VIEW),
+    Entry("land_subsidy:category_edit", RULES, args=lambda w: {"pk": w.foreign.category_id}, method="POST",
+          data=lambda w: {"code": "A", "name": "改名", "sort": "0", "active": "on"}),
+    Entry("land_subsidy:category_edit", RULES, args=lambda w: {"pk": w.foreign.category_id}),
+    Entry("land_subsidy:rule_edit", RULES, args=lambda w: {"pk": w.foreign.category.rules.get().pk}, method="POST",
+          data=lambda w: {"from_year": "2020", "amount": "1.00", "reference_month": "12", "reference_day": "31",
+                          "note": "改"}),
+    Entry("land_subsidy:rule_edit", RULES, args=lambda w: {"pk": w.foreign.category.rules.get().pk}),
     Entry("land_subsidy:import", MANAGE, method="POST", data=lambda w: {}),
     Entry("land_subsidy:import", MANAGE),
     Entry("land_subsidy:import_export", VIEW),

@@ -145,3 +145,100 @@ def test_a_rule_is_checked_and_written_once(clerk):
     with pytest.raises(IntegrityError, match="subsidyrule_day_valid"), transaction.atomic():
         SubsidyRule.objects.create(category=cat, from_year=2030, amount="1.00", reference_month=4, reference_day=31,
                                    created_by=clerk)
+
+
+def _one_of_each_reason(clerk):
+    """A person for every reason code of the rule (2026, reference date 31 December)."""
+    cat = make_category(user=clerk, male=60, female=55)
+    later = make_category("L", "二〇三〇年起", user=clerk, from_year=2030, male=None, female=None)
+    people = {
+        "entitled": make_tb("符合", user=clerk, category=cat),
+        "no_rule": make_tb("无标准", user=clerk, category=later),
+        "not_started": make_tb("次年纳入", user=clerk, category=cat, start="2027-01"),
+        "dead": make_tb("年中死亡", user=clerk, category=cat),
+        "ended": make_tb("六月转出", user=clerk, category=cat),
+        "too_young": make_tb("未满龄", user=clerk, category=cat, birth=dt.date(1967, 1, 1)),
+        "suspended": make_tb("暂停", user=clerk, category=cat),
+    }
+    enrollment_terminate(enrollment=people["dead"].enrollment, reason="death", death_date=dt.date(2026, 7, 3),
+                         user=clerk)
+    enrollment_terminate(enrollment=people["ended"].enrollment, reason="transfer", last_month="2026-06", user=clerk)
+    enrollment_suspend(enrollment=people["suspended"].enrollment, reason="no_cert", from_month="2026-06", user=clerk)
+    for sp in people.values():
+        sp.refresh_from_db()
+    return people
+
+
+def test_the_page_and_the_run_agree_for_every_reason(client, clerk):
+    """One statement decides: the yearly run's lines are exactly the persons the page calls 符合, and every
+    reason code of the rule is met by one person whose page shows that reason."""
+    from shebao.land_subsidy.rules import REASONS, reasons_by_record
+    from shebao.payroll.models import PayrollLine
+    from shebao.payroll.services import payroll_run_compute
+
+    people = _one_of_each_reason(clerk)
+    assert set(people) == set(REASONS)
+    page = {code: entitlement(sp, 2026) for code, sp in people.items()}
+    assert {code: e.code for code, e in page.items()} == {code: code for code in people}
+    assert reasons_by_record(2026) == {sp.pk: code for code, sp in people.items()}
+    run = payroll_run_compute(scheme=people["entitled"].enrollment.scheme, period="2026", user=clerk, kind="annual")
+    lines = {ln.enrollment_id: ln.gross for ln in PayrollLine.objects.filter(run=run)}
+    assert lines == {sp.enrollment_id: page[code].amount for code, sp in people.items() if page[code].entitled}
+    assert lines == {people["entitled"].enrollment_id: D("1200.00")}
+    assert {code for code, e in page.items() if e.entitled} == {"entitled"}
+    client.force_login(clerk, backend="shebao.accounts.backends.LockoutModelBackend")
+    for code, sp in people.items():
+        assert page[code].reason in client.get(f"/tb/p/{sp.person_id}/").content.decode(), code
+    assert page["ended"].reason == "认定日 2026-12-31 前已终止发放（终止年月 2026-06）"
+    assert page["too_young"].reason == "认定日 2026-12-31 年龄 59 周岁，未满 60 周岁"
+    assert page["no_rule"].reason == "补贴类别“二〇三〇年起”没有 2026 年适用的补贴标准"
+
+
+def test_the_reasons_in_english(clerk):
+    from django.utils import translation
+
+    people = _one_of_each_reason(clerk)
+    with translation.override("en"):
+        english = {code: entitlement(sp, 2026).reason for code, sp in people.items()}
+    assert english == {
+        "entitled": "Entitled: aged 76 on the reference date 2026-12-31; 征地补贴一类 1200.00 yuan a year",
+        "no_rule": "Category “二〇三〇年起” has no subsidy rule for 2026",
+        "not_started": "Start month 2027-01 is after the reference date 2026-12-31",
+        "dead": "Died before the reference date 2026-12-31 (2026-07-03)",
+        "ended": "Payment ended before the reference date 2026-12-31 (end month 2026-06)",
+        "too_young": "Aged 59 on the reference date 2026-12-31, under 60",
+        "suspended": "Payment suspended on the reference date 2026-12-31",
+    }
+    # and Chinese by default
+    assert entitlement(people["suspended"], 2026).reason == "认定日 2026-12-31 处于暂停发放"
+
+
+def test_a_disabled_rule_is_not_applied(clerk):
+    cat = make_category(user=clerk, amount="1000.00", male=None, female=None)
+    newer = subsidy_rule_save(user=clerk, category=cat, from_year=2026, amount="1500.00")
+    sp = make_tb("甲", user=clerk, category=cat)
+    assert sql_entitled(2026) == {sp.enrollment_id: D("1500.00")}
+    subsidy_rule_save(user=clerk, category=cat, rule=newer, from_year=2026, amount="1500.00", active=False)
+    assert sql_entitled(2026) == {sp.enrollment_id: D("1000.00")}
+    assert entitlement(sp, 2026).amount == D("1000.00")
+
+
+def test_the_age_shown_is_the_age_the_rule_tested(clerk):
+    """The statement tests the age by a date (born on or before the reference date less the minimum) and
+    shows PostgreSQL's age(): on the edge birthdays, 29 February included, the two tell the same story."""
+    feb = make_category("F", "二月认定", user=clerk, month=2, day=28, male=62, female=55)
+    mar = make_category("M", "三月认定", user=clerk, month=3, day=1, male=62, female=55)
+    dec = make_category("D", "年末认定", user=clerk, male=60, female=55)
+    births = [dt.date(1964, 2, 29), dt.date(1964, 2, 28), dt.date(1964, 3, 1), dt.date(1966, 12, 31),
+              dt.date(1967, 1, 1), dt.date(1971, 2, 28), dt.date(1971, 3, 1)]
+    n = 0
+    for cat in (feb, mar, dec):
+        for birth in births:
+            for male in (True, False):
+                n += 1
+                sp = make_tb(f"人{n}", user=clerk, category=cat, birth=birth, male=male)
+                for year in (2025, 2026, 2027, 2028):
+                    e = entitlement(sp, year)
+                    minimum = 62 if male and cat != dec else 60 if male else 55
+                    assert e.params["age"] == age_on(birth, e.reference), (cat.name, birth, male, year)
+                    assert e.entitled is (e.params["age"] >= minimum), (cat.name, birth, male, year, e.reason)
