@@ -54,10 +54,10 @@ def id_number_ok(v: sql.Composable) -> sql.Composable:
     provinces = sql.Literal(sorted(PROVINCE_CODES))
 
     def born_ok(d: sql.Composable) -> sql.Composable:
-        from shebao.warehouse.landing import _date_ok
+        from shebao.warehouse.landing import date_ok
 
         return sql.SQL("({ok} AND {d} >= '18800101' AND {d} <= to_char(current_date, 'YYYYMMDD'))").format(
-            ok=_date_ok(d), d=d)
+            ok=date_ok(d), d=d)
 
     d18 = sql.SQL("substr({}, 7, 8)").format(v)
     d15 = sql.SQL("('19' || substr({}, 7, 6))").format(v)
@@ -180,9 +180,9 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
 
 
 def _date_ok_sql(d: sql.Composable) -> sql.Composable:
-    from shebao.warehouse.landing import _date_ok
+    from shebao.warehouse.landing import date_ok
 
-    return _date_ok(d)
+    return date_ok(d)
 
 
 def _subquery(qs) -> tuple[sql.Composable, list]:

@@ -20,7 +20,7 @@ ROWS = 1_000_000
 
 
 def _dictionary(folder: Path) -> None:
-    from shebao.warehouse.tests.samples import write_csv
+    from shebao.warehouse.samples import write_csv
 
     write_csv(folder / "表.csv", [["表名", "中文名", "说明", "主键", "分区", "用途"],
                                   ["pay", "养老待遇发放", "基准", "aac001,aae002", "HASH 8", "待遇发放"],

@@ -16,7 +16,20 @@ One load is one transaction, in three set-based steps:
    ``DELETE … WHERE NOT EXISTS``) from the staging table with typed casts.
 
 A file with any bad row changes nothing in the table: the load is kept as 已拒绝 with every bad row.
-The same file (sha256) already landed in the table is refused (a re-run does not apply twice)."""
+The same file (sha256) already landed in the table is refused (a re-run does not apply twice).
+
+**The landing API other apps may use** (the archive's loader does; everything else here is private):
+
+- ``STAGE_TABLE`` — the name of the temporary staging table (``pg_temp``), dropped at commit;
+- ``create_stage(cursor, names)`` — (re)creates it with one text column per name plus ``_line`` (the record
+  number), and the temporary error table;
+- ``copy_delimited(cursor, names, body, delimiter)`` — COPYs the records after the header into it; →
+  (structural problems as (record, column, reason), records read);
+- ``read_header(line, delimiter)`` — the column names of a header line (trimmed, byte-order mark dropped),
+  ``LandingError`` when it cannot be read; ``first_line(path)`` and ``delimiter_of(ext, first)`` with it;
+- ``check_and_cast(c, ctype, label)`` → (bad reason or NULL, typed value) and ``fast_cast`` — the SQL of
+  the type checks; ``date_ok(digits)`` — SQL: 8 digits YYYYMMDD are a calendar date;
+- ``LandingError`` — a file refused as a whole (Chinese message)."""
 
 from __future__ import annotations
 
@@ -39,7 +52,7 @@ from shebao.warehouse import ddl
 from shebao.warehouse.dictionary import source_get
 from shebao.warehouse.models import Load, LoadError, WhColumn, WhTable
 
-STAGE = "wh_stage"
+STAGE_TABLE = "wh_stage"
 FAST = "wh_fast"  # the typed staging table of the fast path
 ERRORS = "wh_errors"
 OP = "_op"
@@ -67,7 +80,7 @@ def _trim(c: sql.Composable) -> sql.Composable:
     return sql.SQL("btrim({})").format(c)
 
 
-def _date_ok(digits: sql.Composable) -> sql.Composable:
+def date_ok(digits: sql.Composable) -> sql.Composable:
     """``digits``: the 8 digits YYYYMMDD; true when they are a calendar date."""
     y = sql.SQL("substr({}, 1, 4)::int").format(digits)
     m = sql.SQL("substr({}, 5, 2)::int").format(digits)
@@ -148,7 +161,7 @@ def check_and_cast(c: sql.Composable, ctype: ddl.ColType, label: str) -> tuple[s
     elif ctype.kind == "date":
         digits = _digits(v, _DATE_RE, 3)
         ok = sql.SQL("(CASE WHEN {v} ~ {re} THEN {ok} ELSE false END)").format(
-            v=v, re=sql.Literal(_DATE_RE), ok=_date_ok(digits))
+            v=v, re=sql.Literal(_DATE_RE), ok=date_ok(digits))
         bad = sql.SQL("CASE WHEN {v} <> '' AND NOT {ok} THEN {r} END").format(
             v=v, ok=ok, r=sql.Literal("不是有效日期（应为 YYYY-MM-DD 或 YYYYMMDD）"))
         cast = sql.SQL("CASE WHEN {v} <> '' AND {ok} THEN to_date({d}, 'YYYYMMDD') END").format(v=v, ok=ok, d=digits)
@@ -158,7 +171,7 @@ def check_and_cast(c: sql.Composable, ctype: ddl.ColType, label: str) -> tuple[s
         hms = sql.SQL("regexp_replace({}, {}, {})").format(v, sql.Literal(_TS_RE), sql.Literal(r"0\4|0\5|0\6"))
         ok = sql.SQL("(CASE WHEN {v} ~ {re} THEN {ok} AND split_part({h}, '|', 1)::int < 24 "
                      "AND split_part({h}, '|', 2)::int < 60 AND split_part({h}, '|', 3)::int < 60 ELSE false END)"
-                     ).format(v=v, re=sql.Literal(_TS_RE), ok=_date_ok(digits), h=hms)
+                     ).format(v=v, re=sql.Literal(_TS_RE), ok=date_ok(digits), h=hms)
         bad = sql.SQL("CASE WHEN {v} <> '' AND NOT {ok} THEN {r} END").format(
             v=v, ok=ok, r=sql.Literal("不是有效时间（应为 YYYY-MM-DD HH:MM:SS 或 YYYYMMDDHHMMSS）"))
         frac = sql.SQL("coalesce(substring({} from '\\.([0-9]{{1,6}})\\s*$'), '')").format(v)
@@ -206,7 +219,7 @@ def first_line(path: Path, limit: int = 65536) -> str:
         raise LandingError(str(exc)) from None
 
 
-def _header(line: str, delimiter: str) -> list[str]:
+def read_header(line: str, delimiter: str) -> list[str]:
     try:
         return [h.strip().lstrip("\ufeff") for h in next(csv.reader([line], delimiter=delimiter))]
     except (csv.Error, StopIteration):
@@ -238,21 +251,21 @@ def _check_header(names: list[str], table: WhTable, columns: dict[str, WhColumn]
     return out
 
 
-def _stage(cursor, names: list[str]) -> None:
+def create_stage(cursor, names: list[str]) -> None:
     cols = [sql.SQL("{} text").format(sql.Identifier(n)) for n in names]
-    for name in (STAGE, ERRORS):
+    for name in (STAGE_TABLE, ERRORS):
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name)))
     cursor.execute(sql.SQL("CREATE TEMP TABLE {} (_line bigint GENERATED ALWAYS AS IDENTITY, {}) ON COMMIT DROP").format(
-        sql.Identifier(STAGE), sql.SQL(", ").join(cols)))
+        sql.Identifier(STAGE_TABLE), sql.SQL(", ").join(cols)))
     cursor.execute(sql.SQL("CREATE TEMP TABLE {} (line bigint, col text, reason text) ON COMMIT DROP").format(
         sql.Identifier(ERRORS)))
 
 
-def _copy_delimited(cursor, names: list[str], body: str, delimiter: str) -> tuple[list[tuple[int, str, str]], int]:
+def copy_delimited(cursor, names: list[str], body: str, delimiter: str) -> tuple[list[tuple[int, str, str]], int]:
     """COPY the records after the header; on a structural error (a record with too many or too few
     fields, an open quote) → every such record, found by reading the file again in Python."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {})").format(
-        sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Literal(delimiter))
+        sql.Identifier(STAGE_TABLE), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Literal(delimiter))
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     data = body.encode("utf-8")
     try:
@@ -356,23 +369,23 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
             names: list[str] = []
             rows = _json_rows(text, names, columns, incremental, problems)
             names = _check_header(names or list(table.primary_key), table, columns, incremental)
-            _stage(cursor, ["_rec", *names])
-            copy_rows(cursor, f"pg_temp.{STAGE}", ["_rec", *names],
+            create_stage(cursor, ["_rec", *names])
+            copy_rows(cursor, f"pg_temp.{STAGE_TABLE}", ["_rec", *names],
                       ((str(n), *(r.get(c) for c in names)) for n, r in rows))
             line_expr = sql.SQL("_rec::bigint")
         elif ext in DELIMITED_SUFFIXES:
             first, _nl, body = text.partition("\n")
             first = first.rstrip("\r")
             delimiter = delimiter_of(ext, first)
-            names = _check_header(_header(first, delimiter), table, columns, incremental)
+            names = _check_header(read_header(first, delimiter), table, columns, incremental)
             if not incremental:
                 fast = _try_fast(cursor, table, names, columns, body, delimiter, file_name=file_name or path.name,
                                  digest=digest, user=user)
                 if fast is not None:
                     _finish(fast, source=source, table=table, user=user, username=username, started=started)
                     return LoadResult(load=fast)
-            _stage(cursor, names)
-            copy_problems, records = _copy_delimited(cursor, names, body, delimiter)
+            create_stage(cursor, names)
+            copy_problems, records = copy_delimited(cursor, names, body, delimiter)
             problems += copy_problems
             line_expr = sql.SQL("_line")
         else:
@@ -381,7 +394,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
         if problems:
             cursor.execute(sql.SQL("INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])").format(
                 sql.Identifier(ERRORS)), [[p[0] for p in problems], [p[1] for p in problems], [p[2] for p in problems]])
-        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE)))
+        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE_TABLE)))
         read = max(int(cursor.fetchone()[0]), records) + len({p[0] for p in problems if p[0] and "JSON" in p[2]})
         cast = {}  # guarded: safe on any row (the key lookups before the checks are known to pass)
         fast = {}  # for the merge, once every row passed its checks
@@ -414,7 +427,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
         cursor.execute(sql.SQL(
             "INSERT INTO {e} SELECT {line}, v.col, v.reason FROM (SELECT * FROM {s} s WHERE {any}) s, "
             "LATERAL (VALUES {checks}) v(col, reason) WHERE v.reason IS NOT NULL AND ({d} OR v.col = ANY(%s))").format(
-            e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE), checks=value_checks,
+            e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE_TABLE), checks=value_checks,
             any=sql.SQL(" OR ").join(sql.SQL("({}) IS NOT NULL").format(b) for b in bads) if bads else sql.SQL("false"),
             d=sql.SQL("{} <> 'D'").format(op) if incremental else sql.SQL("true")), [[*key, "_op"]])
         if key:
@@ -426,7 +439,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
                 "INSERT INTO {e} SELECT {line}, '', '主键与第 ' || d.f || ' 条记录重复' FROM {s} s JOIN "
                 "(SELECT {k}, min({line}) AS f FROM {s} s GROUP BY {k} HAVING count(*) > 1) d({names}, f) "
                 "ON {same} WHERE {line} <> d.f").format(
-                e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE), k=keys_s, same=same,
+                e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE_TABLE), k=keys_s, same=same,
                 names=sql.SQL(", ").join(sql.Identifier(f"k{i}") for i in range(len(key)))))
             if incremental:
                 match = sql.SQL(" AND ").join(
@@ -435,7 +448,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
                     "INSERT INTO {e} SELECT {line}, '_op', CASE WHEN {op} = 'I' THEN '新增（I）的主键已存在' "
                     "ELSE '修改或删除（' || {op} || '）的主键不存在' END FROM {s} s "
                     "WHERE {op} IN ('I', 'U', 'D') AND ({op} = 'I') = EXISTS (SELECT 1 FROM {t} t WHERE {m})").format(
-                    e=sql.Identifier(ERRORS), line=line_expr, op=op, s=sql.Identifier(STAGE),
+                    e=sql.Identifier(ERRORS), line=line_expr, op=op, s=sql.Identifier(STAGE_TABLE),
                     t=ddl.qualified(table.physical), m=match))
         cursor.execute(sql.SQL("SELECT count(DISTINCT line) FROM {}").format(sql.Identifier(ERRORS)))
         rejected = int(cursor.fetchone()[0])
@@ -483,7 +496,7 @@ def _try_fast(cursor, table: WhTable, names: list[str], columns: dict[str, WhCol
 
 
 def _merge(cursor, table: WhTable, names: list[str], cast: dict, incremental: bool, load_id: int, *,
-           stage_name: str = STAGE) -> tuple[int, int, int]:
+           stage_name: str = STAGE_TABLE) -> tuple[int, int, int]:
     target = ddl.qualified(table.physical)
     all_cols = [c.name for c in table.columns.all()]
     key = table.primary_key

@@ -11,10 +11,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from shebao.accounts.tests.factories import make_user
+from shebao.warehouse import samples
 from shebao.warehouse.dictionary import dictionary_load
 from shebao.warehouse.landing import LandingError, warehouse_load
 from shebao.warehouse.models import Load, LoadError
-from shebao.warehouse.tests import samples
 
 pytestmark = pytest.mark.django_db
 
