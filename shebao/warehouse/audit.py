@@ -35,7 +35,7 @@ from psycopg import sql
 
 from shebao.common import hooks
 from shebao.common.audit import audit_record
-from shebao.common.identity import CHECK_CHARS, PROVINCE_CODES, WEIGHTS, is_valid_id_number
+from shebao.common.identity import is_valid_id_number
 from shebao.warehouse import ddl
 from shebao.warehouse.models import AuditRule, AuditRun, Element, Finding, WhColumn, WhTable
 
@@ -48,24 +48,9 @@ class AuditError(ValueError):
 
 
 def id_number_ok(v: sql.Composable) -> sql.Composable:
-    """SQL: ``v`` (already upper-cased, spaces removed) is a valid 身份证号 by ``common.identity``'s rule."""
-    terms = sql.SQL(" + ").join(sql.SQL("substr({}, {}, 1)::int * {}").format(v, sql.Literal(i + 1), sql.Literal(w))
-                                for i, w in enumerate(WEIGHTS))
-    provinces = sql.Literal(sorted(PROVINCE_CODES))
-
-    def born_ok(d: sql.Composable) -> sql.Composable:
-        from shebao.warehouse.landing import date_ok
-
-        return sql.SQL("({ok} AND {d} >= '18800101' AND {d} <= to_char(current_date, 'YYYYMMDD'))").format(
-            ok=date_ok(d), d=d)
-
-    d18 = sql.SQL("substr({}, 7, 8)").format(v)
-    d15 = sql.SQL("('19' || substr({}, 7, 6))").format(v)
-    return sql.SQL(
-        "(CASE WHEN {v} ~ '^[0-9]{{17}}[0-9X]$' THEN left({v}, 2) = ANY({p}::text[]) AND {b18} "
-        "AND substr({chars}, mod({terms}, 11) + 1, 1) = substr({v}, 18, 1) "
-        "WHEN {v} ~ '^[0-9]{{15}}$' THEN left({v}, 2) = ANY({p}::text[]) AND {b15} ELSE false END)").format(
-        v=v, p=provinces, b18=born_ok(d18), b15=born_ok(d15), chars=sql.Literal(CHECK_CHARS), terms=terms)
+    """SQL: ``v`` (spaces removed; a lowercase x allowed) is a valid 身份证号 by ``common.identity``'s rule —
+    the IMMUTABLE function ``shebao_id_number_ok`` (migration 0004), inlined by the planner."""
+    return sql.SQL("shebao_id_number_ok({}, current_date)").format(v)
 
 
 def _role_column(table: WhTable, role: str) -> str | None:
