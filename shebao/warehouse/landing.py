@@ -116,15 +116,19 @@ def _input_ok(v: sql.Composable, kind: str) -> sql.Composable:
 
 
 def number_out_of_range(n: sql.Composable, ctype: ddl.ColType) -> sql.Composable:
-    """SQL: the typed number ``n`` breaks the column's rule (NaN, Infinity, too many digits or decimals)."""
+    """SQL: the typed number ``n`` breaks the column's rule (NaN, Infinity, too many digits or decimals).
+
+    With a precision: ``n >= 10^whole OR n <= -10^whole`` also catches NaN (PostgreSQL orders NaN above
+    every number) and ±Infinity; the decimals are compared with ``round`` only when ``scale(n)`` says
+    there are more of them than the column keeps (1.500 fits NUMBER(14,2), 1.005 does not) — the cheap
+    test first, as this runs once per value of a million-row file."""
     if ctype.kind == "integer":
         return sql.SQL("false")
-    special = sql.SQL("({n} = 'NaN'::numeric OR abs({n}) = 'Infinity'::numeric)").format(n=n)
     if ctype.precision is None:
-        return special
+        return sql.SQL("({n} = 'NaN'::numeric OR abs({n}) = 'Infinity'::numeric)").format(n=n)
     whole, scale = ctype.precision - ctype.scale, ctype.scale
-    return sql.SQL("({sp} OR abs({n}) >= {lim} OR {n} <> round({n}, {s}))").format(
-        sp=special, n=n, lim=sql.Literal(10 ** whole), s=sql.Literal(scale))
+    return sql.SQL("({n} >= {lim} OR {n} <= {neg} OR (scale({n}) > {s} AND {n} <> round({n}, {s})))").format(
+        n=n, lim=sql.Literal(10 ** whole), neg=sql.Literal(-(10 ** whole)), s=sql.Literal(scale))
 
 
 def _number_check(v: sql.Composable, ctype: ddl.ColType) -> tuple[sql.Composable, sql.Composable]:
@@ -516,26 +520,7 @@ def _merge(cursor, table: WhTable, names: list[str], cast: dict, incremental: bo
         if not cursor.fetchone()[0]:
             cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s").format(target, cols, values, stage))
             return cursor.rowcount, 0, 0
-        # every declared column is set: one not in the file becomes empty (the file is the whole table)
-        setcols = [c for c in all_cols if c not in key]
-        assign = sql.SQL(", ").join([sql.SQL("{} = EXCLUDED.{}").format(ident(c), ident(c)) for c in setcols]
-                                    + [sql.SQL("{} = EXCLUDED.{}").format(ident(ddl.LOAD_ID), ident(ddl.LOAD_ID))])
-        full_cols = sql.SQL(", ").join([ident(c) for c in all_cols] + [ident(ddl.LOAD_ID)])
-        full_vals = sql.SQL(", ").join([cast.get(c, sql.SQL("NULL")) for c in all_cols] + [lid])
-        differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
-            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in setcols) if setcols else sql.SQL("1"),
-            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in setcols) if setcols else sql.SQL("1"))
-        cursor.execute(sql.SQL(
-            "WITH up AS (INSERT INTO {t} AS t ({cols}) SELECT {vals} FROM {s} s ON CONFLICT ({k}) DO UPDATE SET {a} "
-            "WHERE {d} RETURNING (xmax = 0) AS ins) SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) "
-            "FROM up").format(t=target, cols=full_cols, vals=full_vals, s=stage, k=sql.SQL(", ").join(map(ident, key)),
-                              a=assign if setcols else sql.SQL("{} = EXCLUDED.{}").format(ident(key[0]), ident(key[0])),
-                              d=differs))
-        inserted, updated = cursor.fetchone()
-        match = sql.SQL(" AND ").join(sql.SQL("t.{} = {}").format(ident(k), cast[k]) for k in key)
-        cursor.execute(sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
-            target, stage, match))
-        return int(inserted), int(updated), cursor.rowcount
+        return full_diff(cursor, table, cast, load_id, stage_name=stage_name)
     op = sql.SQL("upper(btrim(s.{}))").format(ident(OP))
     match = sql.SQL(" AND ").join(sql.SQL("t.{} = {}").format(ident(k), cast[k]) for k in key)
     cursor.execute(sql.SQL("DELETE FROM {} t USING {} s WHERE {} = 'D' AND {}").format(target, stage, op, match))
@@ -552,6 +537,58 @@ def _merge(cursor, table: WhTable, names: list[str], cast: dict, incremental: bo
     cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s WHERE {} = 'I'").format(
         target, sql.SQL(", ").join([ident(c) for c in present] + [ident(ddl.LOAD_ID)]),
         sql.SQL(", ").join([cast[c] for c in present] + [lid]), stage, op))
+    return cursor.rowcount, updated, deleted
+
+
+DIFF = "wh_diff"  # the rows a full reload changes
+
+
+def full_diff(cursor, table: WhTable, cast: dict, load_id: int, *, stage_name: str) -> tuple[int, int, int]:
+    """A full file into a table with rows and a primary key: (inserted, updated, deleted).
+
+    One hash FULL JOIN of the file's typed rows with the table on the key keeps only the rows that differ —
+    a key only in the file (insert), only in the table (delete), or any other column distinct — in a
+    temporary table; then one DELETE, one UPDATE and one INSERT of just those. An unchanged row is only
+    read (its ``_load_id`` stays the load that last wrote it). The file's keys are unique (checked before)."""
+    target = ddl.qualified(table.physical)
+    declared = {c.name: c for c in table.columns.all()}
+    all_cols = list(declared)
+    key = table.primary_key
+    setcols = [c for c in all_cols if c not in key]
+    ident = sql.Identifier
+    absent = {c: sql.SQL("NULL::{}").format(ddl.parse_type(declared[c].source_type).sql()) for c in all_cols if c not in cast}
+    tk = [ident(f"wh diff k{i}") for i in range(len(key))]  # a space: never a declared column's name
+    ins, gone = ident("wh diff ins"), ident("wh diff del")
+    rows = sql.SQL(", ").join(sql.SQL("{} AS {}").format(cast.get(c) or absent[c], ident(c)) for c in all_cols)
+    on = sql.SQL(" AND ").join(sql.SQL("t.{} = s.{}").format(ident(k), ident(k)) for k in key)
+    differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in setcols),
+        sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in setcols)) if setcols else sql.SQL("false")
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(DIFF)))
+    cursor.execute("SELECT current_setting('work_mem')")
+    work_mem = cursor.fetchone()[0]
+    cursor.execute("SELECT set_config('work_mem', '256MB', true)")  # the table's keys hashed in memory
+    cursor.execute(sql.SQL(
+        "CREATE TEMP TABLE {d} ON COMMIT DROP AS SELECT t.{k0} IS NULL AS {ins}, s.{k0} IS NULL AS {gone}, s.*, {tk} "
+        "FROM (SELECT {rows} FROM {stage} s) s FULL JOIN {t} t ON {on} "
+        "WHERE t.{k0} IS NULL OR s.{k0} IS NULL OR {differs}").format(
+        d=ident(DIFF), k0=ident(key[0]), ins=ins, gone=gone, rows=rows, stage=ident(stage_name), t=target, on=on,
+        differs=differs, tk=sql.SQL(", ").join(sql.SQL("t.{} AS {}").format(ident(k), a) for k, a in zip(key, tk, strict=True))))
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+    at = sql.SQL(" AND ").join(sql.SQL("t.{} = d.{}").format(ident(k), a) for k, a in zip(key, tk, strict=True))
+    cursor.execute(sql.SQL("DELETE FROM {t} t USING {d} d WHERE d.{gone} AND {at}").format(
+        t=target, d=ident(DIFF), gone=gone, at=at))
+    deleted = cursor.rowcount
+    updated = 0
+    if setcols:
+        cursor.execute(sql.SQL("UPDATE {t} t SET {assign}, {lid} = {load} FROM {d} d WHERE NOT d.{ins} AND NOT d.{gone} "
+                               "AND {at}").format(
+            t=target, d=ident(DIFF), ins=ins, gone=gone, at=at, lid=ident(ddl.LOAD_ID), load=sql.Literal(load_id),
+            assign=sql.SQL(", ").join(sql.SQL("{} = d.{}").format(ident(c), ident(c)) for c in setcols)))
+        updated = cursor.rowcount
+    cursor.execute(sql.SQL("INSERT INTO {t} ({cols}, {lid}) SELECT {dcols}, {load} FROM {d} d WHERE d.{ins}").format(
+        t=target, cols=sql.SQL(", ").join(map(ident, all_cols)), lid=ident(ddl.LOAD_ID), load=sql.Literal(load_id),
+        dcols=sql.SQL(", ").join(sql.SQL("d.{}").format(ident(c)) for c in all_cols), d=ident(DIFF), ins=ins))
     return cursor.rowcount, updated, deleted
 
 
@@ -581,11 +618,12 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
 
     1. COPY the records into a temporary table of typed columns (numbers read by COPY itself; quoted
        empty values are empty, as on the checking path);
-    2. one pass over the rows with the checks COPY does not make (a number's precision and scale, NaN,
-       a date's format and calendar, a key present) — any hit: ``_NotFast``;
-    3. into an empty table: the primary key dropped, one ``INSERT … SELECT``, the key built again (a
-       repeated key fails the build: ``_NotFast``); into a table with rows: the same merge as the checking
-       path (a repeated key fails it: ``_NotFast``)."""
+    2. into an empty table: the primary key dropped, one ``INSERT … SELECT`` that also makes the checks
+       COPY does not (a number's precision and scale, NaN, a date's format and calendar, a key present) —
+       fewer rows inserted than read: ``_NotFast`` — and the key built again (a repeated key fails the
+       build: ``_NotFast``);
+    3. into a table with rows: one pass with those checks and a hash aggregate on the key (a repeated key)
+       — any hit: ``_NotFast`` — then ``full_diff``: only the rows that differ are written."""
     types = {n: ddl.parse_type(columns[n].source_type) for n in names}
     ident = sql.Identifier
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(FAST)))
@@ -619,28 +657,40 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
         ref = sql.SQL("s.{}").format(ident(k))
         checks.append(sql.SQL("{} IS NULL").format(ref) if types[k].kind in ("integer", "numeric")
                       else sql.SQL("({} IS NULL OR btrim({}) = '')").format(ref, ref))
-    if checks:
-        cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
-            ident(FAST), sql.SQL(" OR ").join(checks)))
-        if cursor.fetchone()[0]:
-            raise _NotFast
+    bad = sql.SQL(" OR ").join(checks) if checks else sql.SQL("false")
     if read is None:
         cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(FAST)))
         read = int(cursor.fetchone()[0])
     target = ddl.qualified(table.physical)
+    key = list(table.primary_key)
     cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(target))
+    empty = not cursor.fetchone()[0]
     try:
-        if not cursor.fetchone()[0]:
+        if empty:
+            # the checks in the same pass as the INSERT: a row that fails one is left out, and fewer rows
+            # than read → not fast; the key dropped and built again after (a repeated key fails the build)
             present = [c.name for c in table.columns.all() if c.name in casts]
-            if table.primary_key:
+            if key:
                 ddl.set_primary_key(cursor, table.physical, [])
-            cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s").format(
+            cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s WHERE ({}) IS NOT TRUE").format(
                 target, sql.SQL(", ").join([ident(c) for c in present] + [ident(ddl.LOAD_ID)]),
-                sql.SQL(", ").join([casts[c] for c in present] + [sql.Literal(load.pk)]), ident(FAST)))
+                sql.SQL(", ").join([casts[c] for c in present] + [sql.Literal(load.pk)]), ident(FAST), bad))
             inserted = cursor.rowcount
-            if table.primary_key:
-                ddl.set_primary_key(cursor, table.physical, list(table.primary_key))
+            if inserted != read:
+                raise _NotFast
+            if key:
+                ddl.set_primary_key(cursor, table.physical, key)
             return read, inserted, 0, 0
+        if key:
+            # one pass: any bad value, any repeated key (a hash aggregate on the key)
+            keys = sql.SQL(", ").join(sql.SQL("s.{}").format(ident(k)) for k in key)
+            cursor.execute(sql.SQL("SELECT coalesce(bool_or(g.bad), false) OR coalesce(max(g.n), 0) > 1 FROM "
+                                   "(SELECT count(*) AS n, bool_or({}) AS bad FROM {} s GROUP BY {}) g").format(
+                bad, ident(FAST), keys))
+        else:
+            cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(ident(FAST), bad))
+        if cursor.fetchone()[0]:
+            raise _NotFast
         inserted, updated, deleted = _merge(cursor, table, names, casts, False, load.pk, stage_name=FAST)
     except (DatabaseError, psycopg.Error):
         raise _NotFast from None
