@@ -107,9 +107,11 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
     if kind == AuditRule.Kind.ID_NUMBER:
         norm = sql.SQL("upper(replace(btrim({}), ' ', ''))").format(ctext)
         # each distinct number checked once (a person has many rows); their rows read again only when some fail
-        cursor.execute(sql.SQL("SELECT array_agg(d.v) FROM (SELECT DISTINCT {n} AS v FROM {t} t WHERE {c} IS NOT NULL "
-                               "AND btrim({c}) <> '') d WHERE NOT {ok}").format(
-            n=norm, t=t, c=ctext, ok=id_number_ok(sql.SQL("d.v"))))
+        # the distinct values first (a hash of the raw column), normalised and checked once each; OFFSET 0
+        # keeps the planner from pushing the check below the DISTINCT (once per row, not per number)
+        cursor.execute(sql.SQL("SELECT array_agg(d.v) FROM (SELECT DISTINCT {n} AS v FROM (SELECT DISTINCT {c} FROM {t} t "
+                               "WHERE {c} IS NOT NULL) t WHERE btrim({ct}) <> '' OFFSET 0) d WHERE NOT {ok}").format(
+            n=norm, t=t, c=c, ct=ctext, ok=id_number_ok(sql.SQL("d.v"))))
         bad = [v for v in (cursor.fetchone()[0] or []) if not is_valid_id_number(v)]  # the Python rule decides
         if not bad:
             return 0
@@ -136,13 +138,16 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
         ctype = ddl.parse_type(col.source_type)
         if ctype.kind in ("date", "timestamp"):
             cond = sql.SQL("{c} IS NOT NULL AND ({c}::date < date '1900-01-01' OR {c}::date > current_date)").format(c=c)
-        else:  # a YYYYMM (or YYYYMMDD) number or text
-            digits = sql.SQL("btrim({})").format(ctext)
-            cond = sql.SQL(
-                "{c} IS NOT NULL AND btrim({ct}) <> '' AND NOT (CASE WHEN {d} ~ '^[0-9]{{6}}$' THEN "
+        else:  # a YYYYMM (or YYYYMMDD) number or text: each distinct value checked once (a month column has
+            # a few hundred), then the rows that hold a bad one
+            digits = sql.SQL("btrim(d.v::text)")
+            bad = sql.SQL(
+                "{d} <> '' AND NOT (CASE WHEN {d} ~ '^[0-9]{{6}}$' THEN "
                 "substr({d}, 5, 2)::int BETWEEN 1 AND 12 AND {d} BETWEEN '190001' AND to_char(current_date, 'YYYYMM') "
                 "WHEN {d} ~ '^[0-9]{{8}}$' THEN {ok} AND {d} BETWEEN '19000101' AND to_char(current_date, 'YYYYMMDD') "
-                "ELSE false END)").format(c=c, ct=ctext, d=digits, ok=_date_ok_sql(digits))
+                "ELSE false END)").format(d=digits, ok=_date_ok_sql(digits))
+            cond = sql.SQL("{c} IN (SELECT d.v FROM (SELECT DISTINCT t.{col} AS v FROM {t} t WHERE t.{col} IS NOT NULL "
+                           "OFFSET 0) d WHERE {bad})").format(c=c, col=sql.Identifier(col.name), t=t, bad=bad)
         select = sql.SQL("SELECT {i}, {k}, {ct}, {d}, NULL::date, NULL::date FROM {t} t WHERE {cond}").format(
             i=idx, k=key, ct=ctext, d=sql.Literal(f"{label}不合理（早于 1900 年或晚于今天，或不是有效日期）"), t=t, cond=cond)
         return _insert(cursor, run, rule, select)
@@ -178,8 +183,8 @@ def _subquery(qs) -> tuple[sql.Composable, list]:
 def _lines(user):
     from shebao.payroll.selectors import payroll_lines_visible
 
-    qs = payroll_lines_visible(user=user).exclude(status__in=NOT_PAID).filter(person__isnull=False)
-    return _subquery(qs.values("person_id", "id_number", "name", "run__period", "net"))[0]
+    qs = payroll_lines_visible(user=user).exclude(status__in=NOT_PAID).filter(person__isnull=False).order_by()
+    return _subquery(qs.values("person_id", "id_number", "name", "run__period", "net", "id"))[0]
 
 
 def _persons(user):
@@ -207,22 +212,23 @@ def _run_cross(cursor, run: AuditRun, rule: AuditRule, user) -> int:
                 "'死亡日期 ' || to_char(d.dd, 'YYYY-MM-DD') || '（' || {src} || '），仍发放 ' || to_char(l.period, 'YYYY-MM') "
                 "|| ' 待遇 ' || l.net::text || ' 元', l.period, d.dd "
                 "FROM (SELECT upper(btrim(t.{i}::text)) AS idn, min(t.{dd}::date) AS dd FROM {t} t WHERE t.{dd} IS NOT NULL "
-                "GROUP BY 1) d JOIN ({lines}) l(person_id, id_number, name, period, net) ON l.id_number = d.idn "
+                "GROUP BY 1) d JOIN ({lines}) l(person_id, id_number, name, period, net, line_id) ON l.id_number = d.idn "
                 "WHERE l.period > date_trunc('month', d.dd)").format(
                 src=sql.Literal(f"{table.source.name}.{table.name}"), i=sql.Identifier(cols["id_number"]),
                 dd=sql.Identifier(cols["death_date"]), t=ddl.qualified(table.physical), lines=_lines(user))
             n += _insert(cursor, run, rule, select)
     elif kind == AuditRule.Kind.DOUBLE:
         for table, cols in _tables(WhTable.Purpose.PAYMENT, "id_number", "month", "amount"):
+            # the local lines (tens of thousands) hashed, the shared rows (a million) probed once: only the
+            # rows of a person and month we pay are summed, per line
             select = sql.SQL(
                 "SELECT l.id_number, l.id_number || '|' || to_char(l.period, 'YYYY-MM') || '|' || {src}, l.net::text, "
                 "to_char(l.period, 'YYYY-MM') || ' 本地发放 ' || l.net::text || ' 元，' || {src} || ' 同月另发 ' "
-                "|| s.amount::text || ' 元', l.period, NULL::date "
-                "FROM (SELECT idn, to_date(mt, 'YYYYMM') AS month, amount FROM (SELECT upper(btrim(t.{i}::text)) AS idn, "
-                "btrim(t.{mm}::text) AS mt, sum(t.{a}) AS amount FROM {t} t WHERE t.{a} > 0 "
-                "AND upper(btrim(t.{i}::text)) IN (SELECT l0.id_number FROM ({lines}) l0(person_id, id_number, name, "
-                "period, net)) GROUP BY 1, 2) g WHERE mt ~ '^[0-9]{{4}}(0[1-9]|1[0-2])$') s "
-                "JOIN ({lines}) l(person_id, id_number, name, period, net) ON l.id_number = s.idn AND l.period = s.month"
+                "|| sum(t.{a})::text || ' 元', l.period, NULL::date "
+                "FROM (SELECT l.*, to_char(l.period, 'YYYYMM') AS mt FROM ({lines}) "
+                "l(person_id, id_number, name, period, net, line_id)) l "
+                "JOIN {t} t ON upper(btrim(t.{i}::text)) = l.id_number AND btrim(t.{mm}::text) = l.mt "
+                "WHERE t.{a} > 0 GROUP BY l.line_id, l.id_number, l.period, l.net"
             ).format(src=sql.Literal(f"{table.source.name}.{table.label or table.name}"),
                      i=sql.Identifier(cols["id_number"]), a=sql.Identifier(cols["amount"]),
                      mm=sql.Identifier(cols["month"]), t=ddl.qualified(table.physical), lines=_lines(user))
@@ -258,7 +264,7 @@ def _run_cross(cursor, run: AuditRun, rule: AuditRule, user) -> int:
             select = sql.SQL(
                 "SELECT r.id_number, r.id_number || '|' || {src} || '|' || a.on_, '', "
                 "{src} || ' 有活动记录：' || to_char(a.on_, 'YYYY-MM-DD'), NULL::date, a.on_ "
-                "FROM (SELECT DISTINCT person_id, id_number FROM ({lines}) l(person_id, id_number, name, period, net) "
+                "FROM (SELECT DISTINCT person_id, id_number FROM ({lines}) l(person_id, id_number, name, period, net, line_id) "
                 "WHERE l.period >= date_trunc('month', current_date) - interval '3 months') r "
                 "JOIN (SELECT upper(btrim(t.{i}::text)) AS idn, max(t.{d}::date) AS on_ FROM {t} t "
                 "WHERE t.{d}::date <= current_date GROUP BY 1) a ON a.idn = r.id_number {cert} WHERE {after}").format(
@@ -295,6 +301,9 @@ def audit_run(*, user, rules: list[AuditRule] | None = None) -> AuditRun:
         Finding.objects.filter(rule__in=rules, state=Finding.State.OPEN).exclude(run=run).delete()
         with connection.cursor() as cursor:
             ddl.ensure_schema(cursor)
+            # a million shared rows hashed (distinct numbers, the lines they meet) in memory, not in batches on disk
+            cursor.execute("SELECT current_setting('work_mem'), set_config('work_mem', '256MB', true)")
+            work_mem = cursor.fetchone()[0]
             for rule in rules:
                 if rule.kind == AuditRule.Kind.SQL:
                     summary[str(rule.pk)] = _run_sql_rule(run, rule, user)
@@ -302,6 +311,7 @@ def audit_run(*, user, rules: list[AuditRule] | None = None) -> AuditRun:
                     summary[str(rule.pk)] = _run_cross(cursor, run, rule, user)
                 else:
                     summary[str(rule.pk)] = _run_builtin(cursor, run, rule)
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
             # decided before: not raised again
             cursor.execute(sql.SQL(
                 "DELETE FROM {f} f WHERE f.run_id = %s AND EXISTS (SELECT 1 FROM {f} d WHERE d.rule_id = f.rule_id "
