@@ -648,7 +648,10 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
             checks.append(number_out_of_range(ref, ctype))
             casts[n] = sql.SQL("{}::{}").format(ref, ctype.sql()) if ctype.kind == "numeric" else ref
         elif ctype.kind == "text":
-            casts[n] = sql.SQL("NULLIF(btrim({}), '')").format(ref)
+            # trimmed only when a value starts or ends with a space (rare): the common value is kept as COPY
+            # typed it, no new string and no length coercion per row
+            casts[n] = sql.SQL("CASE WHEN {r} = '' OR {r} LIKE ' %' OR {r} LIKE '% ' THEN NULLIF(btrim({r}), '')::{t} "
+                               "ELSE {r} END").format(r=ref, t=ctype.sql())
         else:
             bad, guarded = check_and_cast(ref, ctype, n)
             checks.append(sql.SQL("({}) IS NOT NULL").format(bad))
