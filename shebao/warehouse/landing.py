@@ -12,8 +12,9 @@ One load is one transaction, in three set-based steps:
 2. check every row in SQL — each value against its column's type (length, digits, calendar date), the
    key present and unique in the file, and for incremental files I only for a new key, U and D only for
    an existing one — every problem into ``LoadError`` with its record number, column and reason;
-3. when no row is bad, one merge per operation (``INSERT … ON CONFLICT … DO UPDATE … WHERE IS DISTINCT``,
-   ``DELETE … WHERE NOT EXISTS``) from the staging table with typed casts.
+3. when no row is bad: for a full file into a table with rows, ``full_diff`` (one hash full join on the
+   key; only the rows that differ are deleted, updated or inserted); into an empty table one INSERT; for
+   an incremental file one statement per operation (D, U, I) from the staging table with typed casts.
 
 A file with any bad row changes nothing in the table: the load is kept as 已拒绝 with every bad row.
 The same file (sha256) already landed in the table is refused (a re-run does not apply twice).
