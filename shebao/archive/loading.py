@@ -34,13 +34,13 @@ from shebao.warehouse import landing as wh_landing
 from shebao.warehouse.ddl import ColType, DictionaryError
 from shebao.warehouse.dictionary import CODES, COLUMNS, TABLES, parse_dictionary, read_dictionary
 from shebao.warehouse.landing import (
-    STAGE,
+    STAGE_TABLE,
     LandingError,
-    _copy_delimited,
-    _header,
-    _stage,
     check_and_cast,
+    copy_delimited,
+    create_stage,
     fast_cast,
+    read_header,
 )
 from shebao.warehouse.models import Element
 
@@ -210,7 +210,7 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
     first = first.rstrip("\r")
     delimiter = "\t" if path.suffix.lower() == ".tsv" or first.count("\t") > first.count(",") else ","
     try:
-        header = [h.lower() for h in _header(first, delimiter)]
+        header = [h.lower() for h in read_header(first, delimiter)]
     except LandingError as exc:
         return 0, [f"{path.name}：{exc}"]
     columns = {c.name: c for c in t.columns}
@@ -232,8 +232,8 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
     except _NotFast:
         pass
     # the checking path: every value as text, each bad one named
-    _stage(cursor, header)
-    copy_problems, _n = _copy_delimited(cursor, header, body, delimiter)
+    create_stage(cursor, header)
+    copy_problems, _n = copy_delimited(cursor, header, body, delimiter)
     del text, body
     if copy_problems:
         return 0, [f"{path.name} 第 {line} 条记录：{reason}" if line else f"{path.name}：{reason}"
@@ -248,7 +248,7 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
     for k in t.key:
         checks.append(sql.SQL("({}, CASE WHEN s.{} IS NULL OR btrim(s.{}) = '' THEN '主键字段不能为空' END)").format(
             sql.Literal(k), sql.Identifier(k), sql.Identifier(k)))
-    stage = sql.Identifier(STAGE)
+    stage = sql.Identifier(STAGE_TABLE)
     cursor.execute(sql.SQL("SELECT s._line, v.col, v.reason FROM {s} s, LATERAL (VALUES {c}) v(col, reason) "
                            "WHERE v.reason IS NOT NULL ORDER BY 1, 2 LIMIT %s").format(
         s=stage, c=sql.SQL(", ").join(checks)), [MAX_ERRORS])

@@ -35,7 +35,7 @@ from psycopg import sql
 
 from shebao.common import hooks
 from shebao.common.audit import audit_record
-from shebao.common.identity import CHECK_CHARS, PROVINCE_CODES, WEIGHTS, is_valid_id_number
+from shebao.common.identity import is_valid_id_number
 from shebao.warehouse import ddl
 from shebao.warehouse.models import AuditRule, AuditRun, Element, Finding, WhColumn, WhTable
 
@@ -48,24 +48,9 @@ class AuditError(ValueError):
 
 
 def id_number_ok(v: sql.Composable) -> sql.Composable:
-    """SQL: ``v`` (already upper-cased, spaces removed) is a valid 身份证号 by ``common.identity``'s rule."""
-    terms = sql.SQL(" + ").join(sql.SQL("substr({}, {}, 1)::int * {}").format(v, sql.Literal(i + 1), sql.Literal(w))
-                                for i, w in enumerate(WEIGHTS))
-    provinces = sql.Literal(sorted(PROVINCE_CODES))
-
-    def born_ok(d: sql.Composable) -> sql.Composable:
-        from shebao.warehouse.landing import _date_ok
-
-        return sql.SQL("({ok} AND {d} >= '18800101' AND {d} <= to_char(current_date, 'YYYYMMDD'))").format(
-            ok=_date_ok(d), d=d)
-
-    d18 = sql.SQL("substr({}, 7, 8)").format(v)
-    d15 = sql.SQL("('19' || substr({}, 7, 6))").format(v)
-    return sql.SQL(
-        "(CASE WHEN {v} ~ '^[0-9]{{17}}[0-9X]$' THEN left({v}, 2) = ANY({p}::text[]) AND {b18} "
-        "AND substr({chars}, mod({terms}, 11) + 1, 1) = substr({v}, 18, 1) "
-        "WHEN {v} ~ '^[0-9]{{15}}$' THEN left({v}, 2) = ANY({p}::text[]) AND {b15} ELSE false END)").format(
-        v=v, p=provinces, b18=born_ok(d18), b15=born_ok(d15), chars=sql.Literal(CHECK_CHARS), terms=terms)
+    """SQL: ``v`` (spaces removed; a lowercase x allowed) is a valid 身份证号 by ``common.identity``'s rule —
+    the IMMUTABLE function ``shebao_id_number_ok`` (migration 0004), inlined by the planner."""
+    return sql.SQL("shebao_id_number_ok({}, current_date)").format(v)
 
 
 def _role_column(table: WhTable, role: str) -> str | None:
@@ -122,9 +107,11 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
     if kind == AuditRule.Kind.ID_NUMBER:
         norm = sql.SQL("upper(replace(btrim({}), ' ', ''))").format(ctext)
         # each distinct number checked once (a person has many rows); their rows read again only when some fail
-        cursor.execute(sql.SQL("SELECT array_agg(d.v) FROM (SELECT DISTINCT {n} AS v FROM {t} t WHERE {c} IS NOT NULL "
-                               "AND btrim({c}) <> '') d WHERE NOT {ok}").format(
-            n=norm, t=t, c=ctext, ok=id_number_ok(sql.SQL("d.v"))))
+        # the distinct values first (a hash of the raw column), normalised and checked once each; OFFSET 0
+        # keeps the planner from pushing the check below the DISTINCT (once per row, not per number)
+        cursor.execute(sql.SQL("SELECT array_agg(d.v) FROM (SELECT DISTINCT {n} AS v FROM (SELECT DISTINCT {c} FROM {t} t "
+                               "WHERE {c} IS NOT NULL) t WHERE btrim({ct}) <> '' OFFSET 0) d WHERE NOT {ok}").format(
+            n=norm, t=t, c=c, ct=ctext, ok=id_number_ok(sql.SQL("d.v"))))
         bad = [v for v in (cursor.fetchone()[0] or []) if not is_valid_id_number(v)]  # the Python rule decides
         if not bad:
             return 0
@@ -151,13 +138,16 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
         ctype = ddl.parse_type(col.source_type)
         if ctype.kind in ("date", "timestamp"):
             cond = sql.SQL("{c} IS NOT NULL AND ({c}::date < date '1900-01-01' OR {c}::date > current_date)").format(c=c)
-        else:  # a YYYYMM (or YYYYMMDD) number or text
-            digits = sql.SQL("btrim({})").format(ctext)
-            cond = sql.SQL(
-                "{c} IS NOT NULL AND btrim({ct}) <> '' AND NOT (CASE WHEN {d} ~ '^[0-9]{{6}}$' THEN "
+        else:  # a YYYYMM (or YYYYMMDD) number or text: each distinct value checked once (a month column has
+            # a few hundred), then the rows that hold a bad one
+            digits = sql.SQL("btrim(d.v::text)")
+            bad = sql.SQL(
+                "{d} <> '' AND NOT (CASE WHEN {d} ~ '^[0-9]{{6}}$' THEN "
                 "substr({d}, 5, 2)::int BETWEEN 1 AND 12 AND {d} BETWEEN '190001' AND to_char(current_date, 'YYYYMM') "
                 "WHEN {d} ~ '^[0-9]{{8}}$' THEN {ok} AND {d} BETWEEN '19000101' AND to_char(current_date, 'YYYYMMDD') "
-                "ELSE false END)").format(c=c, ct=ctext, d=digits, ok=_date_ok_sql(digits))
+                "ELSE false END)").format(d=digits, ok=_date_ok_sql(digits))
+            cond = sql.SQL("{c} IN (SELECT d.v FROM (SELECT DISTINCT t.{col} AS v FROM {t} t WHERE t.{col} IS NOT NULL "
+                           "OFFSET 0) d WHERE {bad})").format(c=c, col=sql.Identifier(col.name), t=t, bad=bad)
         select = sql.SQL("SELECT {i}, {k}, {ct}, {d}, NULL::date, NULL::date FROM {t} t WHERE {cond}").format(
             i=idx, k=key, ct=ctext, d=sql.Literal(f"{label}不合理（早于 1900 年或晚于今天，或不是有效日期）"), t=t, cond=cond)
         return _insert(cursor, run, rule, select)
@@ -180,9 +170,9 @@ def _run_builtin(cursor, run: AuditRun, rule: AuditRule) -> int:
 
 
 def _date_ok_sql(d: sql.Composable) -> sql.Composable:
-    from shebao.warehouse.landing import _date_ok
+    from shebao.warehouse.landing import date_ok
 
-    return _date_ok(d)
+    return date_ok(d)
 
 
 def _subquery(qs) -> tuple[sql.Composable, list]:
@@ -193,8 +183,8 @@ def _subquery(qs) -> tuple[sql.Composable, list]:
 def _lines(user):
     from shebao.payroll.selectors import payroll_lines_visible
 
-    qs = payroll_lines_visible(user=user).exclude(status__in=NOT_PAID).filter(person__isnull=False)
-    return _subquery(qs.values("person_id", "id_number", "name", "run__period", "net"))[0]
+    qs = payroll_lines_visible(user=user).exclude(status__in=NOT_PAID).filter(person__isnull=False).order_by()
+    return _subquery(qs.values("person_id", "id_number", "name", "run__period", "net", "id"))[0]
 
 
 def _persons(user):
@@ -222,22 +212,23 @@ def _run_cross(cursor, run: AuditRun, rule: AuditRule, user) -> int:
                 "'死亡日期 ' || to_char(d.dd, 'YYYY-MM-DD') || '（' || {src} || '），仍发放 ' || to_char(l.period, 'YYYY-MM') "
                 "|| ' 待遇 ' || l.net::text || ' 元', l.period, d.dd "
                 "FROM (SELECT upper(btrim(t.{i}::text)) AS idn, min(t.{dd}::date) AS dd FROM {t} t WHERE t.{dd} IS NOT NULL "
-                "GROUP BY 1) d JOIN ({lines}) l(person_id, id_number, name, period, net) ON l.id_number = d.idn "
+                "GROUP BY 1) d JOIN ({lines}) l(person_id, id_number, name, period, net, line_id) ON l.id_number = d.idn "
                 "WHERE l.period > date_trunc('month', d.dd)").format(
                 src=sql.Literal(f"{table.source.name}.{table.name}"), i=sql.Identifier(cols["id_number"]),
                 dd=sql.Identifier(cols["death_date"]), t=ddl.qualified(table.physical), lines=_lines(user))
             n += _insert(cursor, run, rule, select)
     elif kind == AuditRule.Kind.DOUBLE:
         for table, cols in _tables(WhTable.Purpose.PAYMENT, "id_number", "month", "amount"):
+            # the local lines (tens of thousands) hashed, the shared rows (a million) probed once: only the
+            # rows of a person and month we pay are summed, per line
             select = sql.SQL(
                 "SELECT l.id_number, l.id_number || '|' || to_char(l.period, 'YYYY-MM') || '|' || {src}, l.net::text, "
                 "to_char(l.period, 'YYYY-MM') || ' 本地发放 ' || l.net::text || ' 元，' || {src} || ' 同月另发 ' "
-                "|| s.amount::text || ' 元', l.period, NULL::date "
-                "FROM (SELECT idn, to_date(mt, 'YYYYMM') AS month, amount FROM (SELECT upper(btrim(t.{i}::text)) AS idn, "
-                "btrim(t.{mm}::text) AS mt, sum(t.{a}) AS amount FROM {t} t WHERE t.{a} > 0 "
-                "AND upper(btrim(t.{i}::text)) IN (SELECT l0.id_number FROM ({lines}) l0(person_id, id_number, name, "
-                "period, net)) GROUP BY 1, 2) g WHERE mt ~ '^[0-9]{{4}}(0[1-9]|1[0-2])$') s "
-                "JOIN ({lines}) l(person_id, id_number, name, period, net) ON l.id_number = s.idn AND l.period = s.month"
+                "|| sum(t.{a})::text || ' 元', l.period, NULL::date "
+                "FROM (SELECT l.*, to_char(l.period, 'YYYYMM') AS mt FROM ({lines}) "
+                "l(person_id, id_number, name, period, net, line_id)) l "
+                "JOIN {t} t ON upper(btrim(t.{i}::text)) = l.id_number AND btrim(t.{mm}::text) = l.mt "
+                "WHERE t.{a} > 0 GROUP BY l.line_id, l.id_number, l.period, l.net"
             ).format(src=sql.Literal(f"{table.source.name}.{table.label or table.name}"),
                      i=sql.Identifier(cols["id_number"]), a=sql.Identifier(cols["amount"]),
                      mm=sql.Identifier(cols["month"]), t=ddl.qualified(table.physical), lines=_lines(user))
@@ -273,7 +264,7 @@ def _run_cross(cursor, run: AuditRun, rule: AuditRule, user) -> int:
             select = sql.SQL(
                 "SELECT r.id_number, r.id_number || '|' || {src} || '|' || a.on_, '', "
                 "{src} || ' 有活动记录：' || to_char(a.on_, 'YYYY-MM-DD'), NULL::date, a.on_ "
-                "FROM (SELECT DISTINCT person_id, id_number FROM ({lines}) l(person_id, id_number, name, period, net) "
+                "FROM (SELECT DISTINCT person_id, id_number FROM ({lines}) l(person_id, id_number, name, period, net, line_id) "
                 "WHERE l.period >= date_trunc('month', current_date) - interval '3 months') r "
                 "JOIN (SELECT upper(btrim(t.{i}::text)) AS idn, max(t.{d}::date) AS on_ FROM {t} t "
                 "WHERE t.{d}::date <= current_date GROUP BY 1) a ON a.idn = r.id_number {cert} WHERE {after}").format(
@@ -310,6 +301,9 @@ def audit_run(*, user, rules: list[AuditRule] | None = None) -> AuditRun:
         Finding.objects.filter(rule__in=rules, state=Finding.State.OPEN).exclude(run=run).delete()
         with connection.cursor() as cursor:
             ddl.ensure_schema(cursor)
+            # a million shared rows hashed (distinct numbers, the lines they meet) in memory, not in batches on disk
+            cursor.execute("SELECT current_setting('work_mem'), set_config('work_mem', '256MB', true)")
+            work_mem = cursor.fetchone()[0]
             for rule in rules:
                 if rule.kind == AuditRule.Kind.SQL:
                     summary[str(rule.pk)] = _run_sql_rule(run, rule, user)
@@ -317,6 +311,7 @@ def audit_run(*, user, rules: list[AuditRule] | None = None) -> AuditRun:
                     summary[str(rule.pk)] = _run_cross(cursor, run, rule, user)
                 else:
                     summary[str(rule.pk)] = _run_builtin(cursor, run, rule)
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
             # decided before: not raised again
             cursor.execute(sql.SQL(
                 "DELETE FROM {f} f WHERE f.run_id = %s AND EXISTS (SELECT 1 FROM {f} d WHERE d.rule_id = f.rule_id "

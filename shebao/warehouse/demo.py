@@ -39,7 +39,7 @@ def warehouse_demo(scale: str, rng: random.Random, progress: Progress) -> str:
     from shebao.warehouse.audit import audit_run
     from shebao.warehouse.dictionary import dictionary_load
     from shebao.warehouse.landing import warehouse_load
-    from shebao.warehouse.tests.samples import COLUMNS_WITH_RULES, dictionary_folder
+    from shebao.warehouse.samples import COLUMNS_WITH_RULES, dictionary_folder
 
     demo_users_ensure()
     user = User.objects.filter(is_active=True, groups__name="it_admin").first() or User.objects.get(username="clerk")

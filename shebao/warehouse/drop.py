@@ -23,9 +23,9 @@ from shebao.warehouse.landing import (
     JSON_SUFFIXES,
     OP,
     LandingError,
-    _header,
     delimiter_of,
     first_line,
+    read_header,
     warehouse_load,
 )
 
@@ -47,7 +47,7 @@ class DropResult:
 
 def _incremental(path: Path) -> bool:
     """Whether the file's column names include ``_op``: the first line read as landing reads it
-    (``landing.first_line`` and ``landing._header``: the same encoding, delimiter and quoting rules);
+    (``landing.first_line`` and ``landing.read_header``: the same encoding, delimiter and quoting rules);
     JSON lines: the first object's keys."""
     try:
         first = first_line(path)
@@ -59,7 +59,7 @@ def _incremental(path: Path) -> bool:
         except (ValueError, TypeError):
             return False
     try:
-        return OP in {c.lower() for c in _header(first, delimiter_of(path.suffix.lower(), first))}
+        return OP in {c.lower() for c in read_header(first, delimiter_of(path.suffix.lower(), first))}
     except LandingError:
         return False
 

@@ -12,11 +12,25 @@ One load is one transaction, in three set-based steps:
 2. check every row in SQL — each value against its column's type (length, digits, calendar date), the
    key present and unique in the file, and for incremental files I only for a new key, U and D only for
    an existing one — every problem into ``LoadError`` with its record number, column and reason;
-3. when no row is bad, one merge per operation (``INSERT … ON CONFLICT … DO UPDATE … WHERE IS DISTINCT``,
-   ``DELETE … WHERE NOT EXISTS``) from the staging table with typed casts.
+3. when no row is bad: for a full file into a table with rows, ``full_diff`` (one hash full join on the
+   key; only the rows that differ are deleted, updated or inserted); into an empty table one INSERT; for
+   an incremental file one statement per operation (D, U, I) from the staging table with typed casts.
 
 A file with any bad row changes nothing in the table: the load is kept as 已拒绝 with every bad row.
-The same file (sha256) already landed in the table is refused (a re-run does not apply twice)."""
+The same file (sha256) already landed in the table is refused (a re-run does not apply twice).
+
+**The landing API other apps may use** (the archive's loader does; everything else here is private):
+
+- ``STAGE_TABLE`` — the name of the temporary staging table (``pg_temp``), dropped at commit;
+- ``create_stage(cursor, names)`` — (re)creates it with one text column per name plus ``_line`` (the record
+  number), and the temporary error table;
+- ``copy_delimited(cursor, names, body, delimiter)`` — COPYs the records after the header into it; →
+  (structural problems as (record, column, reason), records read);
+- ``read_header(line, delimiter)`` — the column names of a header line (trimmed, byte-order mark dropped),
+  ``LandingError`` when it cannot be read; ``first_line(path)`` and ``delimiter_of(ext, first)`` with it;
+- ``check_and_cast(c, ctype, label)`` → (bad reason or NULL, typed value) and ``fast_cast`` — the SQL of
+  the type checks; ``date_ok(digits)`` — SQL: 8 digits YYYYMMDD are a calendar date;
+- ``LandingError`` — a file refused as a whole (Chinese message)."""
 
 from __future__ import annotations
 
@@ -39,7 +53,7 @@ from shebao.warehouse import ddl
 from shebao.warehouse.dictionary import source_get
 from shebao.warehouse.models import Load, LoadError, WhColumn, WhTable
 
-STAGE = "wh_stage"
+STAGE_TABLE = "wh_stage"
 FAST = "wh_fast"  # the typed staging table of the fast path
 ERRORS = "wh_errors"
 OP = "_op"
@@ -67,7 +81,7 @@ def _trim(c: sql.Composable) -> sql.Composable:
     return sql.SQL("btrim({})").format(c)
 
 
-def _date_ok(digits: sql.Composable) -> sql.Composable:
+def date_ok(digits: sql.Composable) -> sql.Composable:
     """``digits``: the 8 digits YYYYMMDD; true when they are a calendar date."""
     y = sql.SQL("substr({}, 1, 4)::int").format(digits)
     m = sql.SQL("substr({}, 5, 2)::int").format(digits)
@@ -103,15 +117,19 @@ def _input_ok(v: sql.Composable, kind: str) -> sql.Composable:
 
 
 def number_out_of_range(n: sql.Composable, ctype: ddl.ColType) -> sql.Composable:
-    """SQL: the typed number ``n`` breaks the column's rule (NaN, Infinity, too many digits or decimals)."""
+    """SQL: the typed number ``n`` breaks the column's rule (NaN, Infinity, too many digits or decimals).
+
+    With a precision: ``n >= 10^whole OR n <= -10^whole`` also catches NaN (PostgreSQL orders NaN above
+    every number) and ±Infinity; the decimals are compared with ``round`` only when ``scale(n)`` says
+    there are more of them than the column keeps (1.500 fits NUMBER(14,2), 1.005 does not) — the cheap
+    test first, as this runs once per value of a million-row file."""
     if ctype.kind == "integer":
         return sql.SQL("false")
-    special = sql.SQL("({n} = 'NaN'::numeric OR abs({n}) = 'Infinity'::numeric)").format(n=n)
     if ctype.precision is None:
-        return special
+        return sql.SQL("({n} = 'NaN'::numeric OR abs({n}) = 'Infinity'::numeric)").format(n=n)
     whole, scale = ctype.precision - ctype.scale, ctype.scale
-    return sql.SQL("({sp} OR abs({n}) >= {lim} OR {n} <> round({n}, {s}))").format(
-        sp=special, n=n, lim=sql.Literal(10 ** whole), s=sql.Literal(scale))
+    return sql.SQL("({n} >= {lim} OR {n} <= {neg} OR (scale({n}) > {s} AND {n} <> round({n}, {s})))").format(
+        n=n, lim=sql.Literal(10 ** whole), neg=sql.Literal(-(10 ** whole)), s=sql.Literal(scale))
 
 
 def _number_check(v: sql.Composable, ctype: ddl.ColType) -> tuple[sql.Composable, sql.Composable]:
@@ -148,7 +166,7 @@ def check_and_cast(c: sql.Composable, ctype: ddl.ColType, label: str) -> tuple[s
     elif ctype.kind == "date":
         digits = _digits(v, _DATE_RE, 3)
         ok = sql.SQL("(CASE WHEN {v} ~ {re} THEN {ok} ELSE false END)").format(
-            v=v, re=sql.Literal(_DATE_RE), ok=_date_ok(digits))
+            v=v, re=sql.Literal(_DATE_RE), ok=date_ok(digits))
         bad = sql.SQL("CASE WHEN {v} <> '' AND NOT {ok} THEN {r} END").format(
             v=v, ok=ok, r=sql.Literal("不是有效日期（应为 YYYY-MM-DD 或 YYYYMMDD）"))
         cast = sql.SQL("CASE WHEN {v} <> '' AND {ok} THEN to_date({d}, 'YYYYMMDD') END").format(v=v, ok=ok, d=digits)
@@ -158,7 +176,7 @@ def check_and_cast(c: sql.Composable, ctype: ddl.ColType, label: str) -> tuple[s
         hms = sql.SQL("regexp_replace({}, {}, {})").format(v, sql.Literal(_TS_RE), sql.Literal(r"0\4|0\5|0\6"))
         ok = sql.SQL("(CASE WHEN {v} ~ {re} THEN {ok} AND split_part({h}, '|', 1)::int < 24 "
                      "AND split_part({h}, '|', 2)::int < 60 AND split_part({h}, '|', 3)::int < 60 ELSE false END)"
-                     ).format(v=v, re=sql.Literal(_TS_RE), ok=_date_ok(digits), h=hms)
+                     ).format(v=v, re=sql.Literal(_TS_RE), ok=date_ok(digits), h=hms)
         bad = sql.SQL("CASE WHEN {v} <> '' AND NOT {ok} THEN {r} END").format(
             v=v, ok=ok, r=sql.Literal("不是有效时间（应为 YYYY-MM-DD HH:MM:SS 或 YYYYMMDDHHMMSS）"))
         frac = sql.SQL("coalesce(substring({} from '\\.([0-9]{{1,6}})\\s*$'), '')").format(v)
@@ -206,7 +224,7 @@ def first_line(path: Path, limit: int = 65536) -> str:
         raise LandingError(str(exc)) from None
 
 
-def _header(line: str, delimiter: str) -> list[str]:
+def read_header(line: str, delimiter: str) -> list[str]:
     try:
         return [h.strip().lstrip("\ufeff") for h in next(csv.reader([line], delimiter=delimiter))]
     except (csv.Error, StopIteration):
@@ -238,21 +256,21 @@ def _check_header(names: list[str], table: WhTable, columns: dict[str, WhColumn]
     return out
 
 
-def _stage(cursor, names: list[str]) -> None:
+def create_stage(cursor, names: list[str]) -> None:
     cols = [sql.SQL("{} text").format(sql.Identifier(n)) for n in names]
-    for name in (STAGE, ERRORS):
+    for name in (STAGE_TABLE, ERRORS):
         cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(name)))
     cursor.execute(sql.SQL("CREATE TEMP TABLE {} (_line bigint GENERATED ALWAYS AS IDENTITY, {}) ON COMMIT DROP").format(
-        sql.Identifier(STAGE), sql.SQL(", ").join(cols)))
+        sql.Identifier(STAGE_TABLE), sql.SQL(", ").join(cols)))
     cursor.execute(sql.SQL("CREATE TEMP TABLE {} (line bigint, col text, reason text) ON COMMIT DROP").format(
         sql.Identifier(ERRORS)))
 
 
-def _copy_delimited(cursor, names: list[str], body: str, delimiter: str) -> tuple[list[tuple[int, str, str]], int]:
+def copy_delimited(cursor, names: list[str], body: str, delimiter: str) -> tuple[list[tuple[int, str, str]], int]:
     """COPY the records after the header; on a structural error (a record with too many or too few
     fields, an open quote) → every such record, found by reading the file again in Python."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {})").format(
-        sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Literal(delimiter))
+        sql.Identifier(STAGE_TABLE), sql.SQL(", ").join(map(sql.Identifier, names)), sql.Literal(delimiter))
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     data = body.encode("utf-8")
     try:
@@ -356,23 +374,23 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
             names: list[str] = []
             rows = _json_rows(text, names, columns, incremental, problems)
             names = _check_header(names or list(table.primary_key), table, columns, incremental)
-            _stage(cursor, ["_rec", *names])
-            copy_rows(cursor, f"pg_temp.{STAGE}", ["_rec", *names],
+            create_stage(cursor, ["_rec", *names])
+            copy_rows(cursor, f"pg_temp.{STAGE_TABLE}", ["_rec", *names],
                       ((str(n), *(r.get(c) for c in names)) for n, r in rows))
             line_expr = sql.SQL("_rec::bigint")
         elif ext in DELIMITED_SUFFIXES:
             first, _nl, body = text.partition("\n")
             first = first.rstrip("\r")
             delimiter = delimiter_of(ext, first)
-            names = _check_header(_header(first, delimiter), table, columns, incremental)
+            names = _check_header(read_header(first, delimiter), table, columns, incremental)
             if not incremental:
                 fast = _try_fast(cursor, table, names, columns, body, delimiter, file_name=file_name or path.name,
                                  digest=digest, user=user)
                 if fast is not None:
                     _finish(fast, source=source, table=table, user=user, username=username, started=started)
                     return LoadResult(load=fast)
-            _stage(cursor, names)
-            copy_problems, records = _copy_delimited(cursor, names, body, delimiter)
+            create_stage(cursor, names)
+            copy_problems, records = copy_delimited(cursor, names, body, delimiter)
             problems += copy_problems
             line_expr = sql.SQL("_line")
         else:
@@ -381,7 +399,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
         if problems:
             cursor.execute(sql.SQL("INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])").format(
                 sql.Identifier(ERRORS)), [[p[0] for p in problems], [p[1] for p in problems], [p[2] for p in problems]])
-        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE)))
+        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE_TABLE)))
         read = max(int(cursor.fetchone()[0]), records) + len({p[0] for p in problems if p[0] and "JSON" in p[2]})
         cast = {}  # guarded: safe on any row (the key lookups before the checks are known to pass)
         fast = {}  # for the merge, once every row passed its checks
@@ -414,7 +432,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
         cursor.execute(sql.SQL(
             "INSERT INTO {e} SELECT {line}, v.col, v.reason FROM (SELECT * FROM {s} s WHERE {any}) s, "
             "LATERAL (VALUES {checks}) v(col, reason) WHERE v.reason IS NOT NULL AND ({d} OR v.col = ANY(%s))").format(
-            e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE), checks=value_checks,
+            e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE_TABLE), checks=value_checks,
             any=sql.SQL(" OR ").join(sql.SQL("({}) IS NOT NULL").format(b) for b in bads) if bads else sql.SQL("false"),
             d=sql.SQL("{} <> 'D'").format(op) if incremental else sql.SQL("true")), [[*key, "_op"]])
         if key:
@@ -426,7 +444,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
                 "INSERT INTO {e} SELECT {line}, '', '主键与第 ' || d.f || ' 条记录重复' FROM {s} s JOIN "
                 "(SELECT {k}, min({line}) AS f FROM {s} s GROUP BY {k} HAVING count(*) > 1) d({names}, f) "
                 "ON {same} WHERE {line} <> d.f").format(
-                e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE), k=keys_s, same=same,
+                e=sql.Identifier(ERRORS), line=line_expr, s=sql.Identifier(STAGE_TABLE), k=keys_s, same=same,
                 names=sql.SQL(", ").join(sql.Identifier(f"k{i}") for i in range(len(key)))))
             if incremental:
                 match = sql.SQL(" AND ").join(
@@ -435,7 +453,7 @@ def warehouse_load(*, source_name: str, table_name: str, path: Path, mode: str =
                     "INSERT INTO {e} SELECT {line}, '_op', CASE WHEN {op} = 'I' THEN '新增（I）的主键已存在' "
                     "ELSE '修改或删除（' || {op} || '）的主键不存在' END FROM {s} s "
                     "WHERE {op} IN ('I', 'U', 'D') AND ({op} = 'I') = EXISTS (SELECT 1 FROM {t} t WHERE {m})").format(
-                    e=sql.Identifier(ERRORS), line=line_expr, op=op, s=sql.Identifier(STAGE),
+                    e=sql.Identifier(ERRORS), line=line_expr, op=op, s=sql.Identifier(STAGE_TABLE),
                     t=ddl.qualified(table.physical), m=match))
         cursor.execute(sql.SQL("SELECT count(DISTINCT line) FROM {}").format(sql.Identifier(ERRORS)))
         rejected = int(cursor.fetchone()[0])
@@ -483,7 +501,7 @@ def _try_fast(cursor, table: WhTable, names: list[str], columns: dict[str, WhCol
 
 
 def _merge(cursor, table: WhTable, names: list[str], cast: dict, incremental: bool, load_id: int, *,
-           stage_name: str = STAGE) -> tuple[int, int, int]:
+           stage_name: str = STAGE_TABLE) -> tuple[int, int, int]:
     target = ddl.qualified(table.physical)
     all_cols = [c.name for c in table.columns.all()]
     key = table.primary_key
@@ -503,26 +521,7 @@ def _merge(cursor, table: WhTable, names: list[str], cast: dict, incremental: bo
         if not cursor.fetchone()[0]:
             cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s").format(target, cols, values, stage))
             return cursor.rowcount, 0, 0
-        # every declared column is set: one not in the file becomes empty (the file is the whole table)
-        setcols = [c for c in all_cols if c not in key]
-        assign = sql.SQL(", ").join([sql.SQL("{} = EXCLUDED.{}").format(ident(c), ident(c)) for c in setcols]
-                                    + [sql.SQL("{} = EXCLUDED.{}").format(ident(ddl.LOAD_ID), ident(ddl.LOAD_ID))])
-        full_cols = sql.SQL(", ").join([ident(c) for c in all_cols] + [ident(ddl.LOAD_ID)])
-        full_vals = sql.SQL(", ").join([cast.get(c, sql.SQL("NULL")) for c in all_cols] + [lid])
-        differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
-            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in setcols) if setcols else sql.SQL("1"),
-            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in setcols) if setcols else sql.SQL("1"))
-        cursor.execute(sql.SQL(
-            "WITH up AS (INSERT INTO {t} AS t ({cols}) SELECT {vals} FROM {s} s ON CONFLICT ({k}) DO UPDATE SET {a} "
-            "WHERE {d} RETURNING (xmax = 0) AS ins) SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) "
-            "FROM up").format(t=target, cols=full_cols, vals=full_vals, s=stage, k=sql.SQL(", ").join(map(ident, key)),
-                              a=assign if setcols else sql.SQL("{} = EXCLUDED.{}").format(ident(key[0]), ident(key[0])),
-                              d=differs))
-        inserted, updated = cursor.fetchone()
-        match = sql.SQL(" AND ").join(sql.SQL("t.{} = {}").format(ident(k), cast[k]) for k in key)
-        cursor.execute(sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
-            target, stage, match))
-        return int(inserted), int(updated), cursor.rowcount
+        return full_diff(cursor, table, cast, load_id, stage_name=stage_name)
     op = sql.SQL("upper(btrim(s.{}))").format(ident(OP))
     match = sql.SQL(" AND ").join(sql.SQL("t.{} = {}").format(ident(k), cast[k]) for k in key)
     cursor.execute(sql.SQL("DELETE FROM {} t USING {} s WHERE {} = 'D' AND {}").format(target, stage, op, match))
@@ -539,6 +538,58 @@ def _merge(cursor, table: WhTable, names: list[str], cast: dict, incremental: bo
     cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s WHERE {} = 'I'").format(
         target, sql.SQL(", ").join([ident(c) for c in present] + [ident(ddl.LOAD_ID)]),
         sql.SQL(", ").join([cast[c] for c in present] + [lid]), stage, op))
+    return cursor.rowcount, updated, deleted
+
+
+DIFF = "wh_diff"  # the rows a full reload changes
+
+
+def full_diff(cursor, table: WhTable, cast: dict, load_id: int, *, stage_name: str) -> tuple[int, int, int]:
+    """A full file into a table with rows and a primary key: (inserted, updated, deleted).
+
+    One hash FULL JOIN of the file's typed rows with the table on the key keeps only the rows that differ —
+    a key only in the file (insert), only in the table (delete), or any other column distinct — in a
+    temporary table; then one DELETE, one UPDATE and one INSERT of just those. An unchanged row is only
+    read (its ``_load_id`` stays the load that last wrote it). The file's keys are unique (checked before)."""
+    target = ddl.qualified(table.physical)
+    declared = {c.name: c for c in table.columns.all()}
+    all_cols = list(declared)
+    key = table.primary_key
+    setcols = [c for c in all_cols if c not in key]
+    ident = sql.Identifier
+    absent = {c: sql.SQL("NULL::{}").format(ddl.parse_type(declared[c].source_type).sql()) for c in all_cols if c not in cast}
+    tk = [ident(f"wh diff k{i}") for i in range(len(key))]  # a space: never a declared column's name
+    ins, gone = ident("wh diff ins"), ident("wh diff del")
+    rows = sql.SQL(", ").join(sql.SQL("{} AS {}").format(cast.get(c) or absent[c], ident(c)) for c in all_cols)
+    on = sql.SQL(" AND ").join(sql.SQL("t.{} = s.{}").format(ident(k), ident(k)) for k in key)
+    differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in setcols),
+        sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in setcols)) if setcols else sql.SQL("false")
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(DIFF)))
+    cursor.execute("SELECT current_setting('work_mem')")
+    work_mem = cursor.fetchone()[0]
+    cursor.execute("SELECT set_config('work_mem', '256MB', true)")  # the table's keys hashed in memory
+    cursor.execute(sql.SQL(
+        "CREATE TEMP TABLE {d} ON COMMIT DROP AS SELECT t.{k0} IS NULL AS {ins}, s.{k0} IS NULL AS {gone}, s.*, {tk} "
+        "FROM (SELECT {rows} FROM {stage} s) s FULL JOIN {t} t ON {on} "
+        "WHERE t.{k0} IS NULL OR s.{k0} IS NULL OR {differs}").format(
+        d=ident(DIFF), k0=ident(key[0]), ins=ins, gone=gone, rows=rows, stage=ident(stage_name), t=target, on=on,
+        differs=differs, tk=sql.SQL(", ").join(sql.SQL("t.{} AS {}").format(ident(k), a) for k, a in zip(key, tk, strict=True))))
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+    at = sql.SQL(" AND ").join(sql.SQL("t.{} = d.{}").format(ident(k), a) for k, a in zip(key, tk, strict=True))
+    cursor.execute(sql.SQL("DELETE FROM {t} t USING {d} d WHERE d.{gone} AND {at}").format(
+        t=target, d=ident(DIFF), gone=gone, at=at))
+    deleted = cursor.rowcount
+    updated = 0
+    if setcols:
+        cursor.execute(sql.SQL("UPDATE {t} t SET {assign}, {lid} = {load} FROM {d} d WHERE NOT d.{ins} AND NOT d.{gone} "
+                               "AND {at}").format(
+            t=target, d=ident(DIFF), ins=ins, gone=gone, at=at, lid=ident(ddl.LOAD_ID), load=sql.Literal(load_id),
+            assign=sql.SQL(", ").join(sql.SQL("{} = d.{}").format(ident(c), ident(c)) for c in setcols)))
+        updated = cursor.rowcount
+    cursor.execute(sql.SQL("INSERT INTO {t} ({cols}, {lid}) SELECT {dcols}, {load} FROM {d} d WHERE d.{ins}").format(
+        t=target, cols=sql.SQL(", ").join(map(ident, all_cols)), lid=ident(ddl.LOAD_ID), load=sql.Literal(load_id),
+        dcols=sql.SQL(", ").join(sql.SQL("d.{}").format(ident(c)) for c in all_cols), d=ident(DIFF), ins=ins))
     return cursor.rowcount, updated, deleted
 
 
@@ -568,11 +619,12 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
 
     1. COPY the records into a temporary table of typed columns (numbers read by COPY itself; quoted
        empty values are empty, as on the checking path);
-    2. one pass over the rows with the checks COPY does not make (a number's precision and scale, NaN,
-       a date's format and calendar, a key present) — any hit: ``_NotFast``;
-    3. into an empty table: the primary key dropped, one ``INSERT … SELECT``, the key built again (a
-       repeated key fails the build: ``_NotFast``); into a table with rows: the same merge as the checking
-       path (a repeated key fails it: ``_NotFast``)."""
+    2. into an empty table: the primary key dropped, one ``INSERT … SELECT`` that also makes the checks
+       COPY does not (a number's precision and scale, NaN, a date's format and calendar, a key present) —
+       fewer rows inserted than read: ``_NotFast`` — and the key built again (a repeated key fails the
+       build: ``_NotFast``);
+    3. into a table with rows: one pass with those checks and a hash aggregate on the key (a repeated key)
+       — any hit: ``_NotFast`` — then ``full_diff``: only the rows that differ are written."""
     types = {n: ddl.parse_type(columns[n].source_type) for n in names}
     ident = sql.Identifier
     cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(FAST)))
@@ -597,7 +649,10 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
             checks.append(number_out_of_range(ref, ctype))
             casts[n] = sql.SQL("{}::{}").format(ref, ctype.sql()) if ctype.kind == "numeric" else ref
         elif ctype.kind == "text":
-            casts[n] = sql.SQL("NULLIF(btrim({}), '')").format(ref)
+            # trimmed only when a value starts or ends with a space (rare): the common value is kept as COPY
+            # typed it, no new string and no length coercion per row
+            casts[n] = sql.SQL("CASE WHEN {r} = '' OR {r} LIKE ' %' OR {r} LIKE '% ' THEN NULLIF(btrim({r}), '')::{t} "
+                               "ELSE {r} END").format(r=ref, t=ctype.sql())
         else:
             bad, guarded = check_and_cast(ref, ctype, n)
             checks.append(sql.SQL("({}) IS NOT NULL").format(bad))
@@ -606,28 +661,40 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
         ref = sql.SQL("s.{}").format(ident(k))
         checks.append(sql.SQL("{} IS NULL").format(ref) if types[k].kind in ("integer", "numeric")
                       else sql.SQL("({} IS NULL OR btrim({}) = '')").format(ref, ref))
-    if checks:
-        cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
-            ident(FAST), sql.SQL(" OR ").join(checks)))
-        if cursor.fetchone()[0]:
-            raise _NotFast
+    bad = sql.SQL(" OR ").join(checks) if checks else sql.SQL("false")
     if read is None:
         cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(FAST)))
         read = int(cursor.fetchone()[0])
     target = ddl.qualified(table.physical)
+    key = list(table.primary_key)
     cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(target))
+    empty = not cursor.fetchone()[0]
     try:
-        if not cursor.fetchone()[0]:
+        if empty:
+            # the checks in the same pass as the INSERT: a row that fails one is left out, and fewer rows
+            # than read → not fast; the key dropped and built again after (a repeated key fails the build)
             present = [c.name for c in table.columns.all() if c.name in casts]
-            if table.primary_key:
+            if key:
                 ddl.set_primary_key(cursor, table.physical, [])
-            cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s").format(
+            cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s WHERE ({}) IS NOT TRUE").format(
                 target, sql.SQL(", ").join([ident(c) for c in present] + [ident(ddl.LOAD_ID)]),
-                sql.SQL(", ").join([casts[c] for c in present] + [sql.Literal(load.pk)]), ident(FAST)))
+                sql.SQL(", ").join([casts[c] for c in present] + [sql.Literal(load.pk)]), ident(FAST), bad))
             inserted = cursor.rowcount
-            if table.primary_key:
-                ddl.set_primary_key(cursor, table.physical, list(table.primary_key))
+            if inserted != read:
+                raise _NotFast
+            if key:
+                ddl.set_primary_key(cursor, table.physical, key)
             return read, inserted, 0, 0
+        if key:
+            # one pass: any bad value, any repeated key (a hash aggregate on the key)
+            keys = sql.SQL(", ").join(sql.SQL("s.{}").format(ident(k)) for k in key)
+            cursor.execute(sql.SQL("SELECT coalesce(bool_or(g.bad), false) OR coalesce(max(g.n), 0) > 1 FROM "
+                                   "(SELECT count(*) AS n, bool_or({}) AS bad FROM {} s GROUP BY {}) g").format(
+                bad, ident(FAST), keys))
+        else:
+            cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(ident(FAST), bad))
+        if cursor.fetchone()[0]:
+            raise _NotFast
         inserted, updated, deleted = _merge(cursor, table, names, casts, False, load.pk, stage_name=FAST)
     except (DatabaseError, psycopg.Error):
         raise _NotFast from None

@@ -204,3 +204,51 @@ def test_evidence_of_life_accepted_once_becomes_one_certification(it, tmp_path):
     with hooks.swapped("certification_last_dates", None):
         audit_run(user=it, rules=[cross("life")])
     assert Finding.objects.filter(rule__kind="life").count() == 1  # accepted: not raised again
+
+
+def test_the_sql_check_character_and_number_functions():
+    """shebao_id_check_char / shebao_id_number_ok (migration 0004) against common.identity: 18-digit
+    numbers with a digit, an X or a lowercase x as check character, a wrong check character, 15-digit
+    numbers valid and with an impossible birth date, a bad province, a future birth date, junk and NULL (not valid)."""
+    from django.db import connection
+
+    from shebao.common.identity import check_char
+
+    valid = [id_number(dt.date(1940 + i, 1 + i % 12, 1 + i % 28)) for i in range(60)]
+    with_x = [n for n in valid if n[17] == "X"]
+    assert with_x, "the sample has a number ending in X"
+    cases = {n: True for n in valid}
+    cases.update({n[:17] + "x": True for n in with_x})  # lowercase x: valid, as parse_id_number upper-cases
+    cases.update({n[:17] + ("0" if n[17] == "X" else "X"): False for n in valid[:20]})  # wrong check character
+    cases.update({n[:17] + str((int(n[17]) + 1) % 10): False for n in valid if n[17] != "X"})
+    cases.update({
+        "330282500101123": True,  # 15 digits: 1950-01-01
+        "330282500230123": False,  # 15 digits: 1950-02-30 is no date
+        "990282500101123": False,  # 15 digits: province 99
+        "33028250010112X": False,  # 15 characters, not digits
+        "11010519491231002X": True, "110105194912310021": False,
+        "11010520000229001" + check_char("11010520000229001"): True,  # 2000-02-29 is a date (leap year)
+        "11010519000229001" + check_char("11010519000229001"): False,  # 1900 is not a leap year
+        "33028218790101" + "123" + check_char("33028218790101123"): False,  # born before 1880
+        "33028221000101" + "123" + check_char("33028221000101123"): False,  # born in the future
+        "000282195001011234": False, "abc": False, "": False, "3302821950010112345": False,
+    })
+    with connection.cursor() as cursor:
+        for n, expected in cases.items():
+            cursor.execute("SELECT shebao_id_number_ok(%s, current_date)", [n])
+            got = cursor.fetchone()[0]
+            assert got == expected == is_valid_id_number(n), n
+        for n in valid:
+            cursor.execute("SELECT shebao_id_check_char(%s)", [n[:17]])
+            assert cursor.fetchone()[0] == n[17] == check_char(n[:17])
+        for junk in ("1234567890123456", "12345678901234567X", "1234567890123456a", None):
+            cursor.execute("SELECT shebao_id_check_char(%s)", [junk])
+            assert cursor.fetchone()[0] is None, junk
+        cursor.execute("SELECT shebao_id_number_ok(NULL, current_date)")
+        assert cursor.fetchone()[0] is False  # no number is not a valid one
+        # set-based: one statement over many numbers, the same answers
+        cursor.execute("SELECT n FROM unnest(%s::text[]) n WHERE NOT shebao_id_number_ok(n, current_date)", [list(cases)])
+        assert sorted(r[0] for r in cursor.fetchall()) == sorted(n for n, ok in cases.items() if not ok)
+        cursor.execute("SELECT provolatile FROM pg_proc WHERE proname IN ('shebao_id_check_char', 'shebao_id_number_ok', "
+                       "'shebao_yyyymmdd_ok')")
+        assert [r[0] for r in cursor.fetchall()] == ["i", "i", "i"]

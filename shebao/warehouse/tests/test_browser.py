@@ -23,9 +23,9 @@ def test_load_dictionary_audit_person(live_server, tmp_path):
 
     from shebao.registry.models import Region
     from shebao.registry.regions_data import seed_regions
+    from shebao.warehouse import samples
     from shebao.warehouse.dictionary import dictionary_load
     from shebao.warehouse.models import AuditRule, WhTable
-    from shebao.warehouse.tests import samples
 
     ARTIFACTS.mkdir(exist_ok=True)
     seed_regions(Region)  # a transactional test before this one flushed the migration seeds

@@ -11,11 +11,10 @@ from django.db import connection
 from shebao.accounts.tests.factories import make_user
 from shebao.common.models import AuditEvent
 from shebao.common.sheets import XlsxWriter
-from shebao.warehouse import ddl
+from shebao.warehouse import ddl, samples
 from shebao.warehouse.ddl import DictionaryError, parse_type
 from shebao.warehouse.dictionary import dictionary_load
 from shebao.warehouse.models import CodeValue, Element, Source, WhColumn, WhTable
-from shebao.warehouse.tests import samples
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from shebao.accounts.tests.factories import make_user
+from shebao.warehouse import samples
 from shebao.warehouse.dictionary import dictionary_load
 from shebao.warehouse.landing import LandingError, warehouse_load
 from shebao.warehouse.models import Load, LoadError
-from shebao.warehouse.tests import samples
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +281,69 @@ def test_the_drop_folder_reads_the_header_as_a_load_does(it, tmp_path):
     json_inc = put(tmp_path, "j.jsonl", '{"_op": "I", "aac001": "P1"}\n')
     json_full = put(tmp_path, "k.jsonl", '{"aac001": "P1"}\n')
     assert [_incremental(p) for p in (quoted, gb, chinese, json_inc, json_full)] == [True, True, False, True, False]
+
+
+def _pay_rows() -> dict[tuple, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT aac002, aae002::text, aae140, aae019::text, _load_id FROM warehouse.sheng_ic_pay")
+        return {r[:3]: r[3:] for r in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])  # the fast path (csv) and the checking path (JSON lines)
+def test_a_full_reload_writes_only_the_rows_that_changed(it, tmp_path, suffix):
+    """A full reload into a partitioned table with rows: exactly the changed rows are updated, the new
+    inserted, the missing deleted; an unchanged row is not written (it keeps the load that wrote it)."""
+    def write(name: str, data: list[tuple]) -> object:
+        if suffix == ".csv":
+            text = "aac002,aae002,aae140,aae019\n" + "".join(f"{a},{m},{c},{v}\n" for a, m, c, v in data)
+        else:
+            text = "".join(json.dumps({"aac002": a, "aae002": m, "aae140": c, "aae019": v}) + "\n" for a, m, c, v in data)
+        return put(tmp_path, name + suffix, text)
+
+    first = [(f"3302821950010112{i:02d}", f"2024{m:02d}", "110", f"{1000 + i}.00") for i in range(30) for m in (1, 2)]
+    one = warehouse_load(source_name="省", table_name="ic_pay", path=write("a", first), user=it).load
+    assert one.counts() == {"read": 60, "inserted": 60, "updated": 0, "deleted": 0, "rejected": 0}
+    second = [r for r in first if not (r[0].endswith(("05", "06")) and r[1] == "202402")]  # 2 gone
+    second = [(a, m, c, "1.00" if a.endswith(("10", "11", "12")) and m == "202401" else v) for a, m, c, v in second]
+    second += [(f"3302821950010112{i:02d}", "202403", "110", "7.00") for i in range(4)]  # 4 new
+    second = [(a, m, c, "1010.000" if v == "1010.00" else v) for a, m, c, v in second]  # the same number: unchanged
+    two = warehouse_load(source_name="省", table_name="ic_pay", path=write("b", second), user=it).load
+    assert two.counts() == {"read": 62, "inserted": 4, "updated": 3, "deleted": 2, "rejected": 0}
+    got = _pay_rows()
+    assert len(got) == 62
+    changed = {(f"3302821950010112{i}", "202401", "110") for i in (10, 11, 12)}
+    new = {(f"3302821950010112{i:02d}", "202403", "110") for i in range(4)}
+    for key, (amount, load_id) in got.items():
+        if key in changed:
+            assert (amount, load_id) == ("1.00", two.pk)
+        elif key in new:
+            assert (amount, load_id) == ("7.00", two.pk)
+        else:
+            assert load_id == one.pk, key  # not written again
+    assert ("330282195001011205", "202402", "110") not in got
+    # the same file again (another name, the same rows): nothing to write
+    again = write("c", second[::-1])
+    three = warehouse_load(source_name="省", table_name="ic_pay", path=again, user=it).load
+    assert three.counts() == {"read": 62, "inserted": 0, "updated": 0, "deleted": 0, "rejected": 0}
+    assert _pay_rows() == got
+
+
+def test_a_full_reload_with_a_repeated_key_names_it_and_changes_nothing(it, tmp_path):
+    warehouse_load(source_name="省", table_name="ac01", user=it,
+                   path=put(tmp_path, "a.csv", HEADER + "P1,,甲,1,,1,\nP2,,乙,1,,2,\n"))
+    before = rows("ac01")
+    f = put(tmp_path, "b.csv", HEADER + "P1,,甲,1,,1,\nP2,,乙,1,,3,\nP3,,丙,1,,,\nP2,,丁,1,,4,\n")
+    load = warehouse_load(source_name="省", table_name="ac01", path=f, user=it).load
+    assert load.state == Load.State.REJECTED and load.counts()["inserted"] == 0
+    assert list(LoadError.objects.filter(load=load).values_list("line", "column", "reason")) == [
+        (4, "", "主键与第 2 条记录重复")]
+    assert rows("ac01") == before and _has_primary_key("sheng_ac01")
+
+
+def test_a_full_reload_empties_the_declared_columns_the_file_leaves_out(it, tmp_path):
+    warehouse_load(source_name="省", table_name="ac01", user=it, path=put(
+        tmp_path, "a.csv", HEADER + f"P1,{ID1},甲,1,1950-01-01,1.5,20240301\nP2,,乙,2,,,\n"))
+    load = warehouse_load(source_name="省", table_name="ac01", user=it,
+                          path=put(tmp_path, "b.csv", "aac001,aac003,aac004\nP1,甲,1\nP2,乙,2\n")).load
+    assert load.counts() == {"read": 2, "inserted": 0, "updated": 1, "deleted": 0, "rejected": 0}  # P2 had none
+    assert rows("ac01") == [("P1", None, "甲", "1", None, None, None), ("P2", None, "乙", "2", None, None, None)]

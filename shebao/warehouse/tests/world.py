@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from shebao.warehouse import samples
 from shebao.warehouse.dictionary import dictionary_load
-from shebao.warehouse.tests import samples
 
 
 def load_dictionary(tmp_path, user):
