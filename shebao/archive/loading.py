@@ -30,16 +30,18 @@ from psycopg import sql
 from shebao.archive import ddl
 from shebao.archive.models import ArchiveLoad, ArchiveTable
 from shebao.common.audit import audit_record
-from shebao.warehouse import landing as wh_landing
-from shebao.warehouse.ddl import ColType, DictionaryError
+from shebao.warehouse.ddl import DictionaryError
 from shebao.warehouse.dictionary import CODES, COLUMNS, TABLES, parse_dictionary, read_dictionary
 from shebao.warehouse.landing import (
     STAGE_TABLE,
     LandingError,
+    NotFast,
     check_and_cast,
     copy_delimited,
     create_stage,
     fast_cast,
+    fast_checks,
+    fast_copy,
     read_header,
 )
 from shebao.warehouse.models import Element
@@ -54,7 +56,6 @@ MASK_LABELS = [(re.compile(r"账号|帐号|卡号"), "account"), (re.compile(r"�
 MASK_NAMES = {"aae010": "account", "aae005": "phone", "aac010": "address", "aae006": "address"}
 _LOCK = 7_302_900
 FAST = "archive_fast"  # the fast path's staging table (temporary)
-PIECE = 1 << 20  # bytes a COPY write
 WORK_MEM, MAINTENANCE_WORK_MEM = "64MB", "256MB"
 KEYS = "archive_keys"  # each indexed row's person key, computed once (temporary)
 
@@ -229,7 +230,7 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
     try:
         with transaction.atomic():  # a savepoint: a file the fast path refuses leaves nothing of it
             return _land_fast(cursor, t, header, body, delimiter), []
-    except _NotFast:
+    except NotFast:
         pass
     # the checking path: every value as text, each bad one named
     create_stage(cursor, header)
@@ -269,67 +270,22 @@ def _land(cursor, t, path: Path) -> tuple[int, list[str]]:
     return cursor.rowcount, []
 
 
-class _NotFast(Exception):
-    """The fast path met a value it does not judge (or a repeated key): the checking path reads the file
-    again and names every problem. The savepoint around the fast path is rolled back first."""
-
-
-def _fast_type(ctype: ColType) -> sql.Composable:
-    """A staging column's type on the fast path: numbers typed (COPY's input function reads them), text
-    with its length (COPY refuses a longer value), dates and times as text (their formats are ours)."""
-    if ctype.kind == "integer":
-        return sql.SQL("bigint")
-    if ctype.kind == "numeric":
-        return sql.SQL("numeric")
-    if ctype.kind == "text" and ctype.length:
-        return ctype.sql()
-    return sql.SQL("text")
-
-
 def _land_fast(cursor, t, header: list[str], body: str, delimiter: str) -> int:
     """One table landed the way the warehouse's full load is (``warehouse.landing._fast_full``), or
-    ``_NotFast``: COPY into typed columns, one pass for the checks COPY does not make (a number's
+    ``NotFast``: COPY into typed columns, one pass for the checks COPY does not make (a number's
     precision, scale and NaN; a date's or time's format and calendar; a key present), the archive table
     filled by one ``INSERT … SELECT`` without keys, then its primary key and UNIQUE key built (a repeated
     key fails the build). A value COPY or a check refuses sends the file to the checking path."""
     ident = sql.Identifier
     columns = {c.name: c for c in t.columns}
     types = {h: columns[h].ctype for h in header}
-    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(FAST)))
-    cursor.execute(sql.SQL("CREATE TEMP TABLE {} (_line bigint GENERATED ALWAYS AS IDENTITY, {}) ON COMMIT DROP").format(
-        ident(FAST), sql.SQL(", ").join(sql.SQL("{} {}").format(ident(h), _fast_type(types[h])) for h in header)))
-    cols = sql.SQL(", ").join(map(ident, header))
-    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    data = body.encode("utf-8")
-    try:
-        with raw.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {}, FORCE_NULL ({}))").format(
-                ident(FAST), cols, sql.Literal(delimiter), cols)) as copy:
-            for start in range(0, len(data), PIECE):
-                copy.write(data[start:start + PIECE])
-    except (DatabaseError, psycopg.Error):
-        raise _NotFast from None
-    del data
-    checks, casts = [], {}
-    for h in header:
-        ctype, ref = types[h], sql.SQL("s.{}").format(ident(h))
-        if ctype.kind in ("integer", "numeric"):
-            checks.append(wh_landing.number_out_of_range(ref, ctype))
-            casts[h] = sql.SQL("{}::{}").format(ref, ctype.sql()) if ctype.kind == "numeric" else ref
-        elif ctype.kind == "text":
-            casts[h] = sql.SQL("NULLIF(btrim({}), '')").format(ref)
-        else:
-            bad, guarded = check_and_cast(ref, ctype, h)
-            checks.append(sql.SQL("({}) IS NOT NULL").format(bad))
-            casts[h] = fast_cast(ref, ctype, guarded)
-    for k in t.key:
-        ref = sql.SQL("s.{}").format(ident(k))
-        checks.append(sql.SQL("{} IS NULL").format(ref) if types[k].kind in ("integer", "numeric")
-                      else sql.SQL("({} IS NULL OR btrim({}) = '')").format(ref, ref))
+    fast_copy(cursor, FAST, header, types, body, delimiter, numbered=True)
+    checks, casts = fast_checks(header, types, list(t.key))
     if checks:
         cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
             ident(FAST), sql.SQL(" OR ").join(checks)))
         if cursor.fetchone()[0]:
-            raise _NotFast
+            raise NotFast
     try:
         ddl.create_table(cursor, t.name, [(c.name, c.ctype) for c in t.columns], t.key, keys=False)
         cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s").format(
@@ -338,7 +294,7 @@ def _land_fast(cursor, t, header: list[str], body: str, delimiter: str) -> int:
         n = cursor.rowcount
         ddl.add_keys(cursor, t.name, t.key)
     except (DatabaseError, psycopg.Error):
-        raise _NotFast from None
+        raise NotFast from None
     cursor.execute(sql.SQL("DROP TABLE pg_temp.{}").format(ident(FAST)))
     return n
 

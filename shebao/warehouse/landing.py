@@ -30,6 +30,10 @@ The same file (sha256) already landed in the table is refused (a re-run does not
   ``LandingError`` when it cannot be read; ``first_line(path)`` and ``delimiter_of(ext, first)`` with it;
 - ``check_and_cast(c, ctype, label)`` → (bad reason or NULL, typed value) and ``fast_cast`` — the SQL of
   the type checks; ``date_ok(digits)`` — SQL: 8 digits YYYYMMDD are a calendar date;
+- ``fast_copy(cursor, stage, names, types, body, delimiter, numbered=)`` and ``fast_checks(names, types,
+  key)`` — the fast path: COPY into a temporary table of typed columns, then the SQL of the checks COPY
+  does not make and of each typed value; ``NotFast`` when COPY refuses a value (the caller goes to the
+  checking path, which names every problem);
 - ``LandingError`` — a file refused as a whole (Chinese message)."""
 
 from __future__ import annotations
@@ -494,7 +498,7 @@ def _try_fast(cursor, table: WhTable, names: list[str], columns: dict[str, WhCol
                                        file_name=file_name[:300], sha256=digest, read=0, created_by=user)
             load.read, load.inserted, load.updated, load.deleted = _fast_full(
                 cursor, table, names, columns, body, delimiter, load)
-    except _NotFast:
+    except NotFast:
         return None
     load.message = "已装载"
     return load
@@ -595,7 +599,7 @@ def full_diff(cursor, table: WhTable, cast: dict, load_id: int, *, stage_name: s
 
 # -- the fast path: a full csv/tsv file copied straight into typed columns ----------------------------
 
-class _NotFast(Exception):
+class NotFast(Exception):
     """The file has a bad row (or a repeated key): it is read again on the checking path, which names
     every bad row. Its transaction savepoint is rolled back first."""
 
@@ -613,35 +617,37 @@ def _fast_type(ctype: ddl.ColType) -> sql.Composable:
     return sql.SQL("text")
 
 
-def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhColumn], body: str, delimiter: str,
-               load: Load) -> tuple[int, int, int, int]:
-    """(read, inserted, updated, deleted) of a full csv/tsv load, or ``_NotFast``.
-
-    1. COPY the records into a temporary table of typed columns (numbers read by COPY itself; quoted
-       empty values are empty, as on the checking path);
-    2. into an empty table: the primary key dropped, one ``INSERT … SELECT`` that also makes the checks
-       COPY does not (a number's precision and scale, NaN, a date's format and calendar, a key present) —
-       fewer rows inserted than read: ``_NotFast`` — and the key built again (a repeated key fails the
-       build: ``_NotFast``);
-    3. into a table with rows: one pass with those checks and a hash aggregate on the key (a repeated key)
-       — any hit: ``_NotFast`` — then ``full_diff``: only the rows that differ are written."""
-    types = {n: ddl.parse_type(columns[n].source_type) for n in names}
+def fast_copy(cursor, stage: str, names: list[str], types: dict[str, ddl.ColType], body: str, delimiter: str, *,
+              numbered: bool = False) -> int | None:
+    """The fast path's first step (the warehouse's full load, the archive's load): a temporary table
+    ``stage`` of typed columns (``_line``, the record number, first when ``numbered``), the records COPYed
+    into it (quoted empty values empty, as on the checking path). A value COPY refuses: ``NotFast``.
+    → records read (None when the driver does not say)."""
     ident = sql.Identifier
-    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(FAST)))
+    line = [sql.SQL("_line bigint GENERATED ALWAYS AS IDENTITY")] if numbered else []
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(ident(stage)))
     cursor.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-        ident(FAST), sql.SQL(", ").join(sql.SQL("{} {}").format(ident(n), _fast_type(types[n])) for n in names)))
+        ident(stage), sql.SQL(", ").join(line + [sql.SQL("{} {}").format(ident(n), _fast_type(types[n]))
+                                                 for n in names])))
     cols = sql.SQL(", ").join(map(ident, names))
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     data = body.encode("utf-8")
     try:
         with raw.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, DELIMITER {}, FORCE_NULL ({}))").format(
-                ident(FAST), cols, sql.Literal(delimiter), cols)) as copy:
+                ident(stage), cols, sql.Literal(delimiter), cols)) as copy:
             for start in range(0, len(data), PIECE):
                 copy.write(data[start:start + PIECE])
     except (DatabaseError, psycopg.Error):
-        raise _NotFast from None
-    del data
-    read = raw.rowcount if raw.rowcount is not None and raw.rowcount >= 0 else None
+        raise NotFast from None
+    return raw.rowcount if raw.rowcount is not None and raw.rowcount >= 0 else None
+
+
+def fast_checks(names: list[str], types: dict[str, ddl.ColType],
+                key: list[str]) -> tuple[list[sql.Composable], dict[str, sql.Composable]]:
+    """The checks COPY into typed columns does not make — a number's precision, scale and NaN, a date's or
+    time's format and calendar, a key present — each true on a bad row of ``s``, and each column's typed
+    value (→ checks, casts)."""
+    ident = sql.Identifier
     checks, casts = [], {}
     for n in names:
         ctype, ref = types[n], sql.SQL("s.{}").format(ident(n))
@@ -657,10 +663,29 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
             bad, guarded = check_and_cast(ref, ctype, n)
             checks.append(sql.SQL("({}) IS NOT NULL").format(bad))
             casts[n] = fast_cast(ref, ctype, guarded)
-    for k in table.primary_key:
+    for k in key:
         ref = sql.SQL("s.{}").format(ident(k))
         checks.append(sql.SQL("{} IS NULL").format(ref) if types[k].kind in ("integer", "numeric")
                       else sql.SQL("({} IS NULL OR btrim({}) = '')").format(ref, ref))
+    return checks, casts
+
+
+def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhColumn], body: str, delimiter: str,
+               load: Load) -> tuple[int, int, int, int]:
+    """(read, inserted, updated, deleted) of a full csv/tsv load, or ``NotFast``.
+
+    1. COPY the records into a temporary table of typed columns (numbers read by COPY itself; quoted
+       empty values are empty, as on the checking path);
+    2. into an empty table: the primary key dropped, one ``INSERT … SELECT`` that also makes the checks
+       COPY does not (a number's precision and scale, NaN, a date's format and calendar, a key present) —
+       fewer rows inserted than read: ``NotFast`` — and the key built again (a repeated key fails the
+       build: ``NotFast``);
+    3. into a table with rows: one pass with those checks and a hash aggregate on the key (a repeated key)
+       — any hit: ``NotFast`` — then ``full_diff``: only the rows that differ are written."""
+    types = {n: ddl.parse_type(columns[n].source_type) for n in names}
+    ident = sql.Identifier
+    read = fast_copy(cursor, FAST, names, types, body, delimiter)
+    checks, casts = fast_checks(names, types, list(table.primary_key))
     bad = sql.SQL(" OR ").join(checks) if checks else sql.SQL("false")
     if read is None:
         cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(FAST)))
@@ -681,7 +706,7 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
                 sql.SQL(", ").join([casts[c] for c in present] + [sql.Literal(load.pk)]), ident(FAST), bad))
             inserted = cursor.rowcount
             if inserted != read:
-                raise _NotFast
+                raise NotFast
             if key:
                 ddl.set_primary_key(cursor, table.physical, key)
             return read, inserted, 0, 0
@@ -694,8 +719,8 @@ def _fast_full(cursor, table: WhTable, names: list[str], columns: dict[str, WhCo
         else:
             cursor.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} s WHERE {})").format(ident(FAST), bad))
         if cursor.fetchone()[0]:
-            raise _NotFast
+            raise NotFast
         inserted, updated, deleted = _merge(cursor, table, names, casts, False, load.pk, stage_name=FAST)
     except (DatabaseError, psycopg.Error):
-        raise _NotFast from None
+        raise NotFast from None
     return read, inserted, updated, deleted
