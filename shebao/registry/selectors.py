@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+from django.db import connection
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Reverse, Upper
 from django.http import Http404
@@ -87,6 +88,22 @@ def towns() -> QuerySet[Region]:
 
 def towns_visible(user) -> QuerySet[Region]:
     return policy.scope_town(towns(), user, "id")
+
+
+def town_choices(user) -> list[tuple[int, str]]:
+    """(id, name) of the 镇街道 the user may see, in ``towns()`` order — the same rows as
+    ``towns_visible`` (the scope applied by ``policy.town_ids``), read with one plain statement: a list
+    page's town filter asks for it on every view, and building the ORM query cost ten times what
+    PostgreSQL took to answer it (issue 17)."""
+    ids = policy.town_ids(user)
+    if ids is not None and not ids:
+        return []
+    table = Region._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT "id", "name" FROM "{table}" WHERE "level" = %s ORDER BY "sort", "code", "id"',
+                       [Region.Level.TOWN.value])
+        rows = cursor.fetchall()
+    return [(pk, name) for pk, name in rows if ids is None or pk in ids]
 
 
 def payees_current(*, q: str = "") -> QuerySet[Payee]:
