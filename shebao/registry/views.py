@@ -37,7 +37,7 @@ SUGGEST_LIMIT = 8
 
 
 def _search_filter(qs, value, request):
-    return qs.filter(pk__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+    return person_search(user=request.user, q=value, limit=None, within=qs)
 
 
 class PersonTable(Table):
@@ -62,6 +62,7 @@ class PersonTable(Table):
     default_sort = "name"
     export_name = gettext_lazy("人员名单")
     dom_id = "persons"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 def _exact_match(user, q: str) -> Person | None:

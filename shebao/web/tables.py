@@ -63,7 +63,7 @@ from urllib.parse import quote
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db.models import F, QuerySet
+from django.db.models import CharField, F, Func, QuerySet, TextField
 from django.db.models.constants import LOOKUP_SEP
 from django.http import FileResponse, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -77,6 +77,15 @@ from django.utils.translation import gettext_lazy as _
 from shebao.common.masking import masker_for
 from shebao.common.money import format_yuan
 from shebao.common.sheets import MAX_ROWS, XlsxWriter
+
+
+class SortedAfter(Func):
+    """``(expression || '')``: the same value and order as text, but no index is ordered by it (see
+    ``Table.sort_after``)."""
+
+    template = "(%(expressions)s || '')"
+    output_field = CharField()
+
 
 KINDS = frozenset(["text", "num", "money", "date", "datetime", "month", "id_number", "account", "phone",
                    "choice", "bool"])
@@ -408,6 +417,10 @@ class Table:
     empty_text = _("没有符合条件的记录")
     prefix: str = ""
     dom_id: str = ""  # the HTML id of the table block (default "tbl-<prefix or class name>")
+    # filters (keys) that narrow to a few rows, e.g. a person search: while one is set, the page's rows
+    # are found first and then sorted, never by walking an index in the sort order (PostgreSQL cannot
+    # see how few they are: /persons/?q=sy walked 39,000 persons in pinyin order, 660 ms, to fill 50)
+    sort_after: frozenset[str] = frozenset()
 
     def __init__(self, request, queryset: QuerySet, *, prefix: str | None = None, dom_id: str | None = None):
         self.request = request
@@ -469,7 +482,11 @@ class Table:
                 existing.append("pk")
             return qs.order_by(*existing)
         column = self.column(self.sort_key)
-        expr = F(pinyin_sort_path(self.model, column.sort_field))
+        path = pinyin_sort_path(self.model, column.sort_field)
+        expr = F(path)
+        if (self.sort_after and not self.sort_after.isdisjoint(self.active_filters)
+                and isinstance(_resolve_field(self.model, path), CharField | TextField)):
+            expr = SortedAfter(expr)  # a text column: the same order (other kinds keep the index's)
         expr = expr.desc(nulls_last=True) if self.sort_desc else expr.asc(nulls_last=True)
         return qs.order_by(expr, "-pk" if self.sort_desc else "pk")
 
