@@ -1,15 +1,14 @@
+from functools import cache
+
 from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
 
-_SQL: dict[str, str] = {}
 
-
+@cache
 def _statements() -> dict[str, str]:
     """The two statements a request's sign-in check runs, written once from the models' tables (so a
     renamed table or column follows): the user's row with the names of its roles and the permissions of
     its roles and its own, and the same permissions alone (for a user read elsewhere: an API token)."""
-    if _SQL:
-        return _SQL
     from django.contrib.auth.models import Group, Permission
     from django.contrib.contenttypes.models import ContentType
 
@@ -42,10 +41,9 @@ def _statements() -> dict[str, str]:
         return f"{roles}, {of_roles}, {own}"
 
     columns = [f.column for f in User._meta.concrete_fields]
-    _SQL["user"] = (f"SELECT {', '.join('u.' + q(c) for c in columns)}, {arrays('u.id')} "
-                    f"FROM {q(User._meta.db_table)} u WHERE u.{q(User._meta.pk.column)} = %s")
-    _SQL["perms"] = f"SELECT {arrays('%s')}"
-    return _SQL
+    return {"user": (f"SELECT {', '.join('u.' + q(c) for c in columns)}, {arrays('u.id')} "
+                     f"FROM {q(User._meta.db_table)} u WHERE u.{q(User._meta.pk.column)} = %s"),
+            "perms": f"SELECT {arrays('%s')}"}
 
 
 def _keep_permissions(user, roles: list[str], of_roles: list[str], own: list[str]) -> None:
