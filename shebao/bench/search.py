@@ -179,7 +179,7 @@ def search_selector(ctx) -> None:
     search_cpu(ctx)  # the whole request, in-process: Django's and PostgreSQL's CPU per request
 
 
-CPU_HEADER = ["接口", "类别", "次数", "Django CPU p50 ms", "Django CPU 平均 ms", "PostgreSQL CPU 平均 ms", "查询数", "出错"]
+CPU_HEADER = ["接口", "类别", "次数", "Django CPU p50 ms", "Django CPU 平均 ms", "PostgreSQL CPU 平均 ms", "查询数（首个样本）", "出错"]
 
 
 def _backend_stat():
@@ -260,6 +260,7 @@ def search_cpu(ctx) -> None:
         f"人员表 {ctx._search_population:,} 人；每类 {ctx.args.requests} 次；以演示经办员 clerk 登录（全市范围）",
         "Django CPU = 本进程 time.process_time()（中间件、会话、登录、权限、查询的构建与结果、页面渲染）；"
         "PostgreSQL CPU = 本进程所连后端进程的 /proc 用户+系统时间（10 ms 精度，按次平均）",
-        "查询数 = 一个请求发出的 SQL 语句数（另有每个请求一次的连接检查 SELECT 1，CONN_HEALTH_CHECKS）",
+        "查询数 = 该类第一个查询的请求发出的 SQL 语句数（结果多于一页时另有计数；另有每个请求一次的连接检查"
+        " SELECT 1，CONN_HEALTH_CHECKS）",
         *budget,
     ])
