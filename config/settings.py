@@ -146,6 +146,8 @@ SHEBAO_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("SHEBAO_PASSWORD_MAX_AGE_DAYS"
 SESSION_COOKIE_AGE = 30 * 60  # idle timeout: 30 minutes, renewed by the requests (SessionRenewMiddleware:
 SESSION_SAVE_EVERY_REQUEST = False  # at most once a minute, not a database write per page)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Django's database sessions; the read every request makes is one prepared statement (issue 17)
+SESSION_ENGINE = "shebao.accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 # SHEBAO_HTTPS=1 (served over TLS, behind nginx): cookies only over HTTPS, and HSTS (one year) on every
 # response (shebao.web.middleware.SecurityHeadersMiddleware; Django's own for requests it sees as secure)

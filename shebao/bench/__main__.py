@@ -32,6 +32,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=8, help="并发部分的客户端数（默认 8）")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--workers", type=int, default=0, help="gunicorn 进程数（默认 CPU 核数，最多 8）")
+    p.add_argument("--threads", type=int, default=1,
+                   help="gunicorn 每进程线程数（默认 1 = sync 工作进程；大于 1 用 gthread）")
     p.add_argument("--seed", type=int, default=42, help="选取查询样本的随机种子")
     p.add_argument("--pgdata", default=str(BASE_DIR / "var" / "pgbench"), help="基准测试数据库目录")
     return p.parse_args(argv)
@@ -117,10 +119,12 @@ class Context:
             from shebao.bench.server import Server
 
             workers = self.args.workers or min(8, os.cpu_count() or 2)
-            self._server = Server(port=self.args.port, workers=workers, base_dir=BASE_DIR)
+            self._server = Server(port=self.args.port, workers=workers, base_dir=BASE_DIR, threads=self.args.threads)
             t0 = time.monotonic()
             self._server.start()
-            print(f"应用已启动：gunicorn {workers} 个进程，{self._server.url}（{time.monotonic() - t0:.1f} 秒）\n")
+            kind = f"gthread，每进程 {self.args.threads} 个线程" if self.args.threads > 1 else "sync"
+            print(f"应用已启动：gunicorn {workers} 个进程（{kind}），{self._server.url}"
+                  f"（{time.monotonic() - t0:.1f} 秒）\n")
         return self._server
 
     def client(self, username: str = "clerk"):

@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+BENCH_RATE_API = "100000000/60"
+
 
 class BenchError(RuntimeError):
     pass
@@ -74,9 +76,10 @@ class Client:
 class Server:
     """gunicorn serving config.wsgi on 127.0.0.1:<port>, same environment as this process."""
 
-    def __init__(self, *, port: int, workers: int, base_dir: Path) -> None:
+    def __init__(self, *, port: int, workers: int, base_dir: Path, threads: int = 1) -> None:
         self.port = port
         self.workers = workers
+        self.threads = threads  # >1: gunicorn's gthread worker with this many threads per process
         self.base_dir = base_dir
         self.proc: subprocess.Popen | None = None
         self.log = base_dir / "var" / "bench-server.log"
@@ -97,8 +100,14 @@ class Server:
             sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--timeout", "120", "--log-level", "warning",
         ]
+        if self.threads > 1:
+            cmd += ["--worker-class", "gthread", "--threads", str(self.threads)]
+        env = os.environ.copy()
+        # the API's rate limit (600 a minute per address) would refuse the bench's API requests, all from
+        # 127.0.0.1: raised here, the limiter still counts every request (its write is measured)
+        env.setdefault("SHEBAO_RATE_API", BENCH_RATE_API)
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=self.base_dir, env=os.environ.copy(), stdout=log, stderr=log)
+            self.proc = subprocess.Popen(cmd, cwd=self.base_dir, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,3 +129,38 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+class InProcessClient:
+    """Requests through Django's WSGI handler in THIS process — no HTTP, no gunicorn: what one request
+    costs Django in CPU (``time.process_time``), comparable between runs on a loaded machine where the
+    wall-clock figures of the HTTP client follow the load. Signed in as ``username`` (a session made by
+    ``django.test.Client.force_login``, read back on each request like a browser's)."""
+
+    def __init__(self, username: str) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+        from django.test import Client as DjangoClient
+
+        from shebao.accounts.models import User
+
+        browser = DjangoClient()
+        browser.force_login(User.objects.get(username=username))
+        self.cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in browser.cookies.items())
+        self.handler = WSGIHandler()
+
+    def get(self, path: str, **params) -> tuple[int, bytes]:
+        import io
+
+        environ = {
+            "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": urllib.parse.urlencode(params),
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_COOKIE": self.cookie, "HTTP_USER_AGENT": "shebao-bench", "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+        }
+        status: list[str] = []
+        body = self.handler(environ, lambda s, headers, exc_info=None: status.append(s))
+        try:
+            content = b"".join(body)
+        finally:
+            body.close()
+        return int(status[0].split()[0]), content

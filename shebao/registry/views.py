@@ -24,6 +24,7 @@ from shebao.registry.selectors import (
     person_get,
     person_search,
     persons_visible,
+    town_choices,
     towns_visible,
 )
 from shebao.registry.services import RegistryError, bank_account_set, person_create, person_update
@@ -36,7 +37,7 @@ SUGGEST_LIMIT = 8
 
 
 def _search_filter(qs, value, request):
-    return qs.filter(pk__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+    return person_search(user=request.user, q=value, limit=None, within=qs)
 
 
 class PersonTable(Table):
@@ -55,12 +56,13 @@ class PersonTable(Table):
         TextFilter("q", gettext_lazy("姓名/身份证号"), method=_search_filter,
                    placeholder=gettext_lazy("姓名、身份证号或后几位、拼音首字母")),
         ChoiceFilter("town", gettext_lazy("镇街道"), field="town_id",
-                     choices=lambda request: [(t.pk, t.name) for t in towns_visible(request.user)]),
+                     choices=lambda request: town_choices(request.user)),
         ChoiceFilter("sex", gettext_lazy("性别"), choices=Person.Sex.choices),
     ]
     default_sort = "name"
     export_name = gettext_lazy("人员名单")
     dom_id = "persons"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 def _exact_match(user, q: str) -> Person | None:

@@ -237,51 +237,80 @@ def _profile_groups(user, key: tuple) -> list[ResolvedGroup]:
     return groups_
 
 
+def _find_active(shared: list[ResolvedGroup], path: str) -> tuple[ResolvedGroup | None, ResolvedEntry | None]:
+    """The group and entry of the current page: the longest entry URL that prefixes the path ("/" only
+    matches itself)."""
+    best: tuple[int, ResolvedEntry | None, ResolvedGroup | None] = (-1, None, None)
+    for group in shared:
+        for entry in group.entries:
+            url_path = entry.url.split("?")[0]
+            matches = path == url_path or (url_path != "/" and path.startswith(url_path))
+            if matches and len(url_path) > best[0]:
+                best = (len(url_path), entry, group)
+    return best[2], best[1]
+
+
+def _shell_state(request) -> tuple[tuple, list[ResolvedGroup], ResolvedGroup | None, ResolvedEntry | None]:
+    """(profile key, the profile's shared menu, active group, active entry), once per request."""
+    state = getattr(request, "_shell_menu_state", None)
+    if state is None:
+        key = _profile_key(request.user)
+        shared = _profile_groups(request.user, key)
+        state = (key, shared, *_find_active(shared, request.path))
+        request._shell_menu_state = state
+    return state
+
+
 def build_menu(request) -> list[ResolvedGroup]:
     """The menu groups ``request.user`` may open, the entry of the current page (the longest entry URL
     that prefixes the path) and its group marked ``active``. Fresh objects: a caller may change them."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    key = _profile_key(user)
-    shared = _profile_groups(user, key)
-    path = request.path
+    key, shared, active_group, active_entry = _shell_state(request)
     result: list[ResolvedGroup] = []
-    best: tuple[int, ResolvedEntry, ResolvedGroup] | None = None
     for group in shared:
-        rg = ResolvedGroup(key=group.key, label=group.label, number=group.number,
-                           entries=[ResolvedEntry(key=e.key, label=e.label, url=e.url, built=e.built)
-                                    for e in group.entries])
+        rg = ResolvedGroup(key=group.key, label=group.label, number=group.number, active=group is active_group,
+                           entries=[ResolvedEntry(key=e.key, label=e.label, url=e.url, built=e.built,
+                                                  active=e is active_entry) for e in group.entries])
         result.append(rg)
-        for resolved in rg.entries:
-            # the longest entry URL that prefixes the current path wins ("/" only matches itself)
-            url_path = resolved.url.split("?")[0]
-            matches = path == url_path or (url_path != "/" and path.startswith(url_path))
-            if matches and (best is None or len(url_path) > best[0]):
-                best = (len(url_path), resolved, rg)
-    if best is not None:
-        best[1].active = True
-        best[2].active = True
-    request._shell_menu_key = (key, best[1].key if best is not None else "")
+    request._shell_menu_key = (key, active_entry.key if active_entry is not None else "")
     return result
 
 
-def menu_html(request, built: list[ResolvedGroup]) -> str:
+def menu_html(request, built: list[ResolvedGroup] | None = None) -> str:
     """The side menu's HTML (``web/partials/sidemenu.html``), rendered once per profile, language and
-    active entry and process (see ``build_menu``)."""
+    active entry and process (see ``build_menu``); the menu is copied and rendered only when missing."""
     from django.template.loader import render_to_string
     from django.utils.safestring import mark_safe
 
-    # the shell passes the menu as a lazy object: evaluate it first — build_menu sets the key (read
-    # before it, the key was always missing and the menu was rendered again on every page)
-    built = list(built)
-    key = getattr(request, "_shell_menu_key", None)
-    html = _html.get(key) if key is not None else None
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return ""
+    key, _shared, _group, active_entry = _shell_state(request)
+    html_key = (key, active_entry.key if active_entry is not None else "")
+    html = _html.get(html_key)
     if html is None:
-        html = render_to_string("web/partials/sidemenu.html", {"shell_menu": built})
-        if key is not None:
-            _html[key] = html
+        html = render_to_string("web/partials/sidemenu.html",
+                                {"shell_menu": list(built) if built is not None else build_menu(request)})
+        _html[html_key] = html
     return mark_safe(html)  # rendered by the template engine (escaped there)
+
+
+def shell_trail(request) -> list[tuple[str, str]]:
+    """``active_trail`` of the request's page, found in the profile's shared menu (no copy of it)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    _key, _shared, group, entry = _shell_state(request)
+    if group is None:
+        return []
+    trail = [(str(group.label), "")]
+    if entry is not None:
+        if str(entry.label) == str(group.label):
+            trail = []
+        trail.append((str(entry.label), entry.url))
+    return trail
 
 
 def active_trail(menu: list[ResolvedGroup]) -> list[tuple[str, str]]:

@@ -87,3 +87,58 @@ def test_name_contains_is_answered_from_the_character_index(people, centre):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "person_name_chars" in plan, plan
+
+
+# -- issue 17, second round: what one search costs in statements, and how the list page asks -----------
+
+def _warm(client) -> None:
+    client.get("/persons/")  # the first request after login renews the session (a write, once a minute)
+
+
+def test_a_search_page_is_four_statements(people, centre, django_assert_num_queries):
+    """The session; the user with its roles and permissions (one statement); the towns of the filter;
+    the page of results (a page that is not full needs no count). Any statement added back — the ORM's
+    separate permission queries, the roles for the top bar, a count, a session write — fails here."""
+    client = logged_in(centre)
+    _warm(client)
+    for q in ("陈静", "cj", people[0].id_number[-4:], people[0].id_number):
+        with django_assert_num_queries(4, exact=True):
+            page = client.get("/persons/", {"q": q}).content.decode()
+        assert "共 1 条" in page or "共 2 条" in page
+
+
+def test_the_suggest_box_and_the_api_search_are_three_and_four_statements(people, centre, django_assert_num_queries):
+    client = logged_in(centre)
+    _warm(client)
+    with django_assert_num_queries(3, exact=True):  # session, user with permissions, the search
+        html = client.get("/persons/suggest/", {"q": "c"}).content.decode()
+    assert "陈静" in html and "程丽" in html
+    with django_assert_num_queries(4, exact=True):  # the same and the API's rate-limit count
+        data = client.get("/api/v1/persons/search", {"q": "c"}).json()
+    assert [p["name"] for p in data] == ["陈静", "程丽"]
+
+
+def test_the_list_page_searches_in_its_own_query_and_sorts_after(people, centre):
+    """The search's conditions are in the page's query (not ``pk IN (search)``, planned as a scan of all
+    persons), and its order is by the sort key's value (not an index walk in pinyin order: 39,000 persons
+    walked to fill a page of ``sy``); the order is still pinyin."""
+    from django.test.utils import CaptureQueriesContext
+
+    client = logged_in(centre)
+    _warm(client)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get("/persons/", {"q": "c"}).content.decode()
+    assert [n for n in sorted(["陈静", "程丽"], key=page.index)] == ["陈静", "程丽"]
+    (search,) = [q["sql"] for q in ctx.captured_queries if "name_initials" in q["sql"]]
+    assert "IN (SELECT" not in search
+    assert "ORDER BY (\"registry_person\".\"name_pinyin\" || '')" in search, search
+    sql, _params = person_search(user=centre, q="cj").query.sql_with_params()
+    assert "ORDER BY (\"registry_person\".\"name_pinyin\" || '')" in sql
+
+
+def test_a_town_clerk_searching_the_list_sees_only_the_town(people):
+    """``person_search(within=…)`` keeps the user's scope on the list page's own queryset."""
+    make_person(name="陈静", town_name="附海镇", id_number=id_number(born=dt.date(1951, 1, 1), seq=41))
+    clerk = make_user("town_py", towns=("浒山街道",))
+    page = logged_in(clerk).get("/persons/", {"q": "陈静"}).content.decode()
+    assert "共 1 条" in page and "附海镇" not in page.split('id="persons-results"')[1]
