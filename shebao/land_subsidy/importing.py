@@ -152,10 +152,6 @@ def import_plan(rows: list[list[str]], *, user=None) -> ImportPlan:
     for c in SubsidyCategory.objects.all():
         categories[c.name] = categories[c.code] = c
     scope = engine.user_scope(user)
-
-    def at(row: int, col: str, message: str) -> None:
-        plan.errors.append(RowError(row, col, message))
-
     ids, groups = engine.person_rows(plan, rows[1:], cell, one_per_person=True)
     parsed = [(groups[idn][0][0], idn, groups[idn][0][1]) for idn in ids]
     persons = {p["id_number"]: p for p in Person.objects.filter(id_number__in=ids).values(
@@ -177,8 +173,8 @@ def import_plan(rows: list[list[str]], *, user=None) -> ImportPlan:
         pp = PersonPlan(row=n, id_number=idn, name=cell(r, "姓名"))
         if existing:
             pp.person_id = existing["id"]
-        pp.name = check_name(at, existing, pp.name, row=n, first=n)
-        town = pp.town = check_town(at, existing, cell(r, "镇街道"), towns, scope, row=n, first=n)
+        pp.name = check_name(plan.error, existing, pp.name, row=n, first=n)
+        town = pp.town = check_town(plan.error, existing, cell(r, "镇街道"), towns, scope, row=n, first=n)
         phone = cell(r, "联系电话")
         if len(phone) > 20:
             err("联系电话", "联系电话超过 20 位")

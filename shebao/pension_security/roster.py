@@ -137,10 +137,6 @@ def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
         cats[c.name] = c
         cats[c.code] = c
     scope = engine.user_scope(user)
-
-    def err(row: int, col: str, message: str) -> None:
-        plan.errors.append(RowError(row, col, message))
-
     order, groups = engine.person_rows(plan, rows[1:], cell)
     persons = {p["id_number"]: p for p in Person.objects.filter(id_number__in=order).values("id", "id_number", "name",
                                                                                             "town_id")}
@@ -160,8 +156,8 @@ def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
         pp = PersonPlan(id_number=idn, rows=[n for n, _ in prows], name=val("姓名"), note=val("备注")[:200])
         if existing:
             pp.person_id = existing["id"]
-        pp.name = check_name(err, existing, pp.name, row=row_of("姓名"), first=first)
-        pp.town = check_town(err, existing, val("镇街道"), towns, scope, row=row_of("镇街道"), first=first)
+        pp.name = check_name(plan.error, existing, pp.name, row=row_of("姓名"), first=first)
+        pp.town = check_town(plan.error, existing, val("镇街道"), towns, scope, row=row_of("镇街道"), first=first)
         phone = val("联系电话")
         if phone and not existing:
             if len(phone) > 20:

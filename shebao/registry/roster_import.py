@@ -94,6 +94,9 @@ class ImportPlan:
     def changed(self) -> list:
         return [p for p in self.persons if p.changed]
 
+    def error(self, row: int, column: str, message: str) -> None:
+        self.errors.append(RowError(row, column, message))
+
     def sort_errors(self, columns: list[str]) -> None:
         """By row, then in the order of the file's columns (stable: a cell's errors keep their order)."""
         self.errors.sort(key=lambda e: (e.row, columns.index(e.column) if e.column in columns else 99))
@@ -468,6 +471,16 @@ class ImportCommand:
     more_errors_note: bool = True
     batch_in_done: bool = True
     progress: bool = True
+
+
+def add_import_parser(sub, *, help: str, json: bool = True) -> None:
+    """The ``import FILE [--dry-run] [--as USER] [--json]`` subcommand (``json``: with ``--json``)."""
+    imp = sub.add_parser("import", help=help)
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="只检查并显示将发生的变动，不写入")
+    imp.add_argument("--as", dest="as_user", help="经办人用户名（导入时必填）")
+    if json:
+        imp.add_argument("--json", action="store_true", help="以 JSON 输出结果")
 
 
 def import_command(command, opts: dict, spec: ImportCommand, *, user) -> None:

@@ -174,10 +174,6 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
         items[item.name] = item
         items[item.code] = item
     scope = engine.user_scope(user)
-
-    def err(row: int, col: str, message: str) -> None:
-        plan.errors.append(RowError(row, col, message))
-
     # pass 1: the rows by person (a bad 身份证号 is an error of its row)
     order, groups = engine.person_rows(plan, rows[1:], cell)
 
@@ -209,8 +205,8 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
         pp = PersonPlan(id_number=idn, rows=[n for n, _ in prows], name=val("姓名"))
         if existing:
             pp.person_id = existing["id"]
-        pp.name = check_name(err, existing, val("姓名"), row=row_of("姓名"), first=first_row)
-        town = pp.town = check_town(err, existing, val("镇街道"), towns, scope, row=row_of("镇街道"), first=first_row)
+        pp.name = check_name(plan.error, existing, val("姓名"), row=row_of("姓名"), first=first_row)
+        town = pp.town = check_town(plan.error, existing, val("镇街道"), towns, scope, row=row_of("镇街道"), first=first_row)
         phone_text = val("联系电话")
         if phone_text and len(phone_text) > 20:
             plan.errors.append(RowError(row_of("联系电话"), "联系电话", "联系电话超过 20 位"))

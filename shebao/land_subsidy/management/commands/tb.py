@@ -14,7 +14,7 @@ from shebao.land_subsidy.importing import export_rows, write_rows
 from shebao.land_subsidy.models import SubsidyPerson
 from shebao.land_subsidy.permissions import MANAGE
 from shebao.land_subsidy.services import TB_IMPORT
-from shebao.registry.roster_import import ImportCommand, export_command, import_command
+from shebao.registry.roster_import import ImportCommand, add_import_parser, export_command, import_command
 
 # --as must hold 土保补贴经办 in scheme TB; rows of persons outside the user's towns are errors of the check
 # itself. A --dry-run without --as and the export are the operator's (server shell).
@@ -37,11 +37,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="导入土保补贴人员（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
-        imp.add_argument("file")
-        imp.add_argument("--dry-run", action="store_true", help="只检查并显示将发生的变动，不写入")
-        imp.add_argument("--as", dest="as_user", help="经办人用户名（导入时必填）")
-        imp.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+        add_import_parser(sub, help="导入土保补贴人员（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
         exp = sub.add_parser("export", help="按导入格式导出土保补贴人员（.xlsx）")
         exp.add_argument("file")
 

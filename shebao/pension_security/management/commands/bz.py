@@ -17,7 +17,7 @@ from shebao.common.policy import CONSOLE, rule
 from shebao.pension_security.permissions import MANAGE, SCHEME
 from shebao.pension_security.roster import ROSTER, roster_export_rows, write_roster
 from shebao.pension_security.services import BzError, bz_convert
-from shebao.registry.roster_import import ImportCommand, export_command, import_command
+from shebao.registry.roster_import import ImportCommand, add_import_parser, export_command, import_command
 
 MAX_SHOWN = 500
 IMPORT_RULE = command_rule("bz import", rule(MANAGE, scheme=SCHEME, note="养老保障经办（BZ）；--dry-run 可不带 --as"))
@@ -40,11 +40,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
-        imp.add_argument("file")
-        imp.add_argument("--dry-run", action="store_true")
-        imp.add_argument("--as", dest="as_user")
-        imp.add_argument("--json", action="store_true")
+        add_import_parser(sub, help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
         exp = sub.add_parser("export", help="按导入格式导出花名册（扩展名决定 xlsx 或 csv）")
         exp.add_argument("file")
         conv = sub.add_parser("convert", help="到龄转换：转换到该月为止已到转换年龄的人员")

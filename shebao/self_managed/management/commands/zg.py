@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 
 from shebao.accounts.cli import acting_user, command_rule
 from shebao.common.policy import CONSOLE, rule
-from shebao.registry.roster_import import ImportCommand, export_command, import_command
+from shebao.registry.roster_import import ImportCommand, add_import_parser, export_command, import_command
 from shebao.self_managed.permissions import MANAGE
 from shebao.self_managed.roster import roster_export_rows, write_roster
 from shebao.self_managed.services import ROSTER
@@ -26,10 +26,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
-        imp.add_argument("file")
-        imp.add_argument("--dry-run", action="store_true", help="只检查并显示将发生的变动，不写入")
-        imp.add_argument("--as", dest="as_user", help="经办人用户名（导入时必填）")
+        add_import_parser(sub, help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入", json=False)
         exp = sub.add_parser("export", help="按导入格式导出花名册（扩展名决定 xlsx 或 csv）")
         exp.add_argument("file")
 
