@@ -29,8 +29,16 @@ from shebao.common.identity import normalize_account_number
 from shebao.common.safefile import Limits, MiB
 from shebao.land_subsidy.models import SubsidyCategory, SubsidyPerson
 from shebao.registry import roster_import as engine
-from shebao.registry.models import BankAccount, Person, Region
-from shebao.registry.roster_import import MOBILE, RowError, bank_lookup, check_name, check_town, town_lookup
+from shebao.registry.models import BankAccount, Person
+from shebao.registry.roster_import import (
+    MOBILE,
+    PersonPlanBase,
+    RowError,
+    bank_lookup,
+    check_name,
+    check_town,
+    town_lookup,
+)
 from shebao.registry.selectors import bank_choices
 from shebao.registry.services import RegistryError, account_number_check, holder_name_check
 
@@ -47,17 +55,9 @@ class TbFileError(Exception):
     """The file as a whole cannot be read (format, encoding, header)."""
 
 
-@dataclass
-class PersonPlan:
+@dataclass(kw_only=True)
+class PersonPlan(PersonPlanBase):
     row: int
-    id_number: str
-    name: str
-    person_id: int | None = None
-    town: Region | None = None
-    person_changes: dict = field(default_factory=dict)  # field → new value (person_update)
-    mobile: str = ""
-    phone: str = ""
-    account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
     account_before: bool = False  # the person had a current account (变更, not 登记)
     new_enrollment: bool = False
     start_month: dt.date | None = None
@@ -67,10 +67,6 @@ class PersonPlan:
     land_date: dt.date | None = None
     land_project: str = ""
     note: str = ""
-
-    @property
-    def new_person(self) -> bool:
-        return self.person_id is None
 
     @property
     def changed(self) -> bool:

@@ -31,6 +31,7 @@ from shebao.registry.roster_import import (
     MOBILE,
     ImportPlan,
     ImportResult,
+    PersonPlanBase,
     PersonValues,
     RosterImporter,
     RowError,
@@ -60,25 +61,13 @@ class BzRosterError(Exception):
     pass
 
 
-@dataclass
-class PersonPlan:
-    id_number: str
+@dataclass(kw_only=True)
+class PersonPlan(PersonPlanBase):  # person_changes stay empty: a registered person is changed on the person page
     rows: list[int]
-    name: str
-    person_id: int | None = None
     member_id: int | None = None
-    town: object = None
-    mobile: str = ""
-    phone: str = ""
     category: Category | None = None
-    account: tuple[str, str, str] | None = None
     note: str = ""
     paid_in: list[tuple[str, dt.date, Decimal]] = field(default_factory=list)  # new records
-    person_changes: dict = field(default_factory=dict)  # none: a registered person is changed on the person page
-
-    @property
-    def new_person(self) -> bool:
-        return self.person_id is None
 
     @property
     def changed(self) -> bool:

@@ -10,7 +10,8 @@ Every such import does the same things, here once:
   one-row-per-person file, a repeated 身份证号 an error);
 - the shared parts of checking a person (``check_name``, ``check_town`` with the user's town scope,
   ``money_cell``, ``account_problem``) and the lookups (``bank_lookup``, ``town_lookup``);
-- collect everything into a plan (``ImportPlan``: the rows, every ``RowError``, the persons' plans);
+- collect everything into a plan (``ImportPlan``: the rows, every ``RowError``, the persons' plans —
+  each a ``PersonPlanBase``: the person, the registry changes, the account — plus the scheme's own);
 - apply the new persons, their changes and their accounts set-based (``apply_persons``);
 - the flow (``RosterImporter``): check → with any error (or a dry run) write nothing → otherwise apply
   the whole plan in one transaction, record the batch and one audit event; the page's upload (keep the
@@ -74,6 +75,26 @@ class RowError:
 
     def as_dict(self) -> dict:
         return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass(kw_only=True)
+class PersonPlanBase:
+    """What every scheme's plan of one person holds (and ``apply_persons`` writes): the person (new when
+    ``person_id`` is None: ``name``, ``town``, ``mobile``/``phone``), the registry fields to change
+    (``person_changes``, for ``person_update``) and the payment account to set (bank, number, holder)."""
+
+    id_number: str
+    name: str
+    person_id: int | None = None
+    town: Region | None = None
+    mobile: str = ""
+    phone: str = ""
+    person_changes: dict = field(default_factory=dict)  # field → new value, for person_update
+    account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
+
+    @property
+    def new_person(self) -> bool:
+        return self.person_id is None
 
 
 @dataclass
@@ -290,7 +311,7 @@ def row_error(error: type[Exception], pp, exc: Exception) -> Exception:
 
 
 def apply_persons(todo: list, *, user, reason: str, today, error: type[Exception]) -> dict[str, Person]:
-    """The persons of the changed plans, set-based: the new ones in one ``person_bulk_create``, a
+    """The persons of the changed plans (``PersonPlanBase``), set-based: the new ones in one ``person_bulk_create``, a
     registered one's ``person_changes`` by ``person_update``, the accounts to set (``pp.account``:
     bank, number, holder) in one ``bank_account_bulk_set`` from ``today`` — the same rules and audit
     as one by one. Returns 身份证号 → Person; a refusal raises ``error`` naming the row."""

@@ -37,10 +37,11 @@ from shebao.benefits.months import MonthError, format_month, month_of, parse_mon
 from shebao.common.identity import name_error, normalize_account_number
 from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, read_table
 from shebao.registry import roster_import as engine
-from shebao.registry.models import BankAccount, Person, Region
+from shebao.registry.models import BankAccount, Person
 from shebao.registry.roster_import import (  # noqa: F401  (bank_lookup, town_lookup: this module's names too)
     MOBILE,
     ImportPlan,
+    PersonPlanBase,
     PersonValues,
     RowError,
     bank_lookup,
@@ -103,18 +104,10 @@ class ItemChange:
     old_amount: Decimal | None  # None: the item is new for the person
 
 
-@dataclass
-class PersonPlan:
-    id_number: str
+@dataclass(kw_only=True)
+class PersonPlan(PersonPlanBase):
     rows: list[int]
-    name: str
-    person_id: int | None = None
-    town: Region | None = None
-    mobile: str = ""
-    phone: str = ""
-    person_changes: dict = field(default_factory=dict)  # field → new value, for person_update
     person_before: dict = field(default_factory=dict)
-    account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
     account_before: tuple[str, str, str] | None = None
     enrollment_id: int | None = None
     new_enrollment: bool = False
@@ -124,10 +117,6 @@ class PersonPlan:
     service_years_before: Decimal | None = None
     note: str | None = None  # new value, only when it changes
     items: list[ItemChange] = field(default_factory=list)
-
-    @property
-    def new_person(self) -> bool:
-        return self.person_id is None
 
     @property
     def changed(self) -> bool:
