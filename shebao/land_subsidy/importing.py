@@ -10,7 +10,9 @@ Layout: one row per person, header row first (column order free; ``COLUMNS``). W
 - already one: 开始年月 must be the registered one; a different 补贴类别 / 征地时间 / 征地项目 / 备注 changes
   the person's record (audited; blank = unchanged). 发放状态 (暂停/恢复/减员) is done on the person page.
 Nothing is written unless every row is clean; the whole file is applied in one transaction, so the same
-file imported twice changes nothing the second time.
+file imported twice changes nothing the second time. Reading, the header, the rows (one per person), the
+shared checks of a person and the flow (check → apply → batch, upload → preview → confirm) are the one
+roster engine's (``shebao.registry.roster_import``); this module holds the 土保补贴 columns and rows.
 """
 
 from __future__ import annotations
@@ -23,10 +25,20 @@ from django.utils import translation
 
 from shebao.benefits.models import Enrollment
 from shebao.benefits.months import MonthError, format_month, parse_month
-from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
-from shebao.common.safefile import FileRefused, Limits, MiB, header_positions, read_table
+from shebao.common.identity import normalize_account_number
+from shebao.common.safefile import Limits, MiB
 from shebao.land_subsidy.models import SubsidyCategory, SubsidyPerson
-from shebao.registry.models import BankAccount, Person, Region
+from shebao.registry import roster_import as engine
+from shebao.registry.models import BankAccount, Person
+from shebao.registry.roster_import import (
+    MOBILE,
+    PersonPlanBase,
+    RowError,
+    bank_lookup,
+    check_name,
+    check_town,
+    town_lookup,
+)
 from shebao.registry.selectors import bank_choices
 from shebao.registry.services import RegistryError, account_number_check, holder_name_check
 
@@ -35,7 +47,6 @@ COLUMNS = ["身份证号", "姓名", "补贴类别", "开始年月", "镇街道"
 REQUIRED = ["身份证号", "姓名", "补贴类别", "开始年月", "开户银行", "银行账号", "户名"]
 ALIASES = {"身份证号码": "身份证号", "公民身份号码": "身份证号", "类别": "补贴类别", "账号": "银行账号",
            "镇(街道)": "镇街道", "镇街": "镇街道", "电话": "联系电话", "纳入年月": "开始年月"}
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
 MAX_ROWS = 100_000
 LIMITS = Limits(max_bytes=20 * MiB, max_unzipped=64 * MiB, max_rows=MAX_ROWS + 1, max_cell_chars=500)
 
@@ -44,30 +55,9 @@ class TbFileError(Exception):
     """The file as a whole cannot be read (format, encoding, header)."""
 
 
-@dataclass
-class RowError:
-    row: int  # the row number in the file (the header is row 1)
-    column: str
-    message: str
-
-    def as_text(self) -> str:
-        return f"第 {self.row} 行 [{self.column}]：{self.message}"
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-
-@dataclass
-class PersonPlan:
+@dataclass(kw_only=True)
+class PersonPlan(PersonPlanBase):
     row: int
-    id_number: str
-    name: str
-    person_id: int | None = None
-    town: Region | None = None
-    person_changes: dict = field(default_factory=dict)  # field → new value (person_update)
-    mobile: str = ""
-    phone: str = ""
-    account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
     account_before: bool = False  # the person had a current account (变更, not 登记)
     new_enrollment: bool = False
     start_month: dt.date | None = None
@@ -77,10 +67,6 @@ class PersonPlan:
     land_date: dt.date | None = None
     land_project: str = ""
     note: str = ""
-
-    @property
-    def new_person(self) -> bool:
-        return self.person_id is None
 
     @property
     def changed(self) -> bool:
@@ -104,19 +90,7 @@ class PersonPlan:
 
 
 @dataclass
-class ImportPlan:
-    rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    persons: list[PersonPlan] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def changed(self) -> list[PersonPlan]:
-        return [p for p in self.persons if p.changed]
-
+class ImportPlan(engine.ImportPlan):
     def summary(self) -> dict:
         changed = self.changed
         return {
@@ -144,42 +118,11 @@ class ImportPlan:
 
 def read_rows(file_name: str, data: bytes) -> list[list[str]]:
     """The first sheet (xlsx/xls) or the csv as rows of text cells, through the one safe reader."""
-    try:
-        rows = read_table(file_name, data, LIMITS)
-    except FileRefused as exc:
-        raise TbFileError(str(exc)) from None
-    if not rows:
-        raise TbFileError("文件是空的（第 1 行应为表头）")
-    return rows
+    return engine.read_sheet(file_name, data, LIMITS, file_error=TbFileError, empty="文件是空的（第 1 行应为表头）")
 
 
 def header_map(header: list[str]) -> dict[str, int]:
-    try:
-        return header_positions(header, COLUMNS, aliases=ALIASES, required=REQUIRED)
-    except FileRefused as exc:
-        raise TbFileError(str(exc)) from None
-
-
-def _banks() -> dict[str, str]:
-    table = {}
-    with translation.override("zh-hans"):
-        banks = bank_choices(include_inactive=True)
-    for code, label in banks:
-        table[code] = table[code.lower()] = table[str(label)] = code
-        table[str(label).removeprefix("中国")] = code
-    table.update({"工行": "ICBC", "农行": "ABC", "中行": "BOC", "建行": "CCB", "交行": "BOCOM", "邮储银行": "PSBC",
-                  "农商银行": "CXRCB", "农商行": "CXRCB"})
-    return table
-
-
-def _towns() -> dict[str, Region]:
-    table = {}
-    for town in Region.objects.filter(level=Region.Level.TOWN):
-        table[town.name] = town
-        for suffix in ("街道", "镇"):
-            if town.name.endswith(suffix) and len(town.name) > len(suffix) + 1:
-                table.setdefault(town.name.removesuffix(suffix), town)
-    return table
+    return engine.header_map(header, COLUMNS, aliases=ALIASES, required=REQUIRED, file_error=TbFileError)
 
 
 def parse_day(text: str) -> dt.date:
@@ -199,38 +142,14 @@ def import_plan(rows: list[list[str]], *, user=None) -> ImportPlan:
     """Check every row and work out what would change. A few set-based reads (persons, accounts,
     enrollments, records, categories, towns: each once); writes nothing."""
     plan = ImportPlan()
-    pos = header_map(rows[0])
-    data = rows[1:]
-    banks, towns = _banks(), _towns()
+    cell = engine.cell_reader(header_map(rows[0]))
+    banks, towns = bank_lookup(), town_lookup()
     categories: dict[str, SubsidyCategory] = {}
     for c in SubsidyCategory.objects.all():
         categories[c.name] = categories[c.code] = c
-    scope = None
-    if user is not None and not (user.is_superuser or user.all_regions):
-        scope = set(user.regions.values_list("id", flat=True))
-
-    def cell(r: list[str], col: str) -> str:
-        i = pos.get(col)
-        return (r[i] if i is not None and i < len(r) else "").strip()
-
-    parsed: list[tuple[int, str, list[str]]] = []
-    seen: dict[str, int] = {}
-    for n, r in enumerate(data, start=2):
-        if not any((c or "").strip() for c in r):
-            continue
-        plan.rows += 1
-        try:
-            idn = parse_id_number(cell(r, "身份证号")).number
-        except IdNumberError as exc:
-            plan.errors.append(RowError(n, "身份证号", str(exc)))
-            continue
-        if idn in seen:
-            plan.errors.append(RowError(n, "身份证号", f"与第 {seen[idn]} 行重复（每人一行）"))
-            continue
-        seen[idn] = n
-        parsed.append((n, idn, r))
-
-    ids = [idn for _, idn, _ in parsed]
+    scope = engine.user_scope(user)
+    ids, groups = engine.person_rows(plan, rows[1:], cell, one_per_person=True)
+    parsed = [(groups[idn][0][0], idn, groups[idn][0][1]) for idn in ids]
     persons = {p["id_number"]: p for p in Person.objects.filter(id_number__in=ids).values(
         "id", "id_number", "name", "town_id", "mobile", "phone")}
     pids = [p["id"] for p in persons.values()]
@@ -247,29 +166,11 @@ def import_plan(rows: list[list[str]], *, user=None) -> ImportPlan:
             plan.errors.append(RowError(n, col, message))
 
         existing = persons.get(idn)
-        name = cell(r, "姓名")
-        pp = PersonPlan(row=n, id_number=idn, name=name)
+        pp = PersonPlan(row=n, id_number=idn, name=cell(r, "姓名"))
         if existing:
             pp.person_id = existing["id"]
-            if name and name != existing["name"]:
-                err("姓名", f"“{name}”与系统中该身份证号的姓名“{existing['name']}”不一致")
-            pp.name = existing["name"]
-        elif not name:
-            err("姓名", "新人员须填写姓名")
-        elif problem := name_error(name):
-            err("姓名", problem)
-
-        town_text = cell(r, "镇街道")
-        town = towns.get(town_text) if town_text else None
-        if town_text and town is None:
-            err("镇街道", f"未知的镇街道“{town_text}”")
-        elif not existing and not town_text:
-            err("镇街道", "新人员须填写镇街道")
-        pp.town = town
-        if scope is not None:
-            town_id = existing["town_id"] if existing else (town.pk if town else None)
-            if town_id is not None and town_id not in scope:
-                err("镇街道", "该人员不在您的管辖范围内")
+        pp.name = check_name(plan.error, existing, pp.name, row=n, first=n)
+        town = pp.town = check_town(plan.error, existing, cell(r, "镇街道"), towns, scope, row=n, first=n)
         phone = cell(r, "联系电话")
         if len(phone) > 20:
             err("联系电话", "联系电话超过 20 位")
@@ -373,7 +274,7 @@ def import_plan(rows: list[list[str]], *, user=None) -> ImportPlan:
                 pp.record_changes["note"] = note
         if len(plan.errors) == before:
             plan.persons.append(pp)
-    plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    plan.sort_errors(COLUMNS)
     return plan
 
 
@@ -395,3 +296,12 @@ def export_rows(qs) -> list[list]:
                     labels.get(acc[0], acc[0]), acc[1], acc[2],
                     s.land_date.isoformat() if s.land_date else "", s.land_project, p.mobile or p.phone, s.note])
     return out
+
+
+def write_rows(fileobj, rows: list[list], *, fmt: str = "xlsx") -> None:
+    """Header + rows as xlsx by the one spreadsheet writer (``shebao.common.sheets``)."""
+    from shebao.common.sheets import XlsxWriter
+
+    with XlsxWriter(fileobj, sheet_name="土保补贴人员", headers=COLUMNS) as writer:
+        for r in rows:
+            writer.write_row(r)

@@ -6,7 +6,6 @@ here, each in one transaction with its audit record. The yearly roster is the en
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -21,13 +20,8 @@ from shebao.common.money import MoneyError, quantize, to_decimal
 from shebao.land_subsidy.importing import COLUMNS, ImportPlan, TbFileError, import_plan, read_rows
 from shebao.land_subsidy.models import SubsidyCategory, SubsidyPerson, SubsidyRule, TbImport
 from shebao.payroll.models import PayrollRun
-from shebao.registry.models import Bank, BankAccount, Person, Region
-from shebao.registry.services import (
-    RegistryError,
-    bank_account_bulk_set,
-    person_bulk_create,
-    person_update,
-)
+from shebao.registry.models import Bank, BankAccount, Region
+from shebao.registry.roster_import import ImportResult, RosterImporter, apply_persons, row_error
 
 SCHEME = "TB"
 RECORD_FIELDS = ["category", "land_date", "land_project", "note"]
@@ -288,7 +282,8 @@ def subsidy_person_add(*, user, id_number: str, name: str, town: Region, categor
         pp.person_changes["community"] = community
     reason = f"土保补贴人员新增 {pp.name}"
     with transaction.atomic():
-        _apply(plan, user=user, reason=reason, communities={pp.id_number: community} if community else None)
+        _apply(plan, plan.changed, user=user, reason=reason, progress=NullProgress(),
+               communities={pp.id_number: community} if community else None)
         record = SubsidyPerson.objects.select_related("person", "category", "enrollment").get(
             person__id_number=pp.id_number)
     account = BankAccount.objects.filter(person_id=record.person_id, valid_to__isnull=True).first()
@@ -308,56 +303,19 @@ def subsidy_person_add(*, user, id_number: str, name: str, town: Region, categor
 # import
 
 
-@dataclass
-class ImportResult:
-    batch: TbImport | None
-    plan: ImportPlan
-    applied: bool
-
-    @property
-    def changed(self) -> int:
-        return len(self.plan.changed) if self.applied else 0
-
-
 def _row_error(pp, exc: Exception) -> TbError:
-    return TbError(f"第 {pp.row} 行（{pp.name}）：{exc}")
+    return row_error(TbError, pp, exc)
 
 
-def _apply(plan: ImportPlan, *, user, reason: str, communities: dict | None = None) -> None:
-    """The plan, set-based: new persons in one ``person_bulk_create``, accounts in one
-    ``bank_account_bulk_set``, enrollments in one ``enrollment_bulk_create``, our records in one INSERT
-    with one audit event each; the (rare) changes of registered persons and records one by one.
-    ``communities``: 身份证号 → 村社区 of new persons (the person form; the file has no such column)."""
-    todo = plan.changed
+def _apply(plan: ImportPlan, todo: list, *, user, reason: str, progress: Progress,
+           communities: dict | None = None) -> None:
+    """The plan, set-based (inside the engine's transaction): new persons, their changes and accounts by
+    the roster engine (``apply_persons``: one ``person_bulk_create``, one ``bank_account_bulk_set``),
+    enrollments in one ``enrollment_bulk_create``, our records in one INSERT with one audit event each;
+    the (rare) changes of records one by one. ``communities``: 身份证号 → 村社区 of new persons (the
+    person form; the file has no such column)."""
     today = timezone.localdate()
-    new = [pp for pp in todo if pp.new_person]
-    communities = communities or {}
-    try:
-        created = person_bulk_create(user=user, reason=reason, rows=[
-            {"id_number": pp.id_number, "name": pp.name, "town": pp.town,
-             **{k: v for k, v in (("mobile", pp.mobile), ("phone", pp.phone),
-                                  ("community", communities.get(pp.id_number))) if v}} for pp in new])
-    except RegistryError as exc:
-        raise _row_error(new[getattr(exc, "index", 0)], exc) from None
-    persons = {pp.id_number: p for pp, p in zip(new, created, strict=True)}
-    existing = Person.objects.in_bulk([pp.person_id for pp in todo if not pp.new_person])
-    for pp in todo:
-        if pp.new_person:
-            continue
-        person = existing[pp.person_id]
-        if pp.person_changes:
-            try:
-                person = person_update(user=user, person=person, reason=reason, **pp.person_changes)
-            except RegistryError as exc:
-                raise _row_error(pp, exc) from None
-        persons[pp.id_number] = person
-    with_account = [pp for pp in todo if pp.account]
-    try:
-        bank_account_bulk_set(user=user, reason=reason, rows=[
-            {"person": persons[pp.id_number], "bank": pp.account[0], "account_number": pp.account[1],
-             "holder_name": pp.account[2], "valid_from": today} for pp in with_account])
-    except RegistryError as exc:
-        raise _row_error(with_account[getattr(exc, "index", 0)], exc) from None
+    persons = apply_persons(todo, user=user, reason=reason, today=today, error=TbError, communities=communities)
     enrolling = [pp for pp in todo if pp.new_enrollment]
     try:
         enrollments = enrollment_bulk_create(scheme=tb_scheme(), user=user, reason=reason, rows=[
@@ -381,72 +339,32 @@ def _apply(plan: ImportPlan, *, user, reason: str, communities: dict | None = No
     for pp in todo:
         if pp.record_changes:
             subsidy_person_update(user=user, record=by_id[pp.subsidy_id], reason=reason, **pp.record_changes)
+    progress.advance(len(todo))
+
+
+TB_IMPORT = RosterImporter(
+    batch_model=TbImport, error=TbError, file_error=TbFileError, read=read_rows, check=import_plan, apply=_apply,
+    preview=ImportPlan.preview, reason="土保补贴人员导入 {file_name}", audit_action="tb_import",
+    audit_title="土保补贴人员导入 {file_name}：", noun="文件")
 
 
 def tb_import(*, file_name: str, data: bytes, user=None, dry_run: bool = False,
               progress: Progress | None = None, batch: TbImport | None = None) -> ImportResult:
     """Import a 土保补贴人员 file (``shebao.land_subsidy.importing``). Every row is checked first; with any
     error (or ``dry_run``) nothing is written. Otherwise the whole file is applied in one transaction
-    through the registry and benefits services, audited, and recorded as a batch. The same file again
-    changes nothing and writes nothing."""
-    progress = progress or NullProgress()
-    rows = read_rows(file_name, data)
-    progress.note("检查中")
-    plan = import_plan(rows, user=user)
-    if not plan.ok or dry_run:
-        return ImportResult(None, plan, False)
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise TbError("导入须指定经办人（命令行用 --as 用户名）")
-    todo = plan.changed
-    if not todo and batch is None:
-        return ImportResult(None, plan, True)
-    reason = f"土保补贴人员导入 {file_name}"
-    sha = hashlib.sha256(data).hexdigest()
-    with transaction.atomic():
-        progress.start(len(todo), "导入中")
-        _apply(plan, user=user, reason=reason)
-        progress.advance(len(todo))
-        summary = plan.summary()
-        if batch is None:
-            batch = TbImport.objects.create(
-                file_name=file_name[:200], sha256=sha, content=data, state=TbImport.State.APPLIED,
-                row_count=plan.rows, changed_count=len(todo), summary=summary, created_by=user,
-                applied_at=timezone.now())
-        else:
-            TbImport.objects.filter(pk=batch.pk).update(state=TbImport.State.APPLIED, applied_at=timezone.now(),
-                                                        changed_count=len(todo), summary=summary)
-            batch.refresh_from_db()
-        audit_record(user=user, action="tb_import", obj=batch, summary=f"土保补贴人员导入 {file_name}："
-                     f"{plan.summary_text()}", after={**summary, "sha256": sha}, reason=reason)
-    progress.finish(f"已导入：变动 {len(todo)} 人")
-    return ImportResult(batch, plan, True)
+    through the registry and benefits services, audited, and recorded as a batch (the roster engine's
+    flow). The same file again changes nothing and writes nothing."""
+    return TB_IMPORT.run(file_name=file_name, data=data, user=user, dry_run=dry_run, progress=progress, batch=batch)
 
 
 def tb_upload(*, file_name: str, data: bytes, user) -> TbImport:
     """The web's first step: keep the file and its check (errors, or what would change) as a batch to
     confirm. Writes only the batch record."""
-    try:
-        plan = import_plan(read_rows(file_name, data), user=user)
-    except TbFileError as exc:
-        raise TbError(str(exc)) from None
-    return TbImport.objects.create(
-        file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
-        state=TbImport.State.PREVIEWED if plan.ok else TbImport.State.REFUSED, row_count=plan.rows,
-        error_count=len(plan.errors), changed_count=len(plan.changed), summary=plan.summary(),
-        preview=plan.preview(), created_by=user)
+    return TB_IMPORT.upload(file_name=file_name, data=data, user=user)
 
 
 def tb_confirm(*, batch: TbImport, user) -> ImportResult:
     """Apply a previewed batch (checked again: the data may have moved). Applied once; only by its uploader."""
-    with transaction.atomic():
-        locked = TbImport.objects.select_for_update().get(pk=batch.pk)
-        if locked.state != TbImport.State.PREVIEWED:
-            raise TbError(f"该批次{locked.get_state_display()}，不能导入")
-        if locked.created_by_id != user.pk:
-            raise TbError("只能确认自己上传的文件")
-        result = tb_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
-        if not result.applied:
-            raise TbError(f"文件有 {len(result.plan.errors)} 处错误（数据已变化），未导入，请重新上传")
-    return result
+    return TB_IMPORT.confirm(batch=batch, user=user)
 
 

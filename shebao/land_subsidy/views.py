@@ -51,6 +51,7 @@ from shebao.payroll.models import PayrollRun
 from shebao.payroll.selectors import payroll_account_rejections
 from shebao.registry.selectors import bank_choices, person_search, towns_visible
 from shebao.web.guards import page
+from shebao.web.imports import confirm_once, upload_once
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -304,18 +305,11 @@ def rule_edit(request, pk: int):
 @page(MANAGE_RULE)
 def import_page(request):
     form = f.UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            batch = _once(request, "tb.upload", lambda: tb_upload(file_name=upload.name, data=upload.read(),
-                                                                  user=request.user))
-        except AlreadySubmitted as exc:
-            messages.warning(request, str(exc))
-            return redirect("land_subsidy:import")
-        except TbError as exc:
-            form.add_error("file", str(exc))
-        else:
-            return redirect("land_subsidy:import_batch", pk=batch.pk)
+    if request.method == "POST":
+        done = upload_once(request, form, key="tb.upload", upload=tb_upload, errors=(TbError,),
+                           again="land_subsidy:import", preview="land_subsidy:import_batch")
+        if done:
+            return done
     batches = TbImport.objects.defer("content").filter(created_by=request.user)[:20]
     return render(request, "land_subsidy/import.html", {
         "form": form, "batches": batches, "columns": IMPORT_COLUMNS,
@@ -342,16 +336,9 @@ def import_batch(request, pk: int):
 @page(MANAGE_RULE)
 @require_POST
 def import_confirm(request, pk: int):
-    batch = _own_batch(request, pk)
-    try:
-        result = _once(request, "tb.confirm", lambda: tb_confirm(batch=batch, user=request.user))
-    except AlreadySubmitted as exc:
-        messages.warning(request, str(exc))
-    except TbError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, gettext("已导入：%(summary)s") % {"summary": result.plan.summary_text()})
-    return redirect("land_subsidy:import_batch", pk=pk)
+    return confirm_once(request, _own_batch(request, pk), key="tb.confirm", confirm=tb_confirm, errors=(TbError,),
+                        done=lambda result: gettext("已导入：%(summary)s") % {"summary": result.plan.summary_text()},
+                        back="land_subsidy:import_batch")
 
 
 @page(VIEW_RULE)

@@ -7,34 +7,44 @@ same as above). A new person needs 姓名 and 镇街道; a person not yet in 养
 member's 类别 must be the current one (a change is made on the person page, with a reason).
 开户银行/银行账号/户名 all given set the payment account when different. A 缴费 row not yet recorded
 (same method, date and amount) is added; records are never removed by a file. Nothing is written
-unless every row is clean; importing the same file again (or an export) changes nothing."""
+unless every row is clean; importing the same file again (or an export) changes nothing. Reading, the
+header, the rows by person, the shared checks of a person, the persons' and accounts' writes and the flow
+(check → apply → batch, upload → preview → confirm) are the one roster engine's
+(``shebao.registry.roster_import``); this module holds the 养老保障 columns, rows and apply step."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone, translation
 
-from shebao.common.audit import audit_record
-from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
+from shebao.common.identity import name_error, normalize_account_number
 from shebao.pension_security.models import Category, Member, PaidIn, RosterImport
+from shebao.pension_security.services import BzError, member_register, paid_in_add
+from shebao.registry import roster_import as engine
 from shebao.registry.models import BankAccount, Person
+from shebao.registry.roster_import import (
+    MOBILE,
+    ImportPlan,
+    ImportResult,
+    PersonPlanBase,
+    PersonValues,
+    RosterImporter,
+    RowError,
+    bank_lookup,
+    check_name,
+    check_town,
+    town_lookup,
+)
 from shebao.registry.selectors import bank_choices
-from shebao.registry.services import RegistryError, bank_account_set, person_create
-from shebao.self_managed.roster import (  # the same reading rules and lookups as the 自管人员 花名册
+from shebao.registry.services import RegistryError
+from shebao.self_managed.roster import (  # the same reading limits as the 自管人员 花名册
     ROSTER_LIMITS,
     RosterFileError,
-    RowError,
-    _account_problem,
-    _money_cell,
-    bank_lookup,
-    town_lookup,
 )
 
 COLUMNS = ["身份证号", "姓名", "类别", "镇街道", "联系电话", "开户银行", "银行账号", "户名", "缴费方式", "缴费日期",
@@ -44,7 +54,6 @@ ALIASES = {"身份证号码": "身份证号", "公民身份号码": "身份证�
 PERSON_COLUMNS = ["姓名", "类别", "镇街道", "联系电话", "开户银行", "银行账号", "户名", "备注"]
 KIND_BY_LABEL = {"缴费": PaidIn.Kind.CONTRIBUTION, "一次性趸缴": PaidIn.Kind.LUMP_SUM, "趸缴": PaidIn.Kind.LUMP_SUM}
 KIND_LABEL = {PaidIn.Kind.CONTRIBUTION: "缴费", PaidIn.Kind.LUMP_SUM: "一次性趸缴"}
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
 DATE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
 
 
@@ -52,18 +61,11 @@ class BzRosterError(Exception):
     pass
 
 
-@dataclass
-class PersonPlan:
-    id_number: str
+@dataclass(kw_only=True)
+class PersonPlan(PersonPlanBase):  # person_changes stay empty: a registered person is changed on the person page
     rows: list[int]
-    name: str
-    person_id: int | None = None
     member_id: int | None = None
-    town: object = None
-    mobile: str = ""
-    phone: str = ""
     category: Category | None = None
-    account: tuple[str, str, str] | None = None
     note: str = ""
     paid_in: list[tuple[str, dt.date, Decimal]] = field(default_factory=list)  # new records
 
@@ -73,19 +75,7 @@ class PersonPlan:
 
 
 @dataclass
-class RosterPlan:
-    rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    persons: list[PersonPlan] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def changed(self) -> list[PersonPlan]:
-        return [p for p in self.persons if p.changed]
-
+class RosterPlan(ImportPlan):
     def summary(self) -> dict:
         c = self.changed
         return {"rows": self.rows, "persons": len(self.persons), "errors": len(self.errors), "changed": len(c),
@@ -109,24 +99,11 @@ class RosterPlan:
 
 
 def read_rows(file_name: str, data: bytes) -> list[list[str]]:
-    from shebao.common.safefile import FileRefused, read_table
-
-    try:
-        rows = read_table(file_name, data, ROSTER_LIMITS)
-    except FileRefused as exc:
-        raise RosterFileError(str(exc)) from None
-    if not rows:
-        raise RosterFileError("文件是空的")
-    return rows
+    return engine.read_sheet(file_name, data, ROSTER_LIMITS, file_error=RosterFileError, empty="文件是空的")
 
 
 def _header(header: list[str]) -> dict[str, int]:
-    from shebao.common.safefile import FileRefused, header_positions
-
-    try:
-        return header_positions(header, COLUMNS, aliases=ALIASES)
-    except FileRefused as exc:
-        raise RosterFileError(str(exc)) from None
+    return engine.header_map(header, COLUMNS, aliases=ALIASES, file_error=RosterFileError)
 
 
 def _date(text: str) -> dt.date | None:
@@ -142,35 +119,14 @@ def _date(text: str) -> dt.date | None:
 def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
     """Check every row and work out what would change; reads the database in a few set-based queries."""
     plan = RosterPlan()
-    pos = _header(rows[0])
-    data = rows[1:]
-    plan.rows = sum(1 for r in data if any(c for c in r))
+    cell = engine.cell_reader(_header(rows[0]))
     banks, towns = bank_lookup(), town_lookup()
     cats = {}
     for c in Category.objects.all():
         cats[c.name] = c
         cats[c.code] = c
-    scope = None
-    if user is not None and not (user.is_superuser or user.all_regions):
-        scope = set(user.regions.values_list("id", flat=True))
-
-    def cell(r, col):
-        i = pos[col]
-        return (r[i] if i < len(r) else "").strip()
-
-    groups: dict[str, list] = defaultdict(list)
-    order: list[str] = []
-    for n, r in enumerate(data, start=2):
-        if not any(c for c in r):
-            continue
-        try:
-            idn = parse_id_number(cell(r, "身份证号")).number
-        except IdNumberError as exc:
-            plan.errors.append(RowError(n, "身份证号", str(exc)))
-            continue
-        if idn not in groups:
-            order.append(idn)
-        groups[idn].append((n, r))
+    scope = engine.user_scope(user)
+    order, groups = engine.person_rows(plan, rows[1:], cell)
     persons = {p["id_number"]: p for p in Person.objects.filter(id_number__in=order).values("id", "id_number", "name",
                                                                                             "town_id")}
     pids = [p["id"] for p in persons.values()]
@@ -183,45 +139,14 @@ def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
     today = timezone.localdate()
     for idn in order:
         prows = groups[idn]
-        first = prows[0][0]
-        values: dict[str, tuple[str, int]] = {}
-        for n, r in prows:
-            for col in PERSON_COLUMNS:
-                v = cell(r, col)
-                if v and col not in values:
-                    values[col] = (v, n)
-                elif v and values[col][0] != v:
-                    plan.errors.append(RowError(n, col, f"“{v}”与第 {values[col][1]} 行的“{values[col][0]}”不一致"))
-
-        def val(col, values=values):
-            return values.get(col, ("", 0))[0]
-
-        def row_of(col, values=values, first=first):
-            return values.get(col, ("", first))[1]
-
+        val = PersonValues(plan, prows, cell, PERSON_COLUMNS)
+        first, row_of = val.first, val.row
         existing = persons.get(idn)
         pp = PersonPlan(id_number=idn, rows=[n for n, _ in prows], name=val("姓名"), note=val("备注")[:200])
         if existing:
             pp.person_id = existing["id"]
-            if pp.name and pp.name != existing["name"]:
-                plan.errors.append(RowError(row_of("姓名"), "姓名",
-                                            f"“{pp.name}”与系统中该身份证号的姓名“{existing['name']}”不一致"))
-            pp.name = existing["name"]
-        elif not pp.name:
-            plan.errors.append(RowError(first, "姓名", "新人员须填写姓名"))
-        elif problem := name_error(pp.name):
-            plan.errors.append(RowError(row_of("姓名"), "姓名", problem))
-        town_text = val("镇街道")
-        if town_text:
-            pp.town = towns.get(town_text)
-            if pp.town is None:
-                plan.errors.append(RowError(row_of("镇街道"), "镇街道", f"未知的镇街道“{town_text}”"))
-        elif not existing:
-            plan.errors.append(RowError(first, "镇街道", "新人员须填写镇街道"))
-        if scope is not None:
-            town_id = existing["town_id"] if existing else (pp.town.pk if pp.town else None)
-            if town_id is not None and town_id not in scope:
-                plan.errors.append(RowError(first, "镇街道", "该人员不在您的管辖范围内"))
+        pp.name = check_name(plan.error, existing, pp.name, row=row_of("姓名"), first=first)
+        pp.town = check_town(plan.error, existing, val("镇街道"), towns, scope, row=row_of("镇街道"), first=first)
         phone = val("联系电话")
         if phone and not existing:
             if len(phone) > 20:
@@ -251,7 +176,7 @@ def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
                 plan.errors.append(RowError(row_of("开户银行"), "开户银行", f"未知的开户银行“{bank_text}”"))
             elif missing:
                 plan.errors.append(RowError(first, missing[0], "开户银行、银行账号、户名须同时填写"))
-            elif problem := _account_problem(bank, number):
+            elif problem := engine.account_problem(bank, number):
                 plan.errors.append(RowError(row_of("银行账号"), "银行账号", problem))
             elif problem := name_error(holder, label="户名"):
                 plan.errors.append(RowError(row_of("户名"), "户名", problem))
@@ -273,7 +198,7 @@ def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
             if day > today or day.year < 1950:
                 plan.errors.append(RowError(n, "缴费日期", f"缴费日期 {day:%Y-%m-%d} 不合理"))
                 continue
-            amount, why = _money_cell(amount_text)
+            amount, why = engine.money_cell(amount_text)
             if amount is None or amount == 0:
                 plan.errors.append(RowError(n, "缴费金额", why or "缴费金额须大于 0"))
                 continue
@@ -285,84 +210,47 @@ def roster_plan(rows: list[list[str]], *, user=None) -> RosterPlan:
             if existing is None or (existing["id"], kind, day, amount) not in recorded:
                 pp.paid_in.append(key)
         plan.persons.append(pp)
-    plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    plan.sort_errors(COLUMNS)
     return plan
 
 
-@dataclass
-class ImportResult:
-    plan: RosterPlan
-    applied: bool
-    batch: RosterImport | None = None
+def _apply(plan: RosterPlan, todo: list[PersonPlan], *, user, reason: str, progress) -> None:
+    """The apply step (inside the engine's transaction): the persons and accounts set-based by the engine
+    (``apply_persons``), then each person's registration and new paid-in records through our services
+    (``member_register``, ``paid_in_add``), audited."""
+    persons = engine.apply_persons(todo, user=user, reason=reason, today=timezone.localdate(), error=BzError)
+    for pp in todo:
+        try:
+            member = Member.objects.get(pk=pp.member_id) if pp.member_id else member_register(
+                user=user, category=pp.category, person=persons[pp.id_number], note=pp.note)
+            for kind, day, amount in pp.paid_in:
+                paid_in_add(member=member, kind=kind, paid_on=day, amount=amount, user=user, note=reason[:200])
+        except (RegistryError, BzError) as exc:
+            raise engine.row_error(BzError, pp, exc) from None
+        progress.advance()
+
+
+ROSTER = RosterImporter(
+    batch_model=RosterImport, error=BzError, file_error=RosterFileError, read=read_rows, check=roster_plan,
+    apply=_apply, preview=RosterPlan.preview, reason="养老保障花名册导入 {file_name}", audit_action="bz_roster_import",
+    audit_title="养老保障花名册导入 {file_name}：", applied_fields=lambda plan: {"preview": plan.preview()})
 
 
 def roster_import(*, file_name: str, data: bytes, user=None, dry_run: bool = False,
                   batch: RosterImport | None = None) -> ImportResult:
     """Check the whole file; with any error (or ``dry_run``) write nothing. Otherwise apply it in one
-    transaction through the registry services and ours (``member_register``, ``paid_in_add``), audited."""
-    from shebao.pension_security.services import BzError, member_register, paid_in_add
-
-    plan = roster_plan(read_rows(file_name, data), user=user)
-    if not plan.ok or dry_run:
-        return ImportResult(plan, False)
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise BzError("导入须指定经办人（命令行用 --as 用户名）")
-    todo = plan.changed
-    if not todo:
-        return ImportResult(plan, True)
-    reason = f"养老保障花名册导入 {file_name}"
-    today = timezone.localdate()
-    with transaction.atomic():
-        for pp in todo:
-            try:
-                person = Person.objects.get(pk=pp.person_id) if pp.person_id else person_create(
-                    user=user, reason=reason, id_number=pp.id_number, name=pp.name, town=pp.town,
-                    **{k: v for k, v in (("mobile", pp.mobile), ("phone", pp.phone)) if v})
-                if pp.account:
-                    bank_account_set(user=user, person=person, bank=pp.account[0], account_number=pp.account[1],
-                                     holder_name=pp.account[2], valid_from=today, reason=reason)
-                member = Member.objects.get(pk=pp.member_id) if pp.member_id else member_register(
-                    user=user, category=pp.category, person=person, note=pp.note)
-                for kind, day, amount in pp.paid_in:
-                    paid_in_add(member=member, kind=kind, paid_on=day, amount=amount, user=user, note=reason[:200])
-            except (RegistryError, BzError) as exc:
-                raise BzError(f"第 {pp.rows[0]} 行（{pp.name}）：{exc}") from None
-        if batch is None:
-            batch = RosterImport.objects.create(
-                file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
-                state=RosterImport.State.APPLIED, row_count=plan.rows, changed_count=len(todo),
-                preview=plan.preview(), created_by=user, applied_at=timezone.now())
-        else:
-            RosterImport.objects.filter(pk=batch.pk).update(state=RosterImport.State.APPLIED, applied_at=timezone.now(),
-                                                            changed_count=len(todo))
-        audit_record(user=user, action="bz_roster_import", obj=batch,
-                     summary=f"养老保障花名册导入 {file_name}：{plan.summary_text()}", after=plan.summary())
-    return ImportResult(plan, True, batch)
+    transaction through the registry services and ours (``member_register``, ``paid_in_add``), audited
+    (the roster engine's flow)."""
+    return ROSTER.run(file_name=file_name, data=data, user=user, dry_run=dry_run, batch=batch)
 
 
 def roster_upload(*, file_name: str, data: bytes, user) -> RosterImport:
     """The page's first step: keep the file and its check; writes only the batch record."""
-    plan = roster_plan(read_rows(file_name, data), user=user)
-    return RosterImport.objects.create(
-        file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
-        state=RosterImport.State.PREVIEWED if plan.ok else RosterImport.State.REFUSED, row_count=plan.rows,
-        error_count=len(plan.errors), changed_count=len(plan.changed), preview=plan.preview(), created_by=user)
+    return ROSTER.upload(file_name=file_name, data=data, user=user)
 
 
 def roster_confirm(*, batch: RosterImport, user) -> ImportResult:
-    from shebao.pension_security.services import BzError
-
-    with transaction.atomic():
-        locked = RosterImport.objects.select_for_update().get(pk=batch.pk)
-        if locked.state != RosterImport.State.PREVIEWED:
-            raise BzError(f"该批次{locked.get_state_display()}，不能导入")
-        if locked.created_by_id != user.pk:
-            raise BzError("只能确认自己上传的花名册")
-        result = roster_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
-        if not result.applied:
-            raise BzError(f"花名册有 {len(result.plan.errors)} 处错误（数据已变化），未导入，请重新上传")
-        RosterImport.objects.filter(pk=locked.pk).update(state=RosterImport.State.APPLIED, applied_at=timezone.now())
-    return result
+    return ROSTER.confirm(batch=batch, user=user)
 
 
 def roster_export_rows(*, members_qs=None) -> list[list]:

@@ -59,6 +59,7 @@ from shebao.pension_security.services import (
 from shebao.registry.selectors import person_get, person_search
 from shebao.registry.services import RegistryError
 from shebao.web.guards import page
+from shebao.web.imports import confirm_once, upload_once
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
 
 ERRORS = (BzError, BenefitError, RegistryError, MonthError, RosterFileError)
@@ -577,18 +578,10 @@ def roster(request):
     form = RosterForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         policy.check(request.user, MANAGE_RULE)
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                batch = _once(request, "bz.roster_upload", lambda: roster_upload(
-                    file_name=upload.name, data=upload.read(), user=request.user))
-            except AlreadySubmitted as exc:
-                messages.warning(request, str(exc))
-                return redirect("pension_security:roster")
-            except ERRORS as exc:
-                form.add_error("file", str(exc))
-            else:
-                return redirect("pension_security:roster_batch", pk=batch.pk)
+        done = upload_once(request, form, key="bz.roster_upload", upload=roster_upload, errors=ERRORS,
+                           again="pension_security:roster", preview="pension_security:roster_batch")
+        if done:
+            return done
     batches = RosterImport.objects.defer("content").filter(created_by=request.user)[:20]
     return render(request, "pension_security/roster.html", {
         "form": form, "batches": batches, "can_manage": policy.allows(request.user, MANAGE_RULE),
@@ -626,12 +619,6 @@ def roster_batch(request, pk: int):
 @require_POST
 def roster_batch_confirm(request, pk: int):
     batch = get_object_or_404(RosterImport.objects.defer("content"), pk=pk, created_by=request.user)
-    try:
-        result = _once(request, "bz.roster_confirm", lambda: roster_confirm(batch=batch, user=request.user))
-    except AlreadySubmitted as exc:
-        messages.warning(request, str(exc))
-    except ERRORS as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, gettext("已导入：%(s)s") % {"s": result.plan.summary_text()})
-    return redirect("pension_security:roster_batch", pk=pk)
+    return confirm_once(request, batch, key="bz.roster_confirm", confirm=roster_confirm, errors=ERRORS,
+                        done=lambda result: gettext("已导入：%(s)s") % {"s": result.plan.summary_text()},
+                        back="pension_security:roster_batch")

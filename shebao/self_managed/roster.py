@@ -18,13 +18,14 @@ What a row means:
   items not in the file are left as they are.
 
 Nothing is written unless every row is clean; the whole file is applied in one transaction, so
-importing the same file twice changes nothing the second time.
+importing the same file twice changes nothing the second time. Reading, the header, the rows by person,
+the shared checks of a person and the flow (check → apply → batch, upload → preview → confirm) are the
+one roster engine's (``shebao.registry.roster_import``); this module holds the 自管人员 columns and rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,12 +34,22 @@ from django.utils import translation
 
 from shebao.benefits.models import BenefitAmount, BenefitItem, Enrollment, PaymentStatus
 from shebao.benefits.months import MonthError, format_month, month_of, parse_month
-from shebao.common.identity import IdNumberError, name_error, normalize_account_number, parse_id_number
-from shebao.common.money import MoneyError, quantize, to_decimal
-from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, header_positions, read_table
-from shebao.registry.models import BankAccount, Person, Region
+from shebao.common.identity import name_error, normalize_account_number
+from shebao.common.safefile import FileRefused, Limits, MiB, decode_text, read_table
+from shebao.registry import roster_import as engine
+from shebao.registry.models import BankAccount, Person
+from shebao.registry.roster_import import (  # noqa: F401  (bank_lookup, town_lookup: this module's names too)
+    MOBILE,
+    ImportPlan,
+    PersonPlanBase,
+    PersonValues,
+    RowError,
+    bank_lookup,
+    check_name,
+    check_town,
+    town_lookup,
+)
 from shebao.registry.selectors import bank_choices
-from shebao.registry.services import RegistryError, account_number_check
 
 COLUMNS = ["身份证号", "姓名", "待遇项目", "月金额", "开始年月", "状态", "开户银行", "银行账号", "户名",
            "工龄(年)", "镇街道", "联系电话", "备注"]
@@ -47,22 +58,11 @@ ALIASES = {"工龄": "工龄(年)", "工龄（年）": "工龄(年)", "身份证
 PERSON_COLUMNS = ["姓名", "状态", "开户银行", "银行账号", "户名", "工龄(年)", "镇街道", "联系电话", "备注"]
 STATUS_BY_LABEL = {"正常": PaymentStatus.ACTIVE, "暂停": PaymentStatus.SUSPENDED, "终止": PaymentStatus.TERMINATED}
 STATUS_LABEL = {v: k for k, v in STATUS_BY_LABEL.items()}
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
 MAX_ROWS = 200_000
 
 
 class RosterFileError(Exception):
     """The file as a whole cannot be read (format, encoding, header)."""
-
-
-@dataclass
-class RowError:
-    row: int  # the row number in the file (the header is row 1)
-    column: str
-    message: str
-
-    def as_text(self) -> str:
-        return f"第 {self.row} 行 [{self.column}]：{self.message}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -84,46 +84,11 @@ ROSTER_LIMITS = Limits(max_bytes=20 * MiB, max_unzipped=64 * MiB, max_rows=MAX_R
 def read_rows(file_name: str, data: bytes) -> list[list[str]]:
     """The sheet (first worksheet of xlsx/xls, or the csv) as rows of text cells, header first — read by
     the one safe reader (``shebao.common.safefile``: size, zip bomb, encoding, NUL, rows, cell length)."""
-    try:
-        return read_table(file_name, data, ROSTER_LIMITS)
-    except FileRefused as exc:
-        raise RosterFileError(str(exc)) from None
+    return engine.read_sheet(file_name, data, ROSTER_LIMITS, file_error=RosterFileError, reader=read_table)
 
 
 def header_map(header: list[str]) -> dict[str, int]:
-    try:
-        return header_positions(header, COLUMNS, aliases=ALIASES)
-    except FileRefused as exc:
-        raise RosterFileError(str(exc)) from None
-
-
-# --------------------------------------------------------------------------------------------------
-# lookups (loaded once per file)
-
-
-def bank_lookup() -> dict[str, str]:
-    """开户银行 as written → registry Bank code: the code, the full name, the name without 中国."""
-    table = {}
-    with translation.override("zh-hans"):  # the file is Chinese whatever the page's language
-        banks = bank_choices(include_inactive=True)
-    for code, label in banks:
-        table[code] = code
-        table[code.lower()] = code
-        table[label] = code
-        table[label.removeprefix("中国")] = code
-    table.update({"工行": "ICBC", "农行": "ABC", "中行": "BOC", "建行": "CCB", "交行": "BOCOM", "邮储银行": "PSBC",
-                  "邮政储蓄银行": "PSBC", "农商银行": "CXRCB", "慈溪农村商业银行": "CXRCB", "农商行": "CXRCB"})
-    return table
-
-
-def town_lookup() -> dict[str, Region]:
-    table = {}
-    for town in Region.objects.filter(level=Region.Level.TOWN):
-        table[town.name] = town
-        for suffix in ("街道", "镇"):
-            if town.name.endswith(suffix) and len(town.name) > len(suffix) + 1:
-                table.setdefault(town.name.removesuffix(suffix), town)
-    return table
+    return engine.header_map(header, COLUMNS, aliases=ALIASES, file_error=RosterFileError)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -139,18 +104,10 @@ class ItemChange:
     old_amount: Decimal | None  # None: the item is new for the person
 
 
-@dataclass
-class PersonPlan:
-    id_number: str
+@dataclass(kw_only=True)
+class PersonPlan(PersonPlanBase):
     rows: list[int]
-    name: str
-    person_id: int | None = None
-    town: Region | None = None
-    mobile: str = ""
-    phone: str = ""
-    person_changes: dict = field(default_factory=dict)  # field → new value, for person_update
     person_before: dict = field(default_factory=dict)
-    account: tuple[str, str, str] | None = None  # (bank, number, holder) to set
     account_before: tuple[str, str, str] | None = None
     enrollment_id: int | None = None
     new_enrollment: bool = False
@@ -162,29 +119,13 @@ class PersonPlan:
     items: list[ItemChange] = field(default_factory=list)
 
     @property
-    def new_person(self) -> bool:
-        return self.person_id is None
-
-    @property
     def changed(self) -> bool:
         return bool(self.new_person or self.person_changes or self.account or self.new_enrollment
                     or self.service_years is not None or self.note is not None or self.items)
 
 
 @dataclass
-class RosterPlan:
-    rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    persons: list[PersonPlan] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def changed(self) -> list[PersonPlan]:
-        return [p for p in self.persons if p.changed]
-
+class RosterPlan(ImportPlan):
     def summary(self) -> dict:
         changed = self.changed
         return {
@@ -210,64 +151,20 @@ class RosterPlan:
                 f"未变 {s['unchanged']} 人")
 
 
-def _money_cell(text: str) -> tuple[Decimal | None, str]:
-    try:
-        value = to_decimal(text)
-    except MoneyError:
-        return None, f"“{text}”不是数字"
-    if not value.is_finite():
-        return None, f"“{text}”不是数字"
-    if value < 0:
-        return None, f"不能为负数（{text}）"
-    if value != quantize(value):
-        return None, f"最多两位小数（{text}）"
-    return quantize(value), ""
-
-
-def _account_problem(bank: str, number: str) -> str | None:
-    try:
-        account_number_check(bank=bank, account_number=number)
-    except RegistryError as exc:
-        return str(exc)
-    return None
-
-
 def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") -> RosterPlan:
     """Check every row and work out what would change. Reads the database in a few set-based queries
     (persons, accounts, enrollments, amounts, items, towns: each once), writes nothing."""
     plan = RosterPlan()
-    pos = header_map(rows[0])
-    data = rows[1:]
-    plan.rows = sum(1 for r in data if any(c for c in r))
+    cell = engine.cell_reader(header_map(rows[0]))
     banks = bank_lookup()
     towns = town_lookup()
     items = {}
     for item in BenefitItem.objects.filter(scheme__code=scheme_code):
         items[item.name] = item
         items[item.code] = item
-    scope = None
-    if user is not None and not (user.is_superuser or user.all_regions):
-        scope = set(user.regions.values_list("id", flat=True))
-
-    def cell(r: list[str], col: str) -> str:
-        i = pos[col]
-        return (r[i] if i < len(r) else "").strip()
-
-    # pass 1: per-row checks, grouped by person
-    groups: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
-    order: list[str] = []
-    for n, r in enumerate(data, start=2):
-        if not any(c for c in r):
-            continue
-        raw_id = cell(r, "身份证号")
-        try:
-            idn = parse_id_number(raw_id).number
-        except IdNumberError as exc:
-            plan.errors.append(RowError(n, "身份证号", str(exc)))
-            continue
-        if idn not in groups:
-            order.append(idn)
-        groups[idn].append((n, r))
+    scope = engine.user_scope(user)
+    # pass 1: the rows by person (a bad 身份证号 is an error of its row)
+    order, groups = engine.person_rows(plan, rows[1:], cell)
 
     persons = {p["id_number"]: p for p in Person.objects.filter(id_number__in=order).values(
         "id", "id_number", "name", "town_id", "mobile", "phone")}
@@ -289,53 +186,16 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
 
     for idn in order:
         prows = groups[idn]
-        first_row = prows[0][0]
         errors_before = len(plan.errors)
-        values: dict[str, tuple[str, int]] = {}
-        for n, r in prows:
-            for col in PERSON_COLUMNS:
-                v = cell(r, col)
-                if not v:
-                    continue
-                if col not in values:
-                    values[col] = (v, n)
-                elif values[col][0] != v:
-                    plan.errors.append(RowError(n, col, f"“{v}”与第 {values[col][1]} 行的“{values[col][0]}”不一致"))
-
-        def val(col: str, values=values) -> str:
-            return values.get(col, ("", 0))[0]
-
-        def row_of(col: str, values=values, first_row=first_row) -> int:
-            return values.get(col, ("", first_row))[1]
+        val = PersonValues(plan, prows, cell, PERSON_COLUMNS)
+        first_row, row_of = val.first, val.row
 
         existing = persons.get(idn)
-        name = val("姓名")
-        pp = PersonPlan(id_number=idn, rows=[n for n, _ in prows], name=name)
+        pp = PersonPlan(id_number=idn, rows=[n for n, _ in prows], name=val("姓名"))
         if existing:
             pp.person_id = existing["id"]
-            if name and name != existing["name"]:
-                plan.errors.append(RowError(row_of("姓名"), "姓名",
-                                            f"“{name}”与系统中该身份证号的姓名“{existing['name']}”不一致"))
-            pp.name = existing["name"]
-        elif not name:
-            plan.errors.append(RowError(first_row, "姓名", "新人员须填写姓名"))
-        elif problem := name_error(name):
-            plan.errors.append(RowError(row_of("姓名"), "姓名", problem))
-
-        # town
-        town_text = val("镇街道")
-        town = None
-        if town_text:
-            town = towns.get(town_text)
-            if town is None:
-                plan.errors.append(RowError(row_of("镇街道"), "镇街道", f"未知的镇街道“{town_text}”"))
-        elif not existing:
-            plan.errors.append(RowError(first_row, "镇街道", "新人员须填写镇街道"))
-        pp.town = town
-        if scope is not None:
-            town_id = existing["town_id"] if existing else (town.pk if town else None)
-            if town_id is not None and town_id not in scope:
-                plan.errors.append(RowError(first_row, "镇街道", "该人员不在您的管辖范围内"))
+        pp.name = check_name(plan.error, existing, val("姓名"), row=row_of("姓名"), first=first_row)
+        town = pp.town = check_town(plan.error, existing, val("镇街道"), towns, scope, row=row_of("镇街道"), first=first_row)
         phone_text = val("联系电话")
         if phone_text and len(phone_text) > 20:
             plan.errors.append(RowError(row_of("联系电话"), "联系电话", "联系电话超过 20 位"))
@@ -363,7 +223,7 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             missing = [c for c, v in (("开户银行", bank_text), ("银行账号", number_text), ("户名", holder)) if not v]
             if missing:
                 plan.errors.append(RowError(first_row, missing[0], "开户银行、银行账号、户名须同时填写"))
-            elif bank and (problem := _account_problem(bank, number_text)):
+            elif bank and (problem := engine.account_problem(bank, number_text)):
                 plan.errors.append(RowError(row_of("银行账号"), "银行账号", problem))
             elif problem := name_error(holder, label="户名"):
                 plan.errors.append(RowError(row_of("户名"), "户名", problem))
@@ -381,7 +241,7 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             plan.errors.append(RowError(row_of("状态"), "状态", f"未知的状态“{status_text}”（应为 正常、暂停 或 终止）"))
         years = None
         if val("工龄(年)"):
-            years, why = _money_cell(val("工龄(年)"))
+            years, why = engine.money_cell(val("工龄(年)"))
             if years is None:
                 plan.errors.append(RowError(row_of("工龄(年)"), "工龄(年)", why))
             elif years > 80:
@@ -426,7 +286,7 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
             if not amount_text:
                 plan.errors.append(RowError(n, "月金额", "月金额不能为空"))
                 continue
-            amount, why = _money_cell(amount_text)
+            amount, why = engine.money_cell(amount_text)
             if amount is None:
                 plan.errors.append(RowError(n, "月金额", why))
                 continue
@@ -483,7 +343,7 @@ def roster_plan(rows: list[list[str]], *, user=None, scheme_code: str = "ZG") ->
                     continue
                 pp.items.append(ItemChange(n, item, amount, month, current[0] if current else None))
         plan.persons.append(pp)
-    plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    plan.sort_errors(COLUMNS)
     return plan
 
 

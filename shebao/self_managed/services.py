@@ -5,8 +5,6 @@ payments, income) is written here, each in one transaction with its audit record
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,22 +23,20 @@ from shebao.benefits.services import (
     scheme_get,
 )
 from shebao.common.audit import audit_record, snapshot
-from shebao.common.display import user_display_name
-from shebao.common.jobs import NullProgress, Progress
+from shebao.common.jobs import Progress
 from shebao.common.money import ZERO, quantize, to_decimal
 from shebao.payroll import schemes
 from shebao.payroll.services import PayrollError, payroll_oneoff_create
 from shebao.registry.models import Person
+from shebao.registry.roster_import import ImportResult, RosterImporter, apply_persons, row_error
 from shebao.registry.services import (
     RegistryError,
-    bank_account_bulk_set,
     bank_account_set,
-    person_bulk_create,
     person_create,
     person_update,
 )
 from shebao.self_managed.models import FlexPayment, Income, RosterImport
-from shebao.self_managed.roster import RosterFileError, RosterPlan, plan_preview, read_rows, roster_plan
+from shebao.self_managed.roster import RosterFileError, plan_preview, read_rows, roster_plan
 
 SCHEME = "ZG"
 
@@ -57,21 +53,7 @@ def zg_scheme() -> Scheme:
 # roster import
 
 
-@dataclass
-class RosterResult:
-    batch: RosterImport | None
-    plan: RosterPlan
-    applied: bool
-
-    @property
-    def changed(self) -> int:
-        return len(self.plan.changed) if self.applied else 0
-
-
-def _user_label(user, username: str) -> str:
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user_display_name(user, fallback=username)
-    return username
+RosterResult = ImportResult  # (batch, plan, applied) and ``changed``: the roster engine's result
 
 
 def _apply_person(pp, *, user, reason: str, today: dt.date) -> None:
@@ -93,44 +75,16 @@ def _apply_person(pp, *, user, reason: str, today: dt.date) -> None:
 
 
 def _row_error(pp, exc: Exception) -> ZgError:
-    return ZgError(f"第 {pp.rows[0]} 行（{pp.name}）：{exc}")
+    return row_error(ZgError, pp, exc)
 
 
 def _apply_new_enrollments(todo: list, *, scheme: Scheme, user, reason: str, today: dt.date) -> None:
-    """The persons the roster newly enrolls (most of a first-time import), set-based: new persons in
-    one ``person_bulk_create``, changed accounts in one ``bank_account_bulk_set``, the enrollments
-    with their items in one ``enrollment_bulk_create`` — the same rules and audit as one by one.
-    Existing persons' changes and suspensions (rare) go through the one-person services."""
-    new = [pp for pp in todo if pp.new_person]
-    try:
-        created = person_bulk_create(user=user, reason=reason, rows=[
-            {"id_number": pp.id_number, "name": pp.name, "town": pp.town,
-             **{k: v for k, v in (("mobile", pp.mobile), ("phone", pp.phone)) if v}}
-            for pp in new
-        ])
-    except RegistryError as exc:
-        raise _row_error(new[getattr(exc, "index", 0)], exc) from None
-    persons = {pp.id_number: p for pp, p in zip(new, created, strict=True)}
-    existing = Person.objects.in_bulk([pp.person_id for pp in todo if not pp.new_person])
-    for pp in todo:
-        if pp.new_person:
-            continue
-        person = existing[pp.person_id]
-        if pp.person_changes:
-            try:
-                person = person_update(user=user, person=person, reason=reason, **pp.person_changes)
-            except RegistryError as exc:
-                raise _row_error(pp, exc) from None
-        persons[pp.id_number] = person
-    with_account = [pp for pp in todo if pp.account]
-    try:
-        bank_account_bulk_set(user=user, reason=reason, rows=[
-            {"person": persons[pp.id_number], "bank": pp.account[0], "account_number": pp.account[1],
-             "holder_name": pp.account[2], "valid_from": today}
-            for pp in with_account
-        ])
-    except RegistryError as exc:
-        raise _row_error(with_account[getattr(exc, "index", 0)], exc) from None
+    """The persons the roster newly enrolls (most of a first-time import), set-based: new persons and
+    changed accounts by the roster engine (``apply_persons``: one ``person_bulk_create``, one
+    ``bank_account_bulk_set``), the enrollments with their items in one ``enrollment_bulk_create`` — the
+    same rules and audit as one by one. Existing persons' changes and suspensions (rare) go through the
+    one-person services."""
+    persons = apply_persons(todo, user=user, reason=reason, today=today, error=ZgError)
     rows = [
         EnrollmentRow(
             person=persons[pp.id_number], start_month=pp.start_month, service_years=pp.service_years or 0,
@@ -153,6 +107,31 @@ def _apply_new_enrollments(todo: list, *, scheme: Scheme, user, reason: str, tod
                 raise _row_error(pp, exc) from None
 
 
+def _apply(plan, todo: list, *, user, reason: str, progress: Progress) -> None:
+    """The roster's apply step (inside the engine's transaction): the new enrollments set-based, each
+    enrolled person's changes one by one."""
+    today = timezone.localdate()
+    enrolling = [pp for pp in todo if pp.new_enrollment]
+    if enrolling:
+        _apply_new_enrollments(enrolling, scheme=zg_scheme(), user=user, reason=reason, today=today)
+        progress.advance(len(enrolling))
+    for pp in todo:
+        if pp.new_enrollment:
+            continue
+        try:
+            with transaction.atomic():
+                _apply_person(pp, user=user, reason=reason, today=today)
+        except (RegistryError, BenefitError) as exc:
+            raise _row_error(pp, exc) from None
+        progress.advance()
+
+
+ROSTER = RosterImporter(
+    batch_model=RosterImport, error=ZgError, file_error=RosterFileError, read=read_rows, check=roster_plan,
+    apply=_apply, preview=plan_preview, reason="花名册导入 {file_name}", audit_action="roster_import",
+    audit_title="自管人员花名册导入 {file_name}：")
+
+
 def roster_import(
     *,
     file_name: str,
@@ -164,88 +143,22 @@ def roster_import(
     batch: RosterImport | None = None,
 ) -> RosterResult:
     """Import a 花名册 (see ``shebao.self_managed.roster``). Every row is checked first; with any error
-    (or ``dry_run``) nothing is written but the batch record. Otherwise the whole file is applied in
-    one transaction through the registry and benefits services, audited, and recorded as a batch."""
-    progress = progress or NullProgress()
-    rows = read_rows(file_name, data)
-    progress.note("检查中")
-    plan = roster_plan(rows, user=user)
-    sha = hashlib.sha256(data).hexdigest()
-    if not plan.ok or dry_run:
-        return RosterResult(None, plan, False)
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise ZgError("导入须指定经办人（命令行用 --as 用户名）")
-    scheme = zg_scheme()
-    reason = f"花名册导入 {file_name}"
-    today = timezone.localdate()
-    todo = plan.changed
-    if not todo and batch is None:
-        progress.finish("没有变动")
-        return RosterResult(None, plan, True)  # the same file again: nothing is written at all
-    with transaction.atomic():
-        progress.start(len(todo), "导入中")
-        enrolling = [pp for pp in todo if pp.new_enrollment]
-        if enrolling:
-            _apply_new_enrollments(enrolling, scheme=scheme, user=user, reason=reason, today=today)
-            progress.advance(len(enrolling))
-        for pp in todo:
-            if pp.new_enrollment:
-                continue
-            try:
-                with transaction.atomic():
-                    _apply_person(pp, user=user, reason=reason, today=today)
-            except (RegistryError, BenefitError) as exc:
-                raise _row_error(pp, exc) from None
-            progress.advance()
-        summary = plan.summary()
-        if batch is None:
-            batch = RosterImport.objects.create(
-                file_name=file_name[:200], sha256=sha, content=data, state=RosterImport.State.APPLIED,
-                row_count=plan.rows, changed_count=len(todo), summary=summary, created_by=user,
-                created_by_name=_user_label(user, username), applied_at=timezone.now(),
-            )
-        else:
-            RosterImport.objects.filter(pk=batch.pk).update(
-                state=RosterImport.State.APPLIED, applied_at=timezone.now(), changed_count=len(todo),
-                error_count=0, summary=summary)
-            batch.refresh_from_db()
-        audit_record(user=user, action="roster_import", obj=batch, summary=f"自管人员花名册导入 {file_name}："
-                     f"{plan.summary_text()}", after={**summary, "sha256": sha}, reason=reason)
-    progress.finish(f"已导入：变动 {len(todo)} 人")
-    return RosterResult(batch, plan, True)
+    (or ``dry_run``) nothing is written. Otherwise the whole file is applied in one transaction through
+    the registry and benefits services, audited, and recorded as a batch (the roster engine's flow)."""
+    return ROSTER.run(file_name=file_name, data=data, user=user, username=username, dry_run=dry_run,
+                      progress=progress, batch=batch)
 
 
 def roster_upload(*, file_name: str, data: bytes, user) -> RosterImport:
     """The web's first step: keep the file and its check (errors, or what would change) as a batch to
     confirm. Writes only the batch record."""
-    try:
-        plan = roster_plan(read_rows(file_name, data), user=user)
-    except RosterFileError as exc:
-        raise ZgError(str(exc)) from None
-    return RosterImport.objects.create(
-        file_name=file_name[:200], sha256=hashlib.sha256(data).hexdigest(), content=data,
-        state=RosterImport.State.PREVIEWED if plan.ok else RosterImport.State.REFUSED,
-        row_count=plan.rows, error_count=len(plan.errors), changed_count=len(plan.changed),
-        summary=plan.summary(), preview=plan_preview(plan), created_by=user, created_by_name=user_display_name(user),
-    )
+    return ROSTER.upload(file_name=file_name, data=data, user=user)
 
 
 def roster_confirm(*, batch: RosterImport, user) -> RosterResult:
     """Apply a previewed batch (checked again: the data may have moved since the preview). A batch is
     applied once: a second confirm (double click) is refused."""
-    with transaction.atomic():
-        locked = RosterImport.objects.select_for_update().get(pk=batch.pk)
-        if locked.state != RosterImport.State.PREVIEWED:
-            raise ZgError(f"该批次{locked.get_state_display()}，不能导入")
-        if locked.created_by_id != user.pk:
-            raise ZgError("只能确认自己上传的花名册")
-        try:
-            result = roster_import(file_name=locked.file_name, data=bytes(locked.content), user=user, batch=locked)
-        except RosterFileError as exc:  # a batch stored before the safe reader refused such files
-            raise ZgError(str(exc)) from None
-        if not result.applied:
-            raise ZgError(f"花名册有 {len(result.plan.errors)} 处错误（数据已变化），未导入，请重新上传")
-    return result
+    return ROSTER.confirm(batch=batch, user=user)
 
 
 # --------------------------------------------------------------------------------------------------

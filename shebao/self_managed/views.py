@@ -70,6 +70,7 @@ from shebao.self_managed.services import (
     zg_enroll,
 )
 from shebao.web.guards import page
+from shebao.web.imports import confirm_once, upload_once
 from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
 
 ERRORS = (ZgError, BenefitError, RegistryError, MonthError)
@@ -505,18 +506,10 @@ def roster(request):
     form = f.RosterUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         policy.check(request.user, MANAGE_RULE)
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                batch = _once(request, "zg.roster_upload", lambda: roster_upload(
-                    file_name=upload.name, data=upload.read(), user=request.user))
-            except AlreadySubmitted as exc:
-                messages.warning(request, str(exc))
-                return redirect("self_managed:roster")
-            except ZgError as exc:
-                form.add_error("file", str(exc))
-            else:
-                return redirect("self_managed:roster_batch", pk=batch.pk)
+        done = upload_once(request, form, key="zg.roster_upload", upload=roster_upload, errors=(ZgError,),
+                           again="self_managed:roster", preview="self_managed:roster_batch")
+        if done:
+            return done
     batches = RosterImport.objects.defer("content").select_related("created_by")
     if not policy.county_wide(request.user):  # a town's clerk sees the batches they uploaded
         batches = batches.filter(created_by=request.user)
@@ -547,15 +540,9 @@ def roster_batch_confirm(request, pk: int):
     batch = get_object_or_404(RosterImport, pk=pk)
     if batch.created_by_id != request.user.pk and not request.user.is_superuser:
         raise Http404
-    try:
-        result = _once(request, "zg.roster_confirm", lambda: roster_confirm(batch=batch, user=request.user))
-    except AlreadySubmitted as exc:
-        messages.warning(request, str(exc))
-    except ERRORS as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, gettext("已导入：%(summary)s") % {"summary": result.plan.summary_text()})
-    return redirect("self_managed:roster_batch", pk=pk)
+    return confirm_once(request, batch, key="zg.roster_confirm", confirm=roster_confirm, errors=ERRORS,
+                        done=lambda result: gettext("已导入：%(summary)s") % {"summary": result.plan.summary_text()},
+                        back="self_managed:roster_batch")
 
 
 @page(VIEW_RULE)

@@ -8,7 +8,6 @@ run at the server) and 到龄转换 of a month."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,8 +15,9 @@ from shebao.accounts.cli import acting_user, command_rule
 from shebao.benefits.months import MonthError, format_month
 from shebao.common.policy import CONSOLE, rule
 from shebao.pension_security.permissions import MANAGE, SCHEME
-from shebao.pension_security.roster import RosterFileError, roster_export_rows, roster_import, write_roster
+from shebao.pension_security.roster import ROSTER, roster_export_rows, write_roster
 from shebao.pension_security.services import BzError, bz_convert
+from shebao.registry.roster_import import ImportCommand, add_import_parser, export_command, import_command
 
 MAX_SHOWN = 500
 IMPORT_RULE = command_rule("bz import", rule(MANAGE, scheme=SCHEME, note="养老保障经办（BZ）；--dry-run 可不带 --as"))
@@ -25,17 +25,22 @@ EXPORT_RULE = command_rule("bz export", CONSOLE)
 CONVERT_RULE = command_rule("bz convert", rule(MANAGE, scheme=SCHEME, county=True,
                                                note="养老保障经办（BZ），全市范围；--dry-run 可不带 --as"))
 
+# the roster engine's command body (``shebao.registry.roster_import.import_command``) in our words and JSON
+IMPORT = ImportCommand(
+    ROSTER, need_user="导入须用 --as 指定经办人；只检查请加 --dry-run", more_errors_note=False, batch_in_done=False,
+    progress=False, json=lambda plan, result, dry_run: {
+        **plan.summary(), "dry_run": dry_run, "applied": result.applied and bool(plan.changed),
+        "batch": result.batch.pk if result.batch else None,
+        "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in plan.errors],
+    })
+
 
 class Command(BaseCommand):
     help = "养老保障：花名册导入、导出，到龄转换"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
-        imp.add_argument("file")
-        imp.add_argument("--dry-run", action="store_true")
-        imp.add_argument("--as", dest="as_user")
-        imp.add_argument("--json", action="store_true")
+        add_import_parser(sub, help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
         exp = sub.add_parser("export", help="按导入格式导出花名册（扩展名决定 xlsx 或 csv）")
         exp.add_argument("file")
         conv = sub.add_parser("convert", help="到龄转换：转换到该月为止已到转换年龄的人员")
@@ -48,47 +53,12 @@ class Command(BaseCommand):
         return getattr(self, f"_{opts['action']}")(opts)
 
     def _export(self, opts) -> None:
-        path = Path(opts["file"])
-        fmt = path.suffix.lower().lstrip(".")
-        if fmt not in ("xlsx", "csv"):
-            raise CommandError("导出文件的扩展名应为 .xlsx 或 .csv")
-        rows = roster_export_rows()
-        with path.open("wb") as fh:
-            write_roster(fh, rows, fmt=fmt)
-        self.stdout.write(f"已导出 {len({r[0] for r in rows})} 人 {len(rows)} 行 → {path}")
+        export_command(self, opts["file"], rows=roster_export_rows, write=write_roster,
+                       done=lambda rows, path: f"已导出 {len({r[0] for r in rows})} 人 {len(rows)} 行 → {path}")
 
     def _import(self, opts) -> None:
         user = acting_user(opts["as_user"], IMPORT_RULE, scheme=SCHEME)
-        if user is None and not opts["dry_run"]:
-            raise CommandError("导入须用 --as 指定经办人；只检查请加 --dry-run")
-        path = Path(opts["file"])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"无法读取文件：{exc}") from None
-        try:
-            result = roster_import(file_name=path.name, data=data, user=user, dry_run=opts["dry_run"])
-        except (RosterFileError, BzError) as exc:
-            raise CommandError(str(exc)) from None
-        plan = result.plan
-        if opts["json"]:
-            self.stdout.write(json.dumps({
-                **plan.summary(), "dry_run": opts["dry_run"], "applied": result.applied and bool(plan.changed),
-                "batch": result.batch.pk if result.batch else None,
-                "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in plan.errors],
-            }, ensure_ascii=False))
-        else:
-            for error in plan.errors[:MAX_SHOWN]:
-                self.stdout.write(error.as_text())
-        if plan.errors:
-            raise CommandError(f"花名册有 {len(plan.errors)} 处错误，整个文件未导入，没有写入任何数据")
-        if opts["json"]:
-            return
-        if opts["dry_run"]:
-            self.stdout.write(f"检查通过（未写入）：{plan.summary_text()}")
-            return
-        self.stdout.write(f"已导入：{plan.summary_text()}")
-        self.stdout.write(f"{len(plan.changed) if result.batch else 0} changed")
+        import_command(self, opts, IMPORT, user=user)
 
     def _convert(self, opts) -> None:
         user = acting_user(opts["as_user"], CONVERT_RULE, scheme=SCHEME)

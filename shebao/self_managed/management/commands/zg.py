@@ -6,18 +6,14 @@ The 自管人员 花名册 (roster) with items and accounts, xlsx / xls / csv; l
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from shebao.accounts.cli import acting_user, command_rule
-from shebao.common.jobs import CliProgress
 from shebao.common.policy import CONSOLE, rule
+from shebao.registry.roster_import import ImportCommand, add_import_parser, export_command, import_command
 from shebao.self_managed.permissions import MANAGE
-from shebao.self_managed.roster import RosterFileError, roster_export_rows, write_roster
-from shebao.self_managed.services import ZgError, roster_import
-
-MAX_SHOWN = 500
+from shebao.self_managed.roster import roster_export_rows, write_roster
+from shebao.self_managed.services import ROSTER
 
 # --as must hold 经办 of 自管人员 in scheme ZG; rows of persons outside the user's towns are refused by
 # the roster check itself. A --dry-run without --as and the export are the operator's (server shell).
@@ -30,10 +26,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入")
-        imp.add_argument("file")
-        imp.add_argument("--dry-run", action="store_true", help="只检查并显示将发生的变动，不写入")
-        imp.add_argument("--as", dest="as_user", help="经办人用户名（导入时必填）")
+        add_import_parser(sub, help="导入花名册（xlsx、xls 或 csv）；--dry-run 只检查，不写入", json=False)
         exp = sub.add_parser("export", help="按导入格式导出花名册（扩展名决定 xlsx 或 csv）")
         exp.add_argument("file")
 
@@ -43,48 +36,12 @@ class Command(BaseCommand):
         return self._import(opts)
 
     def _export(self, file_name: str) -> None:
-        path = Path(file_name)
-        fmt = path.suffix.lower().lstrip(".")
-        if fmt not in ("xlsx", "csv"):
-            raise CommandError("导出文件的扩展名应为 .xlsx 或 .csv")
-        rows = roster_export_rows()
-        with path.open("wb") as fh:
-            write_roster(fh, rows, fmt=fmt)
-        persons = len({r[0] for r in rows})
-        self.stdout.write(f"已导出 {persons} 人 {len(rows)} 行 → {path}")
+        export_command(self, file_name, rows=roster_export_rows, write=write_roster,
+                       done=lambda rows, path: f"已导出 {len({r[0] for r in rows})} 人 {len(rows)} 行 → {path}")
 
     def _import(self, opts) -> None:
         user = acting_user(opts["as_user"], IMPORT_RULE, scheme="ZG")
-        if user is None and not opts["dry_run"]:
-            raise CommandError("导入须用 --as 指定经办人（写入审计和发放状态记录）；只检查请加 --dry-run")
-        path = Path(opts["file"])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"无法读取文件：{exc}") from None
-        progress = CliProgress(self.stderr._out)
-        try:
-            result = roster_import(file_name=path.name, data=data, user=user, dry_run=opts["dry_run"],
-                                   progress=progress)
-        except (RosterFileError, ZgError) as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            progress.close()
-        plan = result.plan
-        for error in plan.errors[:MAX_SHOWN]:
-            self.stdout.write(error.as_text())
-        if len(plan.errors) > MAX_SHOWN:
-            self.stdout.write(f"……另有 {len(plan.errors) - MAX_SHOWN} 处错误未显示")
-        if plan.errors:
-            raise CommandError(f"花名册有 {len(plan.errors)} 处错误，整个文件未导入，没有写入任何数据")
-        if opts["dry_run"]:
-            for pp in plan.changed[:MAX_SHOWN]:
-                self.stdout.write(_describe(pp))
-            self.stdout.write(f"检查通过（未写入）：{plan.summary_text()}")
-            return
-        batch = f"（批次 {result.batch.pk}）" if result.batch else "（无变动，未写入）"
-        self.stdout.write(f"已导入{batch}：{plan.summary_text()}")
-        self.stdout.write(f"{result.changed} changed")
+        import_command(self, opts, IMPORT, user=user)
 
 
 def _describe(pp) -> str:
@@ -103,3 +60,8 @@ def _describe(pp) -> str:
         old = "新增" if c.old_amount is None else f"{c.old_amount} →"
         parts.append(f"{c.item.name} {old} {c.amount}（{c.from_month:%Y-%m} 起）")
     return f"第 {pp.rows[0]} 行 {pp.name}：{'；'.join(parts)}"
+
+
+# the roster engine's command body (``shebao.registry.roster_import.import_command``) in our words
+IMPORT = ImportCommand(ROSTER, need_user="导入须用 --as 指定经办人（写入审计和发放状态记录）；只检查请加 --dry-run",
+                       describe=_describe)
