@@ -315,7 +315,8 @@ def _apply(plan: ImportPlan, todo: list, *, user, reason: str, progress: Progres
     the (rare) changes of records one by one. ``communities``: 身份证号 → 村社区 of new persons (the
     person form; the file has no such column)."""
     today = timezone.localdate()
-    persons = apply_persons(todo, user=user, reason=reason, today=today, error=TbError, communities=communities)
+    persons = apply_persons(todo, user=user, reason=reason, today=today, error=TbError, communities=communities,
+                            originals=plan.id_originals)
     enrolling = [pp for pp in todo if pp.new_enrollment]
     try:
         enrollments = enrollment_bulk_create(scheme=tb_scheme(), user=user, reason=reason, rows=[

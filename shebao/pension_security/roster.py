@@ -218,7 +218,8 @@ def _apply(plan: RosterPlan, todo: list[PersonPlan], *, user, reason: str, progr
     """The apply step (inside the engine's transaction): the persons and accounts set-based by the engine
     (``apply_persons``), then each person's registration and new paid-in records through our services
     (``member_register``, ``paid_in_add``), audited."""
-    persons = engine.apply_persons(todo, user=user, reason=reason, today=timezone.localdate(), error=BzError)
+    persons = engine.apply_persons(todo, user=user, reason=reason, today=timezone.localdate(), error=BzError,
+                                     originals=plan.id_originals)
     for pp in todo:
         try:
             member = Member.objects.get(pk=pp.member_id) if pp.member_id else member_register(

@@ -106,6 +106,7 @@ class ImportPlan:
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     persons: list = field(default_factory=list)
+    id_originals: dict[str, str] = field(default_factory=dict)  # 18-digit 身份证号 → the 15 digits the file had
 
     @property
     def ok(self) -> bool:
@@ -171,10 +172,13 @@ def person_rows(plan: ImportPlan, data: list[list[str]], cell, *, one_per_person
             continue
         plan.rows += 1
         try:
-            idn = parse_id_number(cell(r, "身份证号")).number
+            parsed = parse_id_number(cell(r, "身份证号"))
         except IdNumberError as exc:
             plan.errors.append(RowError(n, "身份证号", str(exc)))
             continue
+        idn = parsed.number
+        if parsed.original:  # a 15-digit number: upgraded, and the original kept on the person it creates
+            plan.id_originals.setdefault(idn, parsed.original)
         if idn in groups:
             if one_per_person:
                 plan.errors.append(RowError(n, "身份证号", f"与第 {groups[idn][0][0]} 行重复（每人一行）"))
@@ -311,17 +315,19 @@ def row_error(error: type[Exception], pp, exc: Exception) -> Exception:
 
 
 def apply_persons(todo: list, *, user, reason: str, today, error: type[Exception],
-                  communities: dict | None = None) -> dict[str, Person]:
+                  communities: dict | None = None, originals: dict | None = None) -> dict[str, Person]:
     """The persons of the changed plans (``PersonPlanBase``), set-based: the new ones in one ``person_bulk_create``, a
     registered one's ``person_changes`` by ``person_update``, the accounts to set (``pp.account``:
     bank, number, holder) in one ``bank_account_bulk_set`` from ``today`` — the same rules and audit
     as one by one. Returns 身份证号 → Person; a refusal raises ``error`` naming the row. ``communities``:
-    身份证号 → 村社区 of new persons where the caller knows it (a form; the files have no such column)."""
+    身份证号 → 村社区 of new persons where the caller knows it (a form; the files have no such column).
+    ``originals`` (``ImportPlan.id_originals``): a new person whose row had the 15-digit number is
+    registered with it, so the registry keeps it as ``id_number_original`` beside the 18 digits."""
     new = [pp for pp in todo if pp.new_person]
-    communities = communities or {}
+    communities, originals = communities or {}, originals or {}
     try:
         created = person_bulk_create(user=user, reason=reason, rows=[
-            {"id_number": pp.id_number, "name": pp.name, "town": pp.town,
+            {"id_number": originals.get(pp.id_number, pp.id_number), "name": pp.name, "town": pp.town,
              **{k: v for k, v in (("mobile", pp.mobile), ("phone", pp.phone),
                                   ("community", communities.get(pp.id_number))) if v}}
             for pp in new

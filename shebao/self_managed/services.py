@@ -78,13 +78,14 @@ def _row_error(pp, exc: Exception) -> ZgError:
     return row_error(ZgError, pp, exc)
 
 
-def _apply_new_enrollments(todo: list, *, scheme: Scheme, user, reason: str, today: dt.date) -> None:
+def _apply_new_enrollments(todo: list, *, scheme: Scheme, user, reason: str, today: dt.date,
+                           originals: dict) -> None:
     """The persons the roster newly enrolls (most of a first-time import), set-based: new persons and
     changed accounts by the roster engine (``apply_persons``: one ``person_bulk_create``, one
     ``bank_account_bulk_set``), the enrollments with their items in one ``enrollment_bulk_create`` — the
     same rules and audit as one by one. Existing persons' changes and suspensions (rare) go through the
     one-person services."""
-    persons = apply_persons(todo, user=user, reason=reason, today=today, error=ZgError)
+    persons = apply_persons(todo, user=user, reason=reason, today=today, error=ZgError, originals=originals)
     rows = [
         EnrollmentRow(
             person=persons[pp.id_number], start_month=pp.start_month, service_years=pp.service_years or 0,
@@ -113,7 +114,8 @@ def _apply(plan, todo: list, *, user, reason: str, progress: Progress) -> None:
     today = timezone.localdate()
     enrolling = [pp for pp in todo if pp.new_enrollment]
     if enrolling:
-        _apply_new_enrollments(enrolling, scheme=zg_scheme(), user=user, reason=reason, today=today)
+        _apply_new_enrollments(enrolling, scheme=zg_scheme(), user=user, reason=reason, today=today,
+                               originals=plan.id_originals)
         progress.advance(len(enrolling))
     for pp in todo:
         if pp.new_enrollment:

@@ -219,3 +219,17 @@ def test_the_export_format_is_the_extension(tmp_path):
     engine.export_command(Cmd, str(tmp_path / "a.CSV"), rows=lambda: [[1], [2]], write=write,
                           done=lambda rows, path: f"已导出 {len(rows)} 行")
     assert (tmp_path / "a.CSV").read_bytes() == b"csv:2" and Cmd.stdout.getvalue() == "已导出 2 行"
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_new_persons_15_digit_number_is_kept_beside_the_18_digits(clerk, scheme):
+    """A row written with the old 15-digit number registers the person under the 18 digits AND keeps the 15
+    (``Person.id_number_original``, what a search by the old number and the legacy archive match on). The
+    roster engine used to hand the registry the upgraded number only, and the 15 digits were lost."""
+    importer, columns, rows, _models = SCHEMES[scheme]
+    short = A[:6] + A[8:17]
+    lines = [[short if c == A else c for c in r] for r in rows(bad=False)]
+    result = importer.run(file_name="r.csv", data=csv(columns, lines), user=clerk)
+    assert result.applied and result.changed == 3
+    assert Person.objects.get(id_number=A).id_number_original == short
+    assert Person.objects.get(id_number=B).id_number_original == ""
