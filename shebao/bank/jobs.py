@@ -62,13 +62,13 @@ def _check_schemes(user, the_rule, codes) -> None:
 
 def export_stages(banks: list | None) -> list[Stage]:
     """One stage per file (the files are made in bank-code order, as the service does)."""
-    # the lines are read and marked 已报盘 in one statement, before the files are made
-    stages = [Stage("锁定结算批次，读取待发明细"), Stage("标记明细已报盘，更新批次状态", "mark_sent")]
+    stages = [Stage("锁定结算批次，读取待发明细")]
     if banks:
         for code, label, count, total in sorted(banks):
             stages.append(Stage(f"生成并保存{label}报盘文件（{count:,} 笔，{format_yuan(total)} 元）", f"file:{code}"))
     else:
         stages.append(Stage("生成并保存报盘文件", "file:"))
+    stages.append(Stage("标记明细已报盘，更新批次状态", "mark_sent"))
     return stages
 
 

@@ -147,8 +147,9 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
     Returns every file holding these runs' lines, the ones written earlier included, in batch order;
     with ``out_dir`` each file's stored bytes are written there as ``<batch_no>_<template><ext>``.
     ``user`` may be None only for the command line without --as: ``username`` then says who ran it.
-    ``progress`` (a job's stages) is called with "mark_sent" as the lines are marked 已报盘 and read
-    (one statement), then "file:<bank code>" as each file is started."""
+    ``progress`` (a job's stages) is called with "file:<bank code>" as each file is started and
+    "mark_sent" as the runs' states are brought up to date (their lines were marked 已报盘 as they were
+    read, in one statement: ``payroll_lines_send``)."""
     progress = progress or _quiet
     payroll_services, PayrollRun, _ = _payroll()
     run_ids = sorted({getattr(r, "pk", r) for r in runs})
@@ -177,19 +178,23 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
             # since the approval counts — and those not released by a reviewer are held out of the file
             payroll_services.payroll_run_risks_refresh(run=run)
             payroll_services.payroll_lines_hold_out(run=run, user=user, username=username, bank=bank)
-        # the lines still to send become 已报盘 and come back in file order, in one statement (the payroll
-        # service); a refusal below rolls it back with everything else
-        progress("mark_sent")
+        # the lines still to send become 已报盘 and come back in file order in one statement (the payroll
+        # service), the files are written from them, then the runs' states follow; one transaction
+
+        def write(rows: list) -> None:
+            _refuse_unpayable(rows)
+            for bank_code, group in groupby(rows, key=itemgetter(0)):
+                progress(f"file:{bank_code}")
+                bank_file, content = _write_file(engine, template, version, bank_code, list(group), on, user,
+                                                 username)
+                written[bank_file.pk] = content
+            progress("mark_sent")
+
         try:
-            rows = payroll_services.payroll_lines_send(runs=approved, user=user, bank=bank,
-                                                       labels={r.pk: _memo(r, "") for r in approved})
+            payroll_services.payroll_lines_send(runs=approved, user=user, bank=bank, write=write,
+                                                labels={r.pk: _memo(r, "") for r in approved})
         except payroll_services.PayrollError as exc:  # pragma: no cover - the runs are locked above
             raise BankError(str(exc)) from None
-        _refuse_unpayable(rows)
-        for bank_code, group in groupby(rows, key=itemgetter(0)):
-            progress(f"file:{bank_code}")
-            bank_file, content = _write_file(engine, template, version, bank_code, list(group), on, user, username)
-            written[bank_file.pk] = content
         files = list(BankFile.objects.filter(pk__in=BankFile.runs.through.objects.filter(
             payrollrun_id__in=run_ids).values("bankfile_id")).defer("content").order_by("batch_no"))
     if not files:

@@ -47,7 +47,8 @@ class Rendering:
                        ) -> bytes:
         """The payment file for these lines, in order. Amounts must already be whole cents. ``lines`` are
         ``PaymentLine`` objects, or with ``columns`` (PaymentLine field names) plain tuples in that order
-        — no object per line, the way the bank service renders 800,000 lines."""
+        — no object per line, the way the bank service renders 800,000 lines; a column not named after a
+        PaymentLine field is the caller's own and is not read."""
         lines = list(lines)
         if columns is not None:
             amount = itemgetter(list(columns).index("amount"))
