@@ -53,7 +53,7 @@ from shebao.bank.models import (
 from shebao.common.audit import audit_record
 from shebao.common.display import user_display_name
 from shebao.common.money import ZERO
-from shebao.common.pgcopy import copy_bytes, copy_rows
+from shebao.common.pgcopy import copy_bytes, copy_columns, copy_rows
 
 _BATCH_LOCK = 7_301_101  # pg_advisory_xact_lock key serialising batch-number allocation
 
@@ -208,6 +208,8 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
 def _refuse_unpayable(rows: list) -> None:
     """No file while a line to send has no account, 户名 or bank (the clerk maintains the accounts first).
     ``rows``: ``payroll_lines_send``'s tuples."""
+    if all(map(itemgetter(2), rows)) and all(map(itemgetter(3), rows)) and all(map(itemgetter(0), rows)):
+        return  # the usual case, checked a column at a time
     problems = [f"结算批次 #{r[9]} 第 {r[10]} 笔 {r[7]}：没有支付账户（账号或户名为空）"
                 for r in rows if not r[2] or not r[3]]
     problems += [f"结算批次 #{r[9]} 第 {r[10]} 笔 {r[7]}：账户未登记开户银行" for r in rows if r[2] and not r[0]]
@@ -224,7 +226,6 @@ _PAYMENT_COLUMNS = ("bank", "seq", "account_no", "holder_name", "amount", "id_nu
                     "_run", "_line_seq")
 _FILE_LINE_COLUMNS = ("bank_file_id", "seq", "payroll_line_id", "amount", "account_number", "holder_name",
                       "id_number", "name")
-_FILE_LINE_TYPES = ("int8", "int4", "int8", "numeric", "text", "text", "text", "text")
 
 
 def _render_rows(engine: Template, *, batch_no: str, on, rows: list) -> bytes:
@@ -263,11 +264,12 @@ def _write_file(engine: Template, template: BankTemplate, version: BankTemplateV
     _store_content(BankFile, bank_file.pk, content)
     bank_file.content = content
     bank_file.runs.set(run_ids)
-    pk = bank_file.pk
+    # whole columns of text: the file id, file seq, payroll line, amount, account, 户名, 身份证号, name
+    columns = [[str(bank_file.pk)] * len(rows), *(list(map(str, map(itemgetter(i), rows))) for i in (1, 8, 4)),
+               *(list(map(itemgetter(i), rows)) for i in (2, 3, 5, 7))]
     with connection.cursor() as cursor:
         try:
-            copy_rows(cursor, BankFileLine._meta.db_table, _FILE_LINE_COLUMNS,
-                      ((pk, r[1], r[8], r[4], r[2], r[3], r[5], r[7]) for r in rows), types=_FILE_LINE_TYPES)
+            copy_columns(cursor, BankFileLine._meta.db_table, _FILE_LINE_COLUMNS, columns)
         except psycopg.errors.UniqueViolation:  # pragma: no cover - a line 待发 is in no file (it is sent with it)
             raise BankError("报盘被拒绝：有结算明细已在其他报盘文件中，请刷新后重试") from None
     audit_record(user=user, username=username, action="bank_export", obj=bank_file,
