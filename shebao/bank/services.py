@@ -208,22 +208,22 @@ def bank_export(*, runs: list, template: BankTemplate, user, bank: str | None = 
 def _refuse_unpayable(rows: list) -> None:
     """No file while a line to send has no account, 户名 or bank (the clerk maintains the accounts first).
     ``rows``: ``payroll_lines_send``'s tuples."""
-    if all(map(itemgetter(2), rows)) and all(map(itemgetter(3), rows)) and all(map(itemgetter(0), rows)):
+    if all(map(itemgetter(1), rows)) and all(map(itemgetter(2), rows)) and all(map(itemgetter(0), rows)):
         return  # the usual case, checked a column at a time
-    problems = [f"结算批次 #{r[9]} 第 {r[10]} 笔 {r[7]}：没有支付账户（账号或户名为空）"
-                for r in rows if not r[2] or not r[3]]
-    problems += [f"结算批次 #{r[9]} 第 {r[10]} 笔 {r[7]}：账户未登记开户银行" for r in rows if r[2] and not r[0]]
+    problems = [f"结算批次 #{r[8]} 第 {r[9]} 笔 {r[6]}：没有支付账户（账号或户名为空）"
+                for r in rows if not r[1] or not r[2]]
+    problems += [f"结算批次 #{r[8]} 第 {r[9]} 笔 {r[6]}：账户未登记开户银行" for r in rows if r[1] and not r[0]]
     if problems:
         more = f"……共 {len(problems)} 笔" if len(problems) > 20 else ""
         raise BankError("报盘被拒绝，请先维护支付账户：" + "；".join(problems[:20]) + more)
 
 
 # The engine's names for the columns of ``payroll_lines_send``'s tuples (``payroll.services.SENT_COLUMNS``:
-# bank, file_seq, account_number, holder_name, net, id_number, memo, name, id, run_id, seq): the file is
-# rendered straight from them, one pass over tuples, no object or dict per line. The last three are not
-# the engine's ("_…"): it reads only the columns its layout names.
-_PAYMENT_COLUMNS = ("bank", "seq", "account_no", "holder_name", "amount", "id_number", "memo", "name", "_line",
-                    "_run", "_line_seq")
+# bank, account_number, holder_name, net, id_number, memo, name, id, run_id, seq): the file is rendered
+# straight from them, one pass over tuples, no object or dict per line. No "seq": the engine numbers the
+# lines 1, 2, … in file order. The last three are not the engine's ("_…"): it reads only what its layout names.
+_PAYMENT_COLUMNS = ("bank", "account_no", "holder_name", "amount", "id_number", "memo", "name", "_line", "_run",
+                    "_line_seq")
 _FILE_LINE_COLUMNS = ("bank_file_id", "seq", "payroll_line_id", "amount", "account_number", "holder_name",
                       "id_number", "name")
 
@@ -236,11 +236,10 @@ def _render_rows(engine: Template, *, batch_no: str, on, rows: list) -> bytes:
 
 def _payment_rows(rows, runs: dict) -> list[tuple]:
     """``_PAYMENT_COLUMNS`` tuples from payroll-line tuples (pk, run_id, seq, bank, account_number, holder_name,
-    net, id_number, name, memo) in file order, numbered 1, 2, …; a line without its own 摘要 shows its
-    run's label (as ``payroll_lines_send`` does for the export). For the preview and ``bank_file_render``."""
+    net, id_number, name, memo) in file order; a line without its own 摘要 shows its run's label (as
+    ``payroll_lines_send`` does for the export). For the preview and ``bank_file_render``."""
     labels = {pk: _memo(run, "") for pk, run in runs.items()}
-    return [(r[3], n, r[4], r[5], r[6], r[7], r[9] or labels[r[1]], r[8], r[0], r[1], r[2])
-            for n, r in enumerate(rows, start=1)]
+    return [(r[3], r[4], r[5], r[6], r[7], r[9] or labels[r[1]], r[8], r[0], r[1], r[2]) for r in rows]
 
 
 def _write_file(engine: Template, template: BankTemplate, version: BankTemplateVersion, bank_code: str, rows: list,
@@ -252,8 +251,8 @@ def _write_file(engine: Template, template: BankTemplate, version: BankTemplateV
         content = _render_rows(engine, batch_no=batch_no, on=on, rows=rows)
     except BankFileError as exc:
         raise BankError(str(exc)) from None
-    total = sum(map(itemgetter(4), rows), ZERO)
-    run_ids = sorted(set(map(itemgetter(9), rows)))
+    total = sum(map(itemgetter(3), rows), ZERO)
+    run_ids = sorted(set(map(itemgetter(8), rows)))
     bank_file = BankFile.objects.create(
         batch_no=batch_no, template=template, definition=version.definition, template_version=version,
         bank=bank_code, file_date=on,
@@ -265,8 +264,9 @@ def _write_file(engine: Template, template: BankTemplate, version: BankTemplateV
     bank_file.content = content
     bank_file.runs.set(run_ids)
     # whole columns of text: the file id, file seq, payroll line, amount, account, 户名, 身份证号, name
-    columns = [[str(bank_file.pk)] * len(rows), *(list(map(str, map(itemgetter(i), rows))) for i in (1, 8, 4)),
-               *(list(map(itemgetter(i), rows)) for i in (2, 3, 5, 7))]
+    columns = [[str(bank_file.pk)] * len(rows), list(map(str, range(1, len(rows) + 1))),
+               *(list(map(str, map(itemgetter(i), rows))) for i in (7, 3)),
+               *(list(map(itemgetter(i), rows)) for i in (1, 2, 4, 6))]
     with connection.cursor() as cursor:
         try:
             copy_columns(cursor, BankFileLine._meta.db_table, _FILE_LINE_COLUMNS, columns)

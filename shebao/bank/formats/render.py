@@ -48,7 +48,8 @@ class Rendering:
         """The payment file for these lines, in order. Amounts must already be whole cents. ``lines`` are
         ``PaymentLine`` objects, or with ``columns`` (PaymentLine field names) plain tuples in that order
         — no object per line, the way the bank service renders 800,000 lines; a column not named after a
-        PaymentLine field is the caller's own and is not read."""
+        PaymentLine field is the caller's own and is not read; without a "seq" column the lines are
+        numbered 1, 2, … in order."""
         lines = list(lines)
         if columns is not None:
             amount = itemgetter(list(columns).index("amount"))
@@ -61,7 +62,9 @@ class Rendering:
             return fast
         if columns is not None:  # the columns PaymentLine has (a caller's own extra columns are not the file's)
             picked = [(name, i) for i, name in enumerate(columns) if name in _PAYMENT_LINE_FIELDS]
-            lines = [PaymentLine(**{name: ln[i] for name, i in picked}) for ln in lines]
+            numbered = "seq" not in columns
+            lines = [PaymentLine(**({"seq": n} if numbered else {}), **{name: ln[i] for name, i in picked})
+                     for n, ln in enumerate(lines, start=1)]
         return self._render(self.payment, summary, lines, "报盘文件无法生成")
 
     def render_return(self, *, batch_no: str, date: dt.date, records: Iterable[ReturnRecord]) -> bytes:
@@ -135,6 +138,8 @@ class Rendering:
                 values = list(map(attrgetter(f.name), rows))
             elif f.name in columns:
                 values = list(map(itemgetter(columns.index(f.name)), rows))
+            elif f.name == "seq":  # numbered by position
+                values = list(range(1, n + 1))
             else:
                 values = [None] * n
             if f.kind == "int":
