@@ -6,9 +6,6 @@
   ``Decimal`` its digits, a ``bool`` t/f. psycopg buffers the rows and sends them in pieces as they come.
   Faster than formatting the COPY text in Python (800,000 rows of seven values: 0.37 s of Python with
   ``types``, 0.6 s without, against 0.65 s for f-strings joined 20,000 at a time).
-- ``copy_columns(cursor, table, columns, values)``: the same for whole columns of text (one list of ``str`` per
-  column): the COPY text is made by joins over the columns, not per row; values COPY would have to escape go
-  through ``copy_rows``.
 - ``copy_bytes(cursor, sql, data)``: one row of one ``bytea`` value by a binary ``COPY … FROM STDIN (FORMAT
   binary)``, written in pieces of ``piece`` bytes. Through the ORM the bytes become a hex literal in the
   SQL text, and as one parameter they are one message the client library sends by shifting its unsent
@@ -54,34 +51,6 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequenc
         for row in rows:
             write(row)
             n += 1
-    return n
-
-
-_COPY_SPECIAL = ("\\", "\t", "\n", "\r", "\x00")  # what COPY's text format escapes (NUL: never in a text value)
-
-
-def copy_columns(cursor, table: str, columns: Sequence[str], values: Sequence[Sequence[str]]) -> int:
-    """COPY whole columns: ``values`` holds one list of ``str`` per column (all of one length), rows by
-    position; → the number of rows. The COPY text is built by joins over the columns — no Python call
-    per row, unlike ``copy_rows`` (80,000 rows of eight values: about a third of its Python time). The
-    database converts each text to its column's type. When a value holds a character COPY's text format
-    escapes (backslash, tab, newline, carriage return) or is not a ``str``, the same rows go through
-    ``copy_rows`` instead, which escapes them."""
-    n = len(values[0]) if values else 0
-    try:
-        joined = "".join("".join(col) for col in values)
-    except TypeError:  # a value that is not text
-        joined = None
-    if joined is None or any(ch in joined for ch in _COPY_SPECIAL):
-        return copy_rows(cursor, table, columns, zip(*values, strict=True))
-    if any(len(col) != n for col in values):
-        raise ValueError("copy_columns: columns of different lengths")
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        _table(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-    if n:
-        text = "\n".join(map("\t".join, zip(*values, strict=True))) + "\n"
-        with _raw(cursor).copy(statement) as copy:
-            copy.write(text)  # encoded by the connection (its client encoding)
     return n
 
 

@@ -1,5 +1,5 @@
 """Issue 17: the export was made faster (the lines marked 已报盘 and read in one statement, the file
-rendered in one pass over tuples, the file lines COPY'd) without changing one byte of any file.
+rendered in one pass over tuples, whole columns at a time) without changing one byte of any file.
 
 ``golden/`` holds the files the export wrote BEFORE that change (generated with the previous code from
 the data below, every seeded template): the export must still write exactly those bytes, and the

@@ -64,21 +64,3 @@ def test_bytes_round_trip_across_piece_boundaries(size, piece):
 def test_bytes_piece_must_be_positive():
     with connection.cursor() as cursor, pytest.raises(ValueError):
         copy_bytes(cursor, "COPY t (content) FROM STDIN (FORMAT binary)", b"x", piece=0)
-
-
-def test_columns_round_trip_exactly_plain_and_awkward():
-    from shebao.common.pgcopy import copy_columns
-
-    plain = [[str(n) for n in range(1000)], ["慈溪市浒山街道第一村", "", "A张三丰", "'\""] * 250,
-             [str(Decimal("1234.50") + n) for n in range(1000)]]
-    awkward = [[str(n) for n in range(len(AWKWARD))], AWKWARD, ["0.01"] * len(AWKWARD)]
-    with connection.cursor() as cursor:
-        make_table(cursor, "t_cols", "n int, s text, amount numeric(14, 2)")
-        assert copy_columns(cursor, "t_cols", ("n", "s", "amount"), plain) == 1000
-        cursor.execute("SELECT n, s, amount FROM t_cols ORDER BY n")
-        assert cursor.fetchall() == [(int(n), s, Decimal(a)) for n, s, a in zip(*plain, strict=True)]
-        cursor.execute("TRUNCATE t_cols")
-        assert copy_columns(cursor, "t_cols", ("n", "s", "amount"), awkward) == len(AWKWARD)  # escaped by copy_rows
-        cursor.execute("SELECT s FROM t_cols ORDER BY n")
-        assert [r[0] for r in cursor.fetchall()] == AWKWARD
-        assert copy_columns(cursor, "t_cols", ("n", "s", "amount"), [[], [], []]) == 0
