@@ -143,3 +143,21 @@ def test_fast_path_equals_the_record_renderer_on_edge_cases(index, monkeypatch):
     monkeypatch.setattr(Template, "_render_fast", lambda *a, **k: None)
     assert fast == tpl.render_payment(batch_no="B1", date=ON, lines=objects)
     assert fast == tpl.render_payment(batch_no="B1", date=ON, lines=usable, columns=columns)
+
+
+def test_a_refused_file_leaves_every_line_to_send(tmp_path):
+    """The lines are marked 已报盘 as they are read: a file the template cannot hold (a delimiter in a 摘要)
+    rolls the marks back with everything else — no file, no audit, every line still 待发."""
+    from shebao.bank.services import BankError
+    from shebao.common.models import AuditEvent
+
+    clerk, reviewer = make_user("clerk1"), make_user("rev1", reviewer=True)
+    runs = _runs(clerk, reviewer)
+    PayrollLine.objects.filter(run=runs[1], payee__isnull=False).update(memo="村集体|补助")
+    events = AuditEvent.objects.count()
+    with pytest.raises(BankError, match="含分隔符或换行"):
+        bank_export(runs=runs, template=BankTemplate.objects.get(code="standard"), user=clerk, on=ON, out_dir=tmp_path)
+    assert not BankFile.objects.exists() and AuditEvent.objects.count() == events
+    assert set(PayrollLine.objects.filter(run__in=runs).values_list("status", flat=True)) == {"pending"}
+    assert [r.state for r in type(runs[0]).objects.filter(pk__in=[r.pk for r in runs])] == ["approved", "approved"]
+    assert not list(tmp_path.iterdir())
