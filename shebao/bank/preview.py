@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass, field
 
 from shebao.bank.formats import Template
-from shebao.bank.services import _render_rows
+from shebao.bank.services import _payment_rows, _render_rows
 from shebao.common.masking import Masker
 
 PREVIEW_LINES = 20
@@ -60,7 +60,7 @@ def bank_template_preview(*, definition: dict, run, masker: Masker, limit: int =
             payroll_lines_for_export(run).values_list("pk", "run_id", "seq", "bank", "account_number", "holder_name",
                                                       "net", "id_number", "name", "memo")[:limit]]
     batch_no = f"{on:%Y%m%d}{(rows[0][3] if rows else '') or 'BANK'}001"
-    content = _render_rows(engine, batch_no=batch_no, on=on, rows=rows, runs={run.pk: run})
+    content = _render_rows(engine, batch_no=batch_no, on=on, rows=_payment_rows(rows, {run.pk: run}))
     preview = Preview(engine, batch_no, len(content), len(rows))
     if engine.format == "xlsx":
         from python_calamine import CalamineWorkbook

@@ -4,8 +4,9 @@ The synthetic payees are the payroll section's persons (身份证号 prefix 99, 
 all at 慈溪农商银行, so one file per size). For each size an approved one-off run of n lines is made
 with one set-based ``INSERT … SELECT`` (amounts 1.00–9,999.99), then timed end to end:
 
-- export: ``bank_export`` (select lines, render the ``standard`` file, store it, COPY the file lines,
-  mark the run exported, write the file to a directory);
+- export: ``bank_export`` (risks found again, the lines marked 已报盘 and read back in file order by one
+  UPDATE … RETURNING, the ``standard`` file rendered from those tuples and stored, its lines written by
+  one INSERT … SELECT, the run marked exported, the file written to a directory);
 - return import: ``bank_return_import`` of the bank's answer (2 % failed with a reason): whole-file
   parse and checks, match against the sent lines, COPY the return lines, one UPDATE … FROM for the
   payroll lines;
@@ -232,7 +233,7 @@ def bank_section(ctx) -> None:
     notes = ["模板 standard；回盘中每 50 笔失败 1 笔（账户冻结）："
              + "；".join(f"{r['lines']:,} 笔 文件 {r['bytes'] / 1e6:.1f} MB，成功/失败 {r['ok']:,}/{r['failed']:,}，"
                         f"批次 {r['run_state']}，其中结算回写 {r['payroll_apply_seconds']:.2f} 秒" for r in results),
-             "报盘：选明细、生成文件、保存、写报盘明细、明细与批次置已报盘、写出文件；"
+             "报盘：核对风险明细、明细置已报盘并读回（一条语句）、生成文件、保存、写报盘明细、批次置已报盘、写出文件；"
              "回盘：整文件解析校验、逐笔对应、写回盘明细、结算明细回写",
              "下限：报盘为同样笔数的 INSERT … SELECT 写报盘明细；回盘为同样笔数的 INSERT … SELECT 写回盘明细；"
              "同一次运行中测、已回滚；倍数 = 秒 / 下限",

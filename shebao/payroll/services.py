@@ -8,7 +8,9 @@ users can never apply one change twice; every service writes its audit record in
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
+from operator import itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
@@ -368,7 +370,7 @@ def payroll_oneoff_cancel(*, run: PayrollRun, user, reason: str) -> None:
             raise PayrollError(f"{_label(run)} 不是零星发放，不能撤销")
         if run.state not in (State.COMPUTED, State.APPROVED):
             raise PayrollError(f"{_label(run)} {run.get_state_display()}，不能撤销")
-        # a line put in a bank file is 已报盘 at once (``payroll_lines_mark_sent``): all 待发 = none has left
+        # a line put in a bank file is 已报盘 at once (``payroll_lines_send``): all 待发 = none has left
         if _run_has_line(run.pk, "status <> %(pending)s"):
             raise PayrollError(f"{_label(run)} 已有明细报盘，不能撤销")
         if run.state == State.APPROVED and PayrollComponent.objects.filter(
@@ -647,36 +649,58 @@ def payroll_run_mark_exported(*, run: PayrollRun, user) -> PayrollRun:
     return run
 
 
-def payroll_lines_mark_sent(*, run: PayrollRun, line_ids, user) -> PayrollRun:
-    """报盘 of some lines of an approved run (one bank's file): the given lines, each 待发 with net > 0,
-    become 已报盘 in one conditional update — a line of another run, already in a file or net 0
-    refuses the whole call. They can be returned (回盘) at once, before the other banks' files are made.
-    When no net > 0 line of the run is left 待发, the run becomes 已报盘 (see ``_finish_export``).
-    With no ids it only checks for that. A run already exported (or later) with no ids is unchanged."""
-    ids = sorted({int(i) for i in line_ids})
+# 报盘 of approved runs: the lines going into bank files become 已报盘 and are read back in ONE
+# statement — instead of reading them, then marking them by an array of 80,000 ids (two statements over
+# the run's lines, the second planned around a 80,000-element array; now one). Straight from the
+# UPDATE (no CTE, join, sort or window over its rows: those cost a third of the statement); the caller
+# puts them in file order (``payroll_lines_send``).
+_SQL_SEND = """
+UPDATE payroll_payrollline l SET status = %(sent)s
+WHERE l.run_id = ANY(%(runs)s::bigint[]) AND l.status = %(pending)s AND l.net > 0
+  AND (%(bank)s::text IS NULL OR l.bank = %(bank)s::text)
+RETURNING l.bank, l.account_number, l.holder_name, l.net, l.id_number,
+          COALESCE(NULLIF(l.memo, ''), (%(labels)s::text[])[array_position(%(runs)s::bigint[], l.run_id)], ''),
+          l.name, l.id, l.run_id, l.seq
+"""
+
+# The columns of each row ``payroll_lines_send`` returns, in order.
+SENT_COLUMNS = ("bank", "account_number", "holder_name", "net", "id_number", "memo", "name", "id", "run_id", "seq")
+
+
+def payroll_lines_send(*, runs: list[PayrollRun], user, write: Callable[[list[tuple]], None],
+                       bank: str | None = None, labels: dict[int, str] | None = None) -> list[tuple]:
+    """报盘 of approved runs (of one bank's lines, or all): every line still 待发 with net > 0 becomes
+    已报盘 in one statement, which also gives them back for the bank files, as tuples of
+    ``SENT_COLUMNS`` in file order — by bank (as Python orders the codes), run and sequence; ``memo``
+    is the line's 摘要, or ``labels[run]`` when it has none — and hands them to
+    ``write`` (the bank app writes its files from them), then, per run, writes one audit event for its
+    lines and, when no net > 0 line is left 待发, makes the run 已报盘 (see ``_finish_export``). A line
+    sent is never sent again (it is no longer 待发). One transaction: an exception from ``write`` (a
+    refused file) rolls the marks back with everything else. Call under the runs' row locks (the
+    export's). Refused for a run not approved (nothing written). Returns the rows."""
     with transaction.atomic():
-        run = PayrollRun.objects.select_for_update().select_related("scheme").get(pk=run.pk)
-        if run.state in (State.EXPORTED, State.PARTLY_RETURNED, State.RETURNED, State.COMPLETED) and not ids:
-            return run
-        if run.state != State.APPROVED:
-            raise PayrollError(f"{_label(run)} " + ("尚未审核，不能报盘" if run.state == State.COMPUTED
-                                                    else f"{run.get_state_display()}，不能再报盘"))
+        locked = list(PayrollRun.objects.select_for_update().select_related("scheme")
+                      .filter(pk__in=[r.pk for r in runs]).order_by("pk"))
+        for run in locked:
+            if run.state != State.APPROVED:
+                raise PayrollError(f"{_label(run)} " + ("尚未审核，不能报盘" if run.state == State.COMPUTED
+                                                        else f"{run.get_state_display()}，不能再报盘"))
+        labels = labels or {}
         with connection.cursor() as cursor:
-            if ids:
-                cursor.execute(
-                    "UPDATE payroll_payrollline SET status = %(sent)s WHERE run_id = %(run)s "
-                    "AND id = ANY(%(ids)s::bigint[]) AND status = %(pending)s AND net > 0",
-                    {**_STATES, "run": run.pk, "ids": _id_array(ids)})
-                if cursor.rowcount != len(ids):
-                    raise PayrollError(f"{_label(run)}：{len(ids) - cursor.rowcount} 笔明细不属于本批次、实发为 0 "
-                                       "或已报盘，不能报盘")
+            cursor.execute(_SQL_SEND, {**_STATES, "runs": _id_array(r.pk for r in locked), "bank": bank or None,
+                                       "labels": [labels.get(r.pk, "") for r in locked]})
+            rows = cursor.fetchall()
+        rows.sort(key=itemgetter(0, 8, 9))  # file order: bank, run, sequence (the scan's order: nearly sorted)
+        write(rows)
+        counts = Counter(map(itemgetter(8), rows))
+        for run in locked:
+            if counts.get(run.pk):
                 audit_record(user=user, action="payroll_export_lines", obj=run,
-                             summary=f"报盘 {_label(run)} {len(ids)} 笔", after={"lines": len(ids)})
-        waiting, zero_pending, returned, waiting_return = _line_summary(run.pk)
-        if not waiting:
-            run = _finish_export(run, user, zero_pending=zero_pending, returned=returned,
-                                 waiting_return=waiting_return)
-    return run
+                             summary=f"报盘 {_label(run)} {counts[run.pk]} 笔", after={"lines": counts[run.pk]})
+            waiting, zero_pending, returned, waiting_return = _line_summary(run.pk)
+            if not waiting:
+                _finish_export(run, user, zero_pending=zero_pending, returned=returned, waiting_return=waiting_return)
+    return rows
 
 
 # The first result (in the order given) that cannot be applied, with what is needed to say why.
