@@ -5,6 +5,7 @@ a town clerk sees exactly the persons of their town that match, a 社区专管�
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from django.test import Client
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from shebao.accounts.tests.factories import town
 from shebao.benefits.services import enrollment_create, scheme_get
+from shebao.certification.demo import demo_png
 from shebao.certification.services import certification_record, community_worker_assign
 from shebao.registry.models import Region
 from shebao.web.tests.helpers import id_number, make_person, make_user
@@ -21,9 +23,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def people():
+def people(settings, tmp_path):
     """陈静 (浒山, community A), 陈静 (附海: the same name, another town), 王芳 (浒山, community B), 陈晶
-    (浒山, no community) — each a paid 自管 person with one certification."""
+    (浒山, no community) — each a paid 自管 person with one certification (with a photo)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    png = demo_png(__import__("random").Random(1), 8, 4)
     a, b = Region.objects.filter(parent=town("浒山街道"), level="community").order_by("sort")[:2]
     clerk = make_user("ls_clerk", all_regions=True, sensitive=True)
     out = {}
@@ -35,7 +39,9 @@ def people():
         p = make_person(name, number=id_number(born), town_name=town_name, community=community)
         enrollment_create(person=p, scheme=scheme_get("ZG"), start_month="2025-01", user=clerk,
                           items={"basic": "2000.00"})
-        certification_record(p, timezone.localdate() - dt.timedelta(days=300), "office", clerk)
+        upload = io.BytesIO(png)
+        upload.name = "照片.png"
+        certification_record(p, timezone.localdate() - dt.timedelta(days=300), "office", clerk, attachment=upload)
         out[key] = p
     worker = make_user("ls_worker", roles=("community",))
     community_worker_assign(worker=worker, communities=[a], actor=clerk)
@@ -56,7 +62,7 @@ def _found(c, url, q) -> list[int]:
     return sorted(row.data.get("person_id", row.data.get("id")) for row in table.rows)
 
 
-LISTS = ["certification:due", "certification:list", "certification:persons"]
+LISTS = ["certification:due", "certification:list", "certification:attachments", "certification:persons"]
 
 
 @pytest.mark.parametrize("name", LISTS)
@@ -84,7 +90,8 @@ def test_a_community_worker_finds_only_the_community(people, name):
     assert _found(c, url, people["nocom"].id_number) == []
 
 
-STATEMENTS = {"certification:due": 7, "certification:list": 6, "certification:persons": 7}  # as before
+STATEMENTS = {"certification:due": 7, "certification:list": 6, "certification:attachments": 6,
+              "certification:persons": 7}  # as before
 
 
 def test_the_search_is_in_the_list_query_not_pk_in(people, django_assert_num_queries):
