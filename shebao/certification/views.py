@@ -44,7 +44,7 @@ from shebao.certification.services import (
 )
 from shebao.common import policy
 from shebao.common.once import AlreadySubmitted, once_claim
-from shebao.registry.selectors import person_get, person_search, towns_visible
+from shebao.registry.selectors import person_get, person_search, town_choices
 from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
 
@@ -63,7 +63,7 @@ def _once(request, form: str, write):
 
 
 def _search(qs, value, request, field="person"):
-    return qs.filter(**{f"{field}__in": person_search(user=request.user, q=value, limit=None).values("pk")})
+    return person_search(user=request.user, q=value, limit=None, within=qs, person=field)
 
 
 def _days(request) -> int:
@@ -76,7 +76,7 @@ def _state(qs, value, request):
 
 
 def _towns(request):
-    return [(t.pk, t.name) for t in towns_visible(request.user)]
+    return town_choices(request.user)
 
 
 class DueTable(Table):
@@ -107,6 +107,7 @@ class DueTable(Table):
     default_sort = "due_on"
     export_name = _("生存认证到期名单")
     dom_id = "cert-due"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 @page(VIEW_RULE)
@@ -149,6 +150,7 @@ class CertificationTable(Table):
     default_sort = "-certified_on"
     export_name = _("生存认证记录")
     dom_id = "cert-list"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 @page(VIEW_RULE)
@@ -498,8 +500,8 @@ class PersonsTable(Table):
         Column("last_certified", _("上次认证"), kind="date", sortable=True),
     ]
     filters = [
-        TextFilter("q", _("姓名/身份证号"), method=lambda qs, v, r: qs.filter(
-            pk__in=person_search(user=r.user, q=v, limit=None).values("pk")), placeholder=_("姓名、身份证号或后几位")),
+        TextFilter("q", _("姓名/身份证号"), method=lambda qs, v, r: person_search(
+            user=r.user, q=v, limit=None, within=qs), placeholder=_("姓名、身份证号或后几位")),
         ChoiceFilter("town", _("镇街道"), field="town_id", choices=_towns),
         ChoiceFilter("community", _("村社区"), field="community_id",
                      choices=lambda request: [(c.pk, f"{c.parent.name} {c.name}")
@@ -512,6 +514,7 @@ class PersonsTable(Table):
     default_sort = "name"
     export_name = _("社会化管理人员名单")
     dom_id = "shgl-persons"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
     def cell_visit_address(self, value, row):
         return self.masker.address(value or "")
@@ -635,6 +638,7 @@ class AttachmentsTable(Table):
     default_sort = "-certified_on"
     export_name = _("生存认证附件")
     dom_id = "cert-attachments"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
     def cell_attachment_name(self, value, row):
         from django.utils.html import format_html

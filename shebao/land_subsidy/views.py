@@ -49,7 +49,7 @@ from shebao.land_subsidy.services import (
 )
 from shebao.payroll.models import PayrollRun
 from shebao.payroll.selectors import payroll_account_rejections
-from shebao.registry.selectors import bank_choices, person_search, towns_visible
+from shebao.registry.selectors import bank_choices, person_search, town_choices
 from shebao.web.guards import page
 from shebao.web.imports import confirm_once, upload_once
 from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_table
@@ -87,7 +87,7 @@ def _download(buffer: io.BytesIO, title: str, ascii_name: str) -> FileResponse:
 
 
 def _search(qs, value, request):
-    return qs.filter(person__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+    return person_search(user=request.user, q=value, limit=None, within=qs, person="person")
 
 
 class TbPersonTable(Table):
@@ -109,8 +109,7 @@ class TbPersonTable(Table):
     ]
     filters = [
         TextFilter("q", _("姓名/身份证号"), method=_search, placeholder=_("姓名、身份证号或后几位、拼音首字母")),
-        ChoiceFilter("town", _("镇街道"), field="person__town_id",
-                     choices=lambda request: [(t.pk, t.name) for t in towns_visible(request.user)]),
+        ChoiceFilter("town", _("镇街道"), field="person__town_id", choices=lambda request: town_choices(request.user)),
         ChoiceFilter("category", _("补贴类别"), field="category_id",
                      choices=lambda request: [(c.pk, c.name) for c in sel.categories()]),
         ChoiceFilter("status", _("发放状态"), field="enrollment__payment_status", choices=PaymentStatus.choices),
@@ -119,6 +118,7 @@ class TbPersonTable(Table):
     default_sort = "person__name"
     export_name = _("土保补贴人员名单")
     dom_id = "tb-persons"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 @page(VIEW_RULE)

@@ -149,7 +149,7 @@ class RosterForm(forms.Form):
 
 
 def _search(qs, value, request):
-    return qs.filter(person__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+    return person_search(user=request.user, q=value, limit=None, within=qs, person="person")
 
 
 class MemberTable(Table):
@@ -174,6 +174,7 @@ class MemberTable(Table):
     default_sort = "person__name"
     export_name = _("养老保障人员名单")
     dom_id = "bz-persons"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 @page(VIEW_RULE)

@@ -47,14 +47,20 @@ def person_get(*, user, pk: int) -> Person:
 MAX_QUERY = 100  # a 身份证号, a name or initials: far less; longer input finds nobody
 
 
-def person_search(*, user, q: str, limit: int | None = 50, within: QuerySet[Person] | None = None) -> QuerySet[Person]:
+def person_search(*, user, q: str, limit: int | None = 50, within: QuerySet | None = None,
+                  person: str = "") -> QuerySet:
     """Search by full 身份证号 (15 or 18), its last digits (≥3), name (contains), or the pinyin
     initials of the name ("zsf" finds 张三丰). ``within``: the persons to search among (a list page's
     queryset, its other filters applied) instead of all the user sees — the user's scope is applied to
     it all the same; the conditions go into that query itself (a list filtered by ``pk IN (search)``
-    was planned as a scan of every person: 660 ms for ``sy``)."""
+    was planned as a scan of every person: 660 ms for ``sy``). ``person``: with ``within`` a queryset of
+    another model, the path to its person (``"person"`` for an enrollment): the conditions and the scope
+    go on that person, and ``within``'s own order is kept (the list sorts its rows)."""
     q = (q or "").strip()
-    qs = persons_visible(user) if within is None else policy.scope_town(within, user)
+    if person and within is None:
+        raise ValueError("person_search: person= needs within=")
+    p = f"{person}__" if person else ""
+    qs = persons_visible(user) if within is None else policy.scope_town(within, user, f"{p}town_id")
     if not q or len(q) > MAX_QUERY or not q.isprintable():  # a control character (NUL) or a pasted page
         return qs.none()
     if len(q) in (15, 18) and ID_FRAGMENT.match(q):
@@ -62,11 +68,13 @@ def person_search(*, user, q: str, limit: int | None = 50, within: QuerySet[Pers
             number = parse_id_number(q).number
         except IdNumberError:
             number = q.upper()
-        qs = qs.filter(id_number=number) | qs.filter(id_number_original=q)
+        qs = qs.filter(**{f"{p}id_number": number}) | qs.filter(**{f"{p}id_number_original": q})
     elif ID_FRAGMENT.match(q):
-        qs = qs.annotate(_rev=Reverse("id_number")).filter(_rev__startswith=q.upper()[::-1])
+        qs = qs.annotate(_rev=Reverse(f"{p}id_number")).filter(_rev__startswith=q.upper()[::-1])
     elif LETTERS.match(q):
-        qs = qs.annotate(_ini=Upper("name_initials")).filter(_ini__startswith=q.upper())
+        qs = qs.annotate(_ini=Upper(f"{p}name_initials")).filter(_ini__startswith=q.upper())
+        if person:
+            return qs
         # sorted after they are found: "first 50 in pinyin order" let the planner walk the whole pinyin
         # index and test each person's initials (all of S… lie past 39,000 others: 150–650 ms); found by
         # the initials index and sorted, a few ms even for one letter
@@ -76,11 +84,16 @@ def person_search(*, user, q: str, limit: int | None = 50, within: QuerySet[Pers
         # the GIN index on the name's characters finds the candidates, LIKE checks their order
         chars = sorted({ch for ch in q if not ch.isspace()})
         if chars:
-            qs = qs.annotate(_chars=NameChars("name")).filter(_chars__contains=chars)
-        qs = qs.filter(name__contains=q).annotate(
+            qs = qs.annotate(_chars=NameChars(f"{p}name")).filter(_chars__contains=chars)
+        qs = qs.filter(**{f"{p}name__contains": q})
+        if person:
+            return qs
+        qs = qs.annotate(
             _exact=Case(When(name=q, then=Value(0)), default=Value(1), output_field=IntegerField())
         ).order_by("_exact", "name_pinyin", "id")
         return qs[:limit] if limit else qs
+    if person:
+        return qs
     qs = qs.order_by("name_pinyin", "id")
     return qs[:limit] if limit else qs
 

@@ -44,7 +44,14 @@ from shebao.common.once import AlreadySubmitted, once_claim
 from shebao.common.safefile import read_text_upload
 from shebao.payroll.models import PayrollRun
 from shebao.registry.models import Person
-from shebao.registry.selectors import bank_choices, person_get, person_search, persons_visible, towns_visible
+from shebao.registry.selectors import (
+    bank_choices,
+    person_get,
+    person_search,
+    persons_visible,
+    town_choices,
+    towns_visible,
+)
 from shebao.registry.services import RegistryError
 from shebao.self_managed import forms as f
 from shebao.self_managed import selectors as sel
@@ -113,7 +120,7 @@ def _zg_person(request, pk: int):
 
 
 def _search(qs, value, request):
-    return qs.filter(person__in=person_search(user=request.user, q=value, limit=None).values("pk"))
+    return person_search(user=request.user, q=value, limit=None, within=qs, person="person")
 
 
 def _has_item(qs, value, request):
@@ -138,8 +145,7 @@ class ZgPersonTable(Table):
     ]
     filters = [
         TextFilter("q", _("姓名/身份证号"), method=_search, placeholder=_("姓名、身份证号或后几位、拼音首字母")),
-        ChoiceFilter("town", _("镇街道"), field="person__town_id",
-                     choices=lambda request: [(t.pk, t.name) for t in towns_visible(request.user)]),
+        ChoiceFilter("town", _("镇街道"), field="person__town_id", choices=lambda request: town_choices(request.user)),
         ChoiceFilter("status", _("发放状态"), field="payment_status", choices=PaymentStatus.choices),
         ChoiceFilter("item", _("待遇项目"), method=_has_item,
                      choices=lambda request: [(i.code, i.name) for i in sel.zg_items()]),
@@ -148,6 +154,7 @@ class ZgPersonTable(Table):
     default_sort = "person__name"
     export_name = _("自管人员名单")
     dom_id = "zg-persons"
+    sort_after = frozenset({"q"})  # a search's few persons are found, then sorted (Table.sort_after)
 
 
 @page(VIEW_RULE)
