@@ -18,6 +18,7 @@ from shebao.common import policy
 from shebao.common.masking import masker_for
 from shebao.common.sheets import MAX_ROWS, XlsxWriter
 from shebao.web.guards import page
+from shebao.web.tables import Column, Table, TextFilter, render_table, render_tables
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PER_PAGE = 100
@@ -31,6 +32,53 @@ def _xlsx(name: str, sheet: str, headers: list[str], rows) -> HttpResponse:
     response = HttpResponse(buf.getvalue(), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     return response
+
+
+class ArchiveRowsTable(Table):
+    """A table's archived rows on the shared table component (``archive_rows_table`` declares one per
+    archive table): every cell through ``selectors.cell_text`` (masked as the load marked the column, codes
+    explained) on the page and in the export; 年月 columns shown as ``2007-01`` on the page only."""
+
+    page_size = PER_PAGE
+    default_sort = "row"
+    empty_text = _("没有数据")
+
+    def __init__(self, request, queryset, *, archive_table, **kw):
+        self.archive_table = archive_table
+        self.codes = sel.codes_of(archive_table)
+        super().__init__(request, queryset, **kw)
+        for i, c in enumerate(archive_table.columns, start=1):
+            setattr(self, f"cell_c{i}", self._shown(c))
+            setattr(self, f"xlsx_c{i}", self._stored(c))
+
+    def _stored(self, column):
+        codes, masker = self.codes, self.masker
+        return lambda value, row: sel.cell_text(column, value, codes, masker)
+
+    def _shown(self, column):
+        codes, masker = self.codes, self.masker
+        if sel.is_month_column(column) and not column["mask"]:
+            return lambda value, row: sel.month_shown(sel.cell_text(column, value, codes, masker))
+        return lambda value, row: sel.cell_text(column, value, codes, masker)
+
+
+def archive_rows_table(t) -> type[ArchiveRowsTable]:
+    """The component's declaration for the archive table ``t``: 行号 and every column (sortable); a 身份证号
+    filter (the whole number, as the person search) and a 姓名 filter (its beginning) where the table has
+    those columns."""
+    names = {c["name"]: f"c{i}" for i, c in enumerate(t.columns, start=1)}
+    flags = sel.numeric_flags(t)[1:]
+    columns = [Column("row", _("行号"), kind="num", sortable=True)]
+    columns += [Column(f"c{i}", c["label"] or c["name"], sortable=True, css="num" if num else "")
+                for i, (c, num) in enumerate(zip(t.columns, flags, strict=True), start=1)]
+    lookups = []
+    if t.id_column in names:
+        lookups.append(names[t.id_column] + "__exact")
+    if t.name_column in names:
+        lookups.append(names[t.name_column] + "__startswith")
+    filters = [TextFilter("q", _("身份证号/姓名"), lookups=lookups)] if lookups else []
+    return type("ArchiveRowsTable", (ArchiveRowsTable,), {
+        "columns": columns, "filters": filters, "export_name": f"archive_{t.name}"})
 
 
 @require_safe
@@ -70,13 +118,19 @@ def person(request, pk):
         rows = ([r.table.name, r.table.label, rec[0], h, v] for r in records for rec in r.rows
                 for h, v in zip(r.headers[1:], rec[1:], strict=True) if v)
         return _xlsx("archive_person", "档案记录", ["表名", "表中文名", "行号", "字段", "值"], rows)
-    for r in records:
-        flags = sel.numeric_flags(r.table)
-        r.head = list(zip(r.headers, flags, strict=True))
-        r.cells = [list(zip(row, flags, strict=True)) for row in r.rows]
+    listings = {f"t{t.pk}": archive_rows_table(t)(request, sel.person_rows_queryset(table=t, person_id=found.id),
+                                                  archive_table=t, prefix=f"t{t.pk}_") for t in found.tables}
+    for listing in listings.values():
+        if listing.is_export:
+            t = listing.archive_table
+            archive_read_record(user=request.user, action="export", object_id=pk, person_id=found.registry_id,
+                                summary=f"导出档案人员 {found.id_number} 在表 {t.name} 的记录：{listing.total} 行")
+            return listing.export_response()
     archive_read_record(user=request.user, action="person_view", object_id=pk, person_id=found.registry_id,
                         summary=f"查看档案人员 {found.id_number} 的记录：{found.rows} 行")
-    return render(request, "archive/person.html", {
+    for r in records:
+        r.listing = listings[f"t{r.table.pk}"]
+    return render_tables(request, listings, "archive/person.html", {
         "person": found, "shown_id": masker.id_number(found.id_number), "records": records})
 
 
@@ -91,24 +145,13 @@ def tables(request):
 @page(TABLE_RULE)
 def table(request, pk):
     t = sel.table_get(pk)
-    masker = masker_for(request.user)
-    if request.GET.get("export") == "xlsx":
-        if t.rows > MAX_ROWS - 1:
+    listing = archive_rows_table(t)(request, sel.row_model(t).objects.all(), archive_table=t)
+    if listing.is_export:
+        if listing.total > MAX_ROWS - 1:
             return HttpResponse(_("表的行数超过一个 Excel 工作表的上限，请用数据比对或只读查询导出"), status=400)
         archive_read_record(user=request.user, action="export", object_id=f"table:{t.pk}",
-                            summary=f"导出档案表 {t.name}：{t.rows} 行")
-        return _xlsx(f"archive_{t.name}", t.name, sel.headers_of(t), sel.table_rows_all(table=t, masker=masker))
-    try:
-        number = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        number = 1
-    pages = max(1, -(-t.rows // PER_PAGE))
-    number = min(number, pages)
-    rows = sel.table_rows(table=t, masker=masker, offset=(number - 1) * PER_PAGE, limit=PER_PAGE)
+                            summary=f"导出档案表 {t.name}：{listing.total} 行")
+        return listing.export_response()
     archive_read_record(user=request.user, action="table_view", object_id=f"table:{t.pk}",
-                        summary=f"浏览档案表 {t.name} 第 {number} 页")
-    flags = sel.numeric_flags(t)
-    return render(request, "archive/table.html", {
-        "table": t, "head": list(zip(sel.headers_of(t), flags, strict=True)),
-        "rows": [list(zip(row, flags, strict=True)) for row in rows], "number": number, "pages": pages,
-        "previous": number - 1 if number > 1 else None, "next": number + 1 if number < pages else None})
+                        summary=f"浏览档案表 {t.name} 第 {listing.page.number} 页")
+    return render_table(request, listing, "archive/table.html", {"archive_table": t})

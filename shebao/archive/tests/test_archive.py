@@ -289,8 +289,8 @@ def test_table_page_and_export_for_county_users(loaded, it):
     client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
     t = ArchiveTable.objects.get(name="ic20")
     page = client.get(reverse("archive:table", args=[t.pk])).content.decode()
-    assert "P999" in page and "第 1 / 1 页" in page
-    rows = read_table("t.xlsx", client.get(reverse("archive:table", args=[t.pk]), {"export": "xlsx"}).content)
+    assert "P999" in page and 'id="tbl-archiverowstable"' in page  # the shared table component
+    rows = read_table("t.xlsx", body(client.get(reverse("archive:table", args=[t.pk]), {"export": "xlsx"})))
     assert rows == [["行号", "个人编号", "年度", "缴费金额", "缴费日期"], ["1", "P001", "1995", "120.00", "1995-06-30"],
                     ["2", "P001", "1996", "132.00", "1996-06-30"], ["3", "P002", "1995", "96.00", ""],
                     ["4", "P999", "1995", "10.00", ""]]
@@ -309,3 +309,91 @@ def test_command_loads_and_refuses_without_the_right(it, tmp_path):
     with pytest.raises(CommandError, match="不是目录"):
         call_command("archive", "load", str(folder / "ac01.csv"), "--as", it.username)
     assert dt.date.today()  # the dump names no date of today: nothing to compare
+
+
+def body(response) -> bytes:
+    """A response's bytes (the component's export is a FileResponse)."""
+    assert response.status_code == 200
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def page_rows(page: str) -> list[list[str]]:
+    """The component's body rows (``<tr><td …>…</td>…</tr>``) as text (links and tags dropped)."""
+    import html
+    import re
+
+    body = page[page.index("<tbody"):page.index("</tbody>")]
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def test_table_page_on_the_component_same_rows_masked_sorted_filtered_and_audited(loaded, it):
+    from shebao.common.masking import masker_for
+
+    t = ArchiveTable.objects.get(name="ac01")
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    url = reverse("archive:table", args=[t.pk])
+    expected = sel.table_rows(table=t, masker=masker_for(it))  # what the plain table showed, masked
+    assert not it.has_perm("accounts.view_sensitive")
+    shown = page_rows(client.get(url).content.decode())
+    assert shown == expected
+    assert (shown[0][2], shown[0][5]) == ("330282********1233", "138****1234")
+    assert all(n not in c for n in (samples.ZHANG18, samples.LI18, samples.WANG18) for r in shown for c in r)
+    assert page_rows(client.get(url, {"sort": "-row"}).content.decode()) == expected[::-1]
+    assert page_rows(client.get(url, {"q": "李"}).content.decode()) == [expected[1]]
+    assert page_rows(client.get(url, {"q": samples.ZHANG18}).content.decode()) == [expected[0]]
+    rows = read_table("t.xlsx", body(client.get(url, {"export": "xlsx", "q": "李"})))
+    assert rows == [sel.headers_of(t), expected[1]]
+    assert samples.LI18 not in str(rows)
+    events = list(AuditEvent.objects.filter(action__in=["archive.table_view", "archive.export"]).order_by("id")
+                  .values_list("action", "object_id"))
+    assert events == [("archive.table_view", f"table:{t.pk}")] * 4 + [("archive.export", f"table:{t.pk}")]
+
+
+def test_person_page_on_the_component_same_rows_for_it_and_a_town_clerk_masked(loaded, it):
+    from shebao.common.masking import masker_for
+    from shebao.web.tests.helpers import make_person
+
+    make_person("张三", number=samples.ZHANG18, town_name="浒山街道")
+    town_clerk = make_user("arch_town2", roles=("clerk",), towns=("浒山街道",))
+    pk = sel.person_search(user=it, q=samples.ZHANG18)[0].id
+    for user in (it, town_clerk):
+        client = Client()
+        client.force_login(user, backend="shebao.accounts.backends.LockoutModelBackend")
+        page = client.get(reverse("archive:person", args=[pk])).content.decode()
+        found = sel.person_get(user=user, pk=pk)
+        records = sel.person_records(person=found, masker=masker_for(user))
+        shown = []
+        for part in page.split('class="table-scroll archive-records"')[1:]:
+            shown.append(page_rows(part))
+        expected = [[[sel.month_shown(c) if r.table.name == "ac43" and i == 3 else c for i, c in enumerate(row)]
+                     for row in r.rows] for r in records]
+        assert shown == expected
+        assert samples.ZHANG18 not in page and samples.ZHANG15 not in page and "330282********1233" in page
+        # one table's export through the component: masked, stored month text, audited as an export
+        ac43 = ArchiveTable.objects.get(name="ac43")
+        before = AuditEvent.objects.filter(action="archive.export").count()
+        rows = read_table("p.xlsx", body(client.get(reverse("archive:person", args=[pk]),
+                                                    {f"t{ac43.pk}_export": "xlsx"})))
+        assert rows[0] == sel.headers_of(ac43)
+        assert [r[3] for r in rows[1:]] == ["200701", "200702"]
+        assert samples.ZHANG15 not in str(rows)
+        assert AuditEvent.objects.filter(action="archive.export", username=user.username).count() == 1
+        assert AuditEvent.objects.filter(action="archive.export").count() == before + 1
+
+
+def test_month_columns_show_as_year_month_on_pages_only(loaded, it):
+    ac43 = ArchiveTable.objects.get(name="ac43")
+    by_name = {c["name"]: c for c in ac43.columns}
+    assert sel.is_month_column(by_name["aae002"]) and not sel.is_month_column(by_name["aae019"])
+    assert sel.is_month_column({"name": "x", "label": "开始年月"})
+    assert sel.month_shown("200701") == "2007-01"
+    assert sel.month_shown("200713") == "200713" and sel.month_shown("2007") == "2007"
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    url = reverse("archive:table", args=[ac43.pk])
+    shown = page_rows(client.get(url).content.decode())
+    assert [r[3] for r in shown] == ["2007-01", "2007-02", "2007-01"]
+    rows = read_table("t.xlsx", body(client.get(url, {"export": "xlsx"})))
+    assert [r[3] for r in rows[1:]] == ["200701", "200702", "200701"]
