@@ -246,6 +246,27 @@ def row_model(table: ArchiveTable) -> type:
     return found
 
 
+_PERSON_MODEL: list[type] = []
+
+
+def hits_queryset(hits: list[PersonHit]):
+    """The found persons as a queryset of ``archive.person`` (fields ``id``, ``idkey`` and ``records``, the
+    number of their archived rows) for the table component: only these ids, already scoped by
+    ``person_search``."""
+    from django.apps.registry import Apps
+    from django.db import models
+    from django.db.models.expressions import RawSQL
+
+    if not _PERSON_MODEL:
+        _PERSON_MODEL.append(type("ArchivePerson", (models.Model,), {
+            "__module__": __name__, "id": models.BigIntegerField(primary_key=True),
+            "idkey": models.TextField(verbose_name="身份证号"),
+            "Meta": type("Meta", (), {"managed": False, "apps": Apps(installed_apps=[]), "app_label": "archive_rows",
+                                      "db_table": 'archive"."person'})}))
+    return _PERSON_MODEL[0].objects.filter(id__in=[h.id for h in hits]).annotate(records=RawSQL(
+        'SELECT count(*) FROM archive.person_row r WHERE r.person_id = "archive"."person"."id"', []))
+
+
 def person_rows_queryset(*, table: ArchiveTable, person_id: int):
     """The rows of ``table`` indexed under the archived person (a queryset of ``row_model``)."""
     from django.db.models.expressions import RawSQL

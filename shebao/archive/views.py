@@ -8,6 +8,8 @@ import io
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -81,6 +83,46 @@ def archive_rows_table(t) -> type[ArchiveRowsTable]:
         "columns": columns, "filters": filters, "export_name": f"archive_{t.name}"})
 
 
+class HitTable(Table):
+    """The persons a search found (``person_search``: in the user's scope), on the shared component."""
+
+    columns = [Column("idkey", _("身份证号"), sortable=True, css="mono"), Column("names", _("姓名"), field="id"),
+               Column("tables", _("档案表"), field="id"), Column("records", _("记录数"), kind="num", sortable=True),
+               Column("registry", _("登记人员"), field="id", export=False)]
+    default_sort = "idkey"
+    page_size = 50
+    export_name = "archive_search"
+    empty_text = _("档案中没有找到（或不在您的管辖范围内）")
+    dom_id = "archive-hits"
+
+    def __init__(self, request, hits, **kw):
+        self.hits = {h.id: h for h in hits}
+        super().__init__(request, sel.hits_queryset(hits), **kw)
+
+    def cell_idkey(self, value, row):
+        return format_html('<a href="{}">{}</a>', reverse("archive:person", args=[row["id"]]),
+                           self.masker.id_number(sel.id18(value)))
+
+    def xlsx_idkey(self, value, row):
+        return self.masker.id_number(sel.id18(value))
+
+    def cell_names(self, value, row):
+        return "、".join(self.hits[value].names)
+
+    xlsx_names = cell_names
+
+    def cell_tables(self, value, row):
+        return "、".join(t.label or t.name for t in self.hits[value].tables)
+
+    xlsx_tables = cell_tables
+
+    def cell_registry(self, value, row):
+        registry_id = self.hits[value].registry_id
+        if registry_id is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("registry:person_detail", args=[registry_id]), _("人员信息"))
+
+
 @require_safe
 @page(VIEW_RULE)
 def search(request):
@@ -93,13 +135,16 @@ def search(request):
             error = str(exc)
     truncated = len(hits) > sel.MAX_HITS
     hits = hits[:sel.MAX_HITS]
+    listing = HitTable(request, hits)
+    listing.exportable = bool(q and hits)
+    if q and hits and listing.is_export:
+        archive_read_record(user=request.user, action="export", summary=f"导出档案查询“{q}”的结果：{len(hits)} 人",
+                            person_id=hits[0].registry_id if len(hits) == 1 else None)
+        return listing.export_response()
     if q and hits:
         archive_read_record(user=request.user, action="search", summary=f"档案查询“{q}”：{len(hits)} 人",
                             person_id=hits[0].registry_id if len(hits) == 1 else None)
-    masker = masker_for(request.user)
-    for h in hits:
-        h.shown_id = masker.id_number(h.id_number)
-    return render(request, "archive/search.html", {
+    return render_table(request, listing, "archive/search.html", {
         "q": q, "hits": hits, "error": error, "ready": sel.archive_ready(), "truncated": truncated,
         "town_scoped": policy.town_ids(request.user) is not None,
         "summary": sel.archive_summary() if not q else None,

@@ -397,3 +397,28 @@ def test_month_columns_show_as_year_month_on_pages_only(loaded, it):
     assert [r[3] for r in shown] == ["2007-01", "2007-02", "2007-01"]
     rows = read_table("t.xlsx", body(client.get(url, {"export": "xlsx"})))
     assert [r[3] for r in rows[1:]] == ["200701", "200702", "200701"]
+
+
+def test_search_results_on_the_component_scoped_masked_sorted_and_export_audited(loaded, it):
+    from shebao.web.tests.helpers import make_person
+
+    make_person("张三", number=samples.ZHANG18, town_name="浒山街道")
+    make_person("李四", number=samples.LI18, town_name="附海镇")
+    town_clerk = make_user("arch_town3", roles=("clerk",), towns=("浒山街道",))
+    url = reverse("archive:search")
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    page = client.get(url, {"q": "张"}).content.decode()
+    assert 'id="archive-hits"' in page
+    assert page_rows(page) == [["330282********1233", "张三", "人员基本信息、待遇发放、缴费记录", "5", "人员信息"]]
+    assert page_rows(client.get(url, {"q": "张", "sort": "-records"}).content.decode()) == page_rows(page)
+    # the town clerk: the same row for 张三 (their town), nothing for 李四 (another town)
+    client.force_login(town_clerk, backend="shebao.accounts.backends.LockoutModelBackend")
+    assert page_rows(client.get(url, {"q": samples.ZHANG15}).content.decode()) == [
+        ["330282********1233", "张三", "人员基本信息、待遇发放、缴费记录", "5", "人员信息"]]
+    page = client.get(url, {"q": "李"}).content.decode()
+    assert page_rows(page) == [] and "档案中没有找到（或不在您的管辖范围内）" in page and "330282" not in page
+    before = AuditEvent.objects.filter(action="archive.export").count()
+    rows = read_table("s.xlsx", body(client.get(url, {"q": samples.ZHANG15, "export": "xlsx"})))
+    assert rows == [["身份证号", "姓名", "档案表", "记录数"], ["330282********1233", "张三", "人员基本信息、待遇发放、缴费记录", "5"]]
+    assert AuditEvent.objects.filter(action="archive.export", username="arch_town3").count() == before + 1
