@@ -7,9 +7,9 @@ from __future__ import annotations
 import io
 
 from django.http import HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -179,11 +179,61 @@ def person(request, pk):
         "person": found, "shown_id": masker.id_number(found.id_number), "records": records})
 
 
+class TablesTable(Table):
+    """The archive's tables (metadata only: no personal data)."""
+
+    columns = [Column("name", _("表名"), sortable=True, css="mono"), Column("label", _("中文名"), sortable=True),
+               Column("primary_key", _("主键"), css="mono"), Column("fields", _("字段数"), field="columns"),
+               Column("rows", _("行数"), kind="num", sortable=True), Column("person", _("人员字段"), field="id_column"),
+               Column("load", _("装载"), field="load__name"),
+               Column("loaded_at", _("装载时间"), kind="datetime", field="load__created_at", sortable=True)]
+    filters = [TextFilter("q", _("表名/中文名"), lookups=["name__startswith", "label__contains"])]
+    extra_fields = ("pno_column",)
+    default_sort = "name"
+    export_name = "archive_tables"
+    dom_id = "archive-tables"
+
+    def __init__(self, request, queryset, *, can_browse: bool, **kw):
+        self.can_browse = can_browse
+        super().__init__(request, queryset, **kw)
+
+    def cell_name(self, value, row):
+        return format_html('<a href="{}">{}</a>', reverse("archive:table", args=[row["pk"]]), value) \
+            if self.can_browse else value
+
+    def xlsx_name(self, value, row):
+        return value
+
+    def cell_primary_key(self, value, row):
+        return ", ".join(value or []) or "—"
+
+    xlsx_primary_key = cell_primary_key
+
+    def cell_fields(self, value, row):
+        return str(len(value or []))
+
+    def xlsx_fields(self, value, row):
+        return len(value or [])
+
+    def cell_person(self, value, row):
+        if value:
+            return f"{gettext('身份证号')} {value}"
+        return f"{gettext('个人编号')} {row['pno_column']}" if row["pno_column"] else "—"
+
+    xlsx_person = cell_person
+
+
 @require_safe
 @page(VIEW_RULE)
 def tables(request):
-    return render(request, "archive/tables.html", {
-        "tables": sel.archive_tables(), "can_browse": policy.allows(request.user, TABLE_RULE)})
+    can_browse = policy.allows(request.user, TABLE_RULE)
+    listing = TablesTable(request, sel.archive_tables(), can_browse=can_browse)
+    if listing.is_export:
+        archive_read_record(user=request.user, action="export", object_id="tables",
+                            summary=f"导出档案表目录：{listing.total} 张表")
+        return listing.export_response()
+    return render_table(request, listing, "archive/tables.html", {
+        "ready": sel.archive_ready(), "can_browse": can_browse})
 
 
 @require_safe

@@ -422,3 +422,25 @@ def test_search_results_on_the_component_scoped_masked_sorted_and_export_audited
     rows = read_table("s.xlsx", body(client.get(url, {"q": samples.ZHANG15, "export": "xlsx"})))
     assert rows == [["身份证号", "姓名", "档案表", "记录数"], ["330282********1233", "张三", "人员基本信息、待遇发放、缴费记录", "5"]]
     assert AuditEvent.objects.filter(action="archive.export", username="arch_town3").count() == before + 1
+
+
+def test_tables_page_on_the_component_links_only_for_county_users(loaded, it):
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    url = reverse("archive:tables")
+    page = client.get(url).content.decode()
+    rows = page_rows(page)
+    assert [r[:6] for r in rows] == [["ac01", "人员基本信息", "aac001", "5", "3", "身份证号 aac002"],
+                                     ["ac43", "待遇发放", "aac002, aae002", "5", "3", "身份证号 aac002"],
+                                     ["ic20", "缴费记录", "aac001, aae001", "4", "4", "个人编号 aac001"]]
+    assert all(f'href="/archive/tables/{t.pk}/"' in page for t in ArchiveTable.objects.all())
+    assert [r[0] for r in page_rows(client.get(url, {"sort": "-rows"}).content.decode())][0] == "ic20"
+    assert [r[0] for r in page_rows(client.get(url, {"q": "待遇"}).content.decode())] == ["ac43"]
+    town_clerk = make_user("arch_town4", roles=("clerk",), towns=("浒山街道",))
+    client.force_login(town_clerk, backend="shebao.accounts.backends.LockoutModelBackend")
+    page = client.get(url).content.decode()
+    assert [r[0] for r in page_rows(page)] == ["ac01", "ac43", "ic20"]
+    assert not any(f'href="/archive/tables/{t.pk}/"' in page for t in ArchiveTable.objects.all())
+    rows = read_table("t.xlsx", body(client.get(url, {"export": "xlsx"})))
+    assert rows[0][:5] == ["表名", "中文名", "主键", "字段数", "行数"] and len(rows) == 4
+    assert AuditEvent.objects.filter(action="archive.export", object_id="tables", username="arch_town4").count() == 1
