@@ -236,7 +236,13 @@ def row_model(table: ArchiveTable) -> type:
     found = _MODELS.get(key)
     if found is not None:
         return found
-    attrs = {"__module__": __name__,
+    class Rows(models.QuerySet):
+        def count(self) -> int:
+            # unfiltered: the row count the load kept (the archive never changes) — no count(*) of a
+            # million-row table for each page of it
+            return table.rows if not self.query.where and not self.query.is_sliced else super().count()
+
+    attrs = {"__module__": __name__, "objects": Rows.as_manager(),
              "row": models.BigIntegerField(primary_key=True, db_column=ddl.ROW, verbose_name="行号")}
     for i, c in enumerate(table.columns, start=1):
         attrs[f"c{i}"] = models.TextField(db_column=c["name"], verbose_name=c["label"] or c["name"])

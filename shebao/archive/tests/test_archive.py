@@ -444,3 +444,17 @@ def test_tables_page_on_the_component_links_only_for_county_users(loaded, it):
     rows = read_table("t.xlsx", body(client.get(url, {"export": "xlsx"})))
     assert rows[0][:5] == ["表名", "中文名", "主键", "字段数", "行数"] and len(rows) == 4
     assert AuditEvent.objects.filter(action="archive.export", object_id="tables", username="arch_town4").count() == 1
+
+
+def test_an_unfiltered_table_is_counted_from_the_load_not_scanned(loaded, it):
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    t = ArchiveTable.objects.get(name="ic20")
+    client = Client()
+    client.force_login(it, backend="shebao.accounts.backends.LockoutModelBackend")
+    with CaptureQueriesContext(conn) as queries:
+        page = client.get(reverse("archive:table", args=[t.pk]), {"page": "2"}).content.decode()  # counted
+    assert len(page_rows(page)) == 4
+    assert not [q for q in queries if 'COUNT(*)' in q["sql"].upper() and '"ic20"' in q["sql"]]
+    assert sel.row_model(t).objects.count() == 4 and sel.row_model(t).objects.filter(c1="P001").count() == 2
