@@ -68,7 +68,7 @@ def maint_demo(scale: str, rng: random.Random, progress: Progress) -> str | None
 BATCH_FILES = ("演示批量更正-居住地址.csv", "演示批量更正-手机号.csv")
 
 
-@demo_step("maint_batch", order=91)
+@demo_step("maint_batch", order=90)  # after "maint" (same order: by name)
 def maint_batch_demo(scale: str, rng: random.Random, progress: Progress) -> str | None:
     """批量数据处理: one batch applied (uploaded by the demo clerk, approved by the demo reviewer) and one
     waiting for approval — through ``batch_upload``/``batch_approve``. Idempotent: a batch already made (by
