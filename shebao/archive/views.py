@@ -65,13 +65,14 @@ class ArchiveRowsTable(Table):
 
 
 def archive_rows_table(t) -> type[ArchiveRowsTable]:
-    """The component's declaration for the archive table ``t``: 行号 and every column (sortable); a 身份证号
+    """The component's declaration for the archive table ``t``: 行号 and every column (sortable unless masked); a 身份证号
     filter (the whole number, as the person search) and a 姓名 filter (its beginning) where the table has
     those columns."""
     names = {c["name"]: f"c{i}" for i, c in enumerate(t.columns, start=1)}
     flags = sel.numeric_flags(t)[1:]
     columns = [Column("row", _("行号"), kind="num", sortable=True)]
-    columns += [Column(f"c{i}", c["label"] or c["name"], sortable=True, css="num" if num else "")
+    # a masked column does not sort: its order would tell what the mask hides
+    columns += [Column(f"c{i}", c["label"] or c["name"], sortable=not c["mask"], css="num" if num else "")
                 for i, (c, num) in enumerate(zip(t.columns, flags, strict=True), start=1)]
     lookups = []
     if t.id_column in names:
@@ -86,10 +87,9 @@ def archive_rows_table(t) -> type[ArchiveRowsTable]:
 class HitTable(Table):
     """The persons a search found (``person_search``: in the user's scope), on the shared component."""
 
-    columns = [Column("idkey", _("身份证号"), sortable=True, css="mono"), Column("names", _("姓名"), field="id"),
+    columns = [Column("idkey", _("身份证号"), css="mono"), Column("names", _("姓名"), field="id"),
                Column("tables", _("档案表"), field="id"), Column("records", _("记录数"), kind="num", sortable=True),
                Column("registry", _("登记人员"), field="id", export=False)]
-    default_sort = "idkey"
     page_size = 50
     export_name = "archive_search"
     empty_text = _("档案中没有找到（或不在您的管辖范围内）")
@@ -97,7 +97,7 @@ class HitTable(Table):
 
     def __init__(self, request, hits, **kw):
         self.hits = {h.id: h for h in hits}
-        super().__init__(request, sel.hits_queryset(hits), **kw)
+        super().__init__(request, sel.hits_queryset(hits).order_by("idkey"), **kw)  # 身份证号 does not sort: masked
 
     def cell_idkey(self, value, row):
         return format_html('<a href="{}">{}</a>', reverse("archive:person", args=[row["id"]]),

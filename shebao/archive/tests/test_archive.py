@@ -341,6 +341,9 @@ def test_table_page_on_the_component_same_rows_masked_sorted_filtered_and_audite
     assert (shown[0][2], shown[0][5]) == ("330282********1233", "138****1234")
     assert all(n not in c for n in (samples.ZHANG18, samples.LI18, samples.WANG18) for r in shown for c in r)
     assert page_rows(client.get(url, {"sort": "-row"}).content.decode()) == expected[::-1]
+    assert page_rows(client.get(url, {"sort": "-c3"}).content.decode()) == [expected[2], expected[1], expected[0]]
+    refused = client.get(url, {"sort": "-c2"}).content.decode()  # 身份证号 masked: its order is not shown
+    assert "不能按“c2”排序" in refused and page_rows(refused) == expected
     assert page_rows(client.get(url, {"q": "李"}).content.decode()) == [expected[1]]
     assert page_rows(client.get(url, {"q": samples.ZHANG18}).content.decode()) == [expected[0]]
     rows = read_table("t.xlsx", body(client.get(url, {"export": "xlsx", "q": "李"})))
@@ -348,7 +351,7 @@ def test_table_page_on_the_component_same_rows_masked_sorted_filtered_and_audite
     assert samples.LI18 not in str(rows)
     events = list(AuditEvent.objects.filter(action__in=["archive.table_view", "archive.export"]).order_by("id")
                   .values_list("action", "object_id"))
-    assert events == [("archive.table_view", f"table:{t.pk}")] * 4 + [("archive.export", f"table:{t.pk}")]
+    assert events == [("archive.table_view", f"table:{t.pk}")] * 6 + [("archive.export", f"table:{t.pk}")]
 
 
 def test_person_page_on_the_component_same_rows_for_it_and_a_town_clerk_masked(loaded, it):
