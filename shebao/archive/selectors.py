@@ -182,23 +182,104 @@ def _text(value) -> str:
     return str(value)
 
 
+def cell_text(column: dict, value, codes: dict[str, dict[str, str]], masker: Masker) -> str:
+    """One archived value as shown and exported: text, masked where the load marked the column, a code
+    with its meaning (``1 男``)."""
+    text = _text(value)
+    if text and column["mask"]:
+        return masker.apply(column["mask"], text)
+    if text and column["code_category"]:
+        meaning = codes.get(column["code_category"], {}).get(text)
+        if meaning:
+            return f"{text} {meaning}"
+    return text
+
+
+MONTH_ELEMENTS = frozenset(["aae002"])  # 发放年月 (YYYYMM)
+MONTH_TEXT = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
+
+
+def is_month_column(column: dict) -> bool:
+    """A YYYYMM column: the dictionary has no month type (a 年月 is VARCHAR2(6) or NUMBER(6)), so a column
+    is one when its element is AAE002 发放年月 or its 中文名 ends in 年月."""
+    return column["name"].lower() in MONTH_ELEMENTS or (column["label"] or "").endswith("年月")
+
+
+def month_shown(text: str) -> str:
+    """``200701`` → ``2007-01`` on the pages (exports keep the stored text); anything else unchanged."""
+    m = MONTH_TEXT.match(text or "")
+    return f"{m.group(1)}-{m.group(2)}" if m else text
+
+
 def _render(table: ArchiveTable, rows, masker: Masker) -> list[list[str]]:
     codes = _codes(table)
     cols = table.columns
-    out = []
-    for r in rows:
-        line = [str(r[0])]
-        for c, v in zip(cols, r[1:], strict=True):
-            text = _text(v)
-            if text and c["mask"]:
-                text = masker.apply(c["mask"], text)
-            elif text and c["code_category"]:
-                meaning = codes.get(c["code_category"], {}).get(text)
-                if meaning:
-                    text = f"{text} {meaning}"
-            line.append(text)
-        out.append(line)
-    return out
+    return [[str(r[0])] + [cell_text(c, v, codes, masker) for c, v in zip(cols, r[1:], strict=True)] for r in rows]
+
+
+def codes_of(table: ArchiveTable) -> dict[str, dict[str, str]]:
+    """{代码类别: {代码值: 含义}} for the table's coded columns (the warehouse's and the load's own)."""
+    return _codes(table)
+
+
+_MODELS: dict[tuple, type] = {}
+
+
+def row_model(table: ArchiveTable) -> type:
+    """An unmanaged model over ``archive.<name>`` (fields ``row`` = ``_row`` and ``c1``… = the dictionary's
+    columns in order, all read as stored), so the shared table component can filter, sort, page and export
+    it. Kept in a private app registry: never migrated, never in the project's models."""
+    from django.apps.registry import Apps
+    from django.db import models
+
+    key = (table.pk, table.name, tuple(c["name"] for c in table.columns))
+    found = _MODELS.get(key)
+    if found is not None:
+        return found
+    class Rows(models.QuerySet):
+        def count(self) -> int:
+            # unfiltered: the row count the load kept (the archive never changes) — no count(*) of a
+            # million-row table for each page of it
+            return table.rows if not self.query.where and not self.query.is_sliced else super().count()
+
+    attrs = {"__module__": __name__, "objects": Rows.as_manager(),
+             "row": models.BigIntegerField(primary_key=True, db_column=ddl.ROW, verbose_name="行号")}
+    for i, c in enumerate(table.columns, start=1):
+        attrs[f"c{i}"] = models.TextField(db_column=c["name"], verbose_name=c["label"] or c["name"])
+    attrs["Meta"] = type("Meta", (), {"managed": False, "apps": Apps(installed_apps=[]), "app_label": "archive_rows",
+                                      "db_table": f'archive"."{table.name}'})
+    found = _MODELS[key] = type(f"ArchiveRows{table.pk}", (models.Model,), attrs)
+    return found
+
+
+_PERSON_MODEL: list[type] = []
+
+
+def hits_queryset(hits: list[PersonHit]):
+    """The found persons as a queryset of ``archive.person`` (fields ``id``, ``idkey`` and ``records``, the
+    number of their archived rows) for the table component: only these ids, already scoped by
+    ``person_search``."""
+    from django.apps.registry import Apps
+    from django.db import models
+    from django.db.models.expressions import RawSQL
+
+    if not _PERSON_MODEL:
+        _PERSON_MODEL.append(type("ArchivePerson", (models.Model,), {
+            "__module__": __name__, "id": models.BigIntegerField(primary_key=True),
+            "idkey": models.TextField(verbose_name="身份证号"),
+            "Meta": type("Meta", (), {"managed": False, "apps": Apps(installed_apps=[]), "app_label": "archive_rows",
+                                      "db_table": 'archive"."person'})}))
+    return _PERSON_MODEL[0].objects.filter(id__in=[h.id for h in hits]).annotate(records=RawSQL(
+        'SELECT count(*) FROM archive.person_row r WHERE r.person_id = "archive"."person"."id"', []))
+
+
+def person_rows_queryset(*, table: ArchiveTable, person_id: int):
+    """The rows of ``table`` indexed under the archived person (a queryset of ``row_model``)."""
+    from django.db.models.expressions import RawSQL
+
+    return row_model(table).objects.filter(
+        row__in=RawSQL("SELECT row FROM archive.person_row WHERE person_id = %s AND table_id = %s",
+                       [person_id, table.pk]))
 
 
 def numeric_flags(table: ArchiveTable) -> list[bool]:
