@@ -3,14 +3,15 @@ person="person")``), the user's scope applied again — a town clerk finds exact
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from django.test import Client
-from django.urls import reverse
 
 from shebao.land_subsidy.tests.factories import make_category, make_tb, make_user
 from shebao.registry.services import person_name_keys_fill
+from shebao.web.tests.list_search import (
+    PEOPLE,
+    check_search_in_the_list_query,
+    check_town_clerk_finds_exactly_the_town_persons,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -23,49 +24,15 @@ def people():
     clerk = make_user("ts_clerk", sensitive=True)
     category = make_category(user=clerk)
     out = {}
-    for key, name, born, town_name in (("hushan", "陈静", dt.date(1950, 3, 1), "浒山街道"),
-                                       ("fuhai", "陈静", dt.date(1951, 4, 2), "附海镇"),
-                                       ("other", "王芳", dt.date(1952, 5, 3), "浒山街道"),
-                                       ("chen", "陈晶", dt.date(1953, 6, 4), "浒山街道")):
+    for key, name, born, town_name in PEOPLE:
         out[key] = make_tb(name, user=clerk, category=category, birth=born, town=town_name).person
     person_name_keys_fill()  # make_tb writes the person directly: its pinyin sort key as the loaders get it
     return {**out, "town": make_user("ts_town", towns=["浒山街道"])}
 
 
-def _client(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    c.get(reverse(URL))  # the first request renews the session (a write, once a minute)
-    return c
-
-
-def _found(c, q, **more) -> list[int]:
-    r = c.get(reverse(URL), {"q": q, **more})
-    assert r.status_code == 200
-    assert not r.context["table"].errors
-    return [row.data["person_id"] for row in r.context["table"].rows]
-
-
 def test_a_town_clerk_finds_exactly_the_town_persons(people):
-    c = _client(people["town"])
-    hushan, fuhai, chen = people["hushan"], people["fuhai"], people["chen"]
-    assert _found(c, "陈静") == [hushan.pk]  # 附海's 陈静 is not shown
-    assert _found(c, "陈") == [chen.pk, hushan.pk]  # by pinyin: chen jing (晶 jing1, 静 jing4)
-    assert _found(c, "cj", sort="-person__name") == [hushan.pk, chen.pk]
-    assert _found(c, hushan.id_number[-6:]) == [hushan.pk]
-    assert _found(c, hushan.id_number) == [hushan.pk]
-    assert _found(c, fuhai.id_number) == []
-    assert _found(c, fuhai.id_number[-6:]) == []
-    page = c.get(reverse(URL), {"q": "陈静"}).content.decode()
-    assert hushan.id_number not in page and hushan.id_number[-4:] in page  # masked as before
+    check_town_clerk_finds_exactly_the_town_persons(people, URL)
 
 
 def test_a_search_is_in_the_list_query_and_costs_its_statements(people, django_assert_num_queries):
-    c = _client(people["town"])
-    # as many statements as before the search moved into the list's query (8: the session, the user, the
-    # filters' choices, the page's rows …) — the win is the plan, not the count
-    with django_assert_num_queries(8, exact=True) as ctx:
-        c.get(reverse(URL), {"q": "cj"})
-    (search,) = [q["sql"] for q in ctx.captured_queries if "name_initials" in q["sql"]]
-    assert 'IN (SELECT U0."id"' not in search, search  # not person_id IN (the search)
-    assert "\"registry_person\".\"name_pinyin\" || ''" in search, search  # sorted after they are found
+    check_search_in_the_list_query(people, URL, 8, django_assert_num_queries)
