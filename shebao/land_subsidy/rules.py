@@ -109,9 +109,19 @@ def _tb_scheme_id() -> int:
 
 
 def annual_rows(run) -> tuple[str, dict]:
-    """The scheme hook (``payroll.schemes``): the yearly roster's rows for ``run`` (its year)."""
+    """The scheme hook (``payroll.schemes``): the yearly roster's rows for ``run`` (its year).
+
+    Called inside the yearly run's transaction, before its statement: the categories are locked FOR SHARE
+    until the run commits. A rule or category change locks its category FOR UPDATE before it checks which
+    years are computed (``services._check_computed_years``), so the two cannot pass each other: a change
+    made first is committed before the run's statement reads the rules; a change asked for during the run
+    waits for it, then sees the run computed and is refused."""
+    from django.db import connection
+
     from shebao.benefits.models import BenefitItem
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM land_subsidy_subsidycategory ORDER BY id FOR SHARE")
     item = BenefitItem.objects.get(scheme_id=run.scheme_id, code="basic")
     return ANNUAL_SQL, {"tb_year": run.period.year, "tb_item": item.pk}
 

@@ -259,3 +259,34 @@ def test_out_of_scope_and_registered_under_another_name(clerk):
                            start_month=dt.date(2026, 1, 1), bank="ICBC", account_number="6222021234567890128",
                            community=Region.objects.filter(parent=town("附海镇"), level="community").first())
     assert written() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rule_change_cannot_pass_a_yearly_run_being_computed():
+    """The yearly run's transaction holds its categories (FOR SHARE) from before its statement reads the
+    rules until it commits, so a rule change — which locks its category FOR UPDATE before checking which
+    years are computed — waits for the run and then sees it. Without the lock the change could slip in
+    between: the run computed with the old rule, the rule then saying something else for that year."""
+    import types
+
+    import psycopg
+    from django.db import connection, transaction
+
+    from shebao.benefits.models import Scheme
+    from shebao.land_subsidy.rules import annual_rows
+    from shebao.land_subsidy.tests.factories import make_category, make_user
+
+    category = make_category(user=make_user("tb_lock_clerk"))
+    run = types.SimpleNamespace(scheme_id=Scheme.objects.get(code="TB").pk, period=dt.date(2026, 1, 1))
+    s = connection.settings_dict
+    other = psycopg.connect(dbname=s["NAME"], user=s.get("USER") or None, password=s.get("PASSWORD") or None,
+                            host=s.get("HOST") or None, port=s.get("PORT") or None, autocommit=True)
+    lock = "SELECT id FROM land_subsidy_subsidycategory WHERE id = %s FOR UPDATE NOWAIT"
+    try:
+        with transaction.atomic():
+            annual_rows(run)  # as the yearly run does, inside its transaction
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(lock, [category.pk])
+        assert other.execute(lock, [category.pk]).fetchone() == (category.pk,)  # free once the run commits
+    finally:
+        other.close()
