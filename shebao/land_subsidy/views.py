@@ -67,6 +67,21 @@ def _crumbs(*items):
     return [(str(_("土保补贴")), reverse("land_subsidy:person_list"))] + list(items)
 
 
+def _save_maintained(request, form, key: str, write):
+    """A category or rule edit: saved once (a repeat submit says so), a refusal onto the form, success back
+    to the list. → the redirect, or None to show the form again."""
+    try:
+        _once(request, key, write)
+    except AlreadySubmitted as exc:
+        messages.warning(request, str(exc))
+    except TbError as exc:
+        form.add_error(None, str(exc))
+        return None
+    else:
+        messages.success(request, gettext("已保存"))
+    return redirect("land_subsidy:categories")
+
+
 def _record(request, pk: int) -> SubsidyPerson:
     record = sel.subsidy_persons(user=request.user).filter(person_id=pk).first()
     if record is None:
@@ -251,17 +266,10 @@ def category_edit(request, pk: int):
                "active": category.active}
     form = f.CategoryEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            _once(request, "tb.category_edit", lambda: category_save(user=request.user, category=category,
-                                                                     **form.cleaned_data))
-        except AlreadySubmitted as exc:
-            messages.warning(request, str(exc))
-            return redirect("land_subsidy:categories")
-        except TbError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, gettext("已保存"))
-            return redirect("land_subsidy:categories")
+        done = _save_maintained(request, form, "tb.category_edit", lambda: category_save(
+            user=request.user, category=category, **form.cleaned_data))
+        if done:
+            return done
     return render(request, "land_subsidy/form.html", {
         "form": form, "title": gettext("修改补贴类别"), "cancel": reverse("land_subsidy:categories"),
         "intro": gettext("类别名称改后，人员名单和年度发放明细按新名称显示；已计算的发放明细行保留计算时的说明。"
@@ -279,17 +287,10 @@ def rule_edit(request, pk: int):
                                              "min_age_male", "min_age_female", "pays_suspended", "active", "note")}
     form = f.RuleEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            _once(request, "tb.rule_edit", lambda: subsidy_rule_save(user=request.user, category=rule.category,
-                                                                     rule=rule, **form.cleaned_data))
-        except AlreadySubmitted as exc:
-            messages.warning(request, str(exc))
-            return redirect("land_subsidy:categories")
-        except TbError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, gettext("已保存"))
-            return redirect("land_subsidy:categories")
+        done = _save_maintained(request, form, "tb.rule_edit", lambda: subsidy_rule_save(
+            user=request.user, category=rule.category, rule=rule, **form.cleaned_data))
+        if done:
+            return done
     label = gettext("%(category)s %(year)s 年起") % {"category": rule.category.name, "year": rule.from_year}
     return render(request, "land_subsidy/form.html", {
         "form": form, "title": gettext("修改补贴标准"), "cancel": reverse("land_subsidy:categories"),
