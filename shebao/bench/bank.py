@@ -5,8 +5,9 @@ all at 慈溪农商银行, so one file per size). For each size an approved one-
 with one set-based ``INSERT … SELECT`` (amounts 1.00–9,999.99), then timed end to end:
 
 - export: ``bank_export`` (risks found again, the lines marked 已报盘 and read back in file order by one
-  UPDATE … RETURNING, the ``standard`` file rendered from those tuples and stored, its lines written by
-  one INSERT … SELECT, the run marked exported, the file written to a directory);
+  UPDATE … RETURNING — what is left on the run summed up by PostgreSQL meanwhile —, the file's lines
+  written by one INSERT … SELECT while this process renders the ``standard`` file from those tuples
+  (``common.meanwhile``), the file stored, the run marked exported, the file written to a directory);
 - return import: ``bank_return_import`` of the bank's answer (2 % failed with a reason): whole-file
   parse and checks, match against the sent lines, COPY the return lines, one UPDATE … FROM for the
   payroll lines;
@@ -233,7 +234,7 @@ def bank_section(ctx) -> None:
     notes = ["模板 standard；回盘中每 50 笔失败 1 笔（账户冻结）："
              + "；".join(f"{r['lines']:,} 笔 文件 {r['bytes'] / 1e6:.1f} MB，成功/失败 {r['ok']:,}/{r['failed']:,}，"
                         f"批次 {r['run_state']}，其中结算回写 {r['payroll_apply_seconds']:.2f} 秒" for r in results),
-             "报盘：核对风险明细、明细置已报盘并读回（一条语句）、生成文件、保存、写报盘明细、批次置已报盘、写出文件；"
+             "报盘：核对风险明细、明细置已报盘并读回（一条语句）、生成文件（同时数据库写报盘明细）、保存、批次置已报盘、写出文件；"
              "回盘：整文件解析校验、逐笔对应、写回盘明细、结算明细回写",
              "下限：报盘为同样笔数的 INSERT … SELECT 写报盘明细；回盘为同样笔数的 INSERT … SELECT 写回盘明细；"
              "同一次运行中测、已回滚；倍数 = 秒 / 下限",

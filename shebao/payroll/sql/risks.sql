@@ -29,7 +29,8 @@ WITH luhn AS (
                    OR luhn.payee_id = l.payee_id) AS luhn_warning
     FROM payroll_payrollline l
     WHERE l.run_id = %(run)s AND l.status = %(pending)s AND l.net > 0
-      AND ((l.person_id IS NOT NULL AND btrim(l.holder_name) <> '' AND btrim(l.holder_name) <> btrim(l.name))
+      AND ((l.holder_name <> l.name AND l.person_id IS NOT NULL AND btrim(l.holder_name) <> ''
+            AND btrim(l.holder_name) <> btrim(l.name))  -- the plain comparison first: most are equal
            OR l.account_number IN (SELECT account_number FROM payroll_accountrejection)
            OR l.bank_account_id IN (SELECT account_id FROM luhn WHERE account_id IS NOT NULL)
            OR l.payee_id IN (SELECT payee_id FROM luhn WHERE payee_id IS NOT NULL))
