@@ -556,8 +556,10 @@ class Table:
                 first = list(rows[:self.per_page])
                 if len(first) < self.per_page:
                     paginator.__dict__["count"] = len(first)
-                    self._page = Page(first, 1, paginator)
-                    return self._page
+                # a full first page: the count is asked for, the rows already read are the page (not read
+                # again by ``paginator.page(1)``)
+                self._page = Page(first, 1, paginator)
+                return self._page
             try:
                 self._page = paginator.page(number)
             except PageNotAnInteger:

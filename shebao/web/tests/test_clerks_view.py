@@ -202,3 +202,7 @@ def test_a_search_with_one_page_of_results_runs_no_count_query():
     with CaptureQueriesContext(connection) as ctx:
         page = client.get("/persons/?q=计数&per_page=20").content.decode()
     assert "共 21 条" in page and [q for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
+    # … and its rows are read once, not again for the page
+    rows = [q for q in ctx.captured_queries if 'FROM "registry_person"' in q["sql"] and "COUNT(*)" not in q["sql"]]
+    assert len(rows) == 1 and "LIMIT 20" in rows[0]["sql"]
+    assert page.count("计数") >= 20 and "第 1–20 条" in page
