@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from html import escape as html_escape
 from urllib.parse import quote
 
 from django.core.exceptions import FieldDoesNotExist
@@ -67,7 +68,7 @@ from django.db.models import CharField, F, Func, QuerySet, TextField
 from django.db.models.constants import LOOKUP_SEP
 from django.http import FileResponse, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -90,6 +91,19 @@ class SortedAfter(Func):
 KINDS = frozenset(["text", "num", "money", "date", "datetime", "month", "id_number", "account", "phone",
                    "choice", "bool"])
 MASKED_KINDS = frozenset(["id_number", "account", "phone"])
+_STAND_IN = 918_273_645_546_372  # a row id no table has: reversed once, replaced by each row's id
+
+
+def _escaped(value) -> str:
+    """``conditional_escape`` without its lazy-string wrapper (called for every cell of a page): safe
+    strings as they are, anything else escaped exactly as ``django.utils.html.escape`` does."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html_escape(str(value))
+
+
+def _reverse_each(url_name: str) -> Callable[[object], str | None]:
+    return lambda key: reverse(url_name, args=[key]) if key is not None else None
 RIGHT_ALIGNED = frozenset(["num", "money"])
 
 
@@ -133,30 +147,41 @@ class Column:
 
     def text(self, value, masker) -> str:
         """The cell as plain text (page and CSV-like uses)."""
-        if value is None or value == "":
-            return ""
+        return self.text_converter(masker)(value)
+
+    def text_converter(self, masker) -> Callable[[object], str]:
+        """A function value → the cell as plain text, with everything that does not depend on the row (the
+        masking function, choice labels, the words for yes and no) looked up once: a page calls it per cell."""
         kind = self.kind
+
+        def blank(v) -> bool:
+            return v is None or v == ""
+
         if kind in MASKED_KINDS:
-            return masker.apply(kind, str(value))
+            mask = {"id_number": masker.id_number, "account": masker.account, "phone": masker.phone}[kind]
+            return lambda v: "" if blank(v) else mask(str(v))
         if kind == "money":
-            return format_yuan(value)
+            return lambda v: "" if blank(v) else format_yuan(v)
         if kind == "num":
-            return f"{value:,}" if isinstance(value, int) else str(value)
-        if kind == "date":
-            return value.strftime("%Y-%m-%d") if isinstance(value, dt.date) else str(value)
+            return lambda v: "" if blank(v) else (f"{v:,}" if isinstance(v, int) else str(v))
+        if kind in ("date", "month"):
+            pattern = "%Y-%m-%d" if kind == "date" else "%Y-%m"
+            return lambda v: "" if blank(v) else (v.strftime(pattern) if isinstance(v, dt.date) else str(v))
         if kind == "datetime":
-            if isinstance(value, dt.datetime):
-                if timezone.is_aware(value):
-                    value = timezone.localtime(value)
-                return value.strftime("%Y-%m-%d %H:%M:%S")
-            return str(value)
-        if kind == "month":
-            return value.strftime("%Y-%m") if isinstance(value, dt.date) else str(value)
+            def convert_datetime(v) -> str:
+                if blank(v):
+                    return ""
+                if isinstance(v, dt.datetime):
+                    return (timezone.localtime(v) if timezone.is_aware(v) else v).strftime("%Y-%m-%d %H:%M:%S")
+                return str(v)
+            return convert_datetime
         if kind == "choice":
-            return str((self.choices or {}).get(value, value))
+            labels = {k: str(label) for k, label in (self.choices or {}).items()}
+            return lambda v: "" if blank(v) else labels.get(v, str(v))
         if kind == "bool":
-            return gettext("是") if value else gettext("否")
-        return str(value)
+            yes, no = gettext("是"), gettext("否")
+            return lambda v: "" if blank(v) else (yes if v else no)
+        return lambda v: "" if blank(v) else str(v)
 
     def xlsx_value(self, value, masker):
         """The cell for the export: numbers and dates stay typed, masked kinds are masked text."""
@@ -677,50 +702,79 @@ class Table:
 
     @property
     def rows(self) -> list[Row]:
-        rows = []
-        for data in self.page.object_list:
-            row = Row(data=data)
-            for c in self.columns:
-                row.cells.append(self._cell(c, data))
-            rows.append(row)
-        return rows
+        makers = [self._cell_maker(c) for c in self.columns]
+        return [Row(data=data, cells=[make(data) for make in makers]) for data in self.page.object_list]
 
     @property
     def body_html(self) -> SafeString:
         """The rows of the page as ``<tr><td class="…">…</td>…</tr>`` (the empty-list row when none),
         built here rather than by two nested template loops: a page of 50 rows × 9 columns took the
         template engine longer than the database took to find them."""
+        css_html: dict[str, str] = {}
         parts = []
         for row in self.rows:
-            parts.append("<tr>" + "".join(
-                f'<td class="{escape(cell.css)}">{conditional_escape(cell.html)}</td>' for cell in row.cells) + "</tr>")
+            tds = []
+            for cell in row.cells:
+                css = css_html.get(cell.css)
+                if css is None:
+                    css = css_html[cell.css] = escape(cell.css)
+                tds.append(f'<td class="{css}">{_escaped(cell.html)}</td>')
+            parts.append("<tr>" + "".join(tds) + "</tr>")
         if not parts:
             parts.append(f'<tr class="empty"><td colspan="{len(self.columns)}">{escape(self.empty_text)}</td></tr>')
         return mark_safe("\n".join(parts))  # every piece escaped above
 
     def _cell(self, column: Column, data: dict) -> Cell:
-        value = data.get(column.field)
+        return self._cell_maker(column)(data)
+
+    def _cell_maker(self, column: Column) -> Callable[[dict], Cell]:
+        """A function row → the column's cell, with the column's hook, text converter and link looked up
+        once per page rather than per cell."""
+        name, css = column.field, column.css
         hook = self._hook("cell_", column.key)
-        css = column.css
         if hook is not None:
-            html = hook(value, data)
-        else:
-            html = column.text(value, self.masker)
-            if column.kind in RIGHT_ALIGNED and value is not None and value != "" and value < 0:
-                css += " neg"
-            url = self._link(column, data)
-            if url and html:
-                html = format_html('<a href="{}">{}</a>', url, html)
-        return Cell(html=html, css=css)
+            return lambda data: Cell(html=hook(data.get(name), data), css=css)
+        text = column.text_converter(self.masker)
+        link = self._link_maker(column)
+        signed = column.kind in RIGHT_ALIGNED
+
+        def make(data: dict) -> Cell:
+            value = data.get(name)
+            html = text(value)
+            negative = signed and value is not None and value != "" and value < 0
+            if link is not None and html:
+                url = link(data)
+                if url:
+                    html = SafeString(f'<a href="{_escaped(url)}">{_escaped(html)}</a>')
+            return Cell(html=html, css=css + " neg" if negative else css)
+        return make
 
     def _link(self, column: Column, data: dict) -> str | None:
+        link = self._link_maker(column)
+        return link(data) if link is not None else None
+
+    def _link_maker(self, column: Column) -> Callable[[dict], str | None] | None:
+        """A function row → the cell's link, or None for a column without one. ``(url_name, field)``:
+        the URL is reversed once with a stand-in number and the row's id put in its place (a reverse per
+        row was a fifth of a person page's time); a key that is not a plain int is reversed as before."""
         if column.link is None:
             return None
         if callable(column.link):
-            return column.link(data)
+            return column.link
         url_name, field_name = column.link
-        key = data.get(field_name)
-        return reverse(url_name, args=[key]) if key is not None else None
+        one_by_one = _reverse_each(url_name)
+        try:
+            pattern = reverse(url_name, args=[_STAND_IN])
+        except NoReverseMatch:
+            pattern = ""
+        head, found, tail = pattern.partition(str(_STAND_IN))
+        if not found or str(_STAND_IN) in tail:
+            return lambda data: one_by_one(data.get(field_name))
+
+        def url(data: dict) -> str | None:
+            key = data.get(field_name)
+            return f"{head}{key}{tail}" if type(key) is int else one_by_one(key)
+        return url
 
     @cached_property
     def bound_filters(self) -> list[BoundFilter]:

@@ -148,6 +148,39 @@ def test_cells_masked_and_formatted(people, viewer, sensitive_viewer):
     assert str(full.cells[1].html) == p.id_number and str(full.cells[5].html) == "13812340000"
 
 
+class LinkTestTable(Table):
+    columns = [
+        Column("name", "姓名", link=("registry:person_detail", "pk")),  # an int key: reversed once per page
+        Column("town__name", "镇街道", link=("bank:bank_edit", "code")),  # a text key: reversed per row
+        Column("sex", "性别", link=lambda row: f"/x/?n={row['name']}"),  # the table's own function
+    ]
+    extra_fields = ["code"]
+    default_sort = "name"
+
+
+def test_links_are_the_urls_reverse_gives(viewer):
+    """The page reverses an int-keyed link once and puts each row's id in it: every href is the one
+    ``reverse`` gives for that row; text keys are reversed (and quoted) one by one; link texts and URLs
+    are escaped."""
+    from django.db.models import Value
+    from django.urls import reverse
+
+    a = make_person("张三", number=id_number(dt.date(1950, 1, 1)))
+    b = make_person("李四", number=id_number(dt.date(1951, 1, 1)))
+    Person.objects.filter(pk=a.pk).update(name="张<b>三</b>")  # past the service's check: the page escapes
+    qs = Person.objects.annotate(code=Value("A B&c")).order_by("pk")
+    rows = {r.data["pk"]: r for r in LinkTestTable(_request(viewer), qs).rows}
+    for person in (a, b):
+        cells = [str(c.html) for c in rows[person.pk].cells]
+        assert cells[0].startswith(f'<a href="{reverse("registry:person_detail", args=[person.pk])}">')
+        assert reverse("bank:bank_edit", args=["A B&c"]).replace("&", "&amp;") in cells[1]
+        assert cells[2].startswith('<a href="/x/?n=')
+    assert str(rows[a.pk].cells[0].html) == f'<a href="/persons/{a.pk}/">张&lt;b&gt;三&lt;/b&gt;</a>'
+    assert "&lt;b&gt;" in str(rows[a.pk].cells[2].html) and "<b>" not in str(rows[a.pk].cells[2].html)
+    body = str(LinkTestTable(_request(viewer), qs).body_html)
+    assert body.count(f'href="/persons/{a.pk}/"') == 1 and body.count(f'href="/persons/{b.pk}/"') == 1
+
+
 def test_label_from_model_field(viewer):
     table = PersonTestTable(_request(viewer), Person.objects.all())
     assert table.column("sex").label == "性别"
