@@ -70,7 +70,7 @@ from django.http import FileResponse, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, escape, format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -657,13 +657,13 @@ class Table:
             aria = (' aria-sort="ascending"' if h.direction == "asc" else ' aria-sort="descending"') if h.direction else ""
             if h.sortable:
                 mark = {"asc": "▲", "desc": "▼"}.get(h.direction, "⇅")
-                inner = format_html('<a href="{}" hx-get="{}" hx-target="{}" hx-swap="outerHTML" hx-push-url="true">{}'
-                                    '<span class="sort-mark" aria-hidden="true">{}</span></a>',
-                                    h.url, h.url, target, h.label, mark)
+                url = _escaped(h.url)
+                inner = (f'<a href="{url}" hx-get="{url}" hx-target="{_escaped(target)}" hx-swap="outerHTML" '
+                         f'hx-push-url="true">{_escaped(h.label)}<span class="sort-mark" aria-hidden="true">{mark}</span></a>')
             else:
-                inner = conditional_escape(h.label)
-            parts.append(format_html('<th class="{}" scope="col"{}>{}</th>', css, mark_safe(aria), inner))
-        return mark_safe("\n      ".join(parts))  # every piece escaped by format_html
+                inner = _escaped(h.label)
+            parts.append(f'<th class="{_escaped(css)}" scope="col"{aria}>{inner}</th>')
+        return mark_safe("\n      ".join(parts))  # every piece escaped above
 
     @property
     def filters_html(self) -> SafeString:
@@ -674,9 +674,8 @@ class Table:
             field_id = f"{self.dom_id}-{f.key}"
             if f.widget == "choice":
                 current = f.values[0]
-                options = "".join(
-                    format_html('<option value="{}"{}>{}</option>', value, mark_safe(" selected") if value == current else "",
-                                label)
+                options = "".join(  # one per town on most pages: f-strings, not format_html
+                    f'<option value="{_escaped(value)}"{" selected" if value == current else ""}>{_escaped(label)}</option>'
                     for value, label in f.choices)
                 widget = format_html('<select id="{}" name="{}"><option value="">{}</option>{}</select>',
                                      field_id, f.names[0], gettext("全部"), mark_safe(options))
