@@ -40,3 +40,9 @@ def make_tb(name: str, *, user, category: SubsidyCategory, birth: dt.date = dt.d
                          valid_from=dt.date(2020, 1, 1))
     enrollment = enrollment_create(person=person, scheme=scheme_get("TB"), start_month=start, user=user)
     return SubsidyPerson.objects.create(enrollment=enrollment, person=person, category=category)
+
+
+def login(client, user):
+    """``client`` signed in as ``user`` through the project's own backend."""
+    client.force_login(user, backend="shebao.accounts.backends.LockoutModelBackend")
+    return client

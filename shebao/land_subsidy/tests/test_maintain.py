@@ -19,23 +19,13 @@ from shebao.land_subsidy.services import (
     subsidy_person_add,
     subsidy_rule_save,
 )
-from shebao.land_subsidy.tests.factories import make_category, make_tb, make_user
+from shebao.land_subsidy.tests.factories import login, make_category, make_tb, make_user
 from shebao.payroll.services import payroll_run_compute
 from shebao.registry.models import BankAccount, Person, Region
 from shebao.registry.tests.factories import id_number
 from shebao.web.tests.helpers import once
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clerk(db):
-    return make_user("tbclerk")
-
-
-def login(client, user):
-    client.force_login(user, backend="shebao.accounts.backends.LockoutModelBackend")
-    return client
 
 
 def written() -> tuple:

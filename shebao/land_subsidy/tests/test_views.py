@@ -8,21 +8,11 @@ import pytest
 
 from shebao.common.models import AuditEvent
 from shebao.land_subsidy.models import SubsidyCategory, SubsidyPerson, SubsidyRule
-from shebao.land_subsidy.tests.factories import make_category, make_tb, make_user
+from shebao.land_subsidy.tests.factories import login, make_category, make_tb, make_user
 from shebao.payroll.services import payroll_run_compute
 from shebao.web.tests.helpers import once
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clerk(db):
-    return make_user("tbclerk")
-
-
-def login(client, user):
-    client.force_login(user, backend="shebao.accounts.backends.LockoutModelBackend")
-    return client
 
 
 def test_person_page_and_audited_edit(client, clerk):
