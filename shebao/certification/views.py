@@ -43,7 +43,7 @@ from shebao.certification.services import (
     person_social_save,
 )
 from shebao.common import policy
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.registry.selectors import person_get, person_search, town_choices
 from shebao.web.guards import page
 from shebao.web.tables import ChoiceFilter, Column, DateRangeFilter, Table, TextFilter, render_table
@@ -55,11 +55,6 @@ DAYS = [("7", _("7 天内")), ("30", _("30 天内")), ("60", _("60 天内")), ("
 def _crumbs(*items):
     return [(str(_("自管人员社会化管理")), "")] + list(items)
 
-
-def _once(request, form: str, write):
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 def _search(qs, value, request, field="person"):
@@ -191,7 +186,7 @@ def record(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            result = _once(request, "certification.record", lambda: certification_record(
+            result = write_once(request, "certification.record", lambda: certification_record(
                 person, d["certified_on"], d["method"], request.user, place=d["place"], note=d["note"],
                 attachment=d.get("attachment")))
         except AlreadySubmitted as exc:
@@ -240,7 +235,7 @@ def death(request, pk: int):
         d = form.cleaned_data
         if request.POST.get("confirm") == "1":
             try:
-                result = _once(request, "certification.death", lambda: person_death(
+                result = write_once(request, "certification.death", lambda: person_death(
                     person=person, on=d["death_date"], user=request.user, source=d["source"], note=d["note"]))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
@@ -286,7 +281,7 @@ def import_page(request):
             return redirect("certification:import")
         path = matches[0]
         try:
-            result = _once(request, "certification.import", lambda: certification_import(
+            result = write_once(request, "certification.import", lambda: certification_import(
                 file_name=path.name.split("-", 1)[1], data=path.read_bytes(), method=method, user=request.user,
                 source=f"导入 {request.POST.get('name', '')[:100]}"))
         except AlreadySubmitted as exc:
@@ -328,7 +323,7 @@ def contact(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _once(request, "certification.contact", lambda: contact_add(
+            write_once(request, "certification.contact", lambda: contact_add(
                 person=person, user=request.user, name=d["name"], relation=d["relation"], phone=d["phone"],
                 relation_note=d["relation_note"]))
         except AlreadySubmitted as exc:
@@ -378,7 +373,7 @@ def community(request, pk: int):
             raise policy.Denied()
         if form.is_valid():
             try:
-                _once(request, "certification.community", lambda: community_save(
+                write_once(request, "certification.community", lambda: community_save(
                     region=region, user=request.user, **form.cleaned_data))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
@@ -571,7 +566,7 @@ def maintain(request, pk: int):
                 if not d["visit_address"]:
                     d["visit_address"] = profile.visit_address if profile else ""
             try:
-                _once(request, "certification.maintain", lambda: person_social_save(person=person, user=request.user,
+                write_once(request, "certification.maintain", lambda: person_social_save(person=person, user=request.user,
                                                                                    **d))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
@@ -601,7 +596,7 @@ def contact_stop(request, pk: int, contact_pk: int):
         raise Http404(gettext("联系人不存在"))
     if request.method == "POST":
         try:
-            _once(request, "certification.contact_stop", lambda: contact_deactivate(contact=contact, user=request.user))
+            write_once(request, "certification.contact_stop", lambda: contact_deactivate(contact=contact, user=request.user))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
         except CertificationError as exc:

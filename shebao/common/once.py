@@ -25,6 +25,8 @@ change in one transaction, so a change the view saw always comes with its token.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 
@@ -57,6 +59,18 @@ def once_claim(request, *, form: str) -> None:
     except IntegrityError:
         raise AlreadySubmitted(REPEATED) from None
     request.once_claimed = True
+
+
+T = TypeVar("T")
+
+
+def write_once(request, form: str, write: Callable[[], T]) -> T:
+    """``write()`` in one transaction with the claim of the form's one-time token (``once_claim``): a
+    second submit of the same form raises ``AlreadySubmitted`` and writes nothing; a refusal from
+    ``write`` rolls the claim back with it (the corrected form can be sent again)."""
+    with transaction.atomic():
+        once_claim(request, form=form)
+        return write()
 
 
 def posted_token(request) -> uuid.UUID | None:

@@ -23,7 +23,7 @@ from shebao.benefits.models import Scheme
 from shebao.common import policy
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.common.sheets import XlsxWriter
 from shebao.finance import forms as f
 from shebao.finance import selectors as sel
@@ -51,11 +51,6 @@ ERRORS = (svc.FinanceError, RegistryError)
 def _crumbs(*items):
     return [(str(_("社会保险特殊业务")), "")] + list(items)
 
-
-def _once(request, form: str, write):
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 def _entry(pk: int) -> Entry:
@@ -127,7 +122,7 @@ def _ledger(request, direction: str):
             if form.is_valid():
                 d = form.cleaned_data
                 try:
-                    entry = _once(request, f"finance.{direction}", lambda: svc.entry_create(
+                    entry = write_once(request, f"finance.{direction}", lambda: svc.entry_create(
                         user=request.user, type=d["type"], amount=d["amount"], occurred_on=d["occurred_on"],
                         payee=payee, person=person, voucher_no=d["voucher_no"], note=d["note"]))
                 except AlreadySubmitted as exc:
@@ -382,7 +377,7 @@ def payees(request):
         if form.is_valid():
             d = form.cleaned_data
             try:
-                payee = _once(request, "finance.payee", lambda: payee_create(user=request.user, **d))
+                payee = write_once(request, "finance.payee", lambda: payee_create(user=request.user, **d))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
                 return redirect("finance:payees")
@@ -477,7 +472,7 @@ def types_page(request):
         scheme = Scheme.objects.filter(code=d.pop("scheme")).first()
         create = request.POST.get("create") == "1"
         try:
-            saved = _once(request, "finance.type", lambda: svc.type_save(user=request.user, scheme=scheme,
+            saved = write_once(request, "finance.type", lambda: svc.type_save(user=request.user, scheme=scheme,
                                                                         create=create, **d))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
@@ -524,7 +519,7 @@ def returned(request):
             form.add_error(None, gettext("结算批次 %(run)s 没有第 %(seq)s 笔") % {"run": d["run"], "seq": d["seq"]})
         else:
             try:
-                e = _once(request, "finance.returned", lambda: svc.report_returned_payment(
+                e = write_once(request, "finance.returned", lambda: svc.report_returned_payment(
                     line=line, amount=d["amount"], on=d["returned_on"], user=request.user, note=d["note"]))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))

@@ -12,7 +12,6 @@ import io
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +25,7 @@ from shebao.benefits.months import MonthError
 from shebao.benefits.services import BenefitError, enrollment_resume, enrollment_suspend, enrollment_terminate
 from shebao.common import policy
 from shebao.common.masking import masker_for
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.common.sheets import XlsxWriter
 from shebao.land_subsidy import forms as f
 from shebao.land_subsidy import selectors as sel
@@ -57,11 +56,6 @@ from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_ta
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _once(request, form: str, write):
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
-
 
 def _crumbs(*items):
     return [(str(_("土保补贴")), reverse("land_subsidy:person_list"))] + list(items)
@@ -71,7 +65,7 @@ def _save_maintained(request, form, key: str, write):
     """A category or rule edit: saved once (a repeat submit says so), a refusal onto the form, success back
     to the list. → the redirect, or None to show the form again."""
     try:
-        _once(request, key, write)
+        write_once(request, key, write)
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
     except TbError as exc:
@@ -167,7 +161,7 @@ def person_edit(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _once(request, "tb.person_edit", lambda: subsidy_person_update(
+            write_once(request, "tb.person_edit", lambda: subsidy_person_update(
                 user=request.user, record=record, reason=d["reason"], category=d["category"],
                 land_date=d["land_date"], land_project=d["land_project"], note=d["note"]))
         except AlreadySubmitted as exc:
@@ -192,7 +186,7 @@ def person_new(request):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            added = _once(request, "tb.person_new", lambda: subsidy_person_add(user=request.user, **d))
+            added = write_once(request, "tb.person_new", lambda: subsidy_person_add(user=request.user, **d))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
             return redirect("land_subsidy:person_list")
@@ -241,9 +235,9 @@ def categories(request):
             d = form.cleaned_data
             try:
                 if form is category_form:
-                    _once(request, "tb.category", lambda: category_save(user=request.user, **d))
+                    write_once(request, "tb.category", lambda: category_save(user=request.user, **d))
                 else:
-                    _once(request, "tb.rule", lambda: subsidy_rule_save(user=request.user, **d))
+                    write_once(request, "tb.rule", lambda: subsidy_rule_save(user=request.user, **d))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
             except TbError as exc:
@@ -411,14 +405,14 @@ def status(request, pk: int):
         d = form.cleaned_data
         try:
             if d["action"] == "suspend":
-                _once(request, "tb.status", lambda: enrollment_suspend(
+                write_once(request, "tb.status", lambda: enrollment_suspend(
                     enrollment=enrollment, reason=d["reason"], from_month=d["month"], user=request.user,
                     note=d["note"]))
             elif d["action"] == "resume":
-                _once(request, "tb.status", lambda: enrollment_resume(
+                write_once(request, "tb.status", lambda: enrollment_resume(
                     enrollment=enrollment, from_month=d["month"], user=request.user, note=d["note"]))
             else:
-                _once(request, "tb.status", lambda: enrollment_terminate(
+                write_once(request, "tb.status", lambda: enrollment_terminate(
                     enrollment=enrollment, reason=d["reason"], user=request.user, death_date=d.get("death_date"),
                     last_month=None if d["reason"] == "death" else d["month"], note=d["note"]))
         except AlreadySubmitted as exc:

@@ -8,7 +8,6 @@ import io
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404, HttpResponse
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_POST
 from shebao.benefits.models import Enrollment
 from shebao.common import policy
 from shebao.common.masking import masker_for
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.common.sheets import XlsxWriter
 from shebao.maintenance import forms as f
 from shebao.maintenance import selectors as sel
@@ -68,11 +67,6 @@ SHOWN = 200  # rows of each kind of difference shown on the compare page (the re
 def _crumbs(*items):
     return [(str(_("数据维护")), "")] + list(items)
 
-
-def _once(request, form: str, write):
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,7 +152,7 @@ def correction_new(request):
                                                                                 person=chosen).first()
             upload = form.cleaned_data.get("attachment")
             try:
-                req = _once(request, "maint.correction", lambda: correction_propose(
+                req = write_once(request, "maint.correction", lambda: correction_propose(
                     user=request.user, person=chosen, kind=kind, field=field, enrollment=enrollment,
                     new_value=form.new_value(), reason=form.cleaned_data["reason"],
                     attachment_name=upload.name if upload else "", attachment=upload.read() if upload else None))
@@ -206,10 +200,10 @@ def correction_decide(request, pk: int):
         return redirect("maintenance:correction", pk=pk)
     try:
         if action == "approve":
-            _once(request, "maint.decide", lambda: correction_approve(request=req, user=request.user, note=note))
+            write_once(request, "maint.decide", lambda: correction_approve(request=req, user=request.user, note=note))
             messages.success(request, gettext("已通过并更正：%(number)s") % {"number": req.number})
         else:
-            _once(request, "maint.decide", lambda: correction_refuse(request=req, user=request.user, note=note))
+            write_once(request, "maint.decide", lambda: correction_refuse(request=req, user=request.user, note=note))
             messages.success(request, gettext("已驳回：%(number)s") % {"number": req.number})
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
@@ -350,7 +344,7 @@ def batch(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                b = _once(request, "maint.batch_upload", lambda: batch_upload(
+                b = write_once(request, "maint.batch_upload", lambda: batch_upload(
                     user=request.user, file_name=upload.name, data=upload.read(),
                     reason=form.cleaned_data["reason"]))
             except AlreadySubmitted as exc:
@@ -412,12 +406,12 @@ def batch_decide(request, pk: int):
     action = request.POST.get("action")
     try:
         if action == "approve":
-            done = _once(request, "maint.batch_decide", lambda: batch_approve(
+            done = write_once(request, "maint.batch_decide", lambda: batch_approve(
                 batch=b, user=request.user, clean_only=d.get("clean_only", False), note=d.get("note", "")))
             messages.success(request, gettext("已通过并更正 %(n)s 行：%(number)s") % {"n": done.applied_count,
                                                                                   "number": b.number})
         elif action == "refuse":
-            _once(request, "maint.batch_decide", lambda: batch_refuse(batch=b, user=request.user,
+            write_once(request, "maint.batch_decide", lambda: batch_refuse(batch=b, user=request.user,
                                                                       note=d.get("note", "")))
             messages.success(request, gettext("已驳回：%(number)s") % {"number": b.number})
         else:
@@ -454,7 +448,7 @@ def convert(request):
     if action == "save" and layout_form.is_valid():
         d = layout_form.cleaned_data
         try:
-            saved = _once(request, "maint.layout", lambda: layout_save(
+            saved = write_once(request, "maint.layout", lambda: layout_save(
                 user=request.user, name=d["name"], note=d["note"], spec=d["spec"], layout=editing))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
@@ -570,7 +564,7 @@ def query_edit(request, pk: int | None = None):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            saved = _once(request, "maint.query", lambda: query_save(
+            saved = write_once(request, "maint.query", lambda: query_save(
                 user=request.user, name=d["name"], note=d["note"], source=d["source"], chart=d["chart"],
                 query=query, **form.lists()))
         except AlreadySubmitted as exc:

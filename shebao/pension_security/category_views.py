@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +21,7 @@ from shebao.benefits.models import PaymentStatus
 from shebao.benefits.months import MonthError, format_month, month_of
 from shebao.common import policy
 from shebao.common.fields import DecimalField
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.pension_security import selectors as sel
 from shebao.pension_security.categories import (
     AGE_MAX,
@@ -42,11 +41,6 @@ from shebao.web.tables import ChoiceFilter, Column, Table, render_table, render_
 
 ERRORS = (BzError, MonthError)
 
-
-def _once(request, form: str, write):
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 def _crumbs(*items):
@@ -215,7 +209,7 @@ def category_add(request):
     form = CategoryAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            obj = _once(request, "bz.category_add", lambda: category_create(user=request.user, **form.cleaned_data))
+            obj = write_once(request, "bz.category_add", lambda: category_create(user=request.user, **form.cleaned_data))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
             return redirect("pension_security:categories")
@@ -236,7 +230,7 @@ def category_edit(request, pk: int):
     form = CategoryEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            _once(request, "bz.category_edit", lambda: category_update(user=request.user, category=obj,
+            write_once(request, "bz.category_edit", lambda: category_update(user=request.user, category=obj,
                                                                          **form.cleaned_data))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
@@ -264,7 +258,7 @@ def category_active(request, pk: int):
         messages.error(request, gettext("请填写停用或启用的原因"))
         return redirect("pension_security:category", pk=obj.pk)
     try:
-        _once(request, "bz.category_active", lambda: category_set_active(
+        write_once(request, "bz.category_active", lambda: category_set_active(
             user=request.user, category=obj, active=active, reason=form.cleaned_data["reason"]))
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
@@ -283,7 +277,7 @@ def standard_add_page(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            std = _once(request, "bz.standard_add", lambda: standard_add(
+            std = write_once(request, "bz.standard_add", lambda: standard_add(
                 user=request.user, category=obj, phase=d["phase"], from_month=d["from_month"], amount=d["amount"],
                 reason=d["reason"]))
         except AlreadySubmitted as exc:
@@ -317,7 +311,7 @@ def standard_edit(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            _once(request, "bz.standard_edit", lambda: standard_change(user=request.user, standard=std,
+            write_once(request, "bz.standard_edit", lambda: standard_change(user=request.user, standard=std,
                                                                          amount=d["amount"], reason=d["reason"]))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +25,7 @@ from shebao.benefits.services import BenefitError, adjustment_create, enrollment
 from shebao.common import policy
 from shebao.common.fields import DecimalField
 from shebao.common.masking import masker_for
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.common.safefile import read_text_upload
 from shebao.pension_security import selectors as sel
 from shebao.pension_security.models import Category, Member, PaidIn, Phase, RosterImport, Settlement
@@ -64,11 +63,6 @@ from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_ta
 
 ERRORS = (BzError, BenefitError, RegistryError, MonthError, RosterFileError)
 
-
-def _once(request, form: str, write):
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 def _crumbs(*items):
@@ -196,7 +190,7 @@ def register(request):
             form.add_error("q", gettext("请输入唯一确定一人的身份证号（新人员请先在“新增人员”登记）"))
         else:
             try:
-                member = _once(request, "bz.register", lambda: member_register(
+                member = write_once(request, "bz.register", lambda: member_register(
                     user=request.user, category=d["category"], person=found[0], note=d["note"]))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
@@ -241,7 +235,7 @@ def _person_action(request, pk, *, form_class, title, key, write, ok, initial=No
     form = form_class(request.POST or None, initial=initial or {})
     if request.method == "POST" and form.is_valid():
         try:
-            result = _once(request, key, lambda: write(member, form.cleaned_data))
+            result = write_once(request, key, lambda: write(member, form.cleaned_data))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))
             return redirect("pension_security:person", pk=member.person_id)
@@ -345,10 +339,10 @@ def decide(request, pk: int):
     reason = form.cleaned_data.get("reason", "")
     try:
         if request.POST.get("decision") == "approve":
-            _once(request, "bz.decide", lambda: proposal_approve(proposal=proposal, user=request.user, note=reason))
+            write_once(request, "bz.decide", lambda: proposal_approve(proposal=proposal, user=request.user, note=reason))
             messages.success(request, gettext("已核准 %(name)s 的待遇") % {"name": proposal.member.person.name})
         else:
-            _once(request, "bz.decide", lambda: proposal_refuse(proposal=proposal, user=request.user, reason=reason))
+            write_once(request, "bz.decide", lambda: proposal_refuse(proposal=proposal, user=request.user, reason=reason))
             messages.success(request, gettext("已退回 %(name)s 的申报") % {"name": proposal.member.person.name})
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
@@ -369,7 +363,7 @@ def conversions(request):
         policy.check(request.user, COUNTY_MANAGE_RULE)
         if request.POST.get("review"):
             try:
-                n = _once(request, "bz.conv_review", lambda: conversion_review(
+                n = write_once(request, "bz.conv_review", lambda: conversion_review(
                     conversions=[int(x) for x in request.POST.getlist("conversion") if x.isdigit()], user=request.user))
                 messages.success(request, gettext("已复核 %(n)s 条转换") % {"n": n})
             except AlreadySubmitted as exc:
@@ -381,7 +375,7 @@ def conversions(request):
             month = form.cleaned_data["month"]
             try:
                 if request.POST.get("confirm") == "1":
-                    result = _once(request, "bz.convert", lambda: bz_convert(month=month, user=request.user))
+                    result = write_once(request, "bz.convert", lambda: bz_convert(month=month, user=request.user))
                     messages.success(request, gettext("%(month)s 到龄转换：已转换 %(n)s 人") % {
                         "month": format_month(month), "n": len(result.converted)})
                     return redirect("pension_security:conversions")
@@ -444,7 +438,7 @@ def raise_page(request):
             terms = raise_terms_parse(data)
             if request.POST.get("apply") == "1":
                 policy.check(request.user, COUNTY_MANAGE_RULE)
-                rule, _done = _once(request, "bz.raise", lambda: raise_apply(terms=terms, apply_month=apply_month,
+                rule, _done = write_once(request, "bz.raise", lambda: raise_apply(terms=terms, apply_month=apply_month,
                                                                                user=request.user))
                 messages.success(request, gettext("已执行增资“%(name)s”：%(count)s 人") % {
                     "name": rule.name, "count": rule.person_count})

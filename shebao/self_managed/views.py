@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -40,7 +39,7 @@ from shebao.common import policy
 from shebao.common.display import operator_name
 from shebao.common.identity import IdNumberError, parse_id_number
 from shebao.common.masking import masker_for
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.common.safefile import read_text_upload
 from shebao.payroll.models import PayrollRun
 from shebao.registry.models import Person
@@ -86,13 +85,6 @@ ERRORS = (ZgError, BenefitError, RegistryError, MonthError)
 def _can_manage(request) -> bool:
     return policy.allows(request.user, MANAGE_RULE)
 
-
-def _once(request, form: str, write):
-    """``write()`` in one transaction with the claim of the form's one-time token: a second submit of
-    the same form raises ``AlreadySubmitted`` and writes nothing."""
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 def _crumbs(*items):
@@ -211,7 +203,7 @@ def enroll(request):
                 if current is None or (current.bank, current.account_number, current.holder_name) != wanted:
                     account = {"bank": d["bank"], "account_number": d["account_number"],
                                "holder_name": d["holder_name"]}
-            enrollment = _once(request, "zg.enroll", lambda: zg_enroll(
+            enrollment = write_once(request, "zg.enroll", lambda: zg_enroll(
                 user=request.user, person=person, new_person=new_person, account=account,
                 start_month=d["start_month"], items=form.item_amounts(), service_years=d["service_years"],
                 note=d["note"]))
@@ -271,7 +263,7 @@ def terminate(request, pk: int):
         months, total = sel.overpaid_after(enrollment=enrollment, last_month=last)
         if request.POST.get("confirm") == "1":
             try:
-                result = _once(request, "zg.terminate", lambda: enrollment_terminate(
+                result = write_once(request, "zg.terminate", lambda: enrollment_terminate(
                     enrollment=enrollment, reason=d["reason"], user=request.user, death_date=d.get("death_date"),
                     last_month=d.get("last_month"), note=d["note"]))
             except AlreadySubmitted as exc:
@@ -312,13 +304,13 @@ def status(request, pk: int):
         d = form.cleaned_data
         try:
             if enrollment.payment_status == PaymentStatus.ACTIVE:
-                _once(request, "zg.status", lambda: enrollment_suspend(
+                write_once(request, "zg.status", lambda: enrollment_suspend(
                     enrollment=enrollment, reason=d["reason"], from_month=d["from_month"], user=request.user,
                     note=d["note"]))
                 messages.success(request, gettext("%(name)s %(month)s 起暂停发放") % {
                     "name": person.name, "month": format_month(d["from_month"])})
             else:
-                result = _once(request, "zg.status", lambda: enrollment_resume(
+                result = write_once(request, "zg.status", lambda: enrollment_resume(
                     enrollment=enrollment, from_month=d["from_month"], user=request.user, note=d["note"]))
                 msg = gettext("%(name)s %(month)s 起恢复发放") % {
                     "name": person.name, "month": format_month(d["from_month"])}
@@ -343,7 +335,7 @@ def amount(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            new = _once(request, "zg.amount", lambda: benefit_amount_set(
+            new = write_once(request, "zg.amount", lambda: benefit_amount_set(
                 enrollment=enrollment, item=d["item"], amount=d["amount"], from_month=d["from_month"],
                 user=request.user, note=d["note"]))
         except AlreadySubmitted as exc:
@@ -367,7 +359,7 @@ def adjust(request, pk: int):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            adj = _once(request, "zg.adjust", lambda: adjustment_create(
+            adj = write_once(request, "zg.adjust", lambda: adjustment_create(
                 enrollment=enrollment, kind=d["kind"], total=d["total"], reason=d["reason"], user=request.user,
                 monthly_cap=d.get("monthly_cap"), source=d["source"]))
         except AlreadySubmitted as exc:
@@ -455,7 +447,7 @@ def raise_page(request):
                     if not policy.allows(request.user, RAISE_APPLY_RULE):
                         raise ZgError(gettext("您没有执行调待的权限"))
                     try:
-                        rule, done = _once(request, "zg.raise", lambda: raise_apply(
+                        rule, done = write_once(request, "zg.raise", lambda: raise_apply(
                             terms=terms, apply_month=apply_month, user=request.user))
                     except AlreadySubmitted as exc:
                         messages.warning(request, str(exc))
@@ -610,7 +602,7 @@ def flex(request):
                 form.add_error("id_number", gettext("找不到该身份证号的人员（或不在您的管辖范围内）"))
             else:
                 try:
-                    payment = _once(request, "zg.flex", lambda: flex_payment_create(
+                    payment = write_once(request, "zg.flex", lambda: flex_payment_create(
                         person=person, amount=d["amount"], reason=d["reason"], source=d["source"],
                         user=request.user))
                 except AlreadySubmitted as exc:
@@ -668,7 +660,7 @@ def income(request):
                 form.add_error("id_number", gettext("找不到该身份证号的人员（或不在您的管辖范围内）"))
             else:
                 try:
-                    inc = _once(request, "zg.income", lambda: income_record(
+                    inc = write_once(request, "zg.income", lambda: income_record(
                         person=person, kind=d["kind"], amount=d["amount"], received_on=d["received_on"],
                         source=d["source"], note=d["note"], user=request.user))
                 except AlreadySubmitted as exc:

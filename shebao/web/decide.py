@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.utils.translation import gettext, gettext_noop
 
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted, write_once
 
 NO_ACTION = gettext_noop("请选择通过或驳回")
 
@@ -30,9 +29,7 @@ def act_once(request, *, form: str, write: Callable[[], Any], done: str | Callab
     result)``. A refusal (one of ``errors``) or a repeated submit: its message, nothing written, ``(False,
     None)``."""
     try:
-        with transaction.atomic():
-            once_claim(request, form=form)
-            result = write()
+        result = write_once(request, form, write)
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
         return False, None

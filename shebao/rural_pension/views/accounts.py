@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from shebao.benefits.months import month_of
 from shebao.common import policy
 from shebao.common.masking import masker_for
-from shebao.common.once import AlreadySubmitted
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.registry.models import Region
 from shebao.registry.selectors import person_current_account, towns_visible
 from shebao.rural_pension.forms import AccountEditForm
@@ -53,7 +53,6 @@ from shebao.rural_pension.views.base import (
     _confirmed,
     _crumbs,
     _may,
-    _once,
     _year_rows,
     _year_totals,
     can_view,
@@ -335,7 +334,7 @@ def account_edit(request, pk: int):
             form.add_error(None, gettext("没有修改任何内容"))
         elif _confirmed(request):
             try:
-                _once(request, "nb.account_edit", lambda: rural_account_update(
+                write_once(request, "nb.account_edit", lambda: rural_account_update(
                     user=request.user, account=account, reason=form.cleaned_data["reason"],
                     person_changes=person_changes or None, **changes))
             except AlreadySubmitted as exc:

@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 
 from shebao.common import policy
-from shebao.common.once import AlreadySubmitted, once_claim
+from shebao.common.once import AlreadySubmitted
 from shebao.rural_pension.models import RuralAccount, RuralDocument
 from shebao.web.guards import page
 
@@ -59,13 +58,6 @@ refund_required = page(REFUND_RULE)
 rollback_required = page(ROLLBACK_RULE)
 it_required = page(IMPORT_RULE)
 
-
-def _once(request, form: str, write):
-    """``write()`` in one transaction with the claim of the form's one-time token: a second submit of
-    the same form raises ``AlreadySubmitted`` and writes nothing."""
-    with transaction.atomic():
-        once_claim(request, form=form)
-        return write()
 
 
 def _confirmed(request) -> bool:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from shebao.common.masking import masker_for
 from shebao.common.money import amount_in_words, format_yuan
-from shebao.common.once import AlreadySubmitted
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.rural_pension.forms import ReasonForm
 from shebao.rural_pension.models import AccountStatus, RuralDocument
 from shebao.rural_pension.payment import nb_payment_sent, nb_payment_state
@@ -32,7 +32,6 @@ from shebao.rural_pension.views.base import (
     _crumbs,
     _may,
     _month_start,
-    _once,
     _year_month,
     _year_rows,
     _year_totals,
@@ -184,7 +183,7 @@ def document_reprint(request, number: str):
     The same form sent twice prints once."""
     doc = document_get(user=request.user, number=number)
     try:
-        pdf = _once(request, "nb.reprint", lambda: rural_document_pdf(
+        pdf = write_once(request, "nb.reprint", lambda: rural_document_pdf(
             document=doc, user=request.user, masker=masker_for(request.user), reprint=True))
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
@@ -206,7 +205,7 @@ def document_rollback(request, number: str):
     }
     if _confirmed(request) and form.is_valid():
         try:
-            doc = _once(request, "nb.rollback", lambda: rural_refund_rollback(
+            doc = write_once(request, "nb.rollback", lambda: rural_refund_rollback(
                 document=doc, user=request.user, reason=form.cleaned_data["reason"]))
         except AlreadySubmitted as exc:
             messages.warning(request, str(exc))

@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST
 
 from shebao.common.jobs import job_get, job_start
 from shebao.common.models import Job
-from shebao.common.once import AlreadySubmitted
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.rural_pension.forms import ImportForm
 from shebao.rural_pension.selectors import import_batches, import_reconciliation, import_rejections
-from shebao.rural_pension.views.base import IMPORT_JOB, _confirmed, _crumbs, _once, it_required
+from shebao.rural_pension.views.base import IMPORT_JOB, _confirmed, _crumbs, it_required
 from shebao.web.tables import ChoiceFilter, Column, Table, render_table
 
 # legacy import (IT)
@@ -74,7 +74,7 @@ def import_start(request):
                         out.write(chunk)
             directory = str(target)
         try:
-            job = _once(request, "nb.import_start", lambda: job_start(
+            job = write_once(request, "nb.import_start", lambda: job_start(
                 kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：试运行（不写入）"),
                 params={"directory": directory, "dry_run": True}, user=request.user))
         except AlreadySubmitted as exc:
@@ -130,7 +130,7 @@ def import_commit(request, pk: int):
         messages.error(request, gettext("只能在试运行成功完成后确认导入"))
         return redirect("rural:import_job", pk=dry.pk)
     try:
-        job = _once(request, "nb.import_commit", lambda: job_start(
+        job = write_once(request, "nb.import_commit", lambda: job_start(
             kind=IMPORT_JOB, title=gettext_noop("老农保原系统数据导入：正式导入"),
             params={"directory": dry.params["directory"], "dry_run": False, "dry_run_job": dry.pk},
             user=request.user))

@@ -16,7 +16,7 @@ from shebao.benefits.months import format_month
 from shebao.common import policy
 from shebao.common.models import AuditEvent
 from shebao.common.money import format_yuan
-from shebao.common.once import AlreadySubmitted
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.rural_pension.forms import CoefficientForm, RateForm
 from shebao.rural_pension.models import AccountYear, BenefitCoefficient, CreditedRate, RuralAccount
 from shebao.rural_pension.selectors import rates_list
@@ -27,7 +27,6 @@ from shebao.rural_pension.views.base import (
     _confirmed,
     _crumbs,
     _may,
-    _once,
     _pct,
     viewer_required,
 )
@@ -60,7 +59,7 @@ def rates(request):
             elif _confirmed(request):
                 before = _year_figures(year)
                 try:
-                    _once(request, "nb.rates", lambda: credited_rate_set(
+                    write_once(request, "nb.rates", lambda: credited_rate_set(
                         user=request.user, year=year, rate=rate, reason=reason))
                 except AlreadySubmitted as exc:
                     messages.warning(request, str(exc))
@@ -126,7 +125,7 @@ def coefficients(request):
                     "month": format_month(month), "value": value})
             elif _confirmed(request):
                 try:
-                    _once(request, "nb.coefficients", lambda: benefit_coefficient_set(
+                    write_once(request, "nb.coefficients", lambda: benefit_coefficient_set(
                         user=request.user, from_month=month, coefficient=value, reason=reason))
                 except AlreadySubmitted as exc:
                     messages.warning(request, str(exc))

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from shebao.benefits.months import format_month, month_of
 from shebao.common.money import amount_in_words, format_yuan
-from shebao.common.once import AlreadySubmitted
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.registry.selectors import person_current_account, person_search, persons_visible
 from shebao.rural_pension.forms import (
     BenefitConfirmForm,
@@ -41,7 +41,6 @@ from shebao.rural_pension.views.base import (
     _already,
     _confirmed,
     _doc_link,
-    _once,
     _pay_note,
     _year_rows,
     _year_totals,
@@ -116,7 +115,7 @@ def benefit_confirm(request, pk: int):
     start, note, monthly = (form.cleaned_data[k] for k in ("start", "note", "monthly"))
     detail = reverse("rural:account_detail", args=[account.pk]) + "?tab=benefit"
     try:
-        account = _once(request, "nb.benefit_confirm", lambda: rural_benefit_start(
+        account = write_once(request, "nb.benefit_confirm", lambda: rural_benefit_start(
             account=account, start_month=start, user=request.user, note=note, expected_monthly=monthly))
     except AlreadySubmitted as exc:
         messages.warning(request, str(exc))
@@ -186,7 +185,7 @@ def heir(request, pk: int):
                     "name": account.person.name, "heir": chosen.name})
                 return redirect(back)
             try:
-                _once(request, "nb.heir", lambda: rural_heir_set(
+                write_once(request, "nb.heir", lambda: rural_heir_set(
                     account=account, heir=chosen, user=request.user, reason=form.cleaned_data["reason"]))
             except AlreadySubmitted as exc:
                 messages.warning(request, str(exc))
@@ -267,7 +266,7 @@ def death_settle(request, pk: int):
         messages.error(request, gettext("代领人已变更，请重新试算。未做任何修改。"))
         return redirect(quote_url)
     try:
-        result = _once(request, "nb.death_settle", lambda: rural_death_settle(
+        result = write_once(request, "nb.death_settle", lambda: rural_death_settle(
             account=account, death_date=death_date, heir=heir_, pay_method=pay, user=request.user, on=on,
             expected_amount=amount))
     except AlreadySubmitted as exc:

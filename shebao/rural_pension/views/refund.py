@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from shebao.common.money import amount_in_words, format_yuan
-from shebao.common.once import AlreadySubmitted
+from shebao.common.once import AlreadySubmitted, write_once
 from shebao.registry.selectors import person_current_account
 from shebao.rural_pension.forms import RefundForm, SettleForm
 from shebao.rural_pension.rules import refund_refusal
@@ -24,7 +24,6 @@ from shebao.rural_pension.views.base import (
     _already,
     _confirmed,
     _doc_link,
-    _once,
     _pay_note,
     _year_rows,
     _year_totals,
@@ -88,7 +87,7 @@ def refund_settle(request, pk: int):
         return redirect(back)
     on, pay, amount = form.cleaned_data["on"], form.cleaned_data["pay"], form.cleaned_data["amount"]
     try:
-        doc = _once(request, "nb.refund_settle", lambda: rural_refund_settle(
+        doc = write_once(request, "nb.refund_settle", lambda: rural_refund_settle(
             account=account, on=on, pay_method=pay, user=request.user, expected_amount=amount))
     except AlreadySubmitted as exc:
         return _already(request, exc, Doc.objects.filter(account=account, state=Doc.State.SETTLED,

@@ -69,3 +69,23 @@ def test_decide_picks_the_action_and_refuses_none():
     assert decide(request, form="t", actions=actions, errors=(Refused,)) == (None, None)
     assert _said(request) == [("error", "请选择通过或驳回")]
     assert not AuditEvent.objects.filter(action="test").exists()
+
+
+def test_write_once_claims_the_token_with_the_write():
+    """``common.once.write_once`` (the views' save step): the write and the token's claim in one
+    transaction — a second submit of the same token raises and writes nothing; a refused write rolls its
+    claim back, so the corrected form (the same token) can be sent again."""
+    from shebao.common.models import FormSubmission
+    from shebao.common.once import AlreadySubmitted, write_once
+
+    user = make_user("wo_clerk")
+    data = once()
+    events = AuditEvent.objects.filter(action="test")
+    with pytest.raises(Refused):
+        write_once(_request(user, data), "t.form", _write(user, refuse=True))
+    assert events.count() == 0 and not FormSubmission.objects.exists()  # nothing kept, the token free again
+    assert write_once(_request(user, data), "t.form", _write(user)) == 7
+    assert events.count() == 1 and FormSubmission.objects.get().form == "t.form"
+    with pytest.raises(AlreadySubmitted, match="重复提交未执行"):
+        write_once(_request(user, data), "t.form", _write(user))
+    assert events.count() == 1
