@@ -91,6 +91,7 @@ class SortedAfter(Func):
 KINDS = frozenset(["text", "num", "money", "date", "datetime", "month", "id_number", "account", "phone",
                    "choice", "bool"])
 MASKED_KINDS = frozenset(["id_number", "account", "phone"])
+RIGHT_ALIGNED = frozenset(["num", "money"])
 _STAND_IN = 918_273_645_546_372  # a row id no table has: reversed once, replaced by each row's id
 
 
@@ -104,7 +105,6 @@ def _escaped(value) -> str:
 
 def _reverse_each(url_name: str) -> Callable[[object], str | None]:
     return lambda key: reverse(url_name, args=[key]) if key is not None else None
-RIGHT_ALIGNED = frozenset(["num", "money"])
 
 
 # -- columns ------------------------------------------------------------------------------------
@@ -723,9 +723,6 @@ class Table:
             parts.append(f'<tr class="empty"><td colspan="{len(self.columns)}">{escape(self.empty_text)}</td></tr>')
         return mark_safe("\n".join(parts))  # every piece escaped above
 
-    def _cell(self, column: Column, data: dict) -> Cell:
-        return self._cell_maker(column)(data)
-
     def _cell_maker(self, column: Column) -> Callable[[dict], Cell]:
         """A function row → the column's cell, with the column's hook, text converter and link looked up
         once per page rather than per cell."""
@@ -747,10 +744,6 @@ class Table:
                     html = SafeString(f'<a href="{_escaped(url)}">{_escaped(html)}</a>')
             return Cell(html=html, css=css + " neg" if negative else css)
         return make
-
-    def _link(self, column: Column, data: dict) -> str | None:
-        link = self._link_maker(column)
-        return link(data) if link is not None else None
 
     def _link_maker(self, column: Column) -> Callable[[dict], str | None] | None:
         """A function row → the cell's link, or None for a column without one. ``(url_name, field)``:
