@@ -12,7 +12,9 @@ with one set-based ``INSERT … SELECT`` (amounts 1.00–9,999.99), then timed e
   parse and checks, match against the sent lines, COPY the return lines, one UPDATE … FROM for the
   payroll lines;
 - floors: a plain ``INSERT … SELECT`` of the same n file lines (export) and of n return lines
-  (import), rolled back.
+  (import), rolled back;
+- the risk check of the next run to the same accounts, right after the return (its 2 % rejected
+  accounts are found and held): it must not read every paid line of every run (``payroll/sql/risks.sql``).
 
 Sizes as the payroll section (80,000; ``SHEBAO_BENCH_PAYROLL_SIZES=80000,800000`` adds 800,000).
 
@@ -209,13 +211,29 @@ def bench_bank(n: int, template: str = "standard") -> dict:
     finally:
         payroll_services.payroll_lines_apply_results = apply
     run.refresh_from_db()
+    risk_s, risk_held = _risk_check(n, scheme_id, clerk, reviewer)
     return {
         "n": n, "template": template, "lines": bank_file.line_count, "total": str(bank_file.total),
         "bytes": len(bytes(bank_file.content)), "export_seconds": export_s, "import_seconds": import_s,
         "export_cpu_seconds": export_cpu, "import_cpu_seconds": import_cpu,
         "floor_seconds": floor_s, "return_floor_seconds": return_floor_s, "payroll_apply_seconds": sum(spent), "setup_seconds": setup_s, "answer_seconds": answer_s,
         "ok": result.return_file.ok_count, "failed": result.return_file.failed_count, "run_state": run.state,
+        "risk_seconds": risk_s, "risk_held": risk_held,
     }
+
+
+def _risk_check(n: int, scheme_id: int, clerk, reviewer) -> tuple[float, int]:
+    """The next run to the same accounts, right after the return: the risk check (at compute, approval and
+    export) finds every line whose account the bank just rejected. → (seconds, lines held)."""
+    from django.db import transaction
+
+    from shebao.payroll.services import payroll_run_risks_refresh
+
+    following = _make_run(n, scheme_id, clerk, reviewer)
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        held = payroll_run_risks_refresh(run=following)
+    return time.perf_counter() - t0, held
 
 
 @section("bank", title="银行报盘与回盘（8 万笔；80 万笔见注）", order=60)
@@ -234,6 +252,9 @@ def bank_section(ctx) -> None:
     notes = ["模板 standard；回盘中每 50 笔失败 1 笔（账户冻结）："
              + "；".join(f"{r['lines']:,} 笔 文件 {r['bytes'] / 1e6:.1f} MB，成功/失败 {r['ok']:,}/{r['failed']:,}，"
                         f"批次 {r['run_state']}，其中结算回写 {r['payroll_apply_seconds']:.2f} 秒" for r in results),
+             "风险核对：回盘后下一批次同样 "
+             + "；".join(f"{r['lines']:,} 笔中 {r['risk_held']:,} 笔账户曾被银行退回，核对 {r['risk_seconds']:.2f} 秒"
+                        for r in results),
              "报盘：核对风险明细、明细置已报盘并读回（一条语句）、生成文件（同时数据库写报盘明细）、保存、批次置已报盘、写出文件；"
              "回盘：整文件解析校验、逐笔对应、写回盘明细、结算明细回写",
              "下限：报盘为同样笔数的 INSERT … SELECT 写报盘明细；回盘为同样笔数的 INSERT … SELECT 写回盘明细；"
