@@ -63,6 +63,7 @@ def person_search(*, user, q: str, limit: int | None = 50, within: QuerySet | No
     qs = persons_visible(user) if within is None else policy.scope_town(within, user, f"{p}town_id")
     if not q or len(q) > MAX_QUERY or not q.isprintable():  # a control character (NUL) or a pasted page
         return qs.none()
+    order: tuple = ("name_pinyin", "id")
     if len(q) in (15, 18) and ID_FRAGMENT.match(q):
         try:
             number = parse_id_number(q).number
@@ -73,28 +74,23 @@ def person_search(*, user, q: str, limit: int | None = 50, within: QuerySet | No
         qs = qs.annotate(_rev=Reverse(f"{p}id_number")).filter(_rev__startswith=q.upper()[::-1])
     elif LETTERS.match(q):
         qs = qs.annotate(_ini=Upper(f"{p}name_initials")).filter(_ini__startswith=q.upper())
-        if person:
-            return qs
         # sorted after they are found: "first 50 in pinyin order" let the planner walk the whole pinyin
         # index and test each person's initials (all of S… lie past 39,000 others: 150–650 ms); found by
         # the initials index and sorted, a few ms even for one letter
-        qs = qs.order_by(SortedAfter("name_pinyin"), "id")
-        return qs[:limit] if limit else qs
+        order = (SortedAfter("name_pinyin"), "id")
     else:
         # the GIN index on the name's characters finds the candidates, LIKE checks their order
         chars = sorted({ch for ch in q if not ch.isspace()})
         if chars:
             qs = qs.annotate(_chars=NameChars(f"{p}name")).filter(_chars__contains=chars)
         qs = qs.filter(**{f"{p}name__contains": q})
-        if person:
-            return qs
-        qs = qs.annotate(
-            _exact=Case(When(name=q, then=Value(0)), default=Value(1), output_field=IntegerField())
-        ).order_by("_exact", "name_pinyin", "id")
-        return qs[:limit] if limit else qs
+        if not person:  # the exact name first
+            qs = qs.annotate(_exact=Case(When(name=q, then=Value(0)), default=Value(1),
+                                         output_field=IntegerField()))
+            order = ("_exact", *order)
     if person:
-        return qs
-    qs = qs.order_by("name_pinyin", "id")
+        return qs  # ``within``'s own order: the list sorts its rows
+    qs = qs.order_by(*order)
     return qs[:limit] if limit else qs
 
 
