@@ -316,17 +316,6 @@ def table_rows(*, table: ArchiveTable, masker: Masker, offset: int = 0, limit: i
         return _render(table, cursor.fetchall(), masker)
 
 
-def table_rows_all(*, table: ArchiveTable, masker: Masker, batch: int = 5000):
-    """Every row of a table, in file order, a batch at a time (for the export)."""
-    last = 0
-    while True:
-        rows = table_rows(table=table, masker=masker, offset=last, limit=batch)
-        if not rows:
-            return
-        yield from rows
-        last = int(rows[-1][0])
-
-
 def table_text(*, table: ArchiveTable, limit: int) -> tuple[list[str], dict[str, str], list[list[str]]]:
     """A whole table as text for 数据比对 (unmasked: the caller masks what it shows): (headers — each
     column's 中文名, or its name where the 中文名 is blank or repeated —, {column name: header}, rows in
