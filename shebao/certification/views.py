@@ -56,7 +56,6 @@ def _crumbs(*items):
     return [(str(_("自管人员社会化管理")), "")] + list(items)
 
 
-
 def _search(qs, value, request, field="person"):
     return person_search(user=request.user, q=value, limit=None, within=qs, person=field)
 

@@ -52,7 +52,6 @@ def _crumbs(*items):
     return [(str(_("社会保险特殊业务")), "")] + list(items)
 
 
-
 def _entry(pk: int) -> Entry:
     entry = sel.entry_get(pk)
     if entry is None:

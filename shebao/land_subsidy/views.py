@@ -56,7 +56,6 @@ from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_ta
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-
 def _crumbs(*items):
     return [(str(_("土保补贴")), reverse("land_subsidy:person_list"))] + list(items)
 

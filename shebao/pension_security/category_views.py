@@ -42,7 +42,6 @@ from shebao.web.tables import ChoiceFilter, Column, Table, render_table, render_
 ERRORS = (BzError, MonthError)
 
 
-
 def _crumbs(*items):
     return [(str(_("养老保障人员管理支付")), ""),
             (str(_("类别与标准")), reverse("pension_security:categories"))] + list(items)

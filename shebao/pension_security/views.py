@@ -64,7 +64,6 @@ from shebao.web.tables import ChoiceFilter, Column, Table, TextFilter, render_ta
 ERRORS = (BzError, BenefitError, RegistryError, MonthError, RosterFileError)
 
 
-
 def _crumbs(*items):
     return [(str(_("养老保障人员管理支付")), "")] + list(items)
 

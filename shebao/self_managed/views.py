@@ -86,7 +86,6 @@ def _can_manage(request) -> bool:
     return policy.allows(request.user, MANAGE_RULE)
 
 
-
 def _crumbs(*items):
     return [(str(_("自管人员管理支付")), "")] + list(items)
 
@@ -645,7 +644,6 @@ class IncomeTable(Table):
     export_name = _("自管人员收入")
     prefix = "i_"
     dom_id = "zg-income"
-
 
 
 @page(INCOME_VIEW_RULE)

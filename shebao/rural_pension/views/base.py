@@ -59,7 +59,6 @@ rollback_required = page(ROLLBACK_RULE)
 it_required = page(IMPORT_RULE)
 
 
-
 def _confirmed(request) -> bool:
     return request.method == "POST" and request.POST.get("confirm") == "1"
 
@@ -128,8 +127,6 @@ def _already(request, exc: AlreadySubmitted, existing: RuralDocument | None, acc
         return redirect("rural:document_detail", number=existing.number)
     messages.warning(request, str(exc))
     return redirect("rural:account_detail", pk=account.pk)
-
-
 
 
 def _month_start(today: dt.date) -> dt.datetime:
