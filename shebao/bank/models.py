@@ -4,7 +4,7 @@ the system lives: what was sent is always provable."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from shebao.common.dbfields import MONEY
@@ -106,34 +106,55 @@ class BankFile(models.Model):
 
 # The line tables' references are not checked by the database (db_constraint=False), like payroll
 # lines (see payroll migration 0002): their rows are written only by bank_export / bank_return_import
-# with INSERT … SELECT joined to the rows they reference, in the same transaction, and nothing here
+# with INSERT … SELECT (or COPY) of the rows they reference, in the same transaction, and nothing here
 # is ever deleted. PostgreSQL checks a foreign key row by row at commit: 4–5 s of an 80,000-line
 # export or return import on this machine (bench profile), several times the statement itself.
 # Uniqueness (one file per payroll line, one outcome per sent line) stays enforced by the database.
-class BankFileLine(models.Model):
-    """One payment in a file, with the account it was sent to (a snapshot of the payroll line)."""
 
+
+# A file line's sent values and the payroll line columns they are read from. The payroll line's account,
+# 户名, 身份证号, name and 实发 are its snapshot, made when the run is computed and never changed (a
+# re-issue is a new line in a new run); the file line adds only where the payment stands in which file.
+SENT_SNAPSHOT = {"amount": "net", "account_number": "account_number", "holder_name": "holder_name",
+                 "id_number": "id_number", "name": "name"}
+
+
+class BankFileLineManager(models.Manager):
+    """File lines with what was sent under the names a file line has always shown (``amount``,
+    ``account_number``, ``holder_name``, ``id_number``, ``name``): the payroll line's snapshot, read
+    through its row (see ``BankFileLine``)."""
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(**{name: F(f"payroll_line__{source}")
+                                                  for name, source in SENT_SNAPSHOT.items()})
+
+
+class BankFileLine(models.Model):
+    """One payment in a file: which payroll line, in which file, at which sequence. What it was sent as
+    (amount, account, 户名, 身份证号, name) is the payroll line's snapshot, which never changes once made —
+    read under those names through ``objects`` (``SENT_SNAPSHOT``); the file's stored bytes hold it too.
+    Keyed by the payroll line itself (a line goes into at most one file): an 80,000-line export writes
+    three integers per line into two indexes, while the file is rendered (``services._write_file``)."""
+
+    payroll_line = models.OneToOneField("payroll.PayrollLine", on_delete=models.PROTECT, primary_key=True,
+                                        related_name="+", verbose_name=_("结算明细"), db_constraint=False)
     bank_file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="lines", db_index=False,
                                   db_constraint=False)
     seq = models.PositiveIntegerField(_("序号"))  # 1..n within the file
-    payroll_line = models.OneToOneField("payroll.PayrollLine", on_delete=models.PROTECT, related_name="+",
-                                        verbose_name=_("结算明细"), db_constraint=False)  # unique: at most one file per line
-    amount = models.DecimalField(_("金额"), **MONEY)
-    account_number = models.CharField(_("银行账号"), max_length=32)
-    holder_name = models.CharField(_("户名"), max_length=50)
-    id_number = models.CharField(_("身份证号"), max_length=18)
-    name = models.CharField(_("姓名"), max_length=50)
+
+    plain = models.Manager()  # the line alone (which file, where): for existence checks, without the join
+    objects = BankFileLineManager()  # the default (Meta): with the sent values
 
     class Meta:
         verbose_name = _("报盘明细")
         ordering = ["bank_file", "seq"]
+        default_manager_name = base_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["bank_file", "seq"], name="bankfileline_unique_seq"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="bankfileline_amount_pos"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.bank_file_id}#{self.seq} {self.name} {self.amount}"
+        return f"{self.bank_file_id}#{self.seq} {self.payroll_line_id}"
 
 
 class ReturnFile(models.Model):

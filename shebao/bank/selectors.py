@@ -103,12 +103,6 @@ def return_lines_visible(*, user, return_file: ReturnFile | None = None) -> Quer
     return policy.scope_town(qs, user, "bank_file_line__payroll_line__person__town_id")
 
 
-def return_lines(*, return_file: ReturnFile, failed_only: bool = False) -> QuerySet[ReturnLine]:
-    qs = (ReturnLine.objects.filter(return_file=return_file).select_related("bank_file_line")
-          .order_by("line_no"))
-    return qs.filter(ok=False) if failed_only else qs
-
-
 def failed_owed_lines(*, scheme=None, run=None, user=None):
     """失败待发: payroll lines the bank failed that are still owed — not re-issued, not written off —
     with the bank's reason and the file they failed in (with ``user``: of the user's towns and
@@ -123,7 +117,7 @@ def failed_owed_lines(*, scheme=None, run=None, user=None):
         qs = qs.filter(run__scheme=scheme)
     if run is not None:
         qs = qs.filter(Q(run=run) | Q(run__parent_run=run))
-    sent = BankFileLine.objects.filter(payroll_line=OuterRef("pk"))
+    sent = BankFileLine.plain.filter(payroll_line=OuterRef("pk"))
     return qs.annotate(
         batch_no=Subquery(sent.values("bank_file__batch_no")[:1]),
         file_seq=Subquery(sent.values("seq")[:1]),
@@ -137,7 +131,7 @@ def bank_export_pending(*, user) -> QuerySet:
     lines.)"""
     from shebao.payroll.models import PayrollLine, PayrollRun
 
-    sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
+    sent = BankFileLine.plain.filter(payroll_line_id=OuterRef("pk"))
     qs = PayrollLine.objects.filter(run__state=PayrollRun.State.APPROVED, status=PayrollLine.Status.PENDING, net__gt=0)
     return (policy.scope_scheme(qs, user, "run__scheme__code")
             .filter(~Exists(sent)).values("run_id", "bank").annotate(n=Count("id"), total=Sum("net"))
@@ -163,6 +157,6 @@ def bank_run_unsent(*, run) -> QuerySet:
     """A run's lines still to send (net > 0, 待发, in no file), counted per bank (``bank``, ``n``, ``total``)."""
     from shebao.payroll.models import PayrollLine
 
-    sent = BankFileLine.objects.filter(payroll_line_id=OuterRef("pk"))
+    sent = BankFileLine.plain.filter(payroll_line_id=OuterRef("pk"))
     return (PayrollLine.objects.filter(run=run, status=PayrollLine.Status.PENDING, net__gt=0).filter(~Exists(sent))
             .values("bank").annotate(n=Count("id"), total=Sum("net")).order_by("bank"))

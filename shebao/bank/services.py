@@ -1,7 +1,7 @@
 """银行专线接口 services: write payment files (报盘), import return files (回盘), re-issue failed lines.
 
 Rules (SPEC "Bank files"):
-- A payroll line goes into at most one file (``BankFileLine.payroll_line`` is unique). Exporting the
+- A payroll line goes into at most one file (``BankFileLine`` is keyed by its payroll line). Exporting the
   same runs again returns the files already written — the stored bytes, never a second payment.
 - One file per bank: the lines of the runs are grouped by the bank of the account they are sent to
   (the snapshot on the payroll line), each bank gets its own file and batch number
@@ -230,17 +230,12 @@ def _refuse_unpayable(rows: list) -> None:
 # lines 1, 2, … in file order. The last three are not the engine's ("_…"): it reads only what its layout names.
 _PAYMENT_COLUMNS = ("bank", "account_no", "holder_name", "amount", "id_number", "memo", "name", "_line", "_run",
                     "_line_seq")
-# The file's lines from the payroll lines just marked 已报盘 (the snapshot the file was rendered from, under
-# the run lock), numbered in file order: one INSERT … SELECT. Measured against COPYing them from the
-# rendered tuples (``common.pgcopy``): the same database time, without ~0.2 s of Python per 80,000 lines
-# to make and send the rows. The payroll lines are read by run (their run index): joined by id alone,
-# the planner hashed every line of every run (1.76M rows on the bench database — growing with the table).
+# The file's lines: the payroll lines just marked 已报盘 (whose snapshot the file is rendered from, under the
+# run lock), numbered in file order — three integers a line, from the ids in the rendered tuples, joined
+# to nothing (what was sent is the payroll line's snapshot: ``models.SENT_SNAPSHOT``). One INSERT … SELECT.
 _SQL_FILE_LINES = """
-INSERT INTO bank_bankfileline (bank_file_id, seq, payroll_line_id, amount, account_number, holder_name, id_number,
-                               name)
-SELECT %s, u.seq, l.id, l.net, l.account_number, l.holder_name, l.id_number, l.name
-FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, seq)
-JOIN payroll_payrollline l ON l.id = u.id AND l.run_id = ANY(%s::bigint[])
+INSERT INTO bank_bankfileline (bank_file_id, seq, payroll_line_id)
+SELECT %s, u.seq, u.id FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, seq)
 """
 
 
@@ -274,10 +269,8 @@ def _write_file(engine: Template, template: BankTemplate, version: BankTemplateV
         created_by_name=user_display_name(user, fallback=username)[:150],  # the person's name, not the login
     )
     bank_file.runs.set(run_ids)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '64MB'")  # the join's hash of the run's lines stays in memory
     ids = "{" + ",".join(map(str, map(itemgetter(7), rows))) + "}"
-    with statement_meanwhile(_SQL_FILE_LINES, [bank_file.pk, ids, "{" + ",".join(map(str, run_ids)) + "}"]) as lines:
+    with statement_meanwhile(_SQL_FILE_LINES, [bank_file.pk, ids]) as lines:
         try:
             content = _render_rows(engine, batch_no=batch_no, on=on, rows=rows)
         except BankFileError as exc:
@@ -397,14 +390,9 @@ def _match(bank_file: BankFile, parsed, progress: OnStage = _quiet):
     if not parsed.lines:
         raise BankFileError([(None, f"回盘文件没有任何明细（只有汇总行），不能作为报盘文件 {bank_file.batch_no} "
                                     f"的回盘导入；请向银行索取完整的回盘文件")], "回盘文件被拒绝")
-    run_ids = list(bank_file.runs.values_list("pk", flat=True))
-    lines = BankFileLine.objects.filter(bank_file=bank_file)
-    if len(run_ids) == 1:  # the usual case: no join to the payroll lines needed
-        sent = {r[0]: (*r[1:5], run_ids[0], r[5]) for r in lines.values_list(
-            "seq", "pk", "account_number", "amount", "payroll_line_id", "holder_name")}
-    else:
-        sent = {r[0]: r[1:] for r in lines.values_list(
-            "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id", "holder_name")}
+    # what each line was sent as is its payroll line's snapshot (``models.SENT_SNAPSHOT``), read with it
+    sent = {r[0]: r[1:] for r in BankFileLine.objects.filter(bank_file=bank_file).order_by().values_list(
+        "seq", "pk", "account_number", "amount", "payroll_line_id", "payroll_line__run_id", "holder_name")}
     engine = Template(bank_file.definition)
     check_holder = "holder_name" in engine.returns.names("detail")
     # Lines returned before: the lines of this file's earlier returns (a return only ever holds lines of

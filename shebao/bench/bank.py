@@ -124,8 +124,7 @@ def _floor(run_id: int) -> float:
             file_id = cur.fetchone()[0]
             t0 = time.perf_counter()
             cur.execute(
-                "INSERT INTO bank_bankfileline (bank_file_id, seq, payroll_line_id, amount, account_number, "
-                "holder_name, id_number, name) SELECT %s, seq, id, net, account_number, holder_name, id_number, name "
+                "INSERT INTO bank_bankfileline (bank_file_id, seq, payroll_line_id) SELECT %s, seq, id "
                 "FROM payroll_payrollline WHERE run_id = %s", [file_id, run_id])
             elapsed = time.perf_counter() - t0
             raise _Rollback
@@ -149,7 +148,7 @@ def _return_floor(bank_file_id: int, user_id: int) -> float:
             t0 = time.perf_counter()
             cur.execute(
                 "INSERT INTO bank_returnline (return_file_id, bank_file_line_id, line_no, processed_amount, ok, "
-                "status_code, reason) SELECT %s, id, seq + 1, amount, true, '0', '' FROM bank_bankfileline "
+                "status_code, reason) SELECT %s, payroll_line_id, seq + 1, 1, true, '0', '' FROM bank_bankfileline "
                 "WHERE bank_file_id = %s", [return_id, bank_file_id])
             elapsed = time.perf_counter() - t0
             raise _Rollback

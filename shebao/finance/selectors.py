@@ -138,7 +138,7 @@ WITH RECURSIVE fam AS (
     UNION ALL
     SELECT fam.entry_id, r.id FROM payroll_payrollrun r JOIN fam ON r.parent_run_id = fam.run_id
 )
-SELECT count(bl.id), coalesce(sum(bl.amount), 0)
+SELECT count(*), coalesce(sum(l.net), 0)
 FROM fam
 JOIN payroll_payrollline l ON l.run_id = fam.run_id AND l.status = 'paid'
 JOIN bank_bankfileline bl ON bl.payroll_line_id = l.id

@@ -7,6 +7,7 @@ import hashlib
 from decimal import Decimal as D
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from shebao.bank.formats import BankFileError
 from shebao.bank.models import BankFile, BankFileLine, BankTemplate, ReturnFile, ReturnLine
@@ -463,3 +464,25 @@ def test_return_check_writes_nothing(run, standard, clerk):
         1, AMOUNTS[icbc.lines.get(seq=1).name], 1, failed_amount, 1)
     assert ReturnFile.objects.count() == 0 and AuditEvent.objects.count() == audits
     assert {s for s, _, _ in _statuses(run)} == {"sent"}
+
+
+def test_a_sent_line_keeps_what_it_was_sent_as(run, standard, clerk):
+    """The file line's amount, account, 户名, 身份证号 and name are its payroll line's: once the line has left
+    待发 the database refuses to change them (payroll migration 0007), whatever code tries."""
+    pending = PayrollLine.objects.get(run=run, name="李四")
+    PayrollLine.objects.filter(pk=pending.pk).update(holder_name="李四改")  # still 待发: may change
+    PayrollLine.objects.filter(pk=pending.pk).update(holder_name="李四")
+    icbc = _export(run, standard, clerk)[1]
+    line = icbc.lines.get(name="李四")
+    for change in ({"net": D("1234.57"), "gross": D("1234.57")}, {"account_number": "6222020000000000099"},
+                   {"holder_name": "李四四"}, {"id_number": "330282195001010011"}, {"name": "李思"}, {"bank": "ABC"}):
+        with pytest.raises(IntegrityError, match="已报盘，其实发金额、开户银行、账号、户名、身份证号和姓名不能再修改"), \
+                transaction.atomic():
+            PayrollLine.objects.filter(pk=line.payroll_line_id).update(**change)
+    assert icbc.lines.filter(pk=line.pk).values_list("amount", "account_number", "holder_name", "name").get() == (
+        D("1234.56"), "6222020000000000001", "李四", "李四")
+    # the sent line's other columns still change as the bank's answer is applied (status, paid amount, reason)
+    bank_return_import(data=bank_answer(icbc, {icbc.lines.get(name="李四").seq: "账户冻结"}), filename="r.txt",
+                       user=clerk)
+    assert PayrollLine.objects.values_list("status", "fail_reason").get(pk=line.payroll_line_id) == (
+        "failed", "账户冻结")
