@@ -247,11 +247,12 @@ def _outcome_filter(qs, value, request):
 class FileLineTable(Table):
     columns = [
         Column("seq", kind="num", sortable=True),
-        Column("name", link=lambda row: reverse("payroll:line_detail", args=[row["payroll_line_id"]])),
-        Column("id_number", kind="id_number"),
-        Column("account_number", kind="account"),
-        Column("holder_name"),
-        Column("amount", kind="money", sortable=True),
+        # what was sent: the payroll line's snapshot, under the file line's names (``BankFileLine.objects``)
+        Column("name", _l("姓名"), link=lambda row: reverse("payroll:line_detail", args=[row["payroll_line_id"]])),
+        Column("id_number", _l("身份证号"), kind="id_number"),
+        Column("account_number", _l("银行账号"), kind="account"),
+        Column("holder_name", _l("户名")),
+        Column("amount", _l("金额"), kind="money", sortable=True),
         Column("return_line__processed_amount", _l("实处理金额"), kind="money"),
         Column("return_line__reason", _l("银行返回原因")),
         Column("line_status", _l("发放状态"), kind="choice", choices=PayrollLine.Status.choices),

@@ -94,6 +94,11 @@ def test_files_list_export_masked(client, clerk, reviewer, run):
     wb = openpyxl.load_workbook(io.BytesIO(b"".join(lines.streaming_content)))
     cells = [str(c.value) for row in wb.active.iter_rows() for c in row]
     assert "6222********1111" in cells and "6222020000001111" not in cells
+    # the sent values (read from the payroll lines) under their labels, on the page and in the export
+    heads = ["序号", "姓名", "身份证号", "银行账号", "户名", "金额"]
+    assert [c.value for c in next(wb.active.iter_rows(max_row=1))][:6] == heads
+    page = client.get(f"/bank/files/{f.pk}/").content.decode()
+    assert all(f">{h}" in page for h in heads) and ">holder_name<" not in page and ">amount<" not in page
     # reviewers read but do not export
     assert client.get("/bank/export/").status_code == 403
 
