@@ -115,6 +115,8 @@ class BankFile(models.Model):
 # A file line's sent values and the payroll line columns they are read from. The payroll line's account,
 # 户名, 身份证号, name and 实发 are its snapshot, made when the run is computed and never changed (a
 # re-issue is a new line in a new run); the file line adds only where the payment stands in which file.
+# Through a relation (``ReturnLine.bank_file_line``) forward access uses the base manager (``objects``,
+# annotated); ``select_related("bank_file_line")`` does not annotate: read ``…__payroll_line__…`` there.
 SENT_SNAPSHOT = {"amount": "net", "account_number": "account_number", "holder_name": "holder_name",
                  "id_number": "id_number", "name": "name"}
 

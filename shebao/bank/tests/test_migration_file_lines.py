@@ -58,9 +58,12 @@ def test_file_lines_and_return_lines_survive_the_migration_both_ways():
         lines, old_returns = _old_shape()
         assert lines == sent  # the copied values are the payroll lines' exactly
         assert old_returns == [(n, line, ok) for n, line, ok in returned]
-        with connection.cursor() as cursor:  # as in a database of some age: file line ids ≠ payroll line ids
+        with connection.cursor() as cursor:  # as in a database of some age: file line ids ≠ payroll line ids,
             cursor.execute("UPDATE bank_bankfileline SET id = id + 1000")
             cursor.execute("UPDATE bank_returnline SET bank_file_line_id = bank_file_line_id + 1000")
+            # and its one-file-per-line constraint under another name (restored from a dump, say)
+            cursor.execute("ALTER TABLE bank_bankfileline RENAME CONSTRAINT bank_bankfileline_payroll_line_id_key "
+                           "TO bfl_line_once")
         assert _old_shape()[1] == old_returns
 
         # a file line that no longer matches its payroll line: the migration stops, nothing changed
@@ -76,6 +79,9 @@ def test_file_lines_and_return_lines_survive_the_migration_both_ways():
         _migrate(AFTER)
 
     assert _columns() == {"payroll_line_id", "bank_file_id", "seq"}
+    with connection.cursor() as cursor:  # the new key and the file's numbering: no second index on the key
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'bank_bankfileline' ORDER BY 1")
+        assert [r[0] for r in cursor.fetchall()] == ["bank_bankfileline_pkey", "bankfileline_unique_seq"]
     assert list(BankFileLine.objects.order_by("seq").values_list(
         "payroll_line_id", "seq", "amount", "account_number", "holder_name", "id_number", "name")) == sent
     assert list(ReturnLine.objects.order_by("line_no").values_list("line_no", "bank_file_line_id", "ok")) == returned
